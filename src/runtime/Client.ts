@@ -1,0 +1,110 @@
+/**
+ * A client of one endpoint: the instances etcd lists, and requests to a random, the next
+ * (round robin) or a chosen instance. Requests to an instance that deregisters fail at once.
+ */
+import { toBytes, type ResponseChunk } from './codec.ts';
+import { NoInstancesError, InstanceGoneError, RequestTimeoutError } from './errors.ts';
+import type { Instance, InstanceDiscovery } from './InstanceDiscovery.ts';
+import type { EndpointIdentity } from './observer.ts';
+import { ResponseStream, type ResponseRouter } from './ResponseRouter.ts';
+
+export interface RequestOptions {
+  /** How long to wait for the first and for each next chunk. @default DEFAULT_REQUEST_TIMEOUT_MS */
+  timeoutMs?: number;
+}
+
+export class Client {
+  private rr = 0;
+  private readonly onRemoved = (inst: Instance): void => {
+    if (inst.endpoint === this.identity.endpoint) this.router.failSubject(inst.subject);
+  };
+
+  constructor(
+    readonly identity: EndpointIdentity,
+    private readonly router: ResponseRouter,
+    private readonly discovery: InstanceDiscovery,
+    private readonly defaultTimeoutMs: number,
+  ) {
+    discovery.on('removed', this.onRemoved);
+  }
+
+  /** The endpoint's instances, ordered by id. */
+  instances(): Instance[] {
+    return this.discovery
+      .list(this.identity.endpoint)
+      .sort((a, b) => (a.instanceId < b.instanceId ? -1 : a.instanceId > b.instanceId ? 1 : 0));
+  }
+
+  instanceIds(): bigint[] {
+    return this.instances().map((i) => i.instanceId);
+  }
+
+  /** Waits until at least `count` instances are registered. */
+  async waitForInstances(count = 1, timeoutMs = 30_000): Promise<Instance[]> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const list = this.instances();
+      if (list.length >= count) return list;
+      if (Date.now() > deadline) {
+        throw new RequestTimeoutError(`${list.length} of ${count} instances of ${this.path} registered after ${timeoutMs} ms`);
+      }
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(done, Math.max(1, deadline - Date.now()));
+        function done(): void {
+          clearTimeout(t);
+          resolve();
+        }
+        this.discovery.once('added', done);
+      });
+    }
+  }
+
+  get path(): string {
+    return `${this.identity.namespace}/${this.identity.component}/${this.identity.endpoint}`;
+  }
+
+  /** Sends to a random instance. */
+  random(request: unknown, opts: RequestOptions = {}): ResponseStream {
+    const list = this.instances();
+    if (list.length === 0) return this.failed(new NoInstancesError(`no instances of ${this.path} are registered`));
+    return this.sendTo(list[Math.floor(Math.random() * list.length)]!, request, opts);
+  }
+
+  /** Sends to the next instance in id order. */
+  roundRobin(request: unknown, opts: RequestOptions = {}): ResponseStream {
+    const list = this.instances();
+    if (list.length === 0) return this.failed(new NoInstancesError(`no instances of ${this.path} are registered`));
+    return this.sendTo(list[this.rr++ % list.length]!, request, opts);
+  }
+
+  /** Sends to the instance `instanceId`. */
+  direct(request: unknown, instanceId: bigint, opts: RequestOptions = {}): ResponseStream {
+    const inst = this.instances().find((i) => i.instanceId === instanceId);
+    if (inst === undefined) {
+      return this.failed(new InstanceGoneError(instanceId, `instance ${instanceId} of ${this.path} is not registered`));
+    }
+    return this.sendTo(inst, request, opts);
+  }
+
+  /** A unary request to a random instance: resolves with the single (or last) chunk. */
+  async request(request: unknown, opts: RequestOptions = {}): Promise<ResponseChunk> {
+    const chunks = await this.random(request, opts).collect();
+    const last = chunks[chunks.length - 1];
+    if (last === undefined) throw new NoInstancesError(`${this.path} answered with an empty stream`);
+    return last;
+  }
+
+  close(): void {
+    this.discovery.off('removed', this.onRemoved);
+  }
+
+  private sendTo(inst: Instance, request: unknown, opts: RequestOptions): ResponseStream {
+    return this.router.send(inst.instanceId, inst.subject, toBytes(request), opts.timeoutMs ?? this.defaultTimeoutMs);
+  }
+
+  private failed(err: Error): ResponseStream {
+    const s = new ResponseStream(0n, '', 0, () => undefined);
+    s.finish(err);
+    return s;
+  }
+}

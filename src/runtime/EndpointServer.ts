@@ -1,0 +1,249 @@
+/**
+ * Serving one endpoint: the NATS subscription in queue group `q` on `{service}.{endpoint}-{idHex}`,
+ * the request path (decode, call the handler, send the response or its stream and an end
+ * marker), the micro-service counters, the observer calls, and the etcd instance key.
+ */
+import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { Etcd3 } from 'etcd3';
+import { getLogger } from '../log.ts';
+import { FRAME_DATA, FRAME_LAST, endFrame, errorFrame, frame, toBytes } from './codec.ts';
+import { DecodeError } from './errors.ts';
+import { parseJson, stringifyJson, type JsonValue } from './json.ts';
+import { EndpointCounters, QUEUE_GROUP, type MicroService, type StatsHandler } from './MicroService.ts';
+import { endpointSubject, instanceKey, microEndpointName } from './names.ts';
+import type { EndpointErrorType, EndpointIdentity, EndpointObserver } from './observer.ts';
+
+const log = getLogger('runtime::endpoint');
+
+/** What a handler is told about the request besides its body. */
+export interface RequestContext {
+  /** This worker's instance id (its primary lease id). */
+  readonly instanceId: bigint;
+  /** The subject the request came in on. */
+  readonly subject: string;
+  /** Aborted when the runtime stops waiting for in-flight requests at shutdown. */
+  readonly signal: AbortSignal;
+}
+
+/**
+ * A request handler. It returns one response, or an async iterable of chunks that is streamed.
+ * Response values that are `Uint8Array` pass as they are, strings as UTF-8, others as JSON.
+ */
+export type Handler<Req = JsonValue> = (request: Req, ctx: RequestContext) => unknown;
+
+export interface ServeOptions {
+  /**
+   * How the request body reaches the handler: `json` parses it (64-bit integers exact; a body that
+   * is not JSON is a `deserialization` error), `bytes` hands over the raw payload.
+   * @default 'json'
+   */
+  decode?: 'json' | 'bytes';
+  /** Called for every `$SRV.STATS`; its result is the endpoint's `data` (ForwardPassMetrics for LLM workers). */
+  statsHandler?: StatsHandler;
+}
+
+function isAsyncIterable(v: unknown): v is AsyncIterable<unknown> {
+  return typeof v === 'object' && v !== null && typeof (v as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function';
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+export class EndpointServer {
+  readonly counters = new EndpointCounters();
+  private sub: Subscription | undefined;
+  private instanceId = 0n;
+  private subjectName = '';
+  private inflight = 0;
+  private idleWaiters: (() => void)[] = [];
+  private readonly abort = new AbortController();
+  private readonly decodeJson: boolean;
+
+  constructor(
+    readonly identity: EndpointIdentity,
+    private readonly nc: NatsConnection,
+    private readonly service: MicroService,
+    private readonly handler: Handler<unknown>,
+    private readonly observer: EndpointObserver,
+    private readonly opts: ServeOptions,
+  ) {
+    this.decodeJson = (opts.decode ?? 'json') === 'json';
+  }
+
+  get subject(): string {
+    return this.subjectName;
+  }
+
+  get id(): bigint {
+    return this.instanceId;
+  }
+
+  get inflightRequests(): number {
+    return this.inflight;
+  }
+
+  /** Subscribes on the subject derived from `id`, replacing any earlier subscription. */
+  bind(id: bigint): void {
+    const { namespace, component, endpoint } = this.identity;
+    if (this.sub !== undefined) {
+      this.sub.unsubscribe();
+      this.service.removeEndpoint(microEndpointName(this.subjectName));
+    }
+    this.instanceId = id;
+    this.subjectName = endpointSubject(namespace, component, endpoint, id);
+    this.sub = this.nc.subscribe(this.subjectName, {
+      queue: QUEUE_GROUP,
+      callback: (err, msg) => {
+        if (err === null) void this.handle(msg);
+      },
+    });
+    this.service.addEndpoint({
+      name: microEndpointName(this.subjectName),
+      subject: this.subjectName,
+      counters: this.counters,
+      statsHandler: this.opts.statsHandler,
+    });
+  }
+
+  /** The etcd key and value of this instance (wire.md §3). */
+  registration(): { key: string; value: string } {
+    const { namespace, component, endpoint } = this.identity;
+    return {
+      key: instanceKey(namespace, component, endpoint, this.instanceId),
+      value: stringifyJson(
+        {
+          component,
+          endpoint,
+          namespace,
+          instance_id: this.instanceId,
+          transport: { nats_tcp: this.subjectName },
+        },
+        2,
+      ),
+    };
+  }
+
+  /** Writes the instance key, create-if-absent, bound to `leaseId`. */
+  async register(etcd: Etcd3, leaseId: string): Promise<void> {
+    const { key, value } = this.registration();
+    const res = await etcd.if(key, 'Version', '==', 0).then(etcd.put(key).value(value).lease(leaseId)).commit();
+    if (!res.succeeded) {
+      const existing = await etcd.get(key).string();
+      if (existing !== value) throw new Error(`etcd key ${key} already holds another instance`);
+    }
+  }
+
+  /** Stops taking requests: unsubscribes and leaves the micro service. In-flight requests go on. */
+  stopAccepting(): void {
+    this.sub?.unsubscribe();
+    this.sub = undefined;
+    this.service.removeEndpoint(microEndpointName(this.subjectName));
+  }
+
+  /** Resolves once no request is in flight, or after `timeoutMs` (then handlers are signalled to abort). */
+  async drain(timeoutMs: number): Promise<boolean> {
+    if (this.inflight === 0) return true;
+    let timer: NodeJS.Timeout | undefined;
+    const idle = await Promise.race([
+      new Promise<boolean>((resolve) => this.idleWaiters.push(() => resolve(true))),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), timeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (!idle) {
+      log.warn('in-flight requests still running at shutdown; aborting them', { endpoint: this.subjectName, inflight: this.inflight });
+      this.abort.abort();
+    }
+    return idle;
+  }
+
+  /** The request path. Never throws: every failure is answered, counted and observed. */
+  private async handle(msg: Msg): Promise<void> {
+    const start = performance.now();
+    const obs = this.observer;
+    obs.requestStarted(msg.data.length);
+    this.inflight++;
+    let failure: EndpointErrorType | undefined;
+    let failureMessage = '';
+    const fail = (type: EndpointErrorType, err: unknown): void => {
+      failure = type;
+      failureMessage = `${type}: ${errorMessage(err)}`;
+      obs.error(type);
+    };
+    try {
+      const reply = msg.reply;
+      if (!reply || (msg.headers !== undefined && msg.headers.hasError)) {
+        fail('invalid_message', new Error(reply ? 'status message' : 'request has no reply subject'));
+        log.rateLimited('warn', `invalid-${this.subjectName}`, 'dropped a message that is not a request', { subject: this.subjectName });
+        return;
+      }
+      let request: unknown = msg.data;
+      if (this.decodeJson) {
+        try {
+          request = parseJson(msg.data);
+        } catch (err) {
+          fail('deserialization', err instanceof DecodeError ? err : new DecodeError(errorMessage(err)));
+          this.send(reply, errorFrame(`cannot decode request: ${errorMessage(err)}`, 'deserialization'));
+          return;
+        }
+      }
+      let result: unknown;
+      try {
+        result = await this.handler(request, { instanceId: this.instanceId, subject: this.subjectName, signal: this.abort.signal });
+      } catch (err) {
+        fail('generate', err);
+        this.send(reply, errorFrame(errorMessage(err), 'generate'));
+        return;
+      }
+      if (!isAsyncIterable(result) || result instanceof Uint8Array) {
+        const payload = toBytes(result ?? null);
+        try {
+          this.nc.publish(reply, frame(FRAME_LAST, payload));
+          obs.responseBytes(payload.length);
+        } catch (err) {
+          fail('publish_response', err);
+        }
+        return;
+      }
+      try {
+        for await (const chunk of result) {
+          const payload = toBytes(chunk);
+          try {
+            this.nc.publish(reply, frame(FRAME_DATA, payload));
+          } catch (err) {
+            fail('publish_response', err);
+            return; // leaving the loop closes the handler's iterator
+          }
+          obs.responseBytes(payload.length);
+        }
+      } catch (err) {
+        fail('response_stream', err);
+        this.send(reply, errorFrame(`response stream failed: ${errorMessage(err)}`, 'response_stream'));
+        return;
+      }
+      try {
+        this.nc.publish(reply, endFrame());
+      } catch (err) {
+        fail('publish_final', err);
+      }
+    } finally {
+      const ms = performance.now() - start;
+      this.counters.record(ms * 1e6, failure === undefined ? undefined : failureMessage);
+      obs.requestFinished(ms / 1000);
+      if (--this.inflight === 0 && this.idleWaiters.length > 0) {
+        for (const w of this.idleWaiters.splice(0)) w();
+      }
+    }
+  }
+
+  /** Sends an error frame; a failure to send it is only logged (the request already failed). */
+  private send(reply: string, data: Uint8Array): void {
+    try {
+      this.nc.publish(reply, data);
+    } catch (err) {
+      log.rateLimited('debug', `send-${this.subjectName}`, 'cannot send error response', { error: errorMessage(err) });
+    }
+  }
+}

@@ -1,0 +1,109 @@
+/**
+ * The process's primary etcd lease (wire.md §3): TTL 10 s, kept alive continuously; when it is
+ * lost a new one is granted and listeners re-register; revoked on clean shutdown.
+ */
+import { EventEmitter } from 'node:events';
+import type { Etcd3, Lease } from 'etcd3';
+import { getLogger } from '../log.ts';
+import { EtcdUnavailableError } from './errors.ts';
+import { withTimeout } from './connections.ts';
+
+export const DEFAULT_LEASE_TTL_SECONDS = 10;
+/** Pause between attempts to grant a replacement lease while etcd is unreachable. */
+export const DEFAULT_REGRANT_INTERVAL_MS = 1_000;
+
+const log = getLogger('runtime::lease');
+
+export interface PrimaryLeaseEvents {
+  /** A new lease replaced a lost one; everything bound to the old id must be re-registered. */
+  changed: [newId: bigint, oldId: bigint];
+}
+
+export class PrimaryLease extends EventEmitter<PrimaryLeaseEvents> {
+  private lease: Lease;
+  private closed = false;
+
+  private constructor(
+    private readonly etcd: Etcd3,
+    readonly ttlSeconds: number,
+    lease: Lease,
+    private currentId: bigint,
+  ) {
+    super();
+    this.lease = lease;
+    this.watch(lease);
+  }
+
+  /** Grants the first lease; throws `EtcdUnavailableError` if etcd does not answer in time. */
+  static async grant(etcd: Etcd3, ttlSeconds: number, timeoutMs: number, endpoints: string): Promise<PrimaryLease> {
+    const lease = etcd.lease(ttlSeconds);
+    lease.on('lost', () => undefined); // handled once we own it; never an unhandled 'error'
+    try {
+      const id = await withTimeout(
+        lease.grant(),
+        timeoutMs,
+        () => new EtcdUnavailableError(`cannot reach etcd at ${endpoints} within ${timeoutMs} ms; is etcd running? (set ETCD_ENDPOINTS or --etcd-endpoints)`),
+      );
+      return new PrimaryLease(etcd, ttlSeconds, lease, BigInt(id));
+    } catch (err) {
+      lease.release();
+      if (err instanceof EtcdUnavailableError) throw err;
+      throw new EtcdUnavailableError(`cannot get a lease from etcd at ${endpoints}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  /** The current lease id: this process's instance id. */
+  get id(): bigint {
+    return this.currentId;
+  }
+
+  /** The lease id as etcd3 wants it (a decimal string). */
+  get idString(): string {
+    return this.currentId.toString();
+  }
+
+  private watch(lease: Lease): void {
+    lease.on('lost', (err: Error) => {
+      if (this.closed || lease !== this.lease) return;
+      log.warn('primary lease lost; granting a new one', { lease_id: this.currentId, error: err.message });
+      void this.regrant();
+    });
+  }
+
+  private async regrant(): Promise<void> {
+    const oldId = this.currentId;
+    while (!this.closed) {
+      const lease = this.etcd.lease(this.ttlSeconds);
+      lease.on('lost', () => undefined);
+      try {
+        const id = BigInt(await withTimeout(lease.grant(), this.ttlSeconds * 1000, () => new Error('timed out')));
+        if (this.closed) {
+          await lease.revoke().catch(() => undefined);
+          return;
+        }
+        this.lease = lease;
+        this.currentId = id;
+        this.watch(lease);
+        log.info('new primary lease granted', { lease_id: id, previous: oldId });
+        // The old lease may have survived on the server (etcd refreshes leases on restart): revoke it
+        // so the keys bound to it disappear now rather than at its TTL.
+        void this.etcd.leaseClient.leaseRevoke({ ID: oldId.toString() }).catch(() => undefined);
+        this.emit('changed', id, oldId);
+        return;
+      } catch (err) {
+        lease.release();
+        log.rateLimited('warn', 'regrant', 'cannot grant a new lease yet; retrying', { error: (err as Error).message });
+        await new Promise((r) => setTimeout(r, DEFAULT_REGRANT_INTERVAL_MS));
+      }
+    }
+  }
+
+  /** Revokes the lease (its keys vanish at once) and stops the keepalive. Never hangs past `timeoutMs`. */
+  async revoke(timeoutMs: number): Promise<void> {
+    this.closed = true;
+    await withTimeout(this.lease.revoke(), timeoutMs, () => new Error('revoke timed out')).catch((err: Error) => {
+      log.debug('lease revoke failed; it will expire by its TTL', { error: err.message });
+    });
+    this.lease.release();
+  }
+}

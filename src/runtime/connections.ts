@@ -1,0 +1,148 @@
+/**
+ * Connecting to NATS and etcd from explicit options or the environment (wire.md §3–4), with a
+ * one-line error when a server cannot be reached.
+ */
+import { readFileSync } from 'node:fs';
+import { connect, credsAuthenticator, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
+import { Etcd3, type IOptions as EtcdClientOptions } from 'etcd3';
+import { EtcdUnavailableError, NatsUnavailableError } from './errors.ts';
+
+export const DEFAULT_NATS_SERVER = 'nats://localhost:4222';
+export const DEFAULT_ETCD_ENDPOINTS = 'http://localhost:2379';
+/** How long connecting at start may take before the process gives up with an error. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
+/** Pause between reconnect attempts; long-running processes retry forever. */
+export const DEFAULT_RECONNECT_WAIT_MS = 1_000;
+
+export interface NatsOptions {
+  /** Server URLs; from `NATS_SERVER` (comma list). */
+  servers: string[];
+  user?: string;
+  pass?: string;
+  token?: string;
+  /** A `.creds` file (`NATS_AUTH_CREDENTIALS_FILE`). */
+  credentialsFile?: string;
+  /** Connection name shown by the server's monitoring. */
+  name?: string;
+}
+
+export interface EtcdOptions {
+  /** Endpoint URLs; from `ETCD_ENDPOINTS` (comma list). */
+  endpoints: string[];
+  username?: string;
+  password?: string;
+  caFile?: string;
+  certFile?: string;
+  keyFile?: string;
+}
+
+function list(v: string | undefined, fallback: string): string[] {
+  return (v ?? fallback)
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+}
+
+function nonEmpty(v: string | undefined): string | undefined {
+  return v === undefined || v === '' ? undefined : v;
+}
+
+export function natsOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): NatsOptions {
+  return {
+    servers: list(env.NATS_SERVER, DEFAULT_NATS_SERVER),
+    user: nonEmpty(env.NATS_AUTH_USERNAME),
+    pass: nonEmpty(env.NATS_AUTH_PASSWORD),
+    token: nonEmpty(env.NATS_AUTH_TOKEN),
+    credentialsFile: nonEmpty(env.NATS_AUTH_CREDENTIALS_FILE),
+  };
+}
+
+export function etcdOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): EtcdOptions {
+  return {
+    endpoints: list(env.ETCD_ENDPOINTS, DEFAULT_ETCD_ENDPOINTS),
+    username: nonEmpty(env.ETCD_AUTH_USERNAME),
+    password: nonEmpty(env.ETCD_AUTH_PASSWORD),
+    caFile: nonEmpty(env.ETCD_AUTH_CA),
+    certFile: nonEmpty(env.ETCD_AUTH_CLIENT_CERT),
+    keyFile: nonEmpty(env.ETCD_AUTH_CLIENT_KEY),
+  };
+}
+
+/** Connects to NATS; reconnects forever afterwards. Throws `NatsUnavailableError` at start. */
+export async function connectNats(
+  opts: NatsOptions,
+  connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT_MS,
+): Promise<NatsConnection> {
+  const co: NodeConnectionOptions = {
+    servers: opts.servers,
+    name: opts.name,
+    timeout: connectTimeoutMs,
+    reconnect: true,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: DEFAULT_RECONNECT_WAIT_MS,
+    waitOnFirstConnect: false,
+  };
+  if (opts.user !== undefined) {
+    co.user = opts.user;
+    co.pass = opts.pass;
+  }
+  if (opts.token !== undefined) co.token = opts.token;
+  if (opts.credentialsFile !== undefined) {
+    let creds: Uint8Array;
+    try {
+      creds = readFileSync(opts.credentialsFile);
+    } catch (err) {
+      throw new NatsUnavailableError(
+        `cannot read NATS credentials file ${opts.credentialsFile}: ${(err as Error).message}`,
+      );
+    }
+    co.authenticator = credsAuthenticator(creds);
+  }
+  try {
+    return await connect(co);
+  } catch (err) {
+    throw new NatsUnavailableError(
+      `cannot connect to NATS at ${opts.servers.join(',')}: ${(err as Error).message}; is nats-server running? (set NATS_SERVER or --nats-server)`,
+      { cause: err },
+    );
+  }
+}
+
+/** Builds an etcd client. It connects lazily; `DistributedRuntime` proves the connection by granting its lease. */
+export function createEtcdClient(opts: EtcdOptions, connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT_MS): Etcd3 {
+  const co: EtcdClientOptions = {
+    hosts: opts.endpoints,
+    dialTimeout: connectTimeoutMs,
+  };
+  if (opts.username !== undefined) co.auth = { username: opts.username, password: opts.password ?? '' };
+  if (opts.caFile !== undefined) {
+    const read = (f: string, what: string): Buffer => {
+      try {
+        return readFileSync(f);
+      } catch (err) {
+        throw new EtcdUnavailableError(`cannot read etcd ${what} ${f}: ${(err as Error).message}`);
+      }
+    };
+    co.credentials = {
+      rootCertificate: read(opts.caFile, 'CA file'),
+      ...(opts.certFile !== undefined ? { certChain: read(opts.certFile, 'client certificate') } : {}),
+      ...(opts.keyFile !== undefined ? { privateKey: read(opts.keyFile, 'client key') } : {}),
+    };
+  }
+  return new Etcd3(co);
+}
+
+/** Rejects with `onTimeout()` if `p` does not settle within `ms`. */
+export async function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(onTimeout()), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

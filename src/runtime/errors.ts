@@ -1,0 +1,60 @@
+/**
+ * Typed errors of the runtime. Each carries a one-line message fit for a user.
+ */
+
+/** Base class: every error this project raises on purpose. */
+export class DynamoError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+export class InvalidNameError extends DynamoError {
+  constructor(
+    readonly kind: string,
+    readonly value: unknown,
+  ) {
+    super(
+      `invalid ${kind} name ${JSON.stringify(value)}: use one or more of [a-zA-Z0-9_-]`,
+    );
+  }
+}
+
+/** NATS could not be reached or refused us. */
+export class NatsUnavailableError extends DynamoError {}
+
+/** etcd could not be reached or refused us. */
+export class EtcdUnavailableError extends DynamoError {}
+
+/** No instance of the endpoint is registered. */
+export class NoInstancesError extends DynamoError {}
+
+/** The chosen instance is gone (deregistered, or nobody listens on its subject). */
+export class InstanceGoneError extends DynamoError {
+  constructor(
+    readonly instanceId: bigint,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A request got no answer (or no next chunk) in time. */
+export class RequestTimeoutError extends DynamoError {}
+
+/** The worker's handler failed; `errorType` is one of the runtime's error classes. */
+export class RemoteError extends DynamoError {
+  constructor(
+    message: string,
+    readonly errorType: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The runtime was shut down while the operation was under way. */
+export class ShutdownError extends DynamoError {}
+
+/** Bad JSON or a body of the wrong shape. */
+export class DecodeError extends DynamoError {}

@@ -1,0 +1,31 @@
+/** The runtime's public surface. */
+export { DistributedRuntime, Namespace, Component, Endpoint, ServedEndpoint } from './DistributedRuntime.ts';
+export type { DistributedRuntimeOptions, EventSubscription } from './DistributedRuntime.ts';
+export { DEFAULT_SHUTDOWN_TIMEOUT_MS } from './DistributedRuntime.ts';
+export { Client } from './Client.ts';
+export type { RequestOptions } from './Client.ts';
+export { ResponseStream, DEFAULT_REQUEST_TIMEOUT_MS } from './ResponseRouter.ts';
+export { ResponseChunk } from './codec.ts';
+export type { Handler, RequestContext, ServeOptions } from './EndpointServer.ts';
+export { EventMessage } from './events.ts';
+export type { Instance } from './InstanceDiscovery.ts';
+export { parseInstance } from './InstanceDiscovery.ts';
+export { MicroService, QUEUE_GROUP, MICRO_VERSION } from './MicroService.ts';
+export type { StatsHandler } from './MicroService.ts';
+export * from './names.ts';
+export * from './errors.ts';
+export { parseJson, stringifyJson, encodeJson } from './json.ts';
+export type { JsonValue } from './json.ts';
+export { ENDPOINT_ERROR_TYPES, NOOP_OBSERVER } from './observer.ts';
+export type { EndpointErrorType, EndpointIdentity, EndpointObserver, EndpointObserverFactory } from './observer.ts';
+export {
+  DEFAULT_NATS_SERVER,
+  DEFAULT_ETCD_ENDPOINTS,
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  natsOptionsFromEnv,
+  etcdOptionsFromEnv,
+  connectNats,
+  createEtcdClient,
+} from './connections.ts';
+export type { NatsOptions, EtcdOptions } from './connections.ts';
+export { DEFAULT_LEASE_TTL_SECONDS } from './PrimaryLease.ts';
