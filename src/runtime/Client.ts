@@ -6,7 +6,7 @@ import { toBytes, type ResponseChunk } from './codec.ts';
 import { NoInstancesError, InstanceGoneError, RequestTimeoutError } from './errors.ts';
 import type { Instance, InstanceDiscovery } from './InstanceDiscovery.ts';
 import type { EndpointIdentity } from './observer.ts';
-import { ResponseStream, type ResponseRouter } from './ResponseRouter.ts';
+import { ResponseStream, type ResponseRouter, type Reroute } from './ResponseRouter.ts';
 
 export interface RequestOptions {
   /** How long to wait for the first and for each next chunk. @default DEFAULT_REQUEST_TIMEOUT_MS */
@@ -67,14 +67,14 @@ export class Client {
   random(request: unknown, opts: RequestOptions = {}): ResponseStream {
     const list = this.instances();
     if (list.length === 0) return this.failed(new NoInstancesError(`no instances of ${this.path} are registered`));
-    return this.sendTo(list[Math.floor(Math.random() * list.length)]!, request, opts);
+    return this.sendTo(list[Math.floor(Math.random() * list.length)]!, request, opts, this.rerouter());
   }
 
   /** Sends to the next instance in id order. */
   roundRobin(request: unknown, opts: RequestOptions = {}): ResponseStream {
     const list = this.instances();
     if (list.length === 0) return this.failed(new NoInstancesError(`no instances of ${this.path} are registered`));
-    return this.sendTo(list[this.rr++ % list.length]!, request, opts);
+    return this.sendTo(list[this.rr++ % list.length]!, request, opts, this.rerouter());
   }
 
   /** Sends to the instance `instanceId`. */
@@ -98,8 +98,22 @@ export class Client {
     this.discovery.off('removed', this.onRemoved);
   }
 
-  private sendTo(inst: Instance, request: unknown, opts: RequestOptions): ResponseStream {
-    return this.router.send(inst.instanceId, inst.subject, toBytes(request), opts.timeoutMs ?? this.defaultTimeoutMs);
+  private sendTo(inst: Instance, request: unknown, opts: RequestOptions, reroute?: Reroute): ResponseStream {
+    return this.router.send(inst.instanceId, inst.subject, toBytes(request), opts.timeoutMs ?? this.defaultTimeoutMs, reroute);
+  }
+
+  /**
+   * For random and round-robin requests: when nobody listens on the chosen subject (the instance
+   * is draining or dead but still listed), the request was never delivered, so it is safe to send
+   * it to another instance; each is tried at most once.
+   */
+  private rerouter(): Reroute {
+    const tried = new Set<bigint>();
+    return (failed) => {
+      tried.add(failed);
+      const next = this.instances().find((i) => !tried.has(i.instanceId));
+      return next === undefined ? undefined : { instanceId: next.instanceId, subject: next.subject };
+    };
   }
 
   private failed(err: Error): ResponseStream {

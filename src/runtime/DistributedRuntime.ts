@@ -162,11 +162,13 @@ export class DistributedRuntime extends EventEmitter<DistributedRuntimeEvents> {
   /** @internal */
   async unserve(server: EndpointServer): Promise<void> {
     if (!this.servers.delete(server)) return;
+    // The order of wire.md: stop accepting, let in-flight requests finish, then deregister (clients
+    // fail requests to an instance whose key is gone, so the key stays while they run).
     server.stopAccepting();
+    await server.drain(this.shutdownTimeoutMs);
     await withTimeout(this.etcd.delete().key(server.registration().key).exec(), SHUTDOWN_STEP_TIMEOUT_MS, () => new Error('timed out')).catch(
       () => undefined,
     );
-    await server.drain(this.shutdownTimeoutMs);
   }
 
   /** @internal A client of one endpoint. */

@@ -38,17 +38,15 @@ export class PrimaryLease extends EventEmitter<PrimaryLeaseEvents> {
   static async grant(etcd: Etcd3, ttlSeconds: number, timeoutMs: number, endpoints: string): Promise<PrimaryLease> {
     const lease = etcd.lease(ttlSeconds);
     lease.on('lost', () => undefined); // handled once we own it; never an unhandled 'error'
+    const unreachable = (why: string): EtcdUnavailableError =>
+      new EtcdUnavailableError(`cannot reach etcd at ${endpoints} ${why}; is etcd running? (set ETCD_ENDPOINTS or --etcd-endpoints)`);
     try {
-      const id = await withTimeout(
-        lease.grant(),
-        timeoutMs,
-        () => new EtcdUnavailableError(`cannot reach etcd at ${endpoints} within ${timeoutMs} ms; is etcd running? (set ETCD_ENDPOINTS or --etcd-endpoints)`),
-      );
+      const id = await withTimeout(lease.grant(), timeoutMs, () => unreachable(`within ${timeoutMs} ms`));
       return new PrimaryLease(etcd, ttlSeconds, lease, BigInt(id));
     } catch (err) {
       lease.release();
       if (err instanceof EtcdUnavailableError) throw err;
-      throw new EtcdUnavailableError(`cannot get a lease from etcd at ${endpoints}: ${(err as Error).message}`, { cause: err });
+      throw unreachable(`(${shortReason(err)})`);
     }
   }
 
@@ -106,4 +104,12 @@ export class PrimaryLease extends EventEmitter<PrimaryLeaseEvents> {
     });
     this.lease.release();
   }
+}
+
+/** grpc errors are long ("14 UNAVAILABLE: No connection established. Last error: ..."); keep the cause. */
+function shortReason(err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  const sys = /(ECONNREFUSED|ENOTFOUND|ETIMEDOUT|EHOSTUNREACH|ECONNRESET)( \S+?)?(?=\.?(\s|$))/.exec(msg);
+  if (sys) return sys[0];
+  return msg.split(/\. /)[0]!.slice(0, 200);
 }

@@ -14,6 +14,9 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 /** How often pending requests are checked for timeouts. */
 export const TIMEOUT_SWEEP_INTERVAL_MS = 100;
 
+/** Another instance to send an undelivered request to, or undefined to give up. */
+export type Reroute = (failed: bigint) => { instanceId: bigint; subject: string } | undefined;
+
 /** A response in flight: an async iterable of chunks that ends at the end marker. */
 export class ResponseStream implements AsyncIterable<ResponseChunk> {
   private readonly queue: ResponseChunk[] = [];
@@ -23,10 +26,14 @@ export class ResponseStream implements AsyncIterable<ResponseChunk> {
   lastActivity = performance.now();
 
   constructor(
-    readonly instanceId: bigint,
-    readonly subject: string,
+    public instanceId: bigint,
+    public subject: string,
     readonly timeoutMs: number,
     private readonly onSettled: () => void,
+    /** @internal Picks another instance when nobody listens on `subject` (the request was never delivered). */
+    readonly reroute?: Reroute,
+    /** @internal Kept only when the request may be sent again. */
+    readonly payload?: Uint8Array,
   ) {}
 
   /** @internal */
@@ -95,9 +102,15 @@ export class ResponseRouter {
   }
 
   /** Sends `payload` to `subject` and returns the response stream. */
-  send(instanceId: bigint, subject: string, payload: Uint8Array, timeoutMs = DEFAULT_REQUEST_TIMEOUT_MS): ResponseStream {
+  send(
+    instanceId: bigint,
+    subject: string,
+    payload: Uint8Array,
+    timeoutMs = DEFAULT_REQUEST_TIMEOUT_MS,
+    reroute?: Reroute,
+  ): ResponseStream {
     const token = (this.seq++).toString(36);
-    const stream = new ResponseStream(instanceId, subject, timeoutMs, () => this.settle(token));
+    const stream = new ResponseStream(instanceId, subject, timeoutMs, () => this.settle(token), reroute, reroute && payload);
     if (this.closed) {
       stream.finish(new ShutdownError('the runtime is shut down'));
       return stream;
@@ -145,6 +158,7 @@ export class ResponseRouter {
     if (stream === undefined) return; // late frame of a finished request
     const h = msg.headers;
     if (h !== undefined && h.hasError) {
+      if (h.code === 503 && this.resend(stream, msg.subject)) return;
       stream.finish(
         h.code === 503
           ? new InstanceGoneError(stream.instanceId, `no worker listens on ${stream.subject} (instance ${stream.instanceId} is gone)`)
@@ -168,6 +182,21 @@ export class ResponseRouter {
         break;
       default:
         stream.finish(new DynamoError(`${stream.subject} answered with a message that is not a response frame`));
+    }
+  }
+
+  /** Sends an undelivered request to another instance, if the stream allows it and one is left. */
+  private resend(stream: ResponseStream, reply: string): boolean {
+    const next = stream.reroute?.(stream.instanceId);
+    if (next === undefined || stream.payload === undefined) return false;
+    stream.instanceId = next.instanceId;
+    stream.subject = next.subject;
+    stream.lastActivity = performance.now();
+    try {
+      this.nc.publish(next.subject, stream.payload, { reply });
+      return true;
+    } catch {
+      return false;
     }
   }
 

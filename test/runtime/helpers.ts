@@ -1,0 +1,2 @@
+export * from '../../src/runtime/index.ts';
+export { decodeFrame as decodeFrameForTest } from '../../src/runtime/codec.ts';
