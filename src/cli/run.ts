@@ -2,10 +2,9 @@
  * What every command shares: errors a user can cause end the process with one line and a
  * non-zero exit (never a stack trace), and SIGINT/SIGTERM run a graceful shutdown once.
  */
-import { DynamoError } from '../runtime/errors.ts';
+import { DynamoError, UsageError } from '../runtime/errors.ts';
 
-/** An error in how the command was called (flags, config): exit code 2. */
-export class UsageError extends DynamoError {}
+export { UsageError };
 
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;

@@ -58,3 +58,6 @@ export class ShutdownError extends DynamoError {}
 
 /** Bad JSON or a body of the wrong shape. */
 export class DecodeError extends DynamoError {}
+
+/** A mistake in how a command was called (flags, config): one line and exit code 2. */
+export class UsageError extends DynamoError {}

@@ -2,6 +2,7 @@
  * Real nats-server, etcd, Prometheus and PushGateway for tests: Debian binaries, free loopback
  * ports, temp dirs, readiness checks, stop (and restart) by pid.
  */
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ManagedProcess, freePort, tcpAccepts, tempDir, waitUntil } from './process.ts';
 
@@ -141,4 +142,105 @@ export async function startCluster(): Promise<{ nats: NatsServer; etcd: EtcdServ
       await Promise.all([nats.stop(), etcd.stop()]);
     },
   };
+}
+
+async function httpOk(url: string): Promise<boolean> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
+    await res.body?.cancel();
+    return res.ok;
+  } catch {
+    return false;
+  }
+}
+
+export class PushGatewayServer extends BaseServer {
+  protected readonly name = 'prometheus-pushgateway';
+  readonly dir = tempDir('dyn-pgw-');
+  constructor(readonly port: number) {
+    super();
+  }
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+  protected spawn(): ManagedProcess {
+    return new ManagedProcess('prometheus-pushgateway', [`--web.listen-address=127.0.0.1:${this.port}`, '--log.level=warn'], {
+      logFile: join(this.dir, 'pushgateway.log'),
+    });
+  }
+  protected ready(): Promise<boolean> {
+    return httpOk(`${this.url}/-/ready`);
+  }
+}
+
+export async function startPushGateway(): Promise<PushGatewayServer> {
+  return new PushGatewayServer(await freePort()).start();
+}
+
+export interface ScrapeTarget {
+  job: string;
+  /** host:port */
+  target: string;
+  honorLabels?: boolean;
+  path?: string;
+}
+
+export class PrometheusServer extends BaseServer {
+  protected readonly name = 'prometheus';
+  readonly dir = tempDir('dyn-prom-');
+  constructor(
+    readonly port: number,
+    private readonly targets: ScrapeTarget[],
+    private readonly scrapeInterval = '1s',
+  ) {
+    super();
+  }
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+  protected spawn(): ManagedProcess {
+    const config = [
+      'global:',
+      `  scrape_interval: ${this.scrapeInterval}`,
+      `  evaluation_interval: ${this.scrapeInterval}`,
+      'scrape_configs:',
+      ...this.targets.flatMap((t) => [
+        `  - job_name: ${JSON.stringify(t.job)}`,
+        `    honor_labels: ${t.honorLabels ?? false}`,
+        `    metrics_path: ${JSON.stringify(t.path ?? '/metrics')}`,
+        '    static_configs:',
+        `      - targets: [${JSON.stringify(t.target)}]`,
+      ]),
+    ].join('\n');
+    const configFile = join(this.dir, 'prometheus.yml');
+    writeFileSync(configFile, `${config}\n`);
+    return new ManagedProcess('prometheus', [
+      `--config.file=${configFile}`,
+      `--storage.tsdb.path=${join(this.dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${this.port}`,
+      '--log.level=warn',
+    ], { logFile: join(this.dir, 'prometheus.log'), cwd: this.dir });
+  }
+  protected ready(): Promise<boolean> {
+    return httpOk(`${this.url}/-/ready`);
+  }
+
+  /** Runs an instant PromQL query; returns the result vector. */
+  async query(promql: string): Promise<{ metric: Record<string, string>; value: [number, string] }[]> {
+    const res = await fetch(`${this.url}/api/v1/query?query=${encodeURIComponent(promql)}`);
+    const body = (await res.json()) as { status: string; error?: string; data: { resultType: string; result: { metric: Record<string, string>; value: [number, string] }[] } };
+    if (body.status !== 'success') throw new Error(`query ${promql} failed: ${body.error}`);
+    return body.data.result;
+  }
+
+  /** Health of each scrape target, by job. */
+  async targetHealth(): Promise<Record<string, string>> {
+    const res = await fetch(`${this.url}/api/v1/targets`);
+    const body = (await res.json()) as { data: { activeTargets: { labels: { job: string }; health: string }[] } };
+    return Object.fromEntries(body.data.activeTargets.map((t) => [t.labels.job, t.health]));
+  }
+}
+
+export async function startPrometheus(targets: ScrapeTarget[], scrapeInterval = '1s'): Promise<PrometheusServer> {
+  return new PrometheusServer(await freePort(), targets, scrapeInterval).start();
 }

@@ -1,0 +1,153 @@
+/**
+ * Parsers for config values. Each returns the parsed value or throws `ValueError` with what is
+ * allowed; the loader turns that into one line naming the key, the value and its source.
+ */
+import { isIP } from 'node:net';
+
+export class ValueError extends Error {}
+
+/** `10s`, `500ms`, `1m`, `2.5` (seconds) → milliseconds. */
+export function parseDuration(v: unknown): number {
+  if (typeof v === 'number' && Number.isFinite(v) && v >= 0) return Math.round(v * 1000);
+  if (typeof v === 'string') {
+    const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(v);
+    if (m) {
+      const n = Number(m[1]);
+      const unit = m[2] ?? 's';
+      return Math.round(n * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[unit]!);
+    }
+  }
+  throw new ValueError('is not a duration; use e.g. 10s, 500ms, 1m or a number of seconds');
+}
+
+/** A duration of at least `minMs`. */
+export function parseDurationAtLeast(minMs: number): (v: unknown) => number {
+  return (v) => {
+    const d = parseDuration(v);
+    if (d < minMs) throw new ValueError(`is too short; use at least ${minMs >= 1000 ? `${minMs / 1000}s` : `${minMs}ms`}`);
+    return d;
+  };
+}
+
+/** A non-negative integer count of milliseconds (the OTEL_* variables' unit). */
+export function parseMillis(v: unknown): number {
+  const n = typeof v === 'number' ? v : typeof v === 'string' && /^\s*\d+\s*$/.test(v) ? Number(v) : NaN;
+  if (!Number.isSafeInteger(n) || n < 0) throw new ValueError('is not a whole number of milliseconds');
+  return n;
+}
+
+export function parseInteger(v: unknown, min: number, max: number): number {
+  const n = typeof v === 'number' ? v : typeof v === 'string' && /^\s*-?\d+\s*$/.test(v) ? Number(v) : NaN;
+  if (!Number.isSafeInteger(n)) throw new ValueError(`is not a whole number; use ${min}..${max}`);
+  if (n < min || n > max) throw new ValueError(`is out of range; use ${min}..${max}`);
+  return n;
+}
+
+export function parseBool(v: unknown): boolean {
+  if (typeof v === 'boolean') return v;
+  if (typeof v === 'string') {
+    if (/^(1|true|yes|on)$/i.test(v.trim())) return true;
+    if (/^(0|false|no|off)$/i.test(v.trim())) return false;
+  }
+  throw new ValueError('is not a boolean; use true or false');
+}
+
+export function parseString(v: unknown, allowEmpty = false): string {
+  if (typeof v === 'number') v = String(v);
+  if (typeof v !== 'string') throw new ValueError('is not a string');
+  if (!allowEmpty && v.trim() === '') throw new ValueError('is empty');
+  return v;
+}
+
+export function parseEnum<T extends string>(v: unknown, allowed: readonly T[]): T {
+  const s = typeof v === 'string' ? v.trim().toLowerCase() : v;
+  if (typeof s === 'string' && (allowed as readonly string[]).includes(s)) return s as T;
+  throw new ValueError(`is not allowed; use one of ${allowed.join(', ')}`);
+}
+
+/** A comma list (or YAML list) of allowed words, each at most once. */
+export function parseEnumList<T extends string>(v: unknown, allowed: readonly T[]): T[] {
+  const items = Array.isArray(v) ? v : typeof v === 'string' ? v.split(',') : undefined;
+  if (items === undefined) throw new ValueError(`is not a list; use a comma-separated subset of ${allowed.join(', ')}`);
+  const out: T[] = [];
+  for (const item of items) {
+    const word = typeof item === 'string' ? item.trim().toLowerCase() : item;
+    if (word === '') continue;
+    if (typeof word !== 'string' || !(allowed as readonly string[]).includes(word)) {
+      throw new ValueError(`has ${JSON.stringify(item)}, which is not allowed; use a comma-separated subset of ${allowed.join(', ')}`);
+    }
+    if (!out.includes(word as T)) out.push(word as T);
+  }
+  if (out.length === 0) throw new ValueError(`is empty; use a comma-separated subset of ${allowed.join(', ')}`);
+  return out;
+}
+
+/** An IPv4 or IPv6 literal (the seed's rule: no host names). */
+export function parseIp(v: unknown): string {
+  const s = typeof v === 'string' ? v.trim().replace(/^\[(.*)\]$/, '$1') : '';
+  if (isIP(s) === 0) throw new ValueError('is not an IPv4 or IPv6 address; use e.g. 0.0.0.0, 127.0.0.1 or ::');
+  return s;
+}
+
+/** An http(s) URL without trailing slash. */
+export function parseHttpUrl(v: unknown): string {
+  const s = typeof v === 'string' ? v.trim() : '';
+  let u: URL;
+  try {
+    u = new URL(s);
+  } catch {
+    throw new ValueError('is not a URL; use e.g. http://localhost:4318');
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new ValueError('must be an http:// or https:// URL');
+  return s.replace(/\/+$/, '');
+}
+
+/** A list of URLs (`a,b`), each with one of `schemes`. */
+export function parseUrlList(v: unknown, schemes: readonly string[]): string[] {
+  const items = Array.isArray(v) ? v : typeof v === 'string' ? v.split(',') : [];
+  const out = items.map((x) => (typeof x === 'string' ? x.trim() : '')).filter((x) => x !== '');
+  if (out.length === 0) throw new ValueError('is empty');
+  for (const s of out) {
+    let u: URL;
+    try {
+      u = new URL(s);
+    } catch {
+      throw new ValueError(`has ${JSON.stringify(s)}, which is not a URL`);
+    }
+    if (!schemes.includes(u.protocol.slice(0, -1))) throw new ValueError(`has ${JSON.stringify(s)}; use ${schemes.join(' or ')} URLs`);
+  }
+  return out;
+}
+
+/**
+ * `key=value,key2=value2` (the OTEL_* header and resource attribute format, values
+ * percent-decoded), or a YAML mapping.
+ */
+export function parseKeyValues(v: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
+    for (const [k, x] of Object.entries(v)) {
+      if (typeof x !== 'string' && typeof x !== 'number' && typeof x !== 'boolean') throw new ValueError(`has a non-scalar value for ${k}`);
+      out[k] = String(x);
+    }
+    return out;
+  }
+  if (Array.isArray(v)) {
+    for (const item of v) Object.assign(out, parseKeyValues(item));
+    return out;
+  }
+  if (typeof v !== 'string') throw new ValueError('is not a list of key=value pairs');
+  for (const part of v.split(',')) {
+    if (part.trim() === '') continue;
+    const eq = part.indexOf('=');
+    if (eq <= 0) throw new ValueError(`has ${JSON.stringify(part.trim())}, which is not key=value`);
+    let value: string;
+    try {
+      value = decodeURIComponent(part.slice(eq + 1).trim());
+    } catch {
+      throw new ValueError(`has a badly percent-encoded value for ${part.slice(0, eq).trim()}`);
+    }
+    out[part.slice(0, eq).trim()] = value;
+  }
+  return out;
+}

@@ -1,0 +1,64 @@
+/**
+ * The bridge's own export health (metrics.md §3): attempts, failures and the time of the last
+ * success, per exporter. Plain numbers, observed at collection: exporters can count before the
+ * MeterProvider that reports them exists.
+ */
+import type { Meter } from '@opentelemetry/api';
+
+export type ExporterLabel = 'prometheus' | 'otlp' | 'pushgateway' | 'console';
+
+interface Counts {
+  attempts: number;
+  failures: number;
+  lastSuccess: number | undefined;
+  attrs: { exporter: ExporterLabel };
+}
+
+export class ExportHealth {
+  private readonly counts = new Map<ExporterLabel, Counts>();
+
+  private of(exporter: ExporterLabel): Counts {
+    let c = this.counts.get(exporter);
+    if (c === undefined) {
+      c = { attempts: 0, failures: 0, lastSuccess: undefined, attrs: { exporter } };
+      this.counts.set(exporter, c);
+    }
+    return c;
+  }
+
+  /** Registers the instruments on `meter`. */
+  observeWith(meter: Meter): void {
+    meter
+      .createObservableCounter('dynamo_metrics_export_attempts_total', { description: 'Export attempts by exporter (a Prometheus scrape counts as one)' })
+      .addCallback((r) => {
+        for (const c of this.counts.values()) r.observe(c.attempts, c.attrs);
+      });
+    meter
+      .createObservableCounter('dynamo_metrics_export_failures_total', { description: 'Failed export attempts by exporter' })
+      .addCallback((r) => {
+        for (const c of this.counts.values()) r.observe(c.failures, c.attrs);
+      });
+    meter
+      .createObservableGauge('dynamo_metrics_last_export_success_timestamp_seconds', { description: 'Unix time of the last successful export by exporter' })
+      .addCallback((r) => {
+        for (const c of this.counts.values()) if (c.lastSuccess !== undefined) r.observe(c.lastSuccess, c.attrs);
+      });
+  }
+
+  attempt(exporter: ExporterLabel): void {
+    this.of(exporter).attempts++;
+  }
+
+  success(exporter: ExporterLabel): void {
+    this.of(exporter).lastSuccess = Date.now() / 1000;
+  }
+
+  failure(exporter: ExporterLabel): void {
+    this.of(exporter).failures++;
+  }
+
+  snapshot(exporter: ExporterLabel): Readonly<Omit<Counts, 'attrs'>> {
+    const { attempts, failures, lastSuccess } = this.of(exporter);
+    return { attempts, failures, lastSuccess };
+  }
+}

@@ -1,0 +1,182 @@
+/**
+ * One MeterProvider per process with one reader per enabled exporter: Prometheus pull, OTLP push,
+ * PushGateway push, console. Every reader also reads the pipeline's SnapshotProducer. Shutdown
+ * flushes (a final OTLP export, the PushGateway DELETE) within a bound.
+ */
+import { hostname } from 'node:os';
+import { diag, DiagLogLevel, metrics, type Meter } from '@opentelemetry/api';
+import { defaultResource, resourceFromAttributes, type Resource } from '@opentelemetry/resources';
+import {
+  ConsoleMetricExporter,
+  MeterProvider,
+  PeriodicExportingMetricReader,
+  type MetricReader,
+  type ViewOptions,
+} from '@opentelemetry/sdk-metrics';
+import type { ExportConfig } from '../config/exportOptions.ts';
+import { getLogger } from '../log.ts';
+import { ExportHealth } from './ExportHealth.ts';
+import { MetricsHttpServer, type RouteHandler } from './MetricsHttpServer.ts';
+import { CountingExporter, createOtlpExporter } from './otlp.ts';
+import { PullMetricReader } from './PullMetricReader.ts';
+import { PushGatewayMetricReader } from './PushGatewayMetricReader.ts';
+import { SnapshotProducer } from './SnapshotProducer.ts';
+
+/** Bound on flushing and shutting down all exporters. */
+export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 5_000;
+/** The meter (and OTel scope) of the bridge's own metrics. */
+export const BRIDGE_METER_NAME = 'dynamo_metrics';
+
+const log = getLogger('export');
+
+export interface MetricsPipelineOptions {
+  /** Serve these extra routes on the Prometheus server (status server). */
+  routes?: Record<string, RouteHandler>;
+  /** Register the provider as the global OTel MeterProvider. @default true */
+  global?: boolean;
+  views?: ViewOptions[];
+  /** A Prometheus server even when `prometheus` is not among the exporters (status server). */
+  forcePrometheusServer?: boolean;
+}
+
+let diagInstalled = false;
+/** OTel's own diagnostics go to our log (warnings and errors only). */
+function installDiagLogger(): void {
+  if (diagInstalled) return;
+  diagInstalled = true;
+  const otelLog = getLogger('opentelemetry');
+  diag.setLogger(
+    {
+      error: (m) => otelLog.rateLimited('error', `e-${m}`, m),
+      warn: (m) => otelLog.rateLimited('warn', `w-${m}`, m),
+      info: () => undefined,
+      debug: () => undefined,
+      verbose: () => undefined,
+    },
+    { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true },
+  );
+}
+
+export function buildResource(cfg: ExportConfig): Resource {
+  return defaultResource().merge(
+    resourceFromAttributes({
+      'host.name': hostname(),
+      'process.pid': process.pid,
+      ...cfg.resourceAttributes,
+      'service.name': cfg.serviceName,
+    }),
+  );
+}
+
+export class MetricsPipeline {
+  readonly meterProvider: MeterProvider;
+  readonly snapshots = new SnapshotProducer();
+  readonly health: ExportHealth;
+  readonly prometheusServer: MetricsHttpServer | undefined;
+  readonly pushGateway: PushGatewayMetricReader | undefined;
+  private readonly readers: MetricReader[] = [];
+  private shutdownPromise: Promise<void> | undefined;
+
+  constructor(
+    readonly config: ExportConfig,
+    opts: MetricsPipelineOptions = {},
+  ) {
+    installDiagLogger();
+    const limit = config.cardinalityLimit;
+    const common = { metricProducers: [this.snapshots], cardinalitySelector: () => limit };
+    const health = new ExportHealth();
+    this.health = health;
+
+    let prometheusServer: MetricsHttpServer | undefined;
+    if (config.exporters.includes('prometheus') || opts.forcePrometheusServer) {
+      const reader = new PullMetricReader(common);
+      this.readers.push(reader);
+      prometheusServer = new MetricsHttpServer(reader, {
+        host: config.prometheus.host,
+        port: config.prometheus.port,
+        collectTimeoutMs: config.prometheus.collectTimeoutMs,
+        scopeLabels: config.prometheus.scopeLabels,
+        targetInfo: config.prometheus.targetInfo,
+        routes: opts.routes,
+        health: health,
+      });
+    }
+    if (config.exporters.includes('otlp')) {
+      const exporter = new CountingExporter(createOtlpExporter(config.otlp), 'otlp', health, config.otlp.endpoint);
+      this.readers.push(
+        new PeriodicExportingMetricReader({
+          exporter,
+          exportIntervalMillis: config.otlp.intervalMs,
+          exportTimeoutMillis: Math.min(config.otlp.timeoutMs, config.otlp.intervalMs),
+          metricProducers: [this.snapshots],
+          cardinalityLimits: { default: limit },
+        }),
+      );
+    }
+    if (config.exporters.includes('console')) {
+      this.readers.push(
+        new PeriodicExportingMetricReader({
+          exporter: new CountingExporter(new ConsoleMetricExporter(), 'console', health, 'stdout'),
+          exportIntervalMillis: config.otlp.intervalMs,
+          metricProducers: [this.snapshots],
+          cardinalityLimits: { default: limit },
+        }),
+      );
+    }
+    let pushGateway: PushGatewayMetricReader | undefined;
+    if (config.exporters.includes('pushgateway')) {
+      pushGateway = new PushGatewayMetricReader(
+        {
+          ...config.pushgateway,
+          scopeLabels: config.prometheus.scopeLabels,
+          targetInfo: config.prometheus.targetInfo,
+          health: health,
+        },
+        common,
+      );
+      this.readers.push(pushGateway);
+    }
+    this.prometheusServer = prometheusServer;
+    this.pushGateway = pushGateway;
+    this.meterProvider = new MeterProvider({ resource: buildResource(config), readers: this.readers, views: opts.views ?? [] });
+    health.observeWith(this.meter(BRIDGE_METER_NAME));
+    if (opts.global ?? true) metrics.setGlobalMeterProvider(this.meterProvider);
+  }
+
+  meter(name: string, version?: string): Meter {
+    return this.meterProvider.getMeter(name, version);
+  }
+
+  /** Starts the Prometheus server, if any. */
+  async start(): Promise<void> {
+    if (this.prometheusServer !== undefined) await this.prometheusServer.start();
+  }
+
+  /** Exports now on every push path (OTLP, PushGateway). */
+  async forceFlush(timeoutMs = DEFAULT_SHUTDOWN_TIMEOUT_MS): Promise<void> {
+    await this.meterProvider.forceFlush({ timeoutMillis: timeoutMs });
+  }
+
+  /** Final OTLP export, PushGateway DELETE, server closed; bounded by `timeoutMs`. Idempotent. */
+  shutdown(timeoutMs = DEFAULT_SHUTDOWN_TIMEOUT_MS): Promise<void> {
+    this.shutdownPromise ??= (async () => {
+      let timer: NodeJS.Timeout | undefined;
+      const bounded = new Promise<void>((resolve) => {
+        timer = setTimeout(() => {
+          log.warn(`exporters did not finish shutting down within ${timeoutMs} ms`);
+          resolve();
+        }, timeoutMs);
+      });
+      await Promise.race([
+        Promise.all([
+          this.prometheusServer?.close(),
+          this.meterProvider.shutdown({ timeoutMillis: timeoutMs }).catch((err: Error) => log.warn('exporter shutdown failed', { error: err.message })),
+        ]).then(() => undefined),
+        bounded,
+      ]);
+      clearTimeout(timer);
+      if (metrics.getMeterProvider() === this.meterProvider) metrics.disable();
+    })();
+    return this.shutdownPromise;
+  }
+}

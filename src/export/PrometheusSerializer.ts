@@ -1,0 +1,137 @@
+/**
+ * Prometheus text format 0.0.4 from OTel `ResourceMetrics`, Prometheus-native (metrics.md): no
+ * scope labels or `target_info` unless asked, no `# UNIT` lines (not part of 0.0.4), one HELP/TYPE
+ * block per name even when two scopes share it, counters ending in `_total`, label values escaped.
+ * Pure: no I/O. Used by the pull server and the PushGateway push alike.
+ */
+import { diag, type Attributes } from '@opentelemetry/api';
+import {
+  DataPointType,
+  type DataPoint,
+  type Histogram,
+  type MetricData,
+  type ResourceMetrics,
+} from '@opentelemetry/sdk-metrics';
+
+export interface PrometheusSerializerOptions {
+  /** Add `otel_scope_name`/`otel_scope_version` labels. @default false */
+  scopeLabels?: boolean;
+  /** Prepend `target_info` with the resource attributes. @default false */
+  targetInfo?: boolean;
+}
+
+export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+
+const INVALID_NAME_CHARS = /[^a-zA-Z0-9_:]/g;
+const INVALID_LABEL_CHARS = /[^a-zA-Z0-9_]/g;
+
+export function sanitizeMetricName(name: string): string {
+  const s = name.replace(INVALID_NAME_CHARS, '_');
+  return /^[0-9]/.test(s) ? `_${s}` : s;
+}
+
+export function sanitizeLabelName(name: string): string {
+  const s = name.replace(INVALID_LABEL_CHARS, '_');
+  return /^[0-9]/.test(s) ? `_${s}` : s;
+}
+
+export function escapeLabelValue(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+}
+
+function escapeHelp(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+}
+
+export function formatValue(v: number): string {
+  if (v === Infinity) return '+Inf';
+  if (v === -Infinity) return '-Inf';
+  return String(v);
+}
+
+/** `{a="1",b="2"}` (or '' without labels); `extra` is appended, already formatted (`k="v"`). */
+function labels(attrs: Attributes, extra: string): string {
+  let s = '';
+  for (const k in attrs) {
+    const v = attrs[k];
+    if (v === undefined) continue;
+    const str = typeof v === 'string' ? v : JSON.stringify(v);
+    s += `${s === '' ? '' : ','}${sanitizeLabelName(k)}="${escapeLabelValue(str)}"`;
+  }
+  if (extra !== '') s += s === '' ? extra : `,${extra}`;
+  return s === '' ? '' : `{${s}}`;
+}
+
+function promType(m: MetricData): 'counter' | 'gauge' | 'histogram' | undefined {
+  switch (m.dataPointType) {
+    case DataPointType.SUM:
+      return m.isMonotonic ? 'counter' : 'gauge';
+    case DataPointType.GAUGE:
+      return 'gauge';
+    case DataPointType.HISTOGRAM:
+      return 'histogram';
+    default:
+      return undefined; // exponential histograms have no 0.0.4 form
+  }
+}
+
+interface Block {
+  type: 'counter' | 'gauge' | 'histogram';
+  help: string;
+  body: string;
+}
+
+function histogramLines(name: string, p: DataPoint<Histogram>, extra: string): string {
+  const h = p.value;
+  const base = labels(p.attributes, extra);
+  const withLe = (le: string): string => (base === '' ? `{le="${le}"}` : `${base.slice(0, -1)},le="${le}"}`);
+  let out = '';
+  let cumulative = 0;
+  const { boundaries, counts } = h.buckets;
+  for (let i = 0; i < boundaries.length; i++) {
+    cumulative += counts[i] ?? 0;
+    out += `${name}_bucket${withLe(formatValue(boundaries[i]!))} ${cumulative}\n`;
+  }
+  out += `${name}_bucket${withLe('+Inf')} ${h.count}\n`;
+  out += `${name}_sum${base} ${formatValue(h.sum ?? 0)}\n`;
+  out += `${name}_count${base} ${h.count}\n`;
+  return out;
+}
+
+/** Serializes every metric of `rm`. */
+export function serializePrometheus(rm: ResourceMetrics, opts: PrometheusSerializerOptions = {}): string {
+  const blocks = new Map<string, Block>();
+  for (const sm of rm.scopeMetrics) {
+    const extra = opts.scopeLabels
+      ? `otel_scope_name="${escapeLabelValue(sm.scope.name)}"${sm.scope.version ? `,otel_scope_version="${escapeLabelValue(sm.scope.version)}"` : ''}`
+      : '';
+    for (const m of sm.metrics) {
+      const type = promType(m);
+      if (type === undefined) continue;
+      let name = sanitizeMetricName(m.descriptor.name);
+      if (type === 'counter' && !name.endsWith('_total')) name += '_total';
+      let block = blocks.get(name);
+      if (block === undefined) {
+        block = { type, help: m.descriptor.description, body: '' };
+        blocks.set(name, block);
+      } else if (block.type !== type) {
+        diag.warn(`metric ${name} is a ${type} in scope ${sm.scope.name} but a ${block.type} elsewhere; dropped from the exposition`);
+        continue;
+      }
+      if (type === 'histogram') {
+        for (const p of m.dataPoints as DataPoint<Histogram>[]) block.body += histogramLines(name, p, extra);
+      } else {
+        for (const p of m.dataPoints as DataPoint<number>[]) block.body += `${name}${labels(p.attributes, extra)} ${formatValue(p.value)}\n`;
+      }
+    }
+  }
+  let out = '';
+  if (opts.targetInfo) {
+    out += `# HELP target_info Target metadata\n# TYPE target_info gauge\ntarget_info${labels(rm.resource.attributes, '')} 1\n`;
+  }
+  for (const [name, b] of blocks) {
+    if (b.body === '') continue; // a name with no series is left out, as Prometheus clients do
+    out += `# HELP ${name} ${escapeHelp(b.help || name)}\n# TYPE ${name} ${b.type}\n${b.body}`;
+  }
+  return out;
+}

@@ -1,0 +1,106 @@
+/**
+ * Push to a Prometheus PushGateway (there is no OTel exporter for it): every interval, PUT the
+ * full snapshot in text format to `{url}/metrics/job/{job}/instance/{instance}`; on clean shutdown
+ * DELETE the group. A failed push is logged with the gateway's answer and counted; the next
+ * interval retries with a fresh snapshot, so nothing piles up in memory.
+ */
+import { MetricReader, type MetricReaderOptions } from '@opentelemetry/sdk-metrics';
+import { getLogger } from '../log.ts';
+import type { ExportHealth } from './ExportHealth.ts';
+import { PROMETHEUS_CONTENT_TYPE, serializePrometheus, type PrometheusSerializerOptions } from './PrometheusSerializer.ts';
+
+const log = getLogger('export::pushgateway');
+
+export interface PushGatewayOptions extends PrometheusSerializerOptions {
+  url: string;
+  job: string;
+  instance: string;
+  intervalMs: number;
+  timeoutMs: number;
+  health?: ExportHealth;
+}
+
+/**
+ * One grouping label as a path segment: plain when it can be, else the PushGateway's base64 form
+ * (`name@base64/<base64url>`), which also carries empty values (`=`) and values with `/`.
+ */
+export function groupingSegment(name: string, value: string): string {
+  if (value === '') return `${name}@base64/=`;
+  if (value.includes('/')) return `${name}@base64/${Buffer.from(value, 'utf8').toString('base64url')}`;
+  return `${name}/${encodeURIComponent(value)}`;
+}
+
+export function groupingUrl(url: string, job: string, instance: string): string {
+  return `${url.replace(/\/+$/, '')}/metrics/${groupingSegment('job', job)}/${groupingSegment('instance', instance)}`;
+}
+
+export class PushGatewayMetricReader extends MetricReader {
+  readonly groupUrl: string;
+  private timer: NodeJS.Timeout | undefined;
+  private inflight: Promise<void> | undefined;
+
+  constructor(
+    private readonly opts: PushGatewayOptions,
+    readerOptions: MetricReaderOptions = {},
+  ) {
+    super(readerOptions);
+    this.groupUrl = groupingUrl(opts.url, opts.job, opts.instance);
+  }
+
+  protected override onInitialized(): void {
+    this.timer = setInterval(() => {
+      if (this.inflight === undefined) {
+        this.inflight = this.push().then(() => {
+          this.inflight = undefined;
+        });
+      }
+    }, this.opts.intervalMs);
+    this.timer.unref();
+  }
+
+  /** Pushes the current snapshot once. Never throws: failures are logged and counted. */
+  async push(): Promise<boolean> {
+    const health = this.opts.health;
+    health?.attempt('pushgateway');
+    try {
+      const { resourceMetrics, errors } = await this.collect({ timeoutMillis: this.opts.timeoutMs });
+      if (errors.length > 0) throw new Error(`collection failed: ${String(errors[0])}`);
+      const body = serializePrometheus(resourceMetrics, this.opts);
+      const res = await fetch(this.groupUrl, {
+        method: 'PUT',
+        headers: { 'Content-Type': PROMETHEUS_CONTENT_TYPE },
+        body,
+        signal: AbortSignal.timeout(this.opts.timeoutMs),
+      });
+      if (!res.ok) {
+        const answer = (await res.text().catch(() => '')).trim().slice(0, 500);
+        throw new Error(`PushGateway answered ${res.status} ${res.statusText}: ${answer}`);
+      }
+      await res.body?.cancel().catch(() => undefined);
+      health?.success('pushgateway');
+      return true;
+    } catch (err) {
+      health?.failure('pushgateway');
+      log.rateLimited('warn', 'push', 'push to the PushGateway failed; retrying next interval', { url: this.groupUrl, error: (err as Error).message });
+      return false;
+    }
+  }
+
+  protected override async onForceFlush(): Promise<void> {
+    await this.inflight;
+    await this.push();
+  }
+
+  /** Stops pushing and deletes the group, so a stopped bridge leaves no stale series behind. */
+  protected override async onShutdown(): Promise<void> {
+    clearInterval(this.timer);
+    await this.inflight;
+    try {
+      const res = await fetch(this.groupUrl, { method: 'DELETE', signal: AbortSignal.timeout(this.opts.timeoutMs) });
+      await res.body?.cancel().catch(() => undefined);
+      if (!res.ok) throw new Error(`PushGateway answered ${res.status}`);
+    } catch (err) {
+      log.warn('cannot delete the PushGateway group at shutdown', { url: this.groupUrl, error: (err as Error).message });
+    }
+  }
+}

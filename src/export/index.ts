@@ -1,0 +1,13 @@
+/** The export pipeline's public surface. */
+export { MetricsPipeline, BRIDGE_METER_NAME, DEFAULT_SHUTDOWN_TIMEOUT_MS, buildResource } from './MetricsPipeline.ts';
+export type { MetricsPipelineOptions } from './MetricsPipeline.ts';
+export { serializePrometheus, PROMETHEUS_CONTENT_TYPE, escapeLabelValue, sanitizeMetricName, sanitizeLabelName } from './PrometheusSerializer.ts';
+export type { PrometheusSerializerOptions } from './PrometheusSerializer.ts';
+export { MetricsHttpServer, formatHostPort } from './MetricsHttpServer.ts';
+export type { RouteHandler, MetricsHttpServerOptions } from './MetricsHttpServer.ts';
+export { PushGatewayMetricReader, groupingUrl, groupingSegment } from './PushGatewayMetricReader.ts';
+export { PullMetricReader, CollectionError } from './PullMetricReader.ts';
+export { SnapshotProducer } from './SnapshotProducer.ts';
+export type { SnapshotSource } from './SnapshotProducer.ts';
+export { ExportHealth } from './ExportHealth.ts';
+export type { ExporterLabel } from './ExportHealth.ts';

@@ -1,0 +1,75 @@
+/**
+ * OTLP push: the OTel exporter for the configured protocol, wrapped to count attempts, failures
+ * and successes, and to log failures without ever printing header values (API keys).
+ */
+import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
+import { OTLPMetricExporter as OTLPJsonExporter } from '@opentelemetry/exporter-metrics-otlp-http';
+import { AggregationTemporalityPreference } from '@opentelemetry/exporter-metrics-otlp-http';
+import { OTLPMetricExporter as OTLPProtoExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
+import { CompressionAlgorithm } from '@opentelemetry/otlp-exporter-base';
+import type { AggregationOption, AggregationTemporality, InstrumentType, PushMetricExporter, ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import type { OtlpConfig } from '../config/exportOptions.ts';
+import { getLogger } from '../log.ts';
+import type { ExportHealth } from './ExportHealth.ts';
+
+const log = getLogger('export::otlp');
+
+const TEMPORALITY: Record<OtlpConfig['temporality'], AggregationTemporalityPreference> = {
+  cumulative: AggregationTemporalityPreference.CUMULATIVE,
+  delta: AggregationTemporalityPreference.DELTA,
+  lowmemory: AggregationTemporalityPreference.LOWMEMORY,
+};
+
+export function createOtlpExporter(cfg: OtlpConfig): PushMetricExporter {
+  const options = {
+    url: cfg.endpoint,
+    headers: { ...cfg.headers },
+    timeoutMillis: cfg.timeoutMs,
+    compression: cfg.compression === 'gzip' ? CompressionAlgorithm.GZIP : CompressionAlgorithm.NONE,
+    temporalityPreference: TEMPORALITY[cfg.temporality],
+  };
+  return cfg.protocol === 'http/json' ? new OTLPJsonExporter(options) : new OTLPProtoExporter(options);
+}
+
+/** Counts every export of `inner` under `label` and logs failures (rate limited). */
+export class CountingExporter implements PushMetricExporter {
+  constructor(
+    private readonly inner: PushMetricExporter,
+    private readonly label: 'otlp' | 'console',
+    private readonly health: ExportHealth,
+    private readonly endpoint: string,
+  ) {}
+
+  export(metrics: ResourceMetrics, resultCallback: (result: ExportResult) => void): void {
+    this.health.attempt(this.label);
+    this.inner.export(metrics, (result) => {
+      if (result.code === ExportResultCode.SUCCESS) {
+        this.health.success(this.label);
+      } else {
+        this.health.failure(this.label);
+        log.rateLimited('warn', `export-${this.label}`, 'export failed; the next interval sends current totals', {
+          exporter: this.label,
+          endpoint: this.endpoint,
+          error: result.error?.message ?? 'unknown error',
+        });
+      }
+      resultCallback(result);
+    });
+  }
+
+  forceFlush(): Promise<void> {
+    return this.inner.forceFlush();
+  }
+
+  shutdown(): Promise<void> {
+    return this.inner.shutdown();
+  }
+
+  selectAggregationTemporality(instrumentType: InstrumentType): AggregationTemporality {
+    return this.inner.selectAggregationTemporality!(instrumentType);
+  }
+
+  selectAggregation(instrumentType: InstrumentType): AggregationOption {
+    return this.inner.selectAggregation!(instrumentType);
+  }
+}

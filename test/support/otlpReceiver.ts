@@ -1,0 +1,193 @@
+/**
+ * A local OTLP/HTTP metrics receiver for tests. There is no OpenTelemetry Collector binary here,
+ * so bodies are decoded with the official OTLP protobuf schema (the opentelemetry-proto files
+ * that an OTel npm package ships, fetched with `npm pack` into node_modules/.cache on first use)
+ * for http/protobuf, and checked against the same schema for http/json.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import protobuf from 'protobufjs';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+/** The last OTel JS package that ships the .proto files of opentelemetry-proto. */
+const PROTO_PACKAGE = '@opentelemetry/otlp-grpc-exporter-base@0.38.0';
+const CACHE = join(ROOT, 'node_modules', '.cache', 'otlp-proto-0.38.0');
+const PROTO_DIR = join(CACHE, 'package', 'build', 'protos');
+
+let requestType: protobuf.Type | undefined;
+
+/** ExportMetricsServiceRequest from the official schema. */
+export function otlpRequestType(): protobuf.Type {
+  if (requestType !== undefined) return requestType;
+  if (!existsSync(join(PROTO_DIR, 'opentelemetry', 'proto', 'metrics', 'v1', 'metrics.proto'))) {
+    mkdirSync(CACHE, { recursive: true });
+    const file = execFileSync('npm', ['pack', PROTO_PACKAGE, '--silent', '--pack-destination', CACHE], { cwd: CACHE, encoding: 'utf8' }).trim().split('\n').pop()!;
+    execFileSync('tar', ['xzf', join(CACHE, file), '-C', CACHE, 'package/build/protos']);
+  }
+  const root = new protobuf.Root();
+  root.resolvePath = (_origin, target) => join(PROTO_DIR, target);
+  root.loadSync('opentelemetry/proto/collector/metrics/v1/metrics_service.proto', { keepCase: true });
+  requestType = root.lookupType('opentelemetry.proto.collector.metrics.v1.ExportMetricsServiceRequest');
+  return requestType;
+}
+
+export interface DecodedPoint {
+  attributes: Record<string, string | number | boolean>;
+  value?: number;
+  count?: number;
+  sum?: number;
+  bucketCounts?: number[];
+  explicitBounds?: number[];
+  startTimeUnixNano: string;
+  timeUnixNano: string;
+}
+
+export interface DecodedMetric {
+  name: string;
+  description: string;
+  unit: string;
+  kind: 'gauge' | 'sum' | 'histogram' | 'other';
+  temporality?: 'DELTA' | 'CUMULATIVE' | 'UNSPECIFIED';
+  monotonic?: boolean;
+  points: DecodedPoint[];
+  scope: string;
+}
+
+export interface ReceivedExport {
+  headers: IncomingHttpHeaders;
+  contentType: string;
+  resource: Record<string, string | number | boolean>;
+  metrics: DecodedMetric[];
+}
+
+type AnyValue = { stringValue?: string; intValue?: number | string; doubleValue?: number; boolValue?: boolean };
+type KeyValue = { key: string; value: AnyValue };
+
+function attrs(list: KeyValue[] | undefined): Record<string, string | number | boolean> {
+  const out: Record<string, string | number | boolean> = {};
+  for (const kv of list ?? []) {
+    const v = kv.value ?? {};
+    out[kv.key] = v.stringValue ?? (v.intValue !== undefined ? Number(v.intValue) : undefined) ?? v.doubleValue ?? v.boolValue ?? '';
+  }
+  return out;
+}
+
+/** Decodes a request body in the official schema into a flat, comparable form. */
+export function decodeOtlp(body: Buffer, contentType: string): Omit<ReceivedExport, 'headers' | 'contentType'>[] {
+  const type = otlpRequestType();
+  let msg: protobuf.Message;
+  if (contentType.startsWith('application/json')) {
+    const json = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
+    const err = type.verify(toSnake(json) as Record<string, unknown>);
+    if (err !== null) throw new Error(`OTLP/JSON body does not fit the schema: ${err}`);
+    msg = type.fromObject(toSnake(json) as Record<string, unknown>);
+  } else {
+    msg = type.decode(body);
+  }
+  const obj = type.toObject(msg, { longs: String, enums: String, defaults: false, arrays: true }) as {
+    resource_metrics: { resource?: { attributes?: KeyValue[] }; scope_metrics: { scope?: { name?: string }; metrics: Record<string, unknown>[] }[] }[];
+  };
+  return obj.resource_metrics.map((rm) => ({
+    resource: attrs(rm.resource?.attributes),
+    metrics: rm.scope_metrics.flatMap((sm) =>
+      sm.metrics.map((m) => {
+        const base = { name: m.name as string, description: (m.description as string) ?? '', unit: (m.unit as string) ?? '', scope: sm.scope?.name ?? '' };
+        const pointsOf = (dps: Record<string, unknown>[] | undefined): DecodedPoint[] =>
+          (dps ?? []).map((p) => ({
+            attributes: attrs(p.attributes as KeyValue[]),
+            value: p.as_double !== undefined ? Number(p.as_double) : p.as_int !== undefined ? Number(p.as_int) : undefined,
+            count: p.count !== undefined ? Number(p.count) : undefined,
+            sum: p.sum !== undefined ? Number(p.sum) : undefined,
+            bucketCounts: (p.bucket_counts as string[] | undefined)?.map(Number),
+            explicitBounds: p.explicit_bounds as number[] | undefined,
+            startTimeUnixNano: String(p.start_time_unix_nano ?? '0'),
+            timeUnixNano: String(p.time_unix_nano ?? '0'),
+          }));
+        const temporality = (t: unknown): DecodedMetric['temporality'] =>
+          t === 'AGGREGATION_TEMPORALITY_DELTA' ? 'DELTA' : t === 'AGGREGATION_TEMPORALITY_CUMULATIVE' ? 'CUMULATIVE' : 'UNSPECIFIED';
+        if (m.gauge) return { ...base, kind: 'gauge' as const, points: pointsOf((m.gauge as { data_points: Record<string, unknown>[] }).data_points) };
+        if (m.sum) {
+          const s = m.sum as { data_points: Record<string, unknown>[]; aggregation_temporality: unknown; is_monotonic?: boolean };
+          return { ...base, kind: 'sum' as const, temporality: temporality(s.aggregation_temporality), monotonic: s.is_monotonic ?? false, points: pointsOf(s.data_points) };
+        }
+        if (m.histogram) {
+          const h = m.histogram as { data_points: Record<string, unknown>[]; aggregation_temporality: unknown };
+          return { ...base, kind: 'histogram' as const, temporality: temporality(h.aggregation_temporality), points: pointsOf(h.data_points) };
+        }
+        return { ...base, kind: 'other' as const, points: [] };
+      }),
+    ),
+  }));
+}
+
+/** OTLP/JSON uses lowerCamelCase field names; the schema is loaded with proto (snake) names. */
+function toSnake(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(toSnake);
+  if (typeof v !== 'object' || v === null) return v;
+  return Object.fromEntries(Object.entries(v).map(([k, x]) => [k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), toSnake(x)]));
+}
+
+export class OtlpReceiver {
+  readonly exports: ReceivedExport[] = [];
+  /** Status codes to answer the next requests with, in order; 200 after they run out. */
+  readonly plannedStatuses: number[] = [];
+  requests = 0;
+  delayMs = 0;
+  private server: Server | undefined;
+
+  constructor(public port = 0) {}
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}/v1/metrics`;
+  }
+
+  async start(): Promise<this> {
+    const server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        this.requests++;
+        const answer = (): void => {
+          const status = this.plannedStatuses.shift() ?? 200;
+          if (status === 200) {
+            let body = Buffer.concat(chunks);
+            if (req.headers['content-encoding'] === 'gzip') body = gunzipSync(body);
+            const contentType = String(req.headers['content-type'] ?? '');
+            for (const d of decodeOtlp(body, contentType)) this.exports.push({ headers: req.headers, contentType, ...d });
+          }
+          res.writeHead(status, { 'Content-Type': 'application/json' });
+          res.end(status === 200 ? '{}' : '{"message":"try later"}');
+        };
+        if (this.delayMs > 0) setTimeout(answer, this.delayMs);
+        else answer();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', resolve));
+    this.port = (server.address() as { port: number }).port;
+    this.server = server;
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    const s = this.server;
+    this.server = undefined;
+    if (s === undefined) return;
+    s.closeAllConnections();
+    await new Promise<void>((resolve) => s.close(() => resolve()));
+  }
+
+  /** The newest value of metric `name` with attributes containing `match`. */
+  latest(name: string, match: Record<string, string> = {}): DecodedPoint | undefined {
+    for (let i = this.exports.length - 1; i >= 0; i--) {
+      for (const m of this.exports[i]!.metrics) {
+        if (m.name !== name) continue;
+        const p = m.points.find((pt) => Object.entries(match).every(([k, v]) => pt.attributes[k] === v));
+        if (p !== undefined) return p;
+      }
+    }
+    return undefined;
+  }
+}
