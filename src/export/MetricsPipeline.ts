@@ -5,6 +5,7 @@
  */
 import { hostname } from 'node:os';
 import { diag, DiagLogLevel, metrics, type Meter } from '@opentelemetry/api';
+import { setGlobalErrorHandler } from '@opentelemetry/core';
 import { defaultResource, resourceFromAttributes, type Resource } from '@opentelemetry/resources';
 import {
   ConsoleMetricExporter,
@@ -45,16 +46,23 @@ function installDiagLogger(): void {
   if (diagInstalled) return;
   diagInstalled = true;
   const otelLog = getLogger('opentelemetry');
+  const line = (args: unknown[]): string =>
+    args.map((a) => (typeof a === 'string' ? a : a instanceof Error ? a.message : JSON.stringify(a))).join(' ').split('\n')[0]!;
   diag.setLogger(
     {
-      error: (m) => otelLog.rateLimited('error', `e-${m}`, m),
-      warn: (m) => otelLog.rateLimited('warn', `w-${m}`, m),
+      error: (...args) => otelLog.rateLimited('error', `e-${String(args[0])}`, line(args)),
+      warn: (...args) => otelLog.rateLimited('warn', `w-${String(args[0])}`, line(args)),
       info: () => undefined,
       debug: () => undefined,
       verbose: () => undefined,
     },
     { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true },
   );
+  // Failed exports are already counted and logged by the exporters' wrappers; the SDK's global
+  // handler would print each again as a JSON stack.
+  setGlobalErrorHandler((err) => {
+    otelLog.rateLimited('debug', 'global', 'OpenTelemetry error', { error: err instanceof Error ? err.message : String(err) });
+  });
 }
 
 export function buildResource(cfg: ExportConfig): Resource {

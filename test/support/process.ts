@@ -163,3 +163,23 @@ export class ManagedProcess {
     }
   }
 }
+
+/**
+ * Cleanups that run in reverse order of registration (last started, first stopped), as one
+ * `after` hook of the test.
+ */
+export function cleanups(t: { after(fn: () => Promise<void> | void): void }): (fn: () => unknown) => void {
+  const stack: (() => unknown)[] = [];
+  t.after(async () => {
+    for (const fn of stack.reverse()) {
+      try {
+        await fn();
+      } catch {
+        // keep cleaning up
+      }
+    }
+  });
+  return (fn) => {
+    stack.push(fn);
+  };
+}

@@ -164,7 +164,8 @@ export class PushGatewayServer extends BaseServer {
     return `http://127.0.0.1:${this.port}`;
   }
   protected spawn(): ManagedProcess {
-    return new ManagedProcess('prometheus-pushgateway', [`--web.listen-address=127.0.0.1:${this.port}`, '--log.level=warn'], {
+    // Debian's build persists to /var/lib/prometheus by default: keep each test's state to itself.
+    return new ManagedProcess('prometheus-pushgateway', [`--web.listen-address=127.0.0.1:${this.port}`, `--persistence.file=${join(this.dir, 'pushgateway.data')}`, '--log.level=warn'], {
       logFile: join(this.dir, 'pushgateway.log'),
     });
   }
