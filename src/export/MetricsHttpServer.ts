@@ -11,7 +11,7 @@ import { gzip as gzipCb } from 'node:zlib';
 import { getLogger } from '../log.ts';
 import { UsageError } from '../runtime/errors.ts';
 import type { ExportHealth } from './ExportHealth.ts';
-import { PROMETHEUS_CONTENT_TYPE, serializePrometheus, type PrometheusSerializerOptions } from './PrometheusSerializer.ts';
+import { PROMETHEUS_CONTENT_TYPE, serializePrometheusAsync, type PrometheusSerializerOptions } from './PrometheusSerializer.ts';
 import type { PullMetricReader } from './PullMetricReader.ts';
 
 const gzip = promisify(gzipCb);
@@ -107,7 +107,7 @@ export class MetricsHttpServer {
     let text: string;
     try {
       const rm = await this.reader.collectAll(this.opts.collectTimeoutMs);
-      text = serializePrometheus(rm, this.opts);
+      text = await serializePrometheusAsync(rm, this.opts);
     } catch (err) {
       health?.failure('prometheus');
       log.rateLimited('warn', 'collect', 'metrics collection failed; answering 503', { error: (err as Error).message });

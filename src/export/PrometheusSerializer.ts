@@ -98,9 +98,17 @@ function histogramLines(name: string, p: DataPoint<Histogram>, extra: string): s
   return out;
 }
 
-/** Serializes every metric of `rm`. */
-export function serializePrometheus(rm: ResourceMetrics, opts: PrometheusSerializerOptions = {}): string {
+/** How many data points are written between two yields to the event loop. */
+export const SERIALIZE_CHUNK_POINTS = 1_000;
+
+/**
+ * The serializer as a generator: it yields (nothing) after every `SERIALIZE_CHUNK_POINTS` data
+ * points and returns the text, so the async variant can let the event loop breathe on large
+ * expositions.
+ */
+function* serializeSteps(rm: ResourceMetrics, opts: PrometheusSerializerOptions): Generator<void, string> {
   const blocks = new Map<string, Block>();
+  let points = 0;
   for (const sm of rm.scopeMetrics) {
     const extra = opts.scopeLabels
       ? `otel_scope_name="${escapeLabelValue(sm.scope.name)}"${sm.scope.version ? `,otel_scope_version="${escapeLabelValue(sm.scope.version)}"` : ''}`
@@ -119,9 +127,15 @@ export function serializePrometheus(rm: ResourceMetrics, opts: PrometheusSeriali
         continue;
       }
       if (type === 'histogram') {
-        for (const p of m.dataPoints as DataPoint<Histogram>[]) block.body += histogramLines(name, p, extra);
+        for (const p of m.dataPoints as DataPoint<Histogram>[]) {
+          block.body += histogramLines(name, p, extra);
+          if (++points % SERIALIZE_CHUNK_POINTS === 0) yield;
+        }
       } else {
-        for (const p of m.dataPoints as DataPoint<number>[]) block.body += `${name}${labels(p.attributes, extra)} ${formatValue(p.value)}\n`;
+        for (const p of m.dataPoints as DataPoint<number>[]) {
+          block.body += `${name}${labels(p.attributes, extra)} ${formatValue(p.value)}\n`;
+          if (++points % SERIALIZE_CHUNK_POINTS === 0) yield;
+        }
       }
     }
   }
@@ -134,4 +148,23 @@ export function serializePrometheus(rm: ResourceMetrics, opts: PrometheusSeriali
     out += `# HELP ${name} ${escapeHelp(b.help || name)}\n# TYPE ${name} ${b.type}\n${b.body}`;
   }
   return out;
+}
+
+/** Serializes every metric of `rm` in one go. */
+export function serializePrometheus(rm: ResourceMetrics, opts: PrometheusSerializerOptions = {}): string {
+  const steps = serializeSteps(rm, opts);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/** The same text, yielding to the event loop between chunks so that a large scrape never stalls it. */
+export async function serializePrometheusAsync(rm: ResourceMetrics, opts: PrometheusSerializerOptions = {}): Promise<string> {
+  const steps = serializeSteps(rm, opts);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
 }

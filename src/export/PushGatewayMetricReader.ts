@@ -7,7 +7,7 @@
 import { MetricReader, type MetricReaderOptions } from '@opentelemetry/sdk-metrics';
 import { getLogger } from '../log.ts';
 import type { ExportHealth } from './ExportHealth.ts';
-import { PROMETHEUS_CONTENT_TYPE, serializePrometheus, type PrometheusSerializerOptions } from './PrometheusSerializer.ts';
+import { PROMETHEUS_CONTENT_TYPE, serializePrometheusAsync, type PrometheusSerializerOptions } from './PrometheusSerializer.ts';
 
 const log = getLogger('export::pushgateway');
 
@@ -65,7 +65,7 @@ export class PushGatewayMetricReader extends MetricReader {
     try {
       const { resourceMetrics, errors } = await this.collect({ timeoutMillis: this.opts.timeoutMs });
       if (errors.length > 0) throw new Error(`collection failed: ${String(errors[0])}`);
-      const body = serializePrometheus(resourceMetrics, this.opts);
+      const body = await serializePrometheusAsync(resourceMetrics, this.opts);
       const res = await fetch(this.groupUrl, {
         method: 'PUT',
         headers: { 'Content-Type': PROMETHEUS_CONTENT_TYPE },
