@@ -22,8 +22,16 @@ import { ShutdownError } from './errors.ts';
 import { publishEvent, subscribeEvents, type EventHandler } from './events.ts';
 import { InstanceDiscovery } from './InstanceDiscovery.ts';
 import { MicroService } from './MicroService.ts';
-import { componentEventSubject, instancesPrefix, namespaceEventSubject, serviceName, validateName } from './names.ts';
-import { NOOP_OBSERVER, type EndpointIdentity, type EndpointObserverFactory } from './observer.ts';
+import { componentEventSubject, instancesPrefix, namespaceEventSubject, sanitizeLabelValue, serviceName, validateName } from './names.ts';
+import type { EndpointIdentity, EndpointObserverFactory } from './observer.ts';
+import { endpointAttributes, processEndpointMetrics } from '../../instrumentation/EndpointMetrics.ts';
+import { MetricsRegistry } from '../../instrumentation/CustomMetrics.ts';
+import {
+  closeProcessSystemStatusServer,
+  processSystemStatusServer,
+  type ReadinessSource,
+  type SystemStatusServer,
+} from '../../instrumentation/SystemStatusServer.ts';
 import { DEFAULT_LEASE_TTL_SECONDS, PrimaryLease } from './PrimaryLease.ts';
 import { DEFAULT_REQUEST_TIMEOUT_MS } from './ResponseRouter.ts';
 import { ResponseRouter } from './ResponseRouter.ts';
@@ -55,8 +63,15 @@ export interface DistributedRuntimeOptions {
   requestTimeoutMs?: number;
   /** @default DEFAULT_SHUTDOWN_TIMEOUT_MS (10000) */
   shutdownTimeoutMs?: number;
-  /** Observes every served endpoint (automatic instrumentation). */
+  /** Observes every served endpoint. @default the process's automatic endpoint metrics */
   observerFactory?: EndpointObserverFactory;
+  /**
+   * Start (or join) the process's system status server when `DYN_SYSTEM_ENABLED` is true.
+   * @default true
+   */
+  systemStatus?: boolean;
+  /** Environment to read settings from. @default process.env */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface DistributedRuntimeEvents {
@@ -64,7 +79,7 @@ export interface DistributedRuntimeEvents {
   leaseChanged: [newId: bigint, oldId: bigint];
 }
 
-export class DistributedRuntime extends EventEmitter<DistributedRuntimeEvents> {
+export class DistributedRuntime extends EventEmitter<DistributedRuntimeEvents> implements ReadinessSource {
   private readonly services = new Map<string, MicroService>();
   private readonly discoveries = new Map<string, InstanceDiscovery>();
   private readonly servers = new Set<EndpointServer>();
@@ -81,9 +96,12 @@ export class DistributedRuntime extends EventEmitter<DistributedRuntimeEvents> {
     readonly lease: PrimaryLease,
     private readonly ownsConnections: boolean,
     opts: DistributedRuntimeOptions,
+    /** The process's system status server, when enabled. */
+    readonly statusServer: SystemStatusServer | undefined,
   ) {
     super();
-    this.observerFactory = opts.observerFactory ?? (() => NOOP_OBSERVER);
+    this.observerFactory = opts.observerFactory ?? processEndpointMetrics.observer;
+    statusServer?.register(this);
     this.requestTimeoutMs = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     this.shutdownTimeoutMs = opts.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
     lease.on('changed', (newId, oldId) => void this.reregister(newId, oldId));
@@ -96,23 +114,38 @@ export class DistributedRuntime extends EventEmitter<DistributedRuntimeEvents> {
   static async connect(opts: DistributedRuntimeOptions = {}): Promise<DistributedRuntime> {
     const timeout = opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     const ttl = opts.leaseTtlSeconds ?? DEFAULT_LEASE_TTL_SECONDS;
-    if (opts.shared !== undefined) {
-      const lease = await PrimaryLease.grant(opts.shared.etcd, ttl, timeout, 'the shared etcd client');
-      return new DistributedRuntime(opts.shared.nats, opts.shared.etcd, lease, false, opts);
-    }
-    const natsOpts = { ...natsOptionsFromEnv(), ...stripUndefined(opts.nats ?? {}) };
-    const etcdOpts = { ...etcdOptionsFromEnv(), ...stripUndefined(opts.etcd ?? {}) };
-    const nc = await connectNats(natsOpts, timeout);
-    let etcd: Etcd3 | undefined;
+    const env = opts.env ?? process.env;
+    // The status server (and its MeterProvider) first: a bad DYN_SYSTEM_* setting or a busy port
+    // fails before anything is registered, and metrics exist before the first request.
+    const status = opts.systemStatus === false ? undefined : await processSystemStatusServer(env);
     try {
-      etcd = createEtcdClient(etcdOpts, timeout);
-      const lease = await PrimaryLease.grant(etcd, ttl, timeout, etcdOpts.endpoints.join(','));
-      return new DistributedRuntime(nc, etcd, lease, true, opts);
+      if (opts.shared !== undefined) {
+        const lease = await PrimaryLease.grant(opts.shared.etcd, ttl, timeout, 'the shared etcd client');
+        return new DistributedRuntime(opts.shared.nats, opts.shared.etcd, lease, false, opts, status);
+      }
+      const natsOpts = { ...natsOptionsFromEnv(env), ...stripUndefined(opts.nats ?? {}) };
+      const etcdOpts = { ...etcdOptionsFromEnv(env), ...stripUndefined(opts.etcd ?? {}) };
+      const nc = await connectNats(natsOpts, timeout);
+      let etcd: Etcd3 | undefined;
+      try {
+        etcd = createEtcdClient(etcdOpts, timeout);
+        const lease = await PrimaryLease.grant(etcd, ttl, timeout, etcdOpts.endpoints.join(','));
+        return new DistributedRuntime(nc, etcd, lease, true, opts, status);
+      } catch (err) {
+        etcd?.close();
+        await nc.close().catch(() => undefined);
+        throw err;
+      }
     } catch (err) {
-      etcd?.close();
-      await nc.close().catch(() => undefined);
+      if (status !== undefined && status.sourceCount === 0) await closeProcessSystemStatusServer();
       throw err;
     }
+  }
+
+  /** Ready once it serves endpoints and is not shutting down (the status server's /health). */
+  readiness(): { ready: boolean; endpoints: string[] } {
+    const endpoints = [...this.servers].map((s) => `${s.identity.namespace}/${s.identity.component}/${s.identity.endpoint}`);
+    return { ready: this.shuttingDown === undefined && endpoints.length > 0, endpoints };
   }
 
   /** This process's instance id: its primary lease id. */
@@ -258,6 +291,10 @@ export class DistributedRuntime extends EventEmitter<DistributedRuntimeEvents> {
     for (const d of this.discoveries.values()) d.close();
     this.routerInstance?.close();
     await this.lease.revoke(SHUTDOWN_STEP_TIMEOUT_MS);
+    if (this.statusServer !== undefined) {
+      this.statusServer.unregister(this);
+      if (this.statusServer.sourceCount === 0) await closeProcessSystemStatusServer();
+    }
     if (this.ownsConnections) {
       await withTimeout(this.nats.drain(), SHUTDOWN_STEP_TIMEOUT_MS, () => new Error('timed out')).catch(() => this.nats.close());
       this.etcd.close();
@@ -299,6 +336,10 @@ export class Namespace {
   component(name: string): Component {
     return new Component(this, validateName('component', name));
   }
+  /** Custom metrics labelled `dynamo_namespace`. */
+  get metrics(): MetricsRegistry {
+    return new MetricsRegistry({ dynamo_namespace: sanitizeLabelValue(this.name) });
+  }
   /** Publishes `value` as JSON on `namespace.{ns}.{name}`. */
   publish(name: string, value: unknown): void {
     this.drt.publish(namespaceEventSubject(this.name, name), value);
@@ -324,6 +365,10 @@ export class Component {
   endpoint(name: string): Endpoint {
     return new Endpoint(this, validateName('endpoint', name));
   }
+  /** Custom metrics labelled `dynamo_namespace`, `dynamo_component`. */
+  get metrics(): MetricsRegistry {
+    return new MetricsRegistry({ dynamo_namespace: sanitizeLabelValue(this.namespace.name), dynamo_component: sanitizeLabelValue(this.name) });
+  }
   /** Publishes on `namespace.{ns}.component.{comp}.{name}`. */
   publish(name: string, value: unknown): void {
     this.drt.publish(componentEventSubject(this.namespace.name, this.name, name), value);
@@ -343,6 +388,10 @@ export class Endpoint {
   }
   get path(): string {
     return `${this.component.namespace.name}/${this.component.name}/${this.name}`;
+  }
+  /** Custom metrics labelled `dynamo_namespace`, `dynamo_component`, `dynamo_endpoint`. */
+  get metrics(): MetricsRegistry {
+    return new MetricsRegistry(endpointAttributes(this.identity));
   }
   /** Serves requests with `handler`; resolves once the endpoint is subscribed and registered in etcd. */
   serve<Req = unknown>(handler: Handler<Req>, opts: ServeOptions = {}): Promise<ServedEndpoint> {

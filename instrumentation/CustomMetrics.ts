@@ -1,0 +1,142 @@
+/**
+ * Custom metrics for service authors: counters, up-down counters, gauges (synchronous and
+ * observable) and histograms, named with the `dynamo_component_` prefix and carrying the labels
+ * of the namespace, component or endpoint they come from, plus declared extra labels.
+ *
+ *   const bytes = endpoint.metrics.counter('bytes_processed_total', {
+ *     description: 'Example of a custom metric. Total number of data bytes processed by system handler',
+ *   });
+ *   bytes.add(payload.length);
+ *
+ * They are OTel instruments on the `dynamo_component` meter of the process's MeterProvider. The
+ * provider is looked up when the metric is used, so metrics created before the exporter
+ * pipeline exists start reporting once it does.
+ */
+import { metrics, type Attributes, type Counter, type Gauge, type Histogram, type Meter, type MeterProvider, type ObservableGauge, type UpDownCounter } from '@opentelemetry/api';
+import { UsageError } from '../src/runtime/errors.ts';
+import { COMPONENT_METER_NAME } from './EndpointMetrics.ts';
+
+export const CUSTOM_METRIC_PREFIX = 'dynamo_component_';
+/** Labels the runtime sets itself, or that Prometheus reserves. */
+export const RESERVED_LABELS: readonly string[] = ['dynamo_namespace', 'dynamo_component', 'dynamo_endpoint', 'le', 'quantile', 'job', 'instance', '__name__'];
+
+const NAME_RE = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
+export interface CustomMetricOptions {
+  description: string;
+  /** Extra label names this metric may be given when recording. */
+  labels?: string[];
+  unit?: string;
+}
+
+export interface HistogramOptions extends CustomMetricOptions {
+  /** Bucket upper bounds. @default the OTel SDK's defaults */
+  buckets?: number[];
+}
+
+type LabelValues = Record<string, string | number | boolean>;
+
+/** Resolves an instrument from the current global MeterProvider, again whenever it changes. */
+class Lazy<T> {
+  private provider: MeterProvider | undefined;
+  private instrument: T | undefined;
+  constructor(private readonly make: (meter: Meter) => T) {}
+  get(): T {
+    const p = metrics.getMeterProvider();
+    if (p !== this.provider || this.instrument === undefined) {
+      this.provider = p;
+      this.instrument = this.make(p.getMeter(COMPONENT_METER_NAME));
+    }
+    return this.instrument;
+  }
+}
+
+export class CustomCounter {
+  constructor(private readonly inst: Lazy<Counter>, private readonly labels: (l?: LabelValues) => Attributes) {}
+  add(value: number, labels?: LabelValues): void {
+    this.inst.get().add(value, this.labels(labels));
+  }
+}
+
+export class CustomUpDownCounter {
+  constructor(private readonly inst: Lazy<UpDownCounter>, private readonly labels: (l?: LabelValues) => Attributes) {}
+  add(value: number, labels?: LabelValues): void {
+    this.inst.get().add(value, this.labels(labels));
+  }
+}
+
+export class CustomGauge {
+  constructor(private readonly inst: Lazy<Gauge>, private readonly labels: (l?: LabelValues) => Attributes) {}
+  set(value: number, labels?: LabelValues): void {
+    this.inst.get().record(value, this.labels(labels));
+  }
+}
+
+export class CustomHistogram {
+  constructor(private readonly inst: Lazy<Histogram>, private readonly labels: (l?: LabelValues) => Attributes) {}
+  record(value: number, labels?: LabelValues): void {
+    this.inst.get().record(value, this.labels(labels));
+  }
+}
+
+/** Hands out custom metrics labelled with one level of the hierarchy. */
+export class MetricsRegistry {
+  constructor(readonly baseLabels: Readonly<Attributes>) {}
+
+  counter(name: string, opts: CustomMetricOptions): CustomCounter {
+    const full = this.name(name, true);
+    return new CustomCounter(new Lazy((m) => m.createCounter(full, { description: opts.description, unit: opts.unit })), this.labeller(full, opts));
+  }
+
+  upDownCounter(name: string, opts: CustomMetricOptions): CustomUpDownCounter {
+    const full = this.name(name, false);
+    return new CustomUpDownCounter(new Lazy((m) => m.createUpDownCounter(full, { description: opts.description, unit: opts.unit })), this.labeller(full, opts));
+  }
+
+  gauge(name: string, opts: CustomMetricOptions): CustomGauge {
+    const full = this.name(name, false);
+    return new CustomGauge(new Lazy((m) => m.createGauge(full, { description: opts.description, unit: opts.unit })), this.labeller(full, opts));
+  }
+
+  histogram(name: string, opts: HistogramOptions): CustomHistogram {
+    const full = this.name(name, false);
+    const advice = opts.buckets ? { explicitBucketBoundaries: opts.buckets } : undefined;
+    return new CustomHistogram(new Lazy((m) => m.createHistogram(full, { description: opts.description, unit: opts.unit, advice })), this.labeller(full, opts));
+  }
+
+  /**
+   * A gauge read at every collection: `callback(observe)` calls `observe(value, labels?)` for each
+   * series. Registered on the provider current at the time of the call.
+   */
+  observableGauge(name: string, opts: CustomMetricOptions, callback: (observe: (value: number, labels?: LabelValues) => void) => void): ObservableGauge {
+    const full = this.name(name, false);
+    const labels = this.labeller(full, opts);
+    const g = metrics.getMeter(COMPONENT_METER_NAME).createObservableGauge(full, { description: opts.description, unit: opts.unit });
+    g.addCallback((r) => callback((value, l) => r.observe(value, labels(l))));
+    return g;
+  }
+
+  private name(name: string, counter: boolean): string {
+    if (!NAME_RE.test(name)) throw new UsageError(`invalid metric name ${JSON.stringify(name)}: use [a-zA-Z_][a-zA-Z0-9_]*`);
+    let full = name.startsWith(CUSTOM_METRIC_PREFIX) ? name : `${CUSTOM_METRIC_PREFIX}${name}`;
+    // Prometheus shows counters with _total; the OTel name carries it too so both paths match.
+    if (counter && !full.endsWith('_total')) full += '_total';
+    return full;
+  }
+
+  private labeller(metric: string, opts: CustomMetricOptions): (l?: LabelValues) => Attributes {
+    const declared = new Set(opts.labels ?? []);
+    for (const l of declared) {
+      if (!NAME_RE.test(l) || l.startsWith('__')) throw new UsageError(`metric ${metric}: invalid label name ${JSON.stringify(l)}`);
+      if (RESERVED_LABELS.includes(l)) throw new UsageError(`metric ${metric}: label ${JSON.stringify(l)} is reserved (set by the runtime or by Prometheus); choose another name`);
+    }
+    const base = this.baseLabels;
+    return (l) => {
+      if (l === undefined) return base;
+      for (const k in l) {
+        if (!declared.has(k)) throw new UsageError(`metric ${metric}: label ${JSON.stringify(k)} was not declared; declare it in labels: [...] when creating the metric`);
+      }
+      return { ...base, ...l };
+    };
+  }
+}

@@ -1,0 +1,153 @@
+/**
+ * The per-process system status server (off unless `DYN_SYSTEM_ENABLED=true`): `/metrics`
+ * through the export pipeline's Prometheus path, `/health` (200 once every runtime of the
+ * process serves its endpoints, 503 before and while shutting down), `/live` (200 while the
+ * process runs), 404 for anything else. `uptime_seconds` is refreshed on every scrape. The
+ * same pipeline also pushes OTLP (or to a PushGateway) when `OTEL_METRICS_EXPORTER` asks for it.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { exportConfigFrom, exportOptionSpecs, loadOptions, type ExportConfig } from '../src/config/index.ts';
+import { parseBool, parseInteger, parseIp, ValueError } from '../src/config/values.ts';
+import { ConfigError } from '../src/config/schema.ts';
+import { MetricsPipeline } from '../src/export/MetricsPipeline.ts';
+import { getLogger } from '../src/log.ts';
+import { processEndpointMetrics } from './EndpointMetrics.ts';
+
+export const DEFAULT_SYSTEM_HOST = '0.0.0.0';
+export const DEFAULT_SYSTEM_PORT = 8081;
+export const SYSTEM_METER_NAME = 'dynamo_system';
+export const DEFAULT_SERVICE_NAME = 'dynamo-component';
+
+const log = getLogger('system_status_server');
+
+/** What the status server asks of each runtime of the process. */
+export interface ReadinessSource {
+  readiness(): { ready: boolean; endpoints: string[] };
+}
+
+export interface SystemStatusSettings {
+  enabled: boolean;
+  host: string;
+  port: number;
+}
+
+function envValue<T>(env: NodeJS.ProcessEnv, name: string, parse: (v: unknown) => T, fallback: T): T {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  try {
+    return parse(raw);
+  } catch (err) {
+    if (err instanceof ValueError) throw new ConfigError(`${name}: ${JSON.stringify(raw)} ${err.message}`);
+    throw err;
+  }
+}
+
+/** Reads `DYN_SYSTEM_ENABLED`, `DYN_SYSTEM_HOST`, `DYN_SYSTEM_PORT`; bad values are one-line `ConfigError`s. */
+export function systemStatusSettings(env: NodeJS.ProcessEnv = process.env): SystemStatusSettings {
+  return {
+    enabled: envValue(env, 'DYN_SYSTEM_ENABLED', parseBool, false),
+    host: envValue(env, 'DYN_SYSTEM_HOST', parseIp, DEFAULT_SYSTEM_HOST),
+    port: envValue(env, 'DYN_SYSTEM_PORT', (v) => parseInteger(v, 0, 65535), DEFAULT_SYSTEM_PORT),
+  };
+}
+
+/** The export config of a worker process: the OTEL_* variables, with the status server as the Prometheus path. */
+export function workerExportConfig(settings: SystemStatusSettings, env: NodeJS.ProcessEnv): ExportConfig {
+  const cfg = exportConfigFrom(loadOptions(exportOptionSpecs({ serviceName: DEFAULT_SERVICE_NAME }), { argv: [], env }).values);
+  return { ...cfg, prometheus: { ...cfg.prometheus, host: settings.host, port: settings.port } };
+}
+
+export class SystemStatusServer {
+  private readonly sources = new Set<ReadinessSource>();
+  private readonly started = performance.now();
+
+  private constructor(readonly pipeline: MetricsPipeline) {}
+
+  /** Starts the server and the pipeline; the pipeline becomes the process's global MeterProvider. */
+  static async start(settings: SystemStatusSettings, env: NodeJS.ProcessEnv = process.env): Promise<SystemStatusServer> {
+    let server: SystemStatusServer | undefined;
+    const pipeline = new MetricsPipeline(workerExportConfig(settings, env), {
+      forcePrometheusServer: true,
+      routes: {
+        '/health': (req, res) => server?.health(req, res),
+        '/live': (req, res) => server?.live(req, res),
+      },
+    });
+    server = new SystemStatusServer(pipeline);
+    processEndpointMetrics.attach(pipeline);
+    pipeline
+      .meter(SYSTEM_METER_NAME)
+      .createObservableGauge('uptime_seconds', { description: 'Total uptime of the DistributedRuntime in seconds' })
+      .addCallback((r) => r.observe((performance.now() - server!.started) / 1000, { dynamo_namespace: 'system_status_server' }));
+    await pipeline.start();
+    log.info(`System status server started at http://${pipeline.prometheusServer!.displayUrl.replace(/\/metrics$/, '')} (/metrics, /health, /live)`);
+    return server;
+  }
+
+  get port(): number {
+    return this.pipeline.prometheusServer!.address.port;
+  }
+
+  register(source: ReadinessSource): void {
+    this.sources.add(source);
+  }
+
+  unregister(source: ReadinessSource): void {
+    this.sources.delete(source);
+  }
+
+  get sourceCount(): number {
+    return this.sources.size;
+  }
+
+  readiness(): { ready: boolean; endpoints: string[] } {
+    const endpoints: string[] = [];
+    let ready = this.sources.size > 0;
+    for (const s of this.sources) {
+      const r = s.readiness();
+      ready &&= r.ready;
+      endpoints.push(...r.endpoints);
+    }
+    return { ready, endpoints };
+  }
+
+  private health(_req: IncomingMessage, res: ServerResponse): void {
+    const { ready, endpoints } = this.readiness();
+    const body = { status: ready ? 'ready' : 'notready', uptime_seconds: (performance.now() - this.started) / 1000, endpoints };
+    res.writeHead(ready ? 200 : 503, { 'Content-Type': 'application/json' });
+    res.end(`${JSON.stringify(body)}\n`);
+  }
+
+  private live(_req: IncomingMessage, res: ServerResponse): void {
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    res.end(`${JSON.stringify({ status: 'live', uptime_seconds: (performance.now() - this.started) / 1000 })}\n`);
+  }
+
+  /** Final export on every push path, then the server closes. */
+  async close(): Promise<void> {
+    await this.pipeline.shutdown();
+  }
+}
+
+let processServer: Promise<SystemStatusServer> | undefined;
+
+/**
+ * The process's status server, started on first use when `DYN_SYSTEM_ENABLED` is true;
+ * undefined otherwise (no port is opened).
+ */
+export async function processSystemStatusServer(env: NodeJS.ProcessEnv = process.env): Promise<SystemStatusServer | undefined> {
+  const settings = systemStatusSettings(env);
+  if (!settings.enabled) return undefined;
+  processServer ??= SystemStatusServer.start(settings, env).catch((err: unknown) => {
+    processServer = undefined;
+    throw err;
+  });
+  return processServer;
+}
+
+/** Closes the process's status server if it runs (the last runtime of the process shut down). */
+export async function closeProcessSystemStatusServer(): Promise<void> {
+  const s = processServer;
+  processServer = undefined;
+  if (s !== undefined) await (await s).close();
+}
