@@ -242,6 +242,6 @@ export class PrometheusServer extends BaseServer {
   }
 }
 
-export async function startPrometheus(targets: ScrapeTarget[], scrapeInterval = '1s'): Promise<PrometheusServer> {
-  return new PrometheusServer(await freePort(), targets, scrapeInterval).start();
+export async function startPrometheus(targets: ScrapeTarget[], scrapeInterval = '1s', port?: number): Promise<PrometheusServer> {
+  return new PrometheusServer(port ?? (await freePort()), targets, scrapeInterval).start();
 }

@@ -1,0 +1,142 @@
+/**
+ * `npm run demo`: the main job end to end on this machine. Starts nats-server and etcd on
+ * loopback in a temp dir, mock workers and the `metrics` aggregator, prints where to look and a
+ * few aggregated lines, and cleans everything up on Ctrl-C (or after --duration).
+ *
+ *   npm run demo -- [--workers N] [--duration SECONDS] [--port N] [--push] [--with-prometheus]
+ */
+import { parseArgs } from 'node:util';
+import { ManagedProcess, freePort, sleep, tcpAccepts } from '../test/support/process.ts';
+import { startEtcd, startNats, startPrometheus, startPushGateway, type Server } from '../test/support/servers.ts';
+import { startScript, waitForLine } from '../test/support/workers.ts';
+import { sample, series } from '../test/support/exposition.ts';
+
+const USAGE = `Usage: npm run demo -- [options]
+
+Runs NATS, etcd, mock workers and the metrics aggregator locally, and shows the aggregated metrics.
+
+  --workers N          mock_worker processes to start (default 2)
+  --workers-per-process N  workers inside each mock_worker process (default 1)
+  --duration SECONDS   stop by itself after this long (default: run until Ctrl-C)
+  --port N             port of the metrics /metrics server (default 9091, or a free one if taken)
+  --push               also push to a local PushGateway (started here)
+  --with-prometheus    also start a local Prometheus (UI on http://127.0.0.1:9090) scraping it all
+  -h, --help           this help
+`;
+
+function fail(msg: string): never {
+  process.stderr.write(`demo: error: ${msg}\n`);
+  process.exit(2);
+}
+
+let args: ReturnType<typeof parseArgs>['values'];
+try {
+  args = parseArgs({
+    options: {
+      workers: { type: 'string', default: '2' },
+      'workers-per-process': { type: 'string', default: '1' },
+      duration: { type: 'string' },
+      port: { type: 'string' },
+      push: { type: 'boolean', default: false },
+      'with-prometheus': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  }).values;
+} catch (err) {
+  fail(`${(err as Error).message} (see --help)`);
+}
+if (args.help) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
+const int = (name: string, v: unknown, min: number, max: number): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) fail(`--${name} ${String(v)}: use a whole number ${min}..${max}`);
+  return n;
+};
+const workerProcs = int('workers', args.workers, 1, 64);
+const perProcess = int('workers-per-process', args['workers-per-process'], 1, 10_000);
+const durationS = args.duration === undefined ? undefined : int('duration', args.duration, 1, 86_400);
+
+const servers: Server[] = [];
+const procs: ManagedProcess[] = [];
+let stopping = false;
+async function cleanup(code: number): Promise<never> {
+  if (stopping) process.exit(code);
+  stopping = true;
+  process.stdout.write('\nstopping everything...\n');
+  for (const p of procs.reverse()) await p.stop(5000);
+  for (const s of servers.reverse()) await s.stop();
+  process.exit(code);
+}
+process.on('SIGINT', () => void cleanup(0));
+process.on('SIGTERM', () => void cleanup(0));
+
+try {
+  const [nats, etcd] = await Promise.all([startNats(), startEtcd()]);
+  servers.push(nats, etcd);
+  const port = args.port !== undefined ? int('port', args.port, 1, 65535) : (await tcpAccepts(9091)) ? await freePort() : 9091;
+  const env = { ...process.env, NATS_SERVER: nats.url, ETCD_ENDPOINTS: etcd.url };
+  console.log(`nats-server  ${nats.url}   (logs in ${nats.process.logFile})`);
+  console.log(`etcd         ${etcd.url}   (logs in ${etcd.process.logFile})`);
+
+  for (let i = 0; i < workerProcs; i++) {
+    const w = startScript('src/cli/mock_worker.ts', ['--workers', String(perProcess)], env);
+    procs.push(w);
+    await waitForLine(w, /mock worker\(s\) ready/, 60_000);
+  }
+  console.log(`mock_worker  ${workerProcs} process(es) x ${perProcess} worker(s) on dynamo/my_component/my_endpoint`);
+
+  const metricsArgs = ['--component', 'my_component', '--endpoint', 'my_endpoint', '--host', '127.0.0.1', '--port', String(port)];
+  let pgw: Server | undefined;
+  if (args.push) {
+    pgw = await startPushGateway();
+    servers.push(pgw);
+    metricsArgs.push('--exporters', 'prometheus,pushgateway', '--pushgateway-url', pgw.url, '--push-interval', '2s');
+    console.log(`pushgateway  ${pgw.url}   (curl ${pgw.url}/metrics)`);
+  }
+  const metrics = startScript('src/cli/metrics.ts', metricsArgs, env);
+  procs.push(metrics);
+  await waitForLine(metrics, /Prometheus metrics server started/, 30_000);
+  console.log(`metrics      aggregating dynamo/my_component/my_endpoint (logs in ${metrics.logFile})`);
+  if (args['with-prometheus']) {
+    const prom = await startPrometheus(
+      [
+        { job: 'dynamo_metrics', target: `127.0.0.1:${port}` },
+        ...(pgw ? [{ job: 'pushgateway', target: `127.0.0.1:${pgw.port}`, honorLabels: true }] : []),
+      ],
+      '2s',
+      (await tcpAccepts(9090)) ? undefined : 9090,
+    );
+    servers.push(prom);
+    console.log(`prometheus   ${prom.url}   (open it in a browser; try llm_kv_blocks_active or llm_load_avg)`);
+  }
+  console.log(`\nWhere to look:\n  curl 127.0.0.1:${port}/metrics\n\nPress Ctrl-C to stop.${durationS ? ` (stopping by itself after ${durationS}s)` : ''}\n`);
+
+  const deadline = durationS === undefined ? Infinity : Date.now() + durationS * 1000;
+  while (Date.now() < deadline && !stopping) {
+    await sleep(Math.min(3000, Math.max(0, deadline - Date.now())));
+    if (stopping) break;
+    try {
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      const lbl = { component: 'my_component', endpoint: 'my_endpoint' };
+      const kv = series(text, 'llm_kv_blocks_active');
+      const hit = series(text, 'llm_kv_hit_rate_percent');
+      const avg = sample(text, 'llm_load_avg', lbl);
+      const std = sample(text, 'llm_load_std', lbl);
+      console.log(`${new Date().toISOString()}  workers=${kv.length}  llm_load_avg=${avg?.toFixed(2) ?? '-'}  llm_load_std=${std?.toFixed(2) ?? '-'}`);
+      for (const s of kv.slice(0, 4)) {
+        const h = hit.find((x) => x.labels.worker_id === s.labels.worker_id);
+        console.log(`    worker ${s.labels.worker_id}: llm_kv_blocks_active=${s.value}  llm_kv_hit_rate_percent=${h ? h.value.toFixed(1) : '-'}`);
+      }
+      if (kv.length > 4) console.log(`    ... and ${kv.length - 4} more`);
+    } catch (err) {
+      console.log(`cannot scrape yet: ${(err as Error).message}`);
+    }
+  }
+  await cleanup(0);
+} catch (err) {
+  process.stderr.write(`demo: error: ${(err as Error).message.split('\n')[0]}\n`);
+  await cleanup(1);
+}

@@ -1,0 +1,216 @@
+/**
+ * The `metrics` aggregator's main job (wire.md §4–7): every poll interval, while it leads its
+ * target, scatter `$SRV.STATS`, decode each endpoint's ForwardPassMetrics, pair each with its own
+ * worker, compute load average and population deviation, swap in the new view (read by the
+ * exporters at collection) and publish `ProcessedEndpoints`. KV hit-rate events are counted
+ * as they arrive, also on a standby, so a take-over continues the same totals.
+ */
+import { getLogger } from '../log.ts';
+import type { DistributedRuntime, EventSubscription } from '../runtime/DistributedRuntime.ts';
+import type { Instance, InstanceDiscovery } from '../runtime/InstanceDiscovery.ts';
+import { leaderKey, serviceName } from '../runtime/names.ts';
+import type { MetricsPipeline } from '../export/MetricsPipeline.ts';
+import { BRIDGE_METER_NAME } from '../export/MetricsPipeline.ts';
+import { AggregatorHealth, AggregatorMetrics, type AggregateView } from './AggregatorMetrics.ts';
+import { DEFAULT_MAX_TRACKED_WORKERS, HitRateTracker } from './HitRateTracker.ts';
+import { LeaderElection } from './LeaderElection.ts';
+import { DEFAULT_SCATTER_MAX_WAIT_MS, scatterStats } from './scatterStats.ts';
+import { loadStatistics } from './statistics.ts';
+import { parseStatsReply, type WorkerStats } from './statsReply.ts';
+
+export const DEFAULT_POLL_INTERVAL_MS = 1_000;
+export const KV_HIT_RATE_EVENT = 'kv-hit-rate';
+
+const log = getLogger('metrics');
+
+export interface AggregatorOptions {
+  namespace: string;
+  component: string;
+  endpoint: string;
+  /** @default DEFAULT_POLL_INTERVAL_MS */
+  pollIntervalMs?: number;
+  /** Longest wait for stats replies in one cycle. @default min(1 s, poll interval) */
+  scatterMaxWaitMs?: number;
+  /** @default DEFAULT_MAX_TRACKED_WORKERS */
+  maxTrackedWorkers?: number;
+}
+
+export interface CycleResult {
+  workers: number;
+  complete: boolean;
+  elapsedMs: number;
+}
+
+export class Aggregator {
+  readonly tracker: HitRateTracker;
+  readonly health: AggregatorHealth;
+  readonly metrics: AggregatorMetrics;
+  readonly election: LeaderElection;
+  readonly path: string;
+  private readonly service: string;
+  private readonly pollIntervalMs: number;
+  private readonly maxWaitMs: number;
+  private current: AggregateView | undefined;
+  private discovery: InstanceDiscovery | undefined;
+  private events: EventSubscription | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<CycleResult | undefined> | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly drt: DistributedRuntime,
+    readonly opts: AggregatorOptions,
+  ) {
+    const { namespace, component, endpoint } = opts;
+    this.path = `${namespace}/${component}/${endpoint}`;
+    this.service = serviceName(namespace, component);
+    this.pollIntervalMs = opts.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
+    this.maxWaitMs = opts.scatterMaxWaitMs ?? Math.min(DEFAULT_SCATTER_MAX_WAIT_MS, this.pollIntervalMs);
+    this.tracker = new HitRateTracker(opts.maxTrackedWorkers ?? DEFAULT_MAX_TRACKED_WORKERS);
+    this.health = new AggregatorHealth(this.tracker);
+    this.metrics = new AggregatorMetrics(component, endpoint, this.tracker, () => this.current);
+    this.election = new LeaderElection(drt, leaderKey(namespace, component, endpoint), (ok) => {
+      this.health.etcdReachable = ok;
+    });
+  }
+
+  /** The view the exporters read: undefined on a standby. */
+  get view(): AggregateView | undefined {
+    return this.current;
+  }
+
+  /** Exports through `pipeline`: the worker series and the bridge's health. */
+  attach(pipeline: MetricsPipeline): void {
+    pipeline.snapshots.add(this.metrics.snapshot);
+    this.health.observeWith(pipeline.meter(BRIDGE_METER_NAME));
+  }
+
+  async start(): Promise<void> {
+    log.info(`Scraping endpoint ${this.path} for stats`);
+    const ns = this.drt.namespace(this.opts.namespace);
+    this.events = ns.subscribe(KV_HIT_RATE_EVENT, (e) => {
+      const reason = this.tracker.ingest(e.bytes);
+      if (reason !== undefined) log.rateLimited('warn', `event-${reason}`, 'dropped a KV hit-rate event', { reason });
+    });
+    this.discovery = this.drt.discovery(this.opts.namespace, this.opts.component);
+    this.discovery.on('removed', this.onRemoved);
+    await this.discovery.started().catch((err: Error) => log.warn('cannot list instances in etcd yet', { error: err.message }));
+    this.election.on('changed', (leading) => {
+      this.health.leader = leading;
+      if (leading) this.schedule(0);
+      else this.current = undefined;
+    });
+    await this.election.start();
+    this.health.leader = this.election.isLeader;
+  }
+
+  /** A worker whose etcd key is deleted leaves the view at once, not at the next cycle. */
+  private readonly onRemoved = (inst: Instance): void => {
+    if (inst.endpoint !== this.opts.endpoint || this.current === undefined || !this.current.workers.has(inst.instanceId)) return;
+    const workers = new Map(this.current.workers);
+    workers.delete(inst.instanceId);
+    this.current = { workers, stats: loadStatistics([...workers.values()].map((w) => w.metrics.kvActiveBlocks)) };
+    this.health.workers = workers.size;
+  };
+
+  private schedule(delayMs: number): void {
+    clearTimeout(this.timer);
+    if (this.stopped) return;
+    this.timer = setTimeout(() => void this.loop(), delayMs);
+  }
+
+  private async loop(): Promise<void> {
+    if (this.stopped || !this.election.isLeader) return;
+    const started = performance.now();
+    await this.cycle();
+    this.schedule(Math.max(0, this.pollIntervalMs - (performance.now() - started)));
+  }
+
+  /** One scrape cycle. Never throws. */
+  cycle(): Promise<CycleResult | undefined> {
+    this.running ??= this.doCycle().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  private async doCycle(): Promise<CycleResult | undefined> {
+    try {
+      const expected = new Set((this.discovery?.list(this.opts.endpoint) ?? []).map((i) => i.instanceId));
+      const workers = new Map<bigint, WorkerStats>();
+      let answered = 0;
+      const res = await scatterStats(
+        this.drt.nats,
+        this.service,
+        (body) => {
+          const parsed = parseStatsReply(body, this.service, this.opts.endpoint);
+          for (const r of parsed.rejected) {
+            this.health.rejectStats(r);
+            log.rateLimited('warn', `stats-${r}`, 'dropped a stats reply or endpoint', { reason: r });
+          }
+          for (const w of parsed.workers) {
+            if (workers.has(w.workerId)) {
+              this.health.rejectStats('duplicate_worker');
+              continue;
+            }
+            workers.set(w.workerId, w);
+            if (expected.has(w.workerId)) answered++;
+          }
+          return expected.size > 0 && answered === expected.size;
+        },
+        this.maxWaitMs,
+      );
+      if (!this.election.isLeader || this.stopped) return undefined;
+      const stats = loadStatistics([...workers.values()].map((w) => w.metrics.kvActiveBlocks));
+      this.current = { workers, stats };
+      this.health.workers = workers.size;
+      this.health.cycles++;
+      this.health.lastCycleUnixSeconds = Date.now() / 1000;
+      this.health.recordScrapeDuration(res.elapsedMs / 1000);
+      this.publish(workers, stats);
+      if (workers.size === 0) {
+        log.rateLimited('warn', 'no-endpoints', `No endpoints found matching ${this.path}`);
+      } else {
+        log.resetRateLimit('no-endpoints');
+        if (log.enabled('debug')) {
+          log.debug('aggregated', {
+            workers: workers.size,
+            load_avg: stats?.avg,
+            load_std: stats?.std,
+            kv_active_blocks: Object.fromEntries([...workers].map(([id, w]) => [id.toString(), w.metrics.kvActiveBlocks])),
+          });
+        }
+      }
+      return { workers: workers.size, complete: res.complete, elapsedMs: res.elapsedMs };
+    } catch (err) {
+      log.rateLimited('warn', 'cycle', 'scrape cycle failed', { error: (err as Error).message });
+      return undefined;
+    }
+  }
+
+  /** `ProcessedEndpoints` on `namespace.{ns}.l2c.{comp}.{ep}` (object keys are decimal ids). */
+  private publish(workers: ReadonlyMap<bigint, WorkerStats>, stats: { avg: number; std: number } | undefined): void {
+    const endpoints: Record<string, unknown> = {};
+    for (const [id, w] of workers) endpoints[id.toString()] = { name: `worker-${id}`, subject: w.subject, data: w.data };
+    try {
+      this.drt.namespace(this.opts.namespace).publish(`l2c.${this.opts.component}.${this.opts.endpoint}`, {
+        endpoints,
+        load_avg: stats?.avg ?? 0,
+        load_std: stats?.std ?? 0,
+      });
+    } catch (err) {
+      log.rateLimited('warn', 'publish', 'cannot publish the aggregate', { error: (err as Error).message });
+    }
+  }
+
+  /** Stops scraping, releases the leader key (a standby takes over at once). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running;
+    this.events?.unsubscribe();
+    this.discovery?.off('removed', this.onRemoved);
+    await this.election.stop();
+    this.current = undefined;
+  }
+}

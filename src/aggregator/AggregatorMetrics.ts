@@ -1,0 +1,188 @@
+/**
+ * What the aggregator exports (metrics.md §2–3), as OTel data built from its current view at
+ * each collection: per-worker gauges and hit-rate series for live workers only (a departed
+ * worker's series are gone at the next collection, on every exporter, and memory follows the
+ * live set), the load aggregates when there is at least one worker (never NaN), and the bridge's
+ * own health. A standby exports health only.
+ */
+import type { Attributes, Meter } from '@opentelemetry/api';
+import { AggregationTemporality, DataPointType, type MetricData, type ScopeMetrics } from '@opentelemetry/sdk-metrics';
+import type { HitRateTracker } from './HitRateTracker.ts';
+import type { LoadStatistics } from './statistics.ts';
+import type { WorkerStats } from './statsReply.ts';
+
+export const AGGREGATOR_SCOPE = 'dynamo_metrics_aggregator';
+export const SCRAPE_DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+
+/** The aggregator's view after a cycle. */
+export interface AggregateView {
+  workers: ReadonlyMap<bigint, WorkerStats>;
+  stats: LoadStatistics | undefined;
+}
+
+type HrTime = [number, number];
+
+function hrNow(): HrTime {
+  const ms = Date.now();
+  return [Math.floor(ms / 1000), (ms % 1000) * 1e6];
+}
+
+function gauge(name: string, description: string, dataPoints: MetricData['dataPoints']): MetricData {
+  return { descriptor: { name, description, unit: '', valueType: 1 }, dataPointType: DataPointType.GAUGE, aggregationTemporality: AggregationTemporality.CUMULATIVE, dataPoints } as MetricData;
+}
+
+function counter(name: string, description: string, dataPoints: MetricData['dataPoints']): MetricData {
+  return {
+    descriptor: { name, description, unit: '', valueType: 1 },
+    dataPointType: DataPointType.SUM,
+    aggregationTemporality: AggregationTemporality.CUMULATIVE,
+    isMonotonic: true,
+    dataPoints,
+  } as MetricData;
+}
+
+export class AggregatorMetrics {
+  private readonly startTime = hrNow();
+  private readonly workerAttrs = new Map<bigint, Attributes>();
+  private readonly aggregateAttrs: Attributes;
+
+  constructor(
+    private readonly component: string,
+    private readonly endpoint: string,
+    private readonly tracker: HitRateTracker,
+    private readonly view: () => AggregateView | undefined,
+  ) {
+    this.aggregateAttrs = { component, endpoint };
+  }
+
+  private attrs(id: bigint): Attributes {
+    let a = this.workerAttrs.get(id);
+    if (a === undefined) {
+      a = { component: this.component, endpoint: this.endpoint, worker_id: id.toString() };
+      this.workerAttrs.set(id, a);
+    }
+    return a;
+  }
+
+  /** The snapshot source: per-worker and aggregate series of the current view (none on a standby). */
+  readonly snapshot = (): ScopeMetrics => {
+    const view = this.view();
+    const metrics: MetricData[] = [];
+    if (view !== undefined) {
+      const endTime = hrNow();
+      const startTime = this.startTime;
+      const pts = {
+        active: [] as MetricData['dataPoints'],
+        total: [] as MetricData['dataPoints'],
+        kvActive: [] as MetricData['dataPoints'],
+        kvTotal: [] as MetricData['dataPoints'],
+        waiting: [] as MetricData['dataPoints'],
+        gpu: [] as MetricData['dataPoints'],
+        hitPct: [] as MetricData['dataPoints'],
+        isl: [] as MetricData['dataPoints'],
+        overlap: [] as MetricData['dataPoints'],
+      };
+      const push = (list: MetricData['dataPoints'], attributes: Attributes, value: number | undefined): void => {
+        if (value !== undefined) (list as { attributes: Attributes; startTime: HrTime; endTime: HrTime; value: number }[]).push({ attributes, startTime, endTime, value });
+      };
+      for (const [id, w] of view.workers) {
+        const a = this.attrs(id);
+        const m = w.metrics;
+        push(pts.active, a, m.requestActiveSlots);
+        push(pts.total, a, m.requestTotalSlots);
+        push(pts.kvActive, a, m.kvActiveBlocks);
+        push(pts.kvTotal, a, m.kvTotalBlocks);
+        push(pts.waiting, a, m.numRequestsWaiting);
+        push(pts.gpu, a, m.gpuCacheUsagePerc === undefined ? undefined : 100 * m.gpuCacheUsagePerc);
+        const hr = this.tracker.get(id);
+        if (hr !== undefined) {
+          push(pts.isl, a, hr.islBlocks);
+          push(pts.overlap, a, hr.overlapBlocks);
+          push(pts.hitPct, a, hr.islBlocks > 0 ? (100 * hr.overlapBlocks) / hr.islBlocks : undefined);
+        }
+      }
+      // forget attribute objects of departed workers
+      if (this.workerAttrs.size > view.workers.size) {
+        for (const id of this.workerAttrs.keys()) if (!view.workers.has(id)) this.workerAttrs.delete(id);
+      }
+      const add = (m: MetricData): void => {
+        if (m.dataPoints.length > 0) metrics.push(m);
+      };
+      add(gauge('llm_requests_active_slots', 'Number of currently active request slots per worker', pts.active));
+      add(gauge('llm_requests_total_slots', 'Total available request slots per worker', pts.total));
+      add(gauge('llm_kv_blocks_active', 'Active KV cache blocks', pts.kvActive));
+      add(gauge('llm_kv_blocks_total', 'Total KV cache blocks', pts.kvTotal));
+      add(gauge('llm_requests_waiting', 'Number of requests waiting per worker', pts.waiting));
+      add(gauge('llm_gpu_cache_usage_percent', 'GPU KV cache usage percent per worker', pts.gpu));
+      add(gauge('llm_kv_hit_rate_percent', 'Cumulative KV Cache hit percent per worker', pts.hitPct));
+      add(counter('llm_kv_hit_rate_isl_blocks_total', 'Cumulative count of ISL blocks in KV hit rate events', pts.isl));
+      add(counter('llm_kv_hit_rate_overlap_blocks_total', 'Cumulative count of overlapping blocks in KV hit rate events', pts.overlap));
+      if (view.stats !== undefined) {
+        add(gauge('llm_load_avg', 'Average load across workers', [{ attributes: this.aggregateAttrs, startTime, endTime, value: view.stats.avg }]));
+        add(gauge('llm_load_std', 'Load standard deviation across workers', [{ attributes: this.aggregateAttrs, startTime, endTime, value: view.stats.std }]));
+      }
+    }
+    return { scope: { name: AGGREGATOR_SCOPE }, metrics };
+  };
+}
+
+/** The bridge's own health as plain numbers, observed at collection (§3). */
+export class AggregatorHealth {
+  workers = 0;
+  leader = false;
+  cycles = 0;
+  lastCycleUnixSeconds: number | undefined;
+  etcdReachable = true;
+  readonly statsRejected = new Map<string, number>();
+  private readonly reasonAttrs = new Map<string, Attributes>();
+  recordScrapeDuration: (seconds: number) => void = () => undefined;
+
+  constructor(private readonly tracker: HitRateTracker) {}
+
+  rejectStats(reason: string): void {
+    this.statsRejected.set(reason, (this.statsRejected.get(reason) ?? 0) + 1);
+  }
+
+  private reason(r: string): Attributes {
+    let a = this.reasonAttrs.get(r);
+    if (a === undefined) {
+      a = { reason: r };
+      this.reasonAttrs.set(r, a);
+    }
+    return a;
+  }
+
+  observeWith(meter: Meter): void {
+    const workers = meter.createObservableGauge('dynamo_metrics_workers', { description: 'Workers seen in the latest scrape cycle' });
+    const leader = meter.createObservableGauge('dynamo_metrics_leader', { description: 'Whether this instance is the leader for its target (1) or a standby (0)' });
+    const cycles = meter.createObservableCounter('dynamo_metrics_scrape_cycles_total', { description: 'Scrape cycles completed' });
+    const lastCycle = meter.createObservableGauge('dynamo_metrics_last_scrape_timestamp_seconds', { description: 'Unix time of the latest completed scrape cycle' });
+    const statsRejected = meter.createObservableCounter('dynamo_metrics_stats_rejected_total', { description: 'Stats replies and endpoints rejected, by reason' });
+    const eventsAccepted = meter.createObservableCounter('dynamo_metrics_events_total', { description: 'KV hit-rate events accepted' });
+    const eventsRejected = meter.createObservableCounter('dynamo_metrics_events_rejected_total', { description: 'KV hit-rate events rejected, by reason' });
+    const dropped = meter.createObservableCounter('dynamo_metrics_hit_rate_workers_dropped_total', { description: 'Workers dropped from hit-rate tracking to keep it within its cap' });
+    const tracked = meter.createObservableGauge('dynamo_metrics_hit_rate_workers_tracked', { description: 'Workers whose hit-rate totals are tracked' });
+    const etcd = meter.createObservableGauge('dynamo_metrics_etcd_reachable', { description: 'Whether the latest etcd operation succeeded (1) or not (0); while 0 the view is the last good one' });
+    meter.addBatchObservableCallback(
+      (r) => {
+        r.observe(workers, this.workers);
+        r.observe(leader, this.leader ? 1 : 0);
+        r.observe(cycles, this.cycles);
+        if (this.lastCycleUnixSeconds !== undefined) r.observe(lastCycle, this.lastCycleUnixSeconds);
+        for (const [reason, n] of this.statsRejected) r.observe(statsRejected, n, this.reason(reason));
+        r.observe(eventsAccepted, this.tracker.accepted);
+        for (const [reason, n] of this.tracker.rejections()) r.observe(eventsRejected, n, this.reason(reason));
+        r.observe(dropped, this.tracker.dropped);
+        r.observe(tracked, this.tracker.size);
+        r.observe(etcd, this.etcdReachable ? 1 : 0);
+      },
+      [workers, leader, cycles, lastCycle, statsRejected, eventsAccepted, eventsRejected, dropped, tracked, etcd],
+    );
+    const hist = meter.createHistogram('dynamo_metrics_scrape_duration_seconds', {
+      description: 'Time of one scrape cycle, from request to updated snapshot',
+      unit: 's',
+      advice: { explicitBucketBoundaries: SCRAPE_DURATION_BUCKETS },
+    });
+    this.recordScrapeDuration = (s) => hist.record(s);
+  }
+}

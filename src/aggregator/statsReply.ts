@@ -1,0 +1,67 @@
+/**
+ * Parsing `$SRV.STATS` replies (wire.md §4): each reply on its own, each endpoint paired with its
+ * own `data` (Dynamo zipped a filtered list and shifted numbers onto the wrong worker), only
+ * endpoints of the target, the worker id from the hex after the last `-`. Pure.
+ */
+import { parseJson } from '../runtime/json.ts';
+import { idFromHex } from '../runtime/names.ts';
+import { decodeForwardPassMetrics, type FpmRejectReason, type ForwardPassMetrics } from './forwardPassMetrics.ts';
+
+export type StatsRejectReason = 'bad_json' | 'bad_shape' | 'bad_endpoint' | 'bad_worker_id' | 'duplicate_worker' | `data_${FpmRejectReason}`;
+
+export interface WorkerStats {
+  workerId: bigint;
+  subject: string;
+  /** The endpoint's `data` as received (republished in ProcessedEndpoints). */
+  data: unknown;
+  metrics: ForwardPassMetrics;
+}
+
+export interface ParsedReply {
+  workers: WorkerStats[];
+  rejected: StatsRejectReason[];
+}
+
+export function parseStatsReply(body: Uint8Array, service: string, endpoint: string): ParsedReply {
+  const out: ParsedReply = { workers: [], rejected: [] };
+  let v: unknown;
+  try {
+    v = parseJson(body);
+  } catch {
+    out.rejected.push('bad_json');
+    return out;
+  }
+  const eps = typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>).endpoints : undefined;
+  if (!Array.isArray(eps)) {
+    out.rejected.push('bad_shape');
+    return out;
+  }
+  const prefix = `${service}.${endpoint}-`;
+  for (const ep of eps) {
+    if (typeof ep !== 'object' || ep === null || Array.isArray(ep)) {
+      out.rejected.push('bad_endpoint');
+      continue;
+    }
+    const e = ep as Record<string, unknown>;
+    const subject = e.subject;
+    if (typeof subject !== 'string') {
+      out.rejected.push('bad_endpoint');
+      continue;
+    }
+    if (!subject.startsWith(prefix)) continue; // another endpoint of the component: not ours, not an error
+    const hex = subject.slice(prefix.length);
+    if (hex.includes('-')) continue; // an endpoint whose name extends ours (`generate-x`): not ours
+    const workerId = idFromHex(hex);
+    if (workerId === undefined || workerId >= 1n << 63n) {
+      out.rejected.push('bad_worker_id');
+      continue;
+    }
+    const fpm = decodeForwardPassMetrics(e.data);
+    if (!fpm.ok) {
+      out.rejected.push(`data_${fpm.reason}`);
+      continue;
+    }
+    out.workers.push({ workerId, subject, data: e.data, metrics: fpm.value });
+  }
+  return out;
+}

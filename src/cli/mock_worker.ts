@@ -1,0 +1,46 @@
+/**
+ * `mock_worker`: stands in for LLM workers. Registers a stats handler on
+ * dynamo/my_component/my_endpoint answering random ForwardPassMetrics, serves an echo endpoint
+ * and publishes a KV hit-rate event every second under its own worker id.
+ */
+import type { OptionSpec } from '../config/schema.ts';
+import { parseDurationAtLeast, parseInteger, parseUrlList } from '../config/values.ts';
+import { DEFAULT_NAMESPACE } from '../config/aggregatorOptions.ts';
+import { DEFAULT_HIT_RATE_INTERVAL_MS, DEFAULT_MOCK_COMPONENT, DEFAULT_MOCK_ENDPOINT, MockWorkers } from '../mock/MockWorker.ts';
+import { DEFAULT_ETCD_ENDPOINTS, DEFAULT_NATS_SERVER, etcdOptionsFromEnv, natsOptionsFromEnv } from '../runtime/connections.ts';
+import { validateName } from '../runtime/names.ts';
+import { parseCommand } from './args.ts';
+import { onShutdownSignal, runCommand } from './run.ts';
+import { getLogger } from '../log.ts';
+
+const log = getLogger('mock_worker');
+const nameOf = (kind: 'namespace' | 'component' | 'endpoint') => (v: unknown) => validateName(kind, String(v));
+
+const SPECS: OptionSpec[] = [
+  { key: 'namespace', flag: 'namespace', env: [{ name: 'DYN_NAMESPACE' }], parse: nameOf('namespace'), default: DEFAULT_NAMESPACE, description: 'namespace to register in' },
+  { key: 'component', flag: 'component', parse: nameOf('component'), default: DEFAULT_MOCK_COMPONENT, description: 'component to register' },
+  { key: 'endpoint', flag: 'endpoint', parse: nameOf('endpoint'), default: DEFAULT_MOCK_ENDPOINT, description: 'endpoint to serve' },
+  { key: 'workers', flag: 'workers', parse: (v) => parseInteger(v, 1, 100_000), default: 1, description: 'independent workers in this process (each its own lease and service instance)' },
+  { key: 'hit_rate_interval', flag: 'hit-rate-interval', parse: parseDurationAtLeast(10), default: DEFAULT_HIT_RATE_INTERVAL_MS, defaultText: '1s', description: 'time between two KV hit-rate events of each worker' },
+  { key: 'nats_server', flag: 'nats-server', env: [{ name: 'NATS_SERVER' }], parse: (v) => parseUrlList(v, ['nats', 'tls', 'ws', 'wss']), default: [DEFAULT_NATS_SERVER], description: 'NATS server URL(s), comma-separated' },
+  { key: 'etcd_endpoints', flag: 'etcd-endpoints', env: [{ name: 'ETCD_ENDPOINTS' }], parse: (v) => parseUrlList(v, ['http', 'https']), default: [DEFAULT_ETCD_ENDPOINTS], description: 'etcd endpoint URL(s), comma-separated' },
+];
+
+runCommand('mock_worker', async () => {
+  const { values } = parseCommand(
+    { name: 'mock_worker', usage: 'mock_worker [options]', about: 'Mock LLM worker(s): random ForwardPassMetrics v3 stats, an echo endpoint, and a KV hit-rate event every second.' },
+    SPECS,
+  );
+  const get = <T>(k: string): T => values.get(k) as T;
+  const workers = await MockWorkers.start({
+    namespace: get('namespace'),
+    component: get('component'),
+    endpoint: get('endpoint'),
+    workers: get('workers'),
+    hitRateIntervalMs: get('hit_rate_interval'),
+    nats: { ...natsOptionsFromEnv(), servers: get('nats_server') },
+    etcd: { ...etcdOptionsFromEnv(), endpoints: get('etcd_endpoints') },
+  });
+  onShutdownSignal('mock_worker', () => workers.stop());
+  log.info(`${workers.runtimes.length} mock worker(s) ready`);
+});
