@@ -1,0 +1,160 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { decodeForwardPassMetrics } from '../../src/aggregator/forwardPassMetrics.ts';
+import { loadStatistics } from '../../src/aggregator/statistics.ts';
+import { parseStatsReply } from '../../src/aggregator/statsReply.ts';
+import { HitRateTracker, decodeHitRateEvent } from '../../src/aggregator/HitRateTracker.ts';
+import { parseJson } from '../../src/runtime/json.ts';
+
+const v1 = { request_active_slots: 3, request_total_slots: 100, kv_active_blocks: 40, kv_total_blocks: 100 };
+const v2 = { ...v1, num_requests_waiting: 2, gpu_cache_usage_perc: 0.4, gpu_prefix_cache_hit_rate: 0.25 };
+const v3 = { ...v2, data_parallel_rank: null };
+const v4 = {
+  worker_stats: { data_parallel_rank: 1, request_active_slots: 3, request_total_slots: 100, num_requests_waiting: 2 },
+  kv_stats: { kv_active_blocks: 40, kv_total_blocks: 100, gpu_cache_usage_perc: 0.4, gpu_prefix_cache_hit_rate: 0.25 },
+  spec_decode_stats: null,
+};
+
+test('every ForwardPassMetrics form decodes to the same numbers', () => {
+  const expectFull = { requestActiveSlots: 3, requestTotalSlots: 100, kvActiveBlocks: 40, kvTotalBlocks: 100, numRequestsWaiting: 2, gpuCacheUsagePerc: 0.4, gpuPrefixCacheHitRate: 0.25 };
+  assert.deepEqual(decodeForwardPassMetrics(v1), { ok: true, value: { requestActiveSlots: 3, requestTotalSlots: 100, kvActiveBlocks: 40, kvTotalBlocks: 100 } });
+  assert.deepEqual(decodeForwardPassMetrics(v2), { ok: true, value: expectFull });
+  assert.deepEqual(decodeForwardPassMetrics(v3), { ok: true, value: { ...expectFull, dataParallelRank: null } });
+  assert.deepEqual(decodeForwardPassMetrics({ ...v2, data_parallel_rank: 3 }), { ok: true, value: { ...expectFull, dataParallelRank: 3 } });
+  assert.deepEqual(decodeForwardPassMetrics(v4), { ok: true, value: { ...expectFull, dataParallelRank: 1 } });
+  assert.deepEqual(decodeForwardPassMetrics({ engine_load_metrics: v4 }), { ok: true, value: { ...expectFull, dataParallelRank: 1 } });
+  assert.deepEqual(decodeForwardPassMetrics({ engine_load_metrics: v3 }), { ok: true, value: { ...expectFull, dataParallelRank: null } });
+  assert.deepEqual(decodeForwardPassMetrics({ predictive_load_metrics: { kv_active_blocks: 12 } }), { ok: true, value: { kvActiveBlocks: 12 } });
+});
+
+test('bad ForwardPassMetrics are rejected with a reason, never thrown', () => {
+  const cases: [unknown, string][] = [
+    [null, 'missing_field'],
+    ['x', 'not_an_object'],
+    [[1], 'not_an_object'],
+    [{}, 'unknown_form'],
+    [{ ...v1, kv_active_blocks: -1 }, 'negative'],
+    [{ ...v1, kv_active_blocks: '40' }, 'wrong_type'],
+    [{ ...v1, kv_active_blocks: 1.5 }, 'wrong_type'],
+    [{ ...v1, kv_active_blocks: 1e308 }, 'out_of_range'],
+    [{ ...v1, kv_active_blocks: 123456789012345678901n }, 'out_of_range'],
+    [{ ...v1, kv_total_blocks: undefined }, 'wrong_type'],
+    [{ request_active_slots: 1 }, 'missing_field'],
+    [{ ...v2, gpu_cache_usage_perc: 1.5 }, 'out_of_range'],
+    [{ ...v2, gpu_cache_usage_perc: Number.NaN }, 'not_finite'],
+    [{ ...v2, gpu_prefix_cache_hit_rate: Infinity }, 'not_finite'],
+    [{ ...v1, num_requests_waiting: 1 }, 'missing_field'],
+    [{ ...v3, data_parallel_rank: 'zero' }, 'wrong_type'],
+    [{ worker_stats: 1, kv_stats: {} }, 'wrong_type'],
+    [{ ...v4, kv_stats: { ...v4.kv_stats, kv_active_blocks: -3 } }, 'negative'],
+    [{ engine_load_metrics: 'x' }, 'wrong_type'],
+    [{ predictive_load_metrics: { kv_active_blocks: -1 } }, 'negative'],
+  ];
+  for (const [data, reason] of cases) {
+    const r = decodeForwardPassMetrics(data);
+    assert.equal(r.ok, false, JSON.stringify(data, (_k, v) => (typeof v === 'bigint' ? String(v) : v)));
+    assert.equal(!r.ok && r.reason, reason, JSON.stringify(data, (_k, v) => (typeof v === 'bigint' ? String(v) : v)));
+  }
+});
+
+test('load statistics: mean and population deviation; none for no workers (never NaN)', () => {
+  assert.deepEqual(loadStatistics([77, 29]), { avg: 53, std: 24 });
+  assert.deepEqual(loadStatistics([40]), { avg: 40, std: 0 });
+  assert.equal(loadStatistics([]), undefined);
+});
+
+function reply(endpoints: unknown[]): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify({ type: 'io.nats.micro.v1.stats_response', name: 'dynamo_backend', endpoints }));
+}
+
+test('stats replies: every endpoint keeps its own data; bad ones are dropped without shifting the others', () => {
+  const ep = (hex: string, data: unknown, name = 'generate'): unknown => ({ name: `dynamo_backend-${name}-${hex}`, subject: `dynamo_backend.${name}-${hex}`, data });
+  const r = parseStatsReply(
+    reply([
+      ep('a', { ...v1, kv_active_blocks: 10 }),
+      ep('b', { ...v1, kv_active_blocks: -5 }),
+      ep('c', 'garbage'),
+      ep('d', { ...v1, kv_active_blocks: 30 }),
+      ep('e', v1, 'other'),
+      ep('f', v1, 'generate-x'),
+      { subject: 'dynamo_backend.generate-XYZ', data: v1 },
+      { subject: 'dynamo_backend.generate-12345678901234567', data: v1 },
+      { subject: 42 },
+      ep('694d951a80e06bb6', { engine_load_metrics: v4 }),
+    ]),
+    'dynamo_backend',
+    'generate',
+  );
+  assert.deepEqual(
+    r.workers.map((w) => [w.workerId, w.metrics.kvActiveBlocks]),
+    [
+      [0xan, 10],
+      [0xdn, 30],
+      [7587884888253033398n, 40],
+    ],
+  );
+  assert.deepEqual(r.rejected, ['data_negative', 'data_not_an_object', 'bad_worker_id', 'bad_worker_id', 'bad_endpoint']);
+  assert.deepEqual(parseStatsReply(new TextEncoder().encode('{"endpoints": nope'), 's', 'e').rejected, ['bad_json']);
+  assert.deepEqual(parseStatsReply(new TextEncoder().encode('{"endpoints": {}}'), 's', 'e').rejected, ['bad_shape']);
+  assert.deepEqual(parseStatsReply(new TextEncoder().encode('[]'), 's', 'e').rejected, ['bad_shape']);
+});
+
+test('hit-rate events: validation reasons, and the canonical fast path agrees with the parser', () => {
+  const cases: [string, string][] = [
+    ['not json', 'bad_json'],
+    ['[1]', 'not_an_object'],
+    ['{"worker_id": 1, "isl_blocks": 2}', 'missing_field'],
+    ['{"worker_id": "1", "isl_blocks": 2, "overlap_blocks": 1}', 'wrong_type'],
+    ['{"worker_id": 1.5, "isl_blocks": 2, "overlap_blocks": 1}', 'bad_worker_id'],
+    ['{"worker_id": -1, "isl_blocks": 2, "overlap_blocks": 1}', 'bad_worker_id'],
+    ['{"worker_id": 9223372036854775808, "isl_blocks": 2, "overlap_blocks": 1}', 'bad_worker_id'],
+    ['{"worker_id": 99999999999999999999, "isl_blocks": 2, "overlap_blocks": 1}', 'bad_worker_id'],
+    ['{"worker_id": 1, "isl_blocks": -2, "overlap_blocks": 1}', 'negative'],
+    ['{"worker_id": 1, "isl_blocks": 2.5, "overlap_blocks": 1}', 'not_integer'],
+    ['{"worker_id": 1, "isl_blocks": 2, "overlap_blocks": 3}', 'overlap_exceeds_isl'],
+    ['{"worker_id": 1, "isl_blocks": 1e400, "overlap_blocks": 1}', 'not_finite'],
+    ['{"worker_id": 1, "isl_blocks": 123456789012345678901, "overlap_blocks": 1}', 'out_of_range'],
+    ['{"worker_id": 1, "isl_blocks": null, "overlap_blocks": 1}', 'wrong_type'],
+  ];
+  for (const [body, reason] of cases) assert.equal(decodeHitRateEvent(body), reason, body);
+  const ok = decodeHitRateEvent('{"worker_id": 7587884888253033398, "isl_blocks": 32, "overlap_blocks": 20}');
+  assert.deepEqual(ok, { workerId: 7587884888253033398n, islBlocks: 32, overlapBlocks: 20 });
+  assert.deepEqual(decodeHitRateEvent('{"overlap_blocks":0,"isl_blocks":0,"worker_id":5}'), { workerId: 5n, islBlocks: 0, overlapBlocks: 0 });
+  // fast path (canonical order) and generic parser agree on random bodies
+  let seed = 42;
+  const rnd = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  for (let i = 0; i < 2000; i++) {
+    const id = BigInt(Math.floor(rnd() * 2 ** 31)) * BigInt(Math.floor(rnd() * 2 ** 33));
+    const isl = Math.floor(rnd() * 200);
+    const overlap = Math.floor(rnd() * 220);
+    const canonical = `{"worker_id":${id},"isl_blocks":${isl},"overlap_blocks":${overlap}}`;
+    const shuffled = `{"isl_blocks":${isl},"worker_id":${id},"overlap_blocks":${overlap}}`;
+    assert.deepEqual(decodeHitRateEvent(canonical), decodeHitRateEvent(shuffled), canonical);
+    const generic = parseJson(shuffled) as Record<string, unknown>;
+    const fast = decodeHitRateEvent(canonical);
+    if (typeof fast !== 'string') assert.equal(fast.workerId, BigInt(generic.worker_id as number | bigint));
+  }
+});
+
+test('hit-rate tracking: sums per worker, percent only once isl > 0, cap drops the least recently active', () => {
+  const t = new HitRateTracker(3);
+  const ev = (id: number, isl: number, overlap: number): string => `{"worker_id": ${id}, "isl_blocks": ${isl}, "overlap_blocks": ${overlap}}`;
+  t.ingest(ev(1, 0, 0));
+  assert.equal(HitRateTracker.percent(t.get(1n)!), undefined);
+  t.ingest(ev(1, 32, 20));
+  t.ingest(ev(1, 8, 0));
+  assert.deepEqual(t.get(1n), { islBlocks: 40, overlapBlocks: 20 });
+  assert.equal(HitRateTracker.percent(t.get(1n)!), 50);
+  t.ingest(ev(2, 1, 1));
+  t.ingest(ev(3, 1, 1));
+  t.ingest(ev(1, 1, 1)); // 1 is now the most recent
+  t.ingest(ev(4, 1, 1)); // drops 2, the least recently active
+  assert.equal(t.size, 3);
+  assert.equal(t.get(2n), undefined);
+  assert.ok(t.get(1n));
+  assert.equal(t.dropped, 1);
+  t.ingest('garbage');
+  t.ingest(ev(5, 1, 2));
+  assert.deepEqual(Object.fromEntries(t.rejections()), { bad_json: 1, overlap_exceeds_isl: 1 });
+  assert.equal(t.accepted, 7);
+});
