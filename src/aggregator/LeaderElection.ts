@@ -96,7 +96,7 @@ export class LeaderElection extends EventEmitter<LeaderElectionEvents> {
   private set(isLeader: boolean): void {
     if (isLeader === this.leader) return;
     this.leader = isLeader;
-    log.info(isLeader ? `leading ${this.key}` : `standing by: ${this.key} is held by another instance`);
+    log.info(isLeader ? `leading ${this.key}` : this.stopped ? `released ${this.key}` : `standing by: ${this.key} is held by another instance`);
     this.emit('changed', isLeader);
   }
 

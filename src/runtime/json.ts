@@ -8,8 +8,11 @@ import { DecodeError } from './errors.ts';
 export type JsonValue = null | boolean | number | bigint | string | JsonValue[] | { [key: string]: JsonValue };
 
 const decoder = new TextDecoder('utf-8', { fatal: true });
-/** An integer literal long enough to be unsafe as a number (quick pre-check, may over-match). */
-const LONG_INT_RE = /\d{16,}/;
+/**
+ * An integer literal long enough to be unsafe as a number: 16+ digits not part of a fraction or
+ * an exponent (quick pre-check; it may over-match inside strings, which only costs the slow path).
+ */
+const LONG_INT_RE = /(?<![.\deE])\d{16,}(?![.\deE])/;
 export const DEFAULT_MAX_DEPTH = 64;
 
 /** Parses JSON; integers beyond 2^53 become `bigint`. Throws `DecodeError`. */

@@ -1,0 +1,134 @@
+/**
+ * Per-request cost of the automatic endpoint instrumentation: the same handler called in-process
+ * bare, wrapped the way the runtime wraps it (our observer), and wrapped by an equivalent
+ * prom-client instrumentation; then end-to-end NATS request throughput through the runtime with
+ * the instrumentation against without it, on the same server in the same run.
+ *
+ *   npm run bench -- bench/instrumentation.bench.ts
+ */
+import client from 'prom-client';
+import { EndpointMetrics } from '../instrumentation/EndpointMetrics.ts';
+import { DistributedRuntime, NOOP_OBSERVER } from '../src/runtime/index.ts';
+import { startCluster } from '../test/support/servers.ts';
+import { fmt, machine, summarize, table } from './stats.ts';
+
+const N = Number(process.env.BENCH_CALLS ?? 2_000_000);
+const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 40_000);
+const CONCURRENCY = 64;
+
+const payload = new Uint8Array(120);
+let sink = 0;
+function handler(req: Uint8Array): Uint8Array {
+  sink += req.length;
+  return req;
+}
+
+// ours: exactly the calls EndpointServer makes around a handler
+const stats = new EndpointMetrics().observer({ namespace: 'dynamo', component: 'backend', endpoint: 'generate' });
+function ours(): void {
+  const start = performance.now();
+  stats.requestStarted(payload.length);
+  const out = handler(payload);
+  stats.responseBytes(out.length);
+  stats.requestFinished((performance.now() - start) / 1000);
+}
+
+// prom-client: the same six metrics, the same three labels
+const reg = new client.Registry();
+const labelNames = ['dynamo_namespace', 'dynamo_component', 'dynamo_endpoint'];
+const pRequests = new client.Counter({ name: 'r_total', help: 'r', labelNames, registers: [reg] });
+const pReqBytes = new client.Counter({ name: 'rb_total', help: 'rb', labelNames, registers: [reg] });
+const pRespBytes = new client.Counter({ name: 'sb_total', help: 'sb', labelNames, registers: [reg] });
+const pInflight = new client.Gauge({ name: 'i', help: 'i', labelNames, registers: [reg] });
+const pDuration = new client.Histogram({ name: 'd_seconds', help: 'd', labelNames, buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [reg] });
+const labels = { dynamo_namespace: 'dynamo', dynamo_component: 'backend', dynamo_endpoint: 'generate' };
+const cRequests = pRequests.labels(labels);
+const cReqBytes = pReqBytes.labels(labels);
+const cRespBytes = pRespBytes.labels(labels);
+const cInflight = pInflight.labels(labels);
+const cDuration = pDuration.labels(labels);
+function promClient(): void {
+  const start = performance.now();
+  cRequests.inc();
+  cReqBytes.inc(payload.length);
+  cInflight.inc();
+  const out = handler(payload);
+  cRespBytes.inc(out.length);
+  cInflight.dec();
+  cDuration.observe((performance.now() - start) / 1000);
+}
+function bare(): void {
+  handler(payload);
+}
+
+function nsPerCall(fn: () => void, n: number): number {
+  const t = process.hrtime.bigint();
+  for (let i = 0; i < n; i++) fn();
+  return Number(process.hrtime.bigint() - t) / n;
+}
+
+for (const fn of [bare, ours, promClient]) nsPerCall(fn, 200_000);
+const results: Record<string, number[]> = { bare: [], ours: [], promClient: [] };
+for (let r = 0; r < 5; r++) {
+  results.bare!.push(nsPerCall(bare, N / 5));
+  results.ours!.push(nsPerCall(ours, N / 5));
+  results.promClient!.push(nsPerCall(promClient, N / 5));
+}
+const b = summarize(results.bare!).median;
+const o = summarize(results.ours!).median;
+const p = summarize(results.promClient!).median;
+
+// end to end through NATS
+const cluster = await startCluster();
+const env = { nats: { servers: [cluster.nats.url] }, etcd: { endpoints: [cluster.etcd.url] }, systemStatus: false };
+const withObs = await DistributedRuntime.connect(env);
+const without = await DistributedRuntime.connect({ ...env, observerFactory: () => NOOP_OBSERVER });
+await withObs.namespace('bench').component('c').endpoint('instrumented').serve((r: Uint8Array) => r, { decode: 'bytes' });
+await without.namespace('bench').component('c').endpoint('bare').serve((r: Uint8Array) => r, { decode: 'bytes' });
+const clientRt = await DistributedRuntime.connect(env);
+const cInstr = await clientRt.namespace('bench').component('c').endpoint('instrumented').client();
+const cBare = await clientRt.namespace('bench').component('c').endpoint('bare').client();
+await cInstr.waitForInstances(1);
+await cBare.waitForInstances(1);
+async function throughput(c: typeof cBare, total: number): Promise<number> {
+  let issued = 0;
+  const t = performance.now();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (issued++ < total) await c.roundRobin(payload).collect();
+    }),
+  );
+  return total / ((performance.now() - t) / 1000);
+}
+await throughput(cInstr, 5000);
+await throughput(cBare, 5000);
+const tpI: number[] = [];
+const tpB: number[] = [];
+for (let r = 0; r < 6; r++) {
+  tpB.push(await throughput(cBare, REQUESTS / 6));
+  tpI.push(await throughput(cInstr, REQUESTS / 6));
+}
+const ti = summarize(tpI).median;
+const tb = summarize(tpB).median;
+await clientRt.shutdown();
+await withObs.shutdown();
+await without.shutdown();
+await cluster.stop();
+
+console.log(`# endpoint instrumentation (${machine()}; in-process: median of 5 blocks of ${N / 5} calls; end to end: median of 6 interleaved blocks, ${REQUESTS} requests at concurrency ${CONCURRENCY})\n`);
+console.log(
+  table(
+    ['what', 'value'],
+    [
+      ['bare handler, ns/call', fmt(b, 1)],
+      ['with our instrumentation, ns/call', fmt(o, 1)],
+      ['with prom-client instrumentation, ns/call', fmt(p, 1)],
+      ['added by ours, ns/request', fmt(o - b, 1)],
+      ['added by prom-client, ns/request', fmt(p - b, 1)],
+      ['end to end without instrumentation, req/s', fmt(tb, 0)],
+      ['end to end with instrumentation, req/s', fmt(ti, 0)],
+      ['throughput ratio with/without', fmt(ti / tb, 3)],
+    ],
+  ),
+);
+if (sink < 0) console.log(sink);
