@@ -13,6 +13,7 @@ declare -A PACKAGES=(
   [prometheus]=prometheus
   [promtool]=prometheus
   [prometheus-pushgateway]=prometheus-pushgateway
+  [docker-compose]=docker-compose   # validates docker-compose.yml in the tests (no engine needed)
 )
 PATH="$PATH:/usr/sbin:/sbin"
 missing=()

@@ -193,6 +193,8 @@ export class PrometheusServer extends BaseServer {
     readonly port: number,
     private readonly targets: ScrapeTarget[],
     private readonly scrapeInterval = '1s',
+    /** A ready-made config file instead of one generated from `targets`. */
+    private readonly configFile?: string,
   ) {
     super();
   }
@@ -200,6 +202,7 @@ export class PrometheusServer extends BaseServer {
     return `http://127.0.0.1:${this.port}`;
   }
   protected spawn(): ManagedProcess {
+    if (this.configFile !== undefined) return this.launch(this.configFile);
     const config = [
       'global:',
       `  scrape_interval: ${this.scrapeInterval}`,
@@ -215,6 +218,10 @@ export class PrometheusServer extends BaseServer {
     ].join('\n');
     const configFile = join(this.dir, 'prometheus.yml');
     writeFileSync(configFile, `${config}\n`);
+    return this.launch(configFile);
+  }
+
+  private launch(configFile: string): ManagedProcess {
     return new ManagedProcess('prometheus', [
       `--config.file=${configFile}`,
       `--storage.tsdb.path=${join(this.dir, 'data')}`,

@@ -1,0 +1,187 @@
+/**
+ * Generates the Grafana dashboards in config/grafana/dashboards from the panel lists below.
+ *
+ *   node --import tsx scripts/dashboards.ts
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+interface Target {
+  expr: string;
+  legend: string;
+}
+interface Panel {
+  title: string;
+  description: string;
+  unit: string;
+  targets: Target[];
+  type?: 'timeseries' | 'stat';
+  width?: number;
+}
+
+const DS = { type: 'prometheus', uid: 'prometheus' };
+
+function variable(name: string, label: string, query: string, includeAll: boolean): Record<string, unknown> {
+  return {
+    name,
+    label,
+    type: 'query',
+    datasource: DS,
+    query: { query, refId: `${name}-var` },
+    definition: query,
+    refresh: 2,
+    includeAll,
+    multi: includeAll,
+    allValue: includeAll ? '.*' : undefined,
+    current: {},
+    sort: 1,
+  };
+}
+
+function dashboard(uid: string, title: string, description: string, vars: Record<string, unknown>[], panels: Panel[]): Record<string, unknown> {
+  let x = 0;
+  let y = 0;
+  const out = panels.map((p, i) => {
+    const w = p.width ?? 12;
+    if (x + w > 24) {
+      x = 0;
+      y += 8;
+    }
+    const gridPos = { x, y, w, h: 8 };
+    x += w;
+    return {
+      id: i + 1,
+      type: p.type ?? 'timeseries',
+      title: p.title,
+      description: p.description,
+      datasource: DS,
+      gridPos,
+      fieldConfig: { defaults: { unit: p.unit }, overrides: [] },
+      options: p.type === 'stat' ? { reduceOptions: { calcs: ['lastNotNull'] } } : { legend: { displayMode: 'list', placement: 'bottom' }, tooltip: { mode: 'multi' } },
+      targets: p.targets.map((t, j) => ({ datasource: DS, expr: t.expr, legendFormat: t.legend, refId: String.fromCharCode(65 + j) })),
+    };
+  });
+  return {
+    uid,
+    title,
+    description,
+    tags: ['dynamo', 'llm'],
+    timezone: 'browser',
+    schemaVersion: 39,
+    version: 1,
+    refresh: '5s',
+    time: { from: 'now-15m', to: 'now' },
+    templating: { list: vars },
+    panels: out,
+  };
+}
+
+const W = '{component="$component",endpoint="$endpoint"}';
+
+export const llmWorkerMetrics = dashboard(
+  'dynamo-llm-workers',
+  'LLM Worker Metrics',
+  'Per-worker KV cache and request slots, load balance and KV hit rate, from the `metrics` aggregator.',
+  [variable('component', 'Component', 'label_values(llm_kv_blocks_active, component)', false), variable('endpoint', 'Endpoint', 'label_values(llm_kv_blocks_active{component="$component"}, endpoint)', false)],
+  [
+    { title: 'KV cache utilization per worker', description: 'Active over total KV blocks', unit: 'percent', targets: [{ expr: `100 * llm_kv_blocks_active${W} / llm_kv_blocks_total${W}`, legend: 'worker {{worker_id}}' }] },
+    { title: 'Request slot utilization per worker', description: 'Active over total request slots', unit: 'percent', targets: [{ expr: `100 * llm_requests_active_slots${W} / llm_requests_total_slots${W}`, legend: 'worker {{worker_id}}' }] },
+    {
+      title: 'Average utilization',
+      description: 'Mean across workers of KV cache and slot utilization',
+      unit: 'percent',
+      targets: [
+        { expr: `avg(100 * llm_kv_blocks_active${W} / llm_kv_blocks_total${W})`, legend: 'KV cache' },
+        { expr: `avg(100 * llm_requests_active_slots${W} / llm_requests_total_slots${W})`, legend: 'request slots' },
+      ],
+    },
+    {
+      title: 'Load average and deviation',
+      description: 'Mean and population standard deviation of active KV blocks across workers (llm_load_avg, llm_load_std)',
+      unit: 'short',
+      targets: [
+        { expr: `llm_load_avg${W}`, legend: 'load average' },
+        { expr: `llm_load_std${W}`, legend: 'load deviation' },
+      ],
+    },
+    {
+      title: 'Available resources',
+      description: 'Free KV blocks and request slots across all workers',
+      unit: 'short',
+      targets: [
+        { expr: `sum(llm_kv_blocks_total${W} - llm_kv_blocks_active${W})`, legend: 'free KV blocks' },
+        { expr: `sum(llm_requests_total_slots${W} - llm_requests_active_slots${W})`, legend: 'free request slots' },
+      ],
+    },
+    { title: 'Workers', description: 'Workers reporting stats', unit: 'short', type: 'stat', width: 6, targets: [{ expr: `count(llm_kv_blocks_active${W})`, legend: 'workers' }] },
+    { title: 'Requests waiting', description: 'Queued requests per worker', unit: 'short', width: 6, targets: [{ expr: `llm_requests_waiting${W}`, legend: 'worker {{worker_id}}' }] },
+    { title: 'KV hit rate per worker', description: 'Cumulative share of request blocks already cached on the worker', unit: 'percent', targets: [{ expr: `llm_kv_hit_rate_percent${W}`, legend: 'worker {{worker_id}}' }] },
+    {
+      title: 'KV hit rate, overall',
+      description: 'Overlapping over input blocks across all workers, over the dashboard interval and cumulative',
+      unit: 'percent',
+      targets: [
+        { expr: `100 * sum(rate(llm_kv_hit_rate_overlap_blocks_total${W}[$__rate_interval])) / sum(rate(llm_kv_hit_rate_isl_blocks_total${W}[$__rate_interval]))`, legend: 'recent' },
+        { expr: `100 * sum(llm_kv_hit_rate_overlap_blocks_total${W}) / sum(llm_kv_hit_rate_isl_blocks_total${W})`, legend: 'cumulative' },
+      ],
+    },
+    { title: 'GPU KV cache usage per worker', description: 'As reported by the engine (gpu_cache_usage_perc)', unit: 'percent', targets: [{ expr: `llm_gpu_cache_usage_percent${W}`, legend: 'worker {{worker_id}}' }] },
+    {
+      title: 'Aggregator health',
+      description: 'Workers seen, leader, and stats replies rejected by reason',
+      unit: 'short',
+      targets: [
+        { expr: 'max(dynamo_metrics_workers)', legend: 'workers seen' },
+        { expr: 'max(dynamo_metrics_leader)', legend: 'leader' },
+        { expr: 'sum(rate(dynamo_metrics_scrape_cycles_total[$__rate_interval]))', legend: 'scrape cycles/s' },
+      ],
+    },
+  ],
+);
+
+const E = '{dynamo_namespace="$namespace",dynamo_component=~"$component",dynamo_endpoint=~"$endpoint"}';
+
+export const componentEndpoints = dashboard(
+  'dynamo-component-endpoints',
+  'Component Endpoints',
+  'Request rate, latency, bytes, errors and in-flight requests of every endpoint served through the runtime (workers\u2019 system status servers).',
+  [
+    variable('namespace', 'Namespace', 'label_values(dynamo_component_requests_total, dynamo_namespace)', false),
+    variable('component', 'Component', 'label_values(dynamo_component_requests_total{dynamo_namespace="$namespace"}, dynamo_component)', true),
+    variable('endpoint', 'Endpoint', 'label_values(dynamo_component_requests_total{dynamo_namespace="$namespace",dynamo_component=~"$component"}, dynamo_endpoint)', true),
+  ],
+  [
+    { title: 'Request rate', description: 'Requests per second by endpoint', unit: 'reqps', targets: [{ expr: `sum by (dynamo_component, dynamo_endpoint) (rate(dynamo_component_requests_total${E}[$__rate_interval]))`, legend: '{{dynamo_component}}/{{dynamo_endpoint}}' }] },
+    {
+      title: 'Latency p50 / p95 / p99',
+      description: 'From dynamo_component_request_duration_seconds (to the end of the response stream)',
+      unit: 's',
+      targets: [0.5, 0.95, 0.99].map((q) => ({
+        expr: `histogram_quantile(${q}, sum by (le, dynamo_endpoint) (rate(dynamo_component_request_duration_seconds_bucket${E}[$__rate_interval])))`,
+        legend: `p${Math.round(q * 100)} {{dynamo_endpoint}}`,
+      })),
+    },
+    {
+      title: 'Bytes in / out',
+      description: 'Request and response payload bytes per second',
+      unit: 'Bps',
+      targets: [
+        { expr: `sum by (dynamo_endpoint) (rate(dynamo_component_request_bytes_total${E}[$__rate_interval]))`, legend: 'in {{dynamo_endpoint}}' },
+        { expr: `sum by (dynamo_endpoint) (rate(dynamo_component_response_bytes_total${E}[$__rate_interval]))`, legend: 'out {{dynamo_endpoint}}' },
+      ],
+    },
+    { title: 'Errors by type', description: 'Errors per second by error_type', unit: 'short', targets: [{ expr: `sum by (error_type) (rate(dynamo_component_errors_total${E}[$__rate_interval]))`, legend: '{{error_type}}' }] },
+    { title: 'In-flight requests', description: 'Requests being processed', unit: 'short', targets: [{ expr: `sum by (dynamo_component, dynamo_endpoint) (dynamo_component_inflight_requests${E})`, legend: '{{dynamo_component}}/{{dynamo_endpoint}}' }] },
+    { title: 'Mean latency', description: 'Duration sum over count', unit: 's', targets: [{ expr: `sum by (dynamo_endpoint) (rate(dynamo_component_request_duration_seconds_sum${E}[$__rate_interval])) / sum by (dynamo_endpoint) (rate(dynamo_component_request_duration_seconds_count${E}[$__rate_interval]))`, legend: '{{dynamo_endpoint}}' }] },
+  ],
+);
+
+export const DASHBOARD_FILES: Record<string, Record<string, unknown>> = {
+  'llm-worker-metrics.json': llmWorkerMetrics,
+  'component-endpoints.json': componentEndpoints,
+};
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const dir = join(import.meta.dirname, '..', 'config', 'grafana', 'dashboards');
+  for (const [file, d] of Object.entries(DASHBOARD_FILES)) writeFileSync(join(dir, file), `${JSON.stringify(d, null, 2)}\n`);
+}

@@ -1,0 +1,212 @@
+/**
+ * The deployment files are what operators copy into production: the compose file validates with
+ * its profiles, Prometheus accepts its config, the Collector config references only components
+ * that exist, and every dashboard query returns data from a real Prometheus scraping a live
+ * `metrics` with mock workers and a live `system_server` with traffic.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { DistributedRuntime } from '../../src/runtime/index.ts';
+import { cleanups, freePort, tempDir, waitUntil, ManagedProcess } from '../support/process.ts';
+import { startCluster, PrometheusServer } from '../support/servers.ts';
+import { startMetrics, startMockWorker } from '../support/aggregator.ts';
+import { clusterEnv, startScript, waitForLine } from '../support/workers.ts';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const read = (p: string): string => readFileSync(join(ROOT, p), 'utf8');
+
+/**
+ * Components of the OpenTelemetry Collector contrib distribution 0.135.0 (its builder manifest,
+ * distributions/otelcol-contrib/manifest.yaml in opentelemetry-collector-releases) that this
+ * project's config may use. docker-compose.yml pins the same version.
+ */
+const CONTRIB_VERSION = '0.135.0';
+const CONTRIB: Record<string, string[]> = {
+  receivers: ['otlp', 'prometheus', 'hostmetrics', 'filelog', 'kafka', 'jaeger', 'zipkin', 'nop', 'statsd', 'carbon', 'influxdb', 'prometheus_simple', 'k8s_cluster', 'kubeletstats', 'docker_stats'],
+  processors: ['batch', 'memory_limiter', 'attributes', 'resource', 'filter', 'transform', 'cumulativetodelta', 'deltatocumulative', 'metricstransform', 'resourcedetection', 'k8sattributes', 'groupbyattrs', 'interval'],
+  exporters: ['debug', 'nop', 'otlp', 'otlphttp', 'prometheus', 'prometheusremotewrite', 'file', 'kafka', 'loadbalancing', 'datadog', 'elasticsearch', 'googlecloud', 'googlemanagedprometheus', 'awsemf', 'azuremonitor', 'influxdb', 'signalfx', 'splunk_hec', 'zipkin'],
+  extensions: ['health_check', 'pprof', 'zpages', 'basicauth', 'bearertokenauth', 'headers_setter', 'oauth2client', 'file_storage'],
+};
+
+test('docker-compose.yml is valid with its profiles; images are pinned', () => {
+  const normalized = execFileSync('docker-compose', ['-f', join(ROOT, 'docker-compose.yml'), '--profile', 'metrics', 'config'], { encoding: 'utf8', cwd: ROOT });
+  const cfg = parseYaml(normalized) as { services: Record<string, { image: string; profiles?: string[]; ports?: unknown[] }> };
+  const always = Object.entries(cfg.services).filter(([, s]) => !s.profiles?.length).map(([n]) => n).sort();
+  const metrics = Object.entries(cfg.services).filter(([, s]) => s.profiles?.includes('metrics')).map(([n]) => n).sort();
+  assert.deepEqual(always, ['etcd', 'nats']);
+  assert.deepEqual(metrics, ['grafana', 'otel-collector', 'prometheus', 'pushgateway']);
+  for (const [name, s] of Object.entries(cfg.services)) {
+    assert.match(s.image, /:[^:]+$/, `${name} has a tag`);
+    assert.doesNotMatch(s.image, /:latest$/, `${name} is pinned`);
+  }
+  assert.match(cfg.services['otel-collector']!.image, new RegExp(`contrib:${CONTRIB_VERSION.replaceAll('.', '\\.')}$`));
+  const raw = read('docker-compose.yml');
+  assert.match(raw, /"-js"/, 'JetStream on');
+  assert.match(raw, /8222/, 'NATS monitoring port');
+  for (const port of ['9090:9090', '4317:4317', '4318:4318', '3001:3000']) assert.ok(raw.includes(port), port);
+});
+
+test('promtool accepts config/prometheus.yml; the PushGateway job honours labels', () => {
+  execFileSync('promtool', ['check', 'config', join(ROOT, 'config', 'prometheus.yml')], { stdio: 'pipe' });
+  const cfg = parseYaml(read('config/prometheus.yml')) as { scrape_configs: { job_name: string; honor_labels?: boolean }[] };
+  const jobs = Object.fromEntries(cfg.scrape_configs.map((j) => [j.job_name, j]));
+  assert.deepEqual(Object.keys(jobs).sort(), ['dynamo_metrics', 'dynamo_workers', 'otel_collector', 'pushgateway']);
+  assert.equal(jobs.pushgateway!.honor_labels, true);
+});
+
+test('otel-collector.yaml: every pipeline references defined components, all of them in the contrib distribution', () => {
+  const cfg = parseYaml(read('otel-collector.yaml')) as Record<string, Record<string, unknown>> & {
+    service: { extensions?: string[]; pipelines: Record<string, { receivers: string[]; processors?: string[]; exporters: string[] }> };
+  };
+  const type = (id: string): string => id.split('/')[0]!;
+  for (const kind of ['receivers', 'processors', 'exporters', 'extensions']) {
+    for (const id of Object.keys(cfg[kind] ?? {})) assert.ok(CONTRIB[kind]!.includes(type(id)), `${kind} ${id} is not in otelcol-contrib ${CONTRIB_VERSION}`);
+  }
+  for (const ext of cfg.service.extensions ?? []) assert.ok(ext in (cfg.extensions ?? {}), `extension ${ext} defined`);
+  assert.ok(Object.keys(cfg.service.pipelines).length >= 1);
+  const used = new Set<string>();
+  for (const [name, p] of Object.entries(cfg.service.pipelines)) {
+    assert.match(name, /^metrics(\/|$)/);
+    for (const kind of ['receivers', 'processors', 'exporters'] as const) {
+      for (const id of p[kind] ?? []) {
+        assert.ok(id in (cfg[kind] ?? {}), `pipeline ${name}: ${kind.slice(0, -1)} ${id} is defined`);
+        used.add(`${kind}:${id}`);
+      }
+    }
+    assert.equal(p.processors?.[0], 'memory_limiter', `${name}: memory_limiter first`);
+    assert.ok(p.processors?.includes('batch'));
+  }
+  for (const kind of ['receivers', 'processors', 'exporters'] as const) {
+    for (const id of Object.keys(cfg[kind] ?? {})) assert.ok(used.has(`${kind}:${id}`), `${kind} ${id} is used by a pipeline`);
+  }
+  const vendor = (cfg.exporters as Record<string, { endpoint: string; headers: Record<string, string> }>)['otlphttp/vendor']!;
+  assert.match(vendor.endpoint, /^\$\{env:[A-Z_]+\}$/);
+  assert.ok(Object.values(vendor.headers).every((v) => /^\$\{env:[A-Z_]+\}$/.test(v)), 'API key from the environment');
+  for (const e of ['otlp', 'prometheus']) assert.ok(e in (cfg.receivers ?? {}));
+  for (const e of ['prometheus', 'prometheusremotewrite', 'debug']) assert.ok(e in (cfg.exporters ?? {}));
+});
+
+interface Dashboard {
+  uid: string;
+  title: string;
+  templating: { list: { name: string; query: { query: string }; datasource: { uid: string } }[] };
+  panels: { id: number; title: string; datasource: { uid: string }; targets: { expr: string; datasource: { uid: string } }[] }[];
+}
+
+function dashboards(): Dashboard[] {
+  const dir = join(ROOT, 'config', 'grafana', 'dashboards');
+  return readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as Dashboard);
+}
+
+test('Grafana provisioning: the datasource uid the dashboards use; dashboards from the mounted folder', () => {
+  const ds = parseYaml(read('config/grafana/provisioning/datasources/prometheus.yml')) as { datasources: { uid: string; url: string }[] };
+  const dp = parseYaml(read('config/grafana/provisioning/dashboards/dashboards.yml')) as { providers: { options: { path: string } }[] };
+  assert.equal(dp.providers[0]!.options.path, '/var/lib/grafana/dashboards');
+  assert.ok(read('docker-compose.yml').includes('./config/grafana/dashboards:/var/lib/grafana/dashboards'));
+  const uid = ds.datasources[0]!.uid;
+  const all = dashboards();
+  assert.deepEqual(all.map((d) => d.title).sort(), ['Component Endpoints', 'LLM Worker Metrics']);
+  for (const d of all) {
+    assert.equal(new Set(d.panels.map((p) => p.id)).size, d.panels.length, `${d.title}: unique panel ids`);
+    for (const p of d.panels) {
+      assert.equal(p.datasource.uid, uid);
+      assert.ok(p.targets.length > 0, p.title);
+      for (const t of p.targets) assert.equal(t.datasource.uid, uid);
+    }
+  }
+});
+
+test('every dashboard query returns data from a real Prometheus scraping live processes', async (t) => {
+  const defer = cleanups(t);
+  const cluster = await startCluster();
+  defer(() => cluster.stop());
+  const workers = await startMockWorker(cluster, ['--workers', '3']);
+  defer(() => workers.proc.stop());
+  const m = await startMetrics(cluster);
+  defer(() => m.proc.stop());
+  const sysPort = await freePort();
+  const sys = startScript('src/cli/system_server.ts', [], clusterEnv(cluster, { DYN_SYSTEM_ENABLED: 'true', DYN_SYSTEM_HOST: '127.0.0.1', DYN_SYSTEM_PORT: String(sysPort) }));
+  defer(() => sys.stop());
+  await waitForLine(sys, /serving dyn_example_namespace\/dyn_example_component\/dyn_example_endpoint/, 30_000);
+  // traffic: a request every 50 ms, one in ten undecodable, so that every panel has data
+  const drt = await DistributedRuntime.connect({ nats: { servers: [cluster.nats.url] }, etcd: { endpoints: [cluster.etcd.url] }, systemStatus: false });
+  defer(() => drt.shutdown());
+  const client = await drt.namespace('dyn_example_namespace').component('dyn_example_component').endpoint('dyn_example_endpoint').client();
+  await client.waitForInstances(1);
+  let n = 0;
+  const traffic = setInterval(() => {
+    const body = n++ % 10 === 9 ? new Uint8Array([0xff]) : { text: `hello world number ${n}` };
+    client.random(body).collect().catch(() => undefined);
+  }, 50);
+  defer(() => clearInterval(traffic));
+
+  // Prometheus with config/prometheus.yml, its host targets pointed at the live processes
+  const cfg = parseYaml(read('config/prometheus.yml')) as { global: Record<string, string>; scrape_configs: { job_name: string; scrape_interval?: string; scrape_timeout?: string; static_configs: { targets: string[] }[] }[] };
+  const targets: Record<string, string> = { dynamo_metrics: `127.0.0.1:${m.port}`, dynamo_workers: `127.0.0.1:${sysPort}` };
+  cfg.scrape_configs = cfg.scrape_configs.filter((j) => j.job_name in targets).map((j) => ({ ...j, scrape_interval: '1s', scrape_timeout: '1s', static_configs: [{ targets: [targets[j.job_name]!] }] }));
+  cfg.global = { ...cfg.global, scrape_interval: '1s', evaluation_interval: '1s', scrape_timeout: '1s' };
+  const dir = tempDir('dyn-prom-cfg-');
+  const file = join(dir, 'prometheus.yml');
+  writeFileSync(file, stringifyYaml(cfg));
+  execFileSync('promtool', ['check', 'config', file], { stdio: 'pipe' });
+  const port = await freePort();
+  const prom = await new PrometheusServer(port, [], '1s', file).start();
+  defer(() => prom.stop());
+
+  const vars: Record<string, string> = {
+    $component: 'my_component',
+    $endpoint: 'my_endpoint',
+    $namespace: 'dyn_example_namespace',
+    $__rate_interval: '15s',
+  };
+  const fill = (expr: string, d: Dashboard): string => {
+    let out = expr;
+    if (d.title === 'Component Endpoints') out = out.replaceAll('$component', 'dyn_example_component').replaceAll('$endpoint', '.*');
+    for (const [k, v] of Object.entries(vars)) out = out.replaceAll(k, v);
+    return out;
+  };
+  const exprs: { dashboard: string; panel: string; expr: string }[] = [];
+  for (const d of dashboards()) for (const p of d.panels) for (const tg of p.targets) exprs.push({ dashboard: d.title, panel: p.title, expr: fill(tg.expr, d) });
+  for (const e of exprs) assert.doesNotMatch(e.expr, /\$/, `all variables filled: ${e.expr}`);
+  let empty: string[] = [];
+  await waitUntil('every dashboard query to return data', async () => {
+    empty = [];
+    for (const e of exprs) {
+      const r = await prom.query(e.expr);
+      if (r.length === 0 || r.every((s) => s.value[1] === 'NaN')) empty.push(`${e.dashboard} / ${e.panel}: ${e.expr}`);
+    }
+    return empty.length === 0;
+  }, 60_000, 1000).catch((err: Error) => {
+    throw new Error(`${err.message}; empty: ${empty.join(' | ')}`);
+  });
+  // the variables' own queries (label_values) have values too
+  for (const d of dashboards()) {
+    for (const v of d.templating.list) {
+      const mm = /^label_values\((.*), (\w+)\)$/.exec(v.query.query);
+      assert.ok(mm, v.query.query);
+      const res = (await (await fetch(`${prom.url}/api/v1/label/${mm[2]}/values?match[]=${encodeURIComponent(fill(mm[1]!, d))}`)).json()) as { data: string[] };
+      assert.ok(res.data.length > 0, `${d.title} variable ${v.name} has values`);
+    }
+  }
+});
+
+test('npm run demo -- --with-prometheus starts a local Prometheus wired to the demo', async (t) => {
+  const defer = cleanups(t);
+  const port = await freePort();
+  const demo = new ManagedProcess(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'demo.ts'), '--with-prometheus', '--duration', '60', '--port', String(port)], { cwd: ROOT });
+  defer(() => demo.stop(15_000));
+  const line = await waitForLine(demo, /prometheus\s+(http:\/\/127\.0\.0\.1:\d+)/, 90_000);
+  const promUrl = line[1]!;
+  const result = await waitUntil('demo series in Prometheus', async () => {
+    const r = (await (await fetch(`${promUrl}/api/v1/query?query=llm_kv_blocks_active`)).json()) as { data: { result: unknown[] } };
+    return r.data.result.length >= 2 ? r.data.result : undefined;
+  }, 40_000, 1000);
+  assert.ok(result.length >= 2);
+  await waitForLine(demo, /workers=2\s+llm_load_avg=\d/, 30_000);
+  const { code } = await demo.stop(15_000);
+  assert.equal(code, 0, demo.output().slice(-1500));
+});
