@@ -19,6 +19,12 @@ import { loadStatistics } from './statistics.ts';
 import { parseStatsReply, type WorkerStats } from './statsReply.ts';
 
 export const DEFAULT_POLL_INTERVAL_MS = 1_000;
+/** A view older than this many poll intervals (and at least `MIN_STALE_AFTER_MS`) is not exported. */
+export const STALE_AFTER_POLL_INTERVALS = 3;
+export const MIN_STALE_AFTER_MS = 5_000;
+
+/** The worker view cannot be vouched for: the collection fails (503) instead of showing it. */
+export class StaleViewError extends Error {}
 export const KV_HIT_RATE_EVENT = 'kv-hit-rate';
 
 const log = getLogger('metrics');
@@ -56,6 +62,9 @@ export class Aggregator {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<CycleResult | undefined> | undefined;
   private stopped = false;
+  private natsConnected = true;
+  private lastCycleAt = 0;
+  private readonly staleAfterMs: number;
 
   constructor(
     private readonly drt: DistributedRuntime,
@@ -68,15 +77,45 @@ export class Aggregator {
     this.maxWaitMs = opts.scatterMaxWaitMs ?? Math.min(DEFAULT_SCATTER_MAX_WAIT_MS, this.pollIntervalMs);
     this.tracker = new HitRateTracker(opts.maxTrackedWorkers ?? DEFAULT_MAX_TRACKED_WORKERS);
     this.health = new AggregatorHealth(this.tracker);
-    this.metrics = new AggregatorMetrics(component, endpoint, this.tracker, () => this.current);
+    this.metrics = new AggregatorMetrics(component, endpoint, this.tracker, () => this.exportedView());
+    this.staleAfterMs = Math.max(STALE_AFTER_POLL_INTERVALS * this.pollIntervalMs, MIN_STALE_AFTER_MS);
     this.election = new LeaderElection(drt, leaderKey(namespace, component, endpoint), (ok) => {
       this.health.etcdReachable = ok;
     });
   }
 
-  /** The view the exporters read: undefined on a standby. */
+  /** The latest view: undefined on a standby. */
   get view(): AggregateView | undefined {
     return this.current;
+  }
+
+  /**
+   * What the exporters get: nothing on a standby; an error (so a scrape answers 503 and a push is
+   * skipped) while NATS is disconnected or the latest cycle is too old: never stale data
+   * presented as fresh.
+   */
+  private exportedView(): AggregateView | undefined {
+    if (this.current === undefined) return undefined;
+    if (!this.natsConnected) throw new StaleViewError('NATS is disconnected: no current worker stats');
+    const age = Date.now() - this.lastCycleAt;
+    if (age > this.staleAfterMs) throw new StaleViewError(`the latest scrape cycle is ${(age / 1000).toFixed(1)} s old`);
+    return this.current;
+  }
+
+  /** Follows the NATS connection: no cycle replaces the view while it is down. */
+  private async watchNats(): Promise<void> {
+    for await (const s of this.drt.nats.status()) {
+      if (s.type === 'disconnect') {
+        this.natsConnected = false;
+        this.health.natsConnected = false;
+        log.warn('NATS disconnected; exports of worker stats fail until it is back');
+      } else if (s.type === 'reconnect') {
+        this.natsConnected = true;
+        this.health.natsConnected = true;
+        log.info('NATS reconnected');
+        if (this.election.isLeader) this.schedule(0);
+      }
+    }
   }
 
   /** Exports through `pipeline`: the worker series and the bridge's health. */
@@ -87,6 +126,7 @@ export class Aggregator {
 
   async start(): Promise<void> {
     log.info(`Scraping endpoint ${this.path} for stats`);
+    void this.watchNats().catch(() => undefined);
     const ns = this.drt.namespace(this.opts.namespace);
     this.events = ns.subscribe(KV_HIT_RATE_EVENT, (e) => {
       const reason = this.tracker.ingest(e.bytes);
@@ -160,9 +200,10 @@ export class Aggregator {
         },
         this.maxWaitMs,
       );
-      if (!this.election.isLeader || this.stopped) return undefined;
+      if (!this.election.isLeader || this.stopped || !this.natsConnected) return undefined;
       const stats = loadStatistics([...workers.values()].map((w) => w.metrics.kvActiveBlocks));
       this.current = { workers, stats };
+      this.lastCycleAt = Date.now();
       this.health.workers = workers.size;
       this.health.cycles++;
       this.health.lastCycleUnixSeconds = Date.now() / 1000;

@@ -133,6 +133,7 @@ export class AggregatorHealth {
   cycles = 0;
   lastCycleUnixSeconds: number | undefined;
   etcdReachable = true;
+  natsConnected = true;
   readonly statsRejected = new Map<string, number>();
   private readonly reasonAttrs = new Map<string, Attributes>();
   recordScrapeDuration: (seconds: number) => void = () => undefined;
@@ -162,7 +163,8 @@ export class AggregatorHealth {
     const eventsRejected = meter.createObservableCounter('dynamo_metrics_events_rejected_total', { description: 'KV hit-rate events rejected, by reason' });
     const dropped = meter.createObservableCounter('dynamo_metrics_hit_rate_workers_dropped_total', { description: 'Workers dropped from hit-rate tracking to keep it within its cap' });
     const tracked = meter.createObservableGauge('dynamo_metrics_hit_rate_workers_tracked', { description: 'Workers whose hit-rate totals are tracked' });
-    const etcd = meter.createObservableGauge('dynamo_metrics_etcd_reachable', { description: 'Whether the latest etcd operation succeeded (1) or not (0); while 0 the view is the last good one' });
+    const etcd = meter.createObservableGauge('dynamo_metrics_etcd_reachable', { description: 'Whether the latest etcd operation succeeded (1) or not (0); while 0 the instance list used to end cycles early is the last good one' });
+    const nats = meter.createObservableGauge('dynamo_metrics_nats_connected', { description: 'Whether the NATS connection is up (1) or not (0); while 0 worker stats are not exported' });
     meter.addBatchObservableCallback(
       (r) => {
         r.observe(workers, this.workers);
@@ -175,8 +177,9 @@ export class AggregatorHealth {
         r.observe(dropped, this.tracker.dropped);
         r.observe(tracked, this.tracker.size);
         r.observe(etcd, this.etcdReachable ? 1 : 0);
+        r.observe(nats, this.natsConnected ? 1 : 0);
       },
-      [workers, leader, cycles, lastCycle, statsRejected, eventsAccepted, eventsRejected, dropped, tracked, etcd],
+      [workers, leader, cycles, lastCycle, statsRejected, eventsAccepted, eventsRejected, dropped, tracked, etcd, nats],
     );
     const hist = meter.createHistogram('dynamo_metrics_scrape_duration_seconds', {
       description: 'Time of one scrape cycle, from request to updated snapshot',
