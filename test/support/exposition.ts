@@ -5,7 +5,7 @@ export function parseExposition(text: string): Map<string, number> {
   const out = new Map<string, number>();
   for (const line of text.split('\n')) {
     if (line === '' || line.startsWith('#')) continue;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{.*\})? (\S+)$/.exec(line);
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{.*\})? (\S+)$/s.exec(line);
     if (m === null) throw new Error(`not an exposition line: ${line}`);
     out.set(`${m[1]}${m[2] ?? ''}`, Number(m[3] === '+Inf' ? Infinity : m[3]));
   }
@@ -15,7 +15,7 @@ export function parseExposition(text: string): Map<string, number> {
 /** The value of the one sample of `name` whose labels include all of `labels`. */
 export function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
   for (const [series, value] of parseExposition(text)) {
-    const m = /^([^{]+)(?:\{(.*)\})?$/.exec(series)!;
+    const m = /^([^{]+)(?:\{(.*)\})?$/s.exec(series)!;
     if (m[1] !== name) continue;
     const have = new Map<string, string>();
     for (const lm of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) have.set(lm[1]!, lm[2]!);
@@ -28,7 +28,7 @@ export function sample(text: string, name: string, labels: Record<string, string
 export function series(text: string, name: string): { labels: Record<string, string>; value: number }[] {
   const out: { labels: Record<string, string>; value: number }[] = [];
   for (const [s, value] of parseExposition(text)) {
-    const m = /^([^{]+)(?:\{(.*)\})?$/.exec(s)!;
+    const m = /^([^{]+)(?:\{(.*)\})?$/s.exec(s)!;
     if (m[1] !== name) continue;
     const labels: Record<string, string> = {};
     for (const lm of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[lm[1]!] = lm[2]!;

@@ -1,0 +1,273 @@
+/**
+ * Hostile input: a corpus kept in the repo (test/reliability/corpus/bad_input.json) plus a seeded
+ * random generator, thousands of cases per run, for stats replies, hit-rate events, label values
+ * and flags. Each case: no crash, no misattribution to another worker, counted under its reason.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { connect } from '@nats-io/transport-node';
+import { MeterProvider } from '@opentelemetry/sdk-metrics';
+import { parseStatsReply, type WorkerStats } from '../../src/aggregator/statsReply.ts';
+import { HitRateTracker, decodeHitRateEvent } from '../../src/aggregator/HitRateTracker.ts';
+import { aggregatorOptionSpecs } from '../../src/config/aggregatorOptions.ts';
+import { ConfigError, loadOptions } from '../../src/config/schema.ts';
+import { PullMetricReader } from '../../src/export/PullMetricReader.ts';
+import { serializePrometheus } from '../../src/export/PrometheusSerializer.ts';
+import { stringifyJson } from '../../src/runtime/json.ts';
+import { cleanups, sleep } from '../support/process.ts';
+import { startCluster } from '../support/servers.ts';
+import { startMetrics, waitForScrape } from '../support/aggregator.ts';
+import { sample, series } from '../support/exposition.ts';
+import { promtool } from '../support/promtool.ts';
+
+interface Corpus {
+  stats_replies: { case: string; body: string; accepts?: string[] }[];
+  events: { case: string; body?: string; body_hex?: string; reason: string | null }[];
+}
+const CORPUS = JSON.parse(readFileSync(join(import.meta.dirname, 'corpus', 'bad_input.json'), 'utf8')) as Corpus;
+const SERVICE = 'dynamo_my_component';
+const ENDPOINT = 'my_endpoint';
+const enc = new TextEncoder();
+
+/** A small deterministic PRNG (mulberry32), so that a failing case can be replayed from its seed. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+const SEED = Number(process.env.FUZZ_SEED ?? 20261122);
+
+function endpointJson(subject: string, dataJson: string): string {
+  return `{"name":"${subject.replaceAll('.', '-')}","subject":"${subject}","queue_group":"q","num_requests":0,"num_errors":0,"last_error":"","processing_time":0,"average_processing_time":0,"data":${dataJson}}`;
+}
+const goodData = (kv: number): string => `{"request_active_slots":1,"request_total_slots":10,"kv_active_blocks":${kv},"kv_total_blocks":100}`;
+const subjectOf = (id: bigint): string => `${SERVICE}.${ENDPOINT}-${id.toString(16)}`;
+
+/** One garbage endpoint: a mutation of a good one. */
+function garbageEndpoint(r: () => number, id: bigint): string {
+  const pick = <T>(xs: T[]): T => xs[Math.floor(r() * xs.length)]!;
+  const badValues = ['"7"', '-1', 'NaN', 'Infinity', '1e308', '1e999', 'null', 'true', '[]', '{}', '123456789012345678901234567890', '0.5', '-0.0001'];
+  switch (Math.floor(r() * 8)) {
+    case 0:
+      return endpointJson(subjectOf(id), goodData(7).replace('"kv_active_blocks":7', `"kv_active_blocks":${pick(badValues)}`));
+    case 1:
+      return endpointJson(subjectOf(id), pick(['null', '"x"', '[1]', '{}', '{"kv_active_blocks":1}', '{"worker_stats":1,"kv_stats":2}']));
+    case 2:
+      return endpointJson(`${SERVICE}.${ENDPOINT}-${pick(['', 'zz', 'G1', '-1', '1ffffffffffffffff', '8000000000000000', 'ABCD'])}`, goodData(7));
+    case 3:
+      return endpointJson(`${SERVICE}.other-${id.toString(16)}`, goodData(7)); // another endpoint: ignored
+    case 4:
+      return `{"subject":${pick(['5', 'null', '[]', '{}'])},"data":${goodData(7)}}`;
+    case 5:
+      return pick(['1', '"endpoint"', 'null', '[]', 'false']);
+    case 6:
+      return endpointJson(subjectOf(id), goodData(7).replace('"kv_total_blocks":100', `"kv_total_blocks":${pick(badValues)}`));
+    default:
+      return endpointJson(subjectOf(id), `{"engine_load_metrics":${pick(['null', '5', '{"worker_stats":{},"kv_stats":{}}'])}}`);
+  }
+}
+
+test('corpus: every stats reply is parsed on its own without throwing; only the listed ones yield workers', () => {
+  for (const c of CORPUS.stats_replies) {
+    let parsed: ReturnType<typeof parseStatsReply> | undefined;
+    assert.doesNotThrow(() => {
+      parsed = parseStatsReply(enc.encode(c.body), SERVICE, ENDPOINT);
+    }, c.case);
+    assert.deepEqual(parsed!.workers.map((w) => w.workerId.toString(16)), c.accepts ?? [], c.case);
+    if (!c.case.includes('ignored') && !c.accepts) assert.ok(parsed!.rejected.length > 0, `${c.case}: counted`);
+  }
+  const huge = `{"endpoints":[${endpointJson(subjectOf(5n), `{"request_active_slots":1,"request_total_slots":10,"kv_active_blocks":3,"kv_total_blocks":100,"pad":"${'x'.repeat(2_000_000)}"}`)}]}`;
+  const p = parseStatsReply(enc.encode(huge), SERVICE, ENDPOINT);
+  assert.deepEqual(p.workers.map((w) => [w.workerId, w.metrics.kvActiveBlocks]), [[5n, 3]], 'a 2 MB reply parses; its worker keeps its numbers');
+});
+
+test(`generator (seed ${SEED}): 5,000 stats replies mixing good and garbage endpoints; no good worker misattributed`, () => {
+  const r = rng(SEED);
+  let rejected = 0;
+  for (let n = 0; n < 5000; n++) {
+    const good = new Map<bigint, number>();
+    const parts: string[] = [];
+    const k = 1 + Math.floor(r() * 8);
+    for (let i = 0; i < k; i++) {
+      const id = 7587884888253033398n + BigInt(Math.floor(r() * 1000));
+      if (r() < 0.5 && !good.has(id)) {
+        const kv = Math.floor(r() * 100);
+        good.set(id, kv);
+        parts.push(endpointJson(subjectOf(id), goodData(kv)));
+      } else {
+        parts.push(garbageEndpoint(r, good.has(id) ? id + 5000n : id));
+      }
+    }
+    // a valid duplicate of a good worker after it: the first one must win
+    const firstGood = good.keys().next();
+    if (!firstGood.done && r() < 0.2) parts.push(endpointJson(subjectOf(firstGood.value), goodData(999)));
+    const body = r() < 0.02 ? `${parts.join(',').slice(0, 30)}` : `{"type":"io.nats.micro.v1.stats_response","endpoints":[${parts.join(',')}]}`;
+    let parsed: ReturnType<typeof parseStatsReply>;
+    try {
+      parsed = parseStatsReply(enc.encode(body), SERVICE, ENDPOINT);
+    } catch (err) {
+      assert.fail(`case ${n} threw: ${String(err)}\n${body.slice(0, 500)}`);
+    }
+    rejected += parsed.rejected.length;
+    // as the aggregator pairs them: first occurrence per id
+    const seen = new Map<bigint, WorkerStats>();
+    for (const w of parsed.workers) if (!seen.has(w.workerId)) seen.set(w.workerId, w);
+    let wholeDocumentValid = true;
+    try {
+      JSON.parse(body);
+    } catch {
+      wholeDocumentValid = false; // e.g. a NaN token: one reply is one document, nothing in it can be trusted
+    }
+    if (wholeDocumentValid) {
+      for (const [id, kv] of good) assert.equal(seen.get(id)?.metrics.kvActiveBlocks, kv, `case ${n}: worker ${id} keeps its own numbers`);
+    } else {
+      assert.deepEqual(parsed.workers, [], `case ${n}: an unparseable reply yields no worker`);
+      assert.deepEqual(parsed.rejected, ['bad_json']);
+    }
+    for (const id of seen.keys()) assert.ok(good.has(id), `case ${n}: no worker invented (${id})`);
+  }
+  assert.ok(rejected > 5000, `${rejected} rejections counted`);
+});
+
+test(`events: the corpus gives each its reason; the generator (seed ${SEED}) never throws and never miscounts`, () => {
+  for (const c of CORPUS.events) {
+    const body = c.body_hex ? Uint8Array.from(c.body_hex.split(' ').map((h) => parseInt(h, 16))) : c.body!;
+    const d = decodeHitRateEvent(body);
+    assert.equal(typeof d === 'string' ? d : null, c.reason, c.case);
+  }
+  const r = rng(SEED + 1);
+  const t = new HitRateTracker();
+  const known = 7587884888253033398n;
+  let isl = 0;
+  let overlap = 0;
+  const mutate = (s: string): string => {
+    const i = Math.floor(r() * s.length);
+    const ops = [() => s.slice(0, i), () => s.slice(0, i) + s.slice(i + 1), () => s.slice(0, i) + String.fromCharCode(Math.floor(r() * 128)) + s.slice(i), () => s.replace(/\d+/, String(-Math.floor(r() * 10))), () => s.replace('isl_blocks', 'isl'), () => s.replace(/\d+\}/, '1e999}')];
+    return ops[Math.floor(r() * ops.length)]!();
+  };
+  for (let n = 0; n < 10_000; n++) {
+    const a = Math.floor(r() * 100);
+    const b = Math.floor(r() * (a + 1));
+    const valid = `{"worker_id":${known},"isl_blocks":${a},"overlap_blocks":${b}}`;
+    if (r() < 0.3) {
+      isl += a;
+      overlap += b;
+      assert.equal(t.ingest(valid), undefined);
+    } else {
+      // garbage is counted, and never lands on the known worker under another shape
+      const g = mutate(mutate(valid));
+      const before = t.get(known) ? { ...t.get(known)! } : undefined;
+      let reason: string | undefined;
+      assert.doesNotThrow(() => {
+        reason = t.ingest(g);
+      }, g);
+      if (reason === undefined) {
+        // a mutation that is still a valid event: account for it exactly as decoded
+        const d = decodeHitRateEvent(g);
+        assert.ok(typeof d !== 'string');
+        if (d.workerId === known) {
+          isl += d.islBlocks;
+          overlap += d.overlapBlocks;
+        } else {
+          assert.deepEqual(t.get(known) ?? undefined, before, 'another worker id must not touch the known worker');
+        }
+      }
+    }
+  }
+  assert.deepEqual(t.get(known), { islBlocks: isl, overlapBlocks: overlap }, 'exact totals');
+  const rejections = [...t.rejections().values()].reduce((x, y) => x + y, 0);
+  assert.ok(rejections > 1000, `${rejections} rejections counted by reason: ${JSON.stringify(Object.fromEntries(t.rejections()))}`);
+});
+
+test(`label values with quotes, backslashes, newlines and unicode keep the exposition valid (seed ${SEED})`, async () => {
+  const r = rng(SEED + 2);
+  const alphabet = ['"', '\\', '\n', 'a', 'Z', '0', ' ', 'ü', '€', '🚀', '\u0000', '\t', '{', '}', '=', ',', '#', "'", '\r'];
+  const reader = new PullMetricReader();
+  const mp = new MeterProvider({ readers: [reader] });
+  const c = mp.getMeter('fuzz').createCounter('fuzz_values_total', { description: 'help with "quotes", \\ and\nnewlines' });
+  const values = new Set<string>();
+  for (let i = 0; i < 2000; i++) {
+    let v = '';
+    const len = Math.floor(r() * 12);
+    for (let j = 0; j < len; j++) v += alphabet[Math.floor(r() * alphabet.length)];
+    values.add(v);
+    c.add(1, { v, 'weird-name.x': v });
+  }
+  const text = serializePrometheus(await reader.collectAll(5000));
+  promtool(text);
+  assert.equal(series(text, 'fuzz_values_total').length, values.size);
+  await mp.shutdown();
+});
+
+test('flags: every option with empty, wrong-type and out-of-range values gives a one-line ConfigError, nothing else', () => {
+  const bad = ['', ' ', 'abc', '-1', '0', '99999999999', '1e3', '1.5', 'null', '{}', '[1]', 'http://', 'nats://', '::', '\n', '"', 'x=y'];
+  let errors = 0;
+  for (const spec of aggregatorOptionSpecs()) {
+    if (spec.flag === undefined || spec.boolean) continue;
+    for (const v of bad) {
+      try {
+        loadOptions(aggregatorOptionSpecs(), { argv: [`--${spec.flag}`, v], env: {} });
+      } catch (err) {
+        assert.ok(err instanceof ConfigError, `--${spec.flag} ${JSON.stringify(v)} threw ${String(err)}`);
+        assert.doesNotMatch(err.message, /\n/, `--${spec.flag} ${JSON.stringify(v)}: one line`);
+        errors++;
+      }
+    }
+  }
+  assert.ok(errors > 200, `${errors} rejections`);
+});
+
+test('end to end: a worker answering garbage each cycle, and garbage events, next to a good worker', async (t) => {
+  const defer = cleanups(t);
+  const cluster = await startCluster();
+  defer(() => cluster.stop());
+  const nc = await connect({ servers: cluster.nats.url });
+  defer(() => nc.close());
+  const goodId = 7587884888253033398n;
+  const r = rng(SEED + 3);
+  nc.subscribe(`$SRV.STATS.${SERVICE}`, {
+    callback: (_e, msg) => {
+      for (const c of CORPUS.stats_replies) msg.respond(c.body);
+      for (let i = 0; i < 20; i++) msg.respond(`{"endpoints":[${garbageEndpoint(r, goodId + 1n + BigInt(i))}]}`);
+      msg.respond(`{"endpoints":[${garbageEndpoint(r, goodId)},${endpointJson(subjectOf(goodId), goodData(42))}]}`);
+    },
+  });
+  await nc.flush();
+  const m = await startMetrics(cluster);
+  defer(() => m.proc.stop());
+  let isl = 0;
+  let overlap = 0;
+  for (let round = 0; round < 5; round++) {
+    // the corpus's events, aimed at another worker: they must not touch the good one
+    for (const c of CORPUS.events) {
+      if (c.body !== undefined) nc.publish('namespace.dynamo.kv-hit-rate', c.body.replace('"worker_id": 1,', `"worker_id": ${goodId + 1000n},`).replaceAll(String(goodId), String(goodId + 1000n)));
+    }
+    nc.publish('namespace.dynamo.kv-hit-rate', stringifyJson({ worker_id: goodId, isl_blocks: 10 + round, overlap_blocks: round }));
+    isl += 10 + round;
+    overlap += round;
+    await sleep(600);
+  }
+  await nc.flush();
+  const text = await waitForScrape(m, 'the good worker with its events', (x) => (sample(x, 'llm_kv_hit_rate_isl_blocks_total', { worker_id: String(goodId) }) === isl ? x : undefined)).catch(async (err: Error) => {
+    const x = await m.scrape();
+    throw new Error(`${err.message}: isl ${sample(x, 'llm_kv_hit_rate_isl_blocks_total', { worker_id: String(goodId) })} (sent ${isl}), kv ${sample(x, 'llm_kv_blocks_active', { worker_id: String(goodId) })}, events ${sample(x, 'dynamo_metrics_events_total')}; ${x.split('\n').filter((l) => l.includes('rejected')).join(' | ')}`);
+  });
+  assert.equal(sample(text, 'llm_kv_blocks_active', { worker_id: String(goodId) }), 42);
+  assert.equal(sample(text, 'llm_kv_hit_rate_overlap_blocks_total', { worker_id: String(goodId) }), overlap);
+  const workers = series(text, 'llm_kv_blocks_active').map((s) => s.labels.worker_id);
+  assert.ok(workers.includes(String(goodId)));
+  for (const s of series(text, 'llm_kv_blocks_active')) if (s.labels.worker_id === String(goodId)) assert.equal(s.value, 42);
+  const statsRejected = series(text, 'dynamo_metrics_stats_rejected_total').reduce((a, s) => a + s.value, 0);
+  const eventsRejected = series(text, 'dynamo_metrics_events_rejected_total').reduce((a, s) => a + s.value, 0);
+  assert.ok(statsRejected > 100, `${statsRejected} stats rejections counted`);
+  assert.ok(eventsRejected >= 5 * 15, `${eventsRejected} event rejections counted`);
+  assert.ok(m.proc.running);
+  promtool(text);
+});
