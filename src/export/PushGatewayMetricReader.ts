@@ -63,8 +63,14 @@ export class PushGatewayMetricReader extends MetricReader {
     const health = this.opts.health;
     health?.attempt('pushgateway');
     try {
+      // A part that fails to collect (e.g. the aggregator cannot vouch for its view) is left out of
+      // the push rather than the push skipped: a PUT replaces the whole group, so its old series
+      // leave the gateway instead of lingering there as if current.
       const { resourceMetrics, errors } = await this.collect({ timeoutMillis: this.opts.timeoutMs });
-      if (errors.length > 0) throw new Error(`collection failed: ${String(errors[0])}`);
+      const partial = errors.length > 0;
+      if (partial) {
+        log.rateLimited('warn', 'partial', 'part of the metrics could not be collected; pushing the rest', { error: errors[0] instanceof Error ? errors[0].message : String(errors[0]) });
+      }
       const body = await serializePrometheusAsync(resourceMetrics, this.opts);
       const res = await fetch(this.groupUrl, {
         method: 'PUT',
@@ -77,6 +83,10 @@ export class PushGatewayMetricReader extends MetricReader {
         throw new Error(`PushGateway answered ${res.status} ${res.statusText}: ${answer}`);
       }
       await res.body?.cancel().catch(() => undefined);
+      if (partial) {
+        health?.failure('pushgateway');
+        return false;
+      }
       health?.success('pushgateway');
       return true;
     } catch (err) {

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cleanups, sleep, waitUntil } from '../support/process.ts';
-import { startCluster } from '../support/servers.ts';
+import { startCluster, startPushGateway } from '../support/servers.ts';
 import { startMetrics, startMockWorker, waitForScrape } from '../support/aggregator.ts';
 import { sample, series } from '../support/exposition.ts';
 
@@ -17,8 +17,11 @@ for (const outageS of [3, 30]) {
     defer(() => cluster.stop());
     const w = await startMockWorker(cluster, ['--workers', '2']);
     defer(() => w.proc.stop());
-    const m = await startMetrics(cluster);
+    const pgw = await startPushGateway();
+    defer(() => pgw.stop());
+    const m = await startMetrics(cluster, ['--exporters', 'prometheus,pushgateway', '--pushgateway-url', pgw.url, '--pushgateway-instance', 'n', '--push-interval', '1s']);
     defer(() => m.proc.stop());
+    const pushed = async (): Promise<string> => (await fetch(`${pgw.url}/metrics`)).text();
     await waitForScrape(m, 'two workers', (x) => series(x, 'llm_kv_blocks_active').length === 2);
 
     await cluster.nats.stop();
@@ -35,6 +38,10 @@ for (const outageS of [3, 30]) {
     assert.ok(late.length > 0);
     for (const s of late) assert.equal(s.status, 503, `scrape at +${s.at} ms during the outage: ${JSON.stringify(s)}`);
     assert.match(await (await fetch(m.url)).text(), /NATS is disconnected/);
+    // the push path does not keep the old view in the gateway either: the group is replaced without it
+    const gw = await pushed();
+    assert.equal(series(gw, 'llm_kv_blocks_active').length, 0, 'no worker series left in the PushGateway during the outage');
+    assert.equal(sample(gw, 'dynamo_metrics_nats_connected', { instance: 'n' }), 0);
 
     await cluster.nats.restart();
     const restartedAt = Date.now();
@@ -43,6 +50,7 @@ for (const outageS of [3, 30]) {
     // the clients retry every second; then two poll intervals at most
     assert.ok(recoveryMs < 1000 * (1 + 1 + 2 + 2), `metrics resumed ${recoveryMs} ms after NATS came back`);
     assert.ok(m.proc.running && w.proc.running, 'no process exited');
+    await waitUntil('worker series pushed again', async () => series(await pushed(), 'llm_kv_blocks_active').length === 2, 10_000, 250);
     // requests and hit-rate events flow again: the events counter moves
     const before = sample(await m.scrape(), 'dynamo_metrics_events_total') ?? 0;
     await waitUntil('events again', async () => (sample(await m.scrape(), 'dynamo_metrics_events_total') ?? 0) > before, 10_000, 250);
