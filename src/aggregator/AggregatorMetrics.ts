@@ -12,6 +12,8 @@ import type { LoadStatistics } from './statistics.ts';
 import type { WorkerStats } from './statsReply.ts';
 
 export const AGGREGATOR_SCOPE = 'dynamo_metrics_aggregator';
+/** Workers turned into data points between two yields to the event loop. */
+export const SNAPSHOT_CHUNK_WORKERS = 250;
 export const SCRAPE_DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
 /** The aggregator's view after a cycle. */
@@ -64,8 +66,11 @@ export class AggregatorMetrics {
     return a;
   }
 
-  /** The snapshot source: per-worker and aggregate series of the current view (none on a standby). */
-  readonly snapshot = (): ScopeMetrics => {
+  /**
+   * The snapshot source: per-worker and aggregate series of the current view (none on a
+   * standby), built in chunks so that thousands of workers do not stall the event loop.
+   */
+  readonly snapshot = async (): Promise<ScopeMetrics> => {
     const view = this.view();
     const metrics: MetricData[] = [];
     if (view !== undefined) {
@@ -85,7 +90,9 @@ export class AggregatorMetrics {
       const push = (list: MetricData['dataPoints'], attributes: Attributes, value: number | undefined): void => {
         if (value !== undefined) (list as { attributes: Attributes; startTime: HrTime; endTime: HrTime; value: number }[]).push({ attributes, startTime, endTime, value });
       };
+      let n = 0;
       for (const [id, w] of view.workers) {
+        if (++n % SNAPSHOT_CHUNK_WORKERS === 0) await new Promise<void>((resolve) => setImmediate(resolve));
         const a = this.attrs(id);
         const m = w.metrics;
         push(pts.active, a, m.requestActiveSlots);

@@ -8,8 +8,12 @@
 import type { CollectionResult, MetricCollectOptions, MetricProducer, ScopeMetrics } from '@opentelemetry/sdk-metrics';
 import { emptyResource } from '@opentelemetry/resources';
 
-/** Returns the source's metrics as they are now. Called once per collection per reader. */
-export type SnapshotSource = () => ScopeMetrics;
+/**
+ * Returns the source's metrics as they are now (a large source may build them asynchronously,
+ * yielding to the event loop). Called once per collection per reader; a throw or rejection
+ * makes that collection fail.
+ */
+export type SnapshotSource = () => ScopeMetrics | Promise<ScopeMetrics>;
 
 export class SnapshotProducer implements MetricProducer {
   private readonly sources = new Set<SnapshotSource>();
@@ -25,7 +29,7 @@ export class SnapshotProducer implements MetricProducer {
     const errors: unknown[] = [];
     for (const source of this.sources) {
       try {
-        scopeMetrics.push(source());
+        scopeMetrics.push(await source());
       } catch (err) {
         errors.push(err);
       }
