@@ -116,7 +116,8 @@ export class MetricsPipeline {
           exporter,
           exportIntervalMillis: config.otlp.intervalMs,
           exportTimeoutMillis: Math.min(config.otlp.timeoutMs, config.otlp.intervalMs),
-          metricProducers: [this.snapshots],
+          // snapshot sums and histograms follow the exporter's temporality too
+          metricProducers: [this.snapshots.forTemporality((t) => exporter.selectAggregationTemporality(t))],
           cardinalityLimits: { default: limit },
         }),
       );
