@@ -11,6 +11,7 @@ import { startCluster, startPrometheus, startPushGateway } from '../support/serv
 import { LABELS, startMetrics, startMockWorker, waitForScrape } from '../support/aggregator.ts';
 import { sample, series } from '../support/exposition.ts';
 import { OtlpReceiver } from '../support/otlpReceiver.ts';
+import { dynamoShapedWorker } from '../support/dynamoStats.ts';
 
 test('two aggregators on one target: one leads, the standby exports no worker series, and takes over after the leader is killed', async (t) => {
   const defer = cleanups(t);
@@ -50,15 +51,10 @@ test('pull, push through a real PushGateway into a real Prometheus, and OTLP, al
   const nc = await connect({ servers: cluster.nats.url });
   defer(() => nc.close());
   const ids = [7587884888253033398n, 7587884888253033399n];
-  nc.subscribe('$SRV.STATS.dynamo_my_component', {
-    callback: (_e, msg) => {
-      const eps = ids.map((id, i) => {
-        const subject = `dynamo_my_component.my_endpoint-${id.toString(16)}`;
-        return `{"name":"${subject.replaceAll('.', '-')}","subject":"${subject}","queue_group":"q","num_requests":0,"num_errors":0,"last_error":"","processing_time":0,"average_processing_time":0,"data":{"request_active_slots":${i + 1},"request_total_slots":10,"kv_active_blocks":${77 - 48 * i},"kv_total_blocks":100}}`;
-      });
-      msg.respond(`{"type":"io.nats.micro.v1.stats_response","name":"dynamo_my_component","id":"x","version":"0.0.1","started":"2025-08-08T05:07:17.720Z","endpoints":[${eps.join(',')}]}`);
-    },
-  });
+  dynamoShapedWorker(
+    nc,
+    ids.map((id, i) => ({ id, data: `{"request_active_slots":${i + 1},"request_total_slots":10,"kv_active_blocks":${77 - 48 * i},"kv_total_blocks":100}` })),
+  );
   await nc.flush();
   const m = await startMetrics(cluster, [
     '--exporters', 'prometheus,pushgateway,otlp',

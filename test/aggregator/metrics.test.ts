@@ -5,12 +5,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { connect } from '@nats-io/transport-node';
 import { parseJson, stringifyJson } from '../../src/runtime/json.ts';
 import { cleanups, waitUntil } from '../support/process.ts';
 import { startCluster } from '../support/servers.ts';
 import { LABELS, startMetrics, startMockWorker, waitForScrape } from '../support/aggregator.ts';
 import { sample, series } from '../support/exposition.ts';
+import { dynamoShapedWorker } from '../support/dynamoStats.ts';
 
 function populationStd(xs: number[]): number {
   const avg = xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -88,20 +89,6 @@ test("the seed's walkthrough: no worker, then two mock workers; load statistics 
     assert.equal(sample(one, name, { worker_id: String(a.ids[0]) }), undefined, `${name} of the dead worker is gone`);
   }
 });
-
-/** A hand-written worker that answers `$SRV.STATS.dynamo_my_component` exactly as Dynamo's Rust workers do. */
-function dynamoShapedWorker(nc: NatsConnection, endpoints: { id: bigint; data: string }[], extraReplies: string[] = []): void {
-  nc.subscribe('$SRV.STATS.dynamo_my_component', {
-    callback: (_e, msg) => {
-      const eps = endpoints.map(({ id, data }) => {
-        const subject = `dynamo_my_component.my_endpoint-${id.toString(16)}`;
-        return `{"name":"${subject.replaceAll('.', '-')}","subject":"${subject}","queue_group":"q","num_requests":0,"num_errors":0,"last_error":"","processing_time":0,"average_processing_time":0,"data":${data}}`;
-      });
-      msg.respond(`{"type":"io.nats.micro.v1.stats_response","name":"dynamo_my_component","id":"abc","version":"0.0.1","started":"2025-08-08T05:07:17.720Z","endpoints":[${eps.join(',')}]}`);
-      for (const r of extraReplies) msg.respond(r);
-    },
-  });
-}
 
 test('workers with ids above 2^53 in every ForwardPassMetrics form keep their exact ids; garbage is dropped, counted, never misattributed', async (t) => {
   const defer = cleanups(t);

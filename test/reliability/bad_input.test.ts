@@ -21,6 +21,7 @@ import { startCluster } from '../support/servers.ts';
 import { startMetrics, waitForScrape } from '../support/aggregator.ts';
 import { sample, series } from '../support/exposition.ts';
 import { promtool } from '../support/promtool.ts';
+import { dynamoEndpoint } from '../support/dynamoStats.ts';
 
 interface Corpus {
   stats_replies: { case: string; body: string; accepts?: string[] }[];
@@ -44,9 +45,7 @@ function rng(seed: number): () => number {
 }
 const SEED = Number(process.env.FUZZ_SEED ?? 20261122);
 
-function endpointJson(subject: string, dataJson: string): string {
-  return `{"name":"${subject.replaceAll('.', '-')}","subject":"${subject}","queue_group":"q","num_requests":0,"num_errors":0,"last_error":"","processing_time":0,"average_processing_time":0,"data":${dataJson}}`;
-}
+const endpointJson = dynamoEndpoint;
 const goodData = (kv: number): string => `{"request_active_slots":1,"request_total_slots":10,"kv_active_blocks":${kv},"kv_total_blocks":100}`;
 const subjectOf = (id: bigint): string => `${SERVICE}.${ENDPOINT}-${id.toString(16)}`;
 
