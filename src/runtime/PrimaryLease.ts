@@ -90,7 +90,7 @@ export class PrimaryLease extends EventEmitter<PrimaryLeaseEvents> {
         return;
       } catch (err) {
         lease.release();
-        log.rateLimited('warn', 'regrant', 'cannot grant a new lease yet; retrying', { error: (err as Error).message });
+        log.rateLimited('warn', 'regrant', 'cannot grant a new lease yet; retrying', { error: shortReason(err) });
         await new Promise((r) => setTimeout(r, DEFAULT_REGRANT_INTERVAL_MS));
       }
     }

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { DistributedRuntime, RemoteError, UsageError, type Client } from '../../src/runtime/index.ts';
 import { DURATION_BUCKETS_SECONDS } from '../../instrumentation/index.ts';
-import { freePort, waitUntil } from '../support/process.ts';
+import { cleanups, freePort, waitUntil } from '../support/process.ts';
 import { startCluster } from '../support/servers.ts';
 import { clusterEnv, startScript } from '../support/workers.ts';
 import { sample, series } from '../support/exposition.ts';
@@ -223,4 +223,68 @@ test('without DYN_SYSTEM_ENABLED no port is opened', async (t) => {
   t.after(() => proc.stop());
   await waitUntil('worker ready', () => /READY/.test(proc.output()), 20_000);
   await assert.rejects(fetch(`http://127.0.0.1:${port}/metrics`), /fetch failed/);
+});
+
+test('every error type is recorded where that failure happens', async (t) => {
+  const defer = cleanups(t);
+  const cluster = await startCluster();
+  defer(() => cluster.stop());
+  const port = await freePort();
+  const env = clusterEnv(cluster, { DYN_SYSTEM_ENABLED: 'true', DYN_SYSTEM_HOST: '127.0.0.1', DYN_SYSTEM_PORT: String(port) });
+  const drt = await DistributedRuntime.connect({ env });
+  defer(() => drt.shutdown());
+  const ep = drt.namespace('errs').component('c').endpoint('e');
+  await ep.serve<{ kind: string }>((req) => {
+    switch (req.kind) {
+      case 'throw':
+        throw new Error('generate failed');
+      case 'broken-stream':
+        return (async function* () {
+          yield 'one';
+          throw new Error('stream failed');
+        })();
+      case 'oversized':
+        // a chunk above the server's max_payload (1 MiB): publishing it fails
+        return (async function* () {
+          yield new Uint8Array(2 * 1024 * 1024);
+        })();
+      case 'close-at-end':
+        // the connection goes away after the last chunk: the end marker cannot be sent
+        return (async function* () {
+          yield 'last';
+          await drt.nats.close();
+        })();
+      default:
+        return 'ok';
+    }
+  });
+  const clientRt = await DistributedRuntime.connect({ nats: { servers: [cluster.nats.url] }, etcd: { endpoints: [cluster.etcd.url] }, systemStatus: false, requestTimeoutMs: 2000 });
+  defer(() => clientRt.shutdown());
+  const c2 = await clientRt.namespace('errs').component('c').endpoint('e').client();
+  await c2.waitForInstances(1);
+  const subject = c2.instances()[0]!.subject;
+  await assert.rejects(c2.random({ kind: 'throw' }).collect(), (e: unknown) => e instanceof RemoteError && e.errorType === 'generate');
+  await assert.rejects(c2.random({ kind: 'broken-stream' }).collect(), (e: unknown) => e instanceof RemoteError && e.errorType === 'response_stream');
+  await assert.rejects(c2.random(new Uint8Array([0xff])).collect(), (e: unknown) => e instanceof RemoteError && e.errorType === 'deserialization');
+  await assert.rejects(c2.random({ kind: 'oversized' }).collect(), /no response|within/);
+  clientRt.nats.publish(subject, new TextEncoder().encode('{"kind":"ok"}')); // no reply subject
+  await clientRt.nats.flush();
+  const scrape = async (): Promise<string> => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const lbl = { dynamo_namespace: 'errs', dynamo_component: 'c', dynamo_endpoint: 'e' };
+  const text = await waitUntil('the reply-less message counted', async () => {
+    const x = await scrape();
+    return sample(x, 'dynamo_component_errors_total', { ...lbl, error_type: 'invalid_message' }) === 1 ? x : undefined;
+  }, 5000);
+  for (const [type, n] of [['generate', 1], ['response_stream', 1], ['deserialization', 1], ['publish_response', 1], ['invalid_message', 1], ['publish_final', 0]] as const) {
+    assert.equal(sample(text, 'dynamo_component_errors_total', { ...lbl, error_type: type }), n, type);
+  }
+  // last: the end marker fails to go out because the connection closed after the last chunk
+  const stream = c2.random({ kind: 'close-at-end' }).collect();
+  await assert.rejects(stream);
+  const after = await waitUntil('publish_final counted', async () => {
+    const x = await scrape();
+    return sample(x, 'dynamo_component_errors_total', { ...lbl, error_type: 'publish_final' }) === 1 ? x : undefined;
+  }, 5000);
+  assert.equal(sample(after, 'dynamo_component_inflight_requests', lbl), 0, 'in-flight back to 0 whatever the outcome');
+  assert.equal(sample(after, 'dynamo_component_requests_total', lbl), 6);
 });
