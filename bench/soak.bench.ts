@@ -1,8 +1,9 @@
 /**
  * Soak: sustained traffic through an instrumented endpoint (bounded rate) and a 1,000-worker
  * aggregation with hit-rate events, for several minutes on loopback, scraping /metrics every
- * second. Every 15 s: RSS, heap, active handles, the longest event-loop stall, scrape latency.
- * Bounded loops, loopback only; stops by itself.
+ * second, from a separate load process. Every 15 s, in the measured process (aggregator, pipeline,
+ * instrumented endpoint): RSS, heap, active handles, the longest event-loop stall; from the load
+ * process: slowest scrape, requests sent and failed. Bounded loops, loopback only; stops by itself.
  *
  *   SOAK_SECONDS=180 npm run bench -- bench/soak.bench.ts
  */
@@ -26,7 +27,7 @@ const cluster = await startCluster();
 const mock = startScript('src/cli/mock_worker.ts', ['--workers', String(WORKERS), '--hit-rate-interval', '1s'], clusterEnv(cluster));
 const rows: (string | number)[][] = [];
 let failedScrapes = 0;
-let scrapes = 0;
+let scrapes = 0; // reported by the load process
 try {
   await waitForLine(mock, /mock worker\(s\) ready/, 300_000);
   const port = await freePort();
@@ -41,73 +42,40 @@ try {
   await drt.namespace('soak').component('svc').endpoint('echo').serve(async function* (req: { n: number }) {
     for (let i = 0; i < 4; i++) yield { i, n: req.n };
   });
-  const client = await drt.namespace('soak').component('svc').endpoint('echo').client();
-  await client.waitForInstances(1);
   await waitUntil('the aggregator to see every worker', () => (agg.view?.workers.size ?? 0) >= WORKERS, 120_000, 500);
 
+  // the load runs in its own process: what is measured here is the product alone
+  const load = startScript('bench/soak-load.ts', [cluster.nats.url, cluster.etcd.url, String(port), String(RATE), String(SECONDS), String(WINDOW_S)], clusterEnv(cluster, { DYN_LOG: 'warn' }));
   const started = Date.now();
-  let stop = false;
-  let sent = 0;
-  let failed = 0;
-  const traffic = (async () => {
-    // bounded: RATE per second in 10 ms ticks, until the soak ends
-    while (!stop) {
-      const tick = Date.now();
-      const batch = Math.max(1, Math.round(RATE / 100));
-      await Promise.all(
-        Array.from({ length: batch }, async () => {
-          sent++;
-          try {
-            await client.random({ n: sent }).collect();
-          } catch {
-            failed++;
-          }
-        }),
-      );
-      await sleep(Math.max(0, 10 - (Date.now() - tick)));
-    }
-  })();
-  let lastScrapeMs = 0;
-  let maxScrapeMs = 0;
-  const scraper = (async () => {
-    while (!stop) {
-      const t0 = performance.now();
-      try {
-        const res = await fetch(`http://127.0.0.1:${port}/metrics`);
-        await res.text();
-        if (res.status !== 200) failedScrapes++;
-      } catch {
-        failedScrapes++;
-      }
-      scrapes++;
-      lastScrapeMs = performance.now() - t0;
-      maxScrapeMs = Math.max(maxScrapeMs, lastScrapeMs);
-      await sleep(1000);
-    }
-  })();
-  while (Date.now() - started < SECONDS * 1000) {
+  const windows: { rss: number; heap: number; handles: number; stallMs: number; workers: number }[] = [];
+  while (Date.now() - started < SECONDS * 1000 - 1000) {
     const h = monitorEventLoopDelay({ resolution: 5 });
     h.enable();
-    maxScrapeMs = 0;
     await sleep(WINDOW_S * 1000);
     h.disable();
     global.gc?.();
     const mem = process.memoryUsage();
-    const handles = (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles().length;
-    rows.push([
-      `${Math.round((Date.now() - started) / 1000)} s`,
-      (mem.rss / 1048576).toFixed(0),
-      (mem.heapUsed / 1048576).toFixed(1),
-      handles,
-      fmt(h.max / 1e6, 1),
-      fmt(maxScrapeMs, 0),
-      agg.view?.workers.size ?? 0,
-      sent,
-      failed,
-    ]);
+    windows.push({
+      rss: mem.rss / 1048576,
+      heap: mem.heapUsed / 1048576,
+      handles: (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles().length,
+      stallMs: h.max / 1e6,
+      workers: agg.view?.workers.size ?? 0,
+    });
   }
-  stop = true;
-  await Promise.all([traffic, scraper]);
+  await load.exited;
+  const reports = load
+    .output()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as { sent: number; failed: number; scrapes: number; failedScrapes: number; slowestScrapeMs: number });
+  windows.forEach((w, i) => {
+    const r = reports[i];
+    rows.push([`${(i + 1) * WINDOW_S} s`, w.rss.toFixed(0), w.heap.toFixed(1), w.handles, fmt(w.stallMs, 1), r ? fmt(r.slowestScrapeMs, 0) : '-', w.workers, r?.sent ?? '-', r?.failed ?? '-']);
+  });
+  const last = reports.at(-1);
+  scrapes = last?.scrapes ?? 0;
+  failedScrapes = last?.failedScrapes ?? 0;
   await agg.stop();
   await pipeline.shutdown();
   await drt.shutdown();

@@ -2,13 +2,19 @@
  * Scatter-gather of `$SRV.STATS.{service}` (wire.md §4): a fresh inbox, one publish, replies
  * collected until every expected worker has answered or the maximum wait passes (Dynamo always
  * waited a fixed 1 s). No responders means no workers, not an error.
+ *
+ * Replies are handed to `onReply` in chunks between turns of the event loop: a thousand workers
+ * answer within milliseconds of each other, and parsing them all in the callbacks of one socket
+ * read would stall everything else (scrapes, events) for tens of milliseconds.
  */
 import { createInbox, type NatsConnection } from '@nats-io/transport-node';
 
 export const DEFAULT_SCATTER_MAX_WAIT_MS = 1_000;
+/** Replies parsed per turn of the event loop. */
+export const REPLIES_PER_TURN = 50;
 
 export interface ScatterResult {
-  /** Raw reply bodies, each to be parsed on its own. */
+  /** Raw reply bodies, each parsed on its own. */
   replies: Uint8Array[];
   /** NATS said nobody listens on the subject. */
   noResponders: boolean;
@@ -18,8 +24,8 @@ export interface ScatterResult {
 }
 
 /**
- * @param onReply called with each reply as it arrives; returns true once nothing more is expected
- *   (every instance etcd lists has answered).
+ * @param onReply called with each reply; returns true once nothing more is expected (every
+ *   instance etcd lists has answered).
  */
 export async function scatterStats(
   nc: NatsConnection,
@@ -30,34 +36,55 @@ export async function scatterStats(
   const started = performance.now();
   const inbox = createInbox();
   const replies: Uint8Array[] = [];
+  let parsed = 0;
   let noResponders = false;
   let complete = false;
+  let receiving = true;
   await new Promise<void>((resolve) => {
-    const timer = setTimeout(finish, maxWaitMs);
+    let scheduled = false;
+    const timer = setTimeout(stopReceiving, maxWaitMs);
     const sub = nc.subscribe(inbox, {
       callback: (err, msg) => {
-        if (err !== null) return;
+        if (err !== null || !receiving) return;
         if (msg.headers?.hasError) {
           if (msg.headers.code === 503) noResponders = true;
-          finish();
+          stopReceiving();
           return;
         }
         replies.push(msg.data);
-        if (onReply(msg.data)) {
-          complete = true;
-          finish();
-        }
+        schedule();
       },
     });
-    function finish(): void {
+    function schedule(): void {
+      if (scheduled) return;
+      scheduled = true;
+      setImmediate(drain);
+    }
+    function drain(): void {
+      scheduled = false;
+      const end = Math.min(replies.length, parsed + REPLIES_PER_TURN);
+      while (parsed < end) {
+        if (onReply(replies[parsed++]!) && receiving) {
+          complete = true;
+          stopReceiving();
+        }
+      }
+      if (parsed < replies.length) schedule();
+      else if (!receiving) resolve();
+    }
+    // Stops taking replies; those already received are still parsed before the result is given.
+    function stopReceiving(): void {
+      if (!receiving) return;
+      receiving = false;
       clearTimeout(timer);
       sub.unsubscribe();
-      resolve();
+      if (parsed < replies.length) schedule();
+      else if (!scheduled) resolve();
     }
     try {
       nc.publish(`$SRV.STATS.${service}`, new Uint8Array(0), { reply: inbox });
     } catch {
-      finish();
+      stopReceiving();
     }
   });
   return { replies, noResponders, complete, elapsedMs: performance.now() - started };
