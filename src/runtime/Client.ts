@@ -15,6 +15,7 @@ export interface RequestOptions {
 
 export class Client {
   private rr = 0;
+  private cached: { version: number; list: Instance[] } | undefined;
   private readonly onRemoved = (inst: Instance): void => {
     if (inst.endpoint === this.identity.endpoint) this.router.failSubject(inst.subject);
   };
@@ -28,11 +29,16 @@ export class Client {
     discovery.on('removed', this.onRemoved);
   }
 
-  /** The endpoint's instances, ordered by id. */
+  /** The endpoint's instances, ordered by id (recomputed only when discovery changed). */
   instances(): Instance[] {
-    return this.discovery
-      .list(this.identity.endpoint)
-      .sort((a, b) => (a.instanceId < b.instanceId ? -1 : a.instanceId > b.instanceId ? 1 : 0));
+    const version = this.discovery.version;
+    if (this.cached?.version !== version) {
+      const list = this.discovery
+        .list(this.identity.endpoint)
+        .sort((a, b) => (a.instanceId < b.instanceId ? -1 : a.instanceId > b.instanceId ? 1 : 0));
+      this.cached = { version, list };
+    }
+    return [...this.cached.list];
   }
 
   instanceIds(): bigint[] {

@@ -47,6 +47,8 @@ export function parseInstance(key: string, value: Buffer | Uint8Array | string):
 
 export class InstanceDiscovery extends EventEmitter<InstanceDiscoveryEvents> {
   private readonly byKey = new Map<string, Instance>();
+  /** Bumped on every change, so that clients can cache what they derive from the list. */
+  version = 0;
   private watcher: Watcher | undefined;
   private closed = false;
   private disconnected = false;
@@ -122,6 +124,7 @@ export class InstanceDiscovery extends EventEmitter<InstanceDiscoveryEvents> {
     const old = this.byKey.get(key);
     if (old !== undefined && old.subject === inst.subject) return;
     this.byKey.set(key, inst);
+    this.version++;
     if (old !== undefined) this.emit('removed', old);
     this.emit('added', inst);
   }
@@ -130,6 +133,7 @@ export class InstanceDiscovery extends EventEmitter<InstanceDiscoveryEvents> {
     const old = this.byKey.get(key);
     if (old === undefined) return;
     this.byKey.delete(key);
+    this.version++;
     this.emit('removed', old);
   }
 }

@@ -17,8 +17,8 @@ const COMP = 'echo';
 const EP = 'generate';
 const SERVICE = 'test_echo';
 
-/** Scatter-gathers `$SRV.STATS.{service}` for `windowMs`, returning every reply parsed. */
-async function scatterStats(nc: NatsConnection, service: string, windowMs = 500): Promise<Record<string, unknown>[]> {
+/** Sends an empty request to `subject` and gathers every reply for 300 ms. */
+async function gather(nc: NatsConnection, subject: string): Promise<Record<string, unknown>[]> {
   const inbox = createInbox();
   const replies: Record<string, unknown>[] = [];
   const sub = nc.subscribe(inbox, {
@@ -26,8 +26,8 @@ async function scatterStats(nc: NatsConnection, service: string, windowMs = 500)
       replies.push(parseJson(m.data) as Record<string, unknown>);
     },
   });
-  nc.publish(`$SRV.STATS.${service}`, new Uint8Array(), { reply: inbox });
-  await new Promise((r) => setTimeout(r, windowMs));
+  nc.publish(subject, new Uint8Array(), { reply: inbox });
+  await new Promise((r) => setTimeout(r, 300));
   sub.unsubscribe();
   return replies;
 }
@@ -83,7 +83,7 @@ describe('two workers in two processes', () => {
   test('both answer $SRV.STATS with all seven keys per endpoint', async () => {
     // a request first so the counters move
     await client.direct({ text: 'x' }, workers[0]!.id).collect();
-    const replies = await scatterStats(nc, SERVICE);
+    const replies = await gather(nc, `$SRV.STATS.${SERVICE}`);
     assert.equal(replies.length, 2);
     const ids = new Set<bigint>();
     for (const r of replies) {
@@ -156,6 +156,21 @@ describe('two workers in two processes', () => {
       (err: unknown) => err instanceof RemoteError && err.errorType === 'response_stream',
     );
     assert.deepEqual(got, [0, 1, 2, 3]);
+  });
+
+  test('PING, INFO and STATS answer on all three subject forms', async () => {
+    for (const verb of ['PING', 'INFO', 'STATS']) {
+      const all = await gather(nc, `$SRV.${verb}`);
+      const byName = await gather(nc, `$SRV.${verb}.${SERVICE}`);
+      assert.equal(byName.length, 2, `$SRV.${verb}.${SERVICE}`);
+      assert.ok(all.length >= 2, `$SRV.${verb}`);
+      for (const r of byName) {
+        assert.equal(r.type, `io.nats.micro.v1.${verb.toLowerCase()}_response`);
+        const one = await gather(nc, `$SRV.${verb}.${SERVICE}.${r.id as string}`);
+        assert.equal(one.length, 1, `$SRV.${verb}.${SERVICE}.${r.id as string}`);
+        assert.equal(one[0]!.id, r.id);
+      }
+    }
   });
 
   test("our stats parse with nats.js's own services client (interop)", async () => {
