@@ -16,7 +16,7 @@ import {
   decodeFrameForTest,
   parseJson,
 } from './helpers.ts';
-import { freePort, waitUntil } from '../support/process.ts';
+import { cleanups, freePort, waitUntil } from '../support/process.ts';
 import { startCluster } from '../support/servers.ts';
 import { clusterEnv, startEchoWorker, startScript } from '../support/workers.ts';
 
@@ -24,6 +24,20 @@ const PATH: [string, string, string] = ['test', 'echo', 'generate'];
 
 async function runtimeFor(cluster: { nats: { url: string }; etcd: { url: string } }): Promise<DistributedRuntime> {
   return DistributedRuntime.connect({ nats: { servers: [cluster.nats.url] }, etcd: { endpoints: [cluster.etcd.url] } });
+}
+
+/** A cluster, an echo worker and a client of it, stopped in reverse order after the test. */
+async function clusterWithEchoWorker(t: { after(fn: () => Promise<void> | void): void }) {
+  const defer = cleanups(t);
+  const cluster = await startCluster();
+  defer(() => cluster.stop());
+  const w = await startEchoWorker(cluster);
+  defer(() => w.proc.stop());
+  const drt = await runtimeFor(cluster);
+  defer(() => drt.shutdown());
+  const client = await drt.namespace('test').component('echo').endpoint('generate').client();
+  await client.waitForInstances(1);
+  return { defer, cluster, w, drt, client };
 }
 
 test('a SIGKILLed worker leaves etcd within the lease TTL; clients stop using it and in-flight requests fail', async (t) => {
@@ -74,32 +88,18 @@ test('etcd restarted with its data lost: the worker re-registers under a new lea
 });
 
 test('etcd restarted with its data kept: the lease and the registration survive; discovery resumes', async (t) => {
-  const cluster = await startCluster();
-  t.after(() => cluster.stop());
-  const w = await startEchoWorker(cluster);
-  t.after(() => w.proc.stop());
-  const drt = await runtimeFor(cluster);
-  t.after(() => drt.shutdown());
-  const client = await drt.namespace('test').component('echo').endpoint('generate').client();
-  await client.waitForInstances(1);
+  const { defer, cluster, w, client } = await clusterWithEchoWorker(t);
   await cluster.etcd.restart();
   // a second worker registering after the restart is seen through the resumed watch
   const w2 = await startEchoWorker(cluster);
-  t.after(() => w2.proc.stop());
+  defer(() => w2.proc.stop());
   await waitUntil('both workers listed', () => client.instanceIds().length === 2, 15_000);
   assert.deepEqual(client.instanceIds().sort(), [w.id, w2.id].sort());
   assert.doesNotMatch(w.proc.output(), /LEASE/);
 });
 
 test('NATS restarted mid-run: the worker reconnects and serves again', async (t) => {
-  const cluster = await startCluster();
-  t.after(() => cluster.stop());
-  const w = await startEchoWorker(cluster);
-  t.after(() => w.proc.stop());
-  const drt = await runtimeFor(cluster);
-  t.after(() => drt.shutdown());
-  const client = await drt.namespace('test').component('echo').endpoint('generate').client();
-  await client.waitForInstances(1);
+  const { cluster, w, client } = await clusterWithEchoWorker(t);
   await cluster.nats.stop();
   await new Promise((r) => setTimeout(r, 2000));
   await cluster.nats.restart();
