@@ -54,14 +54,18 @@ abstract class BaseServer implements Server {
 export class NatsServer extends BaseServer {
   protected readonly name = 'nats-server';
   readonly dir = tempDir('dyn-nats-');
-  constructor(readonly port: number) {
+  constructor(
+    readonly port: number,
+    /** Extra nats-server arguments, e.g. `['--auth', 'TOKEN']`. */
+    private readonly extraArgs: string[] = [],
+  ) {
     super();
   }
   get url(): string {
     return `nats://127.0.0.1:${this.port}`;
   }
   protected spawn(): ManagedProcess {
-    return new ManagedProcess('nats-server', ['-a', '127.0.0.1', '-p', String(this.port)], {
+    return new ManagedProcess('nats-server', ['-a', '127.0.0.1', '-p', String(this.port), ...this.extraArgs], {
       logFile: join(this.dir, 'nats.log'),
     });
   }
@@ -109,8 +113,8 @@ export class EtcdServer extends BaseServer {
   }
 }
 
-export async function startNats(): Promise<NatsServer> {
-  return new NatsServer(await freePort()).start();
+export async function startNats(extraArgs: string[] = []): Promise<NatsServer> {
+  return new NatsServer(await freePort(), extraArgs).start();
 }
 
 /**
