@@ -46,6 +46,11 @@ export class PrimaryLease extends EventEmitter<PrimaryLeaseEvents> {
     } catch (err) {
       lease.release();
       if (err instanceof EtcdUnavailableError) throw err;
+      if (/auth|password|user name|permission denied/i.test(`${(err as Error).name} ${(err as Error).message}`)) {
+        throw new EtcdUnavailableError(
+          `etcd at ${endpoints} refused the credentials (${shortReason(err)}); check ETCD_AUTH_USERNAME and ETCD_AUTH_PASSWORD`,
+        );
+      }
       throw unreachable(`(${shortReason(err)})`);
     }
   }

@@ -1,10 +1,12 @@
 /**
- * NATS authentication from the environment (wire.md §4): token and user/password against a real
- * nats-server that requires them; wrong credentials are one clear line, not a hang.
+ * Authentication from the environment (wire.md §3–4): NATS token and user/password, etcd
+ * user/password, against real servers that require them; wrong credentials are one clear line,
+ * not a hang.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DistributedRuntime, NatsUnavailableError, natsOptionsFromEnv } from '../../src/runtime/index.ts';
+import { execFileSync } from 'node:child_process';
+import { DistributedRuntime, EtcdUnavailableError, NatsUnavailableError, natsOptionsFromEnv } from '../../src/runtime/index.ts';
 import { cleanups } from '../support/process.ts';
 import { startEtcd, startNats } from '../support/servers.ts';
 import { startScript } from '../support/workers.ts';
@@ -51,4 +53,34 @@ test('every command answers --help with exit 0', async () => {
     assert.ok(p.output().includes(flag), `${script} --help mentions ${flag}`);
     assert.match(p.output(), /^Usage: /m);
   }
+});
+
+test('etcd user and password from the environment', async (t) => {
+  const defer = cleanups(t);
+  const nats = await startNats();
+  defer(() => nats.stop());
+  const etcd = await startEtcd();
+  defer(() => etcd.stop());
+  const ctl = (...args: string[]): string => execFileSync('etcdctl', [`--endpoints=${etcd.url}`, ...args], { encoding: 'utf8', env: { ...process.env, ETCDCTL_API: '3' } });
+  ctl('user', 'add', 'root:rootpw');
+  ctl('user', 'grant-role', 'root', 'root');
+  ctl('auth', 'enable');
+  assert.throws(() => ctl('put', 'probe', 'x'), 'etcd now refuses anonymous clients');
+  const base = { NATS_SERVER: nats.url, ETCD_ENDPOINTS: etcd.url };
+  const drt = await DistributedRuntime.connect({ env: { ...base, ETCD_AUTH_USERNAME: 'root', ETCD_AUTH_PASSWORD: 'rootpw' }, systemStatus: false });
+  defer(() => drt.shutdown());
+  const ep = drt.namespace('auth').component('c').endpoint('e');
+  await ep.serve(() => 'ok');
+  const client = await ep.client();
+  await client.waitForInstances(1);
+  assert.equal((await client.request({})).text(), 'ok');
+  await assert.rejects(
+    DistributedRuntime.connect({ env: { ...base, ETCD_AUTH_USERNAME: 'root', ETCD_AUTH_PASSWORD: 'wrong' }, systemStatus: false, connectTimeoutMs: 3000 }),
+    (err: unknown) => {
+      assert.ok(err instanceof EtcdUnavailableError);
+      assert.match(err.message, /^etcd at http:\/\/127\.0\.0\.1:\d+ refused the credentials \(.+\); check ETCD_AUTH_USERNAME and ETCD_AUTH_PASSWORD$/);
+      assert.ok(!err.message.includes('wrong'), 'the password is not echoed');
+      return true;
+    },
+  );
 });
