@@ -21,6 +21,8 @@ export interface RequestContext {
   readonly instanceId: bigint;
   /** The subject the request came in on. */
   readonly subject: string;
+  /** The request payload as received (also when the handler gets it decoded as JSON). */
+  readonly bytes: Uint8Array;
   /** Aborted when the runtime stops waiting for in-flight requests at shutdown. */
   readonly signal: AbortSignal;
 }
@@ -191,7 +193,7 @@ export class EndpointServer {
       }
       let result: unknown;
       try {
-        result = await this.handler(request, { instanceId: this.instanceId, subject: this.subjectName, signal: this.abort.signal });
+        result = await this.handler(request, { instanceId: this.instanceId, subject: this.subjectName, bytes: msg.data, signal: this.abort.signal });
       } catch (err) {
         fail('generate', err);
         this.send(reply, errorFrame(errorMessage(err), 'generate'));

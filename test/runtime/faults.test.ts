@@ -212,11 +212,16 @@ test('a handler error is a RemoteError with the handler message', async (t) => {
   const drt = await runtimeFor(cluster);
   t.after(() => drt.shutdown());
   const ep = drt.namespace('inproc').component('c').endpoint('e');
-  const served = await ep.serve(() => {
-    throw new Error('nope');
+  const seen: string[] = [];
+  const served = await ep.serve((req: { fail?: boolean }, ctx) => {
+    seen.push(new TextDecoder().decode(ctx.bytes));
+    if (req.fail !== false) throw new Error('nope');
+    return 'fine';
   });
   assert.equal(served.instanceId, drt.instanceId);
   const client = await ep.client();
   await client.waitForInstances(1);
   await assert.rejects(client.request({}), (e: unknown) => e instanceof RemoteError && /nope/.test(e.message));
+  assert.equal((await client.request({ fail: false })).text(), 'fine');
+  assert.deepEqual(seen, ['{}', '{"fail":false}'], 'the handler gets the raw bytes beside the decoded request');
 });
