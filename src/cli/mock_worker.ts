@@ -4,26 +4,24 @@
  * and publishes a KV hit-rate event every second under its own worker id.
  */
 import type { OptionSpec } from '../config/schema.ts';
-import { parseDurationAtLeast, parseInteger, parseUrlList } from '../config/values.ts';
+import { parseDurationAtLeast, parseInteger } from '../config/values.ts';
+import { connectionOptionSpecs, nameParser } from '../config/commonOptions.ts';
 import { DEFAULT_NAMESPACE } from '../config/aggregatorOptions.ts';
 import { DEFAULT_HIT_RATE_INTERVAL_MS, DEFAULT_MOCK_COMPONENT, DEFAULT_MOCK_ENDPOINT, MockWorkers } from '../mock/MockWorker.ts';
-import { DEFAULT_ETCD_ENDPOINTS, DEFAULT_NATS_SERVER, etcdOptionsFromEnv, natsOptionsFromEnv } from '../runtime/connections.ts';
-import { validateName } from '../runtime/names.ts';
+import { etcdOptionsFromEnv, natsOptionsFromEnv } from '../runtime/connections.ts';
 import { parseCommand } from './args.ts';
 import { onShutdownSignal, runCommand } from './run.ts';
 import { getLogger } from '../log.ts';
 
 const log = getLogger('mock_worker');
-const nameOf = (kind: 'namespace' | 'component' | 'endpoint') => (v: unknown) => validateName(kind, String(v));
 
 const SPECS: OptionSpec[] = [
-  { key: 'namespace', flag: 'namespace', env: [{ name: 'DYN_NAMESPACE' }], parse: nameOf('namespace'), default: DEFAULT_NAMESPACE, description: 'namespace to register in' },
-  { key: 'component', flag: 'component', parse: nameOf('component'), default: DEFAULT_MOCK_COMPONENT, description: 'component to register' },
-  { key: 'endpoint', flag: 'endpoint', parse: nameOf('endpoint'), default: DEFAULT_MOCK_ENDPOINT, description: 'endpoint to serve' },
+  { key: 'namespace', flag: 'namespace', env: [{ name: 'DYN_NAMESPACE' }], parse: nameParser('namespace'), default: DEFAULT_NAMESPACE, description: 'namespace to register in' },
+  { key: 'component', flag: 'component', parse: nameParser('component'), default: DEFAULT_MOCK_COMPONENT, description: 'component to register' },
+  { key: 'endpoint', flag: 'endpoint', parse: nameParser('endpoint'), default: DEFAULT_MOCK_ENDPOINT, description: 'endpoint to serve' },
   { key: 'workers', flag: 'workers', parse: (v) => parseInteger(v, 1, 100_000), default: 1, description: 'independent workers in this process (each its own lease and service instance)' },
   { key: 'hit_rate_interval', flag: 'hit-rate-interval', parse: parseDurationAtLeast(10), default: DEFAULT_HIT_RATE_INTERVAL_MS, defaultText: '1s', description: 'time between two KV hit-rate events of each worker' },
-  { key: 'nats_server', flag: 'nats-server', env: [{ name: 'NATS_SERVER' }], parse: (v) => parseUrlList(v, ['nats', 'tls', 'ws', 'wss']), default: [DEFAULT_NATS_SERVER], description: 'NATS server URL(s), comma-separated' },
-  { key: 'etcd_endpoints', flag: 'etcd-endpoints', env: [{ name: 'ETCD_ENDPOINTS' }], parse: (v) => parseUrlList(v, ['http', 'https']), default: [DEFAULT_ETCD_ENDPOINTS], description: 'etcd endpoint URL(s), comma-separated' },
+  ...connectionOptionSpecs(),
 ];
 
 runCommand('mock_worker', async () => {

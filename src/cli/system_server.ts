@@ -6,7 +6,8 @@
  *   system_server --client --requests 10
  *   curl localhost:8081/metrics | grep dynamo_component
  */
-import { parseInteger, parseBool, parseString } from '../config/values.ts';
+import { parseInteger, parseBool } from '../config/values.ts';
+import { connectionOptionSpecs, nameParser } from '../config/commonOptions.ts';
 import type { OptionSpec } from '../config/schema.ts';
 import { getLogger } from '../log.ts';
 import { DistributedRuntime } from '../runtime/index.ts';
@@ -21,13 +22,12 @@ export const DEFAULT_CLIENT_REQUESTS = 10;
 const log = getLogger('system_server');
 
 const SPECS: OptionSpec[] = [
-  { key: 'namespace', flag: 'namespace', env: [{ name: 'DYN_NAMESPACE' }], parse: (v) => parseString(v), default: DEFAULT_NAMESPACE, description: 'namespace of the example endpoint' },
-  { key: 'component', flag: 'component', parse: (v) => parseString(v), default: DEFAULT_COMPONENT, description: 'component of the example endpoint' },
-  { key: 'endpoint', flag: 'endpoint', parse: (v) => parseString(v), default: DEFAULT_ENDPOINT, description: 'name of the example endpoint' },
+  { key: 'namespace', flag: 'namespace', env: [{ name: 'DYN_NAMESPACE' }], parse: nameParser('namespace'), default: DEFAULT_NAMESPACE, description: 'namespace of the example endpoint' },
+  { key: 'component', flag: 'component', parse: nameParser('component'), default: DEFAULT_COMPONENT, description: 'component of the example endpoint' },
+  { key: 'endpoint', flag: 'endpoint', parse: nameParser('endpoint'), default: DEFAULT_ENDPOINT, description: 'name of the example endpoint' },
   { key: 'client', flag: 'client', boolean: true, parse: parseBool, default: false, description: 'send requests to the endpoint instead of serving it' },
   { key: 'requests', flag: 'requests', parse: (v) => parseInteger(v, 1, 1_000_000), default: DEFAULT_CLIENT_REQUESTS, description: 'with --client: how many requests to send' },
-  { key: 'nats_server', flag: 'nats-server', env: [{ name: 'NATS_SERVER' }], parse: (v) => parseString(v), default: 'nats://localhost:4222', description: 'NATS server URL(s), comma-separated' },
-  { key: 'etcd_endpoints', flag: 'etcd-endpoints', env: [{ name: 'ETCD_ENDPOINTS' }], parse: (v) => parseString(v), default: 'http://localhost:2379', description: 'etcd endpoint URL(s), comma-separated' },
+  ...connectionOptionSpecs(),
 ];
 
 runCommand('system_server', async () => {
@@ -41,8 +41,8 @@ runCommand('system_server', async () => {
   );
   const get = <T>(k: string): T => values.get(k) as T;
   const drt = await DistributedRuntime.connect({
-    nats: { servers: get<string>('nats_server').split(',') },
-    etcd: { endpoints: get<string>('etcd_endpoints').split(',') },
+    nats: { servers: get<string[]>('nats_server') },
+    etcd: { endpoints: get<string[]>('etcd_endpoints') },
     systemStatus: !get<boolean>('client'),
   });
   onShutdownSignal('system_server', () => drt.shutdown());

@@ -5,30 +5,16 @@
  */
 import { formatHostPort } from '../export/MetricsHttpServer.ts';
 import { exportConfigFrom, exportOptionSpecs, type ExportConfig } from './exportOptions.ts';
+import { connectionOptionSpecs, nameParser } from './commonOptions.ts';
 import { ConfigError, type Loaded, type OptionSpec } from './schema.ts';
-import { parseBool, parseDurationAtLeast, parseInteger, parseIp, parseString, parseUrlList } from './values.ts';
-import { validateName } from '../runtime/names.ts';
-import { InvalidNameError } from '../runtime/errors.ts';
+import { parseBool, parseDurationAtLeast, parseInteger, parseIp } from './values.ts';
 import { DEFAULT_MAX_TRACKED_WORKERS } from '../aggregator/HitRateTracker.ts';
 import { DEFAULT_POLL_INTERVAL_MS } from '../aggregator/Aggregator.ts';
-import { DEFAULT_ETCD_ENDPOINTS, DEFAULT_NATS_SERVER } from '../runtime/connections.ts';
 
 export const DEFAULT_NAMESPACE = 'dynamo';
 export const DEFAULT_METRICS_HOST = '0.0.0.0';
 export const DEFAULT_METRICS_PORT = 9091;
 export const DEFAULT_METRICS_SERVICE_NAME = 'dynamo-metrics';
-
-function name(kind: 'namespace' | 'component' | 'endpoint'): (v: unknown) => string {
-  return (v) => {
-    const s = parseString(v);
-    try {
-      return validateName(kind, s);
-    } catch (err) {
-      if (err instanceof InvalidNameError) throw new ConfigError(err.message);
-      throw err;
-    }
-  };
-}
 
 export function aggregatorOptionSpecs(): OptionSpec[] {
   const exportSpecs = exportOptionSpecs({ serviceName: DEFAULT_METRICS_SERVICE_NAME, port: DEFAULT_METRICS_PORT }).map((s) =>
@@ -36,16 +22,15 @@ export function aggregatorOptionSpecs(): OptionSpec[] {
     s.key === 'prometheus.host' || s.key === 'prometheus.port' ? { ...s, flag: undefined } : s,
   );
   return [
-    { key: 'namespace', flag: 'namespace', env: [{ name: 'DYN_NAMESPACE' }], parse: name('namespace'), default: DEFAULT_NAMESPACE, description: 'namespace of the target endpoint' },
-    { key: 'component', flag: 'component', parse: name('component'), description: 'component of the target endpoint (required)' },
-    { key: 'endpoint', flag: 'endpoint', parse: name('endpoint'), description: 'endpoint to aggregate (required)' },
+    { key: 'namespace', flag: 'namespace', env: [{ name: 'DYN_NAMESPACE' }], parse: nameParser('namespace'), default: DEFAULT_NAMESPACE, description: 'namespace of the target endpoint' },
+    { key: 'component', flag: 'component', parse: nameParser('component'), description: 'component of the target endpoint (required)' },
+    { key: 'endpoint', flag: 'endpoint', parse: nameParser('endpoint'), description: 'endpoint to aggregate (required)' },
     { key: 'poll_interval', flag: 'poll-interval', parse: parseDurationAtLeast(1000), default: DEFAULT_POLL_INTERVAL_MS, defaultText: '1s', description: 'time between two scrape cycles (seconds, at least 1)' },
     { key: 'host', flag: 'host', parse: parseIp, default: DEFAULT_METRICS_HOST, description: 'address of the Prometheus server (IPv4/IPv6 literal); with --push, of the PushGateway' },
     { key: 'port', flag: 'port', parse: (v) => parseInteger(v, 0, 65535), default: DEFAULT_METRICS_PORT, description: 'port of the Prometheus server; with --push, of the PushGateway' },
     { key: 'push', flag: 'push', boolean: true, parse: parseBool, default: false, description: 'push to a PushGateway at --host:--port (job dynamo_metrics) instead of serving /metrics' },
     { key: 'max_tracked_workers', flag: 'max-tracked-workers', parse: (v) => parseInteger(v, 1, 10_000_000), default: DEFAULT_MAX_TRACKED_WORKERS, description: 'most workers whose hit-rate totals are kept (least recently active dropped first)' },
-    { key: 'nats_server', flag: 'nats-server', env: [{ name: 'NATS_SERVER' }], parse: (v) => parseUrlList(v, ['nats', 'tls', 'ws', 'wss']), default: [DEFAULT_NATS_SERVER], description: 'NATS server URL(s), comma-separated' },
-    { key: 'etcd_endpoints', flag: 'etcd-endpoints', env: [{ name: 'ETCD_ENDPOINTS' }], parse: (v) => parseUrlList(v, ['http', 'https']), default: [DEFAULT_ETCD_ENDPOINTS], description: 'etcd endpoint URL(s), comma-separated' },
+    ...connectionOptionSpecs(),
     ...exportSpecs,
   ];
 }

@@ -45,16 +45,6 @@ for (const [kind, serverArgs, goodEnv, badEnv] of [
   });
 }
 
-test('every command answers --help with exit 0', async () => {
-  for (const [script, flag] of [['src/cli/metrics.ts', '--component'], ['src/cli/mock_worker.ts', '--workers'], ['src/cli/system_server.ts', '--client'], ['scripts/demo.ts', '--with-prometheus']] as const) {
-    const p = startScript(script, ['--help'], process.env);
-    const { code } = await p.exited;
-    assert.equal(code, 0, `${script}: ${p.output()}`);
-    assert.ok(p.output().includes(flag), `${script} --help mentions ${flag}`);
-    assert.match(p.output(), /^Usage: /m);
-  }
-});
-
 test('etcd user and password from the environment', async (t) => {
   const defer = cleanups(t);
   const nats = await startNats();

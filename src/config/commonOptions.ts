@@ -1,0 +1,30 @@
+/**
+ * Options every command that joins a cluster shares: the endpoint names (validated as the
+ * runtime does, as one-line config errors) and where NATS and etcd are.
+ */
+import { InvalidNameError } from '../runtime/errors.ts';
+import { DEFAULT_ETCD_ENDPOINTS, DEFAULT_NATS_SERVER } from '../runtime/connections.ts';
+import { validateName, type NameKind } from '../runtime/names.ts';
+import { ConfigError, type OptionSpec } from './schema.ts';
+import { parseString, parseUrlList } from './values.ts';
+
+/** Parses a namespace, component or endpoint name; an invalid one is a `ConfigError`. */
+export function nameParser(kind: NameKind): (v: unknown) => string {
+  return (v) => {
+    const s = parseString(v);
+    try {
+      return validateName(kind, s);
+    } catch (err) {
+      if (err instanceof InvalidNameError) throw new ConfigError(err.message);
+      throw err;
+    }
+  };
+}
+
+/** `--nats-server` / `NATS_SERVER` and `--etcd-endpoints` / `ETCD_ENDPOINTS`. */
+export function connectionOptionSpecs(): OptionSpec[] {
+  return [
+    { key: 'nats_server', flag: 'nats-server', env: [{ name: 'NATS_SERVER' }], parse: (v) => parseUrlList(v, ['nats', 'tls', 'ws', 'wss']), default: [DEFAULT_NATS_SERVER], description: 'NATS server URL(s), comma-separated' },
+    { key: 'etcd_endpoints', flag: 'etcd-endpoints', env: [{ name: 'ETCD_ENDPOINTS' }], parse: (v) => parseUrlList(v, ['http', 'https']), default: [DEFAULT_ETCD_ENDPOINTS], description: 'etcd endpoint URL(s), comma-separated' },
+  ];
+}
