@@ -44,8 +44,10 @@ export class LeaderElection extends EventEmitter<LeaderElectionEvents> {
     return stringifyJson({ instance_id: this.drt.instanceId, host: hostname(), pid: process.pid });
   }
 
+  private readonly onLeaseChanged = (): void => void this.check();
+
   async start(): Promise<void> {
-    this.drt.on('leaseChanged', () => void this.check());
+    this.drt.on('leaseChanged', this.onLeaseChanged);
     await this.check();
     if (!this.leader) log.info(`standing by: ${this.key} is held by another instance`);
     try {
@@ -104,6 +106,7 @@ export class LeaderElection extends EventEmitter<LeaderElectionEvents> {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
+    this.drt.off('leaseChanged', this.onLeaseChanged);
     await this.busy;
     await this.watcher?.cancel().catch(() => undefined);
     if (this.leader) {

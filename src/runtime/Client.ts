@@ -29,8 +29,13 @@ export class Client {
     discovery.on('removed', this.onRemoved);
   }
 
-  /** The endpoint's instances, ordered by id (recomputed only when discovery changed). */
+  /** The endpoint's instances, ordered by id. */
   instances(): Instance[] {
+    return [...this.sorted()];
+  }
+
+  /** The sorted list, recomputed only when discovery changed; shared, never handed out. */
+  private sorted(): readonly Instance[] {
     const version = this.discovery.version;
     if (this.cached?.version !== version) {
       const list = this.discovery
@@ -38,11 +43,11 @@ export class Client {
         .sort((a, b) => (a.instanceId < b.instanceId ? -1 : a.instanceId > b.instanceId ? 1 : 0));
       this.cached = { version, list };
     }
-    return [...this.cached.list];
+    return this.cached.list;
   }
 
   instanceIds(): bigint[] {
-    return this.instances().map((i) => i.instanceId);
+    return this.sorted().map((i) => i.instanceId);
   }
 
   /** Waits until at least `count` instances are registered. */
@@ -71,21 +76,21 @@ export class Client {
 
   /** Sends to a random instance. */
   random(request: unknown, opts: RequestOptions = {}): ResponseStream {
-    const list = this.instances();
+    const list = this.sorted();
     if (list.length === 0) return this.failed(new NoInstancesError(`no instances of ${this.path} are registered`));
     return this.sendTo(list[Math.floor(Math.random() * list.length)]!, request, opts, this.rerouter());
   }
 
   /** Sends to the next instance in id order. */
   roundRobin(request: unknown, opts: RequestOptions = {}): ResponseStream {
-    const list = this.instances();
+    const list = this.sorted();
     if (list.length === 0) return this.failed(new NoInstancesError(`no instances of ${this.path} are registered`));
     return this.sendTo(list[this.rr++ % list.length]!, request, opts, this.rerouter());
   }
 
   /** Sends to the instance `instanceId`. */
   direct(request: unknown, instanceId: bigint, opts: RequestOptions = {}): ResponseStream {
-    const inst = this.instances().find((i) => i.instanceId === instanceId);
+    const inst = this.sorted().find((i) => i.instanceId === instanceId);
     if (inst === undefined) {
       return this.failed(new InstanceGoneError(instanceId, `instance ${instanceId} of ${this.path} is not registered`));
     }
@@ -117,7 +122,7 @@ export class Client {
     const tried = new Set<bigint>();
     return (failed) => {
       tried.add(failed);
-      const next = this.instances().find((i) => !tried.has(i.instanceId));
+      const next = this.sorted().find((i) => !tried.has(i.instanceId));
       return next === undefined ? undefined : { instanceId: next.instanceId, subject: next.subject };
     };
   }

@@ -31,13 +31,6 @@ export class EndpointCounters {
       this.lastError = error;
     }
   }
-
-  reset(): void {
-    this.numRequests = 0;
-    this.numErrors = 0;
-    this.lastError = '';
-    this.processingTimeNs = 0;
-  }
 }
 
 export type StatsHandler = () => unknown;
@@ -104,10 +97,6 @@ export class MicroService {
 
   removeEndpoint(name: string): void {
     this.endpoints.delete(name);
-  }
-
-  get endpointCount(): number {
-    return this.endpoints.size;
   }
 
   stop(): void {

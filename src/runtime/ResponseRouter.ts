@@ -54,10 +54,6 @@ export class ResponseStream implements AsyncIterable<ResponseChunk> {
     this.wake?.();
   }
 
-  get settled(): boolean {
-    return this.done;
-  }
-
   async *[Symbol.asyncIterator](): AsyncIterator<ResponseChunk> {
     for (;;) {
       const next = this.queue.shift();
@@ -132,10 +128,6 @@ export class ResponseRouter {
         s.finish(new InstanceGoneError(s.instanceId, `instance ${s.instanceId} (${s.subject}) went away before answering`));
       }
     }
-  }
-
-  get pendingCount(): number {
-    return this.pending.size;
   }
 
   close(): void {
