@@ -90,8 +90,8 @@ export class Aggregator {
   }
 
   /**
-   * What the exporters get: nothing on a standby; an error (so a scrape answers 503 and a push is
-   * skipped) while NATS is disconnected or the latest cycle is too old: never stale data
+   * What the exporters get: nothing on a standby; an error (so a scrape answers 503 and a push
+   * leaves the worker series out) while NATS is disconnected or the latest cycle is too old: never stale data
    * presented as fresh.
    */
   private exportedView(): AggregateView | undefined {
