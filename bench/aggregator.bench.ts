@@ -12,7 +12,7 @@ import { AggregatorMetrics, type AggregateView } from '../src/aggregator/Aggrega
 import { HitRateTracker } from '../src/aggregator/HitRateTracker.ts';
 import { loadStatistics } from '../src/aggregator/statistics.ts';
 import type { WorkerStats } from '../src/aggregator/statsReply.ts';
-import { loadExportConfig } from '../src/config/index.ts';
+import { loadExportConfig } from '../src/export/options.ts';
 import { MetricsPipeline } from '../src/export/index.ts';
 import { DistributedRuntime } from '../src/runtime/index.ts';
 import { freePort, waitUntil } from '../test/support/process.ts';
@@ -34,7 +34,7 @@ try {
     { global: false },
   );
   await pipeline.start();
-  const drt = await DistributedRuntime.connect({ nats: { servers: [cluster.nats.url] }, etcd: { endpoints: [cluster.etcd.url] }, systemStatus: false });
+  const drt = await DistributedRuntime.connect({ nats: { servers: [cluster.nats.url] }, etcd: { endpoints: [cluster.etcd.url] } });
   const agg = new Aggregator(drt, { namespace: 'dynamo', component: 'my_component', endpoint: 'my_endpoint', pollIntervalMs: 3_600_000 });
   agg.attach(pipeline);
   await agg.start();

@@ -8,7 +8,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { DataPointType, type ScopeMetrics } from '@opentelemetry/sdk-metrics';
 import client from 'prom-client';
-import { loadExportConfig } from '../src/config/index.ts';
+import { loadExportConfig } from '../src/export/options.ts';
 import { MetricsPipeline } from '../src/export/index.ts';
 import { PullMetricReader } from '../src/export/PullMetricReader.ts';
 import { serializePrometheus } from '../src/export/PrometheusSerializer.ts';

@@ -7,8 +7,9 @@
  *   npm run bench -- bench/instrumentation.bench.ts
  */
 import client from 'prom-client';
+import { connectInstrumented } from '../instrumentation/index.ts';
 import { EndpointMetrics } from '../instrumentation/EndpointMetrics.ts';
-import { DistributedRuntime, NOOP_OBSERVER } from '../src/runtime/index.ts';
+import { DistributedRuntime } from '../src/runtime/index.ts';
 import { startCluster } from '../test/support/servers.ts';
 import { fmt, machine, summarize, table } from './stats.ts';
 
@@ -80,9 +81,9 @@ const p = summarize(results.promClient!).median;
 
 // end to end through NATS
 const cluster = await startCluster();
-const env = { nats: { servers: [cluster.nats.url] }, etcd: { endpoints: [cluster.etcd.url] }, systemStatus: false };
-const withObs = await DistributedRuntime.connect(env);
-const without = await DistributedRuntime.connect({ ...env, observerFactory: () => NOOP_OBSERVER });
+const env = { nats: { servers: [cluster.nats.url] }, etcd: { endpoints: [cluster.etcd.url] } };
+const withObs = await connectInstrumented({ ...env, systemStatus: false });
+const without = await DistributedRuntime.connect(env); // no instrumentation: endpoints observed by a no-op
 await withObs.namespace('bench').component('c').endpoint('instrumented').serve((r: Uint8Array) => r, { decode: 'bytes' });
 await without.namespace('bench').component('c').endpoint('bare').serve((r: Uint8Array) => r, { decode: 'bytes' });
 const clientRt = await DistributedRuntime.connect(env);

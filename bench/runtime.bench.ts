@@ -6,6 +6,7 @@
  *   npm run bench -- bench/runtime.bench.ts
  */
 import { connect } from '@nats-io/transport-node';
+import { connectInstrumented } from '../instrumentation/index.ts';
 import { DistributedRuntime } from '../src/runtime/index.ts';
 import { startCluster } from '../test/support/servers.ts';
 import { fmt, machine, summarize, table } from './stats.ts';
@@ -52,7 +53,7 @@ try {
   const bare = (): Promise<unknown> => requester.request('bare.echo', PAYLOAD, { timeout: 5000 });
 
   // the runtime: a worker runtime and a client runtime
-  const worker = await DistributedRuntime.connect(env);
+  const worker = await connectInstrumented({ ...env, systemStatus: false }); // a worker measures itself, as in production
   const ep = worker.namespace('bench').component('echo').endpoint('generate');
   await ep.serve((req: unknown) => req, { decode: 'bytes' });
   const streamEp = worker.namespace('bench').component('echo').endpoint('stream');

@@ -10,7 +10,7 @@ import { sleep } from '../test/support/process.ts';
 
 const [natsUrl, etcdUrl, portS, rateS, secondsS, windowS] = process.argv.slice(2);
 const RATE = Number(rateS);
-const drt = await DistributedRuntime.connect({ nats: { servers: [natsUrl!] }, etcd: { endpoints: [etcdUrl!] }, systemStatus: false });
+const drt = await DistributedRuntime.connect({ nats: { servers: [natsUrl!] }, etcd: { endpoints: [etcdUrl!] } });
 const client = await drt.namespace('soak').component('svc').endpoint('echo').client();
 await client.waitForInstances(1);
 const end = Date.now() + Number(secondsS) * 1000;

@@ -9,7 +9,7 @@
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Aggregator } from '../src/aggregator/Aggregator.ts';
-import { loadExportConfig } from '../src/config/index.ts';
+import { loadExportConfig } from '../src/export/options.ts';
 import { MetricsPipeline } from '../src/export/index.ts';
 import { processEndpointMetrics } from '../instrumentation/EndpointMetrics.ts';
 import { DistributedRuntime } from '../src/runtime/index.ts';
@@ -34,7 +34,7 @@ try {
   const pipeline = new MetricsPipeline(loadExportConfig({ argv: ['--prometheus-host', '127.0.0.1', '--prometheus-port', String(port)], env: {} }, { serviceName: 'soak' }), { global: true });
   processEndpointMetrics.attach(pipeline);
   await pipeline.start();
-  const env = { nats: { servers: [cluster.nats.url] }, etcd: { endpoints: [cluster.etcd.url] }, systemStatus: false };
+  const env = { nats: { servers: [cluster.nats.url] }, etcd: { endpoints: [cluster.etcd.url] } };
   const drt = await DistributedRuntime.connect(env);
   const agg = new Aggregator(drt, { namespace: 'dynamo', component: 'my_component', endpoint: 'my_endpoint' });
   agg.attach(pipeline);

@@ -12,9 +12,23 @@
  * provider is looked up when the metric is used, so metrics created before the exporter
  * pipeline exists start reporting once it does.
  */
-import { metrics, type Attributes, type Counter, type Gauge, type Histogram, type Meter, type MeterProvider, type ObservableGauge, type UpDownCounter } from '@opentelemetry/api';
-import { UsageError } from '../src/runtime/errors.ts';
+import { metrics, type Attributes, type Counter, type Gauge, type Histogram, type Meter, type MeterProvider, type UpDownCounter } from '@opentelemetry/api';
+import { UsageError } from '../src/errors.ts';
+import { getLogger } from '../src/log.ts';
+import type {
+  CounterMetric,
+  GaugeMetric,
+  HistogramMetric,
+  HistogramMetricOptions,
+  MetricLabels,
+  MetricOptions,
+  MetricsFactory,
+  ObserveCallback,
+  ObservedGauge,
+} from '../src/runtime/metricsFactory.ts';
 import { COMPONENT_METER_NAME } from './EndpointMetrics.ts';
+
+const log = getLogger('metrics');
 
 export const CUSTOM_METRIC_PREFIX = 'dynamo_component_';
 /** Labels the runtime sets itself, or that Prometheus reserves. */
@@ -22,19 +36,7 @@ export const RESERVED_LABELS: readonly string[] = ['dynamo_namespace', 'dynamo_c
 
 const NAME_RE = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
-export interface CustomMetricOptions {
-  description: string;
-  /** Extra label names this metric may be given when recording. */
-  labels?: string[];
-  unit?: string;
-}
-
-export interface HistogramOptions extends CustomMetricOptions {
-  /** Bucket upper bounds. @default the OTel SDK's defaults */
-  buckets?: number[];
-}
-
-type LabelValues = Record<string, string | number | boolean>;
+type Labeller = (l?: MetricLabels) => Attributes | undefined;
 
 /** Resolves an instrument from the current global MeterProvider, again whenever it changes. */
 class Lazy<T> {
@@ -51,56 +53,63 @@ class Lazy<T> {
   }
 }
 
-export class CustomCounter {
-  constructor(private readonly inst: Lazy<Counter>, private readonly labels: (l?: LabelValues) => Attributes) {}
-  add(value: number, labels?: LabelValues): void {
-    this.inst.get().add(value, this.labels(labels));
+// A labeller answers undefined for labels it refused (and warned about): the value is dropped,
+// as OTel instruments drop a bad value instead of throwing into the caller.
+
+export class CustomCounter implements CounterMetric {
+  constructor(private readonly inst: Lazy<Counter>, private readonly labels: Labeller) {}
+  add(value: number, labels?: MetricLabels): void {
+    const attributes = this.labels(labels);
+    if (attributes !== undefined) this.inst.get().add(value, attributes);
   }
 }
 
-export class CustomUpDownCounter {
-  constructor(private readonly inst: Lazy<UpDownCounter>, private readonly labels: (l?: LabelValues) => Attributes) {}
-  add(value: number, labels?: LabelValues): void {
-    this.inst.get().add(value, this.labels(labels));
+export class CustomUpDownCounter implements CounterMetric {
+  constructor(private readonly inst: Lazy<UpDownCounter>, private readonly labels: Labeller) {}
+  add(value: number, labels?: MetricLabels): void {
+    const attributes = this.labels(labels);
+    if (attributes !== undefined) this.inst.get().add(value, attributes);
   }
 }
 
-export class CustomGauge {
-  constructor(private readonly inst: Lazy<Gauge>, private readonly labels: (l?: LabelValues) => Attributes) {}
-  set(value: number, labels?: LabelValues): void {
-    this.inst.get().record(value, this.labels(labels));
+export class CustomGauge implements GaugeMetric {
+  constructor(private readonly inst: Lazy<Gauge>, private readonly labels: Labeller) {}
+  set(value: number, labels?: MetricLabels): void {
+    const attributes = this.labels(labels);
+    if (attributes !== undefined) this.inst.get().record(value, attributes);
   }
 }
 
-export class CustomHistogram {
-  constructor(private readonly inst: Lazy<Histogram>, private readonly labels: (l?: LabelValues) => Attributes) {}
-  record(value: number, labels?: LabelValues): void {
-    this.inst.get().record(value, this.labels(labels));
+export class CustomHistogram implements HistogramMetric {
+  constructor(private readonly inst: Lazy<Histogram>, private readonly labels: Labeller) {}
+  record(value: number, labels?: MetricLabels): void {
+    const attributes = this.labels(labels);
+    if (attributes !== undefined) this.inst.get().record(value, attributes);
   }
 }
 
 /** Hands out custom metrics labelled with one level of the hierarchy. */
-export class MetricsRegistry {
+export class MetricsRegistry implements MetricsFactory {
   constructor(readonly baseLabels: Readonly<Attributes>) {}
 
-  counter(name: string, opts: CustomMetricOptions): CustomCounter {
+  counter(name: string, opts: MetricOptions): CustomCounter {
     const full = this.name(name, true);
     return new CustomCounter(new Lazy((m) => m.createCounter(full, { description: opts.description, unit: opts.unit })), this.labeller(full, opts));
   }
 
-  upDownCounter(name: string, opts: CustomMetricOptions): CustomUpDownCounter {
+  upDownCounter(name: string, opts: MetricOptions): CustomUpDownCounter {
     const full = this.name(name, false);
     return new CustomUpDownCounter(new Lazy((m) => m.createUpDownCounter(full, { description: opts.description, unit: opts.unit })), this.labeller(full, opts));
   }
 
-  gauge(name: string, opts: CustomMetricOptions): CustomGauge {
+  gauge(name: string, opts: MetricOptions): CustomGauge {
     const full = this.name(name, false);
     return new CustomGauge(new Lazy((m) => m.createGauge(full, { description: opts.description, unit: opts.unit })), this.labeller(full, opts));
   }
 
-  histogram(name: string, opts: HistogramOptions): CustomHistogram {
+  histogram(name: string, opts: HistogramMetricOptions): CustomHistogram {
     const full = this.name(name, false);
-    const advice = opts.buckets ? { explicitBucketBoundaries: opts.buckets } : undefined;
+    const advice = opts.buckets ? { explicitBucketBoundaries: [...opts.buckets] } : undefined;
     return new CustomHistogram(new Lazy((m) => m.createHistogram(full, { description: opts.description, unit: opts.unit, advice })), this.labeller(full, opts));
   }
 
@@ -108,12 +117,17 @@ export class MetricsRegistry {
    * A gauge read at every collection: `callback(observe)` calls `observe(value, labels?)` for each
    * series. Registered on the provider current at the time of the call.
    */
-  observableGauge(name: string, opts: CustomMetricOptions, callback: (observe: (value: number, labels?: LabelValues) => void) => void): ObservableGauge {
+  observableGauge(name: string, opts: MetricOptions, callback: ObserveCallback): ObservedGauge {
     const full = this.name(name, false);
     const labels = this.labeller(full, opts);
     const g = metrics.getMeter(COMPONENT_METER_NAME).createObservableGauge(full, { description: opts.description, unit: opts.unit });
-    g.addCallback((r) => callback((value, l) => r.observe(value, labels(l))));
-    return g;
+    const cb = (r: { observe(value: number, attributes?: Attributes): void }): void =>
+      callback((value, l) => {
+        const attributes = labels(l);
+        if (attributes !== undefined) r.observe(value, attributes);
+      });
+    g.addCallback(cb);
+    return { stop: () => g.removeCallback(cb) };
   }
 
   private name(name: string, counter: boolean): string {
@@ -124,7 +138,7 @@ export class MetricsRegistry {
     return full;
   }
 
-  private labeller(metric: string, opts: CustomMetricOptions): (l?: LabelValues) => Attributes {
+  private labeller(metric: string, opts: MetricOptions): Labeller {
     const declared = new Set(opts.labels ?? []);
     for (const l of declared) {
       if (!NAME_RE.test(l) || l.startsWith('__')) throw new UsageError(`metric ${metric}: invalid label name ${JSON.stringify(l)}`);
@@ -134,7 +148,10 @@ export class MetricsRegistry {
     return (l) => {
       if (l === undefined) return base;
       for (const k in l) {
-        if (!declared.has(k)) throw new UsageError(`metric ${metric}: label ${JSON.stringify(k)} was not declared; declare it in labels: [...] when creating the metric`);
+        if (!declared.has(k)) {
+          log.rateLimited('warn', `undeclared-${metric}`, 'value dropped: label not declared; declare it in labels: [...] when creating the metric', { metric, label: k });
+          return undefined;
+        }
       }
       return { ...base, ...l };
     };

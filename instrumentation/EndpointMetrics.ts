@@ -1,5 +1,5 @@
 /**
- * Automatic endpoint metrics (metrics.md §1). The request path only bumps plain numbers on a
+ * Automatic endpoint metrics (docs/metrics.md §1). The request path only bumps plain numbers on a
  * per-endpoint object whose attributes were built once (an OTel SDK synchronous instrument costs
  * about 2.5 µs per call here, more than the whole budget); collection reads them through OTel
  * observable instruments on the `dynamo_component` meter (counters, in-flight) and, for the
@@ -7,10 +7,11 @@
  * producer as cumulative histogram data. Counting starts before any pipeline exists, so nothing
  * is lost to start-up order.
  */
-import type { Attributes, BatchObservableResult, Meter, ObservableCounter, ObservableUpDownCounter } from '@opentelemetry/api';
+import type { Attributes, BatchObservableResult, HrTime, Meter, ObservableCounter, ObservableUpDownCounter } from '@opentelemetry/api';
+import { millisToHrTime } from '@opentelemetry/core';
 import { DataPointType, AggregationTemporality, type ScopeMetrics } from '@opentelemetry/sdk-metrics';
 import { ENDPOINT_ERROR_TYPES, type EndpointErrorType, type EndpointIdentity, type EndpointObserver } from '../src/runtime/observer.ts';
-import { sanitizeLabelValue } from '../src/runtime/names.ts';
+import { scopeAttributes } from './labels.ts';
 import type { MetricsPipeline } from '../src/export/MetricsPipeline.ts';
 
 export const COMPONENT_METER_NAME = 'dynamo_component';
@@ -37,11 +38,7 @@ export const METRIC_HELP = {
 
 /** The three labels every endpoint metric carries, with Dynamo's value sanitising. */
 export function endpointAttributes(id: EndpointIdentity): Attributes {
-  return {
-    dynamo_namespace: sanitizeLabelValue(id.namespace),
-    dynamo_component: sanitizeLabelValue(id.component),
-    dynamo_endpoint: sanitizeLabelValue(id.endpoint),
-  };
+  return scopeAttributes(id);
 }
 
 const ERROR_INDEX = new Map<EndpointErrorType, number>(ENDPOINT_ERROR_TYPES.map((t, i) => [t, i]));
@@ -92,12 +89,11 @@ export class EndpointStats implements EndpointObserver {
 /** All endpoints of the process, keyed by identity (runtimes serving the same endpoint share one). */
 export class EndpointMetrics {
   private readonly stats = new Map<string, EndpointStats>();
-  private readonly startTime: [number, number];
+  private readonly startTime: HrTime;
   private readonly attached = new WeakSet<MetricsPipeline>();
 
   constructor() {
-    const now = Date.now();
-    this.startTime = [Math.floor(now / 1000), (now % 1000) * 1e6];
+    this.startTime = millisToHrTime(Date.now());
   }
 
   /** The observer of one endpoint (an `EndpointObserverFactory`). */
@@ -143,8 +139,7 @@ export class EndpointMetrics {
 
   /** The duration histograms as cumulative OTel histogram data. */
   durationSnapshot(): ScopeMetrics {
-    const now = Date.now();
-    const endTime: [number, number] = [Math.floor(now / 1000), (now % 1000) * 1e6];
+    const endTime = millisToHrTime(Date.now());
     const dataPoints = [];
     for (const s of this.stats.values()) {
       dataPoints.push({

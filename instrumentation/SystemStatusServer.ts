@@ -6,11 +6,13 @@
  * same pipeline also pushes OTLP (or to a PushGateway) when `OTEL_METRICS_EXPORTER` asks for it.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { exportConfigFrom, exportOptionSpecs, loadOptions, type ExportConfig } from '../src/config/index.ts';
+import { loadOptions } from '../src/config/index.ts';
+import { exportConfigFrom, exportOptionSpecs, type ExportConfig } from '../src/export/options.ts';
 import { parseBool, parseInteger, parseIp, ValueError } from '../src/config/values.ts';
 import { ConfigError } from '../src/config/schema.ts';
 import { MetricsPipeline } from '../src/export/MetricsPipeline.ts';
 import { getLogger } from '../src/log.ts';
+import type { ObservedRuntime } from '../src/runtime/observer.ts';
 import { processEndpointMetrics } from './EndpointMetrics.ts';
 
 export const DEFAULT_SYSTEM_HOST = '0.0.0.0';
@@ -21,9 +23,7 @@ export const DEFAULT_SERVICE_NAME = 'dynamo-component';
 const log = getLogger('system_status_server');
 
 /** What the status server asks of each runtime of the process. */
-export interface ReadinessSource {
-  readiness(): { ready: boolean; endpoints: string[] };
-}
+export type ReadinessSource = Pick<ObservedRuntime, 'readiness'>;
 
 export interface SystemStatusSettings {
   enabled: boolean;

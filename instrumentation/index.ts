@@ -1,4 +1,6 @@
 /** Automatic endpoint instrumentation, custom metrics and the system status server. */
+export { connectInstrumented, processInstrumentation, ProcessInstrumentation } from './ProcessInstrumentation.ts';
+export type { InstrumentationOptions } from './ProcessInstrumentation.ts';
 export {
   EndpointMetrics,
   EndpointStats,
@@ -10,7 +12,7 @@ export {
   METRIC_HELP,
 } from './EndpointMetrics.ts';
 export { MetricsRegistry, CustomCounter, CustomUpDownCounter, CustomGauge, CustomHistogram, CUSTOM_METRIC_PREFIX, RESERVED_LABELS } from './CustomMetrics.ts';
-export type { CustomMetricOptions, HistogramOptions } from './CustomMetrics.ts';
+export { scopeAttributes } from './labels.ts';
 export {
   SystemStatusServer,
   systemStatusSettings,
@@ -19,5 +21,6 @@ export {
   closeProcessSystemStatusServer,
   DEFAULT_SYSTEM_HOST,
   DEFAULT_SYSTEM_PORT,
+  SYSTEM_METER_NAME,
 } from './SystemStatusServer.ts';
 export type { ReadinessSource, SystemStatusSettings } from './SystemStatusServer.ts';

@@ -4,7 +4,7 @@
  *
  *   node --import tsx scripts/example-config.ts > config/example.yaml
  */
-import { aggregatorOptionSpecs } from '../src/config/aggregatorOptions.ts';
+import { aggregatorOptionSpecs } from '../src/aggregator/options.ts';
 import type { OptionSpec } from '../src/config/schema.ts';
 
 const EXAMPLES: Record<string, unknown> = {

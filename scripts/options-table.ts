@@ -1,5 +1,5 @@
 /** Prints the README's option tables, generated from the option specs (a test keeps them equal). */
-import { aggregatorOptionSpecs } from '../src/config/aggregatorOptions.ts';
+import { aggregatorOptionSpecs } from '../src/aggregator/options.ts';
 import { renderMarkdownTable } from '../src/config/schema.ts';
 
 export function readmeOptionsTable(): string {

@@ -1,5 +1,5 @@
 /**
- * The `metrics` aggregator's main job (wire.md §4–7): every poll interval, while it leads its
+ * The `metrics` aggregator's main job (docs/wire-protocol.md §4–7): every poll interval, while it leads its
  * target, scatter `$SRV.STATS`, decode each endpoint's ForwardPassMetrics, pair each with its own
  * worker, compute load average and population deviation, swap in the new view (read by the
  * exporters at collection) and publish `ProcessedEndpoints`. KV hit-rate events are counted
@@ -8,7 +8,7 @@
 import { getLogger } from '../log.ts';
 import type { DistributedRuntime, EventSubscription } from '../runtime/DistributedRuntime.ts';
 import type { Instance, InstanceDiscovery } from '../runtime/InstanceDiscovery.ts';
-import { leaderKey, serviceName } from '../runtime/names.ts';
+import { KV_HIT_RATE_EVENT, leaderKey, serviceName } from '../runtime/names.ts';
 import type { MetricsPipeline } from '../export/MetricsPipeline.ts';
 import { BRIDGE_METER_NAME } from '../export/MetricsPipeline.ts';
 import { AggregatorHealth, AggregatorMetrics, type AggregateView } from './AggregatorMetrics.ts';
@@ -17,6 +17,7 @@ import { LeaderElection } from './LeaderElection.ts';
 import { DEFAULT_SCATTER_MAX_WAIT_MS, scatterStats } from './scatterStats.ts';
 import { loadStatistics } from './statistics.ts';
 import { parseStatsReply, type WorkerStats } from './statsReply.ts';
+import { DynamoError, errorMessage } from '../errors.ts';
 
 export const DEFAULT_POLL_INTERVAL_MS = 1_000;
 /** A view older than this many poll intervals (and at least `MIN_STALE_AFTER_MS`) is not exported. */
@@ -24,8 +25,7 @@ export const STALE_AFTER_POLL_INTERVALS = 3;
 export const MIN_STALE_AFTER_MS = 5_000;
 
 /** The worker view cannot be vouched for: the collection fails (503) instead of showing it. */
-export class StaleViewError extends Error {}
-export const KV_HIT_RATE_EVENT = 'kv-hit-rate';
+export class StaleViewError extends DynamoError {}
 
 const log = getLogger('metrics');
 
@@ -224,7 +224,7 @@ export class Aggregator {
       }
       return { workers: workers.size, complete: res.complete, elapsedMs: res.elapsedMs };
     } catch (err) {
-      log.rateLimited('warn', 'cycle', 'scrape cycle failed', { error: (err as Error).message });
+      log.rateLimited('warn', 'cycle', 'scrape cycle failed', { error: errorMessage(err) });
       return undefined;
     }
   }
@@ -240,7 +240,7 @@ export class Aggregator {
         load_std: stats?.std ?? 0,
       });
     } catch (err) {
-      log.rateLimited('warn', 'publish', 'cannot publish the aggregate', { error: (err as Error).message });
+      log.rateLimited('warn', 'publish', 'cannot publish the aggregate', { error: errorMessage(err) });
     }
   }
 

@@ -1,11 +1,12 @@
 /**
- * What the aggregator exports (metrics.md §2–3), as OTel data built from its current view at
+ * What the aggregator exports (docs/metrics.md §2–3), as OTel data built from its current view at
  * each collection: per-worker gauges and hit-rate series for live workers only (a departed
  * worker's series are gone at the next collection, on every exporter, and memory follows the
  * live set), the load aggregates when there is at least one worker (never NaN), and the bridge's
  * own health. A standby exports health only.
  */
-import type { Attributes, Meter } from '@opentelemetry/api';
+import type { Attributes, HrTime, Meter } from '@opentelemetry/api';
+import { millisToHrTime } from '@opentelemetry/core';
 import { AggregationTemporality, DataPointType, type MetricData, type ScopeMetrics } from '@opentelemetry/sdk-metrics';
 import type { HitRateTracker } from './HitRateTracker.ts';
 import type { LoadStatistics } from './statistics.ts';
@@ -22,11 +23,8 @@ export interface AggregateView {
   stats: LoadStatistics | undefined;
 }
 
-type HrTime = [number, number];
-
 function hrNow(): HrTime {
-  const ms = Date.now();
-  return [Math.floor(ms / 1000), (ms % 1000) * 1e6];
+  return millisToHrTime(Date.now());
 }
 
 function gauge(name: string, description: string, dataPoints: MetricData['dataPoints']): MetricData {

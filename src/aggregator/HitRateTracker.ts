@@ -1,5 +1,5 @@
 /**
- * KV hit-rate events (wire.md §5, §7): validated, accumulated per worker, with a cap on tracked
+ * KV hit-rate events (docs/wire-protocol.md §5, §7): validated, accumulated per worker, with a cap on tracked
  * workers (the least recently active dropped first, drops counted) so that events naming ever
  * new worker ids cannot grow memory or series without bound.
  */

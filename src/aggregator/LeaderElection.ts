@@ -1,5 +1,5 @@
 /**
- * One aggregator per target (wire.md §7): the lease-bound key `metrics/{ns}/{comp}/{ep}/leader`,
+ * One aggregator per target (docs/wire-protocol.md §7): the lease-bound key `metrics/{ns}/{comp}/{ep}/leader`,
  * create-if-absent. A second instance waits as a hot standby and takes over when the key is
  * deleted (the leader stopped, or its lease expired). A watch makes take-over prompt; a periodic
  * check covers what a watch can miss (etcd restarted with its data gone, the lease replaced).
@@ -10,6 +10,7 @@ import type { Watcher } from 'etcd3';
 import { getLogger } from '../log.ts';
 import type { DistributedRuntime } from '../runtime/DistributedRuntime.ts';
 import { stringifyJson } from '../runtime/json.ts';
+import { errorMessage } from '../errors.ts';
 
 export const DEFAULT_LEADER_CHECK_INTERVAL_MS = 2_000;
 
@@ -56,7 +57,7 @@ export class LeaderElection extends EventEmitter<LeaderElectionEvents> {
       w.on('delete', () => void this.check());
       w.on('error', () => undefined);
     } catch (err) {
-      log.warn('cannot watch the leader key; relying on periodic checks', { key: this.key, error: (err as Error).message });
+      log.warn('cannot watch the leader key; relying on periodic checks', { key: this.key, error: errorMessage(err) });
     }
     this.timer = setInterval(() => void this.check(), this.checkIntervalMs);
   }
@@ -91,7 +92,7 @@ export class LeaderElection extends EventEmitter<LeaderElectionEvents> {
     } catch (err) {
       this.onEtcdResult(false);
       // etcd unreachable: keep the current role; the lease decides if it lasts too long.
-      log.rateLimited('warn', 'leader-check', 'cannot check the leader key', { key: this.key, error: (err as Error).message });
+      log.rateLimited('warn', 'leader-check', 'cannot check the leader key', { key: this.key, error: errorMessage(err) });
     }
   }
 

@@ -1,8 +1,9 @@
 /**
- * Decoding a stats handler's `data` in every ForwardPassMetrics form Dynamo has used (wire.md §6):
+ * Decoding a stats handler's `data` in every ForwardPassMetrics form Dynamo has used (docs/wire-protocol.md §6):
  * v1, v2, v3 (flat), v4 (nested `worker_stats`/`kv_stats`), and the wrapped
  * `engine_load_metrics` / `predictive_load_metrics` forms. Pure.
  */
+import { DynamoError } from '../errors.ts';
 
 /** ForwardPassMetrics normalised: absent fields are those the form does not carry. */
 export interface ForwardPassMetrics {
@@ -18,11 +19,11 @@ export interface ForwardPassMetrics {
   dataParallelRank?: number | null;
 }
 
-export type FpmRejectReason = 'not_an_object' | 'missing_field' | 'wrong_type' | 'negative' | 'not_finite' | 'out_of_range' | 'unknown_form';
+export type FpmRejectReason = 'not_an_object' | 'missing_field' | 'wrong_type' | 'not_integer' | 'negative' | 'not_finite' | 'out_of_range' | 'unknown_form';
 
 export type FpmResult = { ok: true; value: ForwardPassMetrics } | { ok: false; reason: FpmRejectReason; detail: string };
 
-class Reject extends Error {
+class Reject extends DynamoError {
   constructor(
     readonly reason: FpmRejectReason,
     detail: string,
@@ -44,7 +45,7 @@ function count(o: Obj, key: string): number {
   if (typeof v !== 'number') throw new Reject('wrong_type', `${key} is not a number`);
   if (!Number.isFinite(v)) throw new Reject('not_finite', `${key} is not finite`);
   if (v < 0) throw new Reject('negative', `${key} is negative`);
-  if (!Number.isInteger(v)) throw new Reject('wrong_type', `${key} is not an integer`);
+  if (!Number.isInteger(v)) throw new Reject('not_integer', `${key} is not an integer`);
   if (!Number.isSafeInteger(v)) throw new Reject('out_of_range', `${key} is too large`);
   return v;
 }

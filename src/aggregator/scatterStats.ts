@@ -1,5 +1,5 @@
 /**
- * Scatter-gather of `$SRV.STATS.{service}` (wire.md §4): a fresh inbox, one publish, replies
+ * Scatter-gather of `$SRV.STATS.{service}` (docs/wire-protocol.md §4): a fresh inbox, one publish, replies
  * collected until every expected worker has answered or the maximum wait passes (Dynamo always
  * waited a fixed 1 s). No responders means no workers, not an error.
  *

@@ -1,4 +1,4 @@
-/** Load statistics across workers (wire.md §7). Pure. */
+/** Load statistics across workers (docs/wire-protocol.md §7). Pure. */
 
 export interface LoadStatistics {
   avg: number;

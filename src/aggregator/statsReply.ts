@@ -1,5 +1,5 @@
 /**
- * Parsing `$SRV.STATS` replies (wire.md §4): each reply on its own, each endpoint paired with its
+ * Parsing `$SRV.STATS` replies (docs/wire-protocol.md §4): each reply on its own, each endpoint paired with its
  * own `data` (Dynamo zipped a filtered list and shifted numbers onto the wrong worker), only
  * endpoints of the target, the worker id from the hex after the last `-`. Pure.
  */

@@ -4,7 +4,7 @@
  * (Prometheus pull, OTLP, PushGateway, any combination) and publishes the aggregate on NATS.
  */
 import { Aggregator } from '../aggregator/Aggregator.ts';
-import { aggregatorOptionSpecs, metricsConfigFrom } from '../config/aggregatorOptions.ts';
+import { aggregatorOptionSpecs, metricsConfigFrom } from '../aggregator/options.ts';
 import { MetricsPipeline } from '../export/MetricsPipeline.ts';
 import { getLogger } from '../log.ts';
 import { DistributedRuntime } from '../runtime/DistributedRuntime.ts';
@@ -38,7 +38,7 @@ runCommand('metrics', async () => {
   }
   let drt: DistributedRuntime;
   try {
-    drt = await DistributedRuntime.connect({ nats: { servers: cfg.natsServers }, etcd: { endpoints: cfg.etcdEndpoints }, systemStatus: false });
+    drt = await DistributedRuntime.connect({ nats: { servers: cfg.natsServers }, etcd: { endpoints: cfg.etcdEndpoints } });
   } catch (err) {
     await pipeline.shutdown();
     throw err;

@@ -6,7 +6,7 @@
 import type { OptionSpec } from '../config/schema.ts';
 import { parseDurationAtLeast, parseInteger } from '../config/values.ts';
 import { connectionOptionSpecs, nameParser } from '../config/commonOptions.ts';
-import { DEFAULT_NAMESPACE } from '../config/aggregatorOptions.ts';
+import { DEFAULT_NAMESPACE } from '../runtime/names.ts';
 import { DEFAULT_HIT_RATE_INTERVAL_MS, DEFAULT_MOCK_COMPONENT, DEFAULT_MOCK_ENDPOINT, MockWorkers } from '../mock/MockWorker.ts';
 import { etcdOptionsFromEnv, natsOptionsFromEnv } from '../runtime/connections.ts';
 import { parseCommand } from './args.ts';

@@ -2,7 +2,8 @@
  * What every command shares: errors a user can cause end the process with one line and a
  * non-zero exit (never a stack trace), and SIGINT/SIGTERM run a graceful shutdown once.
  */
-import { DynamoError, UsageError } from '../runtime/errors.ts';
+import { DynamoError, UsageError } from '../errors.ts';
+import { errorMessage } from '../errors.ts';
 
 export { UsageError };
 
@@ -10,7 +11,7 @@ export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
 
 export function errorLine(command: string, err: unknown): string {
-  const msg = err instanceof Error ? err.message : String(err);
+  const msg = errorMessage(err);
   return `${command}: error: ${msg.split('\n')[0]}`;
 }
 

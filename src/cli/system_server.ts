@@ -9,22 +9,24 @@
 import { parseInteger, parseBool } from '../config/values.ts';
 import { connectionOptionSpecs, nameParser } from '../config/commonOptions.ts';
 import type { OptionSpec } from '../config/schema.ts';
+import { connectInstrumented } from '../../instrumentation/index.ts';
 import { getLogger } from '../log.ts';
 import { DistributedRuntime } from '../runtime/index.ts';
 import { parseCommand } from './args.ts';
 import { onShutdownSignal, runCommand } from './run.ts';
 
-export const DEFAULT_NAMESPACE = 'dyn_example_namespace';
-export const DEFAULT_COMPONENT = 'dyn_example_component';
-export const DEFAULT_ENDPOINT = 'dyn_example_endpoint';
+/** The example's names, as in the seed's example output. */
+export const EXAMPLE_NAMESPACE = 'example_namespace';
+export const EXAMPLE_COMPONENT = 'example_component';
+export const EXAMPLE_ENDPOINT = 'example_endpoint';
 export const DEFAULT_CLIENT_REQUESTS = 10;
 
 const log = getLogger('system_server');
 
 const SPECS: OptionSpec[] = [
-  { key: 'namespace', flag: 'namespace', env: [{ name: 'DYN_NAMESPACE' }], parse: nameParser('namespace'), default: DEFAULT_NAMESPACE, description: 'namespace of the example endpoint' },
-  { key: 'component', flag: 'component', parse: nameParser('component'), default: DEFAULT_COMPONENT, description: 'component of the example endpoint' },
-  { key: 'endpoint', flag: 'endpoint', parse: nameParser('endpoint'), default: DEFAULT_ENDPOINT, description: 'name of the example endpoint' },
+  { key: 'namespace', flag: 'namespace', env: [{ name: 'DYN_NAMESPACE' }], parse: nameParser('namespace'), default: EXAMPLE_NAMESPACE, description: 'namespace of the example endpoint' },
+  { key: 'component', flag: 'component', parse: nameParser('component'), default: EXAMPLE_COMPONENT, description: 'component of the example endpoint' },
+  { key: 'endpoint', flag: 'endpoint', parse: nameParser('endpoint'), default: EXAMPLE_ENDPOINT, description: 'name of the example endpoint' },
   { key: 'client', flag: 'client', boolean: true, parse: parseBool, default: false, description: 'send requests to the endpoint instead of serving it' },
   { key: 'requests', flag: 'requests', parse: (v) => parseInteger(v, 1, 1_000_000), default: DEFAULT_CLIENT_REQUESTS, description: 'with --client: how many requests to send' },
   ...connectionOptionSpecs(),
@@ -40,11 +42,9 @@ runCommand('system_server', async () => {
     SPECS,
   );
   const get = <T>(k: string): T => values.get(k) as T;
-  const drt = await DistributedRuntime.connect({
-    nats: { servers: get<string[]>('nats_server') },
-    etcd: { endpoints: get<string[]>('etcd_endpoints') },
-    systemStatus: !get<boolean>('client'),
-  });
+  const connection = { nats: { servers: get<string[]>('nats_server') }, etcd: { endpoints: get<string[]>('etcd_endpoints') } };
+  // the client measures nothing; the served example has automatic metrics and the status server
+  const drt = get<boolean>('client') ? await DistributedRuntime.connect(connection) : await connectInstrumented(connection);
   onShutdownSignal('system_server', () => drt.shutdown());
   const endpoint = drt.namespace(get('namespace')).component(get('component')).endpoint(get('endpoint'));
 

@@ -7,11 +7,11 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
-import { UsageError } from '../runtime/errors.ts';
+import { ConfigError, errorMessage } from '../errors.ts';
 import { ValueError } from './values.ts';
 
-/** A config mistake: exit code 2 with one line. */
-export class ConfigError extends UsageError {}
+
+export { ConfigError };
 
 export interface EnvSource {
   name: string;
@@ -79,13 +79,13 @@ export function readConfigFile(path: string, specs: OptionSpec[]): Map<string, u
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new ConfigError(`cannot read config file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new ConfigError(`cannot read config file ${path}: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`);
   }
   let doc: unknown;
   try {
     doc = parseYaml(text);
   } catch (err) {
-    throw new ConfigError(`cannot parse config file ${path}: ${(err as Error).message.split('\n')[0]}`);
+    throw new ConfigError(`cannot parse config file ${path}: ${errorMessage(err).split('\n')[0]}`);
   }
   const out = new Map<string, unknown>();
   if (doc === null || doc === undefined) return out;
@@ -122,7 +122,7 @@ export function loadOptions(specs: OptionSpec[], input: LoadInput): Loaded {
   try {
     parsed = parseArgs({ args: input.argv, options: parseOptions, strict: true, allowPositionals: false });
   } catch (err) {
-    const msg = (err as Error).message.split('\n')[0]!.replace(/^Unknown option '(.*)'.*$/, 'unknown flag $1').replace(/^Option '(.*?)'.* argument missing$/, 'flag $1 needs a value');
+    const msg = errorMessage(err).split('\n')[0]!.replace(/^Unknown option '(.*)'.*$/, 'unknown flag $1').replace(/^Option '(.*?)'.* argument missing$/, 'flag $1 needs a value');
     throw new ConfigError(`${msg} (see --help)`);
   }
   const flags = parsed.values as Record<string, string | boolean | string[] | undefined>;

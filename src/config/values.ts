@@ -3,8 +3,10 @@
  * allowed; the loader turns that into one line naming the key, the value and its source.
  */
 import { isIP } from 'node:net';
+import { DynamoError } from '../errors.ts';
 
-export class ValueError extends Error {}
+/** A value that does not parse; the loader turns it into a `ConfigError` naming key and source. */
+export class ValueError extends DynamoError {}
 
 /** `10s`, `500ms`, `1m`, `2.5` (seconds) → milliseconds. */
 export function parseDuration(v: unknown): number {

@@ -1,5 +1,5 @@
 /**
- * The bridge's own export health (metrics.md §3): attempts, failures and the time of the last
+ * The bridge's own export health (docs/metrics.md §3): attempts, failures and the time of the last
  * success, per exporter. Plain numbers, observed at collection: exporters can count before the
  * MeterProvider that reports them exists.
  */

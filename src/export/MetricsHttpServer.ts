@@ -9,10 +9,11 @@ import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import { gzip as gzipCb } from 'node:zlib';
 import { getLogger } from '../log.ts';
-import { UsageError } from '../runtime/errors.ts';
+import { UsageError } from '../errors.ts';
 import type { ExportHealth } from './ExportHealth.ts';
 import { PROMETHEUS_CONTENT_TYPE, serializePrometheusAsync, type PrometheusSerializerOptions } from './PrometheusSerializer.ts';
 import type { PullMetricReader } from './PullMetricReader.ts';
+import { errorMessage } from '../errors.ts';
 
 const gzip = promisify(gzipCb);
 const log = getLogger('export::prometheus');
@@ -110,9 +111,9 @@ export class MetricsHttpServer {
       text = await serializePrometheusAsync(rm, this.opts);
     } catch (err) {
       health?.failure('prometheus');
-      log.rateLimited('warn', 'collect', 'metrics collection failed; answering 503', { error: (err as Error).message });
+      log.rateLimited('warn', 'collect', 'metrics collection failed; answering 503', { error: errorMessage(err) });
       res.writeHead(503, { 'Content-Type': 'text/plain; charset=utf-8', 'Retry-After': '1' });
-      res.end(`metrics collection failed: ${(err as Error).message}\n`);
+      res.end(`metrics collection failed: ${errorMessage(err)}\n`);
       return;
     }
     health?.success('prometheus');

@@ -14,7 +14,7 @@ import {
   type MetricReader,
   type ViewOptions,
 } from '@opentelemetry/sdk-metrics';
-import type { ExportConfig } from '../config/exportOptions.ts';
+import type { ExportConfig } from './options.ts';
 import { getLogger } from '../log.ts';
 import { ExportHealth } from './ExportHealth.ts';
 import { MetricsHttpServer, type RouteHandler } from './MetricsHttpServer.ts';
@@ -22,6 +22,8 @@ import { CountingExporter, createOtlpExporter } from './otlp.ts';
 import { PullMetricReader } from './PullMetricReader.ts';
 import { PushGatewayMetricReader } from './PushGatewayMetricReader.ts';
 import { SnapshotProducer } from './SnapshotProducer.ts';
+import { errorMessage } from '../errors.ts';
+import { settleWithin } from '../time.ts';
 
 /** Bound on flushing and shutting down all exporters. */
 export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 5_000;
@@ -61,7 +63,7 @@ function installDiagLogger(): void {
   // Failed exports are already counted and logged by the exporters' wrappers; the SDK's global
   // handler would print each again as a JSON stack.
   setGlobalErrorHandler((err) => {
-    otelLog.rateLimited('debug', 'global', 'OpenTelemetry error', { error: err instanceof Error ? err.message : String(err) });
+    otelLog.rateLimited('debug', 'global', 'OpenTelemetry error', { error: errorMessage(err) });
   });
 }
 
@@ -169,21 +171,11 @@ export class MetricsPipeline {
   /** Final OTLP export, PushGateway DELETE, server closed; bounded by `timeoutMs`. Idempotent. */
   shutdown(timeoutMs = DEFAULT_SHUTDOWN_TIMEOUT_MS): Promise<void> {
     this.shutdownPromise ??= (async () => {
-      let timer: NodeJS.Timeout | undefined;
-      const bounded = new Promise<void>((resolve) => {
-        timer = setTimeout(() => {
-          log.warn(`exporters did not finish shutting down within ${timeoutMs} ms`);
-          resolve();
-        }, timeoutMs);
-      });
-      await Promise.race([
-        Promise.all([
-          this.prometheusServer?.close(),
-          this.meterProvider.shutdown({ timeoutMillis: timeoutMs }).catch((err: Error) => log.warn('exporter shutdown failed', { error: err.message })),
-        ]).then(() => undefined),
-        bounded,
+      const all = Promise.all([
+        this.prometheusServer?.close(),
+        this.meterProvider.shutdown({ timeoutMillis: timeoutMs }).catch((err: unknown) => log.warn('exporter shutdown failed', { error: errorMessage(err) })),
       ]);
-      clearTimeout(timer);
+      if ((await settleWithin(all, timeoutMs, 'late')) === 'late') log.warn(`exporters did not finish shutting down within ${timeoutMs} ms`);
       if (metrics.getMeterProvider() === this.meterProvider) metrics.disable();
     })();
     return this.shutdownPromise;

@@ -1,5 +1,5 @@
 /**
- * Prometheus text format 0.0.4 from OTel `ResourceMetrics`, Prometheus-native (metrics.md): no
+ * Prometheus text format 0.0.4 from OTel `ResourceMetrics`, Prometheus-native (docs/metrics.md): no
  * scope labels or `target_info` unless asked, no `# UNIT` lines (not part of 0.0.4), one HELP/TYPE
  * block per name even when two scopes share it, counters ending in `_total`, label values escaped.
  * Pure: no I/O. Used by the pull server and the PushGateway push alike.

@@ -2,8 +2,11 @@
  * A reader that collects only when asked (a Prometheus scrape), bounded by a timeout.
  */
 import { MetricReader, type MetricReaderOptions, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import { DynamoError, errorMessage } from '../errors.ts';
+import { withTimeout } from '../time.ts';
 
-export class CollectionError extends Error {}
+/** A scrape's collection failed or took too long: the scrape answers 503. */
+export class CollectionError extends DynamoError {}
 
 export class PullMetricReader extends MetricReader {
   constructor(options: MetricReaderOptions = {}) {
@@ -18,19 +21,14 @@ export class PullMetricReader extends MetricReader {
    * than `timeoutMs`: partial data is never presented as a complete scrape.
    */
   async collectAll(timeoutMs: number): Promise<ResourceMetrics> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new CollectionError(`collection took longer than ${timeoutMs} ms`)), timeoutMs);
-    });
-    try {
-      const { resourceMetrics, errors } = await Promise.race([this.collect({ timeoutMillis: timeoutMs }), timeout]);
-      if (errors.length > 0) {
-        const first = errors[0];
-        throw new CollectionError(`collection failed: ${first instanceof Error ? first.message : String(first)}${errors.length > 1 ? ` (and ${errors.length - 1} more)` : ''}`);
-      }
-      return resourceMetrics;
-    } finally {
-      clearTimeout(timer);
+    const { resourceMetrics, errors } = await withTimeout(
+      this.collect({ timeoutMillis: timeoutMs }),
+      timeoutMs,
+      () => new CollectionError(`collection took longer than ${timeoutMs} ms`),
+    );
+    if (errors.length > 0) {
+      throw new CollectionError(`collection failed: ${errorMessage(errors[0])}${errors.length > 1 ? ` (and ${errors.length - 1} more)` : ''}`);
     }
+    return resourceMetrics;
   }
 }

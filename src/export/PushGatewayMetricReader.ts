@@ -8,6 +8,7 @@ import { MetricReader, type MetricReaderOptions } from '@opentelemetry/sdk-metri
 import { getLogger } from '../log.ts';
 import type { ExportHealth } from './ExportHealth.ts';
 import { PROMETHEUS_CONTENT_TYPE, serializePrometheusAsync, type PrometheusSerializerOptions } from './PrometheusSerializer.ts';
+import { errorMessage } from '../errors.ts';
 
 const log = getLogger('export::pushgateway');
 
@@ -91,7 +92,7 @@ export class PushGatewayMetricReader extends MetricReader {
       return true;
     } catch (err) {
       health?.failure('pushgateway');
-      log.rateLimited('warn', 'push', 'push to the PushGateway failed; retrying next interval', { url: this.groupUrl, error: (err as Error).message });
+      log.rateLimited('warn', 'push', 'push to the PushGateway failed; retrying next interval', { url: this.groupUrl, error: errorMessage(err) });
       return false;
     }
   }
@@ -110,7 +111,7 @@ export class PushGatewayMetricReader extends MetricReader {
       await res.body?.cancel().catch(() => undefined);
       if (!res.ok) throw new Error(`PushGateway answered ${res.status}`);
     } catch (err) {
-      log.warn('cannot delete the PushGateway group at shutdown', { url: this.groupUrl, error: (err as Error).message });
+      log.warn('cannot delete the PushGateway group at shutdown', { url: this.groupUrl, error: errorMessage(err) });
     }
   }
 }

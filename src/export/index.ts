@@ -11,3 +11,5 @@ export { SnapshotProducer } from './SnapshotProducer.ts';
 export type { SnapshotSource } from './SnapshotProducer.ts';
 export { ExportHealth } from './ExportHealth.ts';
 export type { ExporterLabel } from './ExportHealth.ts';
+export { exportOptionSpecs, exportConfigFrom, loadExportConfig, EXPORTER_NAMES } from './options.ts';
+export type { ExportConfig, ExporterName, PrometheusConfig, OtlpConfig, PushGatewayConfig } from './options.ts';

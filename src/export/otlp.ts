@@ -8,7 +8,7 @@ import { AggregationTemporalityPreference } from '@opentelemetry/exporter-metric
 import { OTLPMetricExporter as OTLPProtoExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
 import { CompressionAlgorithm } from '@opentelemetry/otlp-exporter-base';
 import type { AggregationOption, AggregationTemporality, InstrumentType, PushMetricExporter, ResourceMetrics } from '@opentelemetry/sdk-metrics';
-import type { OtlpConfig } from '../config/exportOptions.ts';
+import type { OtlpConfig } from './options.ts';
 import { getLogger } from '../log.ts';
 import type { ExportHealth } from './ExportHealth.ts';
 

@@ -7,7 +7,10 @@
  */
 import { connectNats, createEtcdClient, type EtcdOptions, type NatsOptions } from '../runtime/connections.ts';
 import { DistributedRuntime } from '../runtime/DistributedRuntime.ts';
+import { KV_HIT_RATE_EVENT } from '../runtime/names.ts';
+import type { RuntimeInstrumentation } from '../runtime/observer.ts';
 import { getLogger } from '../log.ts';
+import { errorMessage } from '../errors.ts';
 
 export const DEFAULT_MOCK_COMPONENT = 'my_component';
 export const DEFAULT_MOCK_ENDPOINT = 'my_endpoint';
@@ -24,6 +27,8 @@ export interface MockWorkerOptions {
   hitRateIntervalMs: number;
   nats: NatsOptions;
   etcd: EtcdOptions;
+  /** What the workers report to (automatic metrics, status server). @default none */
+  instrumentation?: RuntimeInstrumentation;
   /** Deterministic numbers for tests. @default Math.random */
   random?: () => number;
 }
@@ -80,7 +85,8 @@ export class MockWorkers {
       for (let i = 0; i < opts.workers; i += BATCH) {
         const batch = await Promise.all(
           Array.from({ length: Math.min(BATCH, opts.workers - i) }, async () => {
-            const drt = await DistributedRuntime.connect(sharedConns ? { shared: sharedConns } : { nats: opts.nats, etcd: opts.etcd });
+            const conns = sharedConns ? { shared: sharedConns } : { nats: opts.nats, etcd: opts.etcd };
+            const drt = await DistributedRuntime.connect({ ...conns, instrumentation: opts.instrumentation });
             runtimes.push(drt);
             const ep = drt.namespace(opts.namespace).component(opts.component).endpoint(opts.endpoint);
             await ep.serve<{ text?: unknown }>(
@@ -113,9 +119,9 @@ export class MockWorkers {
       const isl = randInt(random, MOCK_CAPACITY);
       const overlap = randInt(random, isl);
       try {
-        drt.namespace(namespace).publish('kv-hit-rate', { worker_id: drt.instanceId, isl_blocks: isl, overlap_blocks: overlap });
+        drt.namespace(namespace).publish(KV_HIT_RATE_EVENT, { worker_id: drt.instanceId, isl_blocks: isl, overlap_blocks: overlap });
       } catch (err) {
-        log.rateLimited('warn', 'publish', 'cannot publish a hit-rate event', { error: (err as Error).message });
+        log.rateLimited('warn', 'publish', 'cannot publish a hit-rate event', { error: errorMessage(err) });
       }
     }
   }

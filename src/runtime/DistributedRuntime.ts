@@ -6,6 +6,7 @@ import { EventEmitter } from 'node:events';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Etcd3 } from 'etcd3';
 import { getLogger } from '../log.ts';
+import { sleep, withTimeout } from '../time.ts';
 import { Client, type RequestOptions } from './Client.ts';
 import {
   DEFAULT_CONNECT_TIMEOUT_MS,
@@ -13,7 +14,6 @@ import {
   createEtcdClient,
   etcdOptionsFromEnv,
   natsOptionsFromEnv,
-  withTimeout,
   type EtcdOptions,
   type NatsOptions,
 } from './connections.ts';
@@ -22,19 +22,13 @@ import { ShutdownError } from './errors.ts';
 import { publishEvent, subscribeEvents, type EventHandler } from './events.ts';
 import { InstanceDiscovery } from './InstanceDiscovery.ts';
 import { MicroService } from './MicroService.ts';
-import { componentEventSubject, instancesPrefix, namespaceEventSubject, sanitizeLabelValue, serviceName, validateName } from './names.ts';
-import type { EndpointIdentity, EndpointObserverFactory } from './observer.ts';
-import { endpointAttributes, processEndpointMetrics } from '../../instrumentation/EndpointMetrics.ts';
-import { MetricsRegistry } from '../../instrumentation/CustomMetrics.ts';
-import {
-  closeProcessSystemStatusServer,
-  processSystemStatusServer,
-  type ReadinessSource,
-  type SystemStatusServer,
-} from '../../instrumentation/SystemStatusServer.ts';
+import { NOOP_METRICS_FACTORY, type MetricsFactory } from './metricsFactory.ts';
+import { componentEventSubject, instancesPrefix, namespaceEventSubject, serviceName, validateName } from './names.ts';
+import { NOOP_OBSERVER, type EndpointIdentity, type ObservedRuntime, type RuntimeInstrumentation } from './observer.ts';
 import { DEFAULT_LEASE_TTL_SECONDS, PrimaryLease } from './PrimaryLease.ts';
 import { DEFAULT_REQUEST_TIMEOUT_MS } from './ResponseRouter.ts';
 import { ResponseRouter } from './ResponseRouter.ts';
+import { errorMessage } from '../errors.ts';
 
 /** How long shutdown waits for in-flight requests before aborting them. */
 export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000;
@@ -63,13 +57,12 @@ export interface DistributedRuntimeOptions {
   requestTimeoutMs?: number;
   /** @default DEFAULT_SHUTDOWN_TIMEOUT_MS (10000) */
   shutdownTimeoutMs?: number;
-  /** Observes every served endpoint. @default the process's automatic endpoint metrics */
-  observerFactory?: EndpointObserverFactory;
   /**
-   * Start (or join) the process's system status server when `DYN_SYSTEM_ENABLED` is true.
-   * @default true
+   * Where endpoints report their requests and custom metrics go. `instrumentation/` provides one
+   * (`connectInstrumented()`); without it nothing is measured.
+   * @default NOOP_INSTRUMENTATION
    */
-  systemStatus?: boolean;
+  instrumentation?: RuntimeInstrumentation;
   /** Environment to read settings from. @default process.env */
   env?: NodeJS.ProcessEnv;
 }
@@ -79,14 +72,20 @@ export interface DistributedRuntimeEvents {
   leaseChanged: [newId: bigint, oldId: bigint];
 }
 
-export class DistributedRuntime extends EventEmitter<DistributedRuntimeEvents> implements ReadinessSource {
+/** A runtime that measures nothing: endpoints observed by a no-op, custom metrics no-ops. */
+export const NOOP_INSTRUMENTATION: RuntimeInstrumentation = {
+  endpointObserver: () => NOOP_OBSERVER,
+  metrics: () => NOOP_METRICS_FACTORY,
+};
+
+export class DistributedRuntime extends EventEmitter<DistributedRuntimeEvents> implements ObservedRuntime {
   private readonly services = new Map<string, MicroService>();
   private readonly discoveries = new Map<string, InstanceDiscovery>();
   private readonly servers = new Set<EndpointServer>();
   private readonly subscriptions = new Set<Subscription>();
   private routerInstance: ResponseRouter | undefined;
   private shuttingDown: Promise<void> | undefined;
-  private observerFactory: EndpointObserverFactory;
+  readonly instrumentation: RuntimeInstrumentation;
   readonly requestTimeoutMs: number;
   readonly shutdownTimeoutMs: number;
 
@@ -96,15 +95,13 @@ export class DistributedRuntime extends EventEmitter<DistributedRuntimeEvents> i
     readonly lease: PrimaryLease,
     private readonly ownsConnections: boolean,
     opts: DistributedRuntimeOptions,
-    /** The process's system status server, when enabled. */
-    readonly statusServer: SystemStatusServer | undefined,
   ) {
     super();
-    this.observerFactory = opts.observerFactory ?? processEndpointMetrics.observer;
-    statusServer?.register(this);
+    this.instrumentation = opts.instrumentation ?? NOOP_INSTRUMENTATION;
     this.requestTimeoutMs = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     this.shutdownTimeoutMs = opts.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
     lease.on('changed', (newId, oldId) => void this.reregister(newId, oldId));
+    this.instrumentation.runtimeStarted?.(this);
   }
 
   /**
@@ -115,29 +112,21 @@ export class DistributedRuntime extends EventEmitter<DistributedRuntimeEvents> i
     const timeout = opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     const ttl = opts.leaseTtlSeconds ?? DEFAULT_LEASE_TTL_SECONDS;
     const env = opts.env ?? process.env;
-    // The status server (and its MeterProvider) first: a bad DYN_SYSTEM_* setting or a busy port
-    // fails before anything is registered, and metrics exist before the first request.
-    const status = opts.systemStatus === false ? undefined : await processSystemStatusServer(env);
+    if (opts.shared !== undefined) {
+      const lease = await PrimaryLease.grant(opts.shared.etcd, ttl, timeout, 'the shared etcd client');
+      return new DistributedRuntime(opts.shared.nats, opts.shared.etcd, lease, false, opts);
+    }
+    const natsOpts = { ...natsOptionsFromEnv(env), ...stripUndefined(opts.nats ?? {}) };
+    const etcdOpts = { ...etcdOptionsFromEnv(env), ...stripUndefined(opts.etcd ?? {}) };
+    const nc = await connectNats(natsOpts, timeout);
+    let etcd: Etcd3 | undefined;
     try {
-      if (opts.shared !== undefined) {
-        const lease = await PrimaryLease.grant(opts.shared.etcd, ttl, timeout, 'the shared etcd client');
-        return new DistributedRuntime(opts.shared.nats, opts.shared.etcd, lease, false, opts, status);
-      }
-      const natsOpts = { ...natsOptionsFromEnv(env), ...stripUndefined(opts.nats ?? {}) };
-      const etcdOpts = { ...etcdOptionsFromEnv(env), ...stripUndefined(opts.etcd ?? {}) };
-      const nc = await connectNats(natsOpts, timeout);
-      let etcd: Etcd3 | undefined;
-      try {
-        etcd = createEtcdClient(etcdOpts, timeout);
-        const lease = await PrimaryLease.grant(etcd, ttl, timeout, etcdOpts.endpoints.join(','));
-        return new DistributedRuntime(nc, etcd, lease, true, opts, status);
-      } catch (err) {
-        etcd?.close();
-        await nc.close().catch(() => undefined);
-        throw err;
-      }
+      etcd = createEtcdClient(etcdOpts, timeout);
+      const lease = await PrimaryLease.grant(etcd, ttl, timeout, etcdOpts.endpoints.join(','));
+      return new DistributedRuntime(nc, etcd, lease, true, opts);
     } catch (err) {
-      if (status !== undefined && status.sourceCount === 0) await closeProcessSystemStatusServer();
+      etcd?.close();
+      await nc.close().catch(() => undefined);
       throw err;
     }
   }
@@ -161,11 +150,6 @@ export class DistributedRuntime extends EventEmitter<DistributedRuntimeEvents> i
     return new Namespace(this, validateName('namespace', name));
   }
 
-  /** Replaces the observer given to endpoints served from now on. */
-  setObserverFactory(factory: EndpointObserverFactory): void {
-    this.observerFactory = factory;
-  }
-
   /** @internal Serves an endpoint: NATS subscription, micro service entry, then the etcd key. */
   async serve(identity: EndpointIdentity, handler: Handler<never>, opts: ServeOptions = {}): Promise<ServedEndpoint> {
     if (this.shuttingDown !== undefined) throw new ShutdownError('the runtime is shutting down');
@@ -175,7 +159,7 @@ export class DistributedRuntime extends EventEmitter<DistributedRuntimeEvents> i
       this.nats,
       service,
       handler as Handler<unknown>,
-      this.observerFactory(identity),
+      this.instrumentation.endpointObserver(identity),
       opts,
     );
     server.bind(this.lease.id);
@@ -195,11 +179,11 @@ export class DistributedRuntime extends EventEmitter<DistributedRuntimeEvents> i
   /** @internal */
   async unserve(server: EndpointServer): Promise<void> {
     if (!this.servers.delete(server)) return;
-    // The order of wire.md: stop accepting, let in-flight requests finish, then deregister (clients
+    // Stop accepting, let in-flight requests finish, then deregister (clients
     // fail requests to an instance whose key is gone, so the key stays while they run).
     server.stopAccepting();
     await server.drain(this.shutdownTimeoutMs);
-    await withTimeout(this.etcd.delete().key(server.registration().key).exec(), SHUTDOWN_STEP_TIMEOUT_MS, () => new Error('timed out')).catch(
+    await withTimeout(this.etcd.delete().key(server.registration().key).exec(), SHUTDOWN_STEP_TIMEOUT_MS).catch(
       () => undefined,
     );
   }
@@ -266,10 +250,10 @@ export class DistributedRuntime extends EventEmitter<DistributedRuntimeEvents> i
           await server.register(this.etcd, this.lease.idString);
           pending.delete(server);
         } catch (err) {
-          log.rateLimited('warn', 'reregister', 'cannot re-register an endpoint yet; retrying', { subject: server.subject, error: (err as Error).message });
+          log.rateLimited('warn', 'reregister', 'cannot re-register an endpoint yet; retrying', { subject: server.subject, error: errorMessage(err) });
         }
       }
-      if (pending.size > 0) await new Promise((r) => setTimeout(r, REREGISTER_RETRY_MS));
+      if (pending.size > 0) await sleep(REREGISTER_RETRY_MS);
     }
     this.emit('leaseChanged', newId, oldId);
   }
@@ -291,12 +275,9 @@ export class DistributedRuntime extends EventEmitter<DistributedRuntimeEvents> i
     for (const d of this.discoveries.values()) d.close();
     this.routerInstance?.close();
     await this.lease.revoke(SHUTDOWN_STEP_TIMEOUT_MS);
-    if (this.statusServer !== undefined) {
-      this.statusServer.unregister(this);
-      if (this.statusServer.sourceCount === 0) await closeProcessSystemStatusServer();
-    }
+    await this.instrumentation.runtimeStopped?.(this);
     if (this.ownsConnections) {
-      await withTimeout(this.nats.drain(), SHUTDOWN_STEP_TIMEOUT_MS, () => new Error('timed out')).catch(() => this.nats.close());
+      await withTimeout(this.nats.drain(), SHUTDOWN_STEP_TIMEOUT_MS).catch(() => this.nats.close());
       this.etcd.close();
     }
   }
@@ -336,9 +317,9 @@ export class Namespace {
   component(name: string): Component {
     return new Component(this, validateName('component', name));
   }
-  /** Custom metrics labelled `dynamo_namespace`. */
-  get metrics(): MetricsRegistry {
-    return new MetricsRegistry({ dynamo_namespace: sanitizeLabelValue(this.name) });
+  /** Custom metrics of this namespace (labelled `dynamo_namespace` by the instrumentation). */
+  get metrics(): MetricsFactory {
+    return this.drt.instrumentation.metrics({ namespace: this.name });
   }
   /** Publishes `value` as JSON on `namespace.{ns}.{name}`. */
   publish(name: string, value: unknown): void {
@@ -365,9 +346,9 @@ export class Component {
   endpoint(name: string): Endpoint {
     return new Endpoint(this, validateName('endpoint', name));
   }
-  /** Custom metrics labelled `dynamo_namespace`, `dynamo_component`. */
-  get metrics(): MetricsRegistry {
-    return new MetricsRegistry({ dynamo_namespace: sanitizeLabelValue(this.namespace.name), dynamo_component: sanitizeLabelValue(this.name) });
+  /** Custom metrics of this component (labelled `dynamo_namespace`, `dynamo_component`). */
+  get metrics(): MetricsFactory {
+    return this.drt.instrumentation.metrics({ namespace: this.namespace.name, component: this.name });
   }
   /** Publishes on `namespace.{ns}.component.{comp}.{name}`. */
   publish(name: string, value: unknown): void {
@@ -389,9 +370,9 @@ export class Endpoint {
   get path(): string {
     return `${this.component.namespace.name}/${this.component.name}/${this.name}`;
   }
-  /** Custom metrics labelled `dynamo_namespace`, `dynamo_component`, `dynamo_endpoint`. */
-  get metrics(): MetricsRegistry {
-    return new MetricsRegistry(endpointAttributes(this.identity));
+  /** Custom metrics of this endpoint (labelled `dynamo_namespace`, `dynamo_component`, `dynamo_endpoint`). */
+  get metrics(): MetricsFactory {
+    return this.component.drt.instrumentation.metrics(this.identity);
   }
   /** Serves requests with `handler`; resolves once the endpoint is subscribed and registered in etcd. */
   serve<Req = unknown>(handler: Handler<Req>, opts: ServeOptions = {}): Promise<ServedEndpoint> {

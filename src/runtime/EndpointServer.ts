@@ -6,7 +6,9 @@
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Etcd3 } from 'etcd3';
 import { getLogger } from '../log.ts';
+import { settleWithin } from '../time.ts';
 import { FRAME_DATA, FRAME_LAST, endFrame, errorFrame, frame, toBytes } from './codec.ts';
+import { errorMessage } from '../errors.ts';
 import { DecodeError } from './errors.ts';
 import { parseJson, stringifyJson, type JsonValue } from './json.ts';
 import { EndpointCounters, QUEUE_GROUP, type MicroService, type StatsHandler } from './MicroService.ts';
@@ -46,10 +48,6 @@ export interface ServeOptions {
 
 function isAsyncIterable(v: unknown): v is AsyncIterable<unknown> {
   return typeof v === 'object' && v !== null && typeof (v as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function';
-}
-
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 export class EndpointServer {
@@ -108,7 +106,7 @@ export class EndpointServer {
     });
   }
 
-  /** The etcd key and value of this instance (wire.md §3). */
+  /** The etcd key and value of this instance (docs/wire-protocol.md §3). */
   registration(): { key: string; value: string } {
     const { namespace, component, endpoint } = this.identity;
     return {
@@ -146,14 +144,7 @@ export class EndpointServer {
   /** Resolves once no request is in flight, or after `timeoutMs` (then handlers are signalled to abort). */
   async drain(timeoutMs: number): Promise<boolean> {
     if (this.inflight === 0) return true;
-    let timer: NodeJS.Timeout | undefined;
-    const idle = await Promise.race([
-      new Promise<boolean>((resolve) => this.idleWaiters.push(() => resolve(true))),
-      new Promise<boolean>((resolve) => {
-        timer = setTimeout(() => resolve(false), timeoutMs);
-      }),
-    ]);
-    clearTimeout(timer);
+    const idle = await settleWithin(new Promise<boolean>((resolve) => this.idleWaiters.push(() => resolve(true))), timeoutMs, false);
     if (!idle) {
       log.warn('in-flight requests still running at shutdown; aborting them', { endpoint: this.subjectName, inflight: this.inflight });
       this.abort.abort();

@@ -2,11 +2,13 @@
  * The NATS micro service protocol (`io.nats.micro.v1`), implemented here rather than with
  * nats.js's services module: Dynamo drops an endpoint whose stats lack any of the seven keys
  * (nats.js omits `last_error`), and processing time must cover the whole async handler
- * (nats.js measures only its synchronous part). See wire.md §4.
+ * (nats.js measures only its synchronous part). See docs/wire-protocol.md §4.
  */
 import { nuid, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { getLogger } from '../log.ts';
 import { encodeJson } from './json.ts';
+import { errorMessage, TimeoutError } from '../errors.ts';
+import { withTimeout } from '../time.ts';
 
 export const MICRO_VERSION = '0.0.1';
 export const QUEUE_GROUP = 'q';
@@ -109,7 +111,7 @@ export class MicroService {
       const body = verb === 'PING' ? this.ping() : verb === 'INFO' ? this.info() : await this.stats();
       msg.respond(encodeJson(body));
     } catch (err) {
-      log.rateLimited('warn', `answer-${verb}`, `cannot answer $SRV.${verb}`, { service: this.name, error: (err as Error).message });
+      log.rateLimited('warn', `answer-${verb}`, `cannot answer $SRV.${verb}`, { service: this.name, error: errorMessage(err) });
     }
   }
 
@@ -166,20 +168,16 @@ export class MicroService {
 
   private async statsData(ep: MicroEndpoint): Promise<unknown> {
     if (ep.statsHandler === undefined) return null;
-    let timer: NodeJS.Timeout | undefined;
     try {
-      const data = await Promise.race([
+      const data = await withTimeout(
         Promise.resolve().then(() => ep.statsHandler?.()),
-        new Promise((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`stats handler took longer than ${this.statsTimeoutMs} ms`)), this.statsTimeoutMs);
-        }),
-      ]);
+        this.statsTimeoutMs,
+        () => new TimeoutError(`stats handler took longer than ${this.statsTimeoutMs} ms`),
+      );
       return data ?? null;
     } catch (err) {
-      log.rateLimited('warn', `stats-${ep.name}`, 'stats handler failed', { endpoint: ep.name, error: (err as Error).message });
+      log.rateLimited('warn', `stats-${ep.name}`, 'stats handler failed', { endpoint: ep.name, error: errorMessage(err) });
       return null;
-    } finally {
-      clearTimeout(timer);
     }
   }
 }

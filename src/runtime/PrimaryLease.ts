@@ -1,12 +1,13 @@
 /**
- * The process's primary etcd lease (wire.md §3): TTL 10 s, kept alive continuously; when it is
+ * The process's primary etcd lease (docs/wire-protocol.md §3): TTL 10 s, kept alive continuously; when it is
  * lost a new one is granted and listeners re-register; revoked on clean shutdown.
  */
 import { EventEmitter } from 'node:events';
 import type { Etcd3, Lease } from 'etcd3';
 import { getLogger } from '../log.ts';
 import { EtcdUnavailableError } from './errors.ts';
-import { withTimeout } from './connections.ts';
+import { sleep, withTimeout } from '../time.ts';
+import { errorMessage } from '../errors.ts';
 
 export const DEFAULT_LEASE_TTL_SECONDS = 10;
 /** Pause between attempts to grant a replacement lease while etcd is unreachable. */
@@ -46,7 +47,7 @@ export class PrimaryLease extends EventEmitter<PrimaryLeaseEvents> {
     } catch (err) {
       lease.release();
       if (err instanceof EtcdUnavailableError) throw err;
-      if (/auth|password|user name|permission denied/i.test(`${(err as Error).name} ${(err as Error).message}`)) {
+      if (/auth|password|user name|permission denied/i.test(`${(err as Error).name} ${errorMessage(err)}`)) {
         throw new EtcdUnavailableError(
           `etcd at ${endpoints} refused the credentials (${shortReason(err)}); check ETCD_AUTH_USERNAME and ETCD_AUTH_PASSWORD`,
         );
@@ -79,7 +80,7 @@ export class PrimaryLease extends EventEmitter<PrimaryLeaseEvents> {
       const lease = this.etcd.lease(this.ttlSeconds);
       lease.on('lost', () => undefined);
       try {
-        const id = BigInt(await withTimeout(lease.grant(), this.ttlSeconds * 1000, () => new Error('timed out')));
+        const id = BigInt(await withTimeout(lease.grant(), this.ttlSeconds * 1000, undefined));
         if (this.closed) {
           await lease.revoke().catch(() => undefined);
           return;
@@ -96,7 +97,7 @@ export class PrimaryLease extends EventEmitter<PrimaryLeaseEvents> {
       } catch (err) {
         lease.release();
         log.rateLimited('warn', 'regrant', 'cannot grant a new lease yet; retrying', { error: shortReason(err) });
-        await new Promise((r) => setTimeout(r, DEFAULT_REGRANT_INTERVAL_MS));
+        await sleep(DEFAULT_REGRANT_INTERVAL_MS);
       }
     }
   }
@@ -104,7 +105,7 @@ export class PrimaryLease extends EventEmitter<PrimaryLeaseEvents> {
   /** Revokes the lease (its keys vanish at once) and stops the keepalive. Never hangs past `timeoutMs`. */
   async revoke(timeoutMs: number): Promise<void> {
     this.closed = true;
-    await withTimeout(this.lease.revoke(), timeoutMs, () => new Error('revoke timed out')).catch((err: Error) => {
+    await withTimeout(this.lease.revoke(), timeoutMs, undefined).catch((err: Error) => {
       log.debug('lease revoke failed; it will expire by its TTL', { error: err.message });
     });
     this.lease.release();
@@ -113,7 +114,7 @@ export class PrimaryLease extends EventEmitter<PrimaryLeaseEvents> {
 
 /** grpc errors are long ("14 UNAVAILABLE: No connection established. Last error: ..."); keep the cause. */
 function shortReason(err: unknown): string {
-  const msg = err instanceof Error ? err.message : String(err);
+  const msg = errorMessage(err);
   const sys = /(ECONNREFUSED|ENOTFOUND|ETIMEDOUT|EHOSTUNREACH|ECONNRESET)( \S+?)?(?=\.?(\s|$))/.exec(msg);
   if (sys) return sys[0];
   return msg.split(/\. /)[0]!.slice(0, 200);

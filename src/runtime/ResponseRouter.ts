@@ -8,6 +8,7 @@
 import { createInbox, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { ResponseChunk, decodeFrame } from './codec.ts';
 import { DynamoError, InstanceGoneError, RemoteError, RequestTimeoutError, ShutdownError } from './errors.ts';
+import { errorMessage } from '../errors.ts';
 
 /** How long a request may wait for its first or next frame. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
@@ -116,7 +117,7 @@ export class ResponseRouter {
     try {
       this.nc.publish(subject, payload, { reply: this.prefix + token });
     } catch (err) {
-      stream.finish(new DynamoError(`cannot send request to ${subject}: ${(err as Error).message}`));
+      stream.finish(new DynamoError(`cannot send request to ${subject}: ${errorMessage(err)}`));
     }
     return stream;
   }

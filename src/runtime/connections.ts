@@ -1,11 +1,12 @@
 /**
- * Connecting to NATS and etcd from explicit options or the environment (wire.md §3–4), with a
+ * Connecting to NATS and etcd from explicit options or the environment (docs/wire-protocol.md §3–4), with a
  * one-line error when a server cannot be reached.
  */
 import { readFileSync } from 'node:fs';
 import { connect, credsAuthenticator, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
 import { Etcd3, type IOptions as EtcdClientOptions } from 'etcd3';
 import { EtcdUnavailableError, NatsUnavailableError } from './errors.ts';
+import { errorMessage } from '../errors.ts';
 
 export const DEFAULT_NATS_SERVER = 'nats://localhost:4222';
 export const DEFAULT_ETCD_ENDPOINTS = 'http://localhost:2379';
@@ -93,7 +94,7 @@ export async function connectNats(
       creds = readFileSync(opts.credentialsFile);
     } catch (err) {
       throw new NatsUnavailableError(
-        `cannot read NATS credentials file ${opts.credentialsFile}: ${(err as Error).message}`,
+        `cannot read NATS credentials file ${opts.credentialsFile}: ${errorMessage(err)}`,
       );
     }
     co.authenticator = credsAuthenticator(creds);
@@ -102,7 +103,7 @@ export async function connectNats(
     return await connect(co);
   } catch (err) {
     throw new NatsUnavailableError(
-      `cannot connect to NATS at ${opts.servers.join(',')}: ${(err as Error).message}; is nats-server running? (set NATS_SERVER or --nats-server)`,
+      `cannot connect to NATS at ${opts.servers.join(',')}: ${errorMessage(err)}; is nats-server running? (set NATS_SERVER or --nats-server)`,
       { cause: err },
     );
   }
@@ -120,7 +121,7 @@ export function createEtcdClient(opts: EtcdOptions, connectTimeoutMs = DEFAULT_C
       try {
         return readFileSync(f);
       } catch (err) {
-        throw new EtcdUnavailableError(`cannot read etcd ${what} ${f}: ${(err as Error).message}`);
+        throw new EtcdUnavailableError(`cannot read etcd ${what} ${f}: ${errorMessage(err)}`);
       }
     };
     co.credentials = {
@@ -130,19 +131,4 @@ export function createEtcdClient(opts: EtcdOptions, connectTimeoutMs = DEFAULT_C
     };
   }
   return new Etcd3(co);
-}
-
-/** Rejects with `onTimeout()` if `p` does not settle within `ms`. */
-export async function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      p,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(onTimeout()), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

@@ -2,13 +2,9 @@
  * Typed errors of the runtime. Each carries a one-line message fit for a user.
  */
 
-/** Base class: every error this project raises on purpose. */
-export class DynamoError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = new.target.name;
-  }
-}
+import { DynamoError, TimeoutError, UsageError } from '../errors.ts';
+
+export { DynamoError, TimeoutError, UsageError };
 
 export class InvalidNameError extends DynamoError {
   constructor(
@@ -41,7 +37,7 @@ export class InstanceGoneError extends DynamoError {
 }
 
 /** A request got no answer (or no next chunk) in time. */
-export class RequestTimeoutError extends DynamoError {}
+export class RequestTimeoutError extends TimeoutError {}
 
 /** The worker's handler failed; `errorType` is one of the runtime's error classes. */
 export class RemoteError extends DynamoError {
@@ -58,6 +54,3 @@ export class ShutdownError extends DynamoError {}
 
 /** Bad JSON or a body of the wrong shape. */
 export class DecodeError extends DynamoError {}
-
-/** A mistake in how a command was called (flags, config): one line and exit code 2. */
-export class UsageError extends DynamoError {}

@@ -1,9 +1,10 @@
 /**
- * The event plane (wire.md §5): compact JSON on core NATS, at most once.
+ * The event plane (docs/wire-protocol.md §5): compact JSON on core NATS, at most once.
  */
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { getLogger } from '../log.ts';
 import { encodeJson, parseJson, type JsonValue } from './json.ts';
+import { errorMessage } from '../errors.ts';
 
 const log = getLogger('runtime::events');
 
@@ -34,7 +35,7 @@ export function subscribeEvents(nc: NatsConnection, subject: string, handler: Ev
       try {
         handler(new EventMessage(msg.subject, msg.data));
       } catch (e) {
-        log.rateLimited('warn', `handler-${subject}`, 'event handler failed', { subject, error: (e as Error).message });
+        log.rateLimited('warn', `handler-${subject}`, 'event handler failed', { subject, error: errorMessage(e) });
       }
     },
   });

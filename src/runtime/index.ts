@@ -1,5 +1,5 @@
 /** The runtime's public surface. */
-export { DistributedRuntime, Namespace, Component, Endpoint, ServedEndpoint } from './DistributedRuntime.ts';
+export { DistributedRuntime, Namespace, Component, Endpoint, ServedEndpoint, NOOP_INSTRUMENTATION } from './DistributedRuntime.ts';
 export type { DistributedRuntimeOptions, EventSubscription } from './DistributedRuntime.ts';
 export { DEFAULT_SHUTDOWN_TIMEOUT_MS } from './DistributedRuntime.ts';
 export { Client } from './Client.ts';
@@ -12,12 +12,56 @@ export type { Instance } from './InstanceDiscovery.ts';
 export { parseInstance } from './InstanceDiscovery.ts';
 export { MicroService, QUEUE_GROUP, MICRO_VERSION } from './MicroService.ts';
 export type { StatsHandler } from './MicroService.ts';
-export * from './names.ts';
-export * from './errors.ts';
+export {
+  DEFAULT_NAMESPACE,
+  KV_HIT_RATE_EVENT,
+  validateName,
+  slug,
+  serviceName,
+  idToHex,
+  idFromHex,
+  idFromDecimal,
+  endpointSubject,
+  microEndpointName,
+  instancesPrefix,
+  instanceKey,
+  leaderKey,
+  namespaceEventSubject,
+  componentEventSubject,
+  sanitizeLabelValue,
+} from './names.ts';
+export type { NameKind } from './names.ts';
+export {
+  DynamoError,
+  TimeoutError,
+  UsageError,
+  InvalidNameError,
+  NatsUnavailableError,
+  EtcdUnavailableError,
+  NoInstancesError,
+  InstanceGoneError,
+  RequestTimeoutError,
+  RemoteError,
+  ShutdownError,
+  DecodeError,
+} from './errors.ts';
 export { parseJson, stringifyJson, encodeJson } from './json.ts';
 export type { JsonValue } from './json.ts';
 export { ENDPOINT_ERROR_TYPES, NOOP_OBSERVER } from './observer.ts';
-export type { EndpointErrorType, EndpointIdentity, EndpointObserver, EndpointObserverFactory } from './observer.ts';
+export type { EndpointErrorType, EndpointIdentity, EndpointObserver, EndpointObserverFactory, ObservedRuntime, RuntimeInstrumentation } from './observer.ts';
+export { NOOP_METRICS_FACTORY } from './metricsFactory.ts';
+export type {
+  MetricsFactory,
+  MetricsScope,
+  MetricOptions,
+  HistogramMetricOptions,
+  MetricLabels,
+  CounterMetric,
+  GaugeMetric,
+  HistogramMetric,
+  ObservedGauge,
+  ObserveCallback,
+} from './metricsFactory.ts';
 export {
   DEFAULT_NATS_SERVER,
   DEFAULT_ETCD_ENDPOINTS,

@@ -4,6 +4,7 @@
  * are read as `bigint` and `bigint` values are written as bare numbers.
  */
 import { DecodeError } from './errors.ts';
+import { errorMessage } from '../errors.ts';
 
 export type JsonValue = null | boolean | number | bigint | string | JsonValue[] | { [key: string]: JsonValue };
 
@@ -27,7 +28,7 @@ export function parseJson(input: string | Uint8Array, maxDepth = DEFAULT_MAX_DEP
     try {
       return JSON.parse(text) as JsonValue;
     } catch (err) {
-      throw new DecodeError(`not valid JSON: ${(err as Error).message}`);
+      throw new DecodeError(`not valid JSON: ${errorMessage(err)}`);
     }
   }
   return new Parser(text, maxDepth).parseDocument();

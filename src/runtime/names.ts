@@ -1,9 +1,14 @@
 /**
- * Names, subjects and keys of the Dynamo wire contract (wire.md §1–3). Pure functions.
+ * Names, subjects and keys of the Dynamo wire contract (docs/wire-protocol.md §1–3). Pure functions.
  */
 import { InvalidNameError } from './errors.ts';
 
 const NAME_RE = /^[a-zA-Z0-9_-]+$/;
+
+/** The namespace Dynamo's components use unless told otherwise (`DYN_NAMESPACE`). */
+export const DEFAULT_NAMESPACE = 'dynamo';
+/** The namespace event carrying KV hit-rate numbers (docs/wire-protocol.md §5). */
+export const KV_HIT_RATE_EVENT = 'kv-hit-rate';
 
 export type NameKind = 'namespace' | 'component' | 'endpoint';
 

@@ -1,10 +1,12 @@
 /**
- * The hook through which every served endpoint reports what happens to its requests. The runtime
- * calls it at the point where each thing really happens; `instrumentation/` turns it into OTel
- * metrics. One observer per endpoint, so nothing per request needs building.
+ * The hooks through which the runtime reports what happens in it. The runtime declares them and
+ * calls them where each thing really happens; an instrumentation (`instrumentation/` turns them
+ * into OTel metrics and a status server) implements them and is handed to
+ * `DistributedRuntime.connect()`. One observer per endpoint, so nothing per request is built.
  */
+import type { MetricsFactory, MetricsScope } from './metricsFactory.ts';
 
-/** Where in the request path a request failed (metrics.md §1). */
+/** Where in the request path a request failed (docs/metrics.md §1). */
 export type EndpointErrorType =
   | 'deserialization'
   | 'invalid_message'
@@ -47,3 +49,22 @@ export const NOOP_OBSERVER: EndpointObserver = {
   error() {},
   requestFinished() {},
 };
+
+/** What an instrumentation may ask of a runtime it observes. */
+export interface ObservedRuntime {
+  readonly instanceId: bigint;
+  /** Ready once it serves endpoints and is not shutting down. */
+  readiness(): { ready: boolean; endpoints: string[] };
+}
+
+/** Everything a runtime reports to, handed in with `DistributedRuntimeOptions.instrumentation`. */
+export interface RuntimeInstrumentation {
+  /** The observer of one served endpoint. */
+  endpointObserver: EndpointObserverFactory;
+  /** Custom metrics for one level of the hierarchy. */
+  metrics(scope: MetricsScope): MetricsFactory;
+  /** A runtime using this instrumentation connected. */
+  runtimeStarted?(runtime: ObservedRuntime): void;
+  /** A runtime using this instrumentation shut down (after its endpoints stopped). */
+  runtimeStopped?(runtime: ObservedRuntime): Promise<void>;
+}

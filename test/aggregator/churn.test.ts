@@ -10,7 +10,7 @@ import { AggregatorMetrics, type AggregateView } from '../../src/aggregator/Aggr
 import { HitRateTracker } from '../../src/aggregator/HitRateTracker.ts';
 import { loadStatistics } from '../../src/aggregator/statistics.ts';
 import type { WorkerStats } from '../../src/aggregator/statsReply.ts';
-import { loadExportConfig } from '../../src/config/index.ts';
+import { loadExportConfig } from '../../src/export/options.ts';
 import { MetricsPipeline } from '../../src/export/index.ts';
 import { freePort } from '../support/process.ts';
 import { OtlpReceiver } from '../support/otlpReceiver.ts';

@@ -35,7 +35,7 @@ test('bad ForwardPassMetrics are rejected with a reason, never thrown', () => {
     [{}, 'unknown_form'],
     [{ ...v1, kv_active_blocks: -1 }, 'negative'],
     [{ ...v1, kv_active_blocks: '40' }, 'wrong_type'],
-    [{ ...v1, kv_active_blocks: 1.5 }, 'wrong_type'],
+    [{ ...v1, kv_active_blocks: 1.5 }, 'not_integer'],
     [{ ...v1, kv_active_blocks: 1e308 }, 'out_of_range'],
     [{ ...v1, kv_active_blocks: 123456789012345678901n }, 'out_of_range'],
     [{ ...v1, kv_total_blocks: undefined }, 'wrong_type'],

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError, exportConfigFrom, exportOptionSpecs, loadExportConfig, loadOptions, renderHelp } from '../../src/config/index.ts';
+import { ConfigError, loadOptions, renderHelp } from '../../src/config/index.ts';
+import { exportConfigFrom, exportOptionSpecs, loadExportConfig } from '../../src/export/options.ts';
 import { tempDir } from '../support/process.ts';
 
 const DEFAULTS = { serviceName: 'dynamo-metrics' };

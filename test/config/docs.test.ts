@@ -4,15 +4,15 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readmeOptionsTable } from '../../scripts/options-table.ts';
 import { exampleConfig } from '../../scripts/example-config.ts';
-import { aggregatorOptionSpecs, metricsConfigFrom } from '../../src/config/aggregatorOptions.ts';
+import { aggregatorOptionSpecs, metricsConfigFrom } from '../../src/aggregator/options.ts';
 import { loadOptions } from '../../src/config/schema.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
-test("the README's option table is the option specs", () => {
-  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-  const m = /<!-- options:start -->\n([\s\S]*?)\n<!-- options:end -->/.exec(readme);
-  assert.ok(m, 'markers in README.md');
+test("docs/configuration.md's option table is the option specs", () => {
+  const doc = readFileSync(join(ROOT, 'docs', 'configuration.md'), 'utf8');
+  const m = /<!-- options:start -->\n([\s\S]*?)\n<!-- options:end -->/.exec(doc);
+  assert.ok(m, 'markers in docs/configuration.md');
   assert.equal(m[1], readmeOptionsTable(), 'regenerate with: node --import tsx scripts/options-table.ts');
 });
 

@@ -131,11 +131,11 @@ test('every dashboard query returns data from a real Prometheus scraping live pr
   const sysPort = await freePort();
   const sys = startScript('src/cli/system_server.ts', [], clusterEnv(cluster, { DYN_SYSTEM_ENABLED: 'true', DYN_SYSTEM_HOST: '127.0.0.1', DYN_SYSTEM_PORT: String(sysPort) }));
   defer(() => sys.stop());
-  await waitForLine(sys, /serving dyn_example_namespace\/dyn_example_component\/dyn_example_endpoint/, 30_000);
+  await waitForLine(sys, /serving example_namespace\/example_component\/example_endpoint/, 30_000);
   // traffic: a request every 50 ms, one in ten undecodable, so that every panel has data
-  const drt = await DistributedRuntime.connect({ nats: { servers: [cluster.nats.url] }, etcd: { endpoints: [cluster.etcd.url] }, systemStatus: false });
+  const drt = await DistributedRuntime.connect({ nats: { servers: [cluster.nats.url] }, etcd: { endpoints: [cluster.etcd.url] } });
   defer(() => drt.shutdown());
-  const client = await drt.namespace('dyn_example_namespace').component('dyn_example_component').endpoint('dyn_example_endpoint').client();
+  const client = await drt.namespace('example_namespace').component('example_component').endpoint('example_endpoint').client();
   await client.waitForInstances(1);
   let n = 0;
   const traffic = setInterval(() => {
@@ -160,12 +160,12 @@ test('every dashboard query returns data from a real Prometheus scraping live pr
   const vars: Record<string, string> = {
     $component: 'my_component',
     $endpoint: 'my_endpoint',
-    $namespace: 'dyn_example_namespace',
+    $namespace: 'example_namespace',
     $__rate_interval: '15s',
   };
   const fill = (expr: string, d: Dashboard): string => {
     let out = expr;
-    if (d.title === 'Component Endpoints') out = out.replaceAll('$component', 'dyn_example_component').replaceAll('$endpoint', '.*');
+    if (d.title === 'Component Endpoints') out = out.replaceAll('$component', 'example_component').replaceAll('$endpoint', '.*');
     for (const [k, v] of Object.entries(vars)) out = out.replaceAll(k, v);
     return out;
   };

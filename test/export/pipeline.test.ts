@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gunzipSync } from 'node:zlib';
 import { DataPointType, type ScopeMetrics } from '@opentelemetry/sdk-metrics';
-import { loadExportConfig, type ExportConfig } from '../../src/config/index.ts';
+import { loadExportConfig, type ExportConfig } from '../../src/export/options.ts';
 import { MetricsPipeline } from '../../src/export/index.ts';
 import { configureLogging } from '../../src/log.ts';
 import { cleanups, freePort, waitUntil } from '../support/process.ts';

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AggregationTemporality, DataPointType, type MetricData, type ScopeMetrics } from '@opentelemetry/sdk-metrics';
-import { loadExportConfig } from '../../src/config/index.ts';
+import { loadExportConfig } from '../../src/export/options.ts';
 import { MetricsPipeline } from '../../src/export/index.ts';
 import { OtlpReceiver } from '../support/otlpReceiver.ts';
 

@@ -11,7 +11,7 @@ import { connect } from '@nats-io/transport-node';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { parseStatsReply, type WorkerStats } from '../../src/aggregator/statsReply.ts';
 import { HitRateTracker, decodeHitRateEvent } from '../../src/aggregator/HitRateTracker.ts';
-import { aggregatorOptionSpecs } from '../../src/config/aggregatorOptions.ts';
+import { aggregatorOptionSpecs } from '../../src/aggregator/options.ts';
 import { ConfigError, loadOptions } from '../../src/config/schema.ts';
 import { PullMetricReader } from '../../src/export/PullMetricReader.ts';
 import { serializePrometheus } from '../../src/export/PrometheusSerializer.ts';

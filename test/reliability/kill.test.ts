@@ -22,7 +22,7 @@ test('a worker SIGKILLed mid-request and mid-stream: errors, not hangs; the aggr
   // echo workers serve test/echo/generate; mock workers my_component for the aggregator
   const [a, b] = await Promise.all([startEchoWorker(cluster), startEchoWorker(cluster)]);
   defer(() => b.proc.stop());
-  const drt = await DistributedRuntime.connect({ nats: { servers: [cluster.nats.url] }, etcd: { endpoints: [cluster.etcd.url] }, systemStatus: false, requestTimeoutMs: 30_000 });
+  const drt = await DistributedRuntime.connect({ nats: { servers: [cluster.nats.url] }, etcd: { endpoints: [cluster.etcd.url] }, requestTimeoutMs: 30_000 });
   defer(() => drt.shutdown());
   const client = await drt.namespace('test').component('echo').endpoint('generate').client();
   await client.waitForInstances(2);

@@ -1,5 +1,5 @@
 /**
- * Authentication from the environment (wire.md §3–4): NATS token and user/password, etcd
+ * Authentication from the environment (docs/wire-protocol.md §3–4): NATS token and user/password, etcd
  * user/password, against real servers that require them; wrong credentials are one clear line,
  * not a hang.
  */
@@ -22,7 +22,7 @@ for (const [kind, serverArgs, goodEnv, badEnv] of [
     const etcd = await startEtcd();
     defer(() => etcd.stop());
     const base = { NATS_SERVER: nats.url, ETCD_ENDPOINTS: etcd.url };
-    const drt = await DistributedRuntime.connect({ env: { ...base, ...goodEnv }, systemStatus: false });
+    const drt = await DistributedRuntime.connect({ env: { ...base, ...goodEnv } });
     defer(() => drt.shutdown());
     const ep = drt.namespace('auth').component('c').endpoint('e');
     await ep.serve(() => 'authenticated');
@@ -31,7 +31,7 @@ for (const [kind, serverArgs, goodEnv, badEnv] of [
     assert.equal((await client.request({})).text(), 'authenticated');
     assert.ok(natsOptionsFromEnv({ ...base, ...goodEnv }).servers.includes(nats.url));
 
-    await assert.rejects(DistributedRuntime.connect({ env: { ...base, ...badEnv }, systemStatus: false, connectTimeoutMs: 3000 }), (err: unknown) => {
+    await assert.rejects(DistributedRuntime.connect({ env: { ...base, ...badEnv }, connectTimeoutMs: 3000 }), (err: unknown) => {
       assert.ok(err instanceof NatsUnavailableError);
       assert.match(err.message, /^cannot connect to NATS at nats:\/\/127\.0\.0\.1:\d+: .*authorization/i);
       return true;
@@ -57,7 +57,7 @@ test('etcd user and password from the environment', async (t) => {
   ctl('auth', 'enable');
   assert.throws(() => ctl('put', 'probe', 'x'), 'etcd now refuses anonymous clients');
   const base = { NATS_SERVER: nats.url, ETCD_ENDPOINTS: etcd.url };
-  const drt = await DistributedRuntime.connect({ env: { ...base, ETCD_AUTH_USERNAME: 'root', ETCD_AUTH_PASSWORD: 'rootpw' }, systemStatus: false });
+  const drt = await DistributedRuntime.connect({ env: { ...base, ETCD_AUTH_USERNAME: 'root', ETCD_AUTH_PASSWORD: 'rootpw' } });
   defer(() => drt.shutdown());
   const ep = drt.namespace('auth').component('c').endpoint('e');
   await ep.serve(() => 'ok');
@@ -65,7 +65,7 @@ test('etcd user and password from the environment', async (t) => {
   await client.waitForInstances(1);
   assert.equal((await client.request({})).text(), 'ok');
   await assert.rejects(
-    DistributedRuntime.connect({ env: { ...base, ETCD_AUTH_USERNAME: 'root', ETCD_AUTH_PASSWORD: 'wrong' }, systemStatus: false, connectTimeoutMs: 3000 }),
+    DistributedRuntime.connect({ env: { ...base, ETCD_AUTH_USERNAME: 'root', ETCD_AUTH_PASSWORD: 'wrong' }, connectTimeoutMs: 3000 }),
     (err: unknown) => {
       assert.ok(err instanceof EtcdUnavailableError);
       assert.match(err.message, /^etcd at http:\/\/127\.0\.0\.1:\d+ refused the credentials \(.+\); check ETCD_AUTH_USERNAME and ETCD_AUTH_PASSWORD$/);

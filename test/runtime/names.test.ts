@@ -17,7 +17,7 @@ import {
 } from '../../src/runtime/names.ts';
 import { InvalidNameError } from '../../src/runtime/errors.ts';
 
-test('service names follow Dynamo slugging (wire.md §1 examples)', () => {
+test('service names follow Dynamo slugging (docs/wire-protocol.md §1 examples)', () => {
   assert.equal(serviceName('dynamo', 'backend'), 'dynamo_backend');
   assert.equal(serviceName('dynamo', 'MyComponent'), 'dynamo_mycomponent');
   assert.equal(serviceName('triton-init', 'backend'), 'triton-init_backend');

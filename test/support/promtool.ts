@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 
 /**
  * Lint findings that the metric catalogue makes on purpose: `llm_kv_blocks_total` is a gauge
- * whose name Dynamo gave it (metrics.md §2), and dashboards rely on it.
+ * whose name Dynamo gave it (docs/metrics.md §2), and dashboards rely on it.
  */
 export const SPEC_MANDATED_LINT: RegExp[] = [/^llm_kv_blocks_total non-counter metrics should not have "_total" suffix$/];
 

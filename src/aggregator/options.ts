@@ -4,14 +4,14 @@
  * pipeline offers, in one table.
  */
 import { formatHostPort } from '../export/MetricsHttpServer.ts';
-import { exportConfigFrom, exportOptionSpecs, type ExportConfig } from './exportOptions.ts';
-import { connectionOptionSpecs, nameParser } from './commonOptions.ts';
-import { ConfigError, type Loaded, type OptionSpec } from './schema.ts';
-import { parseBool, parseDurationAtLeast, parseInteger, parseIp } from './values.ts';
-import { DEFAULT_MAX_TRACKED_WORKERS } from '../aggregator/HitRateTracker.ts';
-import { DEFAULT_POLL_INTERVAL_MS } from '../aggregator/Aggregator.ts';
+import { exportConfigFrom, exportOptionSpecs, type ExportConfig } from '../export/options.ts';
+import { connectionOptionSpecs, nameParser } from '../config/commonOptions.ts';
+import { ConfigError, type Loaded, type OptionSpec } from '../config/schema.ts';
+import { parseBool, parseDurationAtLeast, parseInteger, parseIp } from '../config/values.ts';
+import { DEFAULT_MAX_TRACKED_WORKERS } from './HitRateTracker.ts';
+import { DEFAULT_POLL_INTERVAL_MS } from './Aggregator.ts';
+import { DEFAULT_NAMESPACE } from '../runtime/names.ts';
 
-export const DEFAULT_NAMESPACE = 'dynamo';
 export const DEFAULT_METRICS_HOST = '0.0.0.0';
 export const DEFAULT_METRICS_PORT = 9091;
 export const DEFAULT_METRICS_SERVICE_NAME = 'dynamo-metrics';

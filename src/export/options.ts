@@ -3,7 +3,7 @@
  * environment variables where one exists.
  */
 import { hostname } from 'node:os';
-import type { OptionSpec, OptionValues } from './schema.ts';
+import { loadOptions, type LoadInput, type OptionSpec, type OptionValues } from '../config/schema.ts';
 import {
   parseBool,
   parseDuration,
@@ -16,7 +16,7 @@ import {
   parseKeyValues,
   parseMillis,
   parseString,
-} from './values.ts';
+} from '../config/values.ts';
 
 export const EXPORTER_NAMES = ['prometheus', 'otlp', 'pushgateway', 'console'] as const;
 export type ExporterName = (typeof EXPORTER_NAMES)[number];
@@ -304,4 +304,9 @@ export function exportConfigFrom(v: OptionValues): ExportConfig {
       timeoutMs: get('pushgateway.timeout'),
     },
   };
+}
+
+/** Loads only the export options (the status server and tests). */
+export function loadExportConfig(input: LoadInput, defaults: { serviceName: string; port?: number }): ExportConfig {
+  return exportConfigFrom(loadOptions(exportOptionSpecs(defaults), input).values);
 }

@@ -1,0 +1,70 @@
+/**
+ * What plugs the process's automatic metrics into a runtime: every endpoint observed by the
+ * process's `EndpointMetrics`, custom metrics as OTel instruments with the `dynamo_*` labels, and
+ * each runtime registered with the system status server (when `DYN_SYSTEM_ENABLED` is true) so
+ * that `/health` follows its endpoints.
+ *
+ *   const drt = await connectInstrumented();   // instead of DistributedRuntime.connect()
+ */
+import { DistributedRuntime, type DistributedRuntimeOptions } from '../src/runtime/DistributedRuntime.ts';
+import type { MetricsFactory, MetricsScope } from '../src/runtime/metricsFactory.ts';
+import type { EndpointObserverFactory, ObservedRuntime, RuntimeInstrumentation } from '../src/runtime/observer.ts';
+import { MetricsRegistry } from './CustomMetrics.ts';
+import { processEndpointMetrics } from './EndpointMetrics.ts';
+import { scopeAttributes } from './labels.ts';
+import { closeProcessSystemStatusServer, processSystemStatusServer, type SystemStatusServer } from './SystemStatusServer.ts';
+
+export interface InstrumentationOptions {
+  /** Environment to read `DYN_SYSTEM_*` and `OTEL_*` from. @default process.env */
+  env?: NodeJS.ProcessEnv;
+  /** Start (or join) the process's status server when `DYN_SYSTEM_ENABLED` is true. @default true */
+  systemStatus?: boolean;
+}
+
+export class ProcessInstrumentation implements RuntimeInstrumentation {
+  readonly endpointObserver: EndpointObserverFactory = processEndpointMetrics.observer;
+
+  constructor(
+    /** The process's status server, when enabled. */
+    readonly statusServer: SystemStatusServer | undefined,
+  ) {}
+
+  metrics(scope: MetricsScope): MetricsFactory {
+    return new MetricsRegistry(scopeAttributes(scope));
+  }
+
+  runtimeStarted(runtime: ObservedRuntime): void {
+    this.statusServer?.register(runtime);
+  }
+
+  async runtimeStopped(runtime: ObservedRuntime): Promise<void> {
+    this.statusServer?.unregister(runtime);
+    await this.release();
+  }
+
+  /** Closes the status server once no runtime uses it. */
+  async release(): Promise<void> {
+    if (this.statusServer !== undefined && this.statusServer.sourceCount === 0) await closeProcessSystemStatusServer();
+  }
+}
+
+/**
+ * The process's instrumentation. Starts the status server first when it is enabled, so that a bad
+ * `DYN_SYSTEM_*` setting or a busy port fails before anything registers and metrics exist
+ * before the first request.
+ */
+export async function processInstrumentation(opts: InstrumentationOptions = {}): Promise<ProcessInstrumentation> {
+  const status = opts.systemStatus === false ? undefined : await processSystemStatusServer(opts.env ?? process.env);
+  return new ProcessInstrumentation(status);
+}
+
+/** `DistributedRuntime.connect()` with the process's automatic metrics and status server. */
+export async function connectInstrumented(opts: DistributedRuntimeOptions & InstrumentationOptions = {}): Promise<DistributedRuntime> {
+  const instrumentation = await processInstrumentation(opts);
+  try {
+    return await DistributedRuntime.connect({ ...opts, instrumentation });
+  } catch (err) {
+    await instrumentation.release();
+    throw err;
+  }
+}
