@@ -6,8 +6,7 @@
  * same pipeline also pushes OTLP (or to a PushGateway) when `OTEL_METRICS_EXPORTER` asks for it.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { loadOptions } from '../src/config/index.ts';
-import { exportConfigFrom, exportOptionSpecs, type ExportConfig } from '../src/export/options.ts';
+import { loadExportConfig, type ExportConfig } from '../src/export/options.ts';
 import { parseBool, parseInteger, parseIp, ValueError } from '../src/config/values.ts';
 import { ConfigError } from '../src/config/schema.ts';
 import { MetricsPipeline } from '../src/export/MetricsPipeline.ts';
@@ -53,7 +52,7 @@ export function systemStatusSettings(env: NodeJS.ProcessEnv = process.env): Syst
 
 /** The export config of a worker process: the OTEL_* variables, with the status server as the Prometheus path. */
 export function workerExportConfig(settings: SystemStatusSettings, env: NodeJS.ProcessEnv): ExportConfig {
-  const cfg = exportConfigFrom(loadOptions(exportOptionSpecs({ serviceName: DEFAULT_SERVICE_NAME }), { argv: [], env }).values);
+  const cfg = loadExportConfig({ argv: [], env }, { serviceName: DEFAULT_SERVICE_NAME });
   return { ...cfg, prometheus: { ...cfg.prometheus, host: settings.host, port: settings.port } };
 }
 

@@ -20,6 +20,8 @@ import { parseStatsReply, type WorkerStats } from './statsReply.ts';
 import { DynamoError, errorMessage } from '../errors.ts';
 
 export const DEFAULT_POLL_INTERVAL_MS = 1_000;
+/** The shortest poll interval `metrics` accepts. */
+export const MIN_POLL_INTERVAL_MS = 1_000;
 /** A view older than this many poll intervals (and at least `MIN_STALE_AFTER_MS`) is not exported. */
 export const STALE_AFTER_POLL_INTERVALS = 3;
 export const MIN_STALE_AFTER_MS = 5_000;

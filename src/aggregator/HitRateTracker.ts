@@ -6,6 +6,8 @@
 import { parseJson } from '../runtime/json.ts';
 
 export const DEFAULT_MAX_TRACKED_WORKERS = 10_000;
+/** The most `--max-tracked-workers` accepts. */
+export const MAX_TRACKED_WORKERS_LIMIT = 10_000_000;
 const MAX_WORKER_ID = (1n << 63n) - 1n;
 
 export type EventRejectReason =

@@ -1,20 +1,30 @@
 /**
- * Flag parsing shared by the commands: the option table of `src/config`, `--help`, and one-line
- * errors.
+ * Flag parsing shared by the commands: the option table of each command (`commands.ts`),
+ * `--help`, `--version`, and one-line errors.
  */
-import { loadOptions, renderHelp, type Loaded, type OptionSpec } from '../config/schema.ts';
+import { readFileSync } from 'node:fs';
+import { loadOptions, renderHelp, type Loaded, type OptionTable } from '../config/schema.ts';
+import type { Command } from './commands.ts';
 
-export interface CommandInfo {
-  name: string;
-  usage: string;
-  about: string;
+/** The package's version, from its package.json. */
+export function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
 }
 
-/** Parses argv and env against `specs`; prints help and exits 0 on `--help`. Throws `ConfigError`. */
-export function parseCommand(info: CommandInfo, specs: OptionSpec[], argv = process.argv.slice(2), env = process.env): Loaded {
-  const loaded = loadOptions(specs, { argv, env });
+/**
+ * Parses argv and env against the command's options; prints help (or the version) and exits 0
+ * on `--help` (`--version`). Throws `ConfigError`.
+ */
+export function parseCommand<S extends OptionTable>(cmd: Command<S>, argv = process.argv.slice(2), env = process.env): Loaded<S> {
+  if (argv.includes('--version')) {
+    process.stdout.write(`${cmd.name} ${packageVersion()}\n`);
+    process.exit(0);
+  }
+  const table = cmd.options();
+  const loaded = loadOptions(table, { argv, env });
   if (loaded.help) {
-    process.stdout.write(renderHelp(info.usage, info.about, specs));
+    process.stdout.write(renderHelp(cmd.usage, cmd.about, table));
     process.exit(0);
   }
   return loaded;

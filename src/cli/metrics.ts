@@ -4,38 +4,24 @@
  * (Prometheus pull, OTLP, PushGateway, any combination) and publishes the aggregate on NATS.
  */
 import { Aggregator } from '../aggregator/Aggregator.ts';
-import { aggregatorOptionSpecs, metricsConfigFrom } from '../aggregator/options.ts';
+import { metricsConfigFrom } from '../aggregator/options.ts';
 import { MetricsPipeline } from '../export/MetricsPipeline.ts';
 import { getLogger } from '../log.ts';
 import { DistributedRuntime } from '../runtime/DistributedRuntime.ts';
 import { parseCommand } from './args.ts';
+import { METRICS_COMMAND } from './commands.ts';
 import { onShutdownSignal, runCommand } from './run.ts';
 
 const log = getLogger('metrics');
 
 runCommand('metrics', async () => {
-  const cfg = metricsConfigFrom(
-    parseCommand(
-      {
-        name: 'metrics',
-        usage: 'metrics --component NAME --endpoint NAME [options]',
-        about:
-          'Aggregates the ForwardPassMetrics of every worker of namespace/component/endpoint and their KV hit-rate events, and exports them to Prometheus (pull), a PushGateway (--push) or an OpenTelemetry Collector / APM (OTLP).',
-      },
-      aggregatorOptionSpecs(),
-    ),
-  );
+  const cfg = metricsConfigFrom(parseCommand(METRICS_COMMAND));
   // Exporters first: a busy port fails before anything registers.
   const pipeline = new MetricsPipeline(cfg.export);
   await pipeline.start();
   const server = pipeline.prometheusServer;
   if (server !== undefined) log.info(`Prometheus metrics server started at ${server.displayUrl}`);
-  if (cfg.export.exporters.includes('pushgateway')) {
-    log.info(`Pushing metrics to ${pipeline.pushGateway?.groupUrl} every ${cfg.export.pushgateway.intervalMs / 1000}s`);
-  }
-  if (cfg.export.exporters.includes('otlp')) {
-    log.info(`Exporting OTLP (${cfg.export.otlp.protocol}) to ${cfg.export.otlp.endpoint} every ${cfg.export.otlp.intervalMs / 1000}s`);
-  }
+  for (const [name, e] of pipeline.exporters) if (name !== 'prometheus') log.info(`Exporting to ${name}: ${e.describe()}`);
   let drt: DistributedRuntime;
   try {
     drt = await DistributedRuntime.connect({ nats: { servers: cfg.natsServers }, etcd: { endpoints: cfg.etcdEndpoints } });

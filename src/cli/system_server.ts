@@ -6,52 +6,30 @@
  *   system_server --client --requests 10
  *   curl localhost:8081/metrics | grep dynamo_component
  */
-import { parseInteger, parseBool } from '../config/values.ts';
-import { connectionOptionSpecs, nameParser } from '../config/commonOptions.ts';
-import type { OptionSpec } from '../config/schema.ts';
 import { connectInstrumented } from '../../instrumentation/index.ts';
 import { getLogger } from '../log.ts';
 import { DistributedRuntime } from '../runtime/index.ts';
 import { parseCommand } from './args.ts';
+import { SYSTEM_SERVER_COMMAND } from './commands.ts';
 import { onShutdownSignal, runCommand } from './run.ts';
 
-/** The example's names, as in the seed's example output. */
-export const EXAMPLE_NAMESPACE = 'example_namespace';
-export const EXAMPLE_COMPONENT = 'example_component';
-export const EXAMPLE_ENDPOINT = 'example_endpoint';
-export const DEFAULT_CLIENT_REQUESTS = 10;
+/** How long the client waits for an instance of the example endpoint. */
+export const CLIENT_WAIT_MS = 10_000;
 
 const log = getLogger('system_server');
 
-const SPECS: OptionSpec[] = [
-  { key: 'namespace', flag: 'namespace', env: [{ name: 'DYN_NAMESPACE' }], parse: nameParser('namespace'), default: EXAMPLE_NAMESPACE, description: 'namespace of the example endpoint' },
-  { key: 'component', flag: 'component', parse: nameParser('component'), default: EXAMPLE_COMPONENT, description: 'component of the example endpoint' },
-  { key: 'endpoint', flag: 'endpoint', parse: nameParser('endpoint'), default: EXAMPLE_ENDPOINT, description: 'name of the example endpoint' },
-  { key: 'client', flag: 'client', boolean: true, parse: parseBool, default: false, description: 'send requests to the endpoint instead of serving it' },
-  { key: 'requests', flag: 'requests', parse: (v) => parseInteger(v, 1, 1_000_000), default: DEFAULT_CLIENT_REQUESTS, description: 'with --client: how many requests to send' },
-  ...connectionOptionSpecs(),
-];
-
 runCommand('system_server', async () => {
-  const { values } = parseCommand(
-    {
-      name: 'system_server',
-      usage: 'system_server [--client] [options]',
-      about: 'Example component: serves an endpoint that streams back the words of each request, with automatic metrics and dynamo_component_bytes_processed_total. Enable its status server with DYN_SYSTEM_ENABLED=true DYN_SYSTEM_PORT=8081.',
-    },
-    SPECS,
-  );
-  const get = <T>(k: string): T => values.get(k) as T;
-  const connection = { nats: { servers: get<string[]>('nats_server') }, etcd: { endpoints: get<string[]>('etcd_endpoints') } };
+  const { values: v } = parseCommand(SYSTEM_SERVER_COMMAND);
+  const connection = { nats: { servers: v.nats_server }, etcd: { endpoints: v.etcd_endpoints } };
   // the client measures nothing; the served example has automatic metrics and the status server
-  const drt = get<boolean>('client') ? await DistributedRuntime.connect(connection) : await connectInstrumented(connection);
+  const drt = v.client ? await DistributedRuntime.connect(connection) : await connectInstrumented(connection);
   onShutdownSignal('system_server', () => drt.shutdown());
-  const endpoint = drt.namespace(get('namespace')).component(get('component')).endpoint(get('endpoint'));
+  const endpoint = drt.namespace(v.namespace).component(v.component).endpoint(v.endpoint);
 
-  if (get<boolean>('client')) {
+  if (v.client) {
     const client = await endpoint.client();
-    await client.waitForInstances(1, 10_000);
-    const n = get<number>('requests');
+    await client.waitForInstances(1, CLIENT_WAIT_MS);
+    const n = v.requests;
     let chunks = 0;
     for (let i = 0; i < n; i++) {
       for await (const c of client.roundRobin({ text: `request ${i} from the example client` })) {

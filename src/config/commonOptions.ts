@@ -5,7 +5,7 @@
 import { InvalidNameError } from '../runtime/errors.ts';
 import { DEFAULT_ETCD_ENDPOINTS, DEFAULT_NATS_SERVER } from '../runtime/connections.ts';
 import { validateName, type NameKind } from '../runtime/names.ts';
-import { ConfigError, type OptionSpec } from './schema.ts';
+import { ConfigError, type OptionTable } from './schema.ts';
 import { parseString, parseUrlList } from './values.ts';
 
 /** Parses a namespace, component or endpoint name; an invalid one is a `ConfigError`. */
@@ -21,10 +21,25 @@ export function nameParser(kind: NameKind): (v: unknown) => string {
   };
 }
 
+export const NATS_URL_SCHEMES = ['nats', 'tls', 'ws', 'wss'] as const;
+export const ETCD_URL_SCHEMES = ['http', 'https'] as const;
+
 /** `--nats-server` / `NATS_SERVER` and `--etcd-endpoints` / `ETCD_ENDPOINTS`. */
-export function connectionOptionSpecs(): OptionSpec[] {
-  return [
-    { key: 'nats_server', flag: 'nats-server', env: [{ name: 'NATS_SERVER' }], parse: (v) => parseUrlList(v, ['nats', 'tls', 'ws', 'wss']), default: [DEFAULT_NATS_SERVER], description: 'NATS server URL(s), comma-separated' },
-    { key: 'etcd_endpoints', flag: 'etcd-endpoints', env: [{ name: 'ETCD_ENDPOINTS' }], parse: (v) => parseUrlList(v, ['http', 'https']), default: [DEFAULT_ETCD_ENDPOINTS], description: 'etcd endpoint URL(s), comma-separated' },
-  ];
+export function connectionOptions() {
+  return {
+    nats_server: {
+      flag: 'nats-server',
+      env: [{ name: 'NATS_SERVER' }],
+      parse: (v: unknown) => parseUrlList(v, NATS_URL_SCHEMES),
+      default: [DEFAULT_NATS_SERVER],
+      description: 'NATS server URL(s), comma-separated',
+    },
+    etcd_endpoints: {
+      flag: 'etcd-endpoints',
+      env: [{ name: 'ETCD_ENDPOINTS' }],
+      parse: (v: unknown) => parseUrlList(v, ETCD_URL_SCHEMES),
+      default: [DEFAULT_ETCD_ENDPOINTS],
+      description: 'etcd endpoint URL(s), comma-separated',
+    },
+  } satisfies OptionTable;
 }

@@ -1,5 +1,5 @@
 /** Config: one validated value per option from file, environment and flags. */
-export { loadOptions, readConfigFile, renderHelp, renderMarkdownTable, ConfigError } from './schema.ts';
-export type { EnvSource, OptionSpec, OptionValues, LoadInput, Loaded } from './schema.ts';
-export { connectionOptionSpecs, nameParser } from './commonOptions.ts';
-export { ValueError } from './values.ts';
+export { loadOptions, readConfigFile, renderHelp, renderMarkdownTable, defaultText, formatValue, ConfigError } from './schema.ts';
+export type { EnvSource, Option, OptionTable, OptionValues, LoadInput, Loaded } from './schema.ts';
+export { connectionOptions, nameParser } from './commonOptions.ts';
+export { ValueError, formatDuration } from './values.ts';

@@ -1,15 +1,18 @@
 /**
- * One table of options drives everything: the YAML file keys, the environment variables, the
- * command-line flags, validation, `--help` and the README's option table. Precedence: flags,
- * then environment, then file, then defaults. Every problem is one line naming the key, the
- * bad value, where it came from and what is allowed.
+ * One table of options per command drives everything: the YAML file keys, the environment
+ * variables, the command-line flags, validation, `--help`, the option tables in
+ * docs/configuration.md and config/example.yaml. Precedence: flags, then environment, then file,
+ * then defaults. Every problem is one line naming the key, the bad value, where it came from and
+ * what is allowed.
+ *
+ * A table is an object keyed by the option's dotted file key; the loaded values are typed from
+ * each option's parser, so a misspelled key does not compile.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError, errorMessage } from '../errors.ts';
 import { ValueError } from './values.ts';
-
 
 export { ConfigError };
 
@@ -21,11 +24,9 @@ export interface EnvSource {
   map?: (value: unknown) => unknown;
 }
 
-export interface OptionSpec {
-  /** Dotted key in the YAML file, e.g. `otlp.timeout`. */
-  key: string;
+export interface Option<T> {
   /** Long flag without dashes, e.g. `otlp-timeout`. */
-  flag?: string;
+  flag?: string | undefined;
   /** A flag that takes no value. */
   boolean?: boolean;
   /** A flag that may be given several times (values are merged). */
@@ -33,10 +34,15 @@ export interface OptionSpec {
   /** Environment variables, first set wins. */
   env?: EnvSource[];
   /** Parses a value from the file or a flag. */
-  parse: (v: unknown) => unknown;
-  default?: unknown;
-  /** How the default reads in --help and the README (when it is computed or absent). */
-  defaultText?: string;
+  parse: (v: unknown) => T;
+  /** The default: a named constant, or a function computing it when the options are loaded. */
+  default?: T | (() => T);
+  /** No default: loading fails with a one-line error when it is not given. */
+  required?: boolean;
+  /** How a value reads in `--help`, the docs and the example file. @default String(value) */
+  format?: (v: T) => string;
+  /** What a computed default is, in words (e.g. `host name`). */
+  defaultDescription?: string;
   /** The value is a section of its own (a mapping), not walked into when reading the file. */
   mapping?: boolean;
   /** Never echoed in errors or logs (API keys). */
@@ -44,37 +50,43 @@ export interface OptionSpec {
   description: string;
 }
 
-export type OptionValues = Map<string, unknown>;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a table mixes options of every value type
+export type OptionTable = Record<string, Option<any>>;
+
+/** The loaded value of every option of `S`, typed by its parser. */
+export type OptionValues<S extends OptionTable> = { -readonly [K in keyof S]: S[K] extends { parse: (v: unknown) => infer T } ? T : never };
 
 export interface LoadInput {
   argv: string[];
   env: NodeJS.ProcessEnv;
 }
 
-export interface Loaded {
-  values: OptionValues;
+export interface Loaded<S extends OptionTable> {
+  values: OptionValues<S>;
   /** Where each value came from: `--flag`, `ENV_VAR`, `file.yaml` or `default`. */
-  sources: Map<string, string>;
+  sources: Record<keyof S, string>;
   help: boolean;
 }
 
-function show(spec: OptionSpec, raw: unknown): string {
+type AnyOption = Option<unknown>;
+
+function show(spec: AnyOption, raw: unknown): string {
   if (spec.secret) return '(hidden)';
   const s = typeof raw === 'string' ? raw : JSON.stringify(raw);
   return JSON.stringify(s.length > 80 ? `${s.slice(0, 77)}...` : s);
 }
 
-function parseWith(spec: OptionSpec, raw: unknown, source: string, parse = spec.parse): unknown {
+function parseWith(key: string, spec: AnyOption, raw: unknown, source: string, parse: (v: unknown) => unknown = spec.parse): unknown {
   try {
     return parse(raw);
   } catch (err) {
-    if (err instanceof ValueError) throw new ConfigError(`${spec.key}: ${show(spec, raw)} (from ${source}) ${err.message}`);
+    if (err instanceof ValueError) throw new ConfigError(`${key}: ${show(spec, raw)} (from ${source}) ${err.message}`);
     throw err;
   }
 }
 
-/** Reads the YAML file into dotted keys, rejecting keys the schema does not know. */
-export function readConfigFile(path: string, specs: OptionSpec[]): Map<string, unknown> {
+/** Reads the YAML file into dotted keys, rejecting keys the table does not know. */
+export function readConfigFile(path: string, table: OptionTable): Map<string, unknown> {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -85,23 +97,23 @@ export function readConfigFile(path: string, specs: OptionSpec[]): Map<string, u
   try {
     doc = parseYaml(text);
   } catch (err) {
-    throw new ConfigError(`cannot parse config file ${path}: ${errorMessage(err).split('\n')[0]}`);
+    throw new ConfigError(`cannot parse config file ${path}: ${errorMessage(err)}`);
   }
   const out = new Map<string, unknown>();
   if (doc === null || doc === undefined) return out;
-  const byKey = new Map(specs.map((s) => [s.key, s]));
+  const keys = Object.keys(table);
   const walk = (obj: unknown, prefix: string): void => {
     if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) {
       throw new ConfigError(`config file ${path}: ${prefix === '' ? 'the top level' : prefix} must be a mapping of keys`);
     }
     for (const [k, v] of Object.entries(obj)) {
       const key = prefix === '' ? k : `${prefix}.${k}`;
-      if (byKey.has(key)) {
+      if (Object.hasOwn(table, key)) {
         out.set(key, v);
-      } else if (specs.some((s) => s.key.startsWith(`${key}.`))) {
+      } else if (keys.some((s) => s.startsWith(`${key}.`))) {
         walk(v, key);
       } else {
-        const siblings = specs.filter((s) => s.key.startsWith(prefix === '' ? '' : `${prefix}.`)).map((s) => s.key.slice(prefix === '' ? 0 : prefix.length + 1).split('.')[0]);
+        const siblings = keys.filter((s) => s.startsWith(prefix === '' ? '' : `${prefix}.`)).map((s) => s.slice(prefix === '' ? 0 : prefix.length + 1).split('.')[0]);
         throw new ConfigError(`config file ${path}: unknown key ${key}; known keys${prefix === '' ? '' : ` under ${prefix}`}: ${[...new Set(siblings)].join(', ')}`);
       }
     }
@@ -111,86 +123,95 @@ export function readConfigFile(path: string, specs: OptionSpec[]): Map<string, u
 }
 
 /** Resolves every option from flags, environment, file and defaults. */
-export function loadOptions(specs: OptionSpec[], input: LoadInput): Loaded {
-  const flagSpecs = specs.filter((s) => s.flag !== undefined);
+export function loadOptions<S extends OptionTable>(table: S, input: LoadInput): Loaded<S> {
+  const entries = Object.entries(table) as [string, AnyOption][];
   const parseOptions: Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }> = {
     config: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   };
-  for (const s of flagSpecs) parseOptions[s.flag!] = { type: s.boolean ? 'boolean' : 'string', ...(s.multiple ? { multiple: true } : {}) };
+  for (const [, s] of entries) {
+    if (s.flag !== undefined) parseOptions[s.flag] = { type: s.boolean ? 'boolean' : 'string', ...(s.multiple ? { multiple: true } : {}) };
+  }
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({ args: input.argv, options: parseOptions, strict: true, allowPositionals: false });
   } catch (err) {
-    const msg = errorMessage(err).split('\n')[0]!.replace(/^Unknown option '(.*)'.*$/, 'unknown flag $1').replace(/^Option '(.*?)'.* argument missing$/, 'flag $1 needs a value');
+    const msg = errorMessage(err).replace(/^Unknown option '(.*)'.*$/, 'unknown flag $1').replace(/^Option '(.*?)'.* argument missing$/, 'flag $1 needs a value');
     throw new ConfigError(`${msg} (see --help)`);
   }
   const flags = parsed.values as Record<string, string | boolean | string[] | undefined>;
   const help = flags.help === true;
-  const file = typeof flags.config === 'string' ? readConfigFile(flags.config, specs) : new Map<string, unknown>();
-  const values: OptionValues = new Map();
-  const sources = new Map<string, string>();
-  for (const spec of specs) {
+  const file = typeof flags.config === 'string' ? readConfigFile(flags.config, table) : new Map<string, unknown>();
+  const values: Record<string, unknown> = {};
+  const sources: Record<string, string> = {};
+  for (const [key, spec] of entries) {
     const flagValue = spec.flag !== undefined ? flags[spec.flag] : undefined;
     if (flagValue !== undefined) {
-      values.set(spec.key, parseWith(spec, flagValue, `--${spec.flag}`));
-      sources.set(spec.key, `--${spec.flag}`);
+      values[key] = parseWith(key, spec, flagValue, `--${spec.flag}`);
+      sources[key] = `--${spec.flag}`;
       continue;
     }
     const env = spec.env?.find((e) => input.env[e.name] !== undefined && input.env[e.name] !== '');
     if (env !== undefined) {
-      const raw = input.env[env.name]!;
-      const v = parseWith(spec, raw, env.name, env.parse ?? spec.parse);
-      values.set(spec.key, env.map ? env.map(v) : v);
-      sources.set(spec.key, env.name);
+      const v = parseWith(key, spec, input.env[env.name], env.name, env.parse ?? spec.parse);
+      values[key] = env.map ? env.map(v) : v;
+      sources[key] = env.name;
       continue;
     }
-    if (file.has(spec.key)) {
-      values.set(spec.key, parseWith(spec, file.get(spec.key), flags.config as string));
-      sources.set(spec.key, flags.config as string);
+    if (file.has(key)) {
+      values[key] = parseWith(key, spec, file.get(key), flags.config as string);
+      sources[key] = flags.config as string;
       continue;
     }
-    const d = typeof spec.default === 'function' ? (spec.default as () => unknown)() : spec.default;
-    if (d !== undefined) {
-      values.set(spec.key, d);
-      sources.set(spec.key, 'default');
+    if (spec.default !== undefined) {
+      values[key] = typeof spec.default === 'function' ? (spec.default as () => unknown)() : spec.default;
+      sources[key] = 'default';
+    } else if (spec.required && !help) {
+      const flag = spec.flag !== undefined ? `--${spec.flag}` : key;
+      throw new ConfigError(`${flag} is required (or ${key}: in the config file); see --help`);
     }
   }
-  return { values, sources, help };
+  return { values: values as OptionValues<S>, sources: sources as Record<keyof S, string>, help };
 }
 
-function defaultText(s: OptionSpec): string {
-  if (s.defaultText !== undefined) return s.defaultText;
-  if (s.default === undefined) return '';
-  if (Array.isArray(s.default)) return s.default.join(',');
-  return String(s.default);
+/** How an option's default reads in `--help`, the docs and the example file ('' for none). */
+export function defaultText(spec: AnyOption): string {
+  if (spec.defaultDescription !== undefined) return spec.defaultDescription;
+  if (spec.default === undefined || typeof spec.default === 'function') return '';
+  return formatValue(spec, spec.default);
+}
+
+/** A value as the user would write it. */
+export function formatValue(spec: AnyOption, v: unknown): string {
+  if (spec.format !== undefined) return spec.format(v);
+  if (Array.isArray(v)) return v.join(',');
+  if (typeof v === 'object' && v !== null) return Object.entries(v).map(([k, x]) => `${k}=${String(x)}`).join(',');
+  return String(v);
 }
 
 /** `--help` text: usage, then one line per option with its flag, env variables and default. */
-export function renderHelp(usage: string, about: string, specs: OptionSpec[]): string {
+export function renderHelp(usage: string, about: string, table: OptionTable): string {
   const lines = [`Usage: ${usage}`, '', about, '', 'Options (flags win over environment, environment over --config file, file over defaults):'];
   lines.push('  --config FILE                  YAML config file (keys as in config/example.yaml)');
   lines.push('  -h, --help                     show this help');
-  for (const s of specs) {
-    const flag = s.flag === undefined ? `(file: ${s.key})` : `--${s.flag}${s.boolean ? '' : ' VALUE'}`;
-    const meta = [
-      `file: ${s.key}`,
-      ...(s.env ?? []).map((e) => `env: ${e.name}`),
-      ...(defaultText(s) !== '' ? [`default: ${defaultText(s)}`] : []),
-    ];
+  lines.push('  --version                      print the version');
+  for (const [key, s] of Object.entries(table) as [string, AnyOption][]) {
+    const flag = s.flag === undefined ? `(file: ${key})` : `--${s.flag}${s.boolean ? '' : ' VALUE'}`;
+    const d = defaultText(s);
+    const meta = [`file: ${key}`, ...(s.env ?? []).map((e) => `env: ${e.name}`), ...(d !== '' ? [`default: ${d}`] : []), ...(s.required ? ['required'] : [])];
     lines.push(`  ${flag.padEnd(30)} ${s.description}`);
     lines.push(`  ${''.padEnd(30)} [${meta.join('; ')}]`);
   }
   return `${lines.join('\n')}\n`;
 }
 
-/** The README's option table for `specs` (kept equal to the README by a test). */
-export function renderMarkdownTable(specs: OptionSpec[]): string {
-  const rows = specs.map((s) => {
+/** The Markdown option table of a command (docs/configuration.md). */
+export function renderMarkdownTable(table: OptionTable): string {
+  const rows = (Object.entries(table) as [string, AnyOption][]).map(([key, s]) => {
     const flag = s.flag === undefined ? '' : `\`--${s.flag}\``;
     const env = (s.env ?? []).map((e) => `\`${e.name}\``).join(', ');
     const d = defaultText(s);
-    return `| \`${s.key}\` | ${flag} | ${env} | ${d === '' ? '' : `\`${d}\``} | ${s.description} |`;
+    return `| \`${key}\` | ${flag} | ${env} | ${d === '' ? (s.required ? 'required' : '') : `\`${d}\``} | ${s.description} |`;
   });
   return ['| file key | flag | environment | default | meaning |', '| --- | --- | --- | --- | --- |', ...rows].join('\n');
 }

@@ -22,11 +22,19 @@ export function parseDuration(v: unknown): number {
   throw new ValueError('is not a duration; use e.g. 10s, 500ms, 1m or a number of seconds');
 }
 
+/** Milliseconds as a user writes a duration: `500ms`, `2.5s`, `1m`, `2h`. */
+export function formatDuration(ms: number): string {
+  if (ms % 1000 !== 0 && ms < 1000) return `${ms}ms`;
+  if (ms % 3_600_000 === 0 && ms > 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0 && ms > 0) return `${ms / 60_000}m`;
+  return `${ms / 1000}s`;
+}
+
 /** A duration of at least `minMs`. */
 export function parseDurationAtLeast(minMs: number): (v: unknown) => number {
   return (v) => {
     const d = parseDuration(v);
-    if (d < minMs) throw new ValueError(`is too short; use at least ${minMs >= 1000 ? `${minMs / 1000}s` : `${minMs}ms`}`);
+    if (d < minMs) throw new ValueError(`is too short; use at least ${formatDuration(minMs)}`);
     return d;
   };
 }

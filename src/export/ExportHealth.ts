@@ -4,20 +4,19 @@
  * MeterProvider that reports them exists.
  */
 import type { Meter } from '@opentelemetry/api';
-
-export type ExporterLabel = 'prometheus' | 'otlp' | 'pushgateway' | 'console';
+import type { ExporterName } from './options.ts';
 
 interface Counts {
   attempts: number;
   failures: number;
   lastSuccess: number | undefined;
-  attrs: { exporter: ExporterLabel };
+  attrs: { exporter: ExporterName };
 }
 
 export class ExportHealth {
-  private readonly counts = new Map<ExporterLabel, Counts>();
+  private readonly counts = new Map<ExporterName, Counts>();
 
-  private of(exporter: ExporterLabel): Counts {
+  private of(exporter: ExporterName): Counts {
     let c = this.counts.get(exporter);
     if (c === undefined) {
       c = { attempts: 0, failures: 0, lastSuccess: undefined, attrs: { exporter } };
@@ -45,19 +44,19 @@ export class ExportHealth {
       });
   }
 
-  attempt(exporter: ExporterLabel): void {
+  attempt(exporter: ExporterName): void {
     this.of(exporter).attempts++;
   }
 
-  success(exporter: ExporterLabel): void {
+  success(exporter: ExporterName): void {
     this.of(exporter).lastSuccess = Date.now() / 1000;
   }
 
-  failure(exporter: ExporterLabel): void {
+  failure(exporter: ExporterName): void {
     this.of(exporter).failures++;
   }
 
-  snapshot(exporter: ExporterLabel): Readonly<Omit<Counts, 'attrs'>> {
+  snapshot(exporter: ExporterName): Readonly<Omit<Counts, 'attrs'>> {
     const { attempts, failures, lastSuccess } = this.of(exporter);
     return { attempts, failures, lastSuccess };
   }

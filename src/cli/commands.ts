@@ -1,0 +1,64 @@
+/**
+ * The commands this package installs, each with its usage line, what it does and its option
+ * table: `--help`, docs/configuration.md and config/example.yaml are all rendered from here.
+ */
+import { metricsOptions } from '../aggregator/options.ts';
+import { connectionOptions, nameParser } from '../config/commonOptions.ts';
+import type { OptionTable } from '../config/schema.ts';
+import { parseBool, parseInteger } from '../config/values.ts';
+import { mockWorkerOptions } from '../mock/options.ts';
+
+export interface Command<S extends OptionTable = OptionTable> {
+  name: string;
+  usage: string;
+  about: string;
+  options: () => S;
+}
+
+/** The example's names, as in the seed's example output. */
+export const EXAMPLE_NAMESPACE = 'example_namespace';
+export const EXAMPLE_COMPONENT = 'example_component';
+export const EXAMPLE_ENDPOINT = 'example_endpoint';
+export const DEFAULT_CLIENT_REQUESTS = 10;
+export const MAX_CLIENT_REQUESTS = 1_000_000;
+
+function systemServerOptions() {
+  return {
+    namespace: { flag: 'namespace', env: [{ name: 'DYN_NAMESPACE' }], parse: nameParser('namespace'), default: EXAMPLE_NAMESPACE, description: 'namespace of the example endpoint' },
+    component: { flag: 'component', parse: nameParser('component'), default: EXAMPLE_COMPONENT, description: 'component of the example endpoint' },
+    endpoint: { flag: 'endpoint', parse: nameParser('endpoint'), default: EXAMPLE_ENDPOINT, description: 'name of the example endpoint' },
+    client: { flag: 'client', boolean: true, parse: parseBool, default: false as boolean, description: 'send requests to the endpoint instead of serving it' },
+    requests: {
+      flag: 'requests',
+      parse: (v: unknown) => parseInteger(v, 1, MAX_CLIENT_REQUESTS),
+      default: DEFAULT_CLIENT_REQUESTS,
+      description: 'with --client: how many requests to send',
+    },
+    ...connectionOptions(),
+  } satisfies OptionTable;
+}
+
+export const METRICS_COMMAND = {
+  name: 'metrics',
+  usage: 'metrics --component NAME --endpoint NAME [options]',
+  about:
+    'Aggregates the ForwardPassMetrics of every worker of namespace/component/endpoint and their KV hit-rate events, and exports them to Prometheus (pull), a PushGateway (--push) or an OpenTelemetry Collector / APM (OTLP).',
+  options: metricsOptions,
+} satisfies Command;
+
+export const MOCK_WORKER_COMMAND = {
+  name: 'mock_worker',
+  usage: 'mock_worker [options]',
+  about: 'Mock LLM worker(s): random ForwardPassMetrics v3 stats, an echo endpoint, and a KV hit-rate event every interval.',
+  options: mockWorkerOptions,
+} satisfies Command;
+
+export const SYSTEM_SERVER_COMMAND = {
+  name: 'system_server',
+  usage: 'system_server [--client] [options]',
+  about:
+    'Example component: serves an endpoint that streams back the words of each request, with automatic metrics and dynamo_component_bytes_processed_total. Enable its status server with DYN_SYSTEM_ENABLED=true DYN_SYSTEM_PORT=8081.',
+  options: systemServerOptions,
+} satisfies Command;
+
+export const COMMANDS: readonly Command[] = [METRICS_COMMAND, MOCK_WORKER_COMMAND, SYSTEM_SERVER_COMMAND];

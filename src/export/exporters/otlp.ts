@@ -1,0 +1,21 @@
+/** OTLP push: the OTel exporter on a periodic reader, counted and logged by `CountingExporter`. */
+import { PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
+import { CountingExporter, createOtlpExporter } from '../otlp.ts';
+import type { ExporterDefinition } from './types.ts';
+
+export const otlpExporter: ExporterDefinition = {
+  name: 'otlp',
+  create({ config, health, snapshots }) {
+    const otlp = config.otlp;
+    const exporter = new CountingExporter(createOtlpExporter(otlp), 'otlp', health, otlp.endpoint);
+    const reader = new PeriodicExportingMetricReader({
+      exporter,
+      exportIntervalMillis: otlp.intervalMs,
+      exportTimeoutMillis: Math.min(otlp.timeoutMs, otlp.intervalMs),
+      // snapshot sums and histograms follow the exporter's temporality too
+      metricProducers: [snapshots.forTemporality((t) => exporter.selectAggregationTemporality(t))],
+      cardinalityLimits: { default: config.cardinalityLimit },
+    });
+    return { reader, describe: () => `${otlp.endpoint} (${otlp.protocol}) every ${otlp.intervalMs / 1000}s` };
+  },
+};

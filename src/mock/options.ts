@@ -1,0 +1,28 @@
+/** The `mock_worker` command's options. */
+import { connectionOptions, nameParser } from '../config/commonOptions.ts';
+import type { OptionTable } from '../config/schema.ts';
+import { formatDuration, parseDurationAtLeast, parseInteger } from '../config/values.ts';
+import { DEFAULT_NAMESPACE } from '../runtime/names.ts';
+import { DEFAULT_HIT_RATE_INTERVAL_MS, DEFAULT_MOCK_COMPONENT, DEFAULT_MOCK_ENDPOINT, DEFAULT_MOCK_WORKERS, MAX_MOCK_WORKERS, MIN_HIT_RATE_INTERVAL_MS } from './MockWorker.ts';
+
+export function mockWorkerOptions() {
+  return {
+    namespace: { flag: 'namespace', env: [{ name: 'DYN_NAMESPACE' }], parse: nameParser('namespace'), default: DEFAULT_NAMESPACE, description: 'namespace to register in' },
+    component: { flag: 'component', parse: nameParser('component'), default: DEFAULT_MOCK_COMPONENT, description: 'component to register' },
+    endpoint: { flag: 'endpoint', parse: nameParser('endpoint'), default: DEFAULT_MOCK_ENDPOINT, description: 'endpoint to serve' },
+    workers: {
+      flag: 'workers',
+      parse: (v: unknown) => parseInteger(v, 1, MAX_MOCK_WORKERS),
+      default: DEFAULT_MOCK_WORKERS,
+      description: 'independent workers in this process (each its own lease and service instance)',
+    },
+    hit_rate_interval: {
+      flag: 'hit-rate-interval',
+      parse: parseDurationAtLeast(MIN_HIT_RATE_INTERVAL_MS),
+      default: DEFAULT_HIT_RATE_INTERVAL_MS,
+      format: formatDuration,
+      description: 'time between two KV hit-rate events of each worker',
+    },
+    ...connectionOptions(),
+  } satisfies OptionTable;
+}
