@@ -53,38 +53,47 @@ class Lazy<T> {
   }
 }
 
-// A labeller answers undefined for labels it refused (and warned about): the value is dropped,
-// as OTel instruments drop a bad value instead of throwing into the caller.
-
-export class CustomCounter implements CounterMetric {
-  constructor(private readonly inst: Lazy<Counter>, private readonly labels: Labeller) {}
-  add(value: number, labels?: MetricLabels): void {
+/**
+ * What every custom metric does with a value: label it, and hand it to the OTel instrument of
+ * the current provider. A labeller answers undefined for labels it refused (and warned about):
+ * the value is dropped, as OTel instruments drop a bad value instead of throwing into the caller.
+ */
+class Recorder<I> {
+  constructor(
+    private readonly inst: Lazy<I>,
+    private readonly labels: Labeller,
+    private readonly write: (inst: I, value: number, attributes: Attributes) => void,
+  ) {}
+  protected put(value: number, labels: MetricLabels | undefined): void {
     const attributes = this.labels(labels);
-    if (attributes !== undefined) this.inst.get().add(value, attributes);
+    if (attributes !== undefined) this.write(this.inst.get(), value, attributes);
   }
 }
 
-export class CustomUpDownCounter implements CounterMetric {
-  constructor(private readonly inst: Lazy<UpDownCounter>, private readonly labels: Labeller) {}
+const add = (i: Counter | UpDownCounter, v: number, a: Attributes): void => i.add(v, a);
+const record = (i: Gauge | Histogram, v: number, a: Attributes): void => i.record(v, a);
+
+export class CustomCounter extends Recorder<Counter> implements CounterMetric {
   add(value: number, labels?: MetricLabels): void {
-    const attributes = this.labels(labels);
-    if (attributes !== undefined) this.inst.get().add(value, attributes);
+    this.put(value, labels);
   }
 }
 
-export class CustomGauge implements GaugeMetric {
-  constructor(private readonly inst: Lazy<Gauge>, private readonly labels: Labeller) {}
+export class CustomUpDownCounter extends Recorder<UpDownCounter> implements CounterMetric {
+  add(value: number, labels?: MetricLabels): void {
+    this.put(value, labels);
+  }
+}
+
+export class CustomGauge extends Recorder<Gauge> implements GaugeMetric {
   set(value: number, labels?: MetricLabels): void {
-    const attributes = this.labels(labels);
-    if (attributes !== undefined) this.inst.get().record(value, attributes);
+    this.put(value, labels);
   }
 }
 
-export class CustomHistogram implements HistogramMetric {
-  constructor(private readonly inst: Lazy<Histogram>, private readonly labels: Labeller) {}
+export class CustomHistogram extends Recorder<Histogram> implements HistogramMetric {
   record(value: number, labels?: MetricLabels): void {
-    const attributes = this.labels(labels);
-    if (attributes !== undefined) this.inst.get().record(value, attributes);
+    this.put(value, labels);
   }
 }
 
@@ -94,23 +103,23 @@ export class MetricsRegistry implements MetricsFactory {
 
   counter(name: string, opts: MetricOptions): CustomCounter {
     const full = this.name(name, true);
-    return new CustomCounter(new Lazy((m) => m.createCounter(full, { description: opts.description, unit: opts.unit })), this.labeller(full, opts));
+    return new CustomCounter(new Lazy((m) => m.createCounter(full, { description: opts.description, unit: opts.unit })), this.labeller(full, opts), add);
   }
 
   upDownCounter(name: string, opts: MetricOptions): CustomUpDownCounter {
     const full = this.name(name, false);
-    return new CustomUpDownCounter(new Lazy((m) => m.createUpDownCounter(full, { description: opts.description, unit: opts.unit })), this.labeller(full, opts));
+    return new CustomUpDownCounter(new Lazy((m) => m.createUpDownCounter(full, { description: opts.description, unit: opts.unit })), this.labeller(full, opts), add);
   }
 
   gauge(name: string, opts: MetricOptions): CustomGauge {
     const full = this.name(name, false);
-    return new CustomGauge(new Lazy((m) => m.createGauge(full, { description: opts.description, unit: opts.unit })), this.labeller(full, opts));
+    return new CustomGauge(new Lazy((m) => m.createGauge(full, { description: opts.description, unit: opts.unit })), this.labeller(full, opts), record);
   }
 
   histogram(name: string, opts: HistogramMetricOptions): CustomHistogram {
     const full = this.name(name, false);
     const advice = opts.buckets ? { explicitBucketBoundaries: [...opts.buckets] } : undefined;
-    return new CustomHistogram(new Lazy((m) => m.createHistogram(full, { description: opts.description, unit: opts.unit, advice })), this.labeller(full, opts));
+    return new CustomHistogram(new Lazy((m) => m.createHistogram(full, { description: opts.description, unit: opts.unit, advice })), this.labeller(full, opts), record);
   }
 
   /**

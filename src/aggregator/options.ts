@@ -3,7 +3,7 @@
  * `--poll-interval`, `--host`, `--port`, `--push`, `--push-interval`) plus everything the export
  * pipeline offers, in one table.
  */
-import { connectionOptions, nameParser } from '../config/commonOptions.ts';
+import { connectionOptions, namespaceOption, nameParser } from '../config/commonOptions.ts';
 import type { Loaded, OptionTable } from '../config/schema.ts';
 import { formatDuration, parseBool, parseDurationAtLeast, parseInteger, parseIp } from '../config/values.ts';
 import { formatHostPort } from '../export/MetricsHttpServer.ts';
@@ -20,7 +20,7 @@ export const DEFAULT_METRICS_SERVICE_NAME = 'dynamo-metrics';
 export function metricsOptions() {
   const exp = exportOptions({ serviceName: DEFAULT_METRICS_SERVICE_NAME, port: DEFAULT_METRICS_PORT });
   return {
-    namespace: { flag: 'namespace', env: [{ name: 'DYN_NAMESPACE' }], parse: nameParser('namespace'), default: DEFAULT_NAMESPACE, description: 'namespace of the target endpoint' },
+    namespace: namespaceOption(DEFAULT_NAMESPACE, 'namespace of the target endpoint'),
     component: { flag: 'component', parse: nameParser('component'), required: true, description: 'component of the target endpoint' },
     endpoint: { flag: 'endpoint', parse: nameParser('endpoint'), required: true, description: 'endpoint to aggregate' },
     poll_interval: {

@@ -3,7 +3,7 @@
  * table: `--help`, docs/configuration.md and config/example.yaml are all rendered from here.
  */
 import { metricsOptions } from '../aggregator/options.ts';
-import { connectionOptions, nameParser } from '../config/commonOptions.ts';
+import { connectionOptions, namespaceOption, nameParser } from '../config/commonOptions.ts';
 import type { OptionTable } from '../config/schema.ts';
 import { parseBool, parseInteger } from '../config/values.ts';
 import { mockWorkerOptions } from '../mock/options.ts';
@@ -24,7 +24,7 @@ export const MAX_CLIENT_REQUESTS = 1_000_000;
 
 function systemServerOptions() {
   return {
-    namespace: { flag: 'namespace', env: [{ name: 'DYN_NAMESPACE' }], parse: nameParser('namespace'), default: EXAMPLE_NAMESPACE, description: 'namespace of the example endpoint' },
+    namespace: namespaceOption(EXAMPLE_NAMESPACE, 'namespace of the example endpoint'),
     component: { flag: 'component', parse: nameParser('component'), default: EXAMPLE_COMPONENT, description: 'component of the example endpoint' },
     endpoint: { flag: 'endpoint', parse: nameParser('endpoint'), default: EXAMPLE_ENDPOINT, description: 'name of the example endpoint' },
     client: { flag: 'client', boolean: true, parse: parseBool, default: false as boolean, description: 'send requests to the endpoint instead of serving it' },

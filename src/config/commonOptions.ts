@@ -21,6 +21,11 @@ export function nameParser(kind: NameKind): (v: unknown) => string {
   };
 }
 
+/** `--namespace` / `DYN_NAMESPACE`, as every command that joins a namespace takes it. */
+export function namespaceOption(defaultNamespace: string, description: string) {
+  return { flag: 'namespace', env: [{ name: 'DYN_NAMESPACE' }], parse: nameParser('namespace'), default: defaultNamespace, description };
+}
+
 export const NATS_URL_SCHEMES = ['nats', 'tls', 'ws', 'wss'] as const;
 export const ETCD_URL_SCHEMES = ['http', 'https'] as const;
 

@@ -1,5 +1,5 @@
 /** The `mock_worker` command's options. */
-import { connectionOptions, nameParser } from '../config/commonOptions.ts';
+import { connectionOptions, namespaceOption, nameParser } from '../config/commonOptions.ts';
 import type { OptionTable } from '../config/schema.ts';
 import { formatDuration, parseDurationAtLeast, parseInteger } from '../config/values.ts';
 import { DEFAULT_NAMESPACE } from '../runtime/names.ts';
@@ -7,7 +7,7 @@ import { DEFAULT_HIT_RATE_INTERVAL_MS, DEFAULT_MOCK_COMPONENT, DEFAULT_MOCK_ENDP
 
 export function mockWorkerOptions() {
   return {
-    namespace: { flag: 'namespace', env: [{ name: 'DYN_NAMESPACE' }], parse: nameParser('namespace'), default: DEFAULT_NAMESPACE, description: 'namespace to register in' },
+    namespace: namespaceOption(DEFAULT_NAMESPACE, 'namespace to register in'),
     component: { flag: 'component', parse: nameParser('component'), default: DEFAULT_MOCK_COMPONENT, description: 'component to register' },
     endpoint: { flag: 'endpoint', parse: nameParser('endpoint'), default: DEFAULT_MOCK_ENDPOINT, description: 'endpoint to serve' },
     workers: {
