@@ -1,6 +1,9 @@
 #!/usr/bin/env node
-// Runs the TypeScript entry point through tsx (a dependency), so the command needs no build step.
-import { register } from 'tsx/esm/api';
-
-register();
-await import('../src/cli/metrics.ts');
+// Runs the compiled command (npm run build writes dist/; npm ci and npm pack build it).
+try {
+  await import('../dist/src/cli/metrics.js');
+} catch (err) {
+  if (err?.code !== 'ERR_MODULE_NOT_FOUND' || !String(err.message).includes('/dist/')) throw err;
+  process.stderr.write('metrics: error: the package is not built; run: npm run build\n');
+  process.exit(1);
+}

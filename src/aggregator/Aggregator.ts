@@ -13,15 +13,13 @@ import type { MetricsPipeline } from '../export/MetricsPipeline.ts';
 import { BRIDGE_METER_NAME } from '../export/MetricsPipeline.ts';
 import { AggregatorHealth, AggregatorMetrics, type AggregateView } from './AggregatorMetrics.ts';
 import { DEFAULT_MAX_TRACKED_WORKERS, HitRateTracker } from './HitRateTracker.ts';
+import { DEFAULT_POLL_INTERVAL_MS } from './options.ts';
 import { LeaderElection } from './LeaderElection.ts';
 import { DEFAULT_SCATTER_MAX_WAIT_MS, scatterStats } from './scatterStats.ts';
 import { loadStatistics } from './statistics.ts';
 import { parseStatsReply, type WorkerStats } from './statsReply.ts';
 import { DynamoError, errorMessage } from '../errors.ts';
 
-export const DEFAULT_POLL_INTERVAL_MS = 1_000;
-/** The shortest poll interval `metrics` accepts. */
-export const MIN_POLL_INTERVAL_MS = 1_000;
 /** A view older than this many poll intervals (and at least `MIN_STALE_AFTER_MS`) is not exported. */
 export const STALE_AFTER_POLL_INTERVALS = 3;
 export const MIN_STALE_AFTER_MS = 5_000;

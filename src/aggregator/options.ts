@@ -5,13 +5,15 @@
  */
 import { connectionOptions, namespaceOption, nameParser } from '../config/commonOptions.ts';
 import type { Loaded, OptionTable } from '../config/schema.ts';
-import { formatDuration, parseBool, parseDurationAtLeast, parseInteger, parseIp } from '../config/values.ts';
-import { formatHostPort } from '../export/MetricsHttpServer.ts';
+import { formatDuration, formatHostPort, parseBool, parseDurationAtLeast, parseInteger, parseIp } from '../config/values.ts';
 import { exportConfigFrom, exportOptions, type ExportConfig } from '../export/options.ts';
 import { DEFAULT_NAMESPACE } from '../runtime/names.ts';
-import { DEFAULT_POLL_INTERVAL_MS, MIN_POLL_INTERVAL_MS } from './Aggregator.ts';
 import { DEFAULT_MAX_TRACKED_WORKERS, MAX_TRACKED_WORKERS_LIMIT } from './HitRateTracker.ts';
 
+/** Time between two scrape cycles. */
+export const DEFAULT_POLL_INTERVAL_MS = 1_000;
+/** The shortest poll interval `metrics` accepts. */
+export const MIN_POLL_INTERVAL_MS = 1_000;
 export const DEFAULT_METRICS_HOST = '0.0.0.0';
 export const DEFAULT_METRICS_PORT = 9091;
 export const DEFAULT_METRICS_SERVICE_NAME = 'dynamo-metrics';

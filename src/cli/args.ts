@@ -6,10 +6,16 @@ import { readFileSync } from 'node:fs';
 import { loadOptions, renderHelp, type Loaded, type OptionTable } from '../config/schema.ts';
 import type { Command } from './commands.ts';
 
-/** The package's version, from its package.json. */
+/** The package's version, from its package.json (two levels up from source, three from dist/). */
 export function packageVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
+  for (const up of ['../../package.json', '../../../package.json']) {
+    try {
+      return (JSON.parse(readFileSync(new URL(up, import.meta.url), 'utf8')) as { version: string }).version;
+    } catch {
+      // not at this level
+    }
+  }
+  return 'unknown';
 }
 
 /**

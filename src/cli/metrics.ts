@@ -3,11 +3,8 @@
  * stats, listens for KV hit-rate events, computes load average and deviation, exports it all
  * (Prometheus pull, OTLP, PushGateway, any combination) and publishes the aggregate on NATS.
  */
-import { Aggregator } from '../aggregator/Aggregator.ts';
 import { metricsConfigFrom } from '../aggregator/options.ts';
-import { MetricsPipeline } from '../export/MetricsPipeline.ts';
 import { getLogger } from '../log.ts';
-import { DistributedRuntime } from '../runtime/DistributedRuntime.ts';
 import { parseCommand } from './args.ts';
 import { METRICS_COMMAND } from './commands.ts';
 import { onShutdownSignal, runCommand } from './run.ts';
@@ -16,19 +13,22 @@ const log = getLogger('metrics');
 
 runCommand('metrics', async () => {
   const cfg = metricsConfigFrom(parseCommand(METRICS_COMMAND));
+  // Loaded once the flags are good, so that --help, --version and a bad flag answer at once.
+  const [{ Aggregator }, { MetricsPipeline }, { DistributedRuntime }] = await Promise.all([
+    import('../aggregator/Aggregator.ts'),
+    import('../export/MetricsPipeline.ts'),
+    import('../runtime/DistributedRuntime.ts'),
+  ]);
   // Exporters first: a busy port fails before anything registers.
   const pipeline = new MetricsPipeline(cfg.export);
   await pipeline.start();
   const server = pipeline.prometheusServer;
   if (server !== undefined) log.info(`Prometheus metrics server started at ${server.displayUrl}`);
   for (const [name, e] of pipeline.exporters) if (name !== 'prometheus') log.info(`Exporting to ${name}: ${e.describe()}`);
-  let drt: DistributedRuntime;
-  try {
-    drt = await DistributedRuntime.connect({ nats: { servers: cfg.natsServers }, etcd: { endpoints: cfg.etcdEndpoints } });
-  } catch (err) {
+  const drt = await DistributedRuntime.connect({ nats: { servers: cfg.natsServers }, etcd: { endpoints: cfg.etcdEndpoints } }).catch(async (err: unknown) => {
     await pipeline.shutdown();
     throw err;
-  }
+  });
   const aggregator = new Aggregator(drt, {
     namespace: cfg.namespace,
     component: cfg.component,

@@ -3,9 +3,6 @@
  * dynamo/my_component/my_endpoint answering random ForwardPassMetrics, serves an echo endpoint
  * and publishes a KV hit-rate event every second under its own worker id.
  */
-import { MockWorkers } from '../mock/MockWorker.ts';
-import { etcdOptionsFromEnv, natsOptionsFromEnv } from '../runtime/connections.ts';
-import { processInstrumentation } from '../../instrumentation/index.ts';
 import { parseCommand } from './args.ts';
 import { MOCK_WORKER_COMMAND } from './commands.ts';
 import { onShutdownSignal, runCommand } from './run.ts';
@@ -15,6 +12,12 @@ const log = getLogger('mock_worker');
 
 runCommand('mock_worker', async () => {
   const { values: v } = parseCommand(MOCK_WORKER_COMMAND);
+  // Loaded once the flags are good, so that --help, --version and a bad flag answer at once.
+  const [{ MockWorkers }, { etcdOptionsFromEnv, natsOptionsFromEnv }, { processInstrumentation }] = await Promise.all([
+    import('../mock/MockWorker.ts'),
+    import('../runtime/connections.ts'),
+    import('../../instrumentation/index.ts'),
+  ]);
   const workers = await MockWorkers.start({
     namespace: v.namespace,
     component: v.component,

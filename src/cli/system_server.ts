@@ -6,9 +6,7 @@
  *   system_server --client --requests 10
  *   curl localhost:8081/metrics | grep dynamo_component
  */
-import { connectInstrumented } from '../../instrumentation/index.ts';
 import { getLogger } from '../log.ts';
-import { DistributedRuntime } from '../runtime/index.ts';
 import { parseCommand } from './args.ts';
 import { SYSTEM_SERVER_COMMAND } from './commands.ts';
 import { onShutdownSignal, runCommand } from './run.ts';
@@ -20,6 +18,8 @@ const log = getLogger('system_server');
 
 runCommand('system_server', async () => {
   const { values: v } = parseCommand(SYSTEM_SERVER_COMMAND);
+  // Loaded once the flags are good, so that --help, --version and a bad flag answer at once.
+  const [{ connectInstrumented }, { DistributedRuntime }] = await Promise.all([import('../../instrumentation/index.ts'), import('../runtime/index.ts')]);
   const connection = { nats: { servers: v.nats_server }, etcd: { endpoints: v.etcd_endpoints } };
   // the client measures nothing; the served example has automatic metrics and the status server
   const drt = v.client ? await DistributedRuntime.connect(connection) : await connectInstrumented(connection);

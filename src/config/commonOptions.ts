@@ -3,7 +3,7 @@
  * runtime does, as one-line config errors) and where NATS and etcd are.
  */
 import { InvalidNameError } from '../runtime/errors.ts';
-import { DEFAULT_ETCD_ENDPOINTS, DEFAULT_NATS_SERVER } from '../runtime/connections.ts';
+import { DEFAULT_ETCD_ENDPOINTS, DEFAULT_NATS_SERVER } from '../runtime/defaults.ts';
 import { validateName, type NameKind } from '../runtime/names.ts';
 import { ConfigError, type OptionTable } from './schema.ts';
 import { parseString, parseUrlList } from './values.ts';

@@ -99,6 +99,11 @@ export function parseIp(v: unknown): string {
   return s;
 }
 
+/** `host:port`, with an IPv6 literal in brackets. */
+export function formatHostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
 /** An http(s) URL without trailing slash. */
 export function parseHttpUrl(v: unknown): string {
   const s = typeof v === 'string' ? v.trim() : '';

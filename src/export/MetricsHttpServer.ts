@@ -8,6 +8,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import { gzip as gzipCb } from 'node:zlib';
+import { formatHostPort } from '../config/values.ts';
 import { getLogger } from '../log.ts';
 import { UsageError } from '../errors.ts';
 import type { ExportHealth } from './ExportHealth.ts';
@@ -31,9 +32,7 @@ export interface MetricsHttpServerOptions extends PrometheusSerializerOptions {
   health?: ExportHealth;
 }
 
-export function formatHostPort(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-}
+export { formatHostPort };
 
 export class MetricsHttpServer {
   private readonly server: Server;

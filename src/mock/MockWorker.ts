@@ -12,12 +12,6 @@ import type { RuntimeInstrumentation } from '../runtime/observer.ts';
 import { getLogger } from '../log.ts';
 import { errorMessage } from '../errors.ts';
 
-export const DEFAULT_MOCK_COMPONENT = 'my_component';
-export const DEFAULT_MOCK_ENDPOINT = 'my_endpoint';
-export const DEFAULT_HIT_RATE_INTERVAL_MS = 1_000;
-export const MIN_HIT_RATE_INTERVAL_MS = 10;
-export const DEFAULT_MOCK_WORKERS = 1;
-export const MAX_MOCK_WORKERS = 100_000;
 export const MOCK_CAPACITY = 100;
 
 const log = getLogger('mock_worker');

@@ -3,7 +3,13 @@ import { connectionOptions, namespaceOption, nameParser } from '../config/common
 import type { OptionTable } from '../config/schema.ts';
 import { formatDuration, parseDurationAtLeast, parseInteger } from '../config/values.ts';
 import { DEFAULT_NAMESPACE } from '../runtime/names.ts';
-import { DEFAULT_HIT_RATE_INTERVAL_MS, DEFAULT_MOCK_COMPONENT, DEFAULT_MOCK_ENDPOINT, DEFAULT_MOCK_WORKERS, MAX_MOCK_WORKERS, MIN_HIT_RATE_INTERVAL_MS } from './MockWorker.ts';
+
+export const DEFAULT_MOCK_COMPONENT = 'my_component';
+export const DEFAULT_MOCK_ENDPOINT = 'my_endpoint';
+export const DEFAULT_HIT_RATE_INTERVAL_MS = 1_000;
+export const MIN_HIT_RATE_INTERVAL_MS = 10;
+export const DEFAULT_MOCK_WORKERS = 1;
+export const MAX_MOCK_WORKERS = 100_000;
 
 export function mockWorkerOptions() {
   return {

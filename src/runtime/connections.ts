@@ -8,12 +8,9 @@ import { Etcd3, type IOptions as EtcdClientOptions } from 'etcd3';
 import { EtcdUnavailableError, NatsUnavailableError } from './errors.ts';
 import { errorMessage } from '../errors.ts';
 
-export const DEFAULT_NATS_SERVER = 'nats://localhost:4222';
-export const DEFAULT_ETCD_ENDPOINTS = 'http://localhost:2379';
-/** How long connecting at start may take before the process gives up with an error. */
-export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
-/** Pause between reconnect attempts; long-running processes retry forever. */
-export const DEFAULT_RECONNECT_WAIT_MS = 1_000;
+import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_ETCD_ENDPOINTS, DEFAULT_NATS_SERVER, DEFAULT_RECONNECT_WAIT_MS } from './defaults.ts';
+
+export { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_ETCD_ENDPOINTS, DEFAULT_NATS_SERVER, DEFAULT_RECONNECT_WAIT_MS };
 
 export interface NatsOptions {
   /** Server URLs; from `NATS_SERVER` (comma list). */
