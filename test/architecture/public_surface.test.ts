@@ -9,7 +9,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { name: string; exports: Record<string, string> };
+type Entry = string | { development: string; types: string; default: string };
+const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { name: string; exports: Record<string, Entry> };
 
 test('exports names the runtime, instrumentation and export entry points', () => {
   assert.deepEqual(Object.keys(pkg.exports).sort(), ['./export', './instrumentation', './package.json', './runtime']);
@@ -25,10 +26,12 @@ test('each entry point imports by the package name and offers what its docs prom
   assert.equal(typeof runtime.DistributedRuntime, 'function');
 });
 
-test('no index re-exports with export *', () => {
-  for (const entry of Object.values(pkg.exports)) {
-    if (!entry.endsWith('.ts')) continue;
-    const text = readFileSync(join(ROOT, entry), 'utf8');
-    assert.doesNotMatch(text, /export \*/, entry);
+test('each library entry has its sources, compiled JavaScript and declarations, and lists its exports by name', () => {
+  for (const [name, entry] of Object.entries(pkg.exports)) {
+    if (typeof entry === 'string') continue;
+    assert.equal(entry.types, entry.default.replace(/\.js$/, '.d.ts'), name);
+    assert.equal(entry.default, `./dist/${entry.development.slice(2).replace(/\.ts$/, '.js')}`, name);
+    const text = readFileSync(join(ROOT, entry.development), 'utf8');
+    assert.doesNotMatch(text, /export \*/, entry.development);
   }
 });
