@@ -38,7 +38,7 @@ test('docker-compose.yml is valid with its profiles; images are pinned', () => {
   const always = Object.entries(cfg.services).filter(([, s]) => !s.profiles?.length).map(([n]) => n).sort();
   const metrics = Object.entries(cfg.services).filter(([, s]) => s.profiles?.includes('metrics')).map(([n]) => n).sort();
   assert.deepEqual(always, ['etcd', 'nats']);
-  assert.deepEqual(metrics, ['grafana', 'otel-collector', 'prometheus', 'pushgateway']);
+  assert.deepEqual(metrics, ['grafana', 'metrics', 'otel-collector', 'prometheus', 'pushgateway']);
   for (const [name, s] of Object.entries(cfg.services)) {
     assert.match(s.image, /:[^:]+$/, `${name} has a tag`);
     assert.doesNotMatch(s.image, /:latest$/, `${name} is pinned`);
