@@ -3,6 +3,8 @@
  * filtered by `DYN_LOG` (error|warn|info|debug|trace, default info), JSON lines when
  * `DYN_LOGGING_JSONL` is truthy. Repeated warnings are rate limited per key.
  */
+import { redactText } from './redact.ts';
+
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug' | 'trace';
 
 const LEVELS: Record<LogLevel, number> = { error: 0, warn: 1, info: 2, debug: 3, trace: 4 };
@@ -27,6 +29,20 @@ function parseLevel(v: string | undefined): LogLevel {
     if (p in LEVELS) return p as LogLevel;
   }
   return DEFAULT_LOG_LEVEL;
+}
+
+/**
+ * Why `DYN_LOG` cannot be used, or undefined when it can: a level, or a filter list such as
+ * `info,dynamo=debug` whose every part is a level or `target=level`.
+ */
+export function logFilterProblem(v: string | undefined): string | undefined {
+  if (v === undefined || v.trim() === '') return undefined;
+  for (const part of v.split(',')) {
+    const p = part.trim().toLowerCase();
+    const level = p.includes('=') ? p.slice(p.indexOf('=') + 1) : p;
+    if (!(level in LEVELS)) return `DYN_LOG: ${JSON.stringify(v)} has ${JSON.stringify(part.trim())}, which is not a log level; use error, warn, info, debug or trace (or target=level)`;
+  }
+  return undefined;
 }
 
 const settings: LogSettings = {
@@ -59,9 +75,12 @@ export class Logger {
     return LEVELS[level] <= settings.level;
   }
 
-  log(level: LogLevel, message: string, fields?: Record<string, unknown>): void {
+  /** Writes one line; every URL in the message and in string fields is redacted (src/redact.ts). */
+  log(level: LogLevel, rawMessage: string, rawFields?: Record<string, unknown>): void {
     if (!this.enabled(level)) return;
     const ts = timestamp();
+    const message = redactText(rawMessage);
+    const fields = rawFields === undefined ? undefined : redactFields(rawFields);
     if (settings.jsonl) {
       settings.sink.write(
         `${JSON.stringify({ time: ts, level: level.toUpperCase(), target: this.target, message, ...fields }, jsonSafe)}\n`,
@@ -117,6 +136,12 @@ export class Logger {
   resetRateLimit(key: string): void {
     this.lastByKey.delete(key);
   }
+}
+
+function redactFields(fields: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(fields)) out[k] = typeof v === 'string' ? redactText(v) : v instanceof Error ? redactText(v.message) : v;
+  return out;
 }
 
 function jsonSafe(_k: string, v: unknown): unknown {

@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError, errorMessage } from '../errors.ts';
+import { redactText } from '../redact.ts';
 import { ValueError } from './values.ts';
 
 export { ConfigError };
@@ -72,7 +73,7 @@ type AnyOption = Option<unknown>;
 
 function show(spec: AnyOption, raw: unknown): string {
   if (spec.secret) return '(hidden)';
-  const s = typeof raw === 'string' ? raw : JSON.stringify(raw);
+  const s = redactText(typeof raw === 'string' ? raw : (JSON.stringify(raw) ?? String(raw)));
   return JSON.stringify(s.length > 80 ? `${s.slice(0, 77)}...` : s);
 }
 
@@ -122,6 +123,23 @@ export function readConfigFile(path: string, table: OptionTable): Map<string, un
   return out;
 }
 
+/**
+ * `--port -1` as `--port=-1`: parseArgs takes a value that starts with a dash for a flag of its
+ * own ("ambiguous"), so a negative number would not reach the option's own check.
+ */
+function joinNegativeValues(argv: string[], options: Record<string, { type: 'string' | 'boolean' }>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const next = argv[i + 1];
+    if (a.startsWith('--') && options[a.slice(2)]?.type === 'string' && next !== undefined && /^-\d/.test(next)) {
+      out.push(`${a}=${next}`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
+}
+
 /** Resolves every option from flags, environment, file and defaults. */
 export function loadOptions<S extends OptionTable>(table: S, input: LoadInput): Loaded<S> {
   const entries = Object.entries(table) as [string, AnyOption][];
@@ -134,7 +152,7 @@ export function loadOptions<S extends OptionTable>(table: S, input: LoadInput): 
   }
   let parsed: ReturnType<typeof parseArgs>;
   try {
-    parsed = parseArgs({ args: input.argv, options: parseOptions, strict: true, allowPositionals: false });
+    parsed = parseArgs({ args: joinNegativeValues(input.argv, parseOptions), options: parseOptions, strict: true, allowPositionals: false });
   } catch (err) {
     const msg = errorMessage(err).replace(/^Unknown option '(.*)'.*$/, 'unknown flag $1').replace(/^Option '(.*?)'.* argument missing$/, 'flag $1 needs a value');
     throw new ConfigError(`${msg} (see --help)`);

@@ -4,22 +4,28 @@
  */
 import { isIP } from 'node:net';
 import { DynamoError } from '../errors.ts';
+import { MAX_TIMER_DELAY_MS } from '../time.ts';
+
+/** The longest duration any option takes: 596 h, just under what a Node timer holds (2^31−1 ms). */
+export const MAX_DURATION_MS = 596 * 3_600_000;
+/** The shortest timeout any option takes. */
+export const MIN_TIMEOUT_MS = 1;
+if (MAX_DURATION_MS > MAX_TIMER_DELAY_MS) throw new Error('MAX_DURATION_MS must fit a Node timer');
 
 /** A value that does not parse; the loader turns it into a `ConfigError` naming key and source. */
 export class ValueError extends DynamoError {}
 
-/** `10s`, `500ms`, `1m`, `2.5` (seconds) → milliseconds. */
+/** `10s`, `500ms`, `1m`, `2.5` (seconds) → milliseconds, at most `MAX_DURATION_MS`. */
 export function parseDuration(v: unknown): number {
-  if (typeof v === 'number' && Number.isFinite(v) && v >= 0) return Math.round(v * 1000);
-  if (typeof v === 'string') {
+  let ms: number | undefined;
+  if (typeof v === 'number' && Number.isFinite(v) && v >= 0) ms = Math.round(v * 1000);
+  else if (typeof v === 'string') {
     const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(v);
-    if (m) {
-      const n = Number(m[1]);
-      const unit = m[2] ?? 's';
-      return Math.round(n * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[unit]!);
-    }
+    if (m) ms = Math.round(Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] ?? 's']!);
   }
-  throw new ValueError('is not a duration; use e.g. 10s, 500ms, 1m or a number of seconds');
+  if (ms === undefined) throw new ValueError('is not a duration; use e.g. 10s, 500ms, 1m or a number of seconds');
+  if (ms > MAX_DURATION_MS) throw new ValueError(`is too long; use at most ${formatDuration(MAX_DURATION_MS)} (a number alone means seconds)`);
+  return ms;
 }
 
 /** Milliseconds as a user writes a duration: `500ms`, `2.5s`, `1m`, `2h`. */
@@ -28,6 +34,20 @@ export function formatDuration(ms: number): string {
   if (ms % 3_600_000 === 0 && ms > 0) return `${ms / 3_600_000}h`;
   if (ms % 60_000 === 0 && ms > 0) return `${ms / 60_000}m`;
   return `${ms / 1000}s`;
+}
+
+/** HTTP header names (RFC 9110 tokens) and values (visible characters, spaces and tabs). */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+
+/** Headers as `key=value,…` or a mapping, each name and value valid on the wire. */
+export function parseHeaders(v: unknown): Record<string, string> {
+  const out = parseKeyValues(v);
+  for (const [k, x] of Object.entries(out)) {
+    if (!HEADER_NAME.test(k)) throw new ValueError(`has ${JSON.stringify(k)}, which is not a valid header name`);
+    if (!HEADER_VALUE.test(x)) throw new ValueError(`has a value for ${k} with a control character (a newline?), which no header may carry`);
+  }
+  return out;
 }
 
 /** A duration of at least `minMs`. */
@@ -39,10 +59,11 @@ export function parseDurationAtLeast(minMs: number): (v: unknown) => number {
   };
 }
 
-/** A non-negative integer count of milliseconds (the OTEL_* variables' unit). */
+/** A non-negative integer count of milliseconds (the OTEL_* variables' unit), at most `MAX_DURATION_MS`. */
 export function parseMillis(v: unknown): number {
   const n = typeof v === 'number' ? v : typeof v === 'string' && /^\s*\d+\s*$/.test(v) ? Number(v) : NaN;
   if (!Number.isSafeInteger(n) || n < 0) throw new ValueError('is not a whole number of milliseconds');
+  if (n > MAX_DURATION_MS) throw new ValueError(`is too long; use at most ${MAX_DURATION_MS} ms`);
   return n;
 }
 
@@ -67,6 +88,13 @@ export function parseString(v: unknown, allowEmpty = false): string {
   if (typeof v !== 'string') throw new ValueError('is not a string');
   if (!allowEmpty && v.trim() === '') throw new ValueError('is empty');
   return v;
+}
+
+/** A label value or name given on the command line: a string without control characters. */
+export function parseLabelValue(v: unknown, allowEmpty = false): string {
+  const s = parseString(v, allowEmpty);
+  if (/[\x00-\x1f\x7f]/.test(s)) throw new ValueError('has a control character (a newline?); use printable text');
+  return s;
 }
 
 export function parseEnum<T extends string>(v: unknown, allowed: readonly T[]): T {
@@ -114,6 +142,7 @@ export function parseHttpUrl(v: unknown): string {
     throw new ValueError('is not a URL; use e.g. http://localhost:4318');
   }
   if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new ValueError('must be an http:// or https:// URL');
+  if (u.hostname === '') throw new ValueError('names no host; use e.g. http://localhost:4318');
   return s.replace(/\/+$/, '');
 }
 
@@ -130,6 +159,7 @@ export function parseUrlList(v: unknown, schemes: readonly string[]): string[] {
       throw new ValueError(`has ${JSON.stringify(s)}, which is not a URL`);
     }
     if (!schemes.includes(u.protocol.slice(0, -1))) throw new ValueError(`has ${JSON.stringify(s)}; use ${schemes.join(' or ')} URLs`);
+    if (u.hostname === '') throw new ValueError(`has ${JSON.stringify(s)}, which names no host`);
   }
   return out;
 }

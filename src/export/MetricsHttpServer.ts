@@ -88,8 +88,12 @@ export class MetricsHttpServer {
 
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0]!;
-    if (path === this.path) return this.handleMetrics(req, res);
-    const handler = this.opts.routes?.[path];
+    const handler = path === this.path ? (rq: IncomingMessage, rs: ServerResponse) => this.handleMetrics(rq, rs) : this.opts.routes?.[path];
+    if (handler !== undefined && req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain' });
+      res.end('method not allowed\n');
+      return;
+    }
     if (handler !== undefined) return handler(req, res);
     res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' });
     res.end('not found\n');
@@ -97,11 +101,6 @@ export class MetricsHttpServer {
 
   /** Collects, serializes and answers one scrape. */
   async handleMetrics(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain' });
-      res.end('method not allowed\n');
-      return;
-    }
     const health = this.opts.health;
     health?.attempt('prometheus');
     let text: string;

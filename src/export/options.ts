@@ -7,14 +7,17 @@ import { loadOptions, type LoadInput, type OptionTable, type OptionValues } from
 import {
   formatDuration,
   parseBool,
-  parseDuration,
   parseDurationAtLeast,
   parseEnum,
   parseEnumList,
   parseHttpUrl,
   parseInteger,
   parseIp,
+  parseHeaders,
+  parseLabelValue,
   parseKeyValues,
+  MIN_TIMEOUT_MS,
+  ValueError,
   parseMillis,
   parseString,
 } from '../config/values.ts';
@@ -93,7 +96,12 @@ export interface ExportDefaults {
 
 export type ExportOptionTable = ReturnType<typeof exportOptions>;
 
-const ms = (raw: unknown): number => parseMillis(raw);
+/** An OTEL_* timeout: milliseconds, more than 0. */
+function positiveMs(raw: unknown): number {
+  const n = parseMillis(raw);
+  if (n < MIN_TIMEOUT_MS) throw new ValueError(`is too short; use at least ${MIN_TIMEOUT_MS} ms`);
+  return n;
+}
 const metricsPath = (base: unknown): string => `${String(base)}/v1/metrics`;
 
 /** `OTEL_METRICS_EXPORTER=none` means no exporter. */
@@ -164,7 +172,7 @@ export function exportOptions(defaults: ExportDefaults) {
     },
     'prometheus.collect_timeout': {
       flag: 'prometheus-collect-timeout',
-      parse: parseDuration,
+      parse: parseDurationAtLeast(MIN_TIMEOUT_MS),
       default: DEFAULT_COLLECT_TIMEOUT_MS,
       format: formatDuration,
       description: 'a scrape whose collection takes longer answers 503',
@@ -192,17 +200,17 @@ export function exportOptions(defaults: ExportDefaults) {
       mapping: true,
       secret: true,
       env: [{ name: 'OTEL_EXPORTER_OTLP_METRICS_HEADERS' }, { name: 'OTEL_EXPORTER_OTLP_HEADERS' }],
-      parse: parseKeyValues,
+      parse: parseHeaders,
       default: {},
       description: 'headers sent with every export, key=value (API keys: never logged)',
     },
     'otlp.timeout': {
       flag: 'otlp-timeout',
       env: [
-        { name: 'OTEL_EXPORTER_OTLP_METRICS_TIMEOUT', parse: ms },
-        { name: 'OTEL_EXPORTER_OTLP_TIMEOUT', parse: ms },
+        { name: 'OTEL_EXPORTER_OTLP_METRICS_TIMEOUT', parse: positiveMs },
+        { name: 'OTEL_EXPORTER_OTLP_TIMEOUT', parse: positiveMs },
       ],
-      parse: parseDuration,
+      parse: parseDurationAtLeast(MIN_TIMEOUT_MS),
       default: DEFAULT_OTLP_TIMEOUT_MS,
       format: formatDuration,
       description: 'timeout of one export (environment: milliseconds)',
@@ -237,13 +245,13 @@ export function exportOptions(defaults: ExportDefaults) {
     },
     'pushgateway.job': {
       flag: 'pushgateway-job',
-      parse: (v) => parseString(v),
+      parse: (v) => parseLabelValue(v),
       default: DEFAULT_PUSHGATEWAY_JOB,
       description: 'the job grouping label',
     },
     'pushgateway.instance': {
       flag: 'pushgateway-instance',
-      parse: (v) => parseString(v, true),
+      parse: (v) => parseLabelValue(v, true),
       default: () => hostname(),
       defaultDescription: 'host name',
       description: 'the instance grouping label (may be empty)',
@@ -257,7 +265,7 @@ export function exportOptions(defaults: ExportDefaults) {
     },
     'pushgateway.timeout': {
       flag: 'pushgateway-timeout',
-      parse: parseDuration,
+      parse: parseDurationAtLeast(MIN_TIMEOUT_MS),
       default: DEFAULT_PUSH_TIMEOUT_MS,
       format: formatDuration,
       description: 'timeout of one push',

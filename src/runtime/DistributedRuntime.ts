@@ -6,6 +6,7 @@ import { EventEmitter } from 'node:events';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { Etcd3 } from 'etcd3';
 import { getLogger } from '../log.ts';
+import { redactUrl } from '../redact.ts';
 import { sleep, withTimeout } from '../time.ts';
 import { Client, type RequestOptions } from './Client.ts';
 import {
@@ -122,7 +123,7 @@ export class DistributedRuntime extends EventEmitter<DistributedRuntimeEvents> i
     let etcd: Etcd3 | undefined;
     try {
       etcd = createEtcdClient(etcdOpts, timeout);
-      const lease = await PrimaryLease.grant(etcd, ttl, timeout, etcdOpts.endpoints.join(','));
+      const lease = await PrimaryLease.grant(etcd, ttl, timeout, etcdOpts.endpoints.map(redactUrl).join(','));
       return new DistributedRuntime(nc, etcd, lease, true, opts);
     } catch (err) {
       etcd?.close();

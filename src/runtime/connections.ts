@@ -7,6 +7,7 @@ import { connect, credsAuthenticator, type NatsConnection, type NodeConnectionOp
 import { Etcd3, type IOptions as EtcdClientOptions } from 'etcd3';
 import { EtcdUnavailableError, NatsUnavailableError } from './errors.ts';
 import { errorMessage } from '../errors.ts';
+import { redactText, redactUrl } from '../redact.ts';
 
 import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_ETCD_ENDPOINTS, DEFAULT_NATS_SERVER, DEFAULT_RECONNECT_WAIT_MS } from './defaults.ts';
 
@@ -100,7 +101,7 @@ export async function connectNats(
     return await connect(co);
   } catch (err) {
     throw new NatsUnavailableError(
-      `cannot connect to NATS at ${opts.servers.join(',')}: ${errorMessage(err)}; is nats-server running? (set NATS_SERVER or --nats-server)`,
+      `cannot connect to NATS at ${opts.servers.map(redactUrl).join(',')}: ${redactText(errorMessage(err))}; is nats-server running? (set NATS_SERVER or --nats-server)`,
       { cause: err },
     );
   }

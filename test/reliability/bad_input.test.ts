@@ -205,14 +205,37 @@ test(`label values with quotes, backslashes, newlines and unicode keep the expos
   await mp.shutdown();
 });
 
-test('flags: every option with empty, wrong-type and out-of-range values gives a one-line ConfigError, nothing else', () => {
+test('flags: every option with empty, wrong-type and out-of-range values gives a one-line ConfigError, or is a value the option really allows', () => {
   const bad = ['', ' ', 'abc', '-1', '0', '99999999999', '1e3', '1.5', 'null', '{}', '[1]', 'http://', 'nats://', '::', '\n', '"', 'x=y'];
+  const NAME_LIKE = ['abc', '-1', '0', '99999999999', '1e3', 'null'];
+  const ANY_TEXT = ['abc', '-1', '0', '99999999999', '1e3', '1.5', 'null', '{}', '[1]', 'http://', 'nats://', '::', '"', 'x=y'];
+  // what each option legitimately takes from the list; everything else must be refused
+  const allowed: Record<string, string[]> = {
+    namespace: NAME_LIKE,
+    component: NAME_LIKE,
+    endpoint: NAME_LIKE,
+    'poll-interval': ['1.5'], // seconds
+    host: ['::'], // every IPv6 address
+    port: ['0'], // a free port
+    'service-name': ANY_TEXT,
+    'resource-attribute': ['', ' ', '\n', 'x=y'], // empty lists and one pair
+    'otlp-header': ['', ' ', '\n', 'x=y'],
+    'prometheus-collect-timeout': ['1.5'],
+    'otlp-timeout': ['1.5'],
+    'otlp-interval': ['1.5'],
+    'pushgateway-job': ANY_TEXT,
+    'pushgateway-instance': ['', ' ', ...ANY_TEXT], // the instance label may be empty
+    'push-interval': ['1.5'],
+    'pushgateway-timeout': ['1.5'],
+  };
+  const accepted: Record<string, string[]> = {};
   let errors = 0;
   for (const spec of Object.values(metricsOptions())) {
     if (spec.flag === undefined || ('boolean' in spec && spec.boolean)) continue;
     for (const v of bad) {
       try {
-        loadOptions(metricsOptions(), { argv: [`--${spec.flag}`, v], env: {} });
+        loadOptions(metricsOptions(), { argv: ['--component', 'c', '--endpoint', 'e', `--${spec.flag}`, v], env: {} });
+        (accepted[spec.flag] ??= []).push(v);
       } catch (err) {
         assert.ok(err instanceof ConfigError, `--${spec.flag} ${JSON.stringify(v)} threw ${String(err)}`);
         assert.doesNotMatch(err.message, /\n/, `--${spec.flag} ${JSON.stringify(v)}: one line`);
@@ -220,7 +243,8 @@ test('flags: every option with empty, wrong-type and out-of-range values gives a
       }
     }
   }
-  assert.ok(errors > 200, `${errors} rejections`);
+  assert.deepEqual(accepted, Object.fromEntries(Object.entries(allowed).map(([k, v]) => [k, bad.filter((b) => v.includes(b))])));
+  assert.ok(errors > 300, `${errors} rejections`);
 });
 
 test('end to end: a worker answering garbage each cycle, and garbage events, next to a good worker', async (t) => {
