@@ -79,7 +79,7 @@ export class SystemStatusServer {
       .createObservableGauge('uptime_seconds', { description: 'Total uptime of the DistributedRuntime in seconds' })
       .addCallback((r) => r.observe((performance.now() - server!.started) / 1000, { dynamo_namespace: 'system_status_server' }));
     await pipeline.start();
-    log.info(`System status server started at http://${pipeline.prometheusServer!.displayUrl.replace(/\/metrics$/, '')} (/metrics, /health, /live)`);
+    log.info(`System status server started at ${pipeline.prometheusServer!.baseUrl} (/metrics, /health, /live)`);
     return server;
   }
 

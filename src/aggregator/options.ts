@@ -23,8 +23,8 @@ export function metricsOptions() {
   const exp = exportOptions({ serviceName: DEFAULT_METRICS_SERVICE_NAME, port: DEFAULT_METRICS_PORT });
   return {
     namespace: namespaceOption(DEFAULT_NAMESPACE, 'namespace of the target endpoint'),
-    component: { flag: 'component', parse: nameParser('component'), required: true, description: 'component of the target endpoint' },
-    endpoint: { flag: 'endpoint', parse: nameParser('endpoint'), required: true, description: 'endpoint to aggregate' },
+    component: { flag: 'component', parse: nameParser('component'), required: true as const, description: 'component of the target endpoint' },
+    endpoint: { flag: 'endpoint', parse: nameParser('endpoint'), required: true as const, description: 'endpoint to aggregate' },
     poll_interval: {
       flag: 'poll-interval',
       parse: parseDurationAtLeast(MIN_POLL_INTERVAL_MS),

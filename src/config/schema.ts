@@ -54,8 +54,15 @@ export interface Option<T> {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a table mixes options of every value type
 export type OptionTable = Record<string, Option<any>>;
 
-/** The loaded value of every option of `S`, typed by its parser. */
-export type OptionValues<S extends OptionTable> = { -readonly [K in keyof S]: S[K] extends { parse: (v: unknown) => infer T } ? T : never };
+type ValueOf<O> = O extends { parse: (v: unknown) => infer T } ? T : never;
+
+/**
+ * The loaded value of every option of `S`, typed by its parser; `undefined` is possible only for
+ * an option with neither a default nor `required: true`.
+ */
+export type OptionValues<S extends OptionTable> = {
+  -readonly [K in keyof S]: S[K] extends { default: unknown } | { required: true } ? ValueOf<S[K]> : ValueOf<S[K]> | undefined;
+};
 
 export interface LoadInput {
   argv: string[];

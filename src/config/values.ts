@@ -2,6 +2,7 @@
  * Parsers for config values. Each returns the parsed value or throws `ValueError` with what is
  * allowed; the loader turns that into one line naming the key, the value and its source.
  */
+import { accessSync, constants } from 'node:fs';
 import { isIP } from 'node:net';
 import { DynamoError } from '../errors.ts';
 import { MAX_TIMER_DELAY_MS } from '../time.ts';
@@ -144,6 +145,17 @@ export function parseHttpUrl(v: unknown): string {
   if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new ValueError('must be an http:// or https:// URL');
   if (u.hostname === '') throw new ValueError('names no host; use e.g. http://localhost:4318');
   return s.replace(/\/+$/, '');
+}
+
+/** A path to a file this process can read (checked when the options load). */
+export function parseReadableFile(v: unknown): string {
+  const s = parseString(v);
+  try {
+    accessSync(s, constants.R_OK);
+  } catch {
+    throw new ValueError('is not a readable file');
+  }
+  return s;
 }
 
 /** A list of URLs (`a,b`), each with one of `schemes`. */

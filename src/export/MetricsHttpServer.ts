@@ -5,6 +5,7 @@
  * (the system status server's `/health` and `/live`) can be added.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import { gzip as gzipCb } from 'node:zlib';
@@ -14,6 +15,7 @@ import { UsageError } from '../errors.ts';
 import type { ExportHealth } from './ExportHealth.ts';
 import { PROMETHEUS_CONTENT_TYPE, serializePrometheusAsync, type PrometheusSerializerOptions } from './PrometheusSerializer.ts';
 import type { PullMetricReader } from './PullMetricReader.ts';
+import { BasicAuthGate, type WebConfig } from './webConfig.ts';
 import { errorMessage } from '../errors.ts';
 
 const gzip = promisify(gzipCb);
@@ -30,6 +32,8 @@ export interface MetricsHttpServerOptions extends PrometheusSerializerOptions {
   /** More routes, by exact path. */
   routes?: Record<string, RouteHandler>;
   health?: ExportHealth;
+  /** TLS and basic auth (exporter-toolkit web config). */
+  webConfig?: WebConfig;
 }
 
 export { formatHostPort };
@@ -37,19 +41,23 @@ export { formatHostPort };
 export class MetricsHttpServer {
   private readonly server: Server;
   private readonly path: string;
+  private readonly gate: BasicAuthGate;
 
   constructor(
     private readonly reader: PullMetricReader,
     private readonly opts: MetricsHttpServerOptions,
   ) {
     this.path = opts.path ?? '/metrics';
-    this.server = createServer((req, res) => {
+    this.gate = new BasicAuthGate(opts.webConfig?.users ?? new Map());
+    const tls = opts.webConfig?.tls;
+    const handle = (req: IncomingMessage, res: ServerResponse): void => {
       void this.route(req, res).catch((err: Error) => {
         log.rateLimited('warn', 'route', 'request handling failed', { error: err.message });
         if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain' });
         res.end('internal error\n');
       });
-    });
+    };
+    this.server = tls !== undefined ? createHttpsServer(tls, handle) : createServer(handle);
     this.server.keepAliveTimeout = 65_000;
   }
 
@@ -77,8 +85,13 @@ export class MetricsHttpServer {
   }
 
   /** `host:port/metrics` as the seed's log line prints it. */
+  /** `http(s)://host:port`, where the server listens. */
+  get baseUrl(): string {
+    return `${this.opts.webConfig?.tls !== undefined ? 'https' : 'http'}://${formatHostPort(this.opts.host, this.address.port)}`;
+  }
+
   get displayUrl(): string {
-    return `${formatHostPort(this.opts.host, this.address.port)}${this.path}`;
+    return `${this.opts.webConfig?.tls !== undefined ? 'https://' : ''}${formatHostPort(this.opts.host, this.address.port)}${this.path}`;
   }
 
   async close(): Promise<void> {
@@ -87,6 +100,11 @@ export class MetricsHttpServer {
   }
 
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (!(await this.gate.allows(req))) {
+      res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="dynamo-otel-metrics"', 'Content-Type': 'text/plain' });
+      res.end('unauthorized\n');
+      return;
+    }
     const path = (req.url ?? '/').split('?')[0]!;
     const handler = path === this.path ? (rq: IncomingMessage, rs: ServerResponse) => this.handleMetrics(rq, rs) : this.opts.routes?.[path];
     if (handler !== undefined && req.method !== 'GET' && req.method !== 'HEAD') {

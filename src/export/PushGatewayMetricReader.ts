@@ -7,6 +7,7 @@
 import { MetricReader, type MetricReaderOptions } from '@opentelemetry/sdk-metrics';
 import { getLogger } from '../log.ts';
 import type { ExportHealth } from './ExportHealth.ts';
+import { authorizationHeader, credentialsFromUrl, send, type HttpResponse } from './httpClient.ts';
 import type { PushGatewayConfig } from './options.ts';
 import { PROMETHEUS_CONTENT_TYPE, serializePrometheusAsync, type PrometheusSerializerOptions } from './PrometheusSerializer.ts';
 import { errorMessage } from '../errors.ts';
@@ -32,7 +33,9 @@ export function groupingUrl(url: string, job: string, instance: string): string 
 }
 
 export class PushGatewayMetricReader extends MetricReader {
+  /** The group's URL, without credentials (those travel in the Authorization header). */
   readonly groupUrl: string;
+  private readonly urlAuthorization: string | undefined;
   private timer: NodeJS.Timeout | undefined;
   private inflight: Promise<void> | undefined;
 
@@ -41,7 +44,9 @@ export class PushGatewayMetricReader extends MetricReader {
     readerOptions: MetricReaderOptions = {},
   ) {
     super(readerOptions);
-    this.groupUrl = groupingUrl(opts.url, opts.job, opts.instance);
+    const { url, authorization } = credentialsFromUrl(opts.url);
+    this.groupUrl = groupingUrl(url, opts.job, opts.instance);
+    this.urlAuthorization = authorization;
   }
 
   protected override onInitialized(): void {
@@ -69,17 +74,8 @@ export class PushGatewayMetricReader extends MetricReader {
         log.rateLimited('warn', 'partial', 'part of the metrics could not be collected; pushing the rest', { error: errors[0] instanceof Error ? errors[0].message : String(errors[0]) });
       }
       const body = await serializePrometheusAsync(resourceMetrics, this.opts);
-      const res = await fetch(this.groupUrl, {
-        method: 'PUT',
-        headers: { 'Content-Type': PROMETHEUS_CONTENT_TYPE },
-        body,
-        signal: AbortSignal.timeout(this.opts.timeoutMs),
-      });
-      if (!res.ok) {
-        const answer = (await res.text().catch(() => '')).trim().slice(0, 500);
-        throw new Error(`PushGateway answered ${res.status} ${res.statusText}: ${answer}`);
-      }
-      await res.body?.cancel().catch(() => undefined);
+      const res = await this.request('PUT', body);
+      if (res.status < 200 || res.status > 299) throw new Error(`PushGateway answered ${res.status} ${res.statusText}: ${res.body.trim()}`);
       if (partial) {
         health?.failure('pushgateway');
         return false;
@@ -93,6 +89,12 @@ export class PushGatewayMetricReader extends MetricReader {
     }
   }
 
+  private request(method: 'PUT' | 'DELETE', body?: string): Promise<HttpResponse> {
+    const authorization = authorizationHeader(this.opts.auth ?? {}, this.urlAuthorization);
+    const headers: Record<string, string> = { ...(body !== undefined ? { 'Content-Type': PROMETHEUS_CONTENT_TYPE } : {}), ...(authorization !== undefined ? { Authorization: authorization } : {}) };
+    return send(this.groupUrl, { method, headers, body, timeoutMs: this.opts.timeoutMs, tls: this.opts.tls });
+  }
+
   protected override async onForceFlush(): Promise<void> {
     await this.inflight;
     await this.push();
@@ -103,9 +105,8 @@ export class PushGatewayMetricReader extends MetricReader {
     clearInterval(this.timer);
     await this.inflight;
     try {
-      const res = await fetch(this.groupUrl, { method: 'DELETE', signal: AbortSignal.timeout(this.opts.timeoutMs) });
-      await res.body?.cancel().catch(() => undefined);
-      if (!res.ok) throw new Error(`PushGateway answered ${res.status}`);
+      const res = await this.request('DELETE');
+      if (res.status < 200 || res.status > 299) throw new Error(`PushGateway answered ${res.status} ${res.statusText}`);
     } catch (err) {
       log.warn('cannot delete the PushGateway group at shutdown', { url: this.groupUrl, error: errorMessage(err) });
     }

@@ -3,7 +3,9 @@
  * environment variables where one exists.
  */
 import { hostname } from 'node:os';
-import { loadOptions, type LoadInput, type OptionTable, type OptionValues } from '../config/schema.ts';
+import { ConfigError, loadOptions, type LoadInput, type OptionTable, type OptionValues } from '../config/schema.ts';
+import type { HttpAuth, HttpTls } from './httpClient.ts';
+import { loadWebConfig } from './webConfig.ts';
 import {
   formatDuration,
   parseBool,
@@ -15,6 +17,7 @@ import {
   parseIp,
   parseHeaders,
   parseLabelValue,
+  parseReadableFile,
   parseKeyValues,
   MIN_TIMEOUT_MS,
   ValueError,
@@ -57,6 +60,8 @@ export interface PrometheusConfig {
   /** Add the `target_info` series with the resource attributes. */
   targetInfo: boolean;
   collectTimeoutMs: number;
+  /** exporter-toolkit web config: TLS and basic auth for the server. */
+  webConfigFile: string | undefined;
 }
 
 export interface OtlpConfig {
@@ -76,6 +81,8 @@ export interface PushGatewayConfig {
   instance: string;
   intervalMs: number;
   timeoutMs: number;
+  auth: HttpAuth;
+  tls: HttpTls;
 }
 
 export interface ExportConfig {
@@ -177,6 +184,16 @@ export function exportOptions(defaults: ExportDefaults) {
       format: formatDuration,
       description: 'a scrape whose collection takes longer answers 503',
     },
+    'prometheus.web_config_file': {
+      flag: 'web.config.file',
+      env: [{ name: 'DYN_WEB_CONFIG_FILE' }],
+      parse: (v: unknown) => {
+        const path = parseReadableFile(v);
+        loadWebConfig(path); // a bad file is a config error now, not at the first scrape
+        return path;
+      },
+      description: 'web config file in the Prometheus exporters\' format (tls_server_config, basic_auth_users with bcrypt hashes) for the /metrics server',
+    },
     'otlp.protocol': {
       flag: 'otlp-protocol',
       env: [{ name: 'OTEL_EXPORTER_OTLP_METRICS_PROTOCOL' }, { name: 'OTEL_EXPORTER_OTLP_PROTOCOL' }],
@@ -270,6 +287,36 @@ export function exportOptions(defaults: ExportDefaults) {
       format: formatDuration,
       description: 'timeout of one push',
     },
+    'pushgateway.username': {
+      flag: 'pushgateway-username',
+      parse: (v) => parseLabelValue(v),
+      description: 'basic auth user towards the PushGateway (password from pushgateway.password_file); credentials in the URL work too',
+    },
+    'pushgateway.password_file': {
+      flag: 'pushgateway-password-file',
+      parse: parseReadableFile,
+      description: 'file holding the basic auth password (read at every push)',
+    },
+    'pushgateway.bearer_token_file': {
+      flag: 'pushgateway-bearer-token-file',
+      parse: parseReadableFile,
+      description: 'file holding a bearer token sent to the PushGateway (read at every push)',
+    },
+    'pushgateway.ca_file': {
+      flag: 'pushgateway-ca-file',
+      parse: parseReadableFile,
+      description: 'CA certificate (PEM) that signs an https PushGateway',
+    },
+    'pushgateway.cert_file': {
+      flag: 'pushgateway-cert-file',
+      parse: parseReadableFile,
+      description: 'client certificate (PEM) for an https PushGateway that asks for one',
+    },
+    'pushgateway.key_file': {
+      flag: 'pushgateway-key-file',
+      parse: parseReadableFile,
+      description: 'key (PEM) of the client certificate',
+    },
   } satisfies OptionTable;
 }
 
@@ -286,6 +333,7 @@ export function exportConfigFrom(v: OptionValues<ExportOptionTable>): ExportConf
       scopeLabels: v['prometheus.scope_labels'],
       targetInfo: v['prometheus.target_info'],
       collectTimeoutMs: v['prometheus.collect_timeout'],
+      webConfigFile: v['prometheus.web_config_file'],
     },
     otlp: {
       protocol: v['otlp.protocol'],
@@ -302,8 +350,21 @@ export function exportConfigFrom(v: OptionValues<ExportOptionTable>): ExportConf
       instance: v['pushgateway.instance'],
       intervalMs: v['pushgateway.interval'],
       timeoutMs: v['pushgateway.timeout'],
+      auth: pushGatewayAuth(v),
+      tls: { caFile: v['pushgateway.ca_file'], certFile: v['pushgateway.cert_file'], keyFile: v['pushgateway.key_file'] },
     },
   };
+}
+
+/** Basic or bearer auth towards the PushGateway, each complete, never both. */
+function pushGatewayAuth(v: OptionValues<ExportOptionTable>): HttpAuth {
+  const user = v['pushgateway.username'];
+  const pass = v['pushgateway.password_file'];
+  const bearer = v['pushgateway.bearer_token_file'];
+  if (pass !== undefined && user === undefined) throw new ConfigError('pushgateway.password_file needs pushgateway.username (--pushgateway-username)');
+  if (bearer !== undefined && user !== undefined) throw new ConfigError('use either basic auth (pushgateway.username) or a bearer token (pushgateway.bearer_token_file) towards the PushGateway, not both');
+  if ((v['pushgateway.cert_file'] === undefined) !== (v['pushgateway.key_file'] === undefined)) throw new ConfigError('pushgateway.cert_file and pushgateway.key_file go together');
+  return { username: user, passwordFile: pass, bearerTokenFile: bearer };
 }
 
 /** Loads only the export options (the status server and tests). */

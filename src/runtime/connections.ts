@@ -109,11 +109,22 @@ export async function connectNats(
 
 /** Builds an etcd client. It connects lazily; `DistributedRuntime` proves the connection by granting its lease. */
 export function createEtcdClient(opts: EtcdOptions, connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT_MS): Etcd3 {
+  // user:password in an endpoint URL is etcd auth, as ETCD_AUTH_USERNAME/PASSWORD are (those win);
+  // the URLs handed to the client carry no credentials.
+  let urlAuth: { username: string; password: string } | undefined;
+  const hosts = opts.endpoints.map((e) => {
+    const m = /^([a-z][a-z0-9+.-]*:\/\/)([^/@]*)@(.*)$/i.exec(e);
+    if (m === null) return e;
+    const [user = '', pass = ''] = m[2]!.split(':');
+    urlAuth ??= { username: decodeURIComponent(user), password: decodeURIComponent(pass) };
+    return `${m[1]}${m[3]}`;
+  });
   const co: EtcdClientOptions = {
-    hosts: opts.endpoints,
+    hosts,
     dialTimeout: connectTimeoutMs,
   };
   if (opts.username !== undefined) co.auth = { username: opts.username, password: opts.password ?? '' };
+  else if (urlAuth !== undefined) co.auth = urlAuth;
   if (opts.caFile !== undefined) {
     const read = (f: string, what: string): Buffer => {
       try {

@@ -15,7 +15,7 @@ export interface MetricsProcess {
 export async function startMetrics(cluster: Endpoints, extra: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<MetricsProcess> {
   const port = await freePort();
   const proc = startScript('src/cli/metrics.ts', [...TARGET, '--host', '127.0.0.1', '--port', String(port), ...extra], clusterEnv(cluster, env));
-  await waitForLine(proc, /Prometheus metrics server started at 127\.0\.0\.1:\d+\/metrics/, 30_000);
+  await waitForLine(proc, /Prometheus metrics server started at (https:\/\/)?127\.0\.0\.1:\d+\/metrics/, 30_000);
   await waitForLine(proc, /Scraping endpoint dynamo\/my_component\/my_endpoint for stats/, 30_000);
   const url = `http://127.0.0.1:${port}/metrics`;
   return { proc, port, url, scrape: async () => (await fetch(url)).text() };

@@ -148,11 +148,11 @@ export async function startCluster(): Promise<{ nats: NatsServer; etcd: EtcdServ
   };
 }
 
-async function httpOk(url: string): Promise<boolean> {
+async function httpOk(url: string, alsoOk: number[] = []): Promise<boolean> {
   try {
     const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
     await res.body?.cancel();
-    return res.ok;
+    return res.ok || alsoOk.includes(res.status);
   } catch {
     return false;
   }
@@ -161,7 +161,10 @@ async function httpOk(url: string): Promise<boolean> {
 export class PushGatewayServer extends BaseServer {
   protected readonly name = 'prometheus-pushgateway';
   readonly dir = tempDir('dyn-pgw-');
-  constructor(readonly port: number) {
+  constructor(
+    readonly port: number,
+    private readonly extraArgs: string[] = [],
+  ) {
     super();
   }
   get url(): string {
@@ -169,17 +172,18 @@ export class PushGatewayServer extends BaseServer {
   }
   protected spawn(): ManagedProcess {
     // Debian's build persists to /var/lib/prometheus by default: keep each test's state to itself.
-    return new ManagedProcess('prometheus-pushgateway', [`--web.listen-address=127.0.0.1:${this.port}`, `--persistence.file=${join(this.dir, 'pushgateway.data')}`, '--log.level=warn'], {
+    return new ManagedProcess('prometheus-pushgateway', [`--web.listen-address=127.0.0.1:${this.port}`, `--persistence.file=${join(this.dir, 'pushgateway.data')}`, '--log.level=warn', ...this.extraArgs], {
       logFile: join(this.dir, 'pushgateway.log'),
     });
   }
   protected ready(): Promise<boolean> {
-    return httpOk(`${this.url}/-/ready`);
+    // behind basic auth (--web.config.file) a live gateway answers 401
+    return httpOk(`${this.url}/-/ready`, [401]);
   }
 }
 
-export async function startPushGateway(): Promise<PushGatewayServer> {
-  return new PushGatewayServer(await freePort()).start();
+export async function startPushGateway(extraArgs: string[] = []): Promise<PushGatewayServer> {
+  return new PushGatewayServer(await freePort(), extraArgs).start();
 }
 
 export interface ScrapeTarget {
