@@ -11,6 +11,7 @@ import type { AggregationOption, AggregationTemporality, InstrumentType, PushMet
 import type { OtlpConfig } from './options.ts';
 import { getLogger } from '../log.ts';
 import type { ExportHealth } from './ExportHealth.ts';
+import { credentialsFromUrl } from './httpClient.ts';
 
 const log = getLogger('export::otlp');
 
@@ -21,9 +22,12 @@ const TEMPORALITY: Record<OtlpConfig['temporality'], AggregationTemporalityPrefe
 };
 
 export function createOtlpExporter(cfg: OtlpConfig): PushMetricExporter {
+  // user:password in the endpoint travels as an Authorization header, never in the URL
+  const { url, authorization } = credentialsFromUrl(cfg.endpoint);
+  const hasAuth = Object.keys(cfg.headers).some((k) => k.toLowerCase() === 'authorization');
   const options = {
-    url: cfg.endpoint,
-    headers: { ...cfg.headers },
+    url,
+    headers: { ...(authorization !== undefined && !hasAuth ? { Authorization: authorization } : {}), ...cfg.headers },
     timeoutMillis: cfg.timeoutMs,
     compression: cfg.compression === 'gzip' ? CompressionAlgorithm.GZIP : CompressionAlgorithm.NONE,
     temporalityPreference: TEMPORALITY[cfg.temporality],

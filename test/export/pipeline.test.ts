@@ -175,6 +175,18 @@ test('OTLP http/protobuf: names, attributes, values, cumulative temporality and 
   assert.equal(g.points[0]!.value, 40);
 });
 
+test('OTLP endpoint credentials travel as an Authorization header, not in the URL', async (t) => {
+  const defer = cleanups(t);
+  const rx = await new OtlpReceiver().start();
+  defer(() => rx.stop());
+  const withCreds = rx.url.replace('http://', 'http://collector:s3cr%40t@');
+  const p = new MetricsPipeline(config(['--exporters', 'otlp', '--otlp-endpoint', withCreds, '--otlp-interval', '500ms']), { global: false });
+  defer(() => p.shutdown());
+  record(p, 1);
+  await waitUntil('an OTLP export', () => rx.exports.length > 0, 10_000);
+  assert.equal(rx.exports[0]!.headers.authorization, `Basic ${Buffer.from('collector:s3cr@t').toString('base64')}`);
+});
+
 test('OTLP http/json with delta temporality and gzip', async (t) => {
   const defer = cleanups(t);
   const rx = await new OtlpReceiver().start();
