@@ -17,6 +17,7 @@ import { DEFAULT_POLL_INTERVAL_MS } from './options.ts';
 import { LeaderElection } from './LeaderElection.ts';
 import { DEFAULT_SCATTER_MAX_WAIT_MS, scatterStats } from './scatterStats.ts';
 import { loadStatistics } from './statistics.ts';
+import { CycleCollector } from './CycleCollector.ts';
 import { parseStatsReply, type WorkerStats } from './statsReply.ts';
 import { DynamoError, errorMessage } from '../errors.ts';
 
@@ -58,6 +59,7 @@ export class Aggregator {
   private readonly maxWaitMs: number;
   private current: AggregateView | undefined;
   private discovery: InstanceDiscovery | undefined;
+  private registeredCache: { version: number; subjects: ReadonlyMap<bigint, string> } | undefined;
   private events: EventSubscription | undefined;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<CycleResult | undefined> | undefined;
@@ -129,7 +131,8 @@ export class Aggregator {
     void this.watchNats().catch(() => undefined);
     const ns = this.drt.namespace(this.opts.namespace);
     this.events = ns.subscribe(KV_HIT_RATE_EVENT, (e) => {
-      const reason = this.tracker.ingest(e.bytes);
+      const registered = this.registeredSubjects();
+      const reason = this.tracker.ingest(e.bytes, registered === undefined ? undefined : (id) => registered.has(id));
       if (reason !== undefined) log.rateLimited('warn', `event-${reason}`, 'dropped a KV hit-rate event', { reason });
     });
     this.discovery = this.drt.discovery(this.opts.namespace, this.opts.component);
@@ -176,30 +179,21 @@ export class Aggregator {
 
   private async doCycle(): Promise<CycleResult | undefined> {
     try {
-      const expected = new Set((this.discovery?.list(this.opts.endpoint) ?? []).map((i) => i.instanceId));
-      const workers = new Map<bigint, WorkerStats>();
-      let answered = 0;
+      const registered = this.registeredSubjects();
+      const collector = new CycleCollector(registered);
       const res = await scatterStats(
         this.drt.nats,
         this.service,
         (body) => {
-          const parsed = parseStatsReply(body, this.service, this.opts.endpoint);
-          for (const r of parsed.rejected) {
+          for (const r of collector.add(parseStatsReply(body, this.service, this.opts.endpoint))) {
             this.health.rejectStats(r);
             log.rateLimited('warn', `stats-${r}`, 'dropped a stats reply or endpoint', { reason: r });
           }
-          for (const w of parsed.workers) {
-            if (workers.has(w.workerId)) {
-              this.health.rejectStats('duplicate_worker');
-              continue;
-            }
-            workers.set(w.workerId, w);
-            if (expected.has(w.workerId)) answered++;
-          }
-          return expected.size > 0 && answered === expected.size;
+          return registered !== undefined && registered.size > 0 && collector.answered === registered.size;
         },
         this.maxWaitMs,
       );
+      const workers = collector.workers;
       if (!this.election.isLeader || this.stopped || !this.natsConnected) return undefined;
       const stats = loadStatistics([...workers.values()].map((w) => w.metrics.kvActiveBlocks));
       this.current = { workers, stats };
@@ -227,6 +221,19 @@ export class Aggregator {
       log.rateLimited('warn', 'cycle', 'scrape cycle failed', { error: errorMessage(err) });
       return undefined;
     }
+  }
+
+  /**
+   * Worker id → registered subject of the target endpoint, from etcd (cached per discovery
+   * version); undefined while etcd was never listed, when nothing can be checked.
+   */
+  private registeredSubjects(): ReadonlyMap<bigint, string> | undefined {
+    const d = this.discovery;
+    if (d === undefined || !d.listed) return undefined;
+    if (this.registeredCache?.version !== d.version) {
+      this.registeredCache = { version: d.version, subjects: new Map(d.list(this.opts.endpoint).map((i) => [i.instanceId, i.subject])) };
+    }
+    return this.registeredCache.subjects;
   }
 
   /** `ProcessedEndpoints` on `namespace.{ns}.l2c.{comp}.{ep}` (object keys are decimal ids). */

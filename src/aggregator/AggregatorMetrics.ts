@@ -145,8 +145,8 @@ export class AggregatorHealth {
 
   constructor(private readonly tracker: HitRateTracker) {}
 
-  rejectStats(reason: string): void {
-    this.statsRejected.set(reason, (this.statsRejected.get(reason) ?? 0) + 1);
+  rejectStats(reason: string, n = 1): void {
+    this.statsRejected.set(reason, (this.statsRejected.get(reason) ?? 0) + n);
   }
 
   private reason(r: string): Attributes {

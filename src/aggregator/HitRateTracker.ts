@@ -20,7 +20,8 @@ export type EventRejectReason =
   | 'not_integer'
   | 'out_of_range'
   | 'overlap_exceeds_isl'
-  | 'bad_worker_id';
+  | 'bad_worker_id'
+  | 'unregistered_worker';
 
 export interface WorkerHitRate {
   islBlocks: number;
@@ -91,13 +92,19 @@ export class HitRateTracker {
   constructor(readonly maxWorkers = DEFAULT_MAX_TRACKED_WORKERS) {}
 
   /** Validates and accumulates one event body; returns the rejection reason, if any. */
-  ingest(body: Uint8Array | string): EventRejectReason | undefined {
+  /**
+   * Decodes and counts one event. `isRegistered` (when given) says whether its worker id is a
+   * registered worker: events for others are counted apart (`unregistered_worker`) and never
+   * fill the tracked set, so a flood of made-up ids cannot evict real workers' totals.
+   */
+  ingest(body: Uint8Array | string, isRegistered?: (workerId: bigint) => boolean): EventRejectReason | undefined {
     const e = decodeHitRateEvent(body);
-    if (typeof e === 'string') {
-      this.rejected.set(e, (this.rejected.get(e) ?? 0) + 1);
-      return e;
+    const reason = typeof e === 'string' ? e : isRegistered !== undefined && !isRegistered(e.workerId) ? 'unregistered_worker' : undefined;
+    if (reason !== undefined) {
+      this.rejected.set(reason, (this.rejected.get(reason) ?? 0) + 1);
+      return reason;
     }
-    this.add(e);
+    this.add(e as HitRateEvent);
     return undefined;
   }
 

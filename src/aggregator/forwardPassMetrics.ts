@@ -19,7 +19,7 @@ export interface ForwardPassMetrics {
   dataParallelRank?: number | null;
 }
 
-export type FpmRejectReason = 'not_an_object' | 'missing_field' | 'wrong_type' | 'not_integer' | 'negative' | 'not_finite' | 'out_of_range' | 'unknown_form';
+export type FpmRejectReason = 'not_an_object' | 'missing_field' | 'wrong_type' | 'not_integer' | 'inconsistent' | 'negative' | 'not_finite' | 'out_of_range' | 'unknown_form';
 
 export type FpmResult = { ok: true; value: ForwardPassMetrics } | { ok: false; reason: FpmRejectReason; detail: string };
 
@@ -38,6 +38,12 @@ function isObj(v: unknown): v is Obj {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/**
+ * The largest count believed (2^40, about 10^12): no GPU holds more KV blocks or request slots,
+ * and a bigger number (2^53−1 made llm_load_avg 1.8e15) is a broken or hostile worker.
+ */
+export const MAX_COUNT = 2 ** 40;
+
 function count(o: Obj, key: string): number {
   if (!(key in o)) throw new Reject('missing_field', `${key} is missing`);
   const v = o[key];
@@ -46,7 +52,7 @@ function count(o: Obj, key: string): number {
   if (!Number.isFinite(v)) throw new Reject('not_finite', `${key} is not finite`);
   if (v < 0) throw new Reject('negative', `${key} is negative`);
   if (!Number.isInteger(v)) throw new Reject('not_integer', `${key} is not an integer`);
-  if (!Number.isSafeInteger(v)) throw new Reject('out_of_range', `${key} is too large`);
+  if (v > MAX_COUNT) throw new Reject('out_of_range', `${key} is above ${MAX_COUNT}`);
   return v;
 }
 
@@ -107,6 +113,15 @@ function nested(o: Obj): ForwardPassMetrics {
   return m;
 }
 
+/** Active above total cannot happen on a real worker. */
+function consistent(m: ForwardPassMetrics): ForwardPassMetrics {
+  if (m.kvTotalBlocks !== undefined && m.kvActiveBlocks > m.kvTotalBlocks) throw new Reject('inconsistent', 'kv_active_blocks is above kv_total_blocks');
+  if (m.requestActiveSlots !== undefined && m.requestTotalSlots !== undefined && m.requestActiveSlots > m.requestTotalSlots) {
+    throw new Reject('inconsistent', 'request_active_slots is above request_total_slots');
+  }
+  return m;
+}
+
 /** Decodes one endpoint's `data`; never throws. */
 export function decodeForwardPassMetrics(data: unknown): FpmResult {
   try {
@@ -121,8 +136,8 @@ export function decodeForwardPassMetrics(data: unknown): FpmResult {
       if (!isObj(inner)) throw new Reject('wrong_type', 'predictive_load_metrics is not an object');
       return { ok: true, value: { kvActiveBlocks: count(inner, 'kv_active_blocks') } };
     }
-    if ('worker_stats' in data || 'kv_stats' in data) return { ok: true, value: nested(data) };
-    if ('kv_active_blocks' in data || 'request_active_slots' in data) return { ok: true, value: flat(data) };
+    if ('worker_stats' in data || 'kv_stats' in data) return { ok: true, value: consistent(nested(data)) };
+    if ('kv_active_blocks' in data || 'request_active_slots' in data) return { ok: true, value: consistent(flat(data)) };
     return { ok: false, reason: 'unknown_form', detail: 'not a ForwardPassMetrics form' };
   } catch (err) {
     if (err instanceof Reject) return { ok: false, reason: err.reason, detail: err.message };

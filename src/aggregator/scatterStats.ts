@@ -10,6 +10,12 @@
 import { createInbox, type NatsConnection } from '@nats-io/transport-node';
 
 export const DEFAULT_SCATTER_MAX_WAIT_MS = 1_000;
+/**
+ * How long replies are still taken once every expected worker answered: a second answer for a
+ * worker (a forger on an open NATS answering first) then arrives inside the cycle and is seen as
+ * the conflict it is, instead of the first answer winning by arrival order.
+ */
+export const DEFAULT_COMPLETE_GRACE_MS = 50;
 /** Replies parsed per turn of the event loop. */
 export const REPLIES_PER_TURN = 50;
 
@@ -32,6 +38,7 @@ export async function scatterStats(
   service: string,
   onReply: (body: Uint8Array) => boolean,
   maxWaitMs = DEFAULT_SCATTER_MAX_WAIT_MS,
+  graceMs = DEFAULT_COMPLETE_GRACE_MS,
 ): Promise<ScatterResult> {
   const started = performance.now();
   const inbox = createInbox();
@@ -42,6 +49,7 @@ export async function scatterStats(
   let receiving = true;
   await new Promise<void>((resolve) => {
     let scheduled = false;
+    let graceTimer: NodeJS.Timeout | undefined;
     const timer = setTimeout(stopReceiving, maxWaitMs);
     const sub = nc.subscribe(inbox, {
       callback: (err, msg) => {
@@ -66,7 +74,11 @@ export async function scatterStats(
       while (parsed < end) {
         if (onReply(replies[parsed++]!) && receiving) {
           complete = true;
-          stopReceiving();
+          graceTimer ??= setTimeout(stopReceiving, Math.min(graceMs, Math.max(0, maxWaitMs - (performance.now() - started))));
+        } else if (graceTimer !== undefined && complete) {
+          complete = false; // a reply after completion undid it (a conflict): wait for the deadline
+          clearTimeout(graceTimer);
+          graceTimer = undefined;
         }
       }
       if (parsed < replies.length) schedule();
@@ -77,6 +89,7 @@ export async function scatterStats(
       if (!receiving) return;
       receiving = false;
       clearTimeout(timer);
+      clearTimeout(graceTimer);
       sub.unsubscribe();
       if (parsed < replies.length) schedule();
       else if (!scheduled) resolve();

@@ -7,7 +7,7 @@ import { parseJson } from '../runtime/json.ts';
 import { idFromHex } from '../runtime/names.ts';
 import { decodeForwardPassMetrics, type FpmRejectReason, type ForwardPassMetrics } from './forwardPassMetrics.ts';
 
-export type StatsRejectReason = 'bad_json' | 'bad_shape' | 'bad_endpoint' | 'bad_worker_id' | 'duplicate_worker' | `data_${FpmRejectReason}`;
+export type StatsRejectReason = 'bad_json' | 'bad_shape' | 'bad_endpoint' | 'bad_worker_id' | 'unregistered' | 'conflict' | `data_${FpmRejectReason}`;
 
 export interface WorkerStats {
   workerId: bigint;

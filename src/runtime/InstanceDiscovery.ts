@@ -49,6 +49,8 @@ export class InstanceDiscovery extends EventEmitter<InstanceDiscoveryEvents> {
   private readonly byKey = new Map<string, Instance>();
   /** Bumped on every change, so that clients can cache what they derive from the list. */
   version = 0;
+  /** Whether a listing ever succeeded: before that, an empty list means "unknown", not "none". */
+  listed = false;
   private watcher: Watcher | undefined;
   private closed = false;
   private disconnected = false;
@@ -111,6 +113,7 @@ export class InstanceDiscovery extends EventEmitter<InstanceDiscoveryEvents> {
       this.put(kv);
     }
     for (const key of [...this.byKey.keys()]) if (!seen.has(key)) this.remove(key);
+    this.listed = true;
     return BigInt(res.header.revision);
   }
 

@@ -38,6 +38,11 @@ test('bad ForwardPassMetrics are rejected with a reason, never thrown', () => {
     [{ ...v1, kv_active_blocks: 1.5 }, 'not_integer'],
     [{ ...v1, kv_active_blocks: 1e308 }, 'out_of_range'],
     [{ ...v1, kv_active_blocks: 123456789012345678901n }, 'out_of_range'],
+    [{ ...v1, kv_active_blocks: 2 ** 53 - 1, kv_total_blocks: 2 ** 53 - 1 }, 'out_of_range'], // made llm_load_avg 1.8e15
+    [{ ...v1, kv_active_blocks: 2 ** 40 + 1, kv_total_blocks: 2 ** 41 }, 'out_of_range'],
+    [{ ...v1, kv_active_blocks: 101, kv_total_blocks: 100 }, 'inconsistent'],
+    [{ ...v1, request_active_slots: 11, request_total_slots: 10 }, 'inconsistent'],
+    [{ ...v4, kv_stats: { ...v4.kv_stats, kv_active_blocks: 10_000, kv_total_blocks: 9_999 } }, 'inconsistent'],
     [{ ...v1, kv_total_blocks: undefined }, 'wrong_type'],
     [{ request_active_slots: 1 }, 'missing_field'],
     [{ ...v2, gpu_cache_usage_perc: 1.5 }, 'out_of_range'],

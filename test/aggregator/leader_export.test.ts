@@ -11,7 +11,7 @@ import { startCluster, startPrometheus, startPushGateway } from '../support/serv
 import { LABELS, startMetrics, startMockWorker, waitForScrape } from '../support/aggregator.ts';
 import { sample, series } from '../support/exposition.ts';
 import { OtlpReceiver } from '../support/otlpReceiver.ts';
-import { dynamoShapedWorker } from '../support/dynamoStats.ts';
+import { dynamoShapedWorker, registerDynamoInstances } from '../support/dynamoStats.ts';
 
 test('two aggregators on one target: one leads, the standby exports no worker series, and takes over after the leader is killed', async (t) => {
   const defer = cleanups(t);
@@ -51,6 +51,7 @@ test('pull, push through a real PushGateway into a real Prometheus, and OTLP, al
   const nc = await connect({ servers: cluster.nats.url });
   defer(() => nc.close());
   const ids = [7587884888253033398n, 7587884888253033399n];
+  defer(await registerDynamoInstances(cluster.etcd.url, ids));
   dynamoShapedWorker(
     nc,
     ids.map((id, i) => ({ id, data: `{"request_active_slots":${i + 1},"request_total_slots":10,"kv_active_blocks":${77 - 48 * i},"kv_total_blocks":100}` })),

@@ -11,7 +11,7 @@ import { cleanups, waitUntil } from '../support/process.ts';
 import { startCluster } from '../support/servers.ts';
 import { LABELS, startMetrics, startMockWorker, waitForScrape } from '../support/aggregator.ts';
 import { sample, series } from '../support/exposition.ts';
-import { dynamoShapedWorker } from '../support/dynamoStats.ts';
+import { dynamoShapedWorker, registerDynamoInstances } from '../support/dynamoStats.ts';
 
 function populationStd(xs: number[]): number {
   const avg = xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -112,6 +112,7 @@ test('workers with ids above 2^53 in every ForwardPassMetrics form keep their ex
     endpoints.push({ id: base + BigInt(i), data });
     if (i < garbage.length) endpoints.push({ id: base + 100n + BigInt(i), data: garbage[i]! });
   });
+  defer(await registerDynamoInstances(cluster.etcd.url, endpoints.map((e) => e.id)));
   dynamoShapedWorker(nc, endpoints, ['not json at all', '{"endpoints": 5}', `{"endpoints":[{"subject":"dynamo_my_component.my_endpoint-zz","data":{}}]}`]);
   await nc.flush();
   const m = await startMetrics(cluster);

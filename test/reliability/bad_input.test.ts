@@ -9,7 +9,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
-import { parseStatsReply, type WorkerStats } from '../../src/aggregator/statsReply.ts';
+import { CycleCollector } from '../../src/aggregator/CycleCollector.ts';
+import { parseStatsReply } from '../../src/aggregator/statsReply.ts';
 import { HitRateTracker, decodeHitRateEvent } from '../../src/aggregator/HitRateTracker.ts';
 import { metricsOptions } from '../../src/aggregator/options.ts';
 import { ConfigError, loadOptions } from '../../src/config/schema.ts';
@@ -21,7 +22,7 @@ import { startCluster } from '../support/servers.ts';
 import { startMetrics, waitForScrape } from '../support/aggregator.ts';
 import { sample, series } from '../support/exposition.ts';
 import { promtool } from '../support/promtool.ts';
-import { dynamoEndpoint } from '../support/dynamoStats.ts';
+import { dynamoEndpoint, registerDynamoInstances } from '../support/dynamoStats.ts';
 
 interface Corpus {
   stats_replies: { case: string; body: string; accepts?: string[] }[];
@@ -90,6 +91,7 @@ test('corpus: every stats reply is parsed on its own without throwing; only the 
 test(`generator (seed ${SEED}): 5,000 stats replies mixing good and garbage endpoints; no good worker misattributed`, () => {
   const r = rng(SEED);
   let rejected = 0;
+  let conflicts = 0;
   for (let n = 0; n < 5000; n++) {
     const good = new Map<bigint, number>();
     const parts: string[] = [];
@@ -104,9 +106,10 @@ test(`generator (seed ${SEED}): 5,000 stats replies mixing good and garbage endp
         parts.push(garbageEndpoint(r, good.has(id) ? id + 5000n : id));
       }
     }
-    // a valid duplicate of a good worker after it: the first one must win
+    // a valid duplicate of a good worker after it: a conflict, neither is believed
     const firstGood = good.keys().next();
-    if (!firstGood.done && r() < 0.2) parts.push(endpointJson(subjectOf(firstGood.value), goodData(999)));
+    const duplicated = !firstGood.done && r() < 0.2 ? firstGood.value : undefined;
+    if (duplicated !== undefined) parts.push(endpointJson(subjectOf(duplicated), goodData(99)));
     const body = r() < 0.02 ? `${parts.join(',').slice(0, 30)}` : `{"type":"io.nats.micro.v1.stats_response","endpoints":[${parts.join(',')}]}`;
     let parsed: ReturnType<typeof parseStatsReply>;
     try {
@@ -115,9 +118,10 @@ test(`generator (seed ${SEED}): 5,000 stats replies mixing good and garbage endp
       assert.fail(`case ${n} threw: ${String(err)}\n${body.slice(0, 500)}`);
     }
     rejected += parsed.rejected.length;
-    // as the aggregator pairs them: first occurrence per id
-    const seen = new Map<bigint, WorkerStats>();
-    for (const w of parsed.workers) if (!seen.has(w.workerId)) seen.set(w.workerId, w);
+    // what the aggregator believes of this reply (every id registered at its subject)
+    const collector = new CycleCollector(new Map(parsed.workers.map((w) => [w.workerId, subjectOf(w.workerId)])));
+    collector.add(parsed);
+    const seen = collector.workers;
     let wholeDocumentValid = true;
     try {
       JSON.parse(body);
@@ -125,7 +129,13 @@ test(`generator (seed ${SEED}): 5,000 stats replies mixing good and garbage endp
       wholeDocumentValid = false; // e.g. a NaN token: one reply is one document, nothing in it can be trusted
     }
     if (wholeDocumentValid) {
-      for (const [id, kv] of good) assert.equal(seen.get(id)?.metrics.kvActiveBlocks, kv, `case ${n}: worker ${id} keeps its own numbers`);
+      for (const [id, kv] of good) {
+        if (id === duplicated) {
+          assert.equal(seen.get(id), undefined, `case ${n}: worker ${id} claimed twice is not believed`);
+          assert.ok(collector.conflicts.has(id) && (collector.rejected.get('conflict') ?? 0) >= 2, `case ${n}: the conflict is counted`);
+          conflicts++;
+        } else assert.equal(seen.get(id)?.metrics.kvActiveBlocks, kv, `case ${n}: worker ${id} keeps its own numbers`);
+      }
     } else {
       assert.deepEqual(parsed.workers, [], `case ${n}: an unparseable reply yields no worker`);
       assert.deepEqual(parsed.rejected, ['bad_json']);
@@ -133,6 +143,7 @@ test(`generator (seed ${SEED}): 5,000 stats replies mixing good and garbage endp
     for (const id of seen.keys()) assert.ok(good.has(id), `case ${n}: no worker invented (${id})`);
   }
   assert.ok(rejected > 5000, `${rejected} rejections counted`);
+  assert.ok(conflicts > 100, `${conflicts} conflicts met`);
 });
 
 test(`events: the corpus gives each its reason; the generator (seed ${SEED}) never throws and never miscounts`, () => {
@@ -225,6 +236,7 @@ test('flags: every option with empty, wrong-type and out-of-range values gives a
     'otlp-interval': ['1.5'],
     'pushgateway-job': ANY_TEXT,
     'pushgateway-instance': ['', ' ', ...ANY_TEXT], // the instance label may be empty
+    'pushgateway-username': ANY_TEXT,
     'push-interval': ['1.5'],
     'pushgateway-timeout': ['1.5'],
   };
@@ -254,6 +266,7 @@ test('end to end: a worker answering garbage each cycle, and garbage events, nex
   const nc = await connect({ servers: cluster.nats.url });
   defer(() => nc.close());
   const goodId = 7587884888253033398n;
+  defer(await registerDynamoInstances(cluster.etcd.url, [goodId]));
   const r = rng(SEED + 3);
   nc.subscribe(`$SRV.STATS.${SERVICE}`, {
     callback: (_e, msg) => {

@@ -22,8 +22,8 @@ export async function startMetrics(cluster: Endpoints, extra: string[] = [], env
 }
 
 /** Starts a mock_worker process; resolves with the ids of its workers once they serve. */
-export async function startMockWorker(cluster: Endpoints, extra: string[] = []): Promise<{ proc: ManagedProcess; ids: bigint[] }> {
-  const proc = startScript('src/cli/mock_worker.ts', extra, clusterEnv(cluster));
+export async function startMockWorker(cluster: Endpoints, extra: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<{ proc: ManagedProcess; ids: bigint[] }> {
+  const proc = startScript('src/cli/mock_worker.ts', extra, clusterEnv(cluster, env));
   await waitForLine(proc, /mock worker\(s\) ready/, 60_000);
   const ids = [...proc.output().matchAll(/mock worker (\d+) serving/g)].map((m) => BigInt(m[1]!));
   return { proc, ids };

@@ -3,6 +3,7 @@
  * endpoint keys, ids as hex in subjects), for tests that play a real Dynamo worker.
  */
 import type { NatsConnection } from '@nats-io/transport-node';
+import { Etcd3 } from 'etcd3';
 
 export const MOCK_SERVICE = 'dynamo_my_component';
 
@@ -27,4 +28,23 @@ export function dynamoShapedWorker(nc: NatsConnection, endpoints: { id: bigint; 
       for (const r of extraReplies) msg.respond(r);
     },
   });
+}
+
+/**
+ * Registers `ids` in etcd as a Dynamo worker does (instances/{ns}/{comp}/{ep}:{hex} with the
+ * subject as its transport, under a lease), so that the aggregator believes their stats.
+ * Returns a function that revokes the lease (the keys go, as when a worker dies).
+ */
+export async function registerDynamoInstances(etcdUrl: string, ids: bigint[], ns = 'dynamo', component = 'my_component', endpoint = 'my_endpoint'): Promise<() => Promise<void>> {
+  const etcd = new Etcd3({ hosts: etcdUrl });
+  const lease = etcd.lease(60, { autoKeepAlive: true });
+  for (const id of ids) {
+    const subject = dynamoSubject(id, `${ns}_${component}`.toLowerCase(), endpoint);
+    const value = `{"component":"${component}","endpoint":"${endpoint}","namespace":"${ns}","instance_id":${id},"transport":{"nats_tcp":"${subject}"}}`;
+    await lease.put(`instances/${ns}/${component}/${endpoint}:${id.toString(16)}`).value(value);
+  }
+  return async () => {
+    await lease.revoke().catch(() => undefined);
+    etcd.close();
+  };
 }

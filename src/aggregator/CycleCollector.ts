@@ -1,0 +1,49 @@
+/**
+ * What one scrape cycle believes, built reply by reply (pure): an endpoint counts only for a
+ * worker etcd lists at that subject (its lease is alive); two answers for one worker in a cycle
+ * are a conflict and neither is believed, whichever came first. Every refusal is counted by
+ * reason.
+ */
+import type { ParsedReply, StatsRejectReason, WorkerStats } from './statsReply.ts';
+
+export class CycleCollector {
+  readonly workers = new Map<bigint, WorkerStats>();
+  readonly rejected = new Map<StatsRejectReason, number>();
+  private readonly conflicted = new Set<bigint>();
+  /** Registered workers that answered (for ending the cycle once all did). */
+  answered = 0;
+
+  /** @param registered worker id → registered subject; undefined when etcd cannot be consulted */
+  constructor(private readonly registered: ReadonlyMap<bigint, string> | undefined) {}
+
+  /** Takes one parsed reply; returns the reasons refused in it (for logging). */
+  add(parsed: ParsedReply): StatsRejectReason[] {
+    const refused = [...parsed.rejected];
+    for (const w of parsed.workers) {
+      if (this.registered !== undefined && this.registered.get(w.workerId) !== w.subject) {
+        refused.push('unregistered');
+        continue;
+      }
+      if (this.conflicted.has(w.workerId)) {
+        refused.push('conflict');
+        continue;
+      }
+      if (this.workers.has(w.workerId)) {
+        this.workers.delete(w.workerId);
+        this.conflicted.add(w.workerId);
+        if (this.registered !== undefined) this.answered--;
+        refused.push('conflict', 'conflict');
+        continue;
+      }
+      this.workers.set(w.workerId, w);
+      if (this.registered !== undefined) this.answered++;
+    }
+    for (const r of refused) this.rejected.set(r, (this.rejected.get(r) ?? 0) + 1);
+    return refused;
+  }
+
+  /** Worker ids two replies claimed this cycle. */
+  get conflicts(): ReadonlySet<bigint> {
+    return this.conflicted;
+  }
+}

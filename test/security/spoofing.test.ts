@@ -1,0 +1,107 @@
+/**
+ * Spoofed numbers are not believed. On an open NATS: a forger answering `$SRV.STATS` for a real
+ * worker's subject is a counted conflict (neither answer believed), a forger under an id etcd
+ * does not list is refused as unregistered, absurd numbers are refused, and hit-rate events for
+ * unlisted ids are counted apart. With deploy/nats/nats-server.conf on a real nats-server, the
+ * forger cannot answer or publish at all.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { connect } from '@nats-io/transport-node';
+import { stringifyJson } from '../../src/runtime/json.ts';
+import { cleanups, sleep, waitUntil } from '../support/process.ts';
+import { startCluster, startEtcd, startNats } from '../support/servers.ts';
+import { startMetrics, startMockWorker, waitForScrape } from '../support/aggregator.ts';
+import { dynamoEndpoint, dynamoStatsReply, dynamoSubject } from '../support/dynamoStats.ts';
+import { sample, series } from '../support/exposition.ts';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const FORGED = 666;
+const reasons = (text: string, name: string): Record<string, number> => Object.fromEntries(series(text, name).map((s) => [s.labels.reason!, s.value]));
+
+test('on an open NATS: forged stats are conflicts or unregistered, absurd numbers refused, unlisted hit-rate events apart', async (t) => {
+  const defer = cleanups(t);
+  const cluster = await startCluster();
+  defer(() => cluster.stop());
+  const w = await startMockWorker(cluster);
+  defer(() => w.proc.stop());
+  const real = w.ids[0]!;
+  const stranger = real + 12345n;
+  const forger = await connect({ servers: cluster.nats.url });
+  defer(() => forger.close());
+  const forged = `{"request_active_slots":1,"request_total_slots":1000,"kv_active_blocks":${FORGED},"kv_total_blocks":1000}`;
+  forger.subscribe('$SRV.STATS.dynamo_my_component', {
+    callback: (_e, msg) => {
+      msg.respond(dynamoStatsReply([dynamoEndpoint(dynamoSubject(real), forged)])); // the real worker's subject
+      msg.respond(dynamoStatsReply([dynamoEndpoint(dynamoSubject(stranger), forged)])); // an id etcd does not list
+      msg.respond(dynamoStatsReply([dynamoEndpoint(dynamoSubject(stranger + 1n), `{"request_active_slots":1,"request_total_slots":2,"kv_active_blocks":${2 ** 53 - 1},"kv_total_blocks":${2 ** 53 - 1}}`)]));
+    },
+  });
+  await forger.flush();
+  const m = await startMetrics(cluster);
+  defer(() => m.proc.stop());
+  for (let i = 0; i < 10; i++) forger.publish('namespace.dynamo.kv-hit-rate', stringifyJson({ worker_id: stranger, isl_blocks: 10, overlap_blocks: 10 }));
+  const text = await waitForScrape(m, 'conflicts and unregistered replies counted', (x) => {
+    const r = reasons(x, 'dynamo_metrics_stats_rejected_total');
+    const e = reasons(x, 'dynamo_metrics_events_rejected_total');
+    return (r.conflict ?? 0) >= 4 && (r.unregistered ?? 0) >= 2 && (e.unregistered_worker ?? 0) === 10 ? x : undefined;
+  });
+  for (let i = 0; i < 5; i++) {
+    const x = i === 0 ? text : await m.scrape();
+    for (const s of series(x, 'llm_kv_blocks_active')) {
+      assert.notEqual(s.value, FORGED, 'a forged number is never exported');
+      assert.equal(s.labels.worker_id, String(real), 'no worker but the registered one');
+    }
+    const avg = sample(x, 'llm_load_avg', { component: 'my_component', endpoint: 'my_endpoint' });
+    assert.ok(avg === undefined || avg <= 100, `llm_load_avg ${avg} stays within what a mock worker reports`);
+    await sleep(500);
+  }
+  assert.equal(sample(text, 'llm_kv_hit_rate_isl_blocks_total', { worker_id: String(stranger) }), undefined);
+});
+
+test('with deploy/nats/nats-server.conf, only workers answer stats and publish events: the forger is refused by the server', async (t) => {
+  const defer = cleanups(t);
+  Object.assign(process.env, { NATS_WORKER_PASSWORD: 'wpw', NATS_AGGREGATOR_PASSWORD: 'apw', NATS_CLIENT_PASSWORD: 'cpw' });
+  const nats = await startNats(['-c', join(ROOT, 'deploy', 'nats', 'nats-server.conf')]);
+  defer(() => nats.stop());
+  const etcd = await startEtcd();
+  defer(() => etcd.stop());
+  const cluster = { nats, etcd };
+  const w = await startMockWorker(cluster, [], { NATS_AUTH_USERNAME: 'worker', NATS_AUTH_PASSWORD: 'wpw' });
+  defer(() => w.proc.stop());
+  const real = w.ids[0]!;
+  const m = await startMetrics(cluster, [], { NATS_AUTH_USERNAME: 'aggregator', NATS_AUTH_PASSWORD: 'apw' });
+  defer(() => m.proc.stop());
+  await waitForScrape(m, 'the worker through the permissioned server', (x) => (sample(x, 'llm_kv_blocks_total', { worker_id: String(real) }) === 100 ? x : undefined));
+
+  // a forger with client credentials: cannot listen for stats requests, cannot publish events
+  const errors: string[] = [];
+  const forger = await connect({ servers: nats.url, user: 'client', pass: 'cpw' });
+  defer(() => forger.close());
+  void (async () => {
+    for await (const s of forger.status()) if (s.type === 'error') errors.push(String((s as { error?: unknown }).error ?? s.type));
+  })();
+  const sub = forger.subscribe('$SRV.STATS.dynamo_my_component');
+  forger.publish('namespace.dynamo.kv-hit-rate', stringifyJson({ worker_id: real, isl_blocks: 1000, overlap_blocks: 1000 }));
+  await forger.flush().catch(() => undefined);
+  await waitUntil('the server refused the forger', () => (errors.some((e) => /permissions violation/i.test(e)) ? true : undefined), 10_000);
+  let received = 0;
+  void (async () => {
+    for await (const msg of sub) {
+      received++;
+      msg.respond(dynamoStatsReply([dynamoEndpoint(dynamoSubject(real), '{"request_active_slots":1,"request_total_slots":1000,"kv_active_blocks":666,"kv_total_blocks":1000}')]));
+    }
+  })().catch(() => undefined);
+  for (let i = 0; i < 6; i++) {
+    const x = await m.scrape();
+    for (const s of series(x, 'llm_kv_blocks_active')) assert.notEqual(s.value, 666);
+    const r = reasons(x, 'dynamo_metrics_stats_rejected_total');
+    assert.equal(r.conflict ?? 0, 0, 'no forged answer ever reached the aggregator');
+    const isl = sample(x, 'llm_kv_hit_rate_isl_blocks_total', { worker_id: String(real) }) ?? 0;
+    const overlap = sample(x, 'llm_kv_hit_rate_overlap_blocks_total', { worker_id: String(real) }) ?? 0;
+    assert.ok(overlap < 1000 || isl > overlap, 'the forged event was not counted');
+    await sleep(500);
+  }
+  assert.equal(received, 0, 'the forger never received a stats request');
+});
