@@ -194,6 +194,9 @@ describe('automatic endpoint metrics through the system status server', () => {
     assert.equal(body.status, 'ready');
     assert.deepEqual(body.endpoints.sort(), ['my-ns/backend/generate', 'my-ns/backend/other', 'my-ns/frontend/generate']);
     assert.equal((await fetch(`http://127.0.0.1:${port}/live`)).status, 200);
+    for (const path of ['/health', '/live', '/metrics']) {
+      for (const method of ['POST', 'DELETE']) assert.equal((await fetch(`http://127.0.0.1:${port}${path}`, { method })).status, 405, `${method} ${path}`);
+    }
     assert.equal((await fetch(`http://127.0.0.1:${port}/nope`)).status, 404);
   });
 
