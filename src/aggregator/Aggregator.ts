@@ -28,6 +28,9 @@ export const MIN_STALE_AFTER_MS = 5_000;
 /** The worker view cannot be vouched for: the collection fails (503) instead of showing it. */
 export class StaleViewError extends DynamoError {}
 
+/** Least time between two re-listings of etcd prompted by stats from workers the view lacks. */
+export const DISCOVERY_REFRESH_MIN_INTERVAL_MS = 1_000;
+
 const log = getLogger('metrics');
 
 export interface AggregatorOptions {
@@ -60,6 +63,7 @@ export class Aggregator {
   private current: AggregateView | undefined;
   private discovery: InstanceDiscovery | undefined;
   private registeredCache: { version: number; subjects: ReadonlyMap<bigint, string> } | undefined;
+  private lastRefreshAt = 0;
   private events: EventSubscription | undefined;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<CycleResult | undefined> | undefined;
@@ -194,6 +198,11 @@ export class Aggregator {
         this.maxWaitMs,
       );
       const workers = collector.workers;
+      // a worker etcd lists but our view does not (a missed watch event): list again, at most once a second
+      if ((collector.rejected.get('unregistered') ?? 0) > 0 && Date.now() - this.lastRefreshAt >= DISCOVERY_REFRESH_MIN_INTERVAL_MS) {
+        this.lastRefreshAt = Date.now();
+        void this.discovery?.refresh();
+      }
       if (!this.election.isLeader || this.stopped || !this.natsConnected) return undefined;
       const stats = loadStatistics([...workers.values()].map((w) => w.metrics.kvActiveBlocks));
       this.current = { workers, stats };
@@ -229,7 +238,8 @@ export class Aggregator {
    */
   private registeredSubjects(): ReadonlyMap<bigint, string> | undefined {
     const d = this.discovery;
-    if (d === undefined || !d.listed) return undefined;
+    // never listed, or etcd unreachable now: the list cannot vouch for anyone, so nobody is dropped for it
+    if (d === undefined || !d.listed || !this.health.etcdReachable) return undefined;
     if (this.registeredCache?.version !== d.version) {
       this.registeredCache = { version: d.version, subjects: new Map(d.list(this.opts.endpoint).map((i) => [i.instanceId, i.subject])) };
     }

@@ -77,6 +77,26 @@ export class InstanceDiscovery extends EventEmitter<InstanceDiscoveryEvents> {
     return out;
   }
 
+  private refreshing: Promise<void> | undefined;
+
+  /**
+   * Lists the prefix again now (one at a time): for a caller that saw an instance the view does
+   * not have, e.g. after etcd lost and regained its leases while a watch missed the change.
+   */
+  refresh(): Promise<void> {
+    const running =
+      this.refreshing ??
+      this.resync().then(
+        () => undefined,
+        (err: Error) => void log.rateLimited('warn', `refresh-${this.prefix}`, 'cannot re-list instances', { prefix: this.prefix, error: err.message }),
+      );
+    this.refreshing = running;
+    void running.finally(() => {
+      if (this.refreshing === running) this.refreshing = undefined;
+    });
+    return running;
+  }
+
   close(): void {
     this.closed = true;
     void this.watcher?.cancel().catch(() => undefined);
