@@ -20,6 +20,8 @@ missing=()
 for bin in "${!PACKAGES[@]}"; do
   command -v "$bin" >/dev/null 2>&1 || missing+=("${PACKAGES[$bin]}")
 done
+# Debian's Python parser of the Prometheus and OpenMetrics formats (an independent check of ours)
+/usr/bin/python3 -c 'import prometheus_client' >/dev/null 2>&1 || missing+=(python3-prometheus-client)
 if [ ${#missing[@]} -gt 0 ]; then
   mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

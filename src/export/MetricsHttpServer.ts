@@ -13,7 +13,7 @@ import { formatHostPort } from '../config/values.ts';
 import { getLogger } from '../log.ts';
 import { UsageError } from '../errors.ts';
 import type { ExportHealth } from './ExportHealth.ts';
-import { PROMETHEUS_CONTENT_TYPE, serializePrometheusAsync, type PrometheusSerializerOptions } from './PrometheusSerializer.ts';
+import { acceptsOpenMetrics, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, serializePrometheusAsync, type PrometheusSerializerOptions } from './PrometheusSerializer.ts';
 import type { PullMetricReader } from './PullMetricReader.ts';
 import { BasicAuthGate, type WebConfig } from './webConfig.ts';
 import { errorMessage } from '../errors.ts';
@@ -120,11 +120,12 @@ export class MetricsHttpServer {
   /** Collects, serializes and answers one scrape. */
   async handleMetrics(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const health = this.opts.health;
+    const openMetrics = acceptsOpenMetrics(req.headers.accept);
     health?.attempt('prometheus');
     let text: string;
     try {
       const rm = await this.reader.collectAll(this.opts.collectTimeoutMs);
-      text = await serializePrometheusAsync(rm, this.opts);
+      text = await serializePrometheusAsync(rm, { ...this.opts, openMetrics });
     } catch (err) {
       health?.failure('prometheus');
       log.rateLimited('warn', 'collect', 'metrics collection failed; answering 503', { error: errorMessage(err) });
@@ -133,7 +134,7 @@ export class MetricsHttpServer {
       return;
     }
     health?.success('prometheus');
-    const headers: Record<string, string | number> = { 'Content-Type': PROMETHEUS_CONTENT_TYPE };
+    const headers: Record<string, string | number> = { 'Content-Type': openMetrics ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE, Vary: 'Accept, Accept-Encoding' };
     let body: Buffer = Buffer.from(text, 'utf8');
     if (/\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''))) {
       body = await gzip(body);

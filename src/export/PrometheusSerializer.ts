@@ -1,8 +1,9 @@
 /**
- * Prometheus text format 0.0.4 from OTel `ResourceMetrics`, Prometheus-native (docs/metrics.md): no
- * scope labels or `target_info` unless asked, no `# UNIT` lines (not part of 0.0.4), one HELP/TYPE
- * block per name even when two scopes share it, counters ending in `_total`, label values escaped.
- * Pure: no I/O. Used by the pull server and the PushGateway push alike.
+ * Prometheus text format 0.0.4, or OpenMetrics 1.0 when asked, from OTel `ResourceMetrics`,
+ * Prometheus-native (docs/metrics.md): no scope labels or `target_info` unless asked, no
+ * `# UNIT` lines, one HELP/TYPE block per name even when two scopes share it, counter samples
+ * ending in `_total` (in OpenMetrics the family name has no `_total`, and the text ends with
+ * `# EOF`), label values escaped. Pure: no I/O. Used by the pull server and the PushGateway push.
  */
 import { diag, type Attributes } from '@opentelemetry/api';
 import {
@@ -18,9 +19,30 @@ export interface PrometheusSerializerOptions {
   scopeLabels?: boolean;
   /** Prepend `target_info` with the resource attributes. @default false */
   targetInfo?: boolean;
+  /** OpenMetrics 1.0 text instead of 0.0.4. @default false */
+  openMetrics?: boolean;
 }
 
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+export const OPENMETRICS_CONTENT_TYPE = 'application/openmetrics-text; version=1.0.0; charset=utf-8';
+
+/**
+ * Whether a scraper's `Accept` header prefers OpenMetrics 1.0 (Prometheus asks for it first by
+ * default) over the 0.0.4 text: the media type with the highest q value wins, 0.0.4 on a tie.
+ */
+export function acceptsOpenMetrics(accept: string | undefined): boolean {
+  if (accept === undefined) return false;
+  let om = -1;
+  let text = -1;
+  for (const part of accept.split(',')) {
+    const [type = '', ...params] = part.split(';').map((x) => x.trim().toLowerCase());
+    const q = Number(params.find((p) => p.startsWith('q='))?.slice(2) ?? '1');
+    const version = params.find((p) => p.startsWith('version='))?.slice(8);
+    if (type === 'application/openmetrics-text' && (version === undefined || version === '1.0.0')) om = Math.max(om, q);
+    else if (type === 'text/plain' || type === '*/*') text = Math.max(text, q);
+  }
+  return om > 0 && om > text;
+}
 
 const INVALID_NAME_CHARS = /[^a-zA-Z0-9_:]/g;
 const INVALID_LABEL_CHARS = /[^a-zA-Z0-9_]/g;
@@ -39,8 +61,9 @@ export function escapeLabelValue(v: string): string {
   return v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
 }
 
-function escapeHelp(v: string): string {
-  return v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+function escapeHelp(v: string, openMetrics: boolean): string {
+  const s = v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+  return openMetrics ? s.replace(/"/g, '\\"') : s;
 }
 
 export function formatValue(v: number): string {
@@ -143,11 +166,14 @@ function* serializeSteps(rm: ResourceMetrics, opts: PrometheusSerializerOptions)
   if (opts.targetInfo) {
     out += `# HELP target_info Target metadata\n# TYPE target_info gauge\ntarget_info${labels(rm.resource.attributes, '')} 1\n`;
   }
+  const om = opts.openMetrics === true;
   for (const [name, b] of blocks) {
     if (b.body === '') continue; // a name with no series is left out, as Prometheus clients do
-    out += `# HELP ${name} ${escapeHelp(b.help || name)}\n# TYPE ${name} ${b.type}\n${b.body}`;
+    // OpenMetrics names a counter family without the `_total` its sample carries
+    const family = om && b.type === 'counter' ? name.slice(0, -'_total'.length) : name;
+    out += `# HELP ${family} ${escapeHelp(b.help || name, om)}\n# TYPE ${family} ${b.type}\n${b.body}`;
   }
-  return out;
+  return om ? `${out}# EOF\n` : out;
 }
 
 /** Serializes every metric of `rm` in one go. */

@@ -1,7 +1,7 @@
 /** The export pipeline's public surface. */
 export { MetricsPipeline, BRIDGE_METER_NAME, DEFAULT_SHUTDOWN_TIMEOUT_MS, buildResource } from './MetricsPipeline.ts';
 export type { MetricsPipelineOptions } from './MetricsPipeline.ts';
-export { serializePrometheus, serializePrometheusAsync, PROMETHEUS_CONTENT_TYPE, escapeLabelValue, sanitizeMetricName, sanitizeLabelName } from './PrometheusSerializer.ts';
+export { serializePrometheus, serializePrometheusAsync, acceptsOpenMetrics, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, escapeLabelValue, sanitizeMetricName, sanitizeLabelName } from './PrometheusSerializer.ts';
 export type { PrometheusSerializerOptions } from './PrometheusSerializer.ts';
 export { MetricsHttpServer, formatHostPort } from './MetricsHttpServer.ts';
 export type { RouteHandler, MetricsHttpServerOptions } from './MetricsHttpServer.ts';

@@ -1,0 +1,88 @@
+/**
+ * OpenMetrics 1.0 on content negotiation: the exposition parses with an independent parser
+ * (Debian's python3-prometheus-client, which also checks our 0.0.4 text), a real Prometheus
+ * (which asks for OpenMetrics first) scrapes it, and clients that do not ask get 0.0.4.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { MeterProvider } from '@opentelemetry/sdk-metrics';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { PullMetricReader } from '../../src/export/PullMetricReader.ts';
+import { acceptsOpenMetrics, serializePrometheus } from '../../src/export/PrometheusSerializer.ts';
+import { cleanups, waitUntil } from '../support/process.ts';
+import { startCluster, startPrometheus } from '../support/servers.ts';
+import { startMetrics, startMockWorker } from '../support/aggregator.ts';
+
+/** What Prometheus 2.x sends by default. */
+const PROMETHEUS_ACCEPT = 'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
+
+type Family = [name: string, type: string, samples: [string, Record<string, string>, number][]];
+
+/** Parses with prometheus_client (OpenMetrics or 0.0.4 parser) in Debian's Python. */
+function parseWithPython(text: string, openMetrics: boolean): Family[] {
+  const parser = openMetrics ? 'prometheus_client.openmetrics.parser' : 'prometheus_client.parser';
+  const script = `import sys, json\nfrom ${parser} import text_string_to_metric_families as p\nprint(json.dumps([[f.name, f.type, [[s.name, s.labels, s.value] for s in f.samples]] for f in p(sys.stdin.read())]))`;
+  return JSON.parse(execFileSync('/usr/bin/python3', ['-c', script], { input: text, encoding: 'utf8' })) as Family[];
+}
+
+async function exposition(openMetrics: boolean): Promise<string> {
+  const reader = new PullMetricReader();
+  const mp = new MeterProvider({ resource: resourceFromAttributes({ 'service.name': 'svc' }), readers: [reader] });
+  const m = mp.getMeter('a');
+  m.createCounter('dynamo_component_requests_total', { description: 'Total "requests"\nby endpoint' }).add(3, { dynamo_endpoint: 'gen"er\\ate\n' });
+  m.createCounter('plain_events', { description: 'gets _total' }).add(1);
+  m.createUpDownCounter('inflight', { description: 'up and down' }).add(-2);
+  m.createHistogram('latency_seconds', { description: 'latency', advice: { explicitBucketBoundaries: [0.1, 1] } }).record(0.5, { e: 'x' });
+  const text = serializePrometheus(await reader.collectAll(1000), { openMetrics, targetInfo: true });
+  await mp.shutdown();
+  return text;
+}
+
+test('content negotiation: OpenMetrics only when the client prefers it', () => {
+  assert.equal(acceptsOpenMetrics(PROMETHEUS_ACCEPT), true);
+  assert.equal(acceptsOpenMetrics('application/openmetrics-text; version=1.0.0; charset=utf-8'), true);
+  assert.equal(acceptsOpenMetrics(undefined), false);
+  assert.equal(acceptsOpenMetrics('*/*'), false, 'curl');
+  assert.equal(acceptsOpenMetrics('text/plain;version=0.0.4'), false);
+  assert.equal(acceptsOpenMetrics('text/plain;q=1,application/openmetrics-text;q=0.5'), false);
+  assert.equal(acceptsOpenMetrics('application/openmetrics-text;version=0.0.1'), false, 'only 1.0.0 is spoken');
+});
+
+test('the OpenMetrics exposition parses with an independent parser and carries the same samples as 0.0.4', async () => {
+  const om = await exposition(true);
+  assert.match(om, /# TYPE dynamo_component_requests counter\n/, 'the counter family has no _total');
+  assert.match(om, /^dynamo_component_requests_total\{/m, 'its sample has');
+  assert.ok(om.endsWith('# EOF\n'));
+  const fromOm = parseWithPython(om, true);
+  const fromText = parseWithPython(await exposition(false), false);
+  const samples = (fams: Family[]): string[] => fams.flatMap(([, , s]) => s.map(([n, l, v]) => `${n}${JSON.stringify(l)}=${v}`)).sort();
+  assert.deepEqual(samples(fromOm), samples(fromText));
+  const types = Object.fromEntries(fromOm.map(([n, t]) => [n, t]));
+  assert.deepEqual(types, { target_info: 'gauge', dynamo_component_requests: 'counter', plain_events: 'counter', inflight: 'gauge', latency_seconds: 'histogram' });
+  const req = fromOm.find(([n]) => n === 'dynamo_component_requests')![2][0]!;
+  assert.deepEqual(req, ['dynamo_component_requests_total', { dynamo_endpoint: 'gen"er\\ate\n' }, 3], 'escaped label value round-trips');
+});
+
+test('a real Prometheus scrapes metrics over OpenMetrics; curl gets 0.0.4', async (t) => {
+  const defer = cleanups(t);
+  const cluster = await startCluster();
+  defer(() => cluster.stop());
+  const w = await startMockWorker(cluster);
+  defer(() => w.proc.stop());
+  const m = await startMetrics(cluster);
+  defer(() => m.proc.stop());
+  const om = await fetch(m.url, { headers: { Accept: PROMETHEUS_ACCEPT } });
+  assert.equal(om.headers.get('content-type'), 'application/openmetrics-text; version=1.0.0; charset=utf-8');
+  const omText = await om.text();
+  assert.ok(omText.endsWith('# EOF\n'));
+  parseWithPython(omText, true);
+  const plain = await fetch(m.url);
+  assert.equal(plain.headers.get('content-type'), 'text/plain; version=0.0.4; charset=utf-8');
+  assert.ok(!(await plain.text()).includes('# EOF'));
+  const prom = await startPrometheus([{ job: 'agg', target: `127.0.0.1:${m.port}` }]);
+  defer(() => prom.stop());
+  await waitUntil('Prometheus has the worker from an OpenMetrics scrape', async () => ((await prom.query(`llm_kv_blocks_total{job="agg",worker_id="${w.ids[0]}"}`)).length === 1 ? true : undefined), 30_000);
+  const cycles = await prom.query('dynamo_metrics_scrape_cycles_total{job="agg"}');
+  assert.equal(cycles.length, 1, 'counters keep their _total sample name');
+});
