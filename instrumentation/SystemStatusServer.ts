@@ -6,6 +6,7 @@
  * same pipeline also pushes OTLP (or to a PushGateway) when `OTEL_METRICS_EXPORTER` asks for it.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { hostname } from 'node:os';
 import { loadExportConfig, type ExportConfig } from '../src/export/options.ts';
 import { parseBool, parseInteger, parseIp, ValueError } from '../src/config/values.ts';
 import { ConfigError } from '../src/config/schema.ts';
@@ -22,7 +23,13 @@ export const DEFAULT_SERVICE_NAME = 'dynamo-component';
 const log = getLogger('system_status_server');
 
 /** What the status server asks of each runtime of the process. */
-export type ReadinessSource = Pick<ObservedRuntime, 'readiness'>;
+export type ReadinessSource = Pick<ObservedRuntime, 'readiness' | 'instanceId'>;
+
+/**
+ * How long exports wait for the process's first runtime to learn its instance id (its lease)
+ * before `service.instance.id` falls back to `host/pid`.
+ */
+export const INSTANCE_ID_WAIT_MS = 15_000;
 
 export interface SystemStatusSettings {
   enabled: boolean;
@@ -51,28 +58,57 @@ export function systemStatusSettings(env: NodeJS.ProcessEnv = process.env): Syst
 }
 
 /** The export config of a worker process: the OTEL_* variables, with the status server as the Prometheus path. */
-export function workerExportConfig(settings: SystemStatusSettings, env: NodeJS.ProcessEnv): ExportConfig {
+/**
+ * The export config of a worker process: the OTEL_* variables, with the status server as the
+ * Prometheus path and `service.instance.id` the worker's instance id (decimal, as `worker_id`).
+ */
+export function workerExportConfig(settings: SystemStatusSettings, env: NodeJS.ProcessEnv, instanceId?: Promise<string>): ExportConfig {
   const cfg = loadExportConfig({ argv: [], env }, { serviceName: DEFAULT_SERVICE_NAME });
-  return { ...cfg, prometheus: { ...cfg.prometheus, host: settings.host, port: settings.port } };
+  return { ...cfg, serviceInstanceId: cfg.serviceInstanceId ?? instanceId, prometheus: { ...cfg.prometheus, host: settings.host, port: settings.port } };
+}
+
+/** The process's instance id, known once its first runtime holds a lease; `host/pid` if none comes. */
+class InstanceIdCell {
+  private resolve!: (id: string) => void;
+  private settled = false;
+  readonly value = new Promise<string>((r) => {
+    this.resolve = r;
+  });
+  private readonly timer = setTimeout(() => this.fallback(), INSTANCE_ID_WAIT_MS).unref();
+
+  set(id: string): void {
+    if (this.settled) return;
+    this.settled = true;
+    clearTimeout(this.timer);
+    this.resolve(id);
+  }
+
+  fallback(): void {
+    this.set(`${hostname()}/${process.pid}`);
+  }
 }
 
 export class SystemStatusServer {
   private readonly sources = new Set<ReadinessSource>();
   private readonly started = performance.now();
 
-  private constructor(readonly pipeline: MetricsPipeline) {}
+  private constructor(
+    readonly pipeline: MetricsPipeline,
+    private readonly instanceId: InstanceIdCell,
+  ) {}
 
   /** Starts the server and the pipeline; the pipeline becomes the process's global MeterProvider. */
   static async start(settings: SystemStatusSettings, env: NodeJS.ProcessEnv = process.env): Promise<SystemStatusServer> {
     let server: SystemStatusServer | undefined;
-    const pipeline = new MetricsPipeline(workerExportConfig(settings, env), {
+    const instanceId = new InstanceIdCell();
+    const pipeline = new MetricsPipeline(workerExportConfig(settings, env, instanceId.value), {
       forcePrometheusServer: true,
       routes: {
         '/health': (req, res) => server?.health(req, res),
         '/live': (req, res) => server?.live(req, res),
       },
     });
-    server = new SystemStatusServer(pipeline);
+    server = new SystemStatusServer(pipeline, instanceId);
     processEndpointMetrics.attach(pipeline);
     pipeline
       .meter(SYSTEM_METER_NAME)
@@ -89,6 +125,7 @@ export class SystemStatusServer {
 
   register(source: ReadinessSource): void {
     this.sources.add(source);
+    this.instanceId.set(source.instanceId.toString()); // the first runtime's id names the process
   }
 
   unregister(source: ReadinessSource): void {
@@ -124,6 +161,7 @@ export class SystemStatusServer {
 
   /** Final export on every push path, then the server closes. */
   async close(): Promise<void> {
+    this.instanceId.fallback();
     await this.pipeline.shutdown();
   }
 }

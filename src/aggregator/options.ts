@@ -3,6 +3,7 @@
  * `--poll-interval`, `--host`, `--port`, `--push`, `--push-interval`) plus everything the export
  * pipeline offers, in one table.
  */
+import { hostname } from 'node:os';
 import { connectionOptions, namespaceOption, nameParser } from '../config/commonOptions.ts';
 import type { Loaded, OptionTable } from '../config/schema.ts';
 import { formatDuration, formatHostPort, parseBool, parseDurationAtLeast, parseInteger, parseIp } from '../config/values.ts';
@@ -78,6 +79,8 @@ export function metricsConfigFrom(loaded: Loaded<MetricsOptionTable>): MetricsCo
       port: sources.port !== 'default' || sources['prometheus.port'] === 'default' ? v.port : exp.prometheus.port,
     };
   }
+  // stable per host and target, so a restarted aggregator continues its own series
+  exp.serviceInstanceId ??= `${hostname()}/${v.namespace}/${v.component}/${v.endpoint}`;
   return {
     namespace: v.namespace,
     component: v.component,

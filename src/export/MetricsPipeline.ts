@@ -59,11 +59,18 @@ function installDiagLogger(): void {
   });
 }
 
+/**
+ * The resource of every export: host and process, `service.namespace` and `service.instance.id`
+ * when known (`OTEL_RESOURCE_ATTRIBUTES` wins over both), and `service.name`, which wins over
+ * `OTEL_RESOURCE_ATTRIBUTES` as the SDK specifies.
+ */
 export function buildResource(cfg: ExportConfig): Resource {
   return defaultResource().merge(
     resourceFromAttributes({
       'host.name': hostname(),
       'process.pid': process.pid,
+      ...(cfg.serviceNamespace !== undefined ? { 'service.namespace': cfg.serviceNamespace } : {}),
+      ...(cfg.serviceInstanceId !== undefined ? { 'service.instance.id': cfg.serviceInstanceId } : {}),
       ...cfg.resourceAttributes,
       'service.name': cfg.serviceName,
     }),

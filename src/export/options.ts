@@ -88,6 +88,14 @@ export interface PushGatewayConfig {
 export interface ExportConfig {
   exporters: ExporterName[];
   serviceName: string;
+  /** `service.namespace`, when given. */
+  serviceNamespace: string | undefined;
+  /**
+   * `service.instance.id`: what tells N processes of one service apart once a Collector turns it
+   * into Prometheus' `instance`. A promise while it is not known yet (a worker learns its
+   * instance id when its lease is granted); `OTEL_RESOURCE_ATTRIBUTES` wins over it.
+   */
+  serviceInstanceId: string | Promise<string> | undefined;
   resourceAttributes: Record<string, string>;
   cardinalityLimit: number;
   prometheus: PrometheusConfig;
@@ -133,6 +141,17 @@ export function exportOptions(defaults: ExportDefaults) {
       parse: (v) => parseString(v),
       default: defaults.serviceName,
       description: 'the service.name resource attribute',
+    },
+    'service_namespace': {
+      flag: 'service-namespace',
+      parse: (v) => parseLabelValue(v),
+      description: 'the service.namespace resource attribute (the Collector makes job = namespace/name)',
+    },
+    'service_instance_id': {
+      flag: 'service-instance-id',
+      parse: (v) => parseLabelValue(v),
+      defaultDescription: 'per command (see docs/exporting.md)',
+      description: 'the service.instance.id resource attribute (the Collector makes it instance)',
     },
     'resource_attributes': {
       flag: 'resource-attribute',
@@ -325,6 +344,8 @@ export function exportConfigFrom(v: OptionValues<ExportOptionTable>): ExportConf
   return {
     exporters: v['exporters'],
     serviceName: v['service_name'],
+    serviceNamespace: v['service_namespace'],
+    serviceInstanceId: v['service_instance_id'],
     resourceAttributes: v['resource_attributes'],
     cardinalityLimit: v['cardinality_limit'],
     prometheus: {

@@ -237,6 +237,8 @@ test('flags: every option with empty, wrong-type and out-of-range values gives a
     'pushgateway-job': ANY_TEXT,
     'pushgateway-instance': ['', ' ', ...ANY_TEXT], // the instance label may be empty
     'pushgateway-username': ANY_TEXT,
+    'service-namespace': ANY_TEXT,
+    'service-instance-id': ANY_TEXT,
     'push-interval': ['1.5'],
     'pushgateway-timeout': ['1.5'],
   };
