@@ -27,7 +27,7 @@ import {
 
 export const EXPORTER_NAMES = ['prometheus', 'otlp', 'pushgateway', 'console'] as const;
 export type ExporterName = (typeof EXPORTER_NAMES)[number];
-export const OTLP_PROTOCOLS = ['http/protobuf', 'http/json'] as const;
+export const OTLP_PROTOCOLS = ['http/protobuf', 'http/json', 'grpc'] as const;
 export type OtlpProtocol = (typeof OTLP_PROTOCOLS)[number];
 export const TEMPORALITIES = ['cumulative', 'delta', 'lowmemory'] as const;
 export type TemporalityPreference = (typeof TEMPORALITIES)[number];
@@ -42,6 +42,7 @@ export const DEFAULT_CARDINALITY_LIMIT = 2_000;
 export const DEFAULT_OTLP_PROTOCOL: OtlpProtocol = 'http/protobuf';
 export const DEFAULT_OTLP_COMPRESSION: Compression = 'none';
 export const DEFAULT_TEMPORALITY: TemporalityPreference = 'cumulative';
+export const DEFAULT_OTLP_GRPC_ENDPOINT = 'http://localhost:4317';
 export const DEFAULT_OTLP_ENDPOINT = 'http://localhost:4318/v1/metrics';
 export const DEFAULT_OTLP_TIMEOUT_MS = 10_000;
 export const DEFAULT_OTLP_INTERVAL_MS = 60_000;
@@ -218,7 +219,7 @@ export function exportOptions(defaults: ExportDefaults) {
       env: [{ name: 'OTEL_EXPORTER_OTLP_METRICS_PROTOCOL' }, { name: 'OTEL_EXPORTER_OTLP_PROTOCOL' }],
       parse: (v) => parseEnum(v, OTLP_PROTOCOLS),
       default: DEFAULT_OTLP_PROTOCOL,
-      description: 'OTLP encoding: http/protobuf or http/json',
+      description: 'OTLP protocol: http/protobuf, http/json or grpc (then the endpoint is host:port, default http://localhost:4317)',
     },
     'otlp.endpoint': {
       flag: 'otlp-endpoint',
@@ -227,8 +228,8 @@ export function exportOptions(defaults: ExportDefaults) {
         { name: 'OTEL_EXPORTER_OTLP_ENDPOINT', map: metricsPath },
       ],
       parse: parseHttpUrl,
-      default: DEFAULT_OTLP_ENDPOINT,
-      description: 'full OTLP metrics URL (OTEL_EXPORTER_OTLP_ENDPOINT is a base URL: /v1/metrics is appended)',
+      defaultDescription: `${DEFAULT_OTLP_ENDPOINT} (grpc: ${DEFAULT_OTLP_GRPC_ENDPOINT})`,
+      description: 'full OTLP metrics URL (OTEL_EXPORTER_OTLP_ENDPOINT is a base URL: /v1/metrics is appended, except for grpc)',
     },
     'otlp.headers': {
       flag: 'otlp-header',
@@ -358,7 +359,7 @@ export function exportConfigFrom(v: OptionValues<ExportOptionTable>): ExportConf
     },
     otlp: {
       protocol: v['otlp.protocol'],
-      endpoint: v['otlp.endpoint'],
+      endpoint: v['otlp.endpoint'] ?? (v['otlp.protocol'] === 'grpc' ? DEFAULT_OTLP_GRPC_ENDPOINT : DEFAULT_OTLP_ENDPOINT),
       headers: v['otlp.headers'],
       timeoutMs: v['otlp.timeout'],
       compression: v['otlp.compression'],

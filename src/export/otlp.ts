@@ -6,6 +6,8 @@ import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import { OTLPMetricExporter as OTLPJsonExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { AggregationTemporalityPreference } from '@opentelemetry/exporter-metrics-otlp-http';
 import { OTLPMetricExporter as OTLPProtoExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
+import { OTLPMetricExporter as OTLPGrpcExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
+import { Metadata } from '@grpc/grpc-js';
 import { CompressionAlgorithm } from '@opentelemetry/otlp-exporter-base';
 import type { AggregationOption, AggregationTemporality, InstrumentType, PushMetricExporter, ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import type { OtlpConfig } from './options.ts';
@@ -32,7 +34,20 @@ export function createOtlpExporter(cfg: OtlpConfig): PushMetricExporter {
     compression: cfg.compression === 'gzip' ? CompressionAlgorithm.GZIP : CompressionAlgorithm.NONE,
     temporalityPreference: TEMPORALITY[cfg.temporality],
   };
+  if (cfg.protocol === 'grpc') {
+    // headers travel as gRPC metadata; TLS follows the URL scheme and OTEL_EXPORTER_OTLP_INSECURE /
+    // _CERTIFICATE / _CLIENT_KEY / _CLIENT_CERTIFICATE, which the gRPC exporter reads as the SDK defines them
+    const metadata = new Metadata();
+    for (const [k, v] of Object.entries(options.headers)) metadata.set(k.toLowerCase(), v);
+    const { headers: _headers, ...rest } = options;
+    return new OTLPGrpcExporter({ ...rest, url: grpcUrl(url), metadata });
+  }
   return cfg.protocol === 'http/json' ? new OTLPJsonExporter(options) : new OTLPProtoExporter(options);
+}
+
+/** gRPC addresses a host, not a path: `…/v1/metrics` (appended to a base OTEL_EXPORTER_OTLP_ENDPOINT) goes. */
+function grpcUrl(url: string): string {
+  return url.replace(/\/v1\/metrics\/?$/, '');
 }
 
 /** Counts every export of `inner` under `label` and logs failures (rate limited). */

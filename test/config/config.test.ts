@@ -82,7 +82,7 @@ const BAD: [string, string[], NodeJS.ProcessEnv, RegExp][] = [
   ['port out of range', ['--prometheus-port', '70000'], {}, /^prometheus\.port: "70000" \(from --prometheus-port\) is out of range; use 0\.\.65535$/],
   ['port not a number', [], { OTEL_EXPORTER_PROMETHEUS_PORT: 'http' }, /^prometheus\.port: "http" \(from OTEL_EXPORTER_PROMETHEUS_PORT\) is not a whole number/],
   ['host name instead of IP', ['--prometheus-host', 'localhost'], {}, /^prometheus\.host: "localhost" \(from --prometheus-host\) is not an IPv4 or IPv6 address/],
-  ['bad protocol', [], { OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }, /^otlp\.protocol: "grpc" \(from OTEL_EXPORTER_OTLP_PROTOCOL\) is not allowed; use one of http\/protobuf, http\/json$/],
+  ['bad protocol', [], { OTEL_EXPORTER_OTLP_PROTOCOL: 'thrift' }, /^otlp\.protocol: "thrift" \(from OTEL_EXPORTER_OTLP_PROTOCOL\) is not allowed; use one of http\/protobuf, http\/json, grpc$/],
   ['bad url', ['--otlp-endpoint', 'localhost:4318'], {}, /^otlp\.endpoint: "localhost:4318" \(from --otlp-endpoint\) must be an http:\/\/ or https:\/\/ URL$/],
   ['bad duration', ['--otlp-timeout', 'soon'], {}, /^otlp\.timeout: "soon" \(from --otlp-timeout\) is not a duration/],
   ['env milliseconds', [], { OTEL_METRIC_EXPORT_INTERVAL: '5s' }, /^otlp\.interval: "5s" \(from OTEL_METRIC_EXPORT_INTERVAL\) is not a whole number of milliseconds$/],

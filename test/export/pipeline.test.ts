@@ -11,7 +11,7 @@ import { MetricsPipeline } from '../../src/export/index.ts';
 import { configureLogging } from '../../src/log.ts';
 import { cleanups, freePort, waitUntil } from '../support/process.ts';
 import { startPrometheus, startPushGateway } from '../support/servers.ts';
-import { OtlpReceiver } from '../support/otlpReceiver.ts';
+import { OtlpGrpcReceiver, OtlpReceiver } from '../support/otlpReceiver.ts';
 import { sample } from '../support/exposition.ts';
 
 const BIG_ID = '7587884888253033398';
@@ -185,6 +185,26 @@ test('OTLP endpoint credentials travel as an Authorization header, not in the UR
   record(p, 1);
   await waitUntil('an OTLP export', () => rx.exports.length > 0, 10_000);
   assert.equal(rx.exports[0]!.headers.authorization, `Basic ${Buffer.from('collector:s3cr@t').toString('base64')}`);
+});
+
+test('OTLP/gRPC (the official gRPC exporter) to a real gRPC server: values, resource, headers as metadata', async (t) => {
+  const defer = cleanups(t);
+  const rx = await new OtlpGrpcReceiver().start();
+  defer(() => rx.stop());
+  // OTEL_EXPORTER_OTLP_ENDPOINT is a base URL; for grpc nothing is appended
+  const p = new MetricsPipeline(
+    config(['--exporters', 'otlp', '--otlp-interval', '500ms'], { OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc', OTEL_EXPORTER_OTLP_ENDPOINT: rx.url, OTEL_EXPORTER_OTLP_HEADERS: 'x-api-key=grpc-secret' }),
+    { global: false },
+  );
+  defer(() => p.shutdown());
+  record(p, 5);
+  await waitUntil('an OTLP/gRPC export', () => rx.exports.length > 0, 10_000);
+  const e = rx.exports[0]!;
+  assert.equal(e.headers['x-api-key'], 'grpc-secret');
+  assert.equal(e.resource['service.name'], 'pipeline-test');
+  const c = e.metrics.find((m) => m.name === 'bridge_test_requests_total')!;
+  assert.deepEqual(c.points.map((pt) => [pt.attributes, pt.value]), [[{ dynamo_endpoint: 'generate' }, 5]]);
+  assert.equal(e.metrics.find((m) => m.name === 'llm_kv_blocks_active')!.points[0]!.value, 40);
 });
 
 test('OTLP http/json with delta temporality and gzip', async (t) => {

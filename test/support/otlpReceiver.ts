@@ -10,6 +10,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import protobuf from 'protobufjs';
+import { Server as GrpcServer, ServerCredentials, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 /** The last OTel JS package that ships the .proto files of opentelemetry-proto. */
@@ -191,5 +192,54 @@ export class OtlpReceiver {
       }
     }
     return undefined;
+  }
+}
+
+/**
+ * An OTLP/gRPC receiver: a real gRPC server (@grpc/grpc-js) offering
+ * `opentelemetry.proto.collector.metrics.v1.MetricsService/Export`, decoding each request with the
+ * official proto schema like the HTTP receiver; the request's metadata is kept as `headers`.
+ */
+export class OtlpGrpcReceiver {
+  readonly exports: ReceivedExport[] = [];
+  private server: GrpcServer | undefined;
+  port = 0;
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<this> {
+    const server = new GrpcServer();
+    const identity = (b: Buffer): Buffer => b;
+    server.addService(
+      {
+        Export: {
+          path: '/opentelemetry.proto.collector.metrics.v1.MetricsService/Export',
+          requestStream: false,
+          responseStream: false,
+          requestSerialize: identity,
+          requestDeserialize: identity,
+          responseSerialize: identity,
+          responseDeserialize: identity,
+        },
+      },
+      {
+        Export: (call: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Buffer>) => {
+          const headers = Object.fromEntries(Object.entries(call.metadata.getMap()).map(([k, v]) => [k, String(v)]));
+          for (const d of decodeOtlp(call.request, 'application/x-protobuf')) this.exports.push({ headers, contentType: 'application/grpc', ...d });
+          callback(null, Buffer.alloc(0)); // an empty ExportMetricsServiceResponse
+        },
+      },
+    );
+    this.port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))));
+    this.server = server;
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    const s = this.server;
+    this.server = undefined;
+    if (s !== undefined) await new Promise<void>((resolve) => s.tryShutdown(() => resolve()));
   }
 }
