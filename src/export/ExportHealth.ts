@@ -9,6 +9,7 @@ import type { ExporterName } from './options.ts';
 interface Counts {
   attempts: number;
   failures: number;
+  droppedPoints: number;
   lastSuccess: number | undefined;
   attrs: { exporter: ExporterName };
 }
@@ -19,7 +20,7 @@ export class ExportHealth {
   private of(exporter: ExporterName): Counts {
     let c = this.counts.get(exporter);
     if (c === undefined) {
-      c = { attempts: 0, failures: 0, lastSuccess: undefined, attrs: { exporter } };
+      c = { attempts: 0, failures: 0, droppedPoints: 0, lastSuccess: undefined, attrs: { exporter } };
       this.counts.set(exporter, c);
     }
     return c;
@@ -36,6 +37,11 @@ export class ExportHealth {
       .createObservableCounter('dynamo_metrics_export_failures_total', { description: 'Failed export attempts by exporter' })
       .addCallback((r) => {
         for (const c of this.counts.values()) r.observe(c.failures, c.attrs);
+      });
+    meter
+      .createObservableCounter('dynamo_metrics_export_dropped_points_total', { description: 'Undelivered delta data points dropped because they exceeded what is carried into the next export' })
+      .addCallback((r) => {
+        for (const c of this.counts.values()) if (c.droppedPoints > 0) r.observe(c.droppedPoints, c.attrs);
       });
     meter
       .createObservableGauge('dynamo_metrics_last_export_success_timestamp_seconds', { description: 'Unix time of the last successful export by exporter' })
@@ -56,8 +62,12 @@ export class ExportHealth {
     this.of(exporter).failures++;
   }
 
+  dropped(exporter: ExporterName, points: number): void {
+    this.of(exporter).droppedPoints += points;
+  }
+
   snapshot(exporter: ExporterName): Readonly<Omit<Counts, 'attrs'>> {
-    const { attempts, failures, lastSuccess } = this.of(exporter);
-    return { attempts, failures, lastSuccess };
+    const { attempts, failures, droppedPoints, lastSuccess } = this.of(exporter);
+    return { attempts, failures, droppedPoints, lastSuccess };
   }
 }

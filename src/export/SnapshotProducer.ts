@@ -6,7 +6,9 @@
  * gauges keep every attribute set they ever saw under cumulative temporality.)
  *
  * Sources report cumulative sums and histograms; a reader that asks for delta temporality gets
- * its own view (`forTemporality`) that turns them into deltas, remembering only the live series.
+ * its own view (`forTemporality`) that turns them into deltas. A series that misses collections
+ * (a worker that missed a scrape, NATS down) keeps its baseline for `DELTA_BASELINE_MAX_AGE_MS`,
+ * so its return sends only what is new, not its whole total again.
  */
 import type { Attributes, HrTime } from '@opentelemetry/api';
 import { emptyResource } from '@opentelemetry/resources';
@@ -61,18 +63,26 @@ export class SnapshotProducer implements MetricProducer {
   }
 }
 
+/** How long the baseline of a series absent from collections is kept. */
+export const DELTA_BASELINE_MAX_AGE_MS = 15 * 60_000;
+/** The most baselines one delta view keeps (the least recently seen go first). */
+export const DELTA_BASELINE_MAX_SERIES = 200_000;
+
 interface Previous {
   endTime: HrTime;
   value: number | Histogram;
+  /** When the series was last present (ms). */
+  seenAt: number;
 }
 
 function key(attrs: Attributes): string {
   return JSON.stringify(attrs);
 }
 
-/** Cumulative → delta for one reader; state is kept for the series of the last collection only. */
+/** Cumulative → delta for one reader, with a bounded baseline per series. */
 class DeltaView implements MetricProducer {
-  private state = new Map<string, Map<string, Previous>>();
+  private readonly state = new Map<string, Map<string, Previous>>();
+  private size = 0;
 
   constructor(
     private readonly inner: SnapshotProducer,
@@ -81,16 +91,36 @@ class DeltaView implements MetricProducer {
 
   async collect(options?: MetricCollectOptions): Promise<CollectionResult> {
     const res = await this.inner.collect(options);
-    const next = new Map<string, Map<string, Previous>>();
+    const now = Date.now();
     const scopeMetrics = res.resourceMetrics.scopeMetrics.map((sm) => ({
       ...sm,
-      metrics: sm.metrics.map((m) => this.convert(sm.scope.name, m, next)),
+      metrics: sm.metrics.map((m) => this.convert(sm.scope.name, m, now)),
     }));
-    this.state = next;
+    this.evict(now);
     return { resourceMetrics: { ...res.resourceMetrics, scopeMetrics }, errors: res.errors };
   }
 
-  private convert(scope: string, m: MetricData, next: Map<string, Map<string, Previous>>): MetricData {
+  /** Drops baselines unseen for too long, then the least recently seen beyond the bound. */
+  private evict(now: number): void {
+    const all: [Map<string, Previous>, string, number][] = [];
+    for (const [id, series] of this.state) {
+      for (const [k, prev] of series) {
+        if (now - prev.seenAt > DELTA_BASELINE_MAX_AGE_MS) {
+          series.delete(k);
+          this.size--;
+        } else if (this.size > DELTA_BASELINE_MAX_SERIES) all.push([series, k, prev.seenAt]);
+      }
+      if (series.size === 0) this.state.delete(id);
+    }
+    if (this.size <= DELTA_BASELINE_MAX_SERIES) return;
+    all.sort((a, b) => a[2] - b[2]);
+    for (const [series, k] of all.slice(0, this.size - DELTA_BASELINE_MAX_SERIES)) {
+      series.delete(k);
+      this.size--;
+    }
+  }
+
+  private convert(scope: string, m: MetricData, now: number): MetricData {
     if (m.aggregationTemporality !== AggregationTemporality.CUMULATIVE) return m;
     const isCounter = m.dataPointType === DataPointType.SUM && m.isMonotonic;
     const isHistogram = m.dataPointType === DataPointType.HISTOGRAM;
@@ -98,13 +128,16 @@ class DeltaView implements MetricProducer {
     if (isHistogram && this.select(InstrumentType.HISTOGRAM) !== AggregationTemporality.DELTA) return m;
     if (!isCounter && !isHistogram) return m;
     const id = `${scope}\u0000${m.descriptor.name}`;
-    const prevSeries = this.state.get(id);
-    const nextSeries = new Map<string, Previous>();
-    next.set(id, nextSeries);
+    let series = this.state.get(id);
+    if (series === undefined) {
+      series = new Map<string, Previous>();
+      this.state.set(id, series);
+    }
     const dataPoints = (m.dataPoints as DataPoint<number | Histogram>[]).map((p) => {
       const k = key(p.attributes);
-      nextSeries.set(k, { endTime: p.endTime, value: p.value });
-      const prev = prevSeries?.get(k);
+      const prev = series.get(k);
+      if (prev === undefined) this.size++;
+      series.set(k, { endTime: p.endTime, value: p.value, seenAt: now });
       if (prev === undefined) return p;
       if (typeof p.value === 'number') {
         const prevValue = prev.value as number;

@@ -12,6 +12,7 @@ import { CompressionAlgorithm } from '@opentelemetry/otlp-exporter-base';
 import type { AggregationOption, AggregationTemporality, InstrumentType, PushMetricExporter, ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import type { OtlpConfig } from './options.ts';
 import { getLogger } from '../log.ts';
+import { carryInto, MAX_CARRIED_POINTS, pointCount, undelivered } from './deltaCarry.ts';
 import type { ExportHealth } from './ExportHealth.ts';
 import { credentialsFromUrl } from './httpClient.ts';
 
@@ -59,14 +60,25 @@ export class CountingExporter implements PushMetricExporter {
     private readonly endpoint: string,
   ) {}
 
+  /** Delta data a failed export could not deliver: merged into the next export. */
+  private pending: ResourceMetrics | undefined;
+
   export(metrics: ResourceMetrics, resultCallback: (result: ExportResult) => void): void {
     this.health.attempt(this.label);
-    this.inner.export(metrics, (result) => {
+    const batch = this.pending === undefined ? metrics : carryInto(this.pending, metrics);
+    this.pending = undefined;
+    this.inner.export(batch, (result) => {
       if (result.code === ExportResultCode.SUCCESS) {
         this.health.success(this.label);
       } else {
         this.health.failure(this.label);
-        log.rateLimited('warn', `export-${this.label}`, 'export failed; the next interval sends current totals', {
+        const carry = undelivered(batch);
+        const points = pointCount(carry);
+        if (points > MAX_CARRIED_POINTS) {
+          this.health.dropped(this.label, points);
+          log.rateLimited('error', `export-drop-${this.label}`, `undelivered delta data above ${MAX_CARRIED_POINTS} points dropped`, { exporter: this.label, points });
+        } else if (points > 0) this.pending = carry;
+        log.rateLimited('warn', `export-${this.label}`, points > 0 ? 'export failed; its deltas go with the next export' : 'export failed; the next interval sends current totals', {
           exporter: this.label,
           endpoint: this.endpoint,
           error: result.error?.message ?? 'unknown error',

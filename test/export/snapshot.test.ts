@@ -63,7 +63,7 @@ for (const temporality of ['delta', 'cumulative'] as const) {
         [['a', 3], ['b', 1]],
         [['a', 7], ['b', 0]],
         [['a', 4]],
-        [['a', 0], ['b', 2]],
+        [['a', 0], ['b', 1]], // b kept its baseline while away: 1 + 0 + 1 delivered = its total 2
       ]);
     } else {
       assert.deepEqual(steps, [
