@@ -41,6 +41,23 @@ export function endpointAttributes(id: EndpointIdentity): Attributes {
   return scopeAttributes(id);
 }
 
+/**
+ * The exponential form of the duration histogram, for OTLP readers that ask for it: base-2 at a
+ * fixed scale of 3 (8 buckets per doubling, bounds within 9 % of each other) over 2^-20 s (about
+ * 1 µs) to 2^12 s (68 min); shorter durations fall in the lowest bucket, longer in the highest.
+ * A fixed scale keeps the request path to one log2 and lets deltas subtract bucket by bucket.
+ */
+export const EXP_HISTOGRAM_SCALE = 3;
+const EXP_PER_OCTAVE = 2 ** EXP_HISTOGRAM_SCALE;
+const EXP_OFFSET = -20 * EXP_PER_OCTAVE;
+const EXP_BUCKETS = 32 * EXP_PER_OCTAVE;
+
+/** The bucket (0-based, from `EXP_OFFSET`) of a positive duration: index i covers (base^i, base^(i+1)]. */
+export function expBucket(seconds: number): number {
+  const i = Math.ceil(Math.log2(seconds) * EXP_PER_OCTAVE) - 1 - EXP_OFFSET;
+  return i < 0 ? 0 : i >= EXP_BUCKETS ? EXP_BUCKETS - 1 : i;
+}
+
 const ERROR_INDEX = new Map<EndpointErrorType, number>(ENDPOINT_ERROR_TYPES.map((t, i) => [t, i]));
 const BOUNDS = DURATION_BUCKETS_SECONDS;
 
@@ -54,6 +71,8 @@ export class EndpointStats implements EndpointObserver {
   readonly bucketCounts = new Float64Array(BOUNDS.length + 1);
   durationSum = 0;
   durationCount = 0;
+  readonly expCounts = new Float64Array(EXP_BUCKETS);
+  expZero = 0;
   readonly attributes: Attributes;
   readonly errorAttributes: Attributes[];
 
@@ -83,6 +102,8 @@ export class EndpointStats implements EndpointObserver {
     let i = 0;
     while (i < BOUNDS.length && seconds > BOUNDS[i]!) i++;
     this.bucketCounts[i]!++;
+    if (seconds > 0) this.expCounts[expBucket(seconds)]!++;
+    else this.expZero++;
   }
 }
 
@@ -116,7 +137,7 @@ export class EndpointMetrics {
     if (this.attached.has(pipeline)) return;
     this.attached.add(pipeline);
     this.observeWith(pipeline.meter(COMPONENT_METER_NAME));
-    pipeline.snapshots.add(() => this.durationSnapshot());
+    pipeline.snapshots.add((ctx) => (ctx.exponentialHistograms ? this.exponentialDurationSnapshot() : this.durationSnapshot()));
   }
 
   private observeWith(meter: Meter): void {
@@ -135,6 +156,41 @@ export class EndpointMetrics {
         for (let i = 0; i < s.errors.length; i++) r.observe(errors, s.errors[i]!, s.errorAttributes[i]);
       }
     }, all);
+  }
+
+  /** The duration histograms as cumulative base-2 exponential histogram data (OTLP, when asked). */
+  exponentialDurationSnapshot(): ScopeMetrics {
+    const endTime = millisToHrTime(Date.now());
+    const dataPoints = [];
+    for (const s of this.stats.values()) {
+      dataPoints.push({
+        attributes: s.attributes,
+        startTime: this.startTime,
+        endTime,
+        value: {
+          count: s.durationCount,
+          sum: s.durationSum,
+          scale: EXP_HISTOGRAM_SCALE,
+          zeroCount: s.expZero,
+          positive: { offset: EXP_OFFSET, bucketCounts: Array.from(s.expCounts) },
+          negative: { offset: 0, bucketCounts: [] },
+        },
+      });
+    }
+    return {
+      scope: { name: COMPONENT_METER_NAME },
+      metrics:
+        dataPoints.length === 0
+          ? []
+          : [
+              {
+                descriptor: { name: METRIC_NAMES.duration, description: METRIC_HELP.duration, unit: 's', valueType: 1 },
+                dataPointType: DataPointType.EXPONENTIAL_HISTOGRAM,
+                aggregationTemporality: AggregationTemporality.CUMULATIVE,
+                dataPoints,
+              },
+            ],
+    };
   }
 
   /** The duration histograms as cumulative OTel histogram data. */

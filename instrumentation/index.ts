@@ -8,6 +8,8 @@ export {
   endpointAttributes,
   COMPONENT_METER_NAME,
   DURATION_BUCKETS_SECONDS,
+  EXP_HISTOGRAM_SCALE,
+  expBucket,
   METRIC_NAMES,
   METRIC_HELP,
 } from './EndpointMetrics.ts';

@@ -18,6 +18,7 @@ import {
   InstrumentType,
   type CollectionResult,
   type DataPoint,
+  type ExponentialHistogram,
   type Histogram,
   type MetricCollectOptions,
   type MetricData,
@@ -30,7 +31,15 @@ import {
  * yielding to the event loop). Called once per collection per reader; a throw or rejection
  * makes that collection fail.
  */
-export type SnapshotSource = () => ScopeMetrics | Promise<ScopeMetrics>;
+export type SnapshotSource = (ctx: SnapshotContext) => ScopeMetrics | Promise<ScopeMetrics>;
+
+/** What the reader asking for a snapshot wants. */
+export interface SnapshotContext {
+  /** The reader aggregates histograms as base-2 exponential histograms (OTLP, when configured). */
+  exponentialHistograms: boolean;
+}
+
+const DEFAULT_CONTEXT: SnapshotContext = { exponentialHistograms: false };
 
 export type TemporalitySelector = (instrumentType: InstrumentType) => AggregationTemporality;
 
@@ -43,12 +52,12 @@ export class SnapshotProducer implements MetricProducer {
     return () => this.sources.delete(source);
   }
 
-  async collect(_options?: MetricCollectOptions): Promise<CollectionResult> {
+  async collect(_options?: MetricCollectOptions, ctx: SnapshotContext = DEFAULT_CONTEXT): Promise<CollectionResult> {
     const scopeMetrics: ScopeMetrics[] = [];
     const errors: unknown[] = [];
     for (const source of this.sources) {
       try {
-        scopeMetrics.push(await source());
+        scopeMetrics.push(await source(ctx));
       } catch (err) {
         errors.push(err);
       }
@@ -56,10 +65,12 @@ export class SnapshotProducer implements MetricProducer {
     return { resourceMetrics: { resource: emptyResource(), scopeMetrics }, errors };
   }
 
-  /** The producer a reader with temporality `select` should use. */
-  forTemporality(select: TemporalitySelector): MetricProducer {
+  /** The producer a reader with temporality `select` (and exponential histograms or not) should use. */
+  forReader(select: TemporalitySelector, exponentialHistograms = false): MetricProducer {
+    const ctx: SnapshotContext = { exponentialHistograms };
     const wantsDelta = select(InstrumentType.COUNTER) === AggregationTemporality.DELTA || select(InstrumentType.HISTOGRAM) === AggregationTemporality.DELTA;
-    return wantsDelta ? new DeltaView(this, select) : this;
+    if (wantsDelta) return new DeltaView(this, select, ctx);
+    return exponentialHistograms ? { collect: (options) => this.collect(options, ctx) } : this;
   }
 }
 
@@ -70,9 +81,33 @@ export const DELTA_BASELINE_MAX_SERIES = 200_000;
 
 interface Previous {
   endTime: HrTime;
-  value: number | Histogram;
+  value: number | Histogram | ExponentialHistogram;
   /** When the series was last present (ms). */
   seenAt: number;
+}
+
+function isExponential(v: unknown): v is ExponentialHistogram {
+  return typeof v === 'object' && v !== null && 'scale' in v;
+}
+
+/** The delta of a fixed-scale exponential histogram (the sources here never rescale). */
+function exponentialDelta(p: DataPoint<ExponentialHistogram>, prev: Previous): DataPoint<ExponentialHistogram> {
+  const h = p.value;
+  const ph = prev.value as ExponentialHistogram;
+  if (!isExponential(ph) || h.count < ph.count || h.scale !== ph.scale || h.positive.offset !== ph.positive.offset || h.positive.bucketCounts.length !== ph.positive.bucketCounts.length) return p;
+  return {
+    ...p,
+    startTime: prev.endTime,
+    value: {
+      ...h,
+      count: h.count - ph.count,
+      sum: (h.sum ?? 0) - (ph.sum ?? 0),
+      zeroCount: h.zeroCount - ph.zeroCount,
+      min: undefined,
+      max: undefined,
+      positive: { offset: h.positive.offset, bucketCounts: h.positive.bucketCounts.map((c, i) => c - (ph.positive.bucketCounts[i] ?? 0)) },
+    },
+  };
 }
 
 function key(attrs: Attributes): string {
@@ -87,10 +122,11 @@ class DeltaView implements MetricProducer {
   constructor(
     private readonly inner: SnapshotProducer,
     private readonly select: TemporalitySelector,
+    private readonly ctx: SnapshotContext,
   ) {}
 
   async collect(options?: MetricCollectOptions): Promise<CollectionResult> {
-    const res = await this.inner.collect(options);
+    const res = await this.inner.collect(options, this.ctx);
     const now = Date.now();
     const scopeMetrics = res.resourceMetrics.scopeMetrics.map((sm) => ({
       ...sm,
@@ -123,7 +159,7 @@ class DeltaView implements MetricProducer {
   private convert(scope: string, m: MetricData, now: number): MetricData {
     if (m.aggregationTemporality !== AggregationTemporality.CUMULATIVE) return m;
     const isCounter = m.dataPointType === DataPointType.SUM && m.isMonotonic;
-    const isHistogram = m.dataPointType === DataPointType.HISTOGRAM;
+    const isHistogram = m.dataPointType === DataPointType.HISTOGRAM || m.dataPointType === DataPointType.EXPONENTIAL_HISTOGRAM;
     if (isCounter && this.select(InstrumentType.COUNTER) !== AggregationTemporality.DELTA) return m;
     if (isHistogram && this.select(InstrumentType.HISTOGRAM) !== AggregationTemporality.DELTA) return m;
     if (!isCounter && !isHistogram) return m;
@@ -133,7 +169,7 @@ class DeltaView implements MetricProducer {
       series = new Map<string, Previous>();
       this.state.set(id, series);
     }
-    const dataPoints = (m.dataPoints as DataPoint<number | Histogram>[]).map((p) => {
+    const dataPoints = (m.dataPoints as DataPoint<number | Histogram | ExponentialHistogram>[]).map((p) => {
       const k = key(p.attributes);
       const prev = series.get(k);
       if (prev === undefined) this.size++;
@@ -144,6 +180,7 @@ class DeltaView implements MetricProducer {
         // a lower cumulative value means the source restarted: the whole value is new
         return p.value < prevValue ? p : { ...p, startTime: prev.endTime, value: p.value - prevValue };
       }
+      if (isExponential(p.value)) return exponentialDelta(p as DataPoint<ExponentialHistogram>, prev);
       const h = p.value;
       const ph = prev.value as Histogram;
       if (h.count < ph.count || h.buckets.counts.length !== ph.buckets.counts.length) return p;

@@ -5,7 +5,7 @@
  * carried data is bounded; past the bound it is dropped and counted. Pure.
  */
 import type { Attributes, HrTime } from '@opentelemetry/api';
-import { AggregationTemporality, DataPointType, type DataPoint, type Histogram, type MetricData, type ResourceMetrics, type ScopeMetrics } from '@opentelemetry/sdk-metrics';
+import { AggregationTemporality, DataPointType, type DataPoint, type ExponentialHistogram, type Histogram, type MetricData, type ResourceMetrics, type ScopeMetrics } from '@opentelemetry/sdk-metrics';
 
 /** The most data points carried from failed exports into the next one. */
 export const MAX_CARRIED_POINTS = 200_000;
@@ -14,7 +14,25 @@ const attrKey = (a: Attributes): string => JSON.stringify(a);
 const earlier = (a: HrTime, b: HrTime): HrTime => (a[0] < b[0] || (a[0] === b[0] && a[1] <= b[1]) ? a : b);
 
 function isDelta(m: MetricData): boolean {
-  return m.aggregationTemporality === AggregationTemporality.DELTA && (m.dataPointType === DataPointType.SUM || m.dataPointType === DataPointType.HISTOGRAM);
+  return (
+    m.aggregationTemporality === AggregationTemporality.DELTA &&
+    (m.dataPointType === DataPointType.SUM || m.dataPointType === DataPointType.HISTOGRAM || m.dataPointType === DataPointType.EXPONENTIAL_HISTOGRAM)
+  );
+}
+
+function addExponential(older: ExponentialHistogram, newer: ExponentialHistogram): ExponentialHistogram | undefined {
+  const a = older.positive;
+  const b = newer.positive;
+  if (older.scale !== newer.scale || a.offset !== b.offset || a.bucketCounts.length !== b.bucketCounts.length) return undefined;
+  return {
+    ...newer,
+    count: older.count + newer.count,
+    sum: (older.sum ?? 0) + (newer.sum ?? 0),
+    zeroCount: older.zeroCount + newer.zeroCount,
+    min: undefined,
+    max: undefined,
+    positive: { offset: b.offset, bucketCounts: b.bucketCounts.map((c, i) => c + (a.bucketCounts[i] ?? 0)) },
+  };
 }
 
 function addHistogram(older: Histogram, newer: Histogram): Histogram | undefined {
@@ -43,7 +61,10 @@ function mergeMetric(older: MetricData, newer: MetricData): MetricData {
     byKey.delete(k);
     if (o === undefined) points.push(p);
     else if (typeof p.value === 'number') points.push({ ...p, startTime: earlier(o.startTime, p.startTime), value: (o.value as number) + p.value });
-    else {
+    else if ('scale' in p.value) {
+      const h = addExponential(o.value as unknown as ExponentialHistogram, p.value as unknown as ExponentialHistogram);
+      points.push(h === undefined ? p : { ...p, startTime: earlier(o.startTime, p.startTime), value: h as unknown as Histogram });
+    } else {
       const h = addHistogram(o.value as Histogram, p.value);
       points.push(h === undefined ? p : { ...p, startTime: earlier(o.startTime, p.startTime), value: h });
     }

@@ -32,6 +32,9 @@ export type OtlpProtocol = (typeof OTLP_PROTOCOLS)[number];
 export const TEMPORALITIES = ['cumulative', 'delta', 'lowmemory'] as const;
 export type TemporalityPreference = (typeof TEMPORALITIES)[number];
 export const COMPRESSIONS = ['none', 'gzip'] as const;
+export const HISTOGRAM_AGGREGATIONS = ['explicit_bucket_histogram', 'base2_exponential_bucket_histogram'] as const;
+export type HistogramAggregation = (typeof HISTOGRAM_AGGREGATIONS)[number];
+export const DEFAULT_HISTOGRAM_AGGREGATION: HistogramAggregation = 'explicit_bucket_histogram';
 export type Compression = (typeof COMPRESSIONS)[number];
 
 export const DEFAULT_EXPORTERS: ExporterName[] = ['prometheus'];
@@ -74,6 +77,7 @@ export interface OtlpConfig {
   compression: Compression;
   intervalMs: number;
   temporality: TemporalityPreference;
+  histogramAggregation: HistogramAggregation;
 }
 
 export interface PushGatewayConfig {
@@ -267,6 +271,13 @@ export function exportOptions(defaults: ExportDefaults) {
       format: formatDuration,
       description: 'time between two OTLP exports (environment: milliseconds)',
     },
+    'otlp.histogram_aggregation': {
+      flag: 'otlp-histogram-aggregation',
+      env: [{ name: 'OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION' }],
+      parse: (v) => parseEnum(v, HISTOGRAM_AGGREGATIONS),
+      default: DEFAULT_HISTOGRAM_AGGREGATION,
+      description: 'histograms over OTLP: explicit_bucket_histogram or base2_exponential_bucket_histogram (Prometheus pull keeps explicit buckets)',
+    },
     'otlp.temporality': {
       flag: 'otlp-temporality',
       env: [{ name: 'OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE' }],
@@ -365,6 +376,7 @@ export function exportConfigFrom(v: OptionValues<ExportOptionTable>): ExportConf
       compression: v['otlp.compression'],
       intervalMs: v['otlp.interval'],
       temporality: v['otlp.temporality'],
+      histogramAggregation: v['otlp.histogram_aggregation'],
     },
     pushgateway: {
       url: v['pushgateway.url'],

@@ -9,7 +9,7 @@ import { OTLPMetricExporter as OTLPProtoExporter } from '@opentelemetry/exporter
 import { OTLPMetricExporter as OTLPGrpcExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
 import { Metadata } from '@grpc/grpc-js';
 import { CompressionAlgorithm } from '@opentelemetry/otlp-exporter-base';
-import type { AggregationOption, AggregationTemporality, InstrumentType, PushMetricExporter, ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import { AggregationType, InstrumentType, type AggregationOption, type AggregationTemporality, type PushMetricExporter, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import type { OtlpConfig } from './options.ts';
 import { getLogger } from '../log.ts';
 import { carryInto, MAX_CARRIED_POINTS, pointCount, undelivered } from './deltaCarry.ts';
@@ -34,6 +34,10 @@ export function createOtlpExporter(cfg: OtlpConfig): PushMetricExporter {
     timeoutMillis: cfg.timeoutMs,
     compression: cfg.compression === 'gzip' ? CompressionAlgorithm.GZIP : CompressionAlgorithm.NONE,
     temporalityPreference: TEMPORALITY[cfg.temporality],
+    // the SDK's own histograms (custom metrics) follow the histogram aggregation variable as well
+    ...(cfg.histogramAggregation === 'base2_exponential_bucket_histogram'
+      ? { aggregationPreference: (t: InstrumentType): AggregationOption => (t === InstrumentType.HISTOGRAM ? { type: AggregationType.EXPONENTIAL_HISTOGRAM } : { type: AggregationType.DEFAULT }) }
+      : {}),
   };
   if (cfg.protocol === 'grpc') {
     // headers travel as gRPC metadata; TLS follows the URL scheme and OTEL_EXPORTER_OTLP_INSECURE /

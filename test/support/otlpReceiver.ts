@@ -42,6 +42,10 @@ export interface DecodedPoint {
   sum?: number;
   bucketCounts?: number[];
   explicitBounds?: number[];
+  /** Exponential histograms: scale, zero count and the positive buckets. */
+  scale?: number;
+  zeroCount?: number;
+  positive?: { offset: number; bucketCounts: number[] };
   startTimeUnixNano: string;
   timeUnixNano: string;
 }
@@ -50,7 +54,7 @@ export interface DecodedMetric {
   name: string;
   description: string;
   unit: string;
-  kind: 'gauge' | 'sum' | 'histogram' | 'other';
+  kind: 'gauge' | 'sum' | 'histogram' | 'exponential_histogram' | 'other';
   temporality?: 'DELTA' | 'CUMULATIVE' | 'UNSPECIFIED';
   monotonic?: boolean;
   points: DecodedPoint[];
@@ -104,6 +108,12 @@ export function decodeOtlp(body: Buffer, contentType: string): Omit<ReceivedExpo
             sum: p.sum !== undefined ? Number(p.sum) : undefined,
             bucketCounts: (p.bucket_counts as string[] | undefined)?.map(Number),
             explicitBounds: p.explicit_bounds as number[] | undefined,
+            scale: p.scale !== undefined ? Number(p.scale) : undefined,
+            zeroCount: p.zero_count !== undefined ? Number(p.zero_count) : undefined,
+            positive:
+              p.positive !== undefined
+                ? { offset: Number((p.positive as { offset?: number }).offset ?? 0), bucketCounts: ((p.positive as { bucket_counts?: string[] }).bucket_counts ?? []).map(Number) }
+                : undefined,
             startTimeUnixNano: String(p.start_time_unix_nano ?? '0'),
             timeUnixNano: String(p.time_unix_nano ?? '0'),
           }));
@@ -117,6 +127,10 @@ export function decodeOtlp(body: Buffer, contentType: string): Omit<ReceivedExpo
         if (m.histogram) {
           const h = m.histogram as { data_points: Record<string, unknown>[]; aggregation_temporality: unknown };
           return { ...base, kind: 'histogram' as const, temporality: temporality(h.aggregation_temporality), points: pointsOf(h.data_points) };
+        }
+        if (m.exponential_histogram) {
+          const h = m.exponential_histogram as { data_points: Record<string, unknown>[]; aggregation_temporality: unknown };
+          return { ...base, kind: 'exponential_histogram' as const, temporality: temporality(h.aggregation_temporality), points: pointsOf(h.data_points) };
         }
         return { ...base, kind: 'other' as const, points: [] };
       }),
