@@ -1,0 +1,75 @@
+/**
+ * Delta temporality across a worker that misses scrapes and a NATS outage: the OTLP deltas of a
+ * worker's hit-rate totals add up to exactly the total the aggregator counted (before the fix: a
+ * returning worker's whole total was sent again, +50 %).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect } from '@nats-io/transport-node';
+import { stringifyJson } from '../../src/runtime/json.ts';
+import { cleanups, sleep, waitUntil } from '../support/process.ts';
+import { startCluster } from '../support/servers.ts';
+import { startMetrics, waitForScrape } from '../support/aggregator.ts';
+import { dynamoEndpoint, dynamoStatsReply, dynamoSubject, MOCK_SERVICE, registerDynamoInstances } from '../support/dynamoStats.ts';
+import { sample } from '../support/exposition.ts';
+import { OtlpReceiver } from '../support/otlpReceiver.ts';
+
+test('a worker paused for cycles and NATS down: delivered deltas equal the counted total exactly', async (t) => {
+  const defer = cleanups(t);
+  const cluster = await startCluster();
+  defer(() => cluster.stop());
+  const rx = await new OtlpReceiver().start();
+  defer(() => rx.stop());
+  const id = 7587884888253033398n;
+  defer(await registerDynamoInstances(cluster.etcd.url, [id], 'dynamo', 'my_component', 'my_endpoint'));
+  const nc = await connect({ servers: cluster.nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 200 });
+  defer(() => nc.close());
+  let answering = true;
+  nc.subscribe(`$SRV.STATS.${MOCK_SERVICE}`, {
+    callback: (_e, msg) => {
+      if (answering) msg.respond(dynamoStatsReply([dynamoEndpoint(dynamoSubject(id), '{"request_active_slots":1,"request_total_slots":10,"kv_active_blocks":5,"kv_total_blocks":100}')]));
+    },
+  });
+  await nc.flush();
+  const m = await startMetrics(cluster, ['--exporters', 'prometheus,otlp', '--otlp-endpoint', rx.url, '--otlp-interval', '500ms', '--otlp-temporality', 'delta']);
+  defer(() => m.proc.stop());
+  const labels = { worker_id: String(id) };
+  let total = 0;
+  const events = async (n: number): Promise<void> => {
+    for (let i = 0; i < n; i++) {
+      nc.publish('namespace.dynamo.kv-hit-rate', stringifyJson({ worker_id: id, isl_blocks: 10, overlap_blocks: 3 }));
+      total += 10;
+    }
+    await nc.flush();
+    await waitForScrape(m, `the aggregator counted ${total}`, (x) => (sample(x, 'llm_kv_hit_rate_isl_blocks_total', labels) === total ? x : undefined)).catch(async (err: Error) => {
+      const x = await m.scrape();
+      throw new Error(`${err.message}: ${x.split('\n').filter((l) => /hit_rate|rejected|events|kv_blocks_active/.test(l) && !l.startsWith('#')).join(' | ')}`);
+    });
+  };
+  // the aggregator leads and sees the worker: its event subscription is live
+  await waitForScrape(m, 'the worker in the view', (x) => (sample(x, 'llm_kv_blocks_active', labels) === 5 ? x : undefined));
+  await events(5);
+  await sleep(1200); // exported at least once
+  // the worker misses scrapes for a few cycles (its series leave the view), events go on
+  answering = false;
+  await waitForScrape(m, 'the worker gone from the view', (x) => (sample(x, 'llm_kv_blocks_active', labels) === undefined ? x : undefined));
+  for (let i = 0; i < 3; i++) nc.publish('namespace.dynamo.kv-hit-rate', stringifyJson({ worker_id: id, isl_blocks: 10, overlap_blocks: 3 }));
+  total += 30;
+  await sleep(1500);
+  answering = true;
+  await events(2);
+  await sleep(1200);
+  // NATS down for 3 s: the aggregator cannot vouch for its view, the worker series leave the export
+  await cluster.nats.restart();
+  await waitUntil('NATS back for the test', async () => nc.flush().then(() => true, () => undefined), 20_000);
+  await sleep(1000);
+  await events(4);
+  await sleep(2500); // a few more exports with nothing new
+  const delivered = rx.exports
+    .flatMap((e) => e.metrics.filter((x) => x.name === 'llm_kv_hit_rate_isl_blocks_total'))
+    .reduce((a, x) => {
+      assert.equal(x.temporality, 'DELTA');
+      return a + x.points.filter((p) => p.attributes.worker_id === String(id)).reduce((s, p) => s + (p.value ?? 0), 0);
+    }, 0);
+  assert.equal(delivered, total, `delivered deltas ${delivered}, counted ${total}`);
+});
