@@ -4,12 +4,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { DataPointType, type ScopeMetrics } from '@opentelemetry/sdk-metrics';
 import { loadExportConfig, type ExportConfig } from '../../src/export/options.ts';
 import { MetricsPipeline } from '../../src/export/index.ts';
 import { configureLogging } from '../../src/log.ts';
-import { cleanups, freePort, waitUntil } from '../support/process.ts';
+import { cleanups, freePort, tempDir, waitUntil } from '../support/process.ts';
 import { startPrometheus, startPushGateway } from '../support/servers.ts';
 import { OtlpGrpcReceiver, OtlpReceiver } from '../support/otlpReceiver.ts';
 import { sample } from '../support/exposition.ts';
@@ -205,6 +208,25 @@ test('OTLP/gRPC (the official gRPC exporter) to a real gRPC server: values, reso
   const c = e.metrics.find((m) => m.name === 'bridge_test_requests_total')!;
   assert.deepEqual(c.points.map((pt) => [pt.attributes, pt.value]), [[{ dynamo_endpoint: 'generate' }, 5]]);
   assert.equal(e.metrics.find((m) => m.name === 'llm_kv_blocks_active')!.points[0]!.value, 40);
+});
+
+test('OTLP/gRPC over TLS with the CA from OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE, as the SDK defines it', async (t) => {
+  const defer = cleanups(t);
+  const dir = tempDir('dyn-grpc-tls-');
+  const cert = join(dir, 'server.crt');
+  const key = join(dir, 'server.key');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'pipe' });
+  const rx = await new OtlpGrpcReceiver({ cert: readFileSync(cert), key: readFileSync(key) }).start();
+  defer(() => rx.stop());
+  // the gRPC exporter reads its TLS variables from the process environment itself
+  process.env.OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE = cert;
+  defer(() => delete process.env.OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE);
+  const p = new MetricsPipeline(config(['--exporters', 'otlp', '--otlp-protocol', 'grpc', '--otlp-endpoint', rx.url, '--otlp-interval', '500ms']), { global: false });
+  defer(() => p.shutdown());
+  record(p, 2);
+  await waitUntil('an OTLP/gRPC export over TLS', () => rx.exports.length > 0, 10_000);
+  assert.equal(rx.url.startsWith('https://'), true);
+  assert.ok(rx.exports[0]!.metrics.some((m) => m.name === 'bridge_test_requests_total'));
 });
 
 test('OTLP http/json with delta temporality and gzip', async (t) => {

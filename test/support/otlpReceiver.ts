@@ -220,8 +220,11 @@ export class OtlpGrpcReceiver {
   port = 0;
 
   get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `${this.tls === undefined ? 'http' : 'https'}://127.0.0.1:${this.port}`;
   }
+
+  /** @param tls a certificate and key (PEM) to serve TLS with; plaintext without */
+  constructor(private readonly tls?: { cert: Buffer; key: Buffer }) {}
 
   async start(): Promise<this> {
     const server = new GrpcServer();
@@ -246,7 +249,8 @@ export class OtlpGrpcReceiver {
         },
       },
     );
-    this.port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))));
+    const creds = this.tls === undefined ? ServerCredentials.createInsecure() : ServerCredentials.createSsl(null, [{ cert_chain: this.tls.cert, private_key: this.tls.key }]);
+    this.port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', creds, (err, port) => (err ? reject(err) : resolve(port))));
     this.server = server;
     return this;
   }
