@@ -107,7 +107,7 @@ for (const [name, argv, env, re] of BAD) {
 
 test('bad config files: unknown keys, wrong shapes, bad YAML, wrong types', () => {
   const cases: [string, RegExp][] = [
-    ['otlp:\n  endpont: http://x\n', /unknown key otlp\.endpont; known keys under otlp: protocol, endpoint, headers, timeout, compression, interval, temporality$/],
+    ['otlp:\n  endpont: http://x\n', /unknown key otlp\.endpont; known keys under otlp: protocol, endpoint, headers, timeout, compression, interval, histogram_aggregation, temporality$/],
     ['bogus: 1\n', /unknown key bogus; known keys: exporters, service_name, service_namespace, service_instance_id, resource_attributes, cardinality_limit, prometheus, otlp, pushgateway$/],
     ['otlp: 5\n', /otlp must be a mapping of keys$/],
     ['exporters: [prometheus\n', /^cannot parse config file .*: /],
