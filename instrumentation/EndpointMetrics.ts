@@ -9,7 +9,7 @@
  */
 import type { Attributes, BatchObservableResult, HrTime, Meter, ObservableCounter, ObservableUpDownCounter } from '@opentelemetry/api';
 import { millisToHrTime } from '@opentelemetry/core';
-import { DataPointType, AggregationTemporality, type ScopeMetrics } from '@opentelemetry/sdk-metrics';
+import { DataPointType, AggregationTemporality, type ExponentialHistogram, type Histogram, type MetricData, type ScopeMetrics } from '@opentelemetry/sdk-metrics';
 import { ENDPOINT_ERROR_TYPES, type EndpointErrorType, type EndpointIdentity, type EndpointObserver } from '../src/runtime/observer.ts';
 import { scopeAttributes } from './labels.ts';
 import type { MetricsPipeline } from '../src/export/MetricsPipeline.ts';
@@ -160,69 +160,36 @@ export class EndpointMetrics {
 
   /** The duration histograms as cumulative base-2 exponential histogram data (OTLP, when asked). */
   exponentialDurationSnapshot(): ScopeMetrics {
-    const endTime = millisToHrTime(Date.now());
-    const dataPoints = [];
-    for (const s of this.stats.values()) {
-      dataPoints.push({
-        attributes: s.attributes,
-        startTime: this.startTime,
-        endTime,
-        value: {
-          count: s.durationCount,
-          sum: s.durationSum,
-          scale: EXP_HISTOGRAM_SCALE,
-          zeroCount: s.expZero,
-          positive: { offset: EXP_OFFSET, bucketCounts: Array.from(s.expCounts) },
-          negative: { offset: 0, bucketCounts: [] },
-        },
-      });
-    }
-    return {
-      scope: { name: COMPONENT_METER_NAME },
-      metrics:
-        dataPoints.length === 0
-          ? []
-          : [
-              {
-                descriptor: { name: METRIC_NAMES.duration, description: METRIC_HELP.duration, unit: 's', valueType: 1 },
-                dataPointType: DataPointType.EXPONENTIAL_HISTOGRAM,
-                aggregationTemporality: AggregationTemporality.CUMULATIVE,
-                dataPoints,
-              },
-            ],
-    };
+    return this.durationMetric(DataPointType.EXPONENTIAL_HISTOGRAM, (s) => ({
+      count: s.durationCount,
+      sum: s.durationSum,
+      scale: EXP_HISTOGRAM_SCALE,
+      zeroCount: s.expZero,
+      positive: { offset: EXP_OFFSET, bucketCounts: Array.from(s.expCounts) },
+      negative: { offset: 0, bucketCounts: [] },
+    }));
   }
 
   /** The duration histograms as cumulative OTel histogram data. */
   durationSnapshot(): ScopeMetrics {
+    return this.durationMetric(DataPointType.HISTOGRAM, (s) => ({
+      buckets: { boundaries: [...BOUNDS], counts: Array.from(s.bucketCounts) },
+      sum: s.durationSum,
+      count: s.durationCount,
+    }));
+  }
+
+  /** One cumulative duration metric with a point per endpoint, its value in the given form. */
+  private durationMetric(type: DataPointType.HISTOGRAM | DataPointType.EXPONENTIAL_HISTOGRAM, value: (s: EndpointStats) => Histogram | ExponentialHistogram): ScopeMetrics {
     const endTime = millisToHrTime(Date.now());
-    const dataPoints = [];
-    for (const s of this.stats.values()) {
-      dataPoints.push({
-        attributes: s.attributes,
-        startTime: this.startTime,
-        endTime,
-        value: {
-          buckets: { boundaries: [...BOUNDS], counts: Array.from(s.bucketCounts) },
-          sum: s.durationSum,
-          count: s.durationCount,
-        },
-      });
-    }
-    return {
-      scope: { name: COMPONENT_METER_NAME },
-      metrics:
-        dataPoints.length === 0
-          ? []
-          : [
-              {
-                descriptor: { name: METRIC_NAMES.duration, description: METRIC_HELP.duration, unit: 's', valueType: 1 },
-                dataPointType: DataPointType.HISTOGRAM,
-                aggregationTemporality: AggregationTemporality.CUMULATIVE,
-                dataPoints,
-              },
-            ],
-    };
+    const dataPoints = [...this.stats.values()].map((s) => ({ attributes: s.attributes, startTime: this.startTime, endTime, value: value(s) }));
+    const metric = {
+      descriptor: { name: METRIC_NAMES.duration, description: METRIC_HELP.duration, unit: 's', valueType: 1 },
+      dataPointType: type,
+      aggregationTemporality: AggregationTemporality.CUMULATIVE,
+      dataPoints,
+    } as MetricData;
+    return { scope: { name: COMPONENT_METER_NAME }, metrics: dataPoints.length === 0 ? [] : [metric] };
   }
 }
 
