@@ -131,7 +131,6 @@ export class Aggregator {
   }
 
   async start(): Promise<void> {
-    log.info(`Scraping endpoint ${this.path} for stats`);
     void this.watchNats().catch(() => undefined);
     const ns = this.drt.namespace(this.opts.namespace);
     this.events = ns.subscribe(KV_HIT_RATE_EVENT, (e) => {
@@ -139,6 +138,9 @@ export class Aggregator {
       const reason = this.tracker.ingest(e.bytes, registered === undefined ? undefined : (id) => registered.has(id));
       if (reason !== undefined) log.rateLimited('warn', `event-${reason}`, 'dropped a KV hit-rate event', { reason });
     });
+    // the subscription is live on the server before anyone is told we listen: no event is missed
+    await this.drt.nats.flush().catch(() => undefined);
+    log.info(`Scraping endpoint ${this.path} for stats`);
     this.discovery = this.drt.discovery(this.opts.namespace, this.opts.component);
     this.discovery.on('removed', this.onRemoved);
     await this.discovery.started().catch((err: Error) => log.warn('cannot list instances in etcd yet', { error: err.message }));
