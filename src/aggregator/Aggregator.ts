@@ -64,6 +64,8 @@ export class Aggregator {
   private discovery: InstanceDiscovery | undefined;
   private registeredCache: { version: number; subjects: ReadonlyMap<bigint, string> } | undefined;
   private lastRefreshAt = 0;
+  /** Worker id → the micro-service instance that answers for it (forgotten when etcd drops the worker). */
+  private readonly owners = new Map<bigint, string>();
   private events: EventSubscription | undefined;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<CycleResult | undefined> | undefined;
@@ -155,6 +157,7 @@ export class Aggregator {
 
   /** A worker whose etcd key is deleted leaves the view at once, not at the next cycle. */
   private readonly onRemoved = (inst: Instance): void => {
+    if (inst.endpoint === this.opts.endpoint) this.owners.delete(inst.instanceId);
     if (inst.endpoint !== this.opts.endpoint || this.current === undefined || !this.current.workers.has(inst.instanceId)) return;
     const workers = new Map(this.current.workers);
     workers.delete(inst.instanceId);
@@ -186,7 +189,7 @@ export class Aggregator {
   private async doCycle(): Promise<CycleResult | undefined> {
     try {
       const registered = this.registeredSubjects();
-      const collector = new CycleCollector(registered);
+      const collector = new CycleCollector(registered, this.owners);
       const res = await scatterStats(
         this.drt.nats,
         this.service,
@@ -200,6 +203,7 @@ export class Aggregator {
         this.maxWaitMs,
       );
       const workers = collector.workers;
+      collector.commitOwners();
       // a worker etcd lists but our view does not (a missed watch event): list again, at most once a second
       if ((collector.rejected.get('unregistered') ?? 0) > 0 && Date.now() - this.lastRefreshAt >= DISCOVERY_REFRESH_MIN_INTERVAL_MS) {
         this.lastRefreshAt = Date.now();

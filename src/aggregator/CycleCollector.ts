@@ -1,8 +1,10 @@
 /**
  * What one scrape cycle believes, built reply by reply (pure): an endpoint counts only for a
  * worker etcd lists at that subject (its lease is alive); two answers for one worker in a cycle
- * are a conflict and neither is believed, whichever came first. Every refusal is counted by
- * reason.
+ * are a conflict and neither is believed, whichever came first; and once a worker has answered
+ * alone, it is pinned to the micro-service instance that answered (`owners`, kept across
+ * cycles), so a later answer from any other instance is a conflict whatever its timing. Every
+ * refusal is counted by reason.
  */
 import type { ParsedReply, StatsRejectReason, WorkerStats } from './statsReply.ts';
 
@@ -13,8 +15,14 @@ export class CycleCollector {
   /** Registered workers that answered (for ending the cycle once all did). */
   answered = 0;
 
-  /** @param registered worker id → registered subject; undefined when etcd cannot be consulted */
-  constructor(private readonly registered: ReadonlyMap<bigint, string> | undefined) {}
+  /**
+   * @param registered worker id → registered subject; undefined when etcd cannot be consulted
+   * @param owners worker id → the service instance that owns it, kept by the caller across cycles
+   */
+  constructor(
+    private readonly registered: ReadonlyMap<bigint, string> | undefined,
+    private readonly owners: Map<bigint, string> = new Map(),
+  ) {}
 
   /** Takes one parsed reply; returns the reasons refused in it (for logging). */
   add(parsed: ParsedReply): StatsRejectReason[] {
@@ -22,6 +30,11 @@ export class CycleCollector {
     for (const w of parsed.workers) {
       if (this.registered !== undefined && this.registered.get(w.workerId) !== w.subject) {
         refused.push('unregistered');
+        continue;
+      }
+      const owner = this.owners.get(w.workerId);
+      if (owner !== undefined && w.serviceId !== undefined && w.serviceId !== owner) {
+        refused.push('conflict'); // an instance other than the one that owns this worker
         continue;
       }
       if (this.conflicted.has(w.workerId)) {
@@ -40,6 +53,11 @@ export class CycleCollector {
     }
     for (const r of refused) this.rejected.set(r, (this.rejected.get(r) ?? 0) + 1);
     return refused;
+  }
+
+  /** Pins each worker that answered alone this cycle to the instance that answered. */
+  commitOwners(): void {
+    for (const [id, w] of this.workers) if (w.serviceId !== undefined && !this.owners.has(id)) this.owners.set(id, w.serviceId);
   }
 
   /** Worker ids two replies claimed this cycle. */

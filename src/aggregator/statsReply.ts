@@ -15,6 +15,8 @@ export interface WorkerStats {
   /** The endpoint's `data` as received (republished in ProcessedEndpoints). */
   data: unknown;
   metrics: ForwardPassMetrics;
+  /** The micro-service instance that answered (the reply's `id`): one per worker process. */
+  serviceId?: string;
 }
 
 export interface ParsedReply {
@@ -32,6 +34,8 @@ export function parseStatsReply(body: Uint8Array, service: string, endpoint: str
     return out;
   }
   const eps = typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>).endpoints : undefined;
+  const rawId = typeof v === 'object' && v !== null ? (v as Record<string, unknown>).id : undefined;
+  const serviceId = typeof rawId === 'string' ? rawId : undefined;
   if (!Array.isArray(eps)) {
     out.rejected.push('bad_shape');
     return out;
@@ -61,7 +65,7 @@ export function parseStatsReply(body: Uint8Array, service: string, endpoint: str
       out.rejected.push(`data_${fpm.reason}`);
       continue;
     }
-    out.workers.push({ workerId, subject, data: e.data, metrics: fpm.value });
+    out.workers.push({ workerId, subject, data: e.data, metrics: fpm.value, serviceId });
   }
   return out;
 }

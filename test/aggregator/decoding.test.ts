@@ -163,3 +163,25 @@ test('hit-rate tracking: sums per worker, percent only once isl > 0, cap drops t
   assert.deepEqual(Object.fromEntries(t.rejections()), { bad_json: 1, overlap_exceeds_isl: 1 });
   assert.equal(t.accepted, 7);
 });
+
+test('a worker that answered alone is pinned to its service instance: later answers from another instance are conflicts', async () => {
+  const { CycleCollector } = await import('../../src/aggregator/CycleCollector.ts');
+  const id = 7587884888253033398n;
+  const subject = `dynamo_backend.generate-${id.toString(16)}`;
+  const reply = (serviceId: string, kv: number) => ({ workers: [{ workerId: id, subject, data: null, metrics: { kvActiveBlocks: kv }, serviceId }], rejected: [] });
+  const owners = new Map<bigint, string>();
+  const registered = new Map([[id, subject]]);
+  const first = new CycleCollector(registered, owners);
+  first.add(reply('real', 5));
+  first.commitOwners();
+  assert.equal(owners.get(id), 'real');
+  const later = new CycleCollector(registered, owners);
+  assert.deepEqual(later.add(reply('forger', 666)), ['conflict'], 'the forger first in the cycle');
+  later.add(reply('real', 6));
+  assert.equal(later.workers.get(id)?.metrics.kvActiveBlocks, 6, 'the owner is believed whatever the order');
+  const both = new CycleCollector(registered, new Map());
+  both.add(reply('a', 1));
+  both.add(reply('b', 2));
+  both.commitOwners();
+  assert.equal(both.workers.size, 0, 'with no owner yet, two answers are a conflict');
+});

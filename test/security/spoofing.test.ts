@@ -28,6 +28,10 @@ test('on an open NATS: forged stats are conflicts or unregistered, absurd number
   defer(() => w.proc.stop());
   const real = w.ids[0]!;
   const stranger = real + 12345n;
+  const m = await startMetrics(cluster);
+  defer(() => m.proc.stop());
+  // the real worker answers alone first: the aggregator pins it to its service instance
+  await waitForScrape(m, 'the real worker', (x) => (sample(x, 'llm_kv_blocks_total', { worker_id: String(real) }) === 100 ? x : undefined));
   const forger = await connect({ servers: cluster.nats.url });
   defer(() => forger.close());
   const forged = `{"request_active_slots":1,"request_total_slots":1000,"kv_active_blocks":${FORGED},"kv_total_blocks":1000}`;
@@ -39,8 +43,6 @@ test('on an open NATS: forged stats are conflicts or unregistered, absurd number
     },
   });
   await forger.flush();
-  const m = await startMetrics(cluster);
-  defer(() => m.proc.stop());
   for (let i = 0; i < 10; i++) forger.publish('namespace.dynamo.kv-hit-rate', stringifyJson({ worker_id: stranger, isl_blocks: 10, overlap_blocks: 10 }));
   const text = await waitForScrape(m, 'conflicts and unregistered replies counted', (x) => {
     const r = reasons(x, 'dynamo_metrics_stats_rejected_total');
