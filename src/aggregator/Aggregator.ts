@@ -8,7 +8,8 @@
 import { getLogger } from '../log.ts';
 import type { DistributedRuntime, EventSubscription } from '../runtime/DistributedRuntime.ts';
 import type { Instance, InstanceDiscovery } from '../runtime/InstanceDiscovery.ts';
-import { KV_HIT_RATE_EVENT, leaderKey, serviceName } from '../runtime/names.ts';
+import { encodeJson } from '../runtime/json.ts';
+import { KV_HIT_RATE_EVENT, leaderKey, namespaceEventSubject, serviceName } from '../runtime/names.ts';
 import type { MetricsPipeline } from '../export/MetricsPipeline.ts';
 import { BRIDGE_METER_NAME } from '../export/MetricsPipeline.ts';
 import { AggregatorHealth, AggregatorMetrics, type AggregateView } from './AggregatorMetrics.ts';
@@ -256,14 +257,22 @@ export class Aggregator {
   private publish(workers: ReadonlyMap<bigint, WorkerStats>, stats: { avg: number; std: number } | undefined): void {
     const endpoints: Record<string, unknown> = {};
     for (const [id, w] of workers) endpoints[id.toString()] = { name: `worker-${id}`, subject: w.subject, data: w.data };
+    const subject = namespaceEventSubject(this.opts.namespace, `l2c.${this.opts.component}.${this.opts.endpoint}`);
+    const fail = (reason: string, message: string, fields: Record<string, unknown>): void => {
+      this.health.publishFailures.set(reason, (this.health.publishFailures.get(reason) ?? 0) + 1);
+      log.rateLimited('error', `publish-${reason}`, message, { subject, ...fields });
+    };
     try {
-      this.drt.namespace(this.opts.namespace).publish(`l2c.${this.opts.component}.${this.opts.endpoint}`, {
-        endpoints,
-        load_avg: stats?.avg ?? 0,
-        load_std: stats?.std ?? 0,
-      });
+      const body = encodeJson({ endpoints, load_avg: stats?.avg ?? 0, load_std: stats?.std ?? 0 });
+      // never silently: NATS refuses a message above the server's max_payload
+      const limit = this.drt.nats.info?.max_payload;
+      if (limit !== undefined && body.length > limit) {
+        fail('too_large', `the aggregate of ${workers.size} workers is ${body.length} bytes, above the NATS server's max_payload of ${limit} bytes; not published`, { bytes: body.length, max_payload: limit });
+        return;
+      }
+      this.drt.nats.publish(subject, body);
     } catch (err) {
-      log.rateLimited('warn', 'publish', 'cannot publish the aggregate', { error: errorMessage(err) });
+      fail('error', 'cannot publish the aggregate', { error: errorMessage(err) });
     }
   }
 

@@ -139,6 +139,8 @@ export class AggregatorHealth {
   lastCycleUnixSeconds: number | undefined;
   etcdReachable = true;
   natsConnected = true;
+  /** Aggregates not published, by reason (`too_large`, `error`). */
+  readonly publishFailures = new Map<string, number>();
   readonly statsRejected = new Map<string, number>();
   private readonly reasonAttrs = new Map<string, Attributes>();
   recordScrapeDuration: (seconds: number) => void = () => undefined;
@@ -170,6 +172,7 @@ export class AggregatorHealth {
     const tracked = meter.createObservableGauge('dynamo_metrics_hit_rate_workers_tracked', { description: 'Workers whose hit-rate totals are tracked' });
     const etcd = meter.createObservableGauge('dynamo_metrics_etcd_reachable', { description: 'Whether the latest etcd operation succeeded (1) or not (0); while 0 the instance list used to end cycles early is the last good one' });
     const nats = meter.createObservableGauge('dynamo_metrics_nats_connected', { description: 'Whether the NATS connection is up (1) or not (0); while 0 worker stats are not exported' });
+    const publishFailures = meter.createObservableCounter('dynamo_metrics_publish_failures_total', { description: 'Aggregates (ProcessedEndpoints) not published on NATS, by reason' });
     meter.addBatchObservableCallback(
       (r) => {
         r.observe(workers, this.workers);
@@ -183,8 +186,9 @@ export class AggregatorHealth {
         r.observe(tracked, this.tracker.size);
         r.observe(etcd, this.etcdReachable ? 1 : 0);
         r.observe(nats, this.natsConnected ? 1 : 0);
+        for (const [reason, n] of this.publishFailures) r.observe(publishFailures, n, this.reason(reason));
       },
-      [workers, leader, cycles, lastCycle, statsRejected, eventsAccepted, eventsRejected, dropped, tracked, etcd, nats],
+      [workers, leader, cycles, lastCycle, statsRejected, eventsAccepted, eventsRejected, dropped, tracked, etcd, nats, publishFailures],
     );
     const hist = meter.createHistogram('dynamo_metrics_scrape_duration_seconds', {
       description: 'Time of one scrape cycle, from request to updated snapshot',
