@@ -90,6 +90,16 @@ function isExponential(v: unknown): v is ExponentialHistogram {
   return typeof v === 'object' && v !== null && 'scale' in v;
 }
 
+/** Count and sum since `prev` (min and max cannot be known for an interval). */
+function countsSince(h: { count: number; sum?: number }, prev: { count: number; sum?: number }): { count: number; sum: number; min: undefined; max: undefined } {
+  return { count: h.count - prev.count, sum: (h.sum ?? 0) - (prev.sum ?? 0), min: undefined, max: undefined };
+}
+
+/** Bucket counts since `prev`, bucket by bucket. */
+function minus(counts: number[], prev: number[]): number[] {
+  return counts.map((c, i) => c - (prev[i] ?? 0));
+}
+
 /** The delta of a fixed-scale exponential histogram (the sources here never rescale). */
 function exponentialDelta(p: DataPoint<ExponentialHistogram>, prev: Previous): DataPoint<ExponentialHistogram> {
   const h = p.value;
@@ -100,12 +110,9 @@ function exponentialDelta(p: DataPoint<ExponentialHistogram>, prev: Previous): D
     startTime: prev.endTime,
     value: {
       ...h,
-      count: h.count - ph.count,
-      sum: (h.sum ?? 0) - (ph.sum ?? 0),
+      ...countsSince(h, ph),
       zeroCount: h.zeroCount - ph.zeroCount,
-      min: undefined,
-      max: undefined,
-      positive: { offset: h.positive.offset, bucketCounts: h.positive.bucketCounts.map((c, i) => c - (ph.positive.bucketCounts[i] ?? 0)) },
+      positive: { offset: h.positive.offset, bucketCounts: minus(h.positive.bucketCounts, ph.positive.bucketCounts) },
     },
   };
 }
@@ -189,11 +196,8 @@ class DeltaView implements MetricProducer {
         startTime: prev.endTime,
         value: {
           ...h,
-          count: h.count - ph.count,
-          sum: (h.sum ?? 0) - (ph.sum ?? 0),
-          min: undefined,
-          max: undefined,
-          buckets: { boundaries: h.buckets.boundaries, counts: h.buckets.counts.map((c, i) => c - (ph.buckets.counts[i] ?? 0)) },
+          ...countsSince(h, ph),
+          buckets: { boundaries: h.buckets.boundaries, counts: minus(h.buckets.counts, ph.buckets.counts) },
         },
       };
     });

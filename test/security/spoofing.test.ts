@@ -85,7 +85,7 @@ test('with deploy/nats/nats-server.conf, only workers answer stats and publish e
     for await (const s of forger.status()) if (s.type === 'error') errors.push(String((s as { error?: unknown }).error ?? s.type));
   })();
   const sub = forger.subscribe('$SRV.STATS.dynamo_my_component');
-  forger.publish('namespace.dynamo.kv-hit-rate', stringifyJson({ worker_id: real, isl_blocks: 1000, overlap_blocks: 1000 }));
+  forger.publish('namespace.dynamo.kv-hit-rate', stringifyJson({ worker_id: real, isl_blocks: 1_000_000, overlap_blocks: 0 }));
   await forger.flush().catch(() => undefined);
   await waitUntil('the server refused the forger', () => (errors.some((e) => /permissions violation/i.test(e)) ? true : undefined), 10_000);
   let received = 0;
@@ -101,8 +101,8 @@ test('with deploy/nats/nats-server.conf, only workers answer stats and publish e
     const r = reasons(x, 'dynamo_metrics_stats_rejected_total');
     assert.equal(r.conflict ?? 0, 0, 'no forged answer ever reached the aggregator');
     const isl = sample(x, 'llm_kv_hit_rate_isl_blocks_total', { worker_id: String(real) }) ?? 0;
-    const overlap = sample(x, 'llm_kv_hit_rate_overlap_blocks_total', { worker_id: String(real) }) ?? 0;
-    assert.ok(overlap < 1000 || isl > overlap, 'the forged event was not counted');
+    // the mock worker sends at most 100 ISL blocks a second; the forged event alone is a million
+    assert.ok(isl < 1_000_000, `the forged event was not counted (isl ${isl})`);
     await sleep(500);
   }
   assert.equal(received, 0, 'the forger never received a stats request');
