@@ -1,36 +1,78 @@
 /**
- * The aggregator at scale: `mock_worker --workers 1000` in its own process; one full scrape
- * cycle (request to updated snapshot) and its CPU; `/metrics` size and render time; KV hit-rate
- * events ingested per second with exact counts; churn of 10,000 worker ids with RSS before and
- * after.
+ * The aggregator at scale (issue: 10,000 workers on one aggregator). `mock_worker --workers N` in
+ * its own process, nats-server and etcd on loopback, everything on this machine.
  *
- *   npm run bench -- bench/aggregator.bench.ts        (BENCH_WORKERS=1000 by default)
+ * Part A, the aggregator in this process with Prometheus pull and OTLP (http/protobuf, gzip,
+ * every 2 s, to a local sink) both on: scrape cycles (request to updated view, the aggregate
+ * published) and the CPU each costs; the aggregate counted by a consumer reading it with
+ * `subscribeLarge`; a scrape of an already-rendered view; KV hit-rate events sent from another
+ * process while cycles run every second, counted exactly, no cycle losing a worker.
+ * Part B, the `metrics` command in its own process: 200 concurrent scrapes, all answered, with
+ * its RSS (from /proc) sampled every 10 ms against its idle RSS.
+ *
+ *   npm run bench -- bench/aggregator.bench.ts            (BENCH_WORKERS=1000 by default)
+ *   BENCH_WORKERS=10000 npm run bench -- bench/aggregator.bench.ts
  */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { Aggregator } from '../src/aggregator/Aggregator.ts';
-import { AggregatorMetrics, type AggregateView } from '../src/aggregator/AggregatorMetrics.ts';
-import { HitRateTracker } from '../src/aggregator/HitRateTracker.ts';
-import { loadStatistics } from '../src/aggregator/statistics.ts';
-import type { WorkerStats } from '../src/aggregator/statsReply.ts';
 import { loadExportConfig } from '../src/export/options.ts';
 import { MetricsPipeline } from '../src/export/index.ts';
-import { DistributedRuntime } from '../src/runtime/index.ts';
-import { freePort, waitUntil } from '../test/support/process.ts';
+import { aggregateSubject, DistributedRuntime, subscribeLarge } from '../src/runtime/index.ts';
+import { freePort, tempDir, waitUntil } from '../test/support/process.ts';
 import { startCluster } from '../test/support/servers.ts';
 import { clusterEnv, startScript, waitForLine } from '../test/support/workers.ts';
+import { startMetrics } from '../test/support/aggregator.ts';
+import { goal, goalRows, verdict } from './goals.ts';
 import { fmt, machine, summarize, table } from './stats.ts';
 
 const WORKERS = Number(process.env.BENCH_WORKERS ?? 1000);
-const EVENTS = Number(process.env.BENCH_EVENTS ?? 500_000);
+const EVENTS = Number(process.env.BENCH_EVENTS ?? 300_000);
+const CYCLES = 20;
 const rows: (string | number)[][] = [];
+const big = WORKERS >= 10_000;
+
+function rss(pid: number): number {
+  return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) * 1024;
+}
+
+/** An OTLP/HTTP sink: reads each export whole and answers 200 (no decoding: it costs the bench nothing). */
+async function otlpSink(): Promise<{ url: string; exports: () => number; bytes: () => number; close: () => void }> {
+  let exports = 0;
+  let bytes = 0;
+  const server = createServer((req, res) => {
+    req.on('data', (c: Buffer) => (bytes += c.length));
+    req.on('end', () => {
+      exports++;
+      res.writeHead(200, { 'Content-Type': 'application/x-protobuf' });
+      res.end();
+    });
+  });
+  const port = await freePort();
+  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${port}/v1/metrics`, exports: () => exports, bytes: () => bytes, close: () => server.close() };
+}
 
 const cluster = await startCluster();
 const mock = startScript('src/cli/mock_worker.ts', ['--workers', String(WORKERS), '--hit-rate-interval', '1h'], clusterEnv(cluster));
 try {
-  await waitForLine(mock, /mock worker\(s\) ready/, 300_000);
+  const t0 = performance.now();
+  await waitForLine(mock, /mock worker\(s\) ready/, 600_000);
+  rows.push([`mock_worker --workers ${WORKERS} start-up`, `${fmt((performance.now() - t0) / 1000)} s`]);
+
+  // ---- part A: the aggregator in this process ----
   const port = await freePort();
+  const sink = await otlpSink();
   const pipeline = new MetricsPipeline(
-    loadExportConfig({ argv: ['--prometheus-host', '127.0.0.1', '--prometheus-port', String(port)], env: {} }, { serviceName: 'bench' }),
+    loadExportConfig(
+      {
+        argv: ['--prometheus-host', '127.0.0.1', '--prometheus-port', String(port), '--exporters', 'prometheus,otlp', '--otlp-endpoint', sink.url, '--otlp-compression', 'gzip', '--otlp-interval', '2s'],
+        env: {},
+      },
+      { serviceName: 'bench' },
+    ),
     { global: false },
   );
   await pipeline.start();
@@ -39,99 +81,140 @@ try {
   agg.attach(pipeline);
   await agg.start();
   await waitUntil('leadership', () => agg.election.isLeader, 15_000);
-  await waitUntil(`${WORKERS} instances in etcd`, () => drt.discovery('dynamo', 'my_component').list('my_endpoint').length >= WORKERS, 120_000, 200);
+  await waitUntil(`${WORKERS} instances in etcd`, () => drt.discovery('dynamo', 'my_component').list('my_endpoint').length >= WORKERS, 300_000, 200);
 
-  // scrape cycles
-  await agg.cycle();
+  // a consumer of the aggregate, on its own connection
+  const consumerNc = await connect({ servers: cluster.nats.url });
+  let delivered = 0;
+  let deliveredWorkers = 0;
+  const { assembler } = subscribeLarge(consumerNc, aggregateSubject('dynamo', 'my_component', 'my_endpoint'), (body) => {
+    delivered++;
+    deliveredWorkers = (new TextDecoder().decode(body).match(/"name":"worker-/g) ?? []).length;
+  });
+  await consumerNc.flush();
+
+  for (let i = 0; i < 3; i++) await agg.cycle(); // warm-up
+  const deliveredBefore = delivered;
   const times: number[] = [];
   const cpus: number[] = [];
-  let complete = 0;
-  for (let i = 0; i < 20; i++) {
+  let whole = 0;
+  for (let i = 0; i < CYCLES; i++) {
     const cpu0 = process.cpuUsage();
-    const t0 = performance.now();
+    const c0 = performance.now();
     const r = await agg.cycle();
-    times.push(performance.now() - t0);
+    times.push(performance.now() - c0);
     const cpu = process.cpuUsage(cpu0);
     cpus.push((cpu.user + cpu.system) / 1000);
-    if (r?.complete && r.workers === WORKERS) complete++;
+    if (r?.workers === WORKERS) whole++;
+    await new Promise((r) => setTimeout(r, 100)); // let the OTLP export and the consumer run between cycles
   }
+  await waitUntil('the consumer got every aggregate', () => delivered - deliveredBefore >= CYCLES, 10_000, 20).catch(() => undefined);
   const c = summarize(times);
-  rows.push([`scrape cycle, ${WORKERS} workers (request to updated snapshot)`, `median ${fmt(c.median)} ms, p90 ${fmt(c.p90)} ms; ${complete}/20 cycles ended early with every worker in`]);
-  rows.push(['aggregator CPU per cycle', `median ${fmt(summarize(cpus).median)} ms`]);
+  const cpu = summarize(cpus);
+  rows.push([`scrape cycle, ${WORKERS} workers (request to updated view, aggregate published)`, `median ${fmt(c.median)} ms, p90 ${fmt(c.p90)} ms; ${whole}/${CYCLES} cycles with every worker`]);
+  rows.push(['aggregator CPU per cycle (whole process: includes the OTLP exports between cycles)', `median ${fmt(cpu.median)} ms, p90 ${fmt(cpu.p90)} ms`]);
+  rows.push(['aggregates delivered to a consumer (subscribeLarge)', `${delivered - deliveredBefore}/${CYCLES}, ${deliveredWorkers} workers in the last; published as ${[...agg.health.published].map(([f, n]) => `${f} ×${n}`).join(', ')}; assembler drops ${assembler.dropped.size}`]);
+  rows.push(['OTLP exports during part A', `${sink.exports()} exports, ${(sink.bytes() / sink.exports() / 1024).toFixed(0)} KiB each (gzip)`]);
+  if (big) {
+    goal(`cycle p90 at ${WORKERS} workers, Prometheus and OTLP on`, c.p90, '<=', 300, 'ms');
+    goal(`aggregator CPU per cycle at ${WORKERS} workers (median)`, cpu.median, '<=', 150, 'ms');
+  } else {
+    goal(`cycle median at ${WORKERS} workers`, c.median, '<=', 40, 'ms');
+  }
+  goal('aggregates delivered per cycle (consumer count / cycles)', (delivered - deliveredBefore) / CYCLES, '>=', 1, '');
 
-  // /metrics
-  const renders: number[] = [];
-  let size = 0;
+  // a scrape of an already-rendered view
+  const scrapeUrl = `http://127.0.0.1:${port}/metrics`;
+  let size = (await (await fetch(scrapeUrl)).arrayBuffer()).byteLength; // renders the view
+  const scrapes: number[] = [];
   for (let i = 0; i < 10; i++) {
-    const t0 = performance.now();
-    const body = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-    renders.push(performance.now() - t0);
-    size = body.length;
+    const s0 = performance.now();
+    size = (await (await fetch(scrapeUrl)).arrayBuffer()).byteLength;
+    scrapes.push(performance.now() - s0);
   }
-  rows.push([`/metrics of ${WORKERS} workers`, `${(size / 1024).toFixed(0)} KiB, median ${fmt(summarize(renders).median)} ms per scrape`]);
+  const sc = summarize(scrapes);
+  rows.push([`/metrics of ${WORKERS} workers, view already rendered`, `${(size / 1048576).toFixed(1)} MiB, median ${fmt(sc.median)} ms, p90 ${fmt(sc.p90)} ms per scrape`]);
+  if (big) goal('scrape of an already-rendered view (median)', sc.median, '<=', 50, 'ms');
 
-  // hit-rate events: published from a separate connection in batches of 10,000 with a flush each
-  const pub = await connect({ servers: cluster.nats.url });
-  const ids = agg.view ? [...agg.view.workers.keys()] : [];
-  const bodies = ids.map((id, i) => new TextEncoder().encode(`{"worker_id":${id},"isl_blocks":${(i % 100) + 1},"overlap_blocks":${i % 50}}`));
+  // hit-rate events from another process while cycles run every second
+  const ids = [...agg.view!.workers.keys()];
+  const idsFile = join(tempDir('dyn-bench-'), 'ids.txt');
+  writeFileSync(idsFile, ids.join('\n'));
   const acceptedBefore = agg.tracker.accepted;
-  let expectedIsl = 0;
-  const t0 = performance.now();
-  for (let sent = 0; sent < EVENTS; ) {
-    const n = Math.min(10_000, EVENTS - sent);
-    for (let j = 0; j < n; j++) {
-      const k = (sent + j) % bodies.length;
-      expectedIsl += (k % 100) + 1;
-      pub.publish('namespace.dynamo.kv-hit-rate', bodies[k]!);
+  const islBefore = new Map(ids.map((id) => [id, agg.tracker.get(id)?.islBlocks ?? 0]));
+  let cyclesDuring = 0;
+  let lostDuring = 0;
+  let cycling = true;
+  const cycler = (async () => {
+    while (cycling) {
+      const r = await agg.cycle();
+      cyclesDuring++;
+      if (r === undefined || r.workers !== WORKERS) lostDuring++;
+      await new Promise((res) => setTimeout(res, 1_000));
     }
-    sent += n;
-    await pub.flush();
+  })();
+  const pub = startScript('bench/publish-events.ts', [cluster.nats.url, idsFile, String(EVENTS)], {});
+  await waitForLine(pub, /started/, 30_000);
+  const e0 = performance.now();
+  await waitUntil('all events counted', () => agg.tracker.accepted - acceptedBefore >= EVENTS, 300_000, 2);
+  const secs = (performance.now() - e0) / 1000;
+  cycling = false;
+  await cycler;
+  await pub.stop();
+  let exact = true;
+  const per = new Map<bigint, number>();
+  for (let k = 0; k < EVENTS; k++) {
+    const i = k % ids.length;
+    per.set(ids[i]!, (per.get(ids[i]!) ?? 0) + (i % 100) + 1);
   }
-  await waitUntil('all events ingested', () => agg.tracker.accepted - acceptedBefore >= EVENTS, 120_000, 5);
-  const secs = (performance.now() - t0) / 1000;
-  let islSum = 0;
-  for (const id of ids) islSum += agg.tracker.get(id)?.islBlocks ?? 0;
-  rows.push([`KV hit-rate events ingested`, `${fmt(EVENTS / secs, 0)} events/s (${EVENTS} events in ${fmt(secs, 2)} s); counted ${agg.tracker.accepted - acceptedBefore}, Σisl ${islSum === expectedIsl ? 'exact' : `WRONG: ${islSum} vs ${expectedIsl}`}`]);
-  await pub.close();
+  for (const id of ids) if ((agg.tracker.get(id)?.islBlocks ?? 0) - islBefore.get(id)! !== (per.get(id) ?? 0)) exact = false;
+  const rate = EVENTS / secs;
+  rows.push([
+    'KV hit-rate events from another process, cycles running every second',
+    `${fmt(rate, 0)} events/s (${EVENTS} in ${fmt(secs, 2)} s); counted ${agg.tracker.accepted - acceptedBefore}, per-worker Σisl ${exact ? 'exact' : 'WRONG'}; ${cyclesDuring} cycles meanwhile, ${lostDuring} missing a worker; refused as overloaded: ${agg.tracker.rejections().get('overloaded') ?? 0}`,
+  ]);
+  if (big) {
+    goal('hit-rate events counted per second during cycles', exact ? rate : 0, '>=', 150_000, '/s');
+    goal('cycles that lost a worker during the event flood', lostDuring, '<=', 0, '');
+  }
+
+  await consumerNc.close();
   await agg.stop();
   await pipeline.shutdown();
   await drt.shutdown();
-} finally {
-  await mock.stop(20_000);
-  await cluster.stop();
-}
+  sink.close();
 
-// churn of 10,000 worker ids through the export path
-{
-  const port = await freePort();
-  const p = new MetricsPipeline(loadExportConfig({ argv: ['--prometheus-host', '127.0.0.1', '--prometheus-port', String(port)], env: {} }, { serviceName: 'bench' }), { global: false });
-  await p.start();
-  const tracker = new HitRateTracker();
-  let view: AggregateView | undefined;
-  p.snapshots.add(new AggregatorMetrics('backend', 'generate', tracker, () => view).snapshot);
-  const base = 7587884888253033398n;
-  const cycle = async (c: number): Promise<void> => {
-    const workers = new Map<bigint, WorkerStats>();
-    for (let i = 0; i < 1000; i++) {
-      const id = base + BigInt(((c * 1000 + i) % 10_000) + Math.floor(c / 10) * 10_000);
-      workers.set(id, { workerId: id, subject: 's', data: null, metrics: { kvActiveBlocks: i, kvTotalBlocks: 100, requestActiveSlots: 1, requestTotalSlots: 10 } });
-      tracker.add({ workerId: id, islBlocks: 3, overlapBlocks: 1 });
-    }
-    view = { workers, stats: loadStatistics([...workers.values()].map((w) => w.metrics.kvActiveBlocks)) };
-    await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  };
-  for (let c = 0; c < 10; c++) await cycle(c);
-  global.gc?.();
-  const before = process.memoryUsage();
-  for (let c = 10; c < 110; c++) await cycle(c);
-  global.gc?.();
-  const after = process.memoryUsage();
+  // ---- part B: the metrics command in its own process, 200 concurrent scrapes ----
+  const m = await startMetrics(cluster, ['--poll-interval', '1s']);
+  await waitUntil(`metrics sees ${WORKERS} workers`, async () => ((await m.scrape()).match(/^llm_kv_blocks_active\{/gm) ?? []).length === WORKERS, 120_000, 500);
+  for (let i = 0; i < 3; i++) await m.scrape();
+  const idle = rss(m.proc.pid);
+  let peak = idle;
+  const sampler = setInterval(() => (peak = Math.max(peak, rss(m.proc.pid))), 10);
+  const s0 = performance.now();
+  const answers = await Promise.all(
+    Array.from({ length: 200 }, async () => {
+      const res = await fetch(m.url, { headers: { 'Accept-Encoding': 'gzip' } });
+      const text = await res.text();
+      return res.status === 200 && (text.match(/^llm_kv_blocks_active\{/gm) ?? []).length === WORKERS;
+    }),
+  );
+  const stormSecs = (performance.now() - s0) / 1000;
+  clearInterval(sampler);
+  const full = answers.filter(Boolean).length;
   rows.push([
-    'churn: 100 cycles of 1,000 workers drawn from 110,000 ids (tracking cap 10,000)',
-    `RSS ${(before.rss / 1048576).toFixed(0)} → ${(after.rss / 1048576).toFixed(0)} MiB, heap ${(before.heapUsed / 1048576).toFixed(0)} → ${(after.heapUsed / 1048576).toFixed(0)} MiB; tracked ${tracker.size}, dropped ${tracker.dropped}`,
+    `200 concurrent scrapes of the metrics process (gzip), ${WORKERS} workers`,
+    `${full}/200 answered in full in ${fmt(stormSecs, 2)} s; RSS idle ${(idle / 1048576).toFixed(0)} MiB, peak ${(peak / 1048576).toFixed(0)} MiB (${fmt(peak / idle, 2)}x)`,
   ]);
-  await p.shutdown();
+  if (big) goal('peak RSS during 200 concurrent scrapes / idle RSS', full === 200 ? peak / idle : Infinity, '<=', 1.5, 'x');
+  await m.proc.stop();
+} finally {
+  await mock.stop(30_000);
+  await cluster.stop();
 }
 
 console.log(`# aggregator at scale (${machine()}, ${WORKERS} mock workers in a separate process, nats-server and etcd on loopback)\n`);
 console.log(table(['what', 'result'], rows));
+console.log('');
+console.log(table(['goal', 'figure', 'target', 'verdict'], goalRows()));
+verdict();

@@ -8,17 +8,19 @@
 import { getLogger } from '../log.ts';
 import type { DistributedRuntime, EventSubscription } from '../runtime/DistributedRuntime.ts';
 import type { Instance, InstanceDiscovery } from '../runtime/InstanceDiscovery.ts';
-import { encodeJson } from '../runtime/json.ts';
-import { KV_HIT_RATE_EVENT, leaderKey, namespaceEventSubject, serviceName } from '../runtime/names.ts';
+import { publishLarge, type LargeForm } from '../runtime/largeMessages.ts';
+import { aggregateSubject, KV_HIT_RATE_EVENT, leaderKey, serviceName } from '../runtime/names.ts';
+import { encodeAggregate } from './aggregate.ts';
 import type { MetricsPipeline } from '../export/MetricsPipeline.ts';
 import { BRIDGE_METER_NAME } from '../export/MetricsPipeline.ts';
 import { AggregatorHealth, AggregatorMetrics, type AggregateView } from './AggregatorMetrics.ts';
 import { DEFAULT_MAX_TRACKED_WORKERS, HitRateTracker } from './HitRateTracker.ts';
-import { DEFAULT_POLL_INTERVAL_MS } from './options.ts';
+import { DEFAULT_MAX_MISSED_CYCLES, DEFAULT_POLL_INTERVAL_MS } from './options.ts';
 import { LeaderElection } from './LeaderElection.ts';
 import { DEFAULT_SCATTER_MAX_WAIT_MS, scatterStats } from './scatterStats.ts';
 import { loadStatistics } from './statistics.ts';
 import { CycleCollector } from './CycleCollector.ts';
+import { DEFAULT_MAX_QUEUED_EVENTS, EventQueue } from './EventQueue.ts';
 import { parseStatsReply, type WorkerStats } from './statsReply.ts';
 import { DynamoError, errorMessage } from '../errors.ts';
 
@@ -44,6 +46,13 @@ export interface AggregatorOptions {
   scatterMaxWaitMs?: number;
   /** @default DEFAULT_MAX_TRACKED_WORKERS */
   maxTrackedWorkers?: number;
+  /**
+   * Cycles in a row a worker etcd still lists may miss (its last stats are kept meanwhile)
+   * before it leaves the view. @default DEFAULT_MAX_MISSED_CYCLES
+   */
+  maxMissedCycles?: number;
+  /** @default DEFAULT_MAX_QUEUED_EVENTS */
+  maxQueuedEvents?: number;
 }
 
 export interface CycleResult {
@@ -68,11 +77,17 @@ export class Aggregator {
   /** Worker id → the micro-service instance that answers for it (forgotten when etcd drops the worker). */
   private readonly owners = new Map<bigint, string>();
   private events: EventSubscription | undefined;
+  /** Hit-rate events waiting to be decoded, in bounded batches per turn of the event loop. */
+  readonly eventQueue: EventQueue<Uint8Array>;
+  /** Worker id → cycles in a row it has missed while kept in the view. */
+  private readonly missed = new Map<bigint, number>();
+  private readonly maxMissedCycles: number;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<CycleResult | undefined> | undefined;
   private stopped = false;
   private natsConnected = true;
   private lastCycleAt = 0;
+  private lastPublishForm: LargeForm = 'plain';
   private readonly staleAfterMs: number;
 
   constructor(
@@ -88,6 +103,12 @@ export class Aggregator {
     this.health = new AggregatorHealth(this.tracker);
     this.metrics = new AggregatorMetrics(component, endpoint, this.tracker, () => this.exportedView());
     this.staleAfterMs = Math.max(STALE_AFTER_POLL_INTERVALS * this.pollIntervalMs, MIN_STALE_AFTER_MS);
+    this.maxMissedCycles = opts.maxMissedCycles ?? DEFAULT_MAX_MISSED_CYCLES;
+    this.eventQueue = new EventQueue<Uint8Array>((bytes) => {
+      const r = this.registeredSubjects(); // cached per etcd listing version
+      const reason = this.tracker.ingest(bytes, r === undefined ? undefined : (id) => r.has(id));
+      if (reason !== undefined) log.rateLimited('warn', `event-${reason}`, 'dropped a KV hit-rate event', { reason });
+    }, opts.maxQueuedEvents ?? DEFAULT_MAX_QUEUED_EVENTS);
     this.election = new LeaderElection(drt, leaderKey(namespace, component, endpoint), (ok) => {
       this.health.etcdReachable = ok;
     });
@@ -129,7 +150,7 @@ export class Aggregator {
 
   /** Exports through `pipeline`: the worker series and the bridge's health. */
   attach(pipeline: MetricsPipeline): void {
-    pipeline.snapshots.add(this.metrics.snapshot);
+    pipeline.snapshots.add(this.metrics.snapshot, { version: this.metrics.version });
     this.health.observeWith(pipeline.meter(BRIDGE_METER_NAME));
   }
 
@@ -137,9 +158,10 @@ export class Aggregator {
     void this.watchNats().catch(() => undefined);
     const ns = this.drt.namespace(this.opts.namespace);
     this.events = ns.subscribe(KV_HIT_RATE_EVENT, (e) => {
-      const registered = this.registeredSubjects();
-      const reason = this.tracker.ingest(e.bytes, registered === undefined ? undefined : (id) => registered.has(id));
-      if (reason !== undefined) log.rateLimited('warn', `event-${reason}`, 'dropped a KV hit-rate event', { reason });
+      if (!this.eventQueue.push(e.bytes)) {
+        this.tracker.reject('overloaded');
+        log.rateLimited('warn', 'event-overloaded', 'dropped a KV hit-rate event: the event queue is full', { reason: 'overloaded' });
+      }
     });
     // the subscription is live on the server before anyone is told we listen: no event is missed
     await this.drt.nats.flush().catch(() => undefined);
@@ -158,10 +180,14 @@ export class Aggregator {
 
   /** A worker whose etcd key is deleted leaves the view at once, not at the next cycle. */
   private readonly onRemoved = (inst: Instance): void => {
-    if (inst.endpoint === this.opts.endpoint) this.owners.delete(inst.instanceId);
+    if (inst.endpoint === this.opts.endpoint) {
+      this.owners.delete(inst.instanceId);
+      this.missed.delete(inst.instanceId);
+    }
     if (inst.endpoint !== this.opts.endpoint || this.current === undefined || !this.current.workers.has(inst.instanceId)) return;
     const workers = new Map(this.current.workers);
     workers.delete(inst.instanceId);
+    this.health.dropWorker('deregistered');
     this.current = { workers, stats: loadStatistics([...workers.values()].map((w) => w.metrics.kvActiveBlocks)) };
     this.health.workers = workers.size;
   };
@@ -203,8 +229,8 @@ export class Aggregator {
         },
         this.maxWaitMs,
       );
-      const workers = collector.workers;
       collector.commitOwners();
+      const workers = this.keepMissing(collector, registered);
       // a worker etcd lists but our view does not (a missed watch event): list again, at most once a second
       if ((collector.rejected.get('unregistered') ?? 0) > 0 && Date.now() - this.lastRefreshAt >= DISCOVERY_REFRESH_MIN_INTERVAL_MS) {
         this.lastRefreshAt = Date.now();
@@ -215,10 +241,11 @@ export class Aggregator {
       this.current = { workers, stats };
       this.lastCycleAt = Date.now();
       this.health.workers = workers.size;
+      this.health.workersMissing = workers.size - collector.workers.size;
       this.health.cycles++;
       this.health.lastCycleUnixSeconds = Date.now() / 1000;
       this.health.recordScrapeDuration(res.elapsedMs / 1000);
-      this.publish(workers, stats);
+      await this.publish(workers, stats);
       if (workers.size === 0) {
         log.rateLimited('warn', 'no-endpoints', `No endpoints found matching ${this.path}`);
       } else {
@@ -240,6 +267,39 @@ export class Aggregator {
   }
 
   /**
+   * The new view's workers: those that answered, plus those of the last view that did not but
+   * are still registered at the same subject and have missed at most `maxMissedCycles` cycles in
+   * a row (their last stats kept). A slow or flooded cycle therefore never empties the view; a
+   * worker etcd drops leaves at once (`onRemoved`), one that stops answering after the limit.
+   * A worker in conflict this cycle is never kept.
+   */
+  private keepMissing(collector: CycleCollector, registered: ReadonlyMap<bigint, string> | undefined): Map<bigint, WorkerStats> {
+    const answered = collector.workers;
+    const workers = new Map(answered);
+    if (this.missed.size > 0) for (const id of answered.keys()) this.missed.delete(id);
+    const previous = this.current?.workers;
+    if (previous === undefined) return workers;
+    for (const [id, w] of previous) {
+      if (answered.has(id) || collector.conflicts.has(id)) continue;
+      if (registered !== undefined && registered.get(id) !== w.subject) {
+        this.missed.delete(id);
+        this.health.dropWorker('deregistered');
+        continue;
+      }
+      const n = (this.missed.get(id) ?? 0) + 1;
+      if (n > this.maxMissedCycles) {
+        this.missed.delete(id);
+        this.health.dropWorker('missed_cycles');
+        log.rateLimited('warn', 'missed-cycles', `a worker missed ${n} scrape cycles in a row; its series are dropped`, { worker_id: id });
+        continue;
+      }
+      this.missed.set(id, n);
+      workers.set(id, w);
+    }
+    return workers;
+  }
+
+  /**
    * Worker id → registered subject of the target endpoint, from etcd (cached per discovery
    * version); undefined while etcd was never listed, when nothing can be checked.
    */
@@ -253,26 +313,29 @@ export class Aggregator {
     return this.registeredCache.subjects;
   }
 
-  /** `ProcessedEndpoints` on `namespace.{ns}.l2c.{comp}.{ep}` (object keys are decimal ids). */
-  private publish(workers: ReadonlyMap<bigint, WorkerStats>, stats: { avg: number; std: number } | undefined): void {
-    const endpoints: Record<string, unknown> = {};
-    for (const [id, w] of workers) endpoints[id.toString()] = { name: `worker-${id}`, subject: w.subject, data: w.data };
-    const subject = namespaceEventSubject(this.opts.namespace, `l2c.${this.opts.component}.${this.opts.endpoint}`);
-    const fail = (reason: string, message: string, fields: Record<string, unknown>): void => {
-      this.health.publishFailures.set(reason, (this.health.publishFailures.get(reason) ?? 0) + 1);
-      log.rateLimited('error', `publish-${reason}`, message, { subject, ...fields });
-    };
+  /**
+   * `ProcessedEndpoints` on `namespace.{ns}.l2c.{comp}.{ep}` (object keys are decimal ids): as it
+   * is when it fits the NATS server's max_payload, else gzipped, else in gzipped parts
+   * (runtime/largeMessages.ts; `subscribeLarge` reads all three). Never dropped silently.
+   */
+  private async publish(workers: ReadonlyMap<bigint, WorkerStats>, stats: { avg: number; std: number } | undefined): Promise<void> {
+    const subject = aggregateSubject(this.opts.namespace, this.opts.component, this.opts.endpoint);
     try {
-      const body = encodeJson({ endpoints, load_avg: stats?.avg ?? 0, load_std: stats?.std ?? 0 });
-      // never silently: NATS refuses a message above the server's max_payload
-      const limit = this.drt.nats.info?.max_payload;
-      if (limit !== undefined && body.length > limit) {
-        fail('too_large', `the aggregate of ${workers.size} workers is ${body.length} bytes, above the NATS server's max_payload of ${limit} bytes; not published`, { bytes: body.length, max_payload: limit });
-        return;
+      const body = encodeAggregate(workers, stats);
+      const sent = await publishLarge(this.drt.nats, subject, body);
+      this.health.published.set(sent.form, (this.health.published.get(sent.form) ?? 0) + 1);
+      if (sent.form !== this.lastPublishForm) {
+        this.lastPublishForm = sent.form;
+        if (sent.form !== 'plain') {
+          log.info(
+            `the aggregate of ${workers.size} workers is ${sent.bytes} bytes, above the NATS server's max_payload of ${this.drt.nats.info?.max_payload} bytes: published gzipped${sent.form === 'parts' ? ` in ${sent.parts} parts` : ''} (read it with subscribeLarge)`,
+            { subject, bytes: sent.bytes, wire_bytes: sent.wireBytes },
+          );
+        }
       }
-      this.drt.nats.publish(subject, body);
     } catch (err) {
-      fail('error', 'cannot publish the aggregate', { error: errorMessage(err) });
+      this.health.publishFailures.set('error', (this.health.publishFailures.get('error') ?? 0) + 1);
+      log.rateLimited('error', 'publish-error', 'cannot publish the aggregate', { subject, error: errorMessage(err) });
     }
   }
 

@@ -55,6 +55,25 @@ export class AggregatorMetrics {
     this.aggregateAttrs = { component, endpoint };
   }
 
+  private readonly viewIds = new WeakMap<AggregateView, number>();
+  private nextViewId = 1;
+
+  /**
+   * What the snapshot would be built from now: the view (each cycle installs a new one) and the
+   * hit-rate totals. Unchanged, the last snapshot is served again (SnapshotProducer). Throws
+   * like the view does when it cannot be vouched for.
+   */
+  readonly version = (): string => {
+    const view = this.view();
+    if (view === undefined) return 'standby';
+    let id = this.viewIds.get(view);
+    if (id === undefined) {
+      id = this.nextViewId++;
+      this.viewIds.set(view, id);
+    }
+    return `${id}:${this.tracker.accepted}`;
+  };
+
   private attrs(id: bigint): Attributes {
     let a = this.workerAttrs.get(id);
     if (a === undefined) {
@@ -134,18 +153,38 @@ export class AggregatorMetrics {
 /** The bridge's own health as plain numbers, observed at collection (§3). */
 export class AggregatorHealth {
   workers = 0;
+  /** Workers of the latest view kept from an earlier cycle (they did not answer this one). */
+  workersMissing = 0;
+  /** Workers that left the view, by reason (`deregistered`, `missed_cycles`). */
+  readonly workersDropped = new Map<string, number>();
   leader = false;
   cycles = 0;
   lastCycleUnixSeconds: number | undefined;
   etcdReachable = true;
   natsConnected = true;
-  /** Aggregates not published, by reason (`too_large`, `error`). */
+  /** Aggregates not published, by reason (`error`). */
   readonly publishFailures = new Map<string, number>();
+  /** Aggregates published, by form (`plain`, `gzip`, `parts`). */
+  readonly published = new Map<string, number>();
   readonly statsRejected = new Map<string, number>();
   private readonly reasonAttrs = new Map<string, Attributes>();
   recordScrapeDuration: (seconds: number) => void = () => undefined;
 
   constructor(private readonly tracker: HitRateTracker) {}
+
+  private readonly formAttrMap = new Map<string, Attributes>();
+  private formAttrs(form: string): Attributes {
+    let a = this.formAttrMap.get(form);
+    if (a === undefined) {
+      a = { form };
+      this.formAttrMap.set(form, a);
+    }
+    return a;
+  }
+
+  dropWorker(reason: string): void {
+    this.workersDropped.set(reason, (this.workersDropped.get(reason) ?? 0) + 1);
+  }
 
   rejectStats(reason: string, n = 1): void {
     this.statsRejected.set(reason, (this.statsRejected.get(reason) ?? 0) + n);
@@ -172,6 +211,13 @@ export class AggregatorHealth {
     const tracked = meter.createObservableGauge('dynamo_metrics_hit_rate_workers_tracked', { description: 'Workers whose hit-rate totals are tracked' });
     const etcd = meter.createObservableGauge('dynamo_metrics_etcd_reachable', { description: 'Whether the latest etcd operation succeeded (1) or not (0); while 0 the instance list used to end cycles early is the last good one' });
     const nats = meter.createObservableGauge('dynamo_metrics_nats_connected', { description: 'Whether the NATS connection is up (1) or not (0); while 0 worker stats are not exported' });
+    const missing = meter.createObservableGauge('dynamo_metrics_workers_missing', {
+      description: 'Workers in the latest view that did not answer its cycle (their previous stats kept, up to --max-missed-cycles)',
+    });
+    const workersDropped = meter.createObservableCounter('dynamo_metrics_workers_dropped_total', { description: 'Workers that left the view, by reason (deregistered in etcd, missed_cycles)' });
+    const published = meter.createObservableCounter('dynamo_metrics_aggregates_published_total', {
+      description: 'Aggregates (ProcessedEndpoints) published on NATS, by form: plain (as is), gzip (above max_payload), parts (gzipped parts)',
+    });
     const publishFailures = meter.createObservableCounter('dynamo_metrics_publish_failures_total', { description: 'Aggregates (ProcessedEndpoints) not published on NATS, by reason' });
     meter.addBatchObservableCallback(
       (r) => {
@@ -187,8 +233,11 @@ export class AggregatorHealth {
         r.observe(etcd, this.etcdReachable ? 1 : 0);
         r.observe(nats, this.natsConnected ? 1 : 0);
         for (const [reason, n] of this.publishFailures) r.observe(publishFailures, n, this.reason(reason));
+        r.observe(missing, this.workersMissing);
+        for (const [form, n] of this.published) r.observe(published, n, this.formAttrs(form));
+        for (const [reason, n] of this.workersDropped) r.observe(workersDropped, n, this.reason(reason));
       },
-      [workers, leader, cycles, lastCycle, statsRejected, eventsAccepted, eventsRejected, dropped, tracked, etcd, nats, publishFailures],
+      [published, missing, workersDropped, workers, leader, cycles, lastCycle, statsRejected, eventsAccepted, eventsRejected, dropped, tracked, etcd, nats, publishFailures],
     );
     const hist = meter.createHistogram('dynamo_metrics_scrape_duration_seconds', {
       description: 'Time of one scrape cycle, from request to updated snapshot',

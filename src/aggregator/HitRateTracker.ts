@@ -21,7 +21,9 @@ export type EventRejectReason =
   | 'out_of_range'
   | 'overlap_exceeds_isl'
   | 'bad_worker_id'
-  | 'unregistered_worker';
+  | 'unregistered_worker'
+  /** The aggregator's event queue was full (events arrive faster than it decodes them). */
+  | 'overloaded';
 
 export interface WorkerHitRate {
   islBlocks: number;
@@ -106,6 +108,11 @@ export class HitRateTracker {
     }
     this.add(e as HitRateEvent);
     return undefined;
+  }
+
+  /** Counts an event refused before decoding. */
+  reject(reason: EventRejectReason): void {
+    this.rejected.set(reason, (this.rejected.get(reason) ?? 0) + 1);
   }
 
   add(e: HitRateEvent): void {

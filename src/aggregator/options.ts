@@ -18,6 +18,10 @@ export const MIN_POLL_INTERVAL_MS = 1_000;
 export const DEFAULT_METRICS_HOST = '0.0.0.0';
 export const DEFAULT_METRICS_PORT = 9091;
 export const DEFAULT_METRICS_SERVICE_NAME = 'dynamo-metrics';
+/** Cycles in a row a registered worker may miss, its last stats kept, before it leaves the view. */
+export const DEFAULT_MAX_MISSED_CYCLES = 2;
+/** The most `--max-missed-cycles` accepts. */
+export const MAX_MISSED_CYCLES_LIMIT = 1_000;
 
 /** The option table of `metrics`. */
 export function metricsOptions() {
@@ -42,6 +46,13 @@ export function metricsOptions() {
       default: DEFAULT_MAX_TRACKED_WORKERS,
       description: 'most workers whose hit-rate totals are kept (least recently active dropped first)',
     },
+    max_missed_cycles: {
+      flag: 'max-missed-cycles',
+      parse: (v: unknown) => parseInteger(v, 0, MAX_MISSED_CYCLES_LIMIT),
+      default: DEFAULT_MAX_MISSED_CYCLES,
+      description:
+        'scrape cycles in a row a worker still registered in etcd may miss, its last stats kept, before its series are dropped (0: at the first miss); a worker etcd removes leaves at once',
+    },
     ...connectionOptions(),
     ...exp,
     // The seed's --host/--port address the pull server (or, with --push, the PushGateway).
@@ -58,6 +69,7 @@ export interface MetricsCommandConfig {
   endpoint: string;
   pollIntervalMs: number;
   maxTrackedWorkers: number;
+  maxMissedCycles: number;
   push: boolean;
   natsServers: string[];
   etcdEndpoints: string[];
@@ -87,6 +99,7 @@ export function metricsConfigFrom(loaded: Loaded<MetricsOptionTable>): MetricsCo
     endpoint: v.endpoint,
     pollIntervalMs: v.poll_interval,
     maxTrackedWorkers: v.max_tracked_workers,
+    maxMissedCycles: v.max_missed_cycles,
     push: v.push,
     natsServers: v.nats_server,
     etcdEndpoints: v.etcd_endpoints,

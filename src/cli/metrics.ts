@@ -35,6 +35,7 @@ runCommand('metrics', async () => {
     endpoint: cfg.endpoint,
     pollIntervalMs: cfg.pollIntervalMs,
     maxTrackedWorkers: cfg.maxTrackedWorkers,
+    maxMissedCycles: cfg.maxMissedCycles,
   });
   aggregator.attach(pipeline);
   onShutdownSignal('metrics', async () => {

@@ -16,6 +16,14 @@ interface Counts {
 
 export class ExportHealth {
   private readonly counts = new Map<ExporterName, Counts>();
+  /** HTTP connections the pull server cut or refused, by reason. */
+  readonly connectionsCut = new Map<string, number>();
+  private readonly cutAttrs = new Map<string, { reason: string }>();
+
+  connectionCut(reason: string): void {
+    this.connectionsCut.set(reason, (this.connectionsCut.get(reason) ?? 0) + 1);
+    if (!this.cutAttrs.has(reason)) this.cutAttrs.set(reason, { reason });
+  }
 
   private of(exporter: ExporterName): Counts {
     let c = this.counts.get(exporter);
@@ -42,6 +50,11 @@ export class ExportHealth {
       .createObservableCounter('dynamo_metrics_export_dropped_points_total', { description: 'Undelivered delta data points dropped because they exceeded what is carried into the next export' })
       .addCallback((r) => {
         for (const c of this.counts.values()) if (c.droppedPoints > 0) r.observe(c.droppedPoints, c.attrs);
+      });
+    meter
+      .createObservableCounter('dynamo_metrics_http_connections_cut_total', { description: 'Connections to the /metrics server cut or refused to keep it within its limits, by reason' })
+      .addCallback((r) => {
+        for (const [reason, n] of this.connectionsCut) r.observe(n, this.cutAttrs.get(reason));
       });
     meter
       .createObservableGauge('dynamo_metrics_last_export_success_timestamp_seconds', { description: 'Unix time of the last successful export by exporter' })

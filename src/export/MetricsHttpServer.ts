@@ -3,25 +3,34 @@
  * scraper accepts it, and 503 (never 200 with a comment) when collection fails or times out, so
  * that Prometheus marks the target down instead of showing stale series as fresh. Other routes
  * (the system status server's `/health` and `/live`) can be added.
+ *
+ * Concurrent scrapes share one collection and rendering (ExpositionCache). The server is bounded
+ * for an open network (docs/exporting.md, "Limits"): a cap on connections, a deadline for a
+ * request's headers and for the whole request, and a bound on what one client may leave unread
+ * (responses it has asked for, pipelined or not, that it does not take within the write timeout
+ * or beyond the byte bound): that connection is cut, counted by reason, and nobody else waits.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { promisify } from 'node:util';
-import { gzip as gzipCb } from 'node:zlib';
+import type { Socket } from 'node:net';
 import { formatHostPort } from '../config/values.ts';
 import { getLogger } from '../log.ts';
 import { UsageError } from '../errors.ts';
 import type { ExportHealth } from './ExportHealth.ts';
-import { acceptsOpenMetrics, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, serializePrometheusAsync, type PrometheusSerializerOptions } from './PrometheusSerializer.ts';
+import { acceptsOpenMetrics, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, type PrometheusSerializerOptions } from './PrometheusSerializer.ts';
+import { ExpositionCache } from './ExpositionCache.ts';
+import { DEFAULT_HTTP_LIMITS, DEFAULT_KEEP_ALIVE_TIMEOUT_MS, type HttpLimits } from './httpLimits.ts';
 import type { PullMetricReader } from './PullMetricReader.ts';
 import { BasicAuthGate, type WebConfig } from './webConfig.ts';
 import { errorMessage } from '../errors.ts';
 
-const gzip = promisify(gzipCb);
 const log = getLogger('export::prometheus');
 
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
+
+/** Why a connection was cut (the `reason` of `dynamo_metrics_http_connections_cut_total`). */
+export type CutReason = 'max_connections' | 'unread_bytes' | 'write_timeout';
 
 export interface MetricsHttpServerOptions extends PrometheusSerializerOptions {
   host: string;
@@ -34,6 +43,8 @@ export interface MetricsHttpServerOptions extends PrometheusSerializerOptions {
   health?: ExportHealth;
   /** TLS and basic auth (exporter-toolkit web config). */
   webConfig?: WebConfig;
+  /** @default DEFAULT_HTTP_LIMITS */
+  limits?: Partial<HttpLimits>;
 }
 
 export { formatHostPort };
@@ -42,6 +53,10 @@ export class MetricsHttpServer {
   private readonly server: Server;
   private readonly path: string;
   private readonly gate: BasicAuthGate;
+  private readonly limits: HttpLimits;
+  readonly cache: ExpositionCache;
+  /** Bytes of responses given to each connection and not yet taken by its client. */
+  private readonly unread = new WeakMap<Socket, number>();
 
   constructor(
     private readonly reader: PullMetricReader,
@@ -57,8 +72,52 @@ export class MetricsHttpServer {
         res.end('internal error\n');
       });
     };
-    this.server = tls !== undefined ? createHttpsServer(tls, handle) : createServer(handle);
-    this.server.keepAliveTimeout = 65_000;
+    const limits: HttpLimits = { ...DEFAULT_HTTP_LIMITS, ...opts.limits };
+    this.limits = limits;
+    this.cache = new ExpositionCache(opts);
+    // Node refuses a header deadline beyond the request deadline
+    const headersTimeout = Math.min(limits.headerTimeoutMs, limits.requestTimeoutMs);
+    const serverOptions = {
+      headersTimeout,
+      requestTimeout: limits.requestTimeoutMs,
+      // how often Node checks those deadlines
+      connectionsCheckingInterval: Math.max(100, Math.min(1_000, Math.floor(headersTimeout / 2))),
+      keepAliveTimeout: DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
+    };
+    this.server = tls !== undefined ? createHttpsServer({ ...tls, ...serverOptions }, handle) : createServer(serverOptions, handle);
+    this.server.keepAliveTimeout = DEFAULT_KEEP_ALIVE_TIMEOUT_MS;
+    this.server.maxConnections = limits.maxConnections;
+    this.server.on('drop', () => this.cut(undefined, 'max_connections'));
+  }
+
+  /** Cuts a connection (or counts one refused at accept). */
+  private cut(socket: Socket | undefined, reason: CutReason): void {
+    this.opts.health?.connectionCut(reason);
+    log.rateLimited('warn', `cut-${reason}`, 'closed an HTTP connection', { reason });
+    socket?.destroy();
+  }
+
+  /**
+   * Sends `chunks` as the response body, keeping the connection's unread bytes within bound: a
+   * response its client does not take within the write timeout cuts the connection.
+   */
+  private send(res: ServerResponse, chunks: readonly Buffer[], length: number): void {
+    const socket = res.socket;
+    for (const c of chunks) res.write(c);
+    res.end();
+    if (socket === null) return;
+    this.unread.set(socket, (this.unread.get(socket) ?? 0) + length);
+    const timer = setTimeout(() => this.cut(socket, 'write_timeout'), this.limits.writeTimeoutMs);
+    timer.unref();
+    let settled = false;
+    const done = (): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      this.unread.set(socket, Math.max(0, (this.unread.get(socket) ?? 0) - length));
+    };
+    res.once('finish', done);
+    res.once('close', done);
   }
 
   /** Listens; a port in use or a bad address is a one-line `UsageError`. */
@@ -100,6 +159,12 @@ export class MetricsHttpServer {
   }
 
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // a client asking for more while it leaves earlier answers unread (pipelining and not reading)
+    const socket = req.socket;
+    if ((this.unread.get(socket) ?? 0) + socket.writableLength > this.limits.maxUnreadBytes) {
+      this.cut(socket, 'unread_bytes');
+      return;
+    }
     if (!(await this.gate.allows(req))) {
       res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="dynamo-otel-metrics"', 'Content-Type': 'text/plain' });
       res.end('unauthorized\n');
@@ -122,10 +187,10 @@ export class MetricsHttpServer {
     const health = this.opts.health;
     const openMetrics = acceptsOpenMetrics(req.headers.accept);
     health?.attempt('prometheus');
-    let text: string;
+    const gzipped = /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''));
+    let body;
     try {
-      const rm = await this.reader.collectAll(this.opts.collectTimeoutMs);
-      text = await serializePrometheusAsync(rm, { ...this.opts, openMetrics });
+      body = await this.cache.render(() => this.reader.collectAll(this.opts.collectTimeoutMs), { openMetrics, gzip: gzipped });
     } catch (err) {
       health?.failure('prometheus');
       log.rateLimited('warn', 'collect', 'metrics collection failed; answering 503', { error: errorMessage(err) });
@@ -134,14 +199,14 @@ export class MetricsHttpServer {
       return;
     }
     health?.success('prometheus');
-    const headers: Record<string, string | number> = { 'Content-Type': openMetrics ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE, Vary: 'Accept, Accept-Encoding' };
-    let body: Buffer = Buffer.from(text, 'utf8');
-    if (/\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''))) {
-      body = await gzip(body);
-      headers['Content-Encoding'] = 'gzip';
-    }
-    headers['Content-Length'] = body.length;
+    const headers: Record<string, string | number> = {
+      'Content-Type': openMetrics ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE,
+      Vary: 'Accept, Accept-Encoding',
+      'Content-Length': body.length,
+    };
+    if (gzipped) headers['Content-Encoding'] = 'gzip';
     res.writeHead(200, headers);
-    res.end(req.method === 'HEAD' ? undefined : body);
+    if (req.method === 'HEAD') res.end();
+    else this.send(res, body.chunks, body.length);
   }
 }

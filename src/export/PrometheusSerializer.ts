@@ -129,7 +129,7 @@ export const SERIALIZE_CHUNK_POINTS = 1_000;
  * points and returns the text, so the async variant can let the event loop breathe on large
  * expositions.
  */
-function* serializeSteps(rm: ResourceMetrics, opts: PrometheusSerializerOptions): Generator<void, string> {
+function* serializeSteps(rm: ResourceMetrics, opts: PrometheusSerializerOptions, whole = true): Generator<void, Fragment> {
   const blocks = new Map<string, Block>();
   let points = 0;
   for (const sm of rm.scopeMetrics) {
@@ -163,8 +163,10 @@ function* serializeSteps(rm: ResourceMetrics, opts: PrometheusSerializerOptions)
     }
   }
   let out = '';
+  const names: string[] = [];
   if (opts.targetInfo) {
     out += `# HELP target_info Target metadata\n# TYPE target_info gauge\ntarget_info${labels(rm.resource.attributes, '')} 1\n`;
+    names.push('target_info');
   }
   const om = opts.openMetrics === true;
   for (const [name, b] of blocks) {
@@ -172,25 +174,49 @@ function* serializeSteps(rm: ResourceMetrics, opts: PrometheusSerializerOptions)
     // OpenMetrics names a counter family without the `_total` its sample carries
     const family = om && b.type === 'counter' ? name.slice(0, -'_total'.length) : name;
     out += `# HELP ${family} ${escapeHelp(b.help || name, om)}\n# TYPE ${family} ${b.type}\n${b.body}`;
+    names.push(name);
   }
-  return om ? `${out}# EOF\n` : out;
+  return { text: om && whole ? `${out}${OPENMETRICS_EOF}` : out, names };
 }
 
-/** Serializes every metric of `rm` in one go. */
-export function serializePrometheus(rm: ResourceMetrics, opts: PrometheusSerializerOptions = {}): string {
-  const steps = serializeSteps(rm, opts);
+/** The last line of an OpenMetrics exposition. */
+export const OPENMETRICS_EOF = '# EOF\n';
+
+/** Part of an exposition: its text (no `# EOF`) and the names of the families it holds. */
+export interface Fragment {
+  text: string;
+  names: string[];
+}
+
+function runSync(steps: Generator<void, Fragment>): Fragment {
   for (;;) {
     const r = steps.next();
     if (r.done) return r.value;
   }
 }
 
-/** The same text, yielding to the event loop between chunks so that a large scrape never stalls it. */
-export async function serializePrometheusAsync(rm: ResourceMetrics, opts: PrometheusSerializerOptions = {}): Promise<string> {
-  const steps = serializeSteps(rm, opts);
+async function runAsync(steps: Generator<void, Fragment>): Promise<Fragment> {
   for (;;) {
     const r = steps.next();
     if (r.done) return r.value;
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
+}
+
+/** Serializes every metric of `rm` in one go. */
+export function serializePrometheus(rm: ResourceMetrics, opts: PrometheusSerializerOptions = {}): string {
+  return runSync(serializeSteps(rm, opts)).text;
+}
+
+/** The same text, yielding to the event loop between chunks so that a large scrape never stalls it. */
+export async function serializePrometheusAsync(rm: ResourceMetrics, opts: PrometheusSerializerOptions = {}): Promise<string> {
+  return (await runAsync(serializeSteps(rm, opts))).text;
+}
+
+/**
+ * One part of an exposition, without the OpenMetrics `# EOF`: expositions made of parts whose
+ * family names are disjoint can be concatenated (then `# EOF` appended once).
+ */
+export function serializeFragmentAsync(rm: ResourceMetrics, opts: PrometheusSerializerOptions = {}): Promise<Fragment> {
+  return runAsync(serializeSteps(rm, opts, false));
 }

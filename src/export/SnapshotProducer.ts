@@ -9,8 +9,16 @@
  * its own view (`forTemporality`) that turns them into deltas. A series that misses collections
  * (a worker that missed a scrape, NATS down) keeps its baseline for `DELTA_BASELINE_MAX_AGE_MS`,
  * so its return sends only what is new, not its whole total again.
+ *
+ * One collection per view: a source may say what version of its data it holds (`version`).
+ * While that version is unchanged, every reader (each scrape, each push) gets the very same
+ * `ScopeMetrics` object, built once; concurrent collections share one in-flight build whether
+ * or not the source is versioned. Memory therefore does not grow with the number of concurrent
+ * scrapes, and the Prometheus server can keep the rendered text of an unchanged snapshot
+ * (`isSnapshotScope` tells it which scopes are such snapshots).
  */
 import type { Attributes, HrTime } from '@opentelemetry/api';
+import { millisToHrTime } from '@opentelemetry/core';
 import { emptyResource } from '@opentelemetry/resources';
 import {
   AggregationTemporality,
@@ -43,26 +51,89 @@ const DEFAULT_CONTEXT: SnapshotContext = { exponentialHistograms: false };
 
 export type TemporalitySelector = (instrumentType: InstrumentType) => AggregationTemporality;
 
+export interface SnapshotSourceOptions {
+  /**
+   * The version of the data the source would build now (compared with `===`). While it is
+   * unchanged the last snapshot is handed out again without calling the source. It may throw
+   * (a view that cannot be vouched for): that collection then fails like a throwing source.
+   */
+  version?: () => unknown;
+}
+
+interface Built {
+  version: unknown;
+  promise: Promise<ScopeMetrics>;
+  settled: boolean;
+}
+
+interface Entry {
+  source: SnapshotSource;
+  version: (() => unknown) | undefined;
+  /** The latest build per reader context (`ctxKey`). */
+  built: Map<string, Built>;
+}
+
+/** No version: every collection builds, but concurrent ones share the build in flight. */
+const UNVERSIONED = Symbol('unversioned');
+
+const snapshotScopes = new WeakSet<ScopeMetrics>();
+
+/** Whether `sm` was built by a snapshot source (so it is the same object while its version holds). */
+export function isSnapshotScope(sm: ScopeMetrics): boolean {
+  return snapshotScopes.has(sm);
+}
+
+function ctxKey(ctx: SnapshotContext): string {
+  return ctx.exponentialHistograms ? 'exp' : 'explicit';
+}
+
 export class SnapshotProducer implements MetricProducer {
-  private readonly sources = new Set<SnapshotSource>();
+  private readonly sources = new Set<Entry>();
+  /** Times a source actually built a snapshot (the rest were shared). */
+  builds = 0;
 
   /** Adds a source; returns a function that removes it. */
-  add(source: SnapshotSource): () => void {
-    this.sources.add(source);
-    return () => this.sources.delete(source);
+  add(source: SnapshotSource, opts: SnapshotSourceOptions = {}): () => void {
+    const entry: Entry = { source, version: opts.version, built: new Map() };
+    this.sources.add(entry);
+    return () => this.sources.delete(entry);
   }
 
   async collect(_options?: MetricCollectOptions, ctx: SnapshotContext = DEFAULT_CONTEXT): Promise<CollectionResult> {
     const scopeMetrics: ScopeMetrics[] = [];
     const errors: unknown[] = [];
-    for (const source of this.sources) {
+    for (const entry of this.sources) {
       try {
-        scopeMetrics.push(await source(ctx));
+        scopeMetrics.push(await this.snapshotOf(entry, ctx));
       } catch (err) {
         errors.push(err);
       }
     }
     return { resourceMetrics: { resource: emptyResource(), scopeMetrics }, errors };
+  }
+
+  /** The source's snapshot for `ctx`: the last one while its version holds, else one shared build. */
+  private snapshotOf(entry: Entry, ctx: SnapshotContext): Promise<ScopeMetrics> {
+    const key = ctxKey(ctx);
+    const version = entry.version === undefined ? UNVERSIONED : entry.version();
+    const last = entry.built.get(key);
+    // a build in flight is joined whatever the version (it started moments ago); a finished one
+    // is handed out again while the source's version is unchanged
+    if (last !== undefined && (!last.settled || (version !== UNVERSIONED && last.version === version))) return last.promise;
+    this.builds++;
+    const built: Built = { version, promise: Promise.resolve().then(() => entry.source(ctx)), settled: false };
+    entry.built.set(key, built);
+    built.promise.then(
+      (sm) => {
+        built.settled = true;
+        snapshotScopes.add(sm);
+      },
+      () => {
+        // a failed build is not kept: the next collection tries again
+        if (entry.built.get(key) === built) entry.built.delete(key);
+      },
+    );
+    return built.promise;
   }
 
   /** The producer a reader with temporality `select` (and exponential histograms or not) should use. */
@@ -101,13 +172,14 @@ function minus(counts: number[], prev: number[]): number[] {
 }
 
 /** The delta of a fixed-scale exponential histogram (the sources here never rescale). */
-function exponentialDelta(p: DataPoint<ExponentialHistogram>, prev: Previous): DataPoint<ExponentialHistogram> {
+function exponentialDelta(p: DataPoint<ExponentialHistogram>, prev: Previous, endTime: HrTime): DataPoint<ExponentialHistogram> {
   const h = p.value;
   const ph = prev.value as ExponentialHistogram;
   if (!isExponential(ph) || h.count < ph.count || h.scale !== ph.scale || h.positive.offset !== ph.positive.offset || h.positive.bucketCounts.length !== ph.positive.bucketCounts.length) return p;
   return {
     ...p,
     startTime: prev.endTime,
+    endTime,
     value: {
       ...h,
       ...countsSince(h, ph),
@@ -135,9 +207,11 @@ class DeltaView implements MetricProducer {
   async collect(options?: MetricCollectOptions): Promise<CollectionResult> {
     const res = await this.inner.collect(options, this.ctx);
     const now = Date.now();
+    // deltas end at this collection: a snapshot shared across collections keeps its build time
+    const endTime = millisToHrTime(now);
     const scopeMetrics = res.resourceMetrics.scopeMetrics.map((sm) => ({
       ...sm,
-      metrics: sm.metrics.map((m) => this.convert(sm.scope.name, m, now)),
+      metrics: sm.metrics.map((m) => this.convert(sm.scope.name, m, now, endTime)),
     }));
     this.evict(now);
     return { resourceMetrics: { ...res.resourceMetrics, scopeMetrics }, errors: res.errors };
@@ -163,7 +237,7 @@ class DeltaView implements MetricProducer {
     }
   }
 
-  private convert(scope: string, m: MetricData, now: number): MetricData {
+  private convert(scope: string, m: MetricData, now: number, endTime: HrTime): MetricData {
     if (m.aggregationTemporality !== AggregationTemporality.CUMULATIVE) return m;
     const isCounter = m.dataPointType === DataPointType.SUM && m.isMonotonic;
     const isHistogram = m.dataPointType === DataPointType.HISTOGRAM || m.dataPointType === DataPointType.EXPONENTIAL_HISTOGRAM;
@@ -180,20 +254,21 @@ class DeltaView implements MetricProducer {
       const k = key(p.attributes);
       const prev = series.get(k);
       if (prev === undefined) this.size++;
-      series.set(k, { endTime: p.endTime, value: p.value, seenAt: now });
+      series.set(k, { endTime, value: p.value, seenAt: now });
       if (prev === undefined) return p;
       if (typeof p.value === 'number') {
         const prevValue = prev.value as number;
         // a lower cumulative value means the source restarted: the whole value is new
-        return p.value < prevValue ? p : { ...p, startTime: prev.endTime, value: p.value - prevValue };
+        return p.value < prevValue ? p : { ...p, startTime: prev.endTime, endTime, value: p.value - prevValue };
       }
-      if (isExponential(p.value)) return exponentialDelta(p as DataPoint<ExponentialHistogram>, prev);
+      if (isExponential(p.value)) return exponentialDelta(p as DataPoint<ExponentialHistogram>, prev, endTime);
       const h = p.value;
       const ph = prev.value as Histogram;
       if (h.count < ph.count || h.buckets.counts.length !== ph.buckets.counts.length) return p;
       return {
         ...p,
         startTime: prev.endTime,
+        endTime,
         value: {
           ...h,
           ...countsSince(h, ph),

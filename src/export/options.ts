@@ -6,6 +6,7 @@ import { hostname } from 'node:os';
 import { ConfigError, loadOptions, type LoadInput, type OptionTable, type OptionValues } from '../config/schema.ts';
 import type { HttpAuth, HttpTls } from './httpClient.ts';
 import { loadWebConfig } from './webConfig.ts';
+import { DEFAULT_HEADER_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_UNREAD_BYTES, DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_WRITE_TIMEOUT_MS, type HttpLimits } from './httpLimits.ts';
 import {
   formatDuration,
   parseBool,
@@ -42,6 +43,10 @@ export const DEFAULT_PROMETHEUS_HOST = '0.0.0.0';
 export const DEFAULT_PROMETHEUS_PORT = 9091;
 export const DEFAULT_COLLECT_TIMEOUT_MS = 5_000;
 export const DEFAULT_CARDINALITY_LIMIT = 2_000;
+/** The most `--prometheus-max-connections` accepts. */
+export const MAX_CONNECTIONS_LIMIT = 1_000_000;
+/** The most `--prometheus-max-unread-bytes` accepts (1 GiB). */
+export const MAX_UNREAD_BYTES_LIMIT = 1024 * 1024 * 1024;
 export const DEFAULT_OTLP_PROTOCOL: OtlpProtocol = 'http/protobuf';
 export const DEFAULT_OTLP_COMPRESSION: Compression = 'none';
 export const DEFAULT_TEMPORALITY: TemporalityPreference = 'cumulative';
@@ -66,6 +71,8 @@ export interface PrometheusConfig {
   collectTimeoutMs: number;
   /** exporter-toolkit web config: TLS and basic auth for the server. */
   webConfigFile: string | undefined;
+  /** Bounds of the HTTP server. */
+  limits: HttpLimits;
 }
 
 export interface OtlpConfig {
@@ -207,6 +214,39 @@ export function exportOptions(defaults: ExportDefaults) {
       default: DEFAULT_COLLECT_TIMEOUT_MS,
       format: formatDuration,
       description: 'a scrape whose collection takes longer answers 503',
+    },
+    'prometheus.max_connections': {
+      flag: 'prometheus-max-connections',
+      parse: (v) => parseInteger(v, 1, MAX_CONNECTIONS_LIMIT),
+      default: DEFAULT_MAX_CONNECTIONS,
+      description: 'most connections the /metrics server holds at once; more are refused (counted in dynamo_metrics_http_connections_cut_total)',
+    },
+    'prometheus.header_timeout': {
+      flag: 'prometheus-header-timeout',
+      parse: parseDurationAtLeast(MIN_TIMEOUT_MS),
+      default: DEFAULT_HEADER_TIMEOUT_MS,
+      format: formatDuration,
+      description: 'a request whose headers take longer to arrive is closed (408)',
+    },
+    'prometheus.request_timeout': {
+      flag: 'prometheus-request-timeout',
+      parse: parseDurationAtLeast(MIN_TIMEOUT_MS),
+      default: DEFAULT_REQUEST_TIMEOUT_MS,
+      format: formatDuration,
+      description: 'a request that takes longer to arrive is closed (408)',
+    },
+    'prometheus.write_timeout': {
+      flag: 'prometheus-write-timeout',
+      parse: parseDurationAtLeast(MIN_TIMEOUT_MS),
+      default: DEFAULT_WRITE_TIMEOUT_MS,
+      format: formatDuration,
+      description: 'a connection whose client does not take a response within this is cut',
+    },
+    'prometheus.max_unread_bytes': {
+      flag: 'prometheus-max-unread-bytes',
+      parse: (v) => parseInteger(v, 1024, MAX_UNREAD_BYTES_LIMIT),
+      default: DEFAULT_MAX_UNREAD_BYTES,
+      description: 'a connection asking for more while this many bytes of its earlier responses are unread is cut',
     },
     'prometheus.web_config_file': {
       flag: 'web.config.file',
@@ -367,6 +407,13 @@ export function exportConfigFrom(v: OptionValues<ExportOptionTable>): ExportConf
       targetInfo: v['prometheus.target_info'],
       collectTimeoutMs: v['prometheus.collect_timeout'],
       webConfigFile: v['prometheus.web_config_file'],
+      limits: {
+        maxConnections: v['prometheus.max_connections'],
+        headerTimeoutMs: v['prometheus.header_timeout'],
+        requestTimeoutMs: v['prometheus.request_timeout'],
+        writeTimeoutMs: v['prometheus.write_timeout'],
+        maxUnreadBytes: v['prometheus.max_unread_bytes'],
+      },
     },
     otlp: {
       protocol: v['otlp.protocol'],

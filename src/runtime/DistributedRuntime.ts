@@ -19,7 +19,8 @@ import {
   type NatsOptions,
 } from './connections.ts';
 import { EndpointServer, type Handler, type ServeOptions } from './EndpointServer.ts';
-import { ShutdownError } from './errors.ts';
+import { RegistrationConflictError, ShutdownError } from './errors.ts';
+import { retryTransient } from './leaseGrants.ts';
 import { publishEvent, subscribeEvents, type EventHandler } from './events.ts';
 import { InstanceDiscovery } from './InstanceDiscovery.ts';
 import { MicroService } from './MicroService.ts';
@@ -87,6 +88,7 @@ export class DistributedRuntime extends EventEmitter<DistributedRuntimeEvents> i
   private routerInstance: ResponseRouter | undefined;
   private shuttingDown: Promise<void> | undefined;
   readonly instrumentation: RuntimeInstrumentation;
+  private readonly connectTimeoutMs: number;
   readonly requestTimeoutMs: number;
   readonly shutdownTimeoutMs: number;
 
@@ -99,6 +101,7 @@ export class DistributedRuntime extends EventEmitter<DistributedRuntimeEvents> i
   ) {
     super();
     this.instrumentation = opts.instrumentation ?? NOOP_INSTRUMENTATION;
+    this.connectTimeoutMs = opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     this.requestTimeoutMs = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     this.shutdownTimeoutMs = opts.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
     lease.on('changed', (newId, oldId) => void this.reregister(newId, oldId));
@@ -167,7 +170,12 @@ export class DistributedRuntime extends EventEmitter<DistributedRuntimeEvents> i
     this.servers.add(server);
     try {
       await this.nats.flush(); // the subscription is live on the server before anyone can find us
-      await server.register(this.etcd, this.lease.idString);
+      // paced like grants: in a registration burst a write may meet the client's open circuit breaker
+      await retryTransient(() => server.register(this.etcd, this.lease.idString), {
+        deadlineMs: this.connectTimeoutMs,
+        fatal: (e) => e instanceof RegistrationConflictError,
+        cancelled: () => this.shuttingDown !== undefined,
+      });
     } catch (err) {
       server.stopAccepting();
       this.servers.delete(server);

@@ -9,7 +9,7 @@ import { getLogger } from '../log.ts';
 import { settleWithin } from '../time.ts';
 import { FRAME_DATA, FRAME_LAST, endFrame, errorFrame, frame, toBytes } from './codec.ts';
 import { errorMessage } from '../errors.ts';
-import { DecodeError } from './errors.ts';
+import { DecodeError, RegistrationConflictError } from './errors.ts';
 import { parseJson, stringifyJson, type JsonValue } from './json.ts';
 import { EndpointCounters, QUEUE_GROUP, type MicroService, type StatsHandler } from './MicroService.ts';
 import { endpointSubject, instanceKey, microEndpointName } from './names.ts';
@@ -130,7 +130,7 @@ export class EndpointServer {
     const res = await etcd.if(key, 'Version', '==', 0).then(etcd.put(key).value(value).lease(leaseId)).commit();
     if (!res.succeeded) {
       const existing = await etcd.get(key).string();
-      if (existing !== value) throw new Error(`etcd key ${key} already holds another instance`);
+      if (existing !== value) throw new RegistrationConflictError(`etcd key ${key} already holds another instance`);
     }
   }
 

@@ -7,6 +7,7 @@ import type { Etcd3, Lease } from 'etcd3';
 import { getLogger } from '../log.ts';
 import { EtcdUnavailableError } from './errors.ts';
 import { sleep, withTimeout } from '../time.ts';
+import { grantLease, isFatalGrantError } from './leaseGrants.ts';
 import { errorMessage } from '../errors.ts';
 
 export const DEFAULT_LEASE_TTL_SECONDS = 10;
@@ -35,19 +36,23 @@ export class PrimaryLease extends EventEmitter<PrimaryLeaseEvents> {
     this.watch(lease);
   }
 
-  /** Grants the first lease; throws `EtcdUnavailableError` if etcd does not answer in time. */
+  /**
+   * Grants the first lease, paced with the other grants on this client and retried with backoff
+   * (leaseGrants.ts); throws `EtcdUnavailableError` once etcd has granted nothing for `timeoutMs`.
+   */
   static async grant(etcd: Etcd3, ttlSeconds: number, timeoutMs: number, endpoints: string): Promise<PrimaryLease> {
-    const lease = etcd.lease(ttlSeconds);
-    lease.on('lost', () => undefined); // handled once we own it; never an unhandled 'error'
     const unreachable = (why: string): EtcdUnavailableError =>
       new EtcdUnavailableError(`cannot reach etcd at ${endpoints} ${why}; is etcd running? (set ETCD_ENDPOINTS or --etcd-endpoints)`);
     try {
-      const id = await withTimeout(lease.grant(), timeoutMs, () => unreachable(`within ${timeoutMs} ms`));
-      return new PrimaryLease(etcd, ttlSeconds, lease, BigInt(id));
+      const { lease, id } = await grantLease(etcd, {
+        ttlSeconds,
+        deadlineMs: timeoutMs,
+        unreachable: (last) => unreachable(last === undefined || /timed out|timeout/i.test(errorMessage(last)) ? `within ${timeoutMs} ms` : `(${shortReason(last)})`),
+      });
+      return new PrimaryLease(etcd, ttlSeconds, lease, id);
     } catch (err) {
-      lease.release();
       if (err instanceof EtcdUnavailableError) throw err;
-      if (/auth|password|user name|permission denied/i.test(`${(err as Error).name} ${errorMessage(err)}`)) {
+      if (isFatalGrantError(err)) {
         throw new EtcdUnavailableError(
           `etcd at ${endpoints} refused the credentials (${shortReason(err)}); check ETCD_AUTH_USERNAME and ETCD_AUTH_PASSWORD`,
         );
@@ -74,13 +79,17 @@ export class PrimaryLease extends EventEmitter<PrimaryLeaseEvents> {
     });
   }
 
+  /** Grants a replacement, paced and retried with backoff for as long as it takes (never gives up while open). */
   private async regrant(): Promise<void> {
     const oldId = this.currentId;
     while (!this.closed) {
-      const lease = this.etcd.lease(this.ttlSeconds);
-      lease.on('lost', () => undefined);
       try {
-        const id = BigInt(await withTimeout(lease.grant(), this.ttlSeconds * 1000, undefined));
+        const { lease, id } = await grantLease(this.etcd, {
+          ttlSeconds: this.ttlSeconds,
+          deadlineMs: this.ttlSeconds * 1000,
+          unreachable: (last) => new EtcdUnavailableError(shortReason(last)),
+          cancelled: () => this.closed,
+        });
         if (this.closed) {
           await lease.revoke().catch(() => undefined);
           return;
@@ -95,7 +104,6 @@ export class PrimaryLease extends EventEmitter<PrimaryLeaseEvents> {
         this.emit('changed', id, oldId);
         return;
       } catch (err) {
-        lease.release();
         log.rateLimited('warn', 'regrant', 'cannot grant a new lease yet; retrying', { error: shortReason(err) });
         await sleep(DEFAULT_REGRANT_INTERVAL_MS);
       }

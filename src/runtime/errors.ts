@@ -23,6 +23,9 @@ export class NatsUnavailableError extends DynamoError {}
 /** etcd could not be reached or refused us. */
 export class EtcdUnavailableError extends DynamoError {}
 
+/** The instance key is already held by another instance. */
+export class RegistrationConflictError extends DynamoError {}
+
 /** No instance of the endpoint is registered. */
 export class NoInstancesError extends DynamoError {}
 

@@ -28,8 +28,21 @@ export {
   leaderKey,
   namespaceEventSubject,
   componentEventSubject,
+  aggregateSubject,
   sanitizeLabelValue,
 } from './names.ts';
+export {
+  publishLarge,
+  subscribeLarge,
+  splitLarge,
+  MessageAssembler,
+  HEADER_ENCODING,
+  HEADER_MESSAGE_ID,
+  HEADER_PART,
+  HEADER_PARTS,
+  DEFAULT_ASSEMBLY_TIMEOUT_MS,
+} from './largeMessages.ts';
+export type { LargeForm, LargeSend, AssemblyDropReason, AssemblerOptions, HeaderGetter } from './largeMessages.ts';
 export type { NameKind } from './names.ts';
 export {
   DynamoError,
@@ -38,6 +51,7 @@ export {
   InvalidNameError,
   NatsUnavailableError,
   EtcdUnavailableError,
+  RegistrationConflictError,
   NoInstancesError,
   InstanceGoneError,
   RequestTimeoutError,

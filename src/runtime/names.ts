@@ -82,6 +82,11 @@ export function namespaceEventSubject(namespace: string, name: string): string {
   return `namespace.${namespace}.${name}`;
 }
 
+/** Where the aggregator publishes `ProcessedEndpoints` for a target: `namespace.{ns}.l2c.{comp}.{ep}`. */
+export function aggregateSubject(namespace: string, component: string, endpoint: string): string {
+  return namespaceEventSubject(namespace, `l2c.${component}.${endpoint}`);
+}
+
 /** Component event subject: `namespace.{ns}.component.{comp}.{name}`. */
 export function componentEventSubject(namespace: string, component: string, name: string): string {
   return `namespace.${namespace}.component.${component}.${name}`;

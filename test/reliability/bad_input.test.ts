@@ -232,6 +232,10 @@ test('flags: every option with empty, wrong-type and out-of-range values gives a
     'resource-attribute': ['', ' ', '\n', 'x=y'], // empty lists and one pair
     'otlp-header': ['', ' ', '\n', 'x=y'],
     'prometheus-collect-timeout': ['1.5'],
+    'prometheus-header-timeout': ['1.5'],
+    'prometheus-request-timeout': ['1.5'],
+    'prometheus-write-timeout': ['1.5'],
+    'max-missed-cycles': ['0'], // drop at the first miss
     'otlp-timeout': ['1.5'],
     'otlp-interval': ['1.5'],
     'pushgateway-job': ANY_TEXT,

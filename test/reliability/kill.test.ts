@@ -7,6 +7,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from '@nats-io/transport-node';
+import { Etcd3 } from 'etcd3';
+import { withTimeout } from '../../src/time.ts';
 import { DistributedRuntime, DynamoError } from '../../src/runtime/index.ts';
 import { stringifyJson } from '../../src/runtime/json.ts';
 import { cleanups, sleep, waitUntil } from '../support/process.ts';
@@ -46,15 +48,32 @@ test('a worker SIGKILLed mid-request and mid-stream: errors, not hangs; the aggr
   const [c] = await client.random({ text: 'x' }).collect();
   assert.equal(c!.json<{ worker: bigint }>().worker, b.id);
 
-  // the aggregator side: a mock worker killed, the statistics cover the survivors
+  // the aggregator side: a mock worker killed, the statistics cover the survivors. The promise
+  // measured here is the etcd one: series gone within 2 poll intervals after etcd removes the
+  // worker's key (missed cycles are set high so that only the key's removal can drop it).
   const w1 = await startMockWorker(cluster);
   const w2 = await startMockWorker(cluster, ['--workers', '2']);
   defer(() => w2.proc.stop());
-  const m = await startMetrics(cluster);
+  const m = await startMetrics(cluster, ['--max-missed-cycles', '1000']);
   defer(() => m.proc.stop());
   await waitForScrape(m, 'three workers', (x) => series(x, 'llm_kv_blocks_active').length === 3);
+  const etcd = new Etcd3({ hosts: cluster.etcd.url });
+  defer(() => etcd.close());
+  const key = (await etcd.getAll().prefix('instances/').keys()).find((k) => k.endsWith(`:${w1.ids[0]!.toString(16)}`));
+  assert.ok(key !== undefined, 'the killed worker is registered');
+  const watcher = await etcd.watch().key(key).create();
+  defer(() => watcher.cancel());
+  const deleted = new Promise<number>((resolve) => watcher.on('delete', () => resolve(performance.now())));
   await w1.proc.kill();
-  const text = await waitForScrape(m, 'two workers', (x) => (series(x, 'llm_kv_blocks_active').length === 2 ? x : undefined), 3_000);
+  // until its lease expires (TTL 10 s) etcd still lists it: kept, counted as missing
+  const missing = await waitForScrape(m, 'the killed worker counted missing', (x) => ((sample(x, 'dynamo_metrics_workers_missing') ?? 0) >= 1 ? x : undefined));
+  assert.equal(series(missing, 'llm_kv_blocks_active').length, 3, 'a worker that misses cycles keeps its last stats');
+  const deletedAt = await withTimeout(deleted, 30_000, () => new Error('etcd never removed the killed worker'));
+  const text = await waitForScrape(m, 'two workers', (x) => (series(x, 'llm_kv_blocks_active').length === 2 ? x : undefined), 30_000);
+  const goneMs = performance.now() - deletedAt;
+  t.diagnostic(`series gone ${goneMs.toFixed(0)} ms after etcd removed the key (promise: 2 poll intervals = 2000 ms)`);
+  assert.ok(goneMs <= 2 * 1_000, `series gone within 2 poll intervals of the key's removal (${goneMs.toFixed(0)} ms)`);
+  assert.equal(sample(text, 'dynamo_metrics_workers_dropped_total', { reason: 'deregistered' }), 1);
   const vals = series(text, 'llm_kv_blocks_active');
   assert.deepEqual(vals.map((s) => s.labels.worker_id).sort(), w2.ids.map(String).sort());
   assert.equal(sample(text, 'llm_load_avg', LABELS), (vals[0]!.value + vals[1]!.value) / 2);

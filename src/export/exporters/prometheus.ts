@@ -8,9 +8,9 @@ export const prometheusExporter: ExporterDefinition = {
   name: 'prometheus',
   create({ config, health, readerOptions, routes }) {
     const reader = new PullMetricReader(readerOptions);
-    const { host, port, collectTimeoutMs, scopeLabels, targetInfo, webConfigFile } = config.prometheus;
+    const { host, port, collectTimeoutMs, scopeLabels, targetInfo, webConfigFile, limits } = config.prometheus;
     const webConfig = webConfigFile !== undefined ? loadWebConfig(webConfigFile) : undefined;
-    const server = new MetricsHttpServer(reader, { host, port, collectTimeoutMs, scopeLabels, targetInfo, routes, health, webConfig });
+    const server = new MetricsHttpServer(reader, { host, port, collectTimeoutMs, scopeLabels, targetInfo, routes, health, webConfig, limits });
     return { reader, server, describe: () => server.displayUrl };
   },
 };
