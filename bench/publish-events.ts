@@ -8,7 +8,9 @@
 import { readFileSync } from 'node:fs';
 import { connect } from '@nats-io/transport-node';
 
-const [url, idsFile, countArg] = process.argv.slice(2);
+const [url, idsFile, countArg, rateArg] = process.argv.slice(2);
+/** Events per second to offer (0: as fast as NATS takes them). */
+const rate = Number(rateArg ?? 0);
 const ids = readFileSync(idsFile!, 'utf8').trim().split('\n');
 const count = Number(countArg);
 const enc = new TextEncoder();
@@ -21,6 +23,11 @@ for (let sent = 0; sent < count; ) {
   for (let j = 0; j < n; j++) nc.publish('namespace.dynamo.kv-hit-rate', bodies[(sent + j) % bodies.length]!);
   sent += n;
   await nc.flush();
+  if (rate > 0) {
+    const due = t0 + (sent / rate) * 1000;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+  }
 }
 console.log(`sent ${count} in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
 await nc.drain();

@@ -17,7 +17,7 @@ import { AggregatorHealth, AggregatorMetrics, type AggregateView } from './Aggre
 import { DEFAULT_MAX_TRACKED_WORKERS, HitRateTracker } from './HitRateTracker.ts';
 import { DEFAULT_MAX_MISSED_CYCLES, DEFAULT_POLL_INTERVAL_MS } from './options.ts';
 import { LeaderElection } from './LeaderElection.ts';
-import { DEFAULT_SCATTER_MAX_WAIT_MS, scatterStats } from './scatterStats.ts';
+import { DEFAULT_COMPLETE_GRACE_MS, DEFAULT_SCATTER_MAX_WAIT_MS, scatterStats } from './scatterStats.ts';
 import { loadStatistics } from './statistics.ts';
 import { CycleCollector } from './CycleCollector.ts';
 import { DEFAULT_MAX_QUEUED_EVENTS, EventQueue } from './EventQueue.ts';
@@ -228,6 +228,8 @@ export class Aggregator {
           return registered !== undefined && registered.size > 0 && collector.answered === registered.size;
         },
         this.maxWaitMs,
+        // the grace after everyone answered is for workers not yet pinned to their instance
+        () => (collector.unpinned > 0 ? DEFAULT_COMPLETE_GRACE_MS : 0),
       );
       collector.commitOwners();
       const workers = this.keepMissing(collector, registered);

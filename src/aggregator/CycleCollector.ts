@@ -14,6 +14,8 @@ export class CycleCollector {
   private readonly conflicted = new Set<bigint>();
   /** Registered workers that answered (for ending the cycle once all did). */
   answered = 0;
+  /** Workers taken this cycle that are not yet pinned to an instance (new, or no instance id). */
+  unpinned = 0;
 
   /**
    * @param registered worker id → registered subject; undefined when etcd cannot be consulted
@@ -49,6 +51,7 @@ export class CycleCollector {
         continue;
       }
       this.workers.set(w.workerId, w);
+      if (owner === undefined) this.unpinned++;
       if (this.registered !== undefined) this.answered++;
     }
     for (const r of refused) this.rejected.set(r, (this.rejected.get(r) ?? 0) + 1);

@@ -9,8 +9,8 @@
 
 /** Events decoded per turn of the event loop. */
 export const EVENTS_PER_TURN = 1_000;
-/** Events waiting to be decoded at most (about 100 bytes each). */
-export const DEFAULT_MAX_QUEUED_EVENTS = 200_000;
+/** Events waiting to be decoded at most (a few seconds of a flood; about 100 bytes each). */
+export const DEFAULT_MAX_QUEUED_EVENTS = 1_000_000;
 /** Consumed slots are compacted away once there are this many. */
 const COMPACT_AFTER = 16_384;
 

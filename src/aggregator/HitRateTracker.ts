@@ -36,8 +36,68 @@ const textDecoder = new TextDecoder('utf-8', { fatal: true });
 /** The canonical body (serde's field order, plain non-negative integers): decoded without a parser. */
 const CANONICAL = /^\s*\{\s*"worker_id"\s*:\s*(0|[1-9]\d{0,18})\s*,\s*"isl_blocks"\s*:\s*(0|[1-9]\d{0,14})\s*,\s*"overlap_blocks"\s*:\s*(0|[1-9]\d{0,14})\s*\}\s*$/;
 
+const ascii = (x: string): Uint8Array => new TextEncoder().encode(x);
+const OPEN_ID = ascii('{"worker_id":');
+const THEN_ISL = ascii(',"isl_blocks":');
+const THEN_OVERLAP = ascii(',"overlap_blocks":');
+const CLOSE = 0x7d; // }
+const TEN_15 = 10n ** 15n;
+
+/** Index after `lit` if `b` holds it at `at`, else -1. */
+function literal(b: Uint8Array, at: number, lit: Uint8Array): number {
+  if (at + lit.length > b.length) return -1;
+  for (let k = 0; k < lit.length; k++) if (b[at + k] !== lit[k]) return -1;
+  return at + lit.length;
+}
+
+/** End of the run of digits at `at` (at most `max`, no leading zero), or -1. */
+function digits(b: Uint8Array, at: number, max: number): number {
+  let i = at;
+  while (i < b.length && b[i]! >= 0x30 && b[i]! <= 0x39) i++;
+  const n = i - at;
+  if (n === 0 || n > max || (n > 1 && b[at] === 0x30)) return -1;
+  return i;
+}
+
+function numberAt(b: Uint8Array, from: number, to: number): number {
+  let v = 0;
+  for (let k = from; k < to; k++) v = v * 10 + (b[k]! - 0x30);
+  return v;
+}
+
+/**
+ * The byte-exact canonical body, exactly as serde writes it (no spaces): read straight from the
+ * bytes, with no text decoding, no regular expression and no parser (about 3x cheaper). Anything
+ * else returns undefined and takes the general path, with the same rules.
+ */
+function decodeCanonicalBytes(b: Uint8Array): HitRateEvent | EventRejectReason | undefined {
+  let i = literal(b, 0, OPEN_ID);
+  if (i < 0) return undefined;
+  const idEnd = digits(b, i, 19);
+  if (idEnd < 0) return undefined;
+  // up to 15 digits are exact as a number; longer ids in two parts
+  const workerId = idEnd - i <= 15 ? BigInt(numberAt(b, i, idEnd)) : BigInt(numberAt(b, i, idEnd - 15)) * TEN_15 + BigInt(numberAt(b, idEnd - 15, idEnd));
+  i = literal(b, idEnd, THEN_ISL);
+  if (i < 0) return undefined;
+  const islEnd = digits(b, i, 15);
+  if (islEnd < 0) return undefined;
+  const isl = numberAt(b, i, islEnd);
+  i = literal(b, islEnd, THEN_OVERLAP);
+  if (i < 0) return undefined;
+  const overlapEnd = digits(b, i, 15);
+  if (overlapEnd < 0 || overlapEnd !== b.length - 1 || b[overlapEnd] !== CLOSE) return undefined;
+  const overlap = numberAt(b, i, overlapEnd);
+  if (workerId > MAX_WORKER_ID) return 'bad_worker_id';
+  if (overlap > isl) return 'overlap_exceeds_isl';
+  return { workerId, islBlocks: isl, overlapBlocks: overlap };
+}
+
 /** Validates one event body; a reason when it must be rejected. Pure. */
 export function decodeHitRateEvent(body: Uint8Array | string): HitRateEvent | EventRejectReason {
+  if (typeof body !== 'string') {
+    const fast = decodeCanonicalBytes(body);
+    if (fast !== undefined) return fast;
+  }
   let text: string;
   try {
     text = typeof body === 'string' ? body : textDecoder.decode(body);
@@ -84,9 +144,21 @@ export function decodeHitRateEvent(body: Uint8Array | string): HitRateEvent | Ev
   return { workerId, islBlocks: isl, overlapBlocks: overlap };
 }
 
+/** A tracked worker: its totals and its place in the recency list. */
+interface Entry extends WorkerHitRate {
+  readonly id: bigint;
+  prev: Entry | undefined;
+  next: Entry | undefined;
+}
+
 export class HitRateTracker {
-  /** Insertion order is recency order: a worker's entry is moved to the end on each event. */
-  private readonly workers = new Map<bigint, WorkerHitRate>();
+  /**
+   * Worker id → totals, and a doubly linked list in recency order (head: least recently active),
+   * so an event costs one map lookup and the cap drops the least recently active in O(1).
+   */
+  private readonly workers = new Map<bigint, Entry>();
+  private head: Entry | undefined;
+  private tail: Entry | undefined;
   private readonly rejected = new Map<EventRejectReason, number>();
   accepted = 0;
   dropped = 0;
@@ -120,21 +192,41 @@ export class HitRateTracker {
     let w = this.workers.get(e.workerId);
     if (w === undefined) {
       if (this.workers.size >= this.maxWorkers) {
-        const oldest = this.workers.keys().next().value as bigint;
-        this.workers.delete(oldest);
+        const oldest = this.head!;
+        this.unlink(oldest);
+        this.workers.delete(oldest.id);
         this.dropped++;
       }
-      w = { islBlocks: 0, overlapBlocks: 0 };
-    } else {
-      this.workers.delete(e.workerId);
+      w = { id: e.workerId, islBlocks: 0, overlapBlocks: 0, prev: undefined, next: undefined };
+      this.workers.set(e.workerId, w);
+      this.append(w);
+    } else if (w !== this.tail) {
+      this.unlink(w);
+      this.append(w);
     }
     w.islBlocks += e.islBlocks;
     w.overlapBlocks += e.overlapBlocks;
-    this.workers.set(e.workerId, w);
   }
 
+  private unlink(w: Entry): void {
+    if (w.prev === undefined) this.head = w.next;
+    else w.prev.next = w.next;
+    if (w.next === undefined) this.tail = w.prev;
+    else w.next.prev = w.prev;
+    w.prev = w.next = undefined;
+  }
+
+  private append(w: Entry): void {
+    w.prev = this.tail;
+    if (this.tail === undefined) this.head = w;
+    else this.tail.next = w;
+    this.tail = w;
+  }
+
+  /** A worker's totals (a copy), if tracked. */
   get(workerId: bigint): WorkerHitRate | undefined {
-    return this.workers.get(workerId);
+    const w = this.workers.get(workerId);
+    return w === undefined ? undefined : { islBlocks: w.islBlocks, overlapBlocks: w.overlapBlocks };
   }
 
   get size(): number {

@@ -11,9 +11,12 @@ import { createInbox, type NatsConnection } from '@nats-io/transport-node';
 
 export const DEFAULT_SCATTER_MAX_WAIT_MS = 1_000;
 /**
- * How long replies are still taken once every expected worker answered: a second answer for a
- * worker (a forger on an open NATS answering first) then arrives inside the cycle and is seen as
- * the conflict it is, instead of the first answer winning by arrival order.
+ * How long replies are still taken once every expected worker answered, while some worker that
+ * answered is not yet pinned to its micro-service instance (CycleCollector): a second answer for
+ * it (a forger on an open NATS answering first) then arrives inside the cycle and is seen as the
+ * conflict it is, instead of the first answer winning by arrival order. Once every worker is
+ * pinned, an answer from another instance is a conflict whatever its timing, and the cycle ends
+ * as soon as everyone answered.
  */
 export const DEFAULT_COMPLETE_GRACE_MS = 50;
 /** Replies parsed per turn of the event loop. */
@@ -38,8 +41,9 @@ export async function scatterStats(
   service: string,
   onReply: (body: Uint8Array) => boolean,
   maxWaitMs = DEFAULT_SCATTER_MAX_WAIT_MS,
-  graceMs = DEFAULT_COMPLETE_GRACE_MS,
+  graceMs: number | (() => number) = DEFAULT_COMPLETE_GRACE_MS,
 ): Promise<ScatterResult> {
+  const grace = typeof graceMs === 'number' ? () => graceMs : graceMs;
   const started = performance.now();
   const inbox = createInbox();
   const replies: Uint8Array[] = [];
@@ -74,7 +78,9 @@ export async function scatterStats(
       while (parsed < end) {
         if (onReply(replies[parsed++]!) && receiving) {
           complete = true;
-          graceTimer ??= setTimeout(stopReceiving, Math.min(graceMs, Math.max(0, maxWaitMs - (performance.now() - started))));
+          const g = Math.min(grace(), Math.max(0, maxWaitMs - (performance.now() - started)));
+          if (g <= 0) stopReceiving();
+          else graceTimer ??= setTimeout(stopReceiving, g);
         } else if (graceTimer !== undefined && complete) {
           complete = false; // a reply after completion undid it (a conflict): wait for the deadline
           clearTimeout(graceTimer);

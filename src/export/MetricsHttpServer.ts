@@ -92,6 +92,7 @@ export class MetricsHttpServer {
 
   /** Cuts a connection (or counts one refused at accept). */
   private cut(socket: Socket | undefined, reason: CutReason): void {
+    if (socket?.destroyed === true) return; // counted once per connection
     this.opts.health?.connectionCut(reason);
     log.rateLimited('warn', `cut-${reason}`, 'closed an HTTP connection', { reason });
     socket?.destroy();
@@ -101,11 +102,16 @@ export class MetricsHttpServer {
    * Sends `chunks` as the response body, keeping the connection's unread bytes within bound: a
    * response its client does not take within the write timeout cuts the connection.
    */
-  private send(res: ServerResponse, chunks: readonly Buffer[], length: number): void {
-    const socket = res.socket;
+  private send(req: IncomingMessage, res: ServerResponse, chunks: readonly Buffer[], length: number): void {
+    // the request's socket: a pipelined response has none of its own until its turn comes
+    const socket = req.socket;
+    const unread = (this.unread.get(socket) ?? 0) + socket.writableLength;
+    if (unread > 0 && unread + length > this.limits.maxUnreadBytes) {
+      this.cut(socket, 'unread_bytes');
+      return;
+    }
     for (const c of chunks) res.write(c);
     res.end();
-    if (socket === null) return;
     this.unread.set(socket, (this.unread.get(socket) ?? 0) + length);
     const timer = setTimeout(() => this.cut(socket, 'write_timeout'), this.limits.writeTimeoutMs);
     timer.unref();
@@ -207,6 +213,6 @@ export class MetricsHttpServer {
     if (gzipped) headers['Content-Encoding'] = 'gzip';
     res.writeHead(200, headers);
     if (req.method === 'HEAD') res.end();
-    else this.send(res, body.chunks, body.length);
+    else this.send(req, res, body.chunks, body.length);
   }
 }

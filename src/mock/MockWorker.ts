@@ -77,29 +77,25 @@ export class MockWorkers {
       }
     };
     try {
-      // a few at a time: thousands of lease grants at once would swamp a small etcd
-      const BATCH = 50;
-      for (let i = 0; i < opts.workers; i += BATCH) {
-        const batch = await Promise.all(
-          Array.from({ length: Math.min(BATCH, opts.workers - i) }, async () => {
-            const conns = sharedConns ? { shared: sharedConns } : { nats: opts.nats, etcd: opts.etcd };
-            const drt = await DistributedRuntime.connect({ ...conns, instrumentation: opts.instrumentation });
-            runtimes.push(drt);
-            const ep = drt.namespace(opts.namespace).component(opts.component).endpoint(opts.endpoint);
-            await ep.serve<{ text?: unknown }>(
-              (req) => {
-                const text = typeof req?.text === 'string' ? req.text : JSON.stringify(req);
-                return (async function* () {
-                  for (const word of text.split(/\s+/).filter((w) => w !== '')) yield word;
-                })();
-              },
-              { statsHandler: () => randomForwardPassMetrics(random) },
-            );
-            return drt;
-          }),
-        );
-        for (const drt of batch) log.info(`mock worker ${drt.instanceId} serving ${opts.namespace}/${opts.component}/${opts.endpoint}`);
-      }
+      // all at once: the runtime paces the lease grants and registrations of a burst itself
+      await Promise.all(
+        Array.from({ length: opts.workers }, async () => {
+          const conns = sharedConns ? { shared: sharedConns } : { nats: opts.nats, etcd: opts.etcd };
+          const drt = await DistributedRuntime.connect({ ...conns, instrumentation: opts.instrumentation });
+          runtimes.push(drt);
+          const ep = drt.namespace(opts.namespace).component(opts.component).endpoint(opts.endpoint);
+          await ep.serve<{ text?: unknown }>(
+            (req) => {
+              const text = typeof req?.text === 'string' ? req.text : JSON.stringify(req);
+              return (async function* () {
+                for (const word of text.split(/\s+/).filter((w) => w !== '')) yield word;
+              })();
+            },
+            { statsHandler: () => randomForwardPassMetrics(random) },
+          );
+          log.info(`mock worker ${drt.instanceId} serving ${opts.namespace}/${opts.component}/${opts.endpoint}`);
+        }),
+      );
     } catch (err) {
       await Promise.all(runtimes.map((r) => r.shutdown()));
       await closeShared();

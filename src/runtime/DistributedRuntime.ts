@@ -250,7 +250,7 @@ export class DistributedRuntime extends EventEmitter<DistributedRuntimeEvents> i
   }
 
   private async reregister(newId: bigint, oldId: bigint): Promise<void> {
-    log.info('re-registering endpoints under the new lease', { instance_id: newId, previous: oldId });
+    log.rateLimited('info', 'reregister-start', 're-registering endpoints under the new lease', { instance_id: newId, previous: oldId });
     for (const server of this.servers) server.bind(newId);
     const pending = new Set(this.servers);
     while (pending.size > 0 && this.shuttingDown === undefined && this.lease.id === newId) {

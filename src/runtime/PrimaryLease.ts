@@ -74,7 +74,8 @@ export class PrimaryLease extends EventEmitter<PrimaryLeaseEvents> {
   private watch(lease: Lease): void {
     lease.on('lost', (err: Error) => {
       if (this.closed || lease !== this.lease) return;
-      log.warn('primary lease lost; granting a new one', { lease_id: this.currentId, error: err.message });
+      // rate limited: one process may hold thousands of leases (mock_worker), all lost at once
+      log.rateLimited('warn', 'lease-lost', 'primary lease lost; granting a new one', { lease_id: this.currentId, error: err.message });
       void this.regrant();
     });
   }
@@ -97,7 +98,7 @@ export class PrimaryLease extends EventEmitter<PrimaryLeaseEvents> {
         this.lease = lease;
         this.currentId = id;
         this.watch(lease);
-        log.info('new primary lease granted', { lease_id: id, previous: oldId });
+        log.rateLimited('info', 'lease-granted', 'new primary lease granted', { lease_id: id, previous: oldId });
         // The old lease may have survived on the server (etcd refreshes leases on restart): revoke it
         // so the keys bound to it disappear now rather than at its TTL.
         void this.etcd.leaseClient.leaseRevoke({ ID: oldId.toString() }).catch(() => undefined);

@@ -12,7 +12,7 @@ import type { Etcd3, Lease } from 'etcd3';
 import { sleep, withTimeout } from '../time.ts';
 
 /** Grants in flight at once per etcd client. */
-export const MAX_CONCURRENT_GRANTS = 16;
+export const MAX_CONCURRENT_GRANTS = 64;
 /** First pause after a failed grant; doubled on each failure up to `GRANT_BACKOFF_MAX_MS`. */
 export const GRANT_BACKOFF_INITIAL_MS = 50;
 export const GRANT_BACKOFF_MAX_MS = 2_000;

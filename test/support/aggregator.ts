@@ -4,6 +4,8 @@ import { clusterEnv, startScript, waitForLine, type Endpoints } from './workers.
 
 export const TARGET = ['--component', 'my_component', '--endpoint', 'my_endpoint'];
 export const LABELS = { component: 'my_component', endpoint: 'my_endpoint' };
+/** The longest a test scrape may take. */
+export const SCRAPE_TIMEOUT_MS = 30_000;
 
 export interface MetricsProcess {
   proc: ManagedProcess;
@@ -18,7 +20,8 @@ export async function startMetrics(cluster: Endpoints, extra: string[] = [], env
   await waitForLine(proc, /Prometheus metrics server started at (https:\/\/)?127\.0\.0\.1:\d+\/metrics/, 30_000);
   await waitForLine(proc, /Scraping endpoint dynamo\/my_component\/my_endpoint for stats/, 30_000);
   const url = `http://127.0.0.1:${port}/metrics`;
-  return { proc, port, url, scrape: async () => (await fetch(url)).text() };
+  // a scrape that never answers fails the test instead of hanging it
+  return { proc, port, url, scrape: async () => (await fetch(url, { signal: AbortSignal.timeout(SCRAPE_TIMEOUT_MS) })).text() };
 }
 
 /** Starts a mock_worker process; resolves with the ids of its workers once they serve. */

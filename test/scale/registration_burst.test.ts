@@ -1,0 +1,67 @@
+/**
+ * Bursts of registrations against a real etcd: 3,000 workers in one process register at once
+ * (no batching by the caller) and every one succeeds; then every lease is revoked on the server at
+ * once, as when etcd loses them all, and every worker re-registers under a new lease, paced and
+ * retried, none giving up.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Etcd3 } from 'etcd3';
+import { connectNats, createEtcdClient, DistributedRuntime } from '../../src/runtime/index.ts';
+import { grantRetries } from '../../src/runtime/leaseGrants.ts';
+import { cleanups, waitUntil } from '../support/process.ts';
+import { startCluster } from '../support/servers.ts';
+
+const WORKERS = 3_000;
+const PREFIX = 'instances/burst/worker/';
+
+test(`${WORKERS} workers in one process register at once, and all re-register when etcd drops every lease`, { timeout: 600_000 }, async (t) => {
+  const defer = cleanups(t);
+  const cluster = await startCluster();
+  defer(() => cluster.stop());
+  const nats = await connectNats({ servers: [cluster.nats.url] });
+  const etcd = createEtcdClient({ endpoints: [cluster.etcd.url] });
+  const runtimes: DistributedRuntime[] = [];
+  defer(async () => {
+    const s0 = performance.now();
+    await Promise.all(runtimes.map((r) => r.shutdown().catch(() => undefined)));
+    t.diagnostic(`${WORKERS} shut down in ${((performance.now() - s0) / 1000).toFixed(1)} s`);
+    await nats.close();
+    etcd.close();
+  });
+  const t0 = performance.now();
+  const started = await Promise.allSettled(
+    Array.from({ length: WORKERS }, async () => {
+      const drt = await DistributedRuntime.connect({ shared: { nats, etcd } });
+      runtimes.push(drt);
+      await drt.namespace('burst').component('worker').endpoint('generate').serve(async function* () {
+        yield 'ok';
+      });
+      return drt;
+    }),
+  );
+  const failed = started.filter((r) => r.status === 'rejected');
+  t.diagnostic(`${WORKERS} registrations at once: ${WORKERS - failed.length} ok in ${((performance.now() - t0) / 1000).toFixed(1)} s, ${grantRetries(etcd)} grants retried`);
+  assert.equal(failed.length, 0, `none gave up: ${failed.slice(0, 3).map((r) => String((r as PromiseRejectedResult).reason)).join('; ')}`);
+
+  const admin = new Etcd3({ hosts: cluster.etcd.url });
+  defer(() => admin.close());
+  const before = await admin.getAll().prefix(PREFIX).keys();
+  assert.equal(before.length, WORKERS, 'every worker listed in etcd');
+  const oldIds = new Set(runtimes.map((r) => r.instanceId));
+
+  // etcd loses every lease at once: all keys vanish, every worker must grant and register again
+  const { leases } = await admin.leaseClient.leaseLeases();
+  await Promise.all(leases.map((l) => admin.leaseClient.leaseRevoke({ ID: l.ID })));
+  const t1 = performance.now();
+  await waitUntil(
+    'every worker re-registered under a new lease',
+    async () => {
+      const keys = await admin.getAll().prefix(PREFIX).keys();
+      return keys.length === WORKERS && runtimes.every((r) => !oldIds.has(r.instanceId));
+    },
+    300_000,
+    500,
+  );
+  t.diagnostic(`${WORKERS} re-registrations after every lease was revoked: ${((performance.now() - t1) / 1000).toFixed(1)} s, ${grantRetries(etcd)} grants retried in all`);
+});
