@@ -14,7 +14,7 @@
  *   BENCH_WORKERS=10000 npm run bench -- bench/aggregator.bench.ts
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { createServer, get as httpGet } from 'node:http';
 import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { Aggregator } from '../src/aggregator/Aggregator.ts';
@@ -123,18 +123,34 @@ try {
   }
   goal('aggregates delivered per cycle (consumer count / cycles)', (delivered - deliveredBefore) / CYCLES, '>=', 1, '');
 
-  // a scrape of an already-rendered view
+  // a scrape of an already-rendered view, as Prometheus does it (gzip; the bytes are not
+  // decompressed here, so the figure is the server's and the transfer's, not this client's)
   const scrapeUrl = `http://127.0.0.1:${port}/metrics`;
-  let size = (await (await fetch(scrapeUrl)).arrayBuffer()).byteLength; // renders the view
-  const scrapes: number[] = [];
+  const scrapeOnce = (encoding: string): Promise<{ ms: number; bytes: number }> =>
+    new Promise((resolve, reject) => {
+      const s0 = performance.now();
+      httpGet(scrapeUrl, { headers: { 'Accept-Encoding': encoding } }, (res) => {
+        let bytes = 0;
+        res.on('data', (c: Buffer) => (bytes += c.length));
+        res.on('end', () => resolve({ ms: performance.now() - s0, bytes }));
+      }).on('error', reject);
+    });
+  await scrapeOnce('gzip'); // renders the view
+  const forms: Record<string, { ms: number[]; bytes: number }> = { gzip: { ms: [], bytes: 0 }, identity: { ms: [], bytes: 0 } };
   for (let i = 0; i < 10; i++) {
-    const s0 = performance.now();
-    size = (await (await fetch(scrapeUrl)).arrayBuffer()).byteLength;
-    scrapes.push(performance.now() - s0);
+    for (const enc of ['gzip', 'identity']) {
+      const r = await scrapeOnce(enc);
+      forms[enc]!.ms.push(r.ms);
+      forms[enc]!.bytes = r.bytes;
+    }
   }
-  const sc = summarize(scrapes);
-  rows.push([`/metrics of ${WORKERS} workers, view already rendered`, `${(size / 1048576).toFixed(1)} MiB, median ${fmt(sc.median)} ms, p90 ${fmt(sc.p90)} ms per scrape`]);
-  if (big) goal('scrape of an already-rendered view (median)', sc.median, '<=', 50, 'ms');
+  const gz = summarize(forms.gzip!.ms);
+  const id = summarize(forms.identity!.ms);
+  rows.push([
+    `/metrics of ${WORKERS} workers, view already rendered`,
+    `gzip ${(forms.gzip!.bytes / 1048576).toFixed(2)} MiB: median ${fmt(gz.median)} ms, p90 ${fmt(gz.p90)} ms; identity ${(forms.identity!.bytes / 1048576).toFixed(1)} MiB: median ${fmt(id.median)} ms, p90 ${fmt(id.p90)} ms`,
+  ]);
+  if (big) goal('scrape of an already-rendered view, gzip as Prometheus asks (median)', gz.median, '<=', 50, 'ms');
 
   // hit-rate events from another process while cycles run every second
   const ids = [...agg.view!.workers.keys()];

@@ -7,5 +7,5 @@ files=("$@")
 [ ${#files[@]} -gt 0 ] || files=(bench/*.bench.ts)
 for f in "${files[@]}"; do
   echo "## $f" >&2
-  node --conditions=development --import tsx "$f"
+  node --expose-gc --conditions=development --import tsx "$f"
 done

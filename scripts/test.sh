@@ -10,4 +10,4 @@ if [ ${#files[@]} -eq 0 ]; then
   echo "test: no test files found" >&2
   exit 1
 fi
-exec node --conditions=development --import tsx --test --test-concurrency="${TEST_CONCURRENCY:-2}" --test-timeout="${TEST_TIMEOUT_MS:-300000}" "${files[@]}"
+exec node --expose-gc --conditions=development --import tsx --test --test-concurrency="${TEST_CONCURRENCY:-2}" --test-timeout="${TEST_TIMEOUT_MS:-300000}" "${files[@]}"

@@ -170,6 +170,14 @@ class Parser {
  * `to_string_pretty` (two spaces, `": "`). Non-finite numbers are written as null, as JSON.stringify does.
  */
 export function stringifyJson(value: unknown, indent = 0): string {
+  if (indent === 0) {
+    // the native writer is several times faster and writes the same text, but refuses bigint
+    try {
+      return JSON.stringify(value) ?? 'null';
+    } catch (err) {
+      if (!(err instanceof TypeError)) throw err;
+    }
+  }
   return write(value, indent, '');
 }
 
