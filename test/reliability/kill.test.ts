@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { connect } from '@nats-io/transport-node';
 import { Etcd3 } from 'etcd3';
 import { withTimeout } from '../../src/time.ts';
-import { DistributedRuntime, DynamoError } from '../../src/runtime/index.ts';
+import { DistributedRuntime, InstanceGoneError } from '../../src/runtime/index.ts';
 import { stringifyJson } from '../../src/runtime/json.ts';
 import { cleanups, sleep, waitUntil } from '../support/process.ts';
 import { startCluster } from '../support/servers.ts';
@@ -40,7 +40,7 @@ test('a worker SIGKILLed mid-request and mid-stream: errors, not hangs; the aggr
   const tookMs = Date.now() - killedAt;
   for (const o of outcomes) {
     assert.equal(o.status, 'rejected');
-    assert.ok((o as PromiseRejectedResult).reason instanceof DynamoError, String((o as PromiseRejectedResult).reason));
+    assert.ok((o as PromiseRejectedResult).reason instanceof InstanceGoneError, `the instance is gone, said as such: ${String((o as PromiseRejectedResult).reason)}`);
   }
   assert.ok(tookMs < 15_000, `errors within the lease TTL, not a hang (${tookMs} ms)`);
   for (let i = 1; i < got.length; i++) assert.equal(got[i], got[i - 1]! + 1, 'chunks in order, none duplicated');
