@@ -11,6 +11,7 @@ import type { MetricsFactory, MetricsScope } from '../src/runtime/metricsFactory
 import type { EndpointObserverFactory, ObservedRuntime, RuntimeInstrumentation } from '../src/runtime/observer.ts';
 import { MetricsRegistry } from './CustomMetrics.ts';
 import { processEndpointMetrics } from './EndpointMetrics.ts';
+import { processKvStatsMetrics } from './KvStatsMetrics.ts';
 import { scopeAttributes } from './labels.ts';
 import { closeProcessSystemStatusServer, processSystemStatusServer, type SystemStatusServer } from './SystemStatusServer.ts';
 
@@ -23,6 +24,8 @@ export interface InstrumentationOptions {
 
 export class ProcessInstrumentation implements RuntimeInstrumentation {
   readonly endpointObserver: EndpointObserverFactory = processEndpointMetrics.observer;
+  /** Endpoints with a stats handler report their KV stats as gauges (read at collection). */
+  readonly endpointStats = processKvStatsMetrics.register;
 
   constructor(
     /** The process's status server, when enabled. */

@@ -13,6 +13,7 @@ export {
   METRIC_NAMES,
   METRIC_HELP,
 } from './EndpointMetrics.ts';
+export { KvStatsMetrics, processKvStatsMetrics, KV_STATS_METRIC_NAMES, KV_STATS_METRIC_HELP, KV_STATS_SCOPE, KV_STATS_READ_TIMEOUT_MS } from './KvStatsMetrics.ts';
 export { MetricsRegistry, CustomCounter, CustomUpDownCounter, CustomGauge, CustomHistogram, CUSTOM_METRIC_PREFIX, RESERVED_LABELS } from './CustomMetrics.ts';
 export { scopeAttributes } from './labels.ts';
 export {

@@ -5,7 +5,7 @@
  */
 import { parseJson } from '../runtime/json.ts';
 import { idFromHex } from '../runtime/names.ts';
-import { decodeForwardPassMetrics, type FpmRejectReason, type ForwardPassMetrics } from './forwardPassMetrics.ts';
+import { decodeForwardPassMetrics, type FpmRejectReason, type ForwardPassMetrics } from '../runtime/forwardPassMetrics.ts';
 
 export type StatsRejectReason = 'bad_json' | 'bad_shape' | 'bad_endpoint' | 'bad_worker_id' | 'unregistered' | 'conflict' | `data_${FpmRejectReason}`;
 

@@ -89,6 +89,8 @@ export class DistributedRuntime extends EventEmitter<DistributedRuntimeEvents> i
   private shuttingDown: Promise<void> | undefined;
   readonly instrumentation: RuntimeInstrumentation;
   private readonly connectTimeoutMs: number;
+  /** What to call when a served endpoint with a stats handler stops (instrumentation). */
+  private readonly statsSources = new Map<EndpointServer, () => void>();
   readonly requestTimeoutMs: number;
   readonly shutdownTimeoutMs: number;
 
@@ -168,6 +170,10 @@ export class DistributedRuntime extends EventEmitter<DistributedRuntimeEvents> i
     );
     server.bind(this.lease.id);
     this.servers.add(server);
+    const stats = opts.statsHandler;
+    if (stats !== undefined && this.instrumentation.endpointStats !== undefined) {
+      this.statsSources.set(server, this.instrumentation.endpointStats({ identity, instanceId: () => this.lease.id, read: () => stats() }));
+    }
     try {
       await this.nats.flush(); // the subscription is live on the server before anyone can find us
       // paced like grants: in a registration burst a write may meet the client's open circuit breaker
@@ -179,6 +185,8 @@ export class DistributedRuntime extends EventEmitter<DistributedRuntimeEvents> i
     } catch (err) {
       server.stopAccepting();
       this.servers.delete(server);
+      this.statsSources.get(server)?.();
+      this.statsSources.delete(server);
       throw err;
     }
     log.debug('serving endpoint', { subject: server.subject });
@@ -188,6 +196,8 @@ export class DistributedRuntime extends EventEmitter<DistributedRuntimeEvents> i
   /** @internal */
   async unserve(server: EndpointServer): Promise<void> {
     if (!this.servers.delete(server)) return;
+    this.statsSources.get(server)?.();
+    this.statsSources.delete(server);
     // Stop accepting, let in-flight requests finish, then deregister (clients
     // fail requests to an instance whose key is gone, so the key stays while they run).
     server.stopAccepting();

@@ -57,10 +57,24 @@ export interface ObservedRuntime {
   readiness(): { ready: boolean; endpoints: string[] };
 }
 
+/** A served endpoint's stats handler, as an instrumentation may read it at its collections. */
+export interface EndpointStatsSource {
+  readonly identity: EndpointIdentity;
+  /** The worker serving it (its lease id; it changes when a lost lease is replaced). */
+  instanceId(): bigint;
+  /** Calls the endpoint's stats handler: its ForwardPassMetrics, or a promise of them. */
+  read(): unknown;
+}
+
 /** Everything a runtime reports to, handed in with `DistributedRuntimeOptions.instrumentation`. */
 export interface RuntimeInstrumentation {
   /** The observer of one served endpoint. */
   endpointObserver: EndpointObserverFactory;
+  /**
+   * An endpoint with a stats handler started serving; the returned function is called when it
+   * stops. The handler is only ever read at the instrumentation's collections, never per request.
+   */
+  endpointStats?(source: EndpointStatsSource): () => void;
   /** Custom metrics for one level of the hierarchy. */
   metrics(scope: MetricsScope): MetricsFactory;
   /** A runtime using this instrumentation connected. */

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeForwardPassMetrics } from '../../src/aggregator/forwardPassMetrics.ts';
+import { decodeForwardPassMetrics } from '../../src/runtime/forwardPassMetrics.ts';
 import { loadStatistics } from '../../src/aggregator/statistics.ts';
 import { parseStatsReply } from '../../src/aggregator/statsReply.ts';
 import { HitRateTracker, decodeHitRateEvent } from '../../src/aggregator/HitRateTracker.ts';
