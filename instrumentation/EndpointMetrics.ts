@@ -8,6 +8,8 @@
  * is lost to start-up order.
  */
 import type { Attributes, BatchObservableResult, HrTime, Meter, ObservableCounter, ObservableUpDownCounter } from '@opentelemetry/api';
+import { ConfigError } from '../src/config/schema.ts';
+import { DEFAULT_DURATION_BUCKETS, DURATION_BUCKETS_ENV } from './buckets.ts';
 import { millisToHrTime } from '@opentelemetry/core';
 import { DataPointType, AggregationTemporality, type ExponentialHistogram, type Histogram, type MetricData, type ScopeMetrics } from '@opentelemetry/sdk-metrics';
 import { ENDPOINT_ERROR_TYPES, type EndpointErrorType, type EndpointIdentity, type EndpointObserver } from '../src/runtime/observer.ts';
@@ -16,7 +18,8 @@ import type { MetricsPipeline } from '../src/export/MetricsPipeline.ts';
 
 export const COMPONENT_METER_NAME = 'dynamo_component';
 /** Buckets of `dynamo_component_request_duration_seconds`, in seconds. */
-export const DURATION_BUCKETS_SECONDS: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/** The seed's duration buckets (the default layout; `buckets.ts` has the others). */
+export const DURATION_BUCKETS_SECONDS: readonly number[] = DEFAULT_DURATION_BUCKETS;
 
 export const METRIC_NAMES = {
   requests: 'dynamo_component_requests_total',
@@ -59,7 +62,6 @@ export function expBucket(seconds: number): number {
 }
 
 const ERROR_INDEX = new Map<EndpointErrorType, number>(ENDPOINT_ERROR_TYPES.map((t, i) => [t, i]));
-const BOUNDS = DURATION_BUCKETS_SECONDS;
 
 /** Counters of one endpoint: what the request path touches. */
 export class EndpointStats implements EndpointObserver {
@@ -68,7 +70,7 @@ export class EndpointStats implements EndpointObserver {
   responseBytesTotal = 0;
   inflight = 0;
   readonly errors = new Float64Array(ENDPOINT_ERROR_TYPES.length);
-  readonly bucketCounts = new Float64Array(BOUNDS.length + 1);
+  readonly bucketCounts: Float64Array;
   durationSum = 0;
   durationCount = 0;
   readonly expCounts = new Float64Array(EXP_BUCKETS);
@@ -76,7 +78,12 @@ export class EndpointStats implements EndpointObserver {
   readonly attributes: Attributes;
   readonly errorAttributes: Attributes[];
 
-  constructor(readonly identity: EndpointIdentity) {
+  constructor(
+    readonly identity: EndpointIdentity,
+    /** Upper bounds of the duration buckets, in seconds. */
+    readonly bounds: readonly number[] = DURATION_BUCKETS_SECONDS,
+  ) {
+    this.bucketCounts = new Float64Array(bounds.length + 1);
     this.attributes = endpointAttributes(identity);
     this.errorAttributes = ENDPOINT_ERROR_TYPES.map((t) => ({ ...this.attributes, error_type: t }));
   }
@@ -99,8 +106,9 @@ export class EndpointStats implements EndpointObserver {
     this.inflight--;
     this.durationCount++;
     this.durationSum += seconds;
+    const bounds = this.bounds;
     let i = 0;
-    while (i < BOUNDS.length && seconds > BOUNDS[i]!) i++;
+    while (i < bounds.length && seconds > bounds[i]!) i++;
     this.bucketCounts[i]!++;
     if (seconds > 0) this.expCounts[expBucket(seconds)]!++;
     else this.expZero++;
@@ -112,6 +120,23 @@ export class EndpointMetrics {
   private readonly stats = new Map<string, EndpointStats>();
   private readonly startTime: HrTime;
   private readonly attached = new WeakSet<MetricsPipeline>();
+  private bounds: readonly number[] = DURATION_BUCKETS_SECONDS;
+
+  /**
+   * Sets the duration bucket layout. Endpoints already observed keep theirs, so a different
+   * layout once any endpoint is observed is a `ConfigError` (one process, one layout).
+   */
+  useBuckets(bounds: readonly number[]): void {
+    const same = bounds.length === this.bounds.length && bounds.every((b, i) => b === this.bounds[i]);
+    if (same) return;
+    if (this.stats.size > 0) throw new ConfigError(`${DURATION_BUCKETS_ENV}: the duration buckets are already fixed for this process (an endpoint is served); set them before the first runtime connects`);
+    this.bounds = bounds;
+  }
+
+  /** The duration bucket layout in use. */
+  get buckets(): readonly number[] {
+    return this.bounds;
+  }
 
   constructor() {
     this.startTime = millisToHrTime(Date.now());
@@ -122,7 +147,7 @@ export class EndpointMetrics {
     const key = `${id.namespace}\u0000${id.component}\u0000${id.endpoint}`;
     let s = this.stats.get(key);
     if (s === undefined) {
-      s = new EndpointStats(id);
+      s = new EndpointStats(id, this.bounds);
       this.stats.set(key, s);
     }
     return s;
@@ -173,7 +198,7 @@ export class EndpointMetrics {
   /** The duration histograms as cumulative OTel histogram data. */
   durationSnapshot(): ScopeMetrics {
     return this.durationMetric(DataPointType.HISTOGRAM, (s) => ({
-      buckets: { boundaries: [...BOUNDS], counts: Array.from(s.bucketCounts) },
+      buckets: { boundaries: [...s.bounds], counts: Array.from(s.bucketCounts) },
       sum: s.durationSum,
       count: s.durationCount,
     }));

@@ -12,6 +12,9 @@ import type { EndpointObserverFactory, ObservedRuntime, RuntimeInstrumentation }
 import { MetricsRegistry } from './CustomMetrics.ts';
 import { processEndpointMetrics } from './EndpointMetrics.ts';
 import { processKvStatsMetrics } from './KvStatsMetrics.ts';
+import { DEFAULT_DURATION_BUCKETS, DURATION_BUCKETS_ENV, parseDurationBuckets } from './buckets.ts';
+import { ConfigError } from '../src/config/schema.ts';
+import { ValueError } from '../src/config/values.ts';
 import { scopeAttributes } from './labels.ts';
 import { closeProcessSystemStatusServer, processSystemStatusServer, type SystemStatusServer } from './SystemStatusServer.ts';
 
@@ -20,6 +23,24 @@ export interface InstrumentationOptions {
   env?: NodeJS.ProcessEnv;
   /** Start (or join) the process's status server when `DYN_SYSTEM_ENABLED` is true. @default true */
   systemStatus?: boolean;
+  /**
+   * Duration bucket layout: `default` (the seed's, to 10 s), `llm` (to 600 s) or explicit bounds in
+   * seconds. @default `DYN_DURATION_BUCKETS`, else `default`
+   */
+  durationBuckets?: 'default' | 'llm' | readonly number[];
+}
+
+/** The layout the options or `DYN_DURATION_BUCKETS` ask for; a bad value is a one-line `ConfigError`. */
+function durationBuckets(opts: InstrumentationOptions, env: NodeJS.ProcessEnv): readonly number[] {
+  const raw: unknown = opts.durationBuckets ?? env[DURATION_BUCKETS_ENV];
+  if (raw === undefined || raw === '') return DEFAULT_DURATION_BUCKETS;
+  const text = Array.isArray(raw) ? raw.join(',') : raw;
+  try {
+    return parseDurationBuckets(text);
+  } catch (err) {
+    if (err instanceof ValueError) throw new ConfigError(`${opts.durationBuckets !== undefined ? 'durationBuckets' : DURATION_BUCKETS_ENV}: ${JSON.stringify(text)} ${err.message}`);
+    throw err;
+  }
 }
 
 export class ProcessInstrumentation implements RuntimeInstrumentation {
@@ -57,6 +78,7 @@ export class ProcessInstrumentation implements RuntimeInstrumentation {
  * before the first request.
  */
 export async function processInstrumentation(opts: InstrumentationOptions = {}): Promise<ProcessInstrumentation> {
+  processEndpointMetrics.useBuckets(durationBuckets(opts, opts.env ?? process.env));
   const status = opts.systemStatus === false ? undefined : await processSystemStatusServer(opts.env ?? process.env);
   return new ProcessInstrumentation(status);
 }
