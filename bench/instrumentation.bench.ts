@@ -12,6 +12,7 @@ import { EndpointMetrics } from '../instrumentation/EndpointMetrics.ts';
 import { DistributedRuntime } from '../src/runtime/index.ts';
 import { startCluster } from '../test/support/servers.ts';
 import { fmt, machine, summarize, table } from './stats.ts';
+import { goal, goalRows, verdict } from './goals.ts';
 
 const N = Number(process.env.BENCH_CALLS ?? 2_000_000);
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 40_000);
@@ -75,6 +76,36 @@ for (let r = 0; r < 5; r++) {
   results.ours!.push(nsPerCall(ours, N / 5));
   results.promClient!.push(nsPerCall(promClient, N / 5));
 }
+// per chunk of a stream: exactly what EndpointServer adds for the streaming histograms (a clock
+// read and the observer call) against the same loop without them
+const streamStats = new EndpointMetrics().observer({ namespace: 'dynamo', component: 'backend', endpoint: 'stream' });
+let chunkStart = performance.now();
+let lastChunk = 0;
+let chunkNo = 0;
+function chunkWith(): void {
+  streamStats.responseBytes(payload.length);
+  const now = performance.now();
+  streamStats.streamChunk((now - chunkStart) / 1000, chunkNo === 0 ? undefined : (now - lastChunk) / 1000);
+  lastChunk = now;
+  if (++chunkNo === 100) {
+    streamStats.streamFinished(chunkNo);
+    chunkNo = 0;
+    chunkStart = now;
+  }
+}
+function chunkWithout(): void {
+  streamStats.responseBytes(payload.length);
+  if (++chunkNo === 100) chunkNo = 0;
+}
+for (const fn of [chunkWith, chunkWithout]) nsPerCall(fn, 200_000);
+const chunkResults: Record<string, number[]> = { with: [], without: [] };
+for (let r = 0; r < 5; r++) {
+  chunkResults.without!.push(nsPerCall(chunkWithout, N / 5));
+  chunkResults.with!.push(nsPerCall(chunkWith, N / 5));
+}
+const perChunk = summarize(chunkResults.with!).median - summarize(chunkResults.without!).median;
+goal('added per streamed chunk by time-to-first-chunk / inter-chunk recording', perChunk, '<=', 300, 'ns');
+
 const b = summarize(results.bare!).median;
 const o = summarize(results.ours!).median;
 const p = summarize(results.promClient!).median;
@@ -129,7 +160,11 @@ console.log(
       ['end to end without instrumentation, req/s', fmt(tb, 0)],
       ['end to end with instrumentation, req/s', fmt(ti, 0)],
       ['throughput ratio with/without', fmt(ti / tb, 3)],
+      ['per streamed chunk: stream latency recording added, ns/chunk', fmt(perChunk, 1)],
     ],
   ),
 );
+console.log('');
+console.log(table(['goal', 'figure', 'target', 'verdict'], goalRows()));
+verdict();
 if (sink < 0) console.log(sink);

@@ -14,6 +14,7 @@ import { millisToHrTime } from '@opentelemetry/core';
 import { DataPointType, AggregationTemporality, type ExponentialHistogram, type Histogram, type MetricData, type ScopeMetrics } from '@opentelemetry/sdk-metrics';
 import { ENDPOINT_ERROR_TYPES, type EndpointErrorType, type EndpointIdentity, type EndpointObserver } from '../src/runtime/observer.ts';
 import { scopeAttributes } from './labels.ts';
+import { STREAM_METRIC_HELP, STREAM_METRIC_NAMES, StreamLatency, streamMetric, type FixedHistogram } from './StreamLatency.ts';
 import type { MetricsPipeline } from '../src/export/MetricsPipeline.ts';
 
 export const COMPONENT_METER_NAME = 'dynamo_component';
@@ -77,6 +78,8 @@ export class EndpointStats implements EndpointObserver {
   expZero = 0;
   readonly attributes: Attributes;
   readonly errorAttributes: Attributes[];
+  /** Time to first chunk, between chunks, chunks per response: streamed responses only. */
+  readonly stream = new StreamLatency();
 
   constructor(
     readonly identity: EndpointIdentity,
@@ -96,6 +99,14 @@ export class EndpointStats implements EndpointObserver {
 
   responseBytes(n: number): void {
     this.responseBytesTotal += n;
+  }
+
+  streamChunk(sinceStartSeconds: number, sinceLastSeconds: number | undefined): void {
+    this.stream.chunk(sinceStartSeconds, sinceLastSeconds);
+  }
+
+  streamFinished(chunks: number): void {
+    this.stream.finished(chunks);
   }
 
   error(type: EndpointErrorType): void {
@@ -163,6 +174,21 @@ export class EndpointMetrics {
     this.attached.add(pipeline);
     this.observeWith(pipeline.meter(COMPONENT_METER_NAME));
     pipeline.snapshots.add((ctx) => (ctx.exponentialHistograms ? this.exponentialDurationSnapshot() : this.durationSnapshot()));
+    pipeline.snapshots.add(() => this.streamSnapshot());
+  }
+
+  /** Time to first chunk, between chunks and chunks per response, for endpoints that streamed. */
+  streamSnapshot(): ScopeMetrics {
+    const endTime = millisToHrTime(Date.now());
+    const all = [...this.stats.values()];
+    const metric = (name: string, help: string, unit: string, pick: (s: EndpointStats) => FixedHistogram): MetricData | undefined =>
+      streamMetric(name, help, unit, all.map((s) => ({ attributes: s.attributes, h: pick(s) })), this.startTime, endTime);
+    const metrics = [
+      metric(STREAM_METRIC_NAMES.firstChunk, STREAM_METRIC_HELP.firstChunk, 's', (s) => s.stream.firstChunk),
+      metric(STREAM_METRIC_NAMES.interChunk, STREAM_METRIC_HELP.interChunk, 's', (s) => s.stream.interChunk),
+      metric(STREAM_METRIC_NAMES.chunks, STREAM_METRIC_HELP.chunks, '', (s) => s.stream.chunks),
+    ].filter((m): m is MetricData => m !== undefined);
+    return { scope: { name: COMPONENT_METER_NAME }, metrics };
   }
 
   private observeWith(meter: Meter): void {

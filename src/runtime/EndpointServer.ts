@@ -160,6 +160,8 @@ export class EndpointServer {
     this.inflight++;
     let failure: EndpointErrorType | undefined;
     let failureMessage = '';
+    /** Set once the response is a stream: how many chunks went out. */
+    let streamed: (() => number) | undefined;
     const fail = (type: EndpointErrorType, err: unknown): void => {
       failure = type;
       failureMessage = `${type}: ${errorMessage(err)}`;
@@ -200,6 +202,9 @@ export class EndpointServer {
         }
         return;
       }
+      let last = 0;
+      let chunks = 0;
+      streamed = () => chunks;
       try {
         for await (const chunk of result) {
           const payload = toBytes(chunk);
@@ -210,6 +215,12 @@ export class EndpointServer {
             return; // leaving the loop closes the handler's iterator
           }
           obs.responseBytes(payload.length);
+          if (obs.streamChunk !== undefined) {
+            const now = performance.now();
+            obs.streamChunk((now - start) / 1000, chunks === 0 ? undefined : (now - last) / 1000);
+            last = now;
+          }
+          chunks++;
         }
       } catch (err) {
         fail('response_stream', err);
@@ -222,6 +233,7 @@ export class EndpointServer {
         fail('publish_final', err);
       }
     } finally {
+      if (streamed !== undefined) obs.streamFinished?.(streamed());
       const ms = performance.now() - start;
       this.counters.record(ms * 1e6, failure === undefined ? undefined : failureMessage);
       obs.requestFinished(ms / 1000);

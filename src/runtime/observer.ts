@@ -39,6 +39,13 @@ export interface EndpointObserver {
   error(type: EndpointErrorType): void;
   /** The request is over (after the last chunk or the error), whatever the outcome. */
   requestFinished(durationSeconds: number): void;
+  /**
+   * A streamed response's chunk was handed to NATS: `sinceStartSeconds` from the request's
+   * arrival, `sinceLastSeconds` from the previous chunk (undefined for the first).
+   */
+  streamChunk?(sinceStartSeconds: number, sinceLastSeconds: number | undefined): void;
+  /** A streamed response ended (completed or failed) after `chunks` chunks. */
+  streamFinished?(chunks: number): void;
 }
 
 export type EndpointObserverFactory = (id: EndpointIdentity) => EndpointObserver;
