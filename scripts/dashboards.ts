@@ -173,12 +173,67 @@ export const componentEndpoints = dashboard(
     { title: 'Errors by type', description: 'Errors per second by error_type', unit: 'short', targets: [{ expr: `sum by (error_type) (rate(dynamo_component_errors_total${E}[$__rate_interval]))`, legend: '{{error_type}}' }] },
     { title: 'In-flight requests', description: 'Requests being processed', unit: 'short', targets: [{ expr: `sum by (dynamo_component, dynamo_endpoint) (dynamo_component_inflight_requests${E})`, legend: '{{dynamo_component}}/{{dynamo_endpoint}}' }] },
     { title: 'Mean latency', description: 'Duration sum over count', unit: 's', targets: [{ expr: `sum by (dynamo_endpoint) (rate(dynamo_component_request_duration_seconds_sum${E}[$__rate_interval])) / sum by (dynamo_endpoint) (rate(dynamo_component_request_duration_seconds_count${E}[$__rate_interval]))`, legend: '{{dynamo_endpoint}}' }] },
+    {
+      title: 'Time to first chunk p50 / p95 / p99',
+      description: 'From a streamed request\u2019s arrival to its first chunk (time to first token), dynamo_component_time_to_first_chunk_seconds',
+      unit: 's',
+      targets: [0.5, 0.95, 0.99].map((q) => ({
+        expr: `histogram_quantile(${q}, sum by (le, dynamo_endpoint) (rate(dynamo_component_time_to_first_chunk_seconds_bucket${E}[$__rate_interval])))`,
+        legend: `p${Math.round(q * 100)} {{dynamo_endpoint}}`,
+      })),
+    },
+    {
+      title: 'Inter-chunk latency p50 / p95 / p99',
+      description: 'Between consecutive chunks of streamed responses (inter-token latency), dynamo_component_inter_chunk_latency_seconds',
+      unit: 's',
+      targets: [0.5, 0.95, 0.99].map((q) => ({
+        expr: `histogram_quantile(${q}, sum by (le, dynamo_endpoint) (rate(dynamo_component_inter_chunk_latency_seconds_bucket${E}[$__rate_interval])))`,
+        legend: `p${Math.round(q * 100)} {{dynamo_endpoint}}`,
+      })),
+    },
+    { title: 'Chunks per streamed response (mean)', description: 'dynamo_component_response_chunks sum over count', unit: 'short', targets: [{ expr: `sum by (dynamo_endpoint) (rate(dynamo_component_response_chunks_sum${E}[$__rate_interval])) / sum by (dynamo_endpoint) (rate(dynamo_component_response_chunks_count${E}[$__rate_interval]))`, legend: '{{dynamo_endpoint}}' }] },
+  ],
+);
+
+const K = '{dynamo_namespace="$namespace",dynamo_component=~"$component"}';
+const PER_WORKER = 'max by (dynamo_component, worker_id)';
+
+/** From the gauges each worker exposes on its own /metrics: no aggregator needed. */
+export const workerKvCache = dashboard(
+  'dynamo-worker-kv',
+  'Worker KV Cache',
+  'KV cache of every worker from the dynamo_component_kvstats_* gauges on the workers\u2019 own status servers: works with no aggregator running.',
+  [
+    variable('namespace', 'Namespace', 'label_values(dynamo_component_kvstats_total_blocks, dynamo_namespace)', false),
+    variable('component', 'Component', 'label_values(dynamo_component_kvstats_total_blocks{dynamo_namespace="$namespace"}, dynamo_component)', true),
+  ],
+  [
+    { title: 'KV blocks in use per worker', description: 'dynamo_component_kvstats_active_blocks', unit: 'short', targets: [{ expr: `${PER_WORKER} (dynamo_component_kvstats_active_blocks${K})`, legend: '{{dynamo_component}} {{worker_id}}' }] },
+    {
+      title: 'KV cache utilization per worker',
+      description: 'Active over total KV blocks',
+      unit: 'percent',
+      targets: [{ expr: `100 * ${PER_WORKER} (dynamo_component_kvstats_active_blocks${K}) / ${PER_WORKER} (dynamo_component_kvstats_total_blocks${K})`, legend: '{{dynamo_component}} {{worker_id}}' }],
+    },
+    { title: 'GPU cache usage per worker', description: 'dynamo_component_kvstats_gpu_cache_usage_percent (a fraction, as the worker reports it)', unit: 'percentunit', targets: [{ expr: `${PER_WORKER} (dynamo_component_kvstats_gpu_cache_usage_percent${K})`, legend: '{{dynamo_component}} {{worker_id}}' }] },
+    { title: 'Prefix cache hit rate per worker', description: 'dynamo_component_kvstats_gpu_prefix_cache_hit_rate', unit: 'percentunit', targets: [{ expr: `${PER_WORKER} (dynamo_component_kvstats_gpu_prefix_cache_hit_rate${K})`, legend: '{{dynamo_component}} {{worker_id}}' }] },
+    {
+      title: 'KV blocks across workers',
+      description: 'Sum of active and total KV blocks of all workers',
+      unit: 'short',
+      width: 24,
+      targets: [
+        { expr: `sum(dynamo_component_kvstats_active_blocks${K})`, legend: 'active' },
+        { expr: `sum(dynamo_component_kvstats_total_blocks${K})`, legend: 'total' },
+      ],
+    },
   ],
 );
 
 export const DASHBOARD_FILES: Record<string, Record<string, unknown>> = {
   'llm-worker-metrics.json': llmWorkerMetrics,
   'component-endpoints.json': componentEndpoints,
+  'worker-kv.json': workerKvCache,
 };
 
 if (import.meta.url === `file://${process.argv[1]}`) {

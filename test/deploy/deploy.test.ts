@@ -102,6 +102,13 @@ function dashboards(): Dashboard[] {
   return readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as Dashboard);
 }
 
+test('the dashboards in config/ are what scripts/dashboards.ts generates (edit the script, not the JSON)', async () => {
+  const { DASHBOARD_FILES } = await import('../../scripts/dashboards.ts');
+  const dir = join(ROOT, 'config', 'grafana', 'dashboards');
+  assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.json')).sort(), Object.keys(DASHBOARD_FILES).sort());
+  for (const [file, d] of Object.entries(DASHBOARD_FILES)) assert.equal(readFileSync(join(dir, file), 'utf8'), `${JSON.stringify(d, null, 2)}\n`, `${file}: run node --import tsx scripts/dashboards.ts`);
+});
+
 test('Grafana provisioning: the datasource uid the dashboards use; dashboards from the mounted folder', () => {
   const ds = parseYaml(read('config/grafana/provisioning/datasources/prometheus.yml')) as { datasources: { uid: string; url: string }[] };
   const dp = parseYaml(read('config/grafana/provisioning/dashboards/dashboards.yml')) as { providers: { options: { path: string } }[] };
@@ -109,7 +116,7 @@ test('Grafana provisioning: the datasource uid the dashboards use; dashboards fr
   assert.ok(read('docker-compose.yml').includes('./config/grafana/dashboards:/var/lib/grafana/dashboards'));
   const uid = ds.datasources[0]!.uid;
   const all = dashboards();
-  assert.deepEqual(all.map((d) => d.title).sort(), ['Component Endpoints', 'LLM Worker Metrics']);
+  assert.deepEqual(all.map((d) => d.title).sort(), ['Component Endpoints', 'LLM Worker Metrics', 'Worker KV Cache']);
   for (const d of all) {
     assert.equal(new Set(d.panels.map((p) => p.id)).size, d.panels.length, `${d.title}: unique panel ids`);
     for (const p of d.panels) {
@@ -124,7 +131,9 @@ test('every dashboard query returns data from a real Prometheus scraping live pr
   const defer = cleanups(t);
   const cluster = await startCluster();
   defer(() => cluster.stop());
-  const workers = await startMockWorker(cluster, ['--workers', '3']);
+  // the mock workers serve their own status server: the Worker KV dashboard reads it, not the aggregator
+  const mockPort = await freePort();
+  const workers = await startMockWorker(cluster, ['--workers', '3'], { DYN_SYSTEM_ENABLED: 'true', DYN_SYSTEM_HOST: '127.0.0.1', DYN_SYSTEM_PORT: String(mockPort) });
   defer(() => workers.proc.stop());
   const m = await startMetrics(cluster);
   defer(() => m.proc.stop());
@@ -146,8 +155,8 @@ test('every dashboard query returns data from a real Prometheus scraping live pr
 
   // Prometheus with config/prometheus.yml, its host targets pointed at the live processes
   const cfg = parseYaml(read('config/prometheus.yml')) as { global: Record<string, string>; scrape_configs: { job_name: string; scrape_interval?: string; scrape_timeout?: string; static_configs: { targets: string[] }[] }[] };
-  const targets: Record<string, string> = { dynamo_metrics: `127.0.0.1:${m.port}`, dynamo_workers: `127.0.0.1:${sysPort}` };
-  cfg.scrape_configs = cfg.scrape_configs.filter((j) => j.job_name in targets).map((j) => ({ ...j, scrape_interval: '1s', scrape_timeout: '1s', static_configs: [{ targets: [targets[j.job_name]!] }] }));
+  const targets: Record<string, string[]> = { dynamo_metrics: [`127.0.0.1:${m.port}`], dynamo_workers: [`127.0.0.1:${sysPort}`, `127.0.0.1:${mockPort}`] };
+  cfg.scrape_configs = cfg.scrape_configs.filter((j) => j.job_name in targets).map((j) => ({ ...j, scrape_interval: '1s', scrape_timeout: '1s', static_configs: [{ targets: targets[j.job_name]! }] }));
   cfg.global = { ...cfg.global, scrape_interval: '1s', evaluation_interval: '1s', scrape_timeout: '1s' };
   const dir = tempDir('dyn-prom-cfg-');
   const file = join(dir, 'prometheus.yml');
@@ -166,6 +175,8 @@ test('every dashboard query returns data from a real Prometheus scraping live pr
   const fill = (expr: string, d: Dashboard): string => {
     let out = expr;
     if (d.title === 'Component Endpoints') out = out.replaceAll('$component', 'example_component').replaceAll('$endpoint', '.*');
+    // the mock workers' own gauges: namespace dynamo
+    if (d.title === 'Worker KV Cache') out = out.replaceAll('$namespace', 'dynamo');
     for (const [k, v] of Object.entries(vars)) out = out.replaceAll(k, v);
     return out;
   };
