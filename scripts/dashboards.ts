@@ -141,6 +141,19 @@ export const llmWorkerMetrics = dashboard(
 
 const E = '{dynamo_namespace="$namespace",dynamo_component=~"$component",dynamo_endpoint=~"$endpoint"}';
 
+/** p50, p95 and p99 by endpoint of a seconds histogram of the component endpoints. */
+function quantiles(title: string, description: string, metric: string): Panel {
+  return {
+    title,
+    description,
+    unit: 's',
+    targets: [0.5, 0.95, 0.99].map((q) => ({
+      expr: `histogram_quantile(${q}, sum by (le, dynamo_endpoint) (rate(${metric}_bucket${E}[$__rate_interval])))`,
+      legend: `p${Math.round(q * 100)} {{dynamo_endpoint}}`,
+    })),
+  };
+}
+
 export const componentEndpoints = dashboard(
   'dynamo-component-endpoints',
   'Component Endpoints',
@@ -152,15 +165,7 @@ export const componentEndpoints = dashboard(
   ],
   [
     { title: 'Request rate', description: 'Requests per second by endpoint', unit: 'reqps', targets: [{ expr: `sum by (dynamo_component, dynamo_endpoint) (rate(dynamo_component_requests_total${E}[$__rate_interval]))`, legend: '{{dynamo_component}}/{{dynamo_endpoint}}' }] },
-    {
-      title: 'Latency p50 / p95 / p99',
-      description: 'From dynamo_component_request_duration_seconds (to the end of the response stream)',
-      unit: 's',
-      targets: [0.5, 0.95, 0.99].map((q) => ({
-        expr: `histogram_quantile(${q}, sum by (le, dynamo_endpoint) (rate(dynamo_component_request_duration_seconds_bucket${E}[$__rate_interval])))`,
-        legend: `p${Math.round(q * 100)} {{dynamo_endpoint}}`,
-      })),
-    },
+    quantiles('Latency p50 / p95 / p99', 'From dynamo_component_request_duration_seconds (to the end of the response stream)', 'dynamo_component_request_duration_seconds'),
     {
       title: 'Bytes in / out',
       description: 'Request and response payload bytes per second',
@@ -173,24 +178,8 @@ export const componentEndpoints = dashboard(
     { title: 'Errors by type', description: 'Errors per second by error_type', unit: 'short', targets: [{ expr: `sum by (error_type) (rate(dynamo_component_errors_total${E}[$__rate_interval]))`, legend: '{{error_type}}' }] },
     { title: 'In-flight requests', description: 'Requests being processed', unit: 'short', targets: [{ expr: `sum by (dynamo_component, dynamo_endpoint) (dynamo_component_inflight_requests${E})`, legend: '{{dynamo_component}}/{{dynamo_endpoint}}' }] },
     { title: 'Mean latency', description: 'Duration sum over count', unit: 's', targets: [{ expr: `sum by (dynamo_endpoint) (rate(dynamo_component_request_duration_seconds_sum${E}[$__rate_interval])) / sum by (dynamo_endpoint) (rate(dynamo_component_request_duration_seconds_count${E}[$__rate_interval]))`, legend: '{{dynamo_endpoint}}' }] },
-    {
-      title: 'Time to first chunk p50 / p95 / p99',
-      description: 'From a streamed request\u2019s arrival to its first chunk (time to first token), dynamo_component_time_to_first_chunk_seconds',
-      unit: 's',
-      targets: [0.5, 0.95, 0.99].map((q) => ({
-        expr: `histogram_quantile(${q}, sum by (le, dynamo_endpoint) (rate(dynamo_component_time_to_first_chunk_seconds_bucket${E}[$__rate_interval])))`,
-        legend: `p${Math.round(q * 100)} {{dynamo_endpoint}}`,
-      })),
-    },
-    {
-      title: 'Inter-chunk latency p50 / p95 / p99',
-      description: 'Between consecutive chunks of streamed responses (inter-token latency), dynamo_component_inter_chunk_latency_seconds',
-      unit: 's',
-      targets: [0.5, 0.95, 0.99].map((q) => ({
-        expr: `histogram_quantile(${q}, sum by (le, dynamo_endpoint) (rate(dynamo_component_inter_chunk_latency_seconds_bucket${E}[$__rate_interval])))`,
-        legend: `p${Math.round(q * 100)} {{dynamo_endpoint}}`,
-      })),
-    },
+    quantiles('Time to first chunk p50 / p95 / p99', 'From a streamed request\u2019s arrival to its first chunk (time to first token), dynamo_component_time_to_first_chunk_seconds', 'dynamo_component_time_to_first_chunk_seconds'),
+    quantiles('Inter-chunk latency p50 / p95 / p99', 'Between consecutive chunks of streamed responses (inter-token latency), dynamo_component_inter_chunk_latency_seconds', 'dynamo_component_inter_chunk_latency_seconds'),
     { title: 'Chunks per streamed response (mean)', description: 'dynamo_component_response_chunks sum over count', unit: 'short', targets: [{ expr: `sum by (dynamo_endpoint) (rate(dynamo_component_response_chunks_sum${E}[$__rate_interval])) / sum by (dynamo_endpoint) (rate(dynamo_component_response_chunks_count${E}[$__rate_interval]))`, legend: '{{dynamo_endpoint}}' }] },
   ],
 );

@@ -7,21 +7,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connectInstrumented } from '../../instrumentation/index.ts';
-import { cleanups, freePort } from '../support/process.ts';
-import { startCluster } from '../support/servers.ts';
-import { clusterEnv } from '../support/workers.ts';
+import { startInstrumentedWorker } from '../support/instrumented.ts';
 import { promtool } from '../support/promtool.ts';
 import { sample, series } from '../support/exposition.ts';
 
 test('KV stats gauges on the worker /metrics: every form, labels, read at scrape, gone when the endpoint stops', { timeout: 120_000 }, async (t) => {
-  const defer = cleanups(t);
-  const cluster = await startCluster();
-  defer(() => cluster.stop());
-  const port = await freePort();
-  const drt = await connectInstrumented({ env: clusterEnv(cluster, { DYN_SYSTEM_ENABLED: 'true', DYN_SYSTEM_HOST: '127.0.0.1', DYN_SYSTEM_PORT: String(port) }) });
-  defer(() => drt.shutdown());
-  const scrape = async (): Promise<string> => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const { drt, scrape } = await startInstrumentedWorker(t);
 
   let reads = 0;
   let active = 40;

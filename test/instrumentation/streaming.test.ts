@@ -5,10 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connectInstrumented } from '../../instrumentation/index.ts';
-import { cleanups, freePort } from '../support/process.ts';
-import { startCluster } from '../support/servers.ts';
-import { clusterEnv } from '../support/workers.ts';
+import { startInstrumentedWorker } from '../support/instrumented.ts';
 import { promtool } from '../support/promtool.ts';
 
 const FIRST_MS = 100;
@@ -16,12 +13,7 @@ const GAP_MS = 30;
 const CHUNKS = 6;
 
 test('time to first chunk, inter-chunk latency and chunks per response for streamed responses', { timeout: 120_000 }, async (t) => {
-  const defer = cleanups(t);
-  const cluster = await startCluster();
-  defer(() => cluster.stop());
-  const port = await freePort();
-  const drt = await connectInstrumented({ env: clusterEnv(cluster, { DYN_SYSTEM_ENABLED: 'true', DYN_SYSTEM_HOST: '127.0.0.1', DYN_SYSTEM_PORT: String(port) }) });
-  defer(() => drt.shutdown());
+  const { drt, scrape } = await startInstrumentedWorker(t);
   const ep = drt.namespace('s').component('llm').endpoint('generate');
   await ep.serve<{ stream?: boolean }>((req) => {
     if (!req.stream) return 'unary';
@@ -37,7 +29,7 @@ test('time to first chunk, inter-chunk latency and chunks per response for strea
   for (let i = 0; i < 2; i++) assert.equal((await client.random({ stream: true }).collect()).length, CHUNKS);
   for (let i = 0; i < 3; i++) await client.random({ stream: false }).collect();
 
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const text = await scrape();
   const lbl = 'dynamo_namespace="s",dynamo_component="llm",dynamo_endpoint="generate"';
   const value = (line: string): number => {
     const m = new RegExp(`^${line.replace(/[.+{}]/g, '\\$&')} (\\S+)$`, 'm').exec(text);
