@@ -171,22 +171,30 @@ function minus(counts: number[], prev: number[]): number[] {
   return counts.map((c, i) => c - (prev[i] ?? 0));
 }
 
+/** `p` as the interval from the previous collection to this one, holding `value`. */
+function since<T>(p: DataPoint<T>, prev: Previous, endTime: HrTime, value: T): DataPoint<T> {
+  return { ...p, startTime: prev.endTime, endTime, value };
+}
+
 /** The delta of a fixed-scale exponential histogram (the sources here never rescale). */
 function exponentialDelta(p: DataPoint<ExponentialHistogram>, prev: Previous, endTime: HrTime): DataPoint<ExponentialHistogram> {
   const h = p.value;
   const ph = prev.value as ExponentialHistogram;
   if (!isExponential(ph) || h.count < ph.count || h.scale !== ph.scale || h.positive.offset !== ph.positive.offset || h.positive.bucketCounts.length !== ph.positive.bucketCounts.length) return p;
-  return {
-    ...p,
-    startTime: prev.endTime,
-    endTime,
-    value: {
-      ...h,
-      ...countsSince(h, ph),
-      zeroCount: h.zeroCount - ph.zeroCount,
-      positive: { offset: h.positive.offset, bucketCounts: minus(h.positive.bucketCounts, ph.positive.bucketCounts) },
-    },
-  };
+  return since(p, prev, endTime, {
+    ...h,
+    ...countsSince(h, ph),
+    zeroCount: h.zeroCount - ph.zeroCount,
+    positive: { offset: h.positive.offset, bucketCounts: minus(h.positive.bucketCounts, ph.positive.bucketCounts) },
+  });
+}
+
+/** The delta of an explicit-bucket histogram whose bounds did not change. */
+function explicitDelta(p: DataPoint<Histogram>, prev: Previous, endTime: HrTime): DataPoint<Histogram> {
+  const h = p.value;
+  const ph = prev.value as Histogram;
+  if (h.count < ph.count || h.buckets.counts.length !== ph.buckets.counts.length) return p;
+  return since(p, prev, endTime, { ...h, ...countsSince(h, ph), buckets: { boundaries: h.buckets.boundaries, counts: minus(h.buckets.counts, ph.buckets.counts) } });
 }
 
 function key(attrs: Attributes): string {
@@ -259,22 +267,10 @@ class DeltaView implements MetricProducer {
       if (typeof p.value === 'number') {
         const prevValue = prev.value as number;
         // a lower cumulative value means the source restarted: the whole value is new
-        return p.value < prevValue ? p : { ...p, startTime: prev.endTime, endTime, value: p.value - prevValue };
+        return p.value < prevValue ? p : since(p as DataPoint<number>, prev, endTime, p.value - prevValue);
       }
       if (isExponential(p.value)) return exponentialDelta(p as DataPoint<ExponentialHistogram>, prev, endTime);
-      const h = p.value;
-      const ph = prev.value as Histogram;
-      if (h.count < ph.count || h.buckets.counts.length !== ph.buckets.counts.length) return p;
-      return {
-        ...p,
-        startTime: prev.endTime,
-        endTime,
-        value: {
-          ...h,
-          ...countsSince(h, ph),
-          buckets: { boundaries: h.buckets.boundaries, counts: minus(h.buckets.counts, ph.buckets.counts) },
-        },
-      };
+      return explicitDelta(p as DataPoint<Histogram>, prev, endTime);
     });
     return { ...m, aggregationTemporality: AggregationTemporality.DELTA, dataPoints } as MetricData;
   }
