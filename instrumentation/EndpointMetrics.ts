@@ -29,6 +29,7 @@ export const METRIC_NAMES = {
   errors: 'dynamo_component_errors_total',
   duration: 'dynamo_component_request_duration_seconds',
   inflight: 'dynamo_component_inflight_requests',
+  cancellations: 'dynamo_component_cancellation_total',
 } as const;
 
 export const METRIC_HELP = {
@@ -38,6 +39,7 @@ export const METRIC_HELP = {
   errors: 'Total number of errors in component endpoint processing',
   duration: 'Time spent processing requests by component endpoint',
   inflight: 'Number of requests currently being processed by component endpoint',
+  cancellations: 'Total number of requests cancelled by their client before being answered in full',
 } as const;
 
 /** The three labels every endpoint metric carries, with Dynamo's value sanitising. */
@@ -70,6 +72,7 @@ export class EndpointStats implements EndpointObserver {
   requestBytesTotal = 0;
   responseBytesTotal = 0;
   inflight = 0;
+  cancellations = 0;
   readonly errors = new Float64Array(ENDPOINT_ERROR_TYPES.length);
   readonly bucketCounts: Float64Array;
   durationSum = 0;
@@ -107,6 +110,10 @@ export class EndpointStats implements EndpointObserver {
 
   streamFinished(chunks: number): void {
     this.stream.finished(chunks);
+  }
+
+  cancelled(): void {
+    this.cancellations++;
   }
 
   error(type: EndpointErrorType): void {
@@ -197,13 +204,15 @@ export class EndpointMetrics {
     const responseBytes = meter.createObservableCounter(METRIC_NAMES.responseBytes, { description: METRIC_HELP.responseBytes });
     const errors = meter.createObservableCounter(METRIC_NAMES.errors, { description: METRIC_HELP.errors });
     const inflight: ObservableUpDownCounter = meter.createObservableUpDownCounter(METRIC_NAMES.inflight, { description: METRIC_HELP.inflight });
-    const all: (ObservableCounter | ObservableUpDownCounter)[] = [requests, requestBytes, responseBytes, errors, inflight];
+    const cancellations = meter.createObservableCounter(METRIC_NAMES.cancellations, { description: METRIC_HELP.cancellations });
+    const all: (ObservableCounter | ObservableUpDownCounter)[] = [requests, requestBytes, responseBytes, errors, inflight, cancellations];
     meter.addBatchObservableCallback((r: BatchObservableResult) => {
       for (const s of this.stats.values()) {
         r.observe(requests, s.requests, s.attributes);
         r.observe(requestBytes, s.requestBytesTotal, s.attributes);
         r.observe(responseBytes, s.responseBytesTotal, s.attributes);
         r.observe(inflight, s.inflight, s.attributes);
+        r.observe(cancellations, s.cancellations, s.attributes);
         for (let i = 0; i < s.errors.length; i++) r.observe(errors, s.errors[i]!, s.errorAttributes[i]);
       }
     }, all);

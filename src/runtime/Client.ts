@@ -3,7 +3,7 @@
  * (round robin) or a chosen instance. Requests to an instance that deregisters fail at once.
  */
 import { toBytes, type ResponseChunk } from './codec.ts';
-import { NoInstancesError, InstanceGoneError, RequestTimeoutError } from './errors.ts';
+import { CancelledError, NoInstancesError, InstanceGoneError, RequestTimeoutError } from './errors.ts';
 import type { Instance, InstanceDiscovery } from './InstanceDiscovery.ts';
 import type { EndpointIdentity } from './observer.ts';
 import { ResponseStream, type ResponseRouter, type Reroute } from './ResponseRouter.ts';
@@ -11,6 +11,8 @@ import { ResponseStream, type ResponseRouter, type Reroute } from './ResponseRou
 export interface RequestOptions {
   /** How long to wait for the first and for each next chunk. @default DEFAULT_REQUEST_TIMEOUT_MS */
   timeoutMs?: number;
+  /** Cancels the request when aborted: the worker is told, the stream fails with `CancelledError`. */
+  signal?: AbortSignal;
 }
 
 export class Client {
@@ -110,7 +112,15 @@ export class Client {
   }
 
   private sendTo(inst: Instance, request: unknown, opts: RequestOptions, reroute?: Reroute): ResponseStream {
-    return this.router.send(inst.instanceId, inst.subject, toBytes(request), opts.timeoutMs ?? this.defaultTimeoutMs, reroute);
+    const signal = opts.signal;
+    if (signal?.aborted === true) return this.failed(new CancelledError(`request to ${inst.subject} cancelled before it was sent`));
+    const stream = this.router.send(inst.instanceId, inst.subject, toBytes(request), opts.timeoutMs ?? this.defaultTimeoutMs, reroute);
+    if (signal !== undefined) {
+      const onAbort = (): void => stream.cancel();
+      signal.addEventListener('abort', onAbort, { once: true });
+      stream.detach = () => signal.removeEventListener('abort', onAbort);
+    }
+    return stream;
   }
 
   /**

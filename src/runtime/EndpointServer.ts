@@ -7,7 +7,7 @@ import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node'
 import type { Etcd3 } from 'etcd3';
 import { getLogger } from '../log.ts';
 import { settleWithin } from '../time.ts';
-import { FRAME_DATA, FRAME_LAST, endFrame, errorFrame, frame, toBytes } from './codec.ts';
+import { CANCEL_HEADER, FRAME_DATA, FRAME_LAST, endFrame, errorFrame, frame, toBytes } from './codec.ts';
 import { errorMessage } from '../errors.ts';
 import { DecodeError, RegistrationConflictError } from './errors.ts';
 import { parseJson, stringifyJson, type JsonValue } from './json.ts';
@@ -25,9 +25,14 @@ export interface RequestContext {
   readonly subject: string;
   /** The request payload as received (also when the handler gets it decoded as JSON). */
   readonly bytes: Uint8Array;
-  /** Aborted when the runtime stops waiting for in-flight requests at shutdown. */
+  /**
+   * Aborted when the client cancels the request (an `AbortSignal` of its own, or leaving a stream
+   * early) or when the runtime stops waiting for in-flight requests at shutdown.
+   */
   readonly signal: AbortSignal;
 }
+
+const CANCELLED = Symbol('cancelled');
 
 /**
  * A request handler. It returns one response, or an async iterable of chunks that is streamed.
@@ -59,6 +64,8 @@ export class EndpointServer {
   private idleWaiters: (() => void)[] = [];
   private readonly abort = new AbortController();
   private readonly decodeJson: boolean;
+  /** Requests in flight by reply subject, for cancellations. */
+  private readonly running = new Map<string, AbortController>();
 
   constructor(
     readonly identity: EndpointIdentity,
@@ -154,10 +161,20 @@ export class EndpointServer {
 
   /** The request path. Never throws: every failure is answered, counted and observed. */
   private async handle(msg: Msg): Promise<void> {
+    const cancelOf = msg.headers?.get(CANCEL_HEADER);
+    if (cancelOf !== undefined && cancelOf !== '') {
+      this.running.get(cancelOf)?.abort();
+      return; // not a request: nothing answered, nothing counted but the cancellation itself
+    }
     const start = performance.now();
     const obs = this.observer;
     obs.requestStarted(msg.data.length);
     this.inflight++;
+    const cancel = new AbortController();
+    const replyTo = msg.reply;
+    if (replyTo) this.running.set(replyTo, cancel);
+    const signal = AbortSignal.any([this.abort.signal, cancel.signal]);
+    let cancelled = false;
     let failure: EndpointErrorType | undefined;
     let failureMessage = '';
     /** Set once the response is a stream: how many chunks went out. */
@@ -186,10 +203,15 @@ export class EndpointServer {
       }
       let result: unknown;
       try {
-        result = await this.handler(request, { instanceId: this.instanceId, subject: this.subjectName, bytes: msg.data, signal: this.abort.signal });
+        result = await this.handler(request, { instanceId: this.instanceId, subject: this.subjectName, bytes: msg.data, signal });
       } catch (err) {
         fail('generate', err);
         this.send(reply, errorFrame(errorMessage(err), 'generate'));
+        return;
+      }
+      if (cancel.signal.aborted) {
+        cancelled = true; // the client went away while the handler ran: nobody to answer
+        if (isAsyncIterable(result) && !(result instanceof Uint8Array)) void result[Symbol.asyncIterator]().return?.()?.catch(() => undefined);
         return;
       }
       if (!isAsyncIterable(result) || result instanceof Uint8Array) {
@@ -205,14 +227,29 @@ export class EndpointServer {
       let last = 0;
       let chunks = 0;
       streamed = () => chunks;
+      const it = result[Symbol.asyncIterator]();
+      // a cancellation ends the stream at once, even while the handler waits for its next chunk
+      const cancelledAt = new Promise<typeof CANCELLED>((resolve) => {
+        if (cancel.signal.aborted) resolve(CANCELLED);
+        else cancel.signal.addEventListener('abort', () => resolve(CANCELLED), { once: true });
+      });
       try {
-        for await (const chunk of result) {
+        for (;;) {
+          const step = await Promise.race([it.next(), cancelledAt]);
+          if (step === CANCELLED) {
+            cancelled = true;
+            void it.return?.()?.catch(() => undefined); // closes the handler's generator
+            return;
+          }
+          if (step.done === true) break;
+          const chunk: unknown = step.value;
           const payload = toBytes(chunk);
           try {
             this.nc.publish(reply, frame(FRAME_DATA, payload));
           } catch (err) {
             fail('publish_response', err);
-            return; // leaving the loop closes the handler's iterator
+            void it.return?.()?.catch(() => undefined); // closes the handler's iterator
+            return;
           }
           obs.responseBytes(payload.length);
           if (obs.streamChunk !== undefined) {
@@ -233,6 +270,8 @@ export class EndpointServer {
         fail('publish_final', err);
       }
     } finally {
+      if (replyTo) this.running.delete(replyTo);
+      if (cancelled) obs.cancelled?.();
       if (streamed !== undefined) obs.streamFinished?.(streamed());
       const ms = performance.now() - start;
       this.counters.record(ms * 1e6, failure === undefined ? undefined : failureMessage);

@@ -5,9 +5,9 @@
  * NATS's no-responders status, when its instance is deregistered, or when no frame arrives
  * within the idle timeout.
  */
-import { createInbox, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
-import { ResponseChunk, decodeFrame } from './codec.ts';
-import { DynamoError, InstanceGoneError, RemoteError, RequestTimeoutError, ShutdownError } from './errors.ts';
+import { createInbox, headers as natsHeaders, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { CANCEL_HEADER, ResponseChunk, decodeFrame } from './codec.ts';
+import { CancelledError, DynamoError, InstanceGoneError, RemoteError, RequestTimeoutError, ShutdownError } from './errors.ts';
 import { errorMessage } from '../errors.ts';
 
 /** How long a request may wait for its first or next frame. */
@@ -25,6 +25,10 @@ export class ResponseStream implements AsyncIterable<ResponseChunk> {
   private done = false;
   private wake: (() => void) | undefined;
   lastActivity = performance.now();
+  /** @internal Tells the worker to stop (set by the router). */
+  canceller: (() => void) | undefined;
+  /** @internal Called once when the stream ends (releases a caller's abort listener). */
+  detach: (() => void) | undefined;
 
   constructor(
     public instanceId: bigint,
@@ -52,24 +56,43 @@ export class ResponseStream implements AsyncIterable<ResponseChunk> {
     this.done = true;
     this.error = error;
     this.onSettled();
+    this.detach?.();
     this.wake?.();
   }
 
+  /**
+   * Cancels the request: the worker is told (its handler's signal aborts, its stream stops) and
+   * this stream ends with `reason` (a `CancelledError` by default). Nothing happens once it ended.
+   */
+  cancel(reason: Error = new CancelledError(`request to ${this.subject} cancelled`)): void {
+    if (this.done) return;
+    this.canceller?.();
+    this.finish(reason);
+  }
+
   async *[Symbol.asyncIterator](): AsyncIterator<ResponseChunk> {
-    for (;;) {
-      const next = this.queue.shift();
-      if (next !== undefined) {
-        yield next;
-        continue;
+    try {
+      for (;;) {
+        const next = this.queue.shift();
+        if (next !== undefined) {
+          yield next;
+          continue;
+        }
+        if (this.done) {
+          if (this.error !== undefined) throw this.error;
+          return;
+        }
+        await new Promise<void>((resolve) => {
+          this.wake = resolve;
+        });
+        this.wake = undefined;
       }
-      if (this.done) {
-        if (this.error !== undefined) throw this.error;
-        return;
+    } finally {
+      // the caller left early (`break`, `return()`, a throw in its loop): the worker stops too
+      if (!this.done) {
+        this.canceller?.();
+        this.finish();
       }
-      await new Promise<void>((resolve) => {
-        this.wake = resolve;
-      });
-      this.wake = undefined;
     }
   }
 
@@ -113,6 +136,7 @@ export class ResponseRouter {
       return stream;
     }
     this.pending.set(token, stream);
+    stream.canceller = () => this.cancel(stream, this.prefix + token);
     this.sweeper ??= setInterval(() => this.sweep(), TIMEOUT_SWEEP_INTERVAL_MS);
     try {
       this.nc.publish(subject, payload, { reply: this.prefix + token });
@@ -120,6 +144,17 @@ export class ResponseRouter {
       stream.finish(new DynamoError(`cannot send request to ${subject}: ${errorMessage(err)}`));
     }
     return stream;
+  }
+
+  /** Tells the worker serving `stream` to stop the request answering on `reply`. */
+  private cancel(stream: ResponseStream, reply: string): void {
+    const h = natsHeaders();
+    h.set(CANCEL_HEADER, reply);
+    try {
+      this.nc.publish(stream.subject, new Uint8Array(0), { headers: h });
+    } catch {
+      // the connection is gone: the worker will find nobody to answer
+    }
   }
 
   /** Fails every request sent to `subject` (its instance deregistered). */

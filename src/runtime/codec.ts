@@ -84,3 +84,9 @@ export class ResponseChunk {
     return parseJson(this.bytes) as T;
   }
 }
+
+/**
+ * The header of a cancellation (docs/wire-protocol.md §4): an empty message on the endpoint's own
+ * subject whose `Dynamo-Cancel` header is the reply subject of the request to cancel.
+ */
+export const CANCEL_HEADER = 'Dynamo-Cancel';

@@ -55,5 +55,8 @@ export class RemoteError extends DynamoError {
 /** The runtime was shut down while the operation was under way. */
 export class ShutdownError extends DynamoError {}
 
+/** The request was cancelled by its caller (its `AbortSignal`). */
+export class CancelledError extends DynamoError {}
+
 /** Bad JSON or a body of the wrong shape. */
 export class DecodeError extends DynamoError {}

@@ -57,6 +57,7 @@ export {
   RequestTimeoutError,
   RemoteError,
   ShutdownError,
+  CancelledError,
   DecodeError,
 } from './errors.ts';
 export { parseJson, stringifyJson, encodeJson } from './json.ts';

@@ -44,8 +44,10 @@ export interface EndpointObserver {
    * arrival, `sinceLastSeconds` from the previous chunk (undefined for the first).
    */
   streamChunk?(sinceStartSeconds: number, sinceLastSeconds: number | undefined): void;
-  /** A streamed response ended (completed or failed) after `chunks` chunks. */
+  /** A streamed response ended (completed, failed or cancelled) after `chunks` chunks. */
   streamFinished?(chunks: number): void;
+  /** The client cancelled the request before it was answered in full. */
+  cancelled?(): void;
 }
 
 export type EndpointObserverFactory = (id: EndpointIdentity) => EndpointObserver;

@@ -1,0 +1,74 @@
+/**
+ * Cancellation over NATS: a client that leaves a stream early (`break`) or aborts its
+ * `AbortSignal` tells the worker; the handler's context signal aborts, its stream stops (no more
+ * chunks produced), `dynamo_component_cancellation_total` counts it and in-flight goes back to 0;
+ * the aborting caller gets a `CancelledError`. Real NATS and etcd; the worker's own status server.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { CancelledError } from '../../src/runtime/index.ts';
+import { startInstrumentedWorker } from '../support/instrumented.ts';
+import { sleep, waitUntil } from '../support/process.ts';
+import { sample } from '../support/exposition.ts';
+
+const LBL = { dynamo_namespace: 'cx', dynamo_component: 'llm', dynamo_endpoint: 'generate' };
+
+test('leaving a stream early and aborting a request both reach the worker: signal aborted, stream stopped, counted, in-flight 0', { timeout: 120_000 }, async (t) => {
+  const { drt, scrape } = await startInstrumentedWorker(t);
+  let produced = 0;
+  let streamSignalAborted = false;
+  let unarySignalAborted = false;
+  const ep = drt.namespace('cx').component('llm').endpoint('generate');
+  await ep.serve<{ mode: string }>((req, ctx) => {
+    if (req.mode === 'wait') {
+      // a long unary request that gives up when told
+      return new Promise((resolve) => {
+        const timer = setTimeout(() => resolve('too late'), 60_000);
+        ctx.signal.addEventListener('abort', () => {
+          unarySignalAborted = true;
+          clearTimeout(timer);
+          resolve('stopped');
+        });
+      });
+    }
+    ctx.signal.addEventListener('abort', () => (streamSignalAborted = true));
+    return (async function* () {
+      for (let i = 0; i < 10_000; i++) {
+        produced++;
+        yield { token: i };
+        await sleep(10);
+      }
+    })();
+  });
+  const client = await ep.client();
+
+  // 1. the caller leaves a stream after three chunks
+  let got = 0;
+  for await (const _ of client.random({ mode: 'stream' })) {
+    if (++got === 3) break;
+  }
+  await waitUntil('the worker learns it', () => (streamSignalAborted ? true : undefined), 10_000, 10);
+  const atCancel = produced;
+  await sleep(300);
+  assert.ok(produced <= atCancel + 1, `the handler's stream stopped (${atCancel} then ${produced})`);
+  assert.ok(produced < 100, `far fewer chunks than the stream would have made (${produced})`);
+
+  // 2. the caller aborts a request while the worker still works on it
+  const ac = new AbortController();
+  const pending = client.random({ mode: 'wait' }, { signal: ac.signal }).collect();
+  await sleep(200);
+  const t0 = performance.now();
+  ac.abort();
+  await assert.rejects(pending, CancelledError);
+  assert.ok(performance.now() - t0 < 1_000, 'the caller is released at once');
+  await waitUntil('the unary handler told', () => (unarySignalAborted ? true : undefined), 10_000, 10);
+  // an already aborted signal: not even sent
+  await assert.rejects(client.random({ mode: 'wait' }, { signal: AbortSignal.abort() }).collect(), CancelledError);
+
+  const text = await waitUntil('counted', async () => {
+    const x = await scrape();
+    return sample(x, 'dynamo_component_cancellation_total', LBL) === 2 && sample(x, 'dynamo_component_inflight_requests', LBL) === 0 ? x : undefined;
+  }, 10_000, 50);
+  assert.equal(sample(text, 'dynamo_component_errors_total', { ...LBL, error_type: 'response_stream' }) ?? 0, 0, 'a cancellation is not an error');
+  assert.equal(sample(text, 'dynamo_component_response_chunks_count', LBL), 1, 'the cancelled stream ended (chunks recorded once)');
+});
