@@ -12,6 +12,7 @@ import type { EndpointObserverFactory, ObservedRuntime, RuntimeInstrumentation }
 import { MetricsRegistry } from './CustomMetrics.ts';
 import { processEndpointMetrics } from './EndpointMetrics.ts';
 import { processKvStatsMetrics } from './KvStatsMetrics.ts';
+import { processClientMetrics } from './ClientMetrics.ts';
 import { DEFAULT_DURATION_BUCKETS, DURATION_BUCKETS_ENV, parseDurationBuckets } from './buckets.ts';
 import { ConfigError } from '../src/config/schema.ts';
 import { ValueError } from '../src/config/values.ts';
@@ -45,6 +46,8 @@ function durationBuckets(opts: InstrumentationOptions, env: NodeJS.ProcessEnv): 
 
 export class ProcessInstrumentation implements RuntimeInstrumentation {
   readonly endpointObserver: EndpointObserverFactory = processEndpointMetrics.observer;
+  /** Clients count their requests, failures by type and durations per endpoint. */
+  readonly clientObserver = processClientMetrics.observer;
   /** Endpoints with a stats handler report their KV stats as gauges (read at collection). */
   readonly endpointStats = processKvStatsMetrics.register;
 

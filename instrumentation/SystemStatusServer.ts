@@ -14,6 +14,7 @@ import { MetricsPipeline } from '../src/export/MetricsPipeline.ts';
 import { getLogger } from '../src/log.ts';
 import type { ObservedRuntime } from '../src/runtime/observer.ts';
 import { processKvStatsMetrics } from './KvStatsMetrics.ts';
+import { processClientMetrics } from './ClientMetrics.ts';
 import { processEndpointMetrics } from './EndpointMetrics.ts';
 
 export const DEFAULT_SYSTEM_HOST = '0.0.0.0';
@@ -112,6 +113,7 @@ export class SystemStatusServer {
     server = new SystemStatusServer(pipeline, instanceId);
     processEndpointMetrics.attach(pipeline);
     processKvStatsMetrics.attach(pipeline);
+    processClientMetrics.attach(pipeline);
     pipeline
       .meter(SYSTEM_METER_NAME)
       .createObservableGauge('uptime_seconds', { description: 'Total uptime of the DistributedRuntime in seconds' })

@@ -3,9 +3,9 @@
  * (round robin) or a chosen instance. Requests to an instance that deregisters fail at once.
  */
 import { toBytes, type ResponseChunk } from './codec.ts';
-import { CancelledError, NoInstancesError, InstanceGoneError, RequestTimeoutError } from './errors.ts';
+import { CancelledError, NoInstancesError, InstanceGoneError, RemoteError, RequestTimeoutError, ShutdownError } from './errors.ts';
 import type { Instance, InstanceDiscovery } from './InstanceDiscovery.ts';
-import type { EndpointIdentity } from './observer.ts';
+import type { ClientErrorType, ClientObserver, EndpointIdentity } from './observer.ts';
 import { ResponseStream, type ResponseRouter, type Reroute } from './ResponseRouter.ts';
 
 export interface RequestOptions {
@@ -13,6 +13,17 @@ export interface RequestOptions {
   timeoutMs?: number;
   /** Cancels the request when aborted: the worker is told, the stream fails with `CancelledError`. */
   signal?: AbortSignal;
+}
+
+/** The `error_type` of a client failure. */
+export function clientErrorType(err: Error): ClientErrorType {
+  if (err instanceof RequestTimeoutError) return 'timeout';
+  if (err instanceof InstanceGoneError) return 'instance_gone';
+  if (err instanceof NoInstancesError) return 'no_instances';
+  if (err instanceof RemoteError) return 'remote_error';
+  if (err instanceof CancelledError) return 'cancelled';
+  if (err instanceof ShutdownError) return 'shutdown';
+  return 'other';
 }
 
 export class Client {
@@ -27,6 +38,8 @@ export class Client {
     private readonly router: ResponseRouter,
     private readonly discovery: InstanceDiscovery,
     private readonly defaultTimeoutMs: number,
+    /** What the process's instrumentation measures of this endpoint's requests, if anything. */
+    private readonly observer?: ClientObserver,
   ) {
     discovery.on('removed', this.onRemoved);
   }
@@ -114,12 +127,16 @@ export class Client {
   private sendTo(inst: Instance, request: unknown, opts: RequestOptions, reroute?: Reroute): ResponseStream {
     const signal = opts.signal;
     if (signal?.aborted === true) return this.failed(new CancelledError(`request to ${inst.subject} cancelled before it was sent`));
+    const obs = this.observer;
+    obs?.requestSent();
+    const sentAt = performance.now();
     const stream = this.router.send(inst.instanceId, inst.subject, toBytes(request), opts.timeoutMs ?? this.defaultTimeoutMs, reroute);
-    if (signal !== undefined) {
-      const onAbort = (): void => stream.cancel();
-      signal.addEventListener('abort', onAbort, { once: true });
-      stream.detach = () => signal.removeEventListener('abort', onAbort);
-    }
+    const onAbort = (): void => stream.cancel();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    stream.detach = (error) => {
+      signal?.removeEventListener('abort', onAbort);
+      obs?.requestEnded((performance.now() - sentAt) / 1000, error === undefined ? undefined : clientErrorType(error));
+    };
     return stream;
   }
 
@@ -138,6 +155,10 @@ export class Client {
   }
 
   private failed(err: Error): ResponseStream {
+    if (this.observer !== undefined) {
+      this.observer.requestSent();
+      this.observer.requestEnded(0, clientErrorType(err));
+    }
     const s = new ResponseStream(0n, '', 0, () => undefined);
     s.finish(err);
     return s;

@@ -211,7 +211,7 @@ export class DistributedRuntime extends EventEmitter<DistributedRuntimeEvents> i
   async client(identity: EndpointIdentity): Promise<Client> {
     const discovery = this.discovery(identity.namespace, identity.component);
     await discovery.started();
-    return new Client(identity, this.router(), discovery, this.requestTimeoutMs);
+    return new Client(identity, this.router(), discovery, this.requestTimeoutMs, this.instrumentation.clientObserver?.(identity));
   }
 
   /** @internal The (cached) discovery of a component's instances. */

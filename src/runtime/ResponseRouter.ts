@@ -27,8 +27,8 @@ export class ResponseStream implements AsyncIterable<ResponseChunk> {
   lastActivity = performance.now();
   /** @internal Tells the worker to stop (set by the router). */
   canceller: (() => void) | undefined;
-  /** @internal Called once when the stream ends (releases a caller's abort listener). */
-  detach: (() => void) | undefined;
+  /** @internal Called once when the stream ends, with its error if it failed. */
+  detach: ((error: Error | undefined) => void) | undefined;
 
   constructor(
     public instanceId: bigint,
@@ -56,7 +56,7 @@ export class ResponseStream implements AsyncIterable<ResponseChunk> {
     this.done = true;
     this.error = error;
     this.onSettled();
-    this.detach?.();
+    this.detach?.(error);
     this.wake?.();
   }
 

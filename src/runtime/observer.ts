@@ -52,6 +52,21 @@ export interface EndpointObserver {
 
 export type EndpointObserverFactory = (id: EndpointIdentity) => EndpointObserver;
 
+/** Why a client request failed (docs/metrics.md §1, "Client side"). */
+export type ClientErrorType = 'timeout' | 'instance_gone' | 'no_instances' | 'remote_error' | 'cancelled' | 'shutdown' | 'other';
+
+export const CLIENT_ERROR_TYPES: readonly ClientErrorType[] = ['timeout', 'instance_gone', 'no_instances', 'remote_error', 'cancelled', 'shutdown', 'other'];
+
+/** What a client of one endpoint reports, one observer per endpoint. */
+export interface ClientObserver {
+  /** A request was sent. */
+  requestSent(): void;
+  /** Its response ended after `seconds`, completely or with `error`. */
+  requestEnded(seconds: number, error: ClientErrorType | undefined): void;
+}
+
+export type ClientObserverFactory = (id: EndpointIdentity) => ClientObserver;
+
 export const NOOP_OBSERVER: EndpointObserver = {
   requestStarted() {},
   responseBytes() {},
@@ -86,6 +101,8 @@ export interface RuntimeInstrumentation {
   endpointStats?(source: EndpointStatsSource): () => void;
   /** Custom metrics for one level of the hierarchy. */
   metrics(scope: MetricsScope): MetricsFactory;
+  /** The observer of the clients of one endpoint (none: clients measure nothing). */
+  clientObserver?: ClientObserverFactory;
   /** A runtime using this instrumentation connected. */
   runtimeStarted?(runtime: ObservedRuntime): void;
   /** A runtime using this instrumentation shut down (after its endpoints stopped). */

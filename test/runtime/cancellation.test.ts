@@ -72,3 +72,26 @@ test('leaving a stream early and aborting a request both reach the worker: signa
   assert.equal(sample(text, 'dynamo_component_errors_total', { ...LBL, error_type: 'response_stream' }) ?? 0, 0, 'a cancellation is not an error');
   assert.equal(sample(text, 'dynamo_component_response_chunks_count', LBL), 1, 'the cancelled stream ended (chunks recorded once)');
 });
+
+test('client-side metrics: requests, duration and failures by type, with the endpoint labels', { timeout: 120_000 }, async (t) => {
+  const { drt, scrape } = await startInstrumentedWorker(t);
+  const ep = drt.namespace('cm').component('llm').endpoint('generate');
+  await ep.serve<{ mode: string }>((req) => {
+    if (req.mode === 'fail') throw new Error('engine failed');
+    if (req.mode === 'slow') return new Promise((resolve) => setTimeout(() => resolve('late'), 2_000));
+    return 'ok';
+  });
+  const client = await ep.client();
+  for (let i = 0; i < 3; i++) await client.random({ mode: 'ok' }).collect();
+  await assert.rejects(client.random({ mode: 'fail' }).collect());
+  await assert.rejects(client.random({ mode: 'slow' }, { timeoutMs: 300 }).collect());
+  await assert.rejects(client.random({ mode: 'ok' }, { signal: AbortSignal.abort() }).collect(), CancelledError);
+  const lbl = { dynamo_namespace: 'cm', dynamo_component: 'llm', dynamo_endpoint: 'generate' };
+  const text = await scrape();
+  assert.equal(sample(text, 'dynamo_client_requests_total', lbl), 6);
+  assert.equal(sample(text, 'dynamo_client_errors_total', { ...lbl, error_type: 'remote_error' }), 1);
+  assert.equal(sample(text, 'dynamo_client_errors_total', { ...lbl, error_type: 'timeout' }), 1);
+  assert.equal(sample(text, 'dynamo_client_errors_total', { ...lbl, error_type: 'cancelled' }), 1);
+  assert.equal(sample(text, 'dynamo_client_request_duration_seconds_count', lbl), 6);
+  assert.ok((sample(text, 'dynamo_client_request_duration_seconds_sum', lbl) ?? 0) >= 0.3, 'the timed-out request counts its wait');
+});
