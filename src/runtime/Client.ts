@@ -3,7 +3,7 @@
  * (round robin) or a chosen instance. Requests to an instance that deregisters fail at once.
  */
 import { toBytes, type ResponseChunk } from './codec.ts';
-import { CancelledError, NoInstancesError, InstanceGoneError, RemoteError, RequestTimeoutError, ShutdownError } from './errors.ts';
+import { CancelledError, NoInstancesError, NoRespondersError, InstanceGoneError, RemoteError, RequestTimeoutError, ShutdownError } from './errors.ts';
 import type { Instance, InstanceDiscovery } from './InstanceDiscovery.ts';
 import type { ClientErrorType, ClientObserver, EndpointIdentity } from './observer.ts';
 import { ResponseStream, type ResponseRouter, type Reroute } from './ResponseRouter.ts';
@@ -18,6 +18,7 @@ export interface RequestOptions {
 /** The `error_type` of a client failure. */
 export function clientErrorType(err: Error): ClientErrorType {
   if (err instanceof RequestTimeoutError) return 'timeout';
+  if (err instanceof NoRespondersError) return 'no_responders';
   if (err instanceof InstanceGoneError) return 'instance_gone';
   if (err instanceof NoInstancesError) return 'no_instances';
   if (err instanceof RemoteError) return 'remote_error';

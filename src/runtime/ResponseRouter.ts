@@ -7,7 +7,7 @@
  */
 import { createInbox, headers as natsHeaders, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { CANCEL_HEADER, ResponseChunk, decodeFrame } from './codec.ts';
-import { CancelledError, DynamoError, InstanceGoneError, RemoteError, RequestTimeoutError, ShutdownError } from './errors.ts';
+import { CancelledError, DynamoError, InstanceGoneError, NoRespondersError, RemoteError, RequestTimeoutError, ShutdownError } from './errors.ts';
 import { errorMessage } from '../errors.ts';
 
 /** How long a request may wait for its first or next frame. */
@@ -189,7 +189,7 @@ export class ResponseRouter {
       if (h.code === 503 && this.resend(stream, msg.subject)) return;
       stream.finish(
         h.code === 503
-          ? new InstanceGoneError(stream.instanceId, `no worker listens on ${stream.subject} (instance ${stream.instanceId} is gone)`)
+          ? new NoRespondersError(stream.instanceId, `no worker listens on ${stream.subject} (instance ${stream.instanceId} is gone)`)
           : new DynamoError(`NATS status ${h.code} ${h.description} for ${stream.subject}`),
       );
       return;

@@ -39,6 +39,9 @@ export class InstanceGoneError extends DynamoError {
   }
 }
 
+/** NATS said nobody listens on the instance's subject (it is still listed, but not serving). */
+export class NoRespondersError extends InstanceGoneError {}
+
 /** A request got no answer (or no next chunk) in time. */
 export class RequestTimeoutError extends TimeoutError {}
 

@@ -54,6 +54,7 @@ export {
   RegistrationConflictError,
   NoInstancesError,
   InstanceGoneError,
+  NoRespondersError,
   RequestTimeoutError,
   RemoteError,
   ShutdownError,

@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
-import { DistributedRuntime } from '../../src/runtime/index.ts';
+import { connectInstrumented } from '../../instrumentation/index.ts';
 import { cleanups, freePort, tempDir, waitUntil, ManagedProcess } from '../support/process.ts';
 import { startCluster, PrometheusServer } from '../support/servers.ts';
 import { startMetrics, startMockWorker } from '../support/aggregator.ts';
@@ -142,7 +142,13 @@ test('every dashboard query returns data from a real Prometheus scraping live pr
   defer(() => sys.stop());
   await waitForLine(sys, /serving example_namespace\/example_component\/example_endpoint/, 30_000);
   // traffic: a request every 50 ms, one in ten undecodable, so that every panel has data
-  const drt = await DistributedRuntime.connect({ nats: { servers: [cluster.nats.url] }, etcd: { endpoints: [cluster.etcd.url] } });
+  // the traffic's client is instrumented too (its own status server): the client-side panels read it
+  const clientPort = await freePort();
+  const drt = await connectInstrumented({
+    nats: { servers: [cluster.nats.url] },
+    etcd: { endpoints: [cluster.etcd.url] },
+    env: { DYN_SYSTEM_ENABLED: 'true', DYN_SYSTEM_HOST: '127.0.0.1', DYN_SYSTEM_PORT: String(clientPort) },
+  });
   defer(() => drt.shutdown());
   const client = await drt.namespace('example_namespace').component('example_component').endpoint('example_endpoint').client();
   await client.waitForInstances(1);
@@ -155,7 +161,7 @@ test('every dashboard query returns data from a real Prometheus scraping live pr
 
   // Prometheus with config/prometheus.yml, its host targets pointed at the live processes
   const cfg = parseYaml(read('config/prometheus.yml')) as { global: Record<string, string>; scrape_configs: { job_name: string; scrape_interval?: string; scrape_timeout?: string; static_configs: { targets: string[] }[] }[] };
-  const targets: Record<string, string[]> = { dynamo_metrics: [`127.0.0.1:${m.port}`], dynamo_workers: [`127.0.0.1:${sysPort}`, `127.0.0.1:${mockPort}`] };
+  const targets: Record<string, string[]> = { dynamo_metrics: [`127.0.0.1:${m.port}`], dynamo_workers: [`127.0.0.1:${sysPort}`, `127.0.0.1:${mockPort}`, `127.0.0.1:${clientPort}`] };
   cfg.scrape_configs = cfg.scrape_configs.filter((j) => j.job_name in targets).map((j) => ({ ...j, scrape_interval: '1s', scrape_timeout: '1s', static_configs: [{ targets: targets[j.job_name]! }] }));
   cfg.global = { ...cfg.global, scrape_interval: '1s', evaluation_interval: '1s', scrape_timeout: '1s' };
   const dir = tempDir('dyn-prom-cfg-');

@@ -6,7 +6,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CancelledError } from '../../src/runtime/index.ts';
+import { CancelledError, InstanceGoneError, NoInstancesError, NoRespondersError, RemoteError, RequestTimeoutError, ShutdownError } from '../../src/runtime/index.ts';
+import { clientErrorType } from '../../src/runtime/Client.ts';
 import { startInstrumentedWorker } from '../support/instrumented.ts';
 import { sleep, waitUntil } from '../support/process.ts';
 import { sample } from '../support/exposition.ts';
@@ -94,4 +95,15 @@ test('client-side metrics: requests, duration and failures by type, with the end
   assert.equal(sample(text, 'dynamo_client_errors_total', { ...lbl, error_type: 'cancelled' }), 1);
   assert.equal(sample(text, 'dynamo_client_request_duration_seconds_count', lbl), 6);
   assert.ok((sample(text, 'dynamo_client_request_duration_seconds_sum', lbl) ?? 0) >= 0.3, 'the timed-out request counts its wait');
+});
+
+test('each client failure has its own error_type', () => {
+  assert.equal(clientErrorType(new RequestTimeoutError('t')), 'timeout');
+  assert.equal(clientErrorType(new NoRespondersError(1n, 'n')), 'no_responders');
+  assert.equal(clientErrorType(new InstanceGoneError(1n, 'g')), 'instance_gone');
+  assert.equal(clientErrorType(new NoInstancesError('i')), 'no_instances');
+  assert.equal(clientErrorType(new RemoteError('r', 'generate')), 'remote_error');
+  assert.equal(clientErrorType(new CancelledError('c')), 'cancelled');
+  assert.equal(clientErrorType(new ShutdownError('s')), 'shutdown');
+  assert.equal(clientErrorType(new Error('?')), 'other');
 });
