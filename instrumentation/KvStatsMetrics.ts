@@ -67,10 +67,6 @@ export class KvStatsMetrics {
     return () => this.entries.delete(entry);
   };
 
-  get size(): number {
-    return this.entries.size;
-  }
-
   /** Reports through `pipeline` from now on (once per pipeline). */
   attach(pipeline: MetricsPipeline): void {
     if (this.attached.has(pipeline)) return;

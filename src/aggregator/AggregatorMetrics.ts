@@ -172,16 +172,6 @@ export class AggregatorHealth {
 
   constructor(private readonly tracker: HitRateTracker) {}
 
-  private readonly formAttrMap = new Map<string, Attributes>();
-  private formAttrs(form: string): Attributes {
-    let a = this.formAttrMap.get(form);
-    if (a === undefined) {
-      a = { form };
-      this.formAttrMap.set(form, a);
-    }
-    return a;
-  }
-
   dropWorker(reason: string): void {
     this.workersDropped.set(reason, (this.workersDropped.get(reason) ?? 0) + 1);
   }
@@ -190,13 +180,19 @@ export class AggregatorHealth {
     this.statsRejected.set(reason, (this.statsRejected.get(reason) ?? 0) + n);
   }
 
-  private reason(r: string): Attributes {
-    let a = this.reasonAttrs.get(r);
+  /** `{ [name]: value }`, built once per pair (observed at every collection). */
+  private attr(name: 'reason' | 'form', value: string): Attributes {
+    const key = `${name}=${value}`;
+    let a = this.reasonAttrs.get(key);
     if (a === undefined) {
-      a = { reason: r };
-      this.reasonAttrs.set(r, a);
+      a = { [name]: value };
+      this.reasonAttrs.set(key, a);
     }
     return a;
+  }
+
+  private reason(r: string): Attributes {
+    return this.attr('reason', r);
   }
 
   observeWith(meter: Meter): void {
@@ -234,7 +230,7 @@ export class AggregatorHealth {
         r.observe(nats, this.natsConnected ? 1 : 0);
         for (const [reason, n] of this.publishFailures) r.observe(publishFailures, n, this.reason(reason));
         r.observe(missing, this.workersMissing);
-        for (const [form, n] of this.published) r.observe(published, n, this.formAttrs(form));
+        for (const [form, n] of this.published) r.observe(published, n, this.attr('form', form));
         for (const [reason, n] of this.workersDropped) r.observe(workersDropped, n, this.reason(reason));
       },
       [published, missing, workersDropped, workers, leader, cycles, lastCycle, statsRejected, eventsAccepted, eventsRejected, dropped, tracked, etcd, nats, publishFailures],

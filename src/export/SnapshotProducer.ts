@@ -89,8 +89,6 @@ function ctxKey(ctx: SnapshotContext): string {
 
 export class SnapshotProducer implements MetricProducer {
   private readonly sources = new Set<Entry>();
-  /** Times a source actually built a snapshot (the rest were shared). */
-  builds = 0;
 
   /** Adds a source; returns a function that removes it. */
   add(source: SnapshotSource, opts: SnapshotSourceOptions = {}): () => void {
@@ -120,7 +118,6 @@ export class SnapshotProducer implements MetricProducer {
     // a build in flight is joined whatever the version (it started moments ago); a finished one
     // is handed out again while the source's version is unchanged
     if (last !== undefined && (!last.settled || (version !== UNVERSIONED && last.version === version))) return last.promise;
-    this.builds++;
     const built: Built = { version, promise: Promise.resolve().then(() => entry.source(ctx)), settled: false };
     entry.built.set(key, built);
     built.promise.then(
