@@ -14,6 +14,7 @@ declare -A PACKAGES=(
   [promtool]=prometheus
   [prometheus-pushgateway]=prometheus-pushgateway
   [docker-compose]=docker-compose   # validates docker-compose.yml in the tests (no engine needed)
+  [chromium]=chromium               # the status page's browser tests (driven by playwright-core)
 )
 PATH="$PATH:/usr/sbin:/sbin"
 missing=()

@@ -23,6 +23,7 @@ import { CycleCollector } from './CycleCollector.ts';
 import { DEFAULT_MAX_QUEUED_EVENTS, EventQueue } from './EventQueue.ts';
 import { parseStatsReply, type WorkerStats } from './statsReply.ts';
 import { DynamoError, errorMessage } from '../errors.ts';
+import { StatusHistory } from './StatusHistory.ts';
 
 /** A view older than this many poll intervals (and at least `MIN_STALE_AFTER_MS`) is not exported. */
 export const STALE_AFTER_POLL_INTERVALS = 3;
@@ -67,8 +68,10 @@ export class Aggregator {
   readonly metrics: AggregatorMetrics;
   readonly election: LeaderElection;
   readonly path: string;
+  /** One point per cycle for the status page (bounded ring). */
+  readonly history = new StatusHistory();
   private readonly service: string;
-  private readonly pollIntervalMs: number;
+  readonly pollIntervalMs: number;
   private readonly maxWaitMs: number;
   private current: AggregateView | undefined;
   private discovery: InstanceDiscovery | undefined;
@@ -125,11 +128,23 @@ export class Aggregator {
    * presented as fresh.
    */
   private exportedView(): AggregateView | undefined {
-    if (this.current === undefined) return undefined;
-    if (!this.natsConnected) throw new StaleViewError('NATS is disconnected: no current worker stats');
-    const age = Date.now() - this.lastCycleAt;
-    if (age > this.staleAfterMs) throw new StaleViewError(`the latest scrape cycle is ${(age / 1000).toFixed(1)} s old`);
+    const problem = this.viewProblem();
+    if (problem !== undefined) throw new StaleViewError(problem);
     return this.current;
+  }
+
+  /** Why the current view cannot be vouched for (it is not exported meanwhile), if it cannot. */
+  viewProblem(): string | undefined {
+    if (this.current === undefined) return undefined;
+    if (!this.natsConnected) return 'NATS is disconnected: no current worker stats';
+    const age = Date.now() - this.lastCycleAt;
+    if (age > this.staleAfterMs) return `the latest scrape cycle is ${(age / 1000).toFixed(1)} s old`;
+    return undefined;
+  }
+
+  /** Cycles in a row the worker has missed while kept in the view (0 when it answered the latest). */
+  missedCycles(workerId: bigint): number {
+    return this.missed.get(workerId) ?? 0;
   }
 
   /** Follows the NATS connection: no cycle replaces the view while it is down. */
@@ -247,6 +262,9 @@ export class Aggregator {
       this.health.cycles++;
       this.health.lastCycleUnixSeconds = Date.now() / 1000;
       this.health.recordScrapeDuration(res.elapsedMs / 1000);
+      this.health.lastCycleMs = res.elapsedMs;
+      const t = this.tracker;
+      this.history.record({ t: this.lastCycleAt / 1000, workers: workers.size, load: stats, events: t.accepted, islTotal: t.islTotal, overlapTotal: t.overlapTotal });
       await this.publish(workers, stats);
       if (workers.size === 0) {
         log.rateLimited('warn', 'no-endpoints', `No endpoints found matching ${this.path}`);

@@ -160,6 +160,8 @@ export class AggregatorHealth {
   leader = false;
   cycles = 0;
   lastCycleUnixSeconds: number | undefined;
+  /** Duration of the latest cycle. */
+  lastCycleMs: number | undefined;
   etcdReachable = true;
   natsConnected = true;
   /** Aggregates not published, by reason (`error`). */

@@ -162,6 +162,9 @@ export class HitRateTracker {
   private readonly rejected = new Map<EventRejectReason, number>();
   accepted = 0;
   dropped = 0;
+  /** Σ isl_blocks and Σ overlap_blocks of every accepted event (the fleet's hit rate over time). */
+  islTotal = 0;
+  overlapTotal = 0;
 
   constructor(readonly maxWorkers = DEFAULT_MAX_TRACKED_WORKERS) {}
 
@@ -189,6 +192,8 @@ export class HitRateTracker {
 
   add(e: HitRateEvent): void {
     this.accepted++;
+    this.islTotal += e.islBlocks;
+    this.overlapTotal += e.overlapBlocks;
     let w = this.workers.get(e.workerId);
     if (w === undefined) {
       if (this.workers.size >= this.maxWorkers) {

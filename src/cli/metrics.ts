@@ -5,7 +5,7 @@
  */
 import { metricsConfigFrom } from '../aggregator/options.ts';
 import { getLogger } from '../log.ts';
-import { parseCommand } from './args.ts';
+import { packageVersion, parseCommand } from './args.ts';
 import { METRICS_COMMAND } from './commands.ts';
 import { onShutdownSignal, runCommand } from './run.ts';
 
@@ -14,8 +14,9 @@ const log = getLogger('metrics');
 runCommand('metrics', async () => {
   const cfg = metricsConfigFrom(parseCommand(METRICS_COMMAND));
   // Loaded once the flags are good, so that --help, --version and a bad flag answer at once.
-  const [{ Aggregator }, { MetricsPipeline }, { DistributedRuntime }] = await Promise.all([
+  const [{ Aggregator }, { AggregatorStatus, attachStatusPage }, { MetricsPipeline }, { DistributedRuntime }] = await Promise.all([
     import('../aggregator/Aggregator.ts'),
+    import('../aggregator/statusPage.ts'),
     import('../export/MetricsPipeline.ts'),
     import('../runtime/DistributedRuntime.ts'),
   ]);
@@ -23,7 +24,10 @@ runCommand('metrics', async () => {
   const pipeline = new MetricsPipeline(cfg.export);
   await pipeline.start();
   const server = pipeline.prometheusServer;
-  if (server !== undefined) log.info(`Prometheus metrics server started at ${server.displayUrl}`);
+  if (server !== undefined) {
+    log.info(`Status page at ${server.baseUrl}/`);
+    log.info(`Prometheus metrics server started at ${server.displayUrl}`);
+  }
   for (const [name, e] of pipeline.exporters) if (name !== 'prometheus') log.info(`Exporting to ${name}: ${e.describe()}`);
   const drt = await DistributedRuntime.connect({ nats: { servers: cfg.natsServers }, etcd: { endpoints: cfg.etcdEndpoints } }).catch(async (err: unknown) => {
     await pipeline.shutdown();
@@ -38,6 +42,7 @@ runCommand('metrics', async () => {
     maxMissedCycles: cfg.maxMissedCycles,
   });
   aggregator.attach(pipeline);
+  if (server !== undefined) attachStatusPage(server, new AggregatorStatus(aggregator, pipeline.health, packageVersion()));
   onShutdownSignal('metrics', async () => {
     log.info('shutting down');
     await aggregator.stop(); // stop scraping, release the leader key

@@ -4,14 +4,40 @@
  * MeterProvider that reports them exists.
  */
 import type { Meter } from '@opentelemetry/api';
+import { redactText } from '../redact.ts';
 import type { ExporterName } from './options.ts';
+
+/** Longest last-error text kept per exporter (the status page shows it). */
+export const MAX_LAST_ERROR_CHARS = 300;
 
 interface Counts {
   attempts: number;
   failures: number;
   droppedPoints: number;
+  /** Unix seconds. */
   lastSuccess: number | undefined;
+  /** Unix seconds. */
+  lastFailure: number | undefined;
+  /** The latest failure's message, redacted (no URL userinfo nor credential parameters), one line. */
+  lastError: string | undefined;
   attrs: { exporter: ExporterName };
+}
+
+/** One exporter's health as the status page shows it. */
+export interface ExporterStatus {
+  exporter: ExporterName;
+  attempts: number;
+  failures: number;
+  droppedPoints: number;
+  lastSuccess: number | undefined;
+  lastFailure: number | undefined;
+  lastError: string | undefined;
+}
+
+/** `message` fit for a page or a log: redacted, first line, bounded. */
+export function safeErrorText(message: string): string {
+  const line = redactText(message).split('\n')[0]!.trim();
+  return line.length > MAX_LAST_ERROR_CHARS ? `${line.slice(0, MAX_LAST_ERROR_CHARS - 1)}…` : line;
 }
 
 export class ExportHealth {
@@ -28,7 +54,7 @@ export class ExportHealth {
   private of(exporter: ExporterName): Counts {
     let c = this.counts.get(exporter);
     if (c === undefined) {
-      c = { attempts: 0, failures: 0, droppedPoints: 0, lastSuccess: undefined, attrs: { exporter } };
+      c = { attempts: 0, failures: 0, droppedPoints: 0, lastSuccess: undefined, lastFailure: undefined, lastError: undefined, attrs: { exporter } };
       this.counts.set(exporter, c);
     }
     return c;
@@ -71,16 +97,25 @@ export class ExportHealth {
     this.of(exporter).lastSuccess = Date.now() / 1000;
   }
 
-  failure(exporter: ExporterName): void {
-    this.of(exporter).failures++;
+  /** Counts a failed attempt; `error` (redacted here) is kept as the exporter's last error. */
+  failure(exporter: ExporterName, error?: string): void {
+    const c = this.of(exporter);
+    c.failures++;
+    c.lastFailure = Date.now() / 1000;
+    if (error !== undefined) c.lastError = safeErrorText(error);
   }
 
   dropped(exporter: ExporterName, points: number): void {
     this.of(exporter).droppedPoints += points;
   }
 
-  snapshot(exporter: ExporterName): Readonly<Omit<Counts, 'attrs'>> {
-    const { attempts, failures, droppedPoints, lastSuccess } = this.of(exporter);
-    return { attempts, failures, droppedPoints, lastSuccess };
+  snapshot(exporter: ExporterName): Readonly<Omit<ExporterStatus, 'exporter'>> {
+    const { attempts, failures, droppedPoints, lastSuccess, lastFailure, lastError } = this.of(exporter);
+    return { attempts, failures, droppedPoints, lastSuccess, lastFailure, lastError };
+  }
+
+  /** Every exporter that has been attempted, in first-attempt order. */
+  statuses(): ExporterStatus[] {
+    return [...this.counts.keys()].map((exporter) => ({ exporter, ...this.snapshot(exporter) }));
   }
 }

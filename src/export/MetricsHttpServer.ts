@@ -14,6 +14,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Socket } from 'node:net';
+import { promisify } from 'node:util';
+import { gzip } from 'node:zlib';
 import { formatHostPort } from '../config/values.ts';
 import { getLogger } from '../log.ts';
 import { UsageError } from '../errors.ts';
@@ -26,8 +28,26 @@ import { BasicAuthGate, type WebConfig } from './webConfig.ts';
 import { errorMessage } from '../errors.ts';
 
 const log = getLogger('export::prometheus');
+const gzipAsync = promisify(gzip);
 
-export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
+/**
+ * A route: writes its own response, or returns one for the server to send, gzipped when the
+ * client accepts it and `compressible` is set, within the same unread-bytes bound as `/metrics`.
+ */
+export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => void | RouteAnswer | Promise<void | RouteAnswer>;
+
+export interface RouteAnswer {
+  status: number;
+  headers: Record<string, string>;
+  body: Buffer | string;
+  /** Gzip the body when the client accepts it (and it is worth it). */
+  compressible?: boolean;
+  /** A gzipped copy made in advance (static assets). */
+  gzipped?: Buffer;
+}
+
+/** Bodies smaller than this are sent as they are even when the client accepts gzip. */
+export const MIN_GZIP_BYTES = 1_024;
 
 /** Why a connection was cut (the `reason` of `dynamo_metrics_http_connections_cut_total`). */
 export type CutReason = 'max_connections' | 'unread_bytes' | 'write_timeout';
@@ -57,12 +77,14 @@ export class MetricsHttpServer {
   readonly cache: ExpositionCache;
   /** Bytes of responses given to each connection and not yet taken by its client. */
   private readonly unread = new WeakMap<Socket, number>();
+  private readonly routes: Map<string, RouteHandler>;
 
   constructor(
     private readonly reader: PullMetricReader,
     private readonly opts: MetricsHttpServerOptions,
   ) {
     this.path = opts.path ?? '/metrics';
+    this.routes = new Map(Object.entries(opts.routes ?? {}));
     this.gate = new BasicAuthGate(opts.webConfig?.users ?? new Map());
     const tls = opts.webConfig?.tls;
     const handle = (req: IncomingMessage, res: ServerResponse): void => {
@@ -126,6 +148,30 @@ export class MetricsHttpServer {
     res.once('close', done);
   }
 
+  /** Adds (or replaces) the route at exact `path` (not the metrics path). */
+  addRoute(path: string, handler: RouteHandler): void {
+    if (path === this.path) throw new UsageError(`${path} is the metrics path`);
+    this.routes.set(path, handler);
+  }
+
+  /** Sends a route's answer: gzipped when asked and worth it, bounded like a scrape. */
+  private async answer(req: IncomingMessage, res: ServerResponse, a: RouteAnswer): Promise<void> {
+    const headers: Record<string, string | number> = { ...a.headers };
+    let body = typeof a.body === 'string' ? Buffer.from(a.body) : a.body;
+    const canGzip = a.gzipped !== undefined || (a.compressible === true && body.length >= MIN_GZIP_BYTES);
+    if (canGzip) {
+      headers.Vary = 'Accept-Encoding';
+      if (/\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''))) {
+        body = a.gzipped ?? (await gzipAsync(body));
+        headers['Content-Encoding'] = 'gzip';
+      }
+    }
+    headers['Content-Length'] = body.length;
+    res.writeHead(a.status, headers);
+    if (req.method === 'HEAD' || a.status === 304) res.end();
+    else this.send(req, res, [body], body.length);
+  }
+
   /** Listens; a port in use or a bad address is a one-line `UsageError`. */
   async start(): Promise<AddressInfo> {
     await new Promise<void>((resolve, reject) => {
@@ -177,13 +223,17 @@ export class MetricsHttpServer {
       return;
     }
     const path = (req.url ?? '/').split('?')[0]!;
-    const handler = path === this.path ? (rq: IncomingMessage, rs: ServerResponse) => this.handleMetrics(rq, rs) : this.opts.routes?.[path];
+    const handler = path === this.path ? (rq: IncomingMessage, rs: ServerResponse) => this.handleMetrics(rq, rs) : this.routes.get(path);
     if (handler !== undefined && req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain' });
       res.end('method not allowed\n');
       return;
     }
-    if (handler !== undefined) return handler(req, res);
+    if (handler !== undefined) {
+      const a = await handler(req, res);
+      if (a !== undefined) await this.answer(req, res, a);
+      return;
+    }
     res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' });
     res.end('not found\n');
   }
@@ -198,7 +248,7 @@ export class MetricsHttpServer {
     try {
       body = await this.cache.render(() => this.reader.collectAll(this.opts.collectTimeoutMs), { openMetrics, gzip: gzipped });
     } catch (err) {
-      health?.failure('prometheus');
+      health?.failure('prometheus', errorMessage(err));
       log.rateLimited('warn', 'collect', 'metrics collection failed; answering 503', { error: errorMessage(err) });
       res.writeHead(503, { 'Content-Type': 'text/plain; charset=utf-8', 'Retry-After': '1' });
       res.end(`metrics collection failed: ${errorMessage(err)}\n`);

@@ -77,13 +77,13 @@ export class PushGatewayMetricReader extends MetricReader {
       const res = await this.request('PUT', body);
       if (res.status < 200 || res.status > 299) throw new Error(`PushGateway answered ${res.status} ${res.statusText}: ${res.body.trim()}`);
       if (partial) {
-        health?.failure('pushgateway');
+        health?.failure('pushgateway', `pushed without the parts that could not be collected: ${errors[0] instanceof Error ? errors[0].message : String(errors[0])}`);
         return false;
       }
       health?.success('pushgateway');
       return true;
     } catch (err) {
-      health?.failure('pushgateway');
+      health?.failure('pushgateway', errorMessage(err));
       log.rateLimited('warn', 'push', 'push to the PushGateway failed; retrying next interval', { url: this.groupUrl, error: errorMessage(err) });
       return false;
     }

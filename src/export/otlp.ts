@@ -75,7 +75,7 @@ export class CountingExporter implements PushMetricExporter {
       if (result.code === ExportResultCode.SUCCESS) {
         this.health.success(this.label);
       } else {
-        this.health.failure(this.label);
+        this.health.failure(this.label, result.error?.message ?? 'unknown error');
         const carry = undelivered(batch);
         const points = pointCount(carry);
         if (points > MAX_CARRIED_POINTS) {

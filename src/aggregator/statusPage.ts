@@ -1,0 +1,135 @@
+/**
+ * The aggregator's status page (docs/status-page.md): `/` (the page, from `static/`) and
+ * `/api/status` (JSON it refreshes from at the poll interval) on the pull server, behind the same
+ * limits and basic auth as `/metrics`. Everything shown is already exported as metrics; errors
+ * are redacted (ExportHealth) and no configuration value that may hold a secret is shown.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { ExportHealth, ExporterStatus } from '../export/ExportHealth.ts';
+import type { MetricsHttpServer, RouteAnswer } from '../export/MetricsHttpServer.ts';
+import { PAGE_HEADERS, staticRoutes } from '../export/staticAssets.ts';
+import type { Aggregator } from './Aggregator.ts';
+import type { AggregateView } from './AggregatorMetrics.ts';
+import type { HistoryPoint } from './StatusHistory.ts';
+import { parseStatusQuery, StatusQueryError, WorkerTable, workerRow, type StatusQuery, type WorkerRow } from './statusTable.ts';
+
+export const STATUS_API_PATH = '/api/status';
+
+/** The page and its files: path → file under `static/`. */
+export const AGGREGATOR_PAGE_FILES: Readonly<Record<string, string>> = {
+  '/': 'status/aggregator.html',
+  '/status/aggregator.js': 'status/aggregator.js',
+  '/status/common.js': 'status/common.js',
+  '/status/status.css': 'status/status.css',
+  '/status/favicon.svg': 'status/favicon.svg',
+};
+
+/** What `/api/status` answers (docs/status-page.md lists each field). */
+export interface AggregatorStatusBody {
+  kind: 'aggregator';
+  version: string;
+  /** Unix seconds when this answer was made. */
+  now: number;
+  target: { namespace: string; component: string; endpoint: string };
+  role: 'leader' | 'standby';
+  poll_interval_ms: number;
+  nats_connected: boolean;
+  etcd_reachable: boolean;
+  /** Why the view is not exported right now (a scrape answers 503), or null. */
+  view_problem: string | null;
+  cycle: { count: number; last: number | null; duration_ms: number | null };
+  load: { avg: number; std: number } | null;
+  workers: { total: number; missing: number; matched: number; query: StatusQuery; rows: WorkerRow[] };
+  history: HistoryPoint[];
+  exporters: ExporterStatus[];
+  events: { accepted: number; tracked_workers: number };
+  rejections: {
+    stats: Record<string, number>;
+    events: Record<string, number>;
+    workers_dropped: Record<string, number>;
+    http_connections_cut: Record<string, number>;
+    publish_failures: Record<string, number>;
+  };
+  aggregates_published: Record<string, number>;
+}
+
+const JSON_HEADERS = { ...PAGE_HEADERS, 'Content-Type': 'application/json; charset=utf-8' };
+
+export class AggregatorStatus {
+  private readonly table = new WorkerTable();
+  private readonly viewIds = new WeakMap<AggregateView, number>();
+  private nextViewId = 1;
+
+  constructor(
+    private readonly aggregator: Aggregator,
+    private readonly exportHealth: ExportHealth,
+    private readonly version: string,
+  ) {}
+
+  /** The table's version: the view object and the hit-rate totals (as the exported snapshot). */
+  private tableVersion(view: AggregateView): string {
+    let id = this.viewIds.get(view);
+    if (id === undefined) {
+      id = this.nextViewId++;
+      this.viewIds.set(view, id);
+    }
+    return `${id}:${this.aggregator.tracker.accepted}`;
+  }
+
+  build(query: StatusQuery): AggregatorStatusBody {
+    const a = this.aggregator;
+    const h = a.health;
+    const view = a.view;
+    const tracker = a.tracker;
+    const page =
+      view === undefined
+        ? { total: 0, matched: 0, rows: [] }
+        : this.table.page(this.tableVersion(view), () => [...view.workers].map(([id, w]) => workerRow(id, w, tracker.get(id), a.missedCycles(id))), query);
+    const { namespace, component, endpoint } = a.opts;
+    const rejectedEvents = Object.fromEntries(tracker.rejections());
+    return {
+      kind: 'aggregator',
+      version: this.version,
+      now: Date.now() / 1000,
+      target: { namespace, component, endpoint },
+      role: h.leader ? 'leader' : 'standby',
+      poll_interval_ms: a.pollIntervalMs,
+      nats_connected: h.natsConnected,
+      etcd_reachable: h.etcdReachable,
+      view_problem: a.viewProblem() ?? null,
+      cycle: { count: h.cycles, last: h.lastCycleUnixSeconds ?? null, duration_ms: h.lastCycleMs ?? null },
+      load: view?.stats ?? null,
+      workers: { total: page.total, missing: view === undefined ? 0 : h.workersMissing, matched: page.matched, query, rows: page.rows },
+      history: a.history.points(),
+      exporters: this.exportHealth.statuses(),
+      events: { accepted: tracker.accepted, tracked_workers: tracker.size },
+      rejections: {
+        stats: Object.fromEntries(h.statsRejected),
+        events: rejectedEvents,
+        workers_dropped: Object.fromEntries(h.workersDropped),
+        http_connections_cut: Object.fromEntries(this.exportHealth.connectionsCut),
+        publish_failures: Object.fromEntries(h.publishFailures),
+      },
+      aggregates_published: Object.fromEntries(h.published),
+    };
+  }
+
+  /** `GET /api/status?offset=&limit=&sort=&order=&worker=`: 400 with one line on a bad query. */
+  readonly route = (req: IncomingMessage): RouteAnswer => {
+    const params = new URL(req.url ?? '/', 'http://status.invalid').searchParams;
+    let query: StatusQuery;
+    try {
+      query = parseStatusQuery(params);
+    } catch (err) {
+      if (!(err instanceof StatusQueryError)) throw err;
+      return { status: 400, headers: { ...PAGE_HEADERS, 'Content-Type': 'text/plain; charset=utf-8' }, body: `bad query: ${err.message}\n` };
+    }
+    return { status: 200, headers: JSON_HEADERS, body: JSON.stringify(this.build(query)), compressible: true };
+  };
+}
+
+/** Serves the page and `/api/status` on `server`. */
+export function attachStatusPage(server: MetricsHttpServer, status: AggregatorStatus): void {
+  for (const [path, route] of Object.entries(staticRoutes(AGGREGATOR_PAGE_FILES))) server.addRoute(path, route);
+  server.addRoute(STATUS_API_PATH, status.route);
+}
