@@ -2,7 +2,7 @@
  * The per-process system status server (off unless `DYN_SYSTEM_ENABLED=true`): `/metrics`
  * through the export pipeline's Prometheus path, `/health` (200 once every runtime of the
  * process serves its endpoints, 503 before and while shutting down), `/live` (200 while the
- * process runs), 404 for anything else. `uptime_seconds` is refreshed on every scrape. The
+ * process runs), a status page `/` with its `/api/status` (systemStatus.ts), 404 for anything else. `uptime_seconds` is refreshed on every scrape. The
  * same pipeline also pushes OTLP (or to a PushGateway) when `OTEL_METRICS_EXPORTER` asks for it.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -16,6 +16,8 @@ import type { ObservedRuntime } from '../src/runtime/observer.ts';
 import { processKvStatsMetrics } from './KvStatsMetrics.ts';
 import { processClientMetrics } from './ClientMetrics.ts';
 import { processEndpointMetrics } from './EndpointMetrics.ts';
+import { jsonAnswer, packageVersion, staticRoutes } from '../src/export/staticAssets.ts';
+import { SYSTEM_PAGE_FILES, systemStatusBody } from './systemStatus.ts';
 
 export const DEFAULT_SYSTEM_HOST = '0.0.0.0';
 export const DEFAULT_SYSTEM_PORT = 8081;
@@ -73,6 +75,8 @@ export function workerExportConfig(settings: SystemStatusSettings, env: NodeJS.P
 class InstanceIdCell {
   private resolve!: (id: string) => void;
   private settled = false;
+  /** The id once known. */
+  current: string | undefined;
   readonly value = new Promise<string>((r) => {
     this.resolve = r;
   });
@@ -81,6 +85,7 @@ class InstanceIdCell {
   set(id: string): void {
     if (this.settled) return;
     this.settled = true;
+    this.current = id;
     clearTimeout(this.timer);
     this.resolve(id);
   }
@@ -92,7 +97,7 @@ class InstanceIdCell {
 
 export class SystemStatusServer {
   private readonly sources = new Set<ReadinessSource>();
-  private readonly started = performance.now();
+  readonly started = performance.now();
 
   private constructor(
     readonly pipeline: MetricsPipeline,
@@ -114,12 +119,27 @@ export class SystemStatusServer {
     processEndpointMetrics.attach(pipeline);
     processKvStatsMetrics.attach(pipeline);
     processClientMetrics.attach(pipeline);
+    const http = pipeline.prometheusServer!;
+    for (const [path, route] of Object.entries(staticRoutes(SYSTEM_PAGE_FILES))) http.addRoute(path, route);
+    const version = packageVersion();
+    http.addRoute('/api/status', () =>
+      jsonAnswer(
+        systemStatusBody({
+          version,
+          instanceId: instanceId.current,
+          readiness: server!.readiness(),
+          uptimeSeconds: (performance.now() - server!.started) / 1000,
+          endpoints: processEndpointMetrics.all(),
+          exporters: pipeline.health.statuses(),
+        }),
+      ),
+    );
     pipeline
       .meter(SYSTEM_METER_NAME)
       .createObservableGauge('uptime_seconds', { description: 'Total uptime of the DistributedRuntime in seconds' })
       .addCallback((r) => r.observe((performance.now() - server!.started) / 1000, { dynamo_namespace: 'system_status_server' }));
     await pipeline.start();
-    log.info(`System status server started at ${pipeline.prometheusServer!.baseUrl} (/metrics, /health, /live)`);
+    log.info(`System status server started at ${pipeline.prometheusServer!.baseUrl} (/, /metrics, /health, /live)`);
     return server;
   }
 

@@ -7,7 +7,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { ExportHealth, ExporterStatus } from '../export/ExportHealth.ts';
 import type { MetricsHttpServer, RouteAnswer } from '../export/MetricsHttpServer.ts';
-import { PAGE_HEADERS, staticRoutes } from '../export/staticAssets.ts';
+import { jsonAnswer, PAGE_HEADERS, staticRoutes } from '../export/staticAssets.ts';
 import type { Aggregator } from './Aggregator.ts';
 import type { AggregateView } from './AggregatorMetrics.ts';
 import type { HistoryPoint } from './StatusHistory.ts';
@@ -52,8 +52,6 @@ export interface AggregatorStatusBody {
   };
   aggregates_published: Record<string, number>;
 }
-
-const JSON_HEADERS = { ...PAGE_HEADERS, 'Content-Type': 'application/json; charset=utf-8' };
 
 export class AggregatorStatus {
   private readonly table = new WorkerTable();
@@ -124,7 +122,7 @@ export class AggregatorStatus {
       if (!(err instanceof StatusQueryError)) throw err;
       return { status: 400, headers: { ...PAGE_HEADERS, 'Content-Type': 'text/plain; charset=utf-8' }, body: `bad query: ${err.message}\n` };
     }
-    return { status: 200, headers: JSON_HEADERS, body: JSON.stringify(this.build(query)), compressible: true };
+    return jsonAnswer(this.build(query));
   };
 }
 

@@ -2,21 +2,9 @@
  * Flag parsing shared by the commands: the option table of each command (`commands.ts`),
  * `--help`, `--version`, and one-line errors.
  */
-import { readFileSync } from 'node:fs';
+import { packageVersion } from '../export/staticAssets.ts';
 import { loadOptions, renderHelp, type Loaded, type OptionTable } from '../config/schema.ts';
 import type { Command } from './commands.ts';
-
-/** The package's version, from its package.json (two levels up from source, three from dist/). */
-export function packageVersion(): string {
-  for (const up of ['../../package.json', '../../../package.json']) {
-    try {
-      return (JSON.parse(readFileSync(new URL(up, import.meta.url), 'utf8')) as { version: string }).version;
-    } catch {
-      // not at this level
-    }
-  }
-  return 'unknown';
-}
 
 /**
  * Parses argv and env against the command's options; prints help (or the version) and exits 0

@@ -5,7 +5,8 @@
  */
 import { metricsConfigFrom } from '../aggregator/options.ts';
 import { getLogger } from '../log.ts';
-import { packageVersion, parseCommand } from './args.ts';
+import { parseCommand } from './args.ts';
+import { packageVersion } from '../export/staticAssets.ts';
 import { METRICS_COMMAND } from './commands.ts';
 import { onShutdownSignal, runCommand } from './run.ts';
 

@@ -44,6 +44,15 @@ export function packageRoot(from: string = fileURLToPath(import.meta.url)): stri
   }
 }
 
+/** The package's version (its package.json), 'unknown' if it cannot be read. */
+export function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
 export class StaticAsset {
   readonly etag: string;
   private readonly answer: RouteAnswer;
@@ -75,4 +84,9 @@ export class StaticAsset {
 /** Routes for `files` (path → asset name), each loaded once now. */
 export function staticRoutes(files: Readonly<Record<string, string>>, root?: string): Record<string, RouteHandler> {
   return Object.fromEntries(Object.entries(files).map(([path, name]) => [path, StaticAsset.load(name, root).route]));
+}
+
+/** A JSON answer of a page's API (gzipped when asked and worth it). */
+export function jsonAnswer(value: unknown): RouteAnswer {
+  return { status: 200, headers: { ...PAGE_HEADERS, 'Content-Type': 'application/json; charset=utf-8' }, body: JSON.stringify(value), compressible: true };
 }

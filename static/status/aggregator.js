@@ -1,5 +1,5 @@
 // The aggregator's status page: refreshes from api/status at the poll interval (docs/status-page.md).
-import { ago, countRows, el, fill, fmt, getJson, poll, text, timeChart } from './common.js';
+import { ago, countRows, el, exporterRows, fill, fmt, getJson, poll, text, timeChart } from './common.js';
 
 const COLUMNS = [
   ['worker_id', 'worker id'],
@@ -92,22 +92,7 @@ function render(s) {
 
   charts(s);
   workers(s);
-  fill(
-    'exporters-body',
-    ...(s.exporters.length === 0
-      ? [el('tr', {}, el('td', { colspan: 5, class: 'muted', text: 'no export attempted yet' }))]
-      : s.exporters.map((e) =>
-          el(
-            'tr',
-            { 'data-exporter': e.exporter },
-            el('td', { text: e.exporter }),
-            el('td', { class: 'num', text: fmt(e.attempts) }),
-            el('td', { class: e.failures > 0 ? 'num bad' : 'num', text: fmt(e.failures) }),
-            el('td', { text: ago(e.lastSuccess, s.now) }),
-            el('td', { class: 'error-text', text: e.lastError ? `${e.lastError} (${ago(e.lastFailure, s.now)})` : '–' }),
-          ),
-        )),
-  );
+  fill('exporters-body', ...exporterRows(s.exporters, s.now));
   fill('published-body', ...countRows(s.aggregates_published, 'none yet'));
   const rej = [];
   const labels = { stats: 'stats replies', events: 'hit-rate events', workers_dropped: 'workers dropped', http_connections_cut: 'HTTP connections cut', publish_failures: 'aggregates not published' };

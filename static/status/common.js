@@ -172,3 +172,19 @@ function niceCeil(v) {
 function fmtSpan(seconds) {
   return seconds >= 120 ? `${Math.round(seconds / 60)} min` : `${Math.round(seconds)} s`;
 }
+
+/** The exporters' health as table rows (both pages). */
+export function exporterRows(exporters, now) {
+  if (exporters.length === 0) return [el('tr', {}, el('td', { colspan: 5, class: 'muted', text: 'no export attempted yet' }))];
+  return exporters.map((e) =>
+    el(
+      'tr',
+      { 'data-exporter': e.exporter },
+      el('td', { text: e.exporter }),
+      el('td', { class: 'num', text: fmt(e.attempts) }),
+      el('td', { class: e.failures > 0 ? 'num bad' : 'num', text: fmt(e.failures) }),
+      el('td', { text: ago(e.lastSuccess, now) }),
+      el('td', { class: 'error-text', text: e.lastError ? `${e.lastError} (${ago(e.lastFailure, now)})` : '–' }),
+    ),
+  );
+}

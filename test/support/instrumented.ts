@@ -4,11 +4,13 @@ import { connectInstrumented } from '../../instrumentation/index.ts';
 import type { DistributedRuntime } from '../../src/runtime/index.ts';
 import { cleanups, freePort } from './process.ts';
 import { startCluster } from './servers.ts';
-import { clusterEnv } from './workers.ts';
+import { clusterEnv, type Endpoints } from './workers.ts';
 
 export interface InstrumentedWorker {
   drt: DistributedRuntime;
   port: number;
+  /** The cluster it is connected to (for a client runtime of the test). */
+  cluster: Endpoints;
   /** The status server's /metrics text. */
   scrape(): Promise<string>;
 }
@@ -21,5 +23,5 @@ export async function startInstrumentedWorker(t: TestContext, env: NodeJS.Proces
   const port = await freePort();
   const drt = await connectInstrumented({ env: clusterEnv(cluster, { DYN_SYSTEM_ENABLED: 'true', DYN_SYSTEM_HOST: '127.0.0.1', DYN_SYSTEM_PORT: String(port), ...env }) });
   defer(() => drt.shutdown());
-  return { drt, port, scrape: async () => (await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(10_000) })).text() };
+  return { drt, port, cluster, scrape: async () => (await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(10_000) })).text() };
 }
