@@ -74,9 +74,11 @@ process.on('SIGINT', () => void cleanup(0));
 process.on('SIGTERM', () => void cleanup(0));
 
 try {
+  const port = args.port !== undefined ? int('port', args.port, 1, 65535) : (await tcpAccepts(9091)) ? await freePort() : 9091;
+  // the page first: open it now, it fills in as soon as the aggregator runs
+  console.log(`Status page: http://127.0.0.1:${port}/   (open it in a browser; live once the aggregator below has started)\n`);
   const [nats, etcd] = await Promise.all([startNats(), startEtcd()]);
   servers.push(nats, etcd);
-  const port = args.port !== undefined ? int('port', args.port, 1, 65535) : (await tcpAccepts(9091)) ? await freePort() : 9091;
   const env = { ...process.env, NATS_SERVER: nats.url, ETCD_ENDPOINTS: etcd.url };
   console.log(`nats-server  ${nats.url}   (logs in ${nats.process.logFile})`);
   console.log(`etcd         ${etcd.url}   (logs in ${etcd.process.logFile})`);
@@ -112,7 +114,7 @@ try {
     servers.push(prom);
     console.log(`prometheus   ${prom.url}   (open it in a browser; try llm_kv_blocks_active or llm_load_avg)`);
   }
-  console.log(`\nWhere to look:\n  curl 127.0.0.1:${port}/metrics\n\nPress Ctrl-C to stop.${durationS ? ` (stopping by itself after ${durationS}s)` : ''}\n`);
+  console.log(`\nWhere to look:\n  http://127.0.0.1:${port}/          the status page\n  curl 127.0.0.1:${port}/metrics   the metrics\n  curl 127.0.0.1:${port}/api/status the page's data as JSON\n\nPress Ctrl-C to stop.${durationS ? ` (stopping by itself after ${durationS}s)` : ''}\n`);
 
   const deadline = durationS === undefined ? Infinity : Date.now() + durationS * 1000;
   while (Date.now() < deadline && !stopping) {

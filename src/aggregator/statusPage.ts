@@ -82,7 +82,15 @@ export class AggregatorStatus {
     const page =
       view === undefined
         ? { total: 0, matched: 0, rows: [] }
-        : this.table.page(this.tableVersion(view), () => [...view.workers].map(([id, w]) => workerRow(id, w, tracker.get(id), a.missedCycles(id))), query);
+        : this.table.page(
+            this.tableVersion(view),
+            () => {
+              const rows: WorkerRow[] = [];
+              for (const [id, w] of view.workers) rows.push(workerRow(id, w, tracker.get(id), a.missedCycles(id)));
+              return rows;
+            },
+            query,
+          );
     const { namespace, component, endpoint } = a.opts;
     const rejectedEvents = Object.fromEntries(tracker.rejections());
     return {

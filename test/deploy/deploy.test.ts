@@ -218,6 +218,13 @@ test('npm run demo -- --with-prometheus starts a local Prometheus wired to the d
   defer(() => demo.stop(15_000));
   const line = await waitForLine(demo, /prometheus\s+(http:\/\/127\.0\.0\.1:\d+)/, 90_000);
   const promUrl = line[1]!;
+  // the status page's URL is the first thing printed, and it serves the page
+  assert.equal(demo.output().trimStart().split('\n')[0], `Status page: http://127.0.0.1:${port}/   (open it in a browser; live once the aggregator below has started)`);
+  const page = await waitUntil('the status page', async () => {
+    const r = await fetch(`http://127.0.0.1:${port}/`).catch(() => undefined);
+    return r?.status === 200 ? r.text() : undefined;
+  }, 30_000);
+  assert.match(page, /<title>Dynamo metrics · status<\/title>/);
   const result = await waitUntil('demo series in Prometheus', async () => {
     const r = (await (await fetch(`${promUrl}/api/v1/query?query=llm_kv_blocks_active`)).json()) as { data: { result: unknown[] } };
     return r.data.result.length >= 2 ? r.data.result : undefined;
