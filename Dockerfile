@@ -18,6 +18,7 @@ COPY bin ./bin
 COPY config ./config
 COPY docs ./docs
 COPY examples ./examples
+COPY static ./static
 COPY README.md CHANGELOG.md ./
 RUN npm run build && mkdir -p /pkg && npm pack --ignore-scripts --pack-destination /pkg --loglevel=error
 

@@ -131,6 +131,10 @@ test('the Dockerfile builds and runs: production dependencies only, non-root, a 
   await waitForLine(metrics, /Prometheus metrics server started/, 30_000);
   assert.equal(image.healthcheck[0], 'node');
   assert.equal(await health(), 0, 'healthy once /metrics answers 200');
+  // the status page's files are in the image (static/ ships with the package)
+  for (const path of ['/', '/status/aggregator.js', '/status/common.js', '/status/status.css']) {
+    assert.equal((await fetch(`http://127.0.0.1:${port}${path}`)).status, 200, `${path} from the installed image`);
+  }
 });
 
 test('compose runs the bridge from this image: metrics in the metrics profile, mock workers and traffic in the demo profile', () => {

@@ -71,6 +71,9 @@ test('a production install of the packed tarball runs the example worker and met
     const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
     return sample(text, 'llm_kv_blocks_total', labels) === 100 && sample(text, 'llm_kv_hit_rate_percent', labels) === 40 ? true : undefined;
   }, 30_000);
+  // the status pages come with the installed package
+  assert.match(await (await fetch(`http://127.0.0.1:${metricsPort}/`)).text(), /<title>Dynamo metrics · status<\/title>/);
+  assert.match(await (await fetch(`http://127.0.0.1:${statusPort}/`)).text(), /<title>Dynamo component · status<\/title>/);
   const own = await (await fetch(`http://127.0.0.1:${statusPort}/metrics`)).text();
   const ep = { dynamo_namespace: 'dynamo', dynamo_component: 'backend', dynamo_endpoint: 'generate' };
   assert.equal(sample(own, 'dynamo_component_requests_total', ep), 1);
