@@ -62,12 +62,13 @@ test('a closed stderr (metrics 2>&1 | head -n 2) does not stop metrics', async (
   });
   defer(() => child.kill('SIGKILL'));
   // read two lines, then go away as `head -n 2` does
-  await new Promise<void>((resolve) => {
+  await new Promise<void>((resolve, reject) => {
     let seen = '';
     child.stderr.on('data', (d: Buffer) => {
       seen += d.toString();
       if (seen.split('\n').length > 2) resolve();
     });
+    child.once('exit', (code) => reject(new Error(`metrics exited (${code}) before two lines: ${seen}`)));
   });
   child.stderr.destroy();
   child.stdout.destroy();

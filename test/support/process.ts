@@ -22,8 +22,20 @@ export function tempDir(prefix = 'dyn-test-'): string {
   return dir;
 }
 
-/** A TCP port that was free on 127.0.0.1 a moment ago. */
+/** Ports this process has handed out: never handed out twice (two servers of one test once got the same one). */
+const givenPorts = new Set<number>();
+
+/** A TCP port that was free on 127.0.0.1 a moment ago, and not handed out before by this process. */
 export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await anyFreePort();
+    if (givenPorts.has(port)) continue;
+    givenPorts.add(port);
+    return port;
+  }
+}
+
+function anyFreePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.unref();

@@ -113,8 +113,25 @@ export class EtcdServer extends BaseServer {
   }
 }
 
+/** Attempts at a server on fresh ports when another process took a port between pick and bind. */
+export const PORT_CLASH_ATTEMPTS = 5;
+
+/**
+ * Starts a server on free ports, again on new ones when it could not bind: `freePort()` releases
+ * the port it found, so on a busy machine another process may take it first.
+ */
+async function onFreePorts<T>(start: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start();
+    } catch (err) {
+      if (attempt >= PORT_CLASH_ATTEMPTS || !/address already in use|bind: /i.test(String((err as Error).message))) throw err;
+    }
+  }
+}
+
 export async function startNats(extraArgs: string[] = []): Promise<NatsServer> {
-  return new NatsServer(await freePort(), extraArgs).start();
+  return onFreePorts(async () => new NatsServer(await freePort(), extraArgs).start());
 }
 
 /**
@@ -130,7 +147,7 @@ async function memberIdBits(url: string): Promise<bigint> {
 
 export async function startEtcd(): Promise<EtcdServer> {
   for (let attempt = 0; ; attempt++) {
-    const server = await new EtcdServer(await freePort(), await freePort()).start();
+    const server = await onFreePorts(async () => new EtcdServer(await freePort(), await freePort()).start());
     if ((await memberIdBits(server.url)) >= 32n || attempt >= 5) return server;
     await server.stop();
   }
@@ -183,7 +200,7 @@ export class PushGatewayServer extends BaseServer {
 }
 
 export async function startPushGateway(extraArgs: string[] = []): Promise<PushGatewayServer> {
-  return new PushGatewayServer(await freePort(), extraArgs).start();
+  return onFreePorts(async () => new PushGatewayServer(await freePort(), extraArgs).start());
 }
 
 export interface ScrapeTarget {
@@ -258,5 +275,6 @@ export class PrometheusServer extends BaseServer {
 }
 
 export async function startPrometheus(targets: ScrapeTarget[], scrapeInterval = '1s', port?: number): Promise<PrometheusServer> {
-  return new PrometheusServer(port ?? (await freePort()), targets, scrapeInterval).start();
+  if (port !== undefined) return new PrometheusServer(port, targets, scrapeInterval).start();
+  return onFreePorts(async () => new PrometheusServer(await freePort(), targets, scrapeInterval).start());
 }
