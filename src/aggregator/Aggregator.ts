@@ -359,13 +359,21 @@ export class Aggregator {
     }
   }
 
-  /** Stops scraping, releases the leader key (a standby takes over at once). */
-  async stop(): Promise<void> {
+  /**
+   * Stops scraping and listening, keeping the last view and the leader key: what the exporters'
+   * final export (at shutdown) carries. `stop()` then releases the key.
+   */
+  async quiesce(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
     await this.running;
     this.events?.unsubscribe();
     this.discovery?.off('removed', this.onRemoved);
+  }
+
+  /** Stops scraping, releases the leader key (a standby takes over at once). */
+  async stop(): Promise<void> {
+    await this.quiesce();
     await this.election.stop();
     this.current = undefined;
   }

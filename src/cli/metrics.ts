@@ -46,8 +46,9 @@ runCommand('metrics', async () => {
   if (server !== undefined) attachStatusPage(server, new AggregatorStatus(aggregator, pipeline.health, packageVersion()));
   onShutdownSignal('metrics', async () => {
     log.info('shutting down');
-    await aggregator.stop(); // stop scraping, release the leader key
-    await pipeline.shutdown(); // final OTLP export, PushGateway DELETE
+    await aggregator.quiesce(); // no more cycles; the last view stays for the final export
+    await pipeline.shutdown(); // final OTLP export (with the last view), PushGateway DELETE
+    await aggregator.stop(); // release the leader key: only now may a standby lead
     await drt.shutdown();
   });
   await aggregator.start();

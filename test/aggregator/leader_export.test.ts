@@ -96,12 +96,31 @@ test('pull, push through a real PushGateway into a real Prometheus, and OTLP, al
   const { code } = await m.proc.stop(10_000);
   assert.equal(code, 0, m.proc.output().slice(-2000));
   assert.ok(Date.now() - t0 < 8000, `shutdown took ${Date.now() - t0} ms`);
-  assert.ok(rx.exports.length > exportsBefore, 'a final OTLP export at shutdown');
+  assert.ok(rx.exports.length > exportsBefore, 'an OTLP export around shutdown (the next test shows it is the final one)');
   const groups = (await (await fetch(`${pgw.url}/api/v1/metrics`)).json()) as { data: { labels: Record<string, string> }[] };
   assert.equal(groups.data.filter((g) => g.labels.job === 'dynamo_metrics').length, 0, 'PushGateway group deleted');
   const etcd = new Etcd3({ hosts: cluster.etcd.url });
   defer(() => etcd.close());
   assert.equal(await etcd.get('metrics/dynamo/my_component/my_endpoint/leader').string(), null, 'leader key released');
+});
+
+test('SIGTERM makes a final OTLP export: with an hour between exports, the only export is the one at shutdown, with the workers', async (t) => {
+  const defer = cleanups(t);
+  const cluster = await startCluster();
+  defer(() => cluster.stop());
+  const rx = await new OtlpReceiver().start();
+  defer(() => rx.stop());
+  const w = await startMockWorker(cluster, ['--workers', '2']);
+  defer(() => w.proc.stop());
+  const m = await startMetrics(cluster, ['--exporters', 'prometheus,otlp', '--otlp-endpoint', rx.url, '--otlp-interval', '1h']);
+  defer(() => m.proc.stop());
+  await waitForScrape(m, 'both workers', (x) => series(x, 'llm_kv_blocks_active').length === 2);
+  assert.equal(rx.exports.length, 0, 'no export before the first interval (an hour)');
+  const { code } = await m.proc.stop(10_000);
+  assert.equal(code, 0, m.proc.output().slice(-2000));
+  assert.equal(rx.exports.length, 1, 'exactly one export: the final one');
+  const kv = rx.exports[0]!.metrics.find((x) => x.name === 'llm_kv_blocks_active');
+  assert.deepEqual(kv?.points.map((p) => p.attributes.worker_id).sort(), w.ids.map(String).sort(), 'it carries the workers of the last view');
 });
 
 test('bad flags: one line, exit 2, before anything starts', async (t) => {

@@ -96,3 +96,20 @@ test('PushGateway and OTLP receiver down 30 s, then a slow receiver: no crash, f
   t.diagnostic(`metrics RSS ${rssBefore.toFixed(1)} -> ${rssAfter.toFixed(1)} MiB across 30 s of outage and 8 s of slow receiver`);
   await waitForScrape(m, 'still scraping', (x) => series(x, 'llm_kv_blocks_active').length === 2);
 });
+
+test('a push the PushGateway refuses is logged and shown with the gateway\'s answer', async (t) => {
+  const defer = cleanups(t);
+  const cluster = await startCluster();
+  defer(() => cluster.stop());
+  const pgw = await startPushGateway();
+  defer(() => pgw.stop());
+  // a path the gateway does not serve: it answers 404 with a body of its own
+  const m = await startMetrics(cluster, ['--exporters', 'prometheus,pushgateway', '--pushgateway-url', `${pgw.url}/no-such-prefix`, '--push-interval', '1s']);
+  defer(() => m.proc.stop());
+  const line = await waitUntil('the refused push in the log', () => m.proc.output().split('\n').find((l) => l.includes('push to the PushGateway failed')), 15_000);
+  assert.match(line, /PushGateway answered 404 Not Found: 404 page not found/, 'the gateway\'s status and body are in the log line');
+  const status = (await (await fetch(`http://127.0.0.1:${m.port}/api/status`)).json()) as { exporters: { exporter: string; failures: number; lastError: string }[] };
+  const push = status.exporters.find((e) => e.exporter === 'pushgateway')!;
+  assert.ok(push.failures >= 1);
+  assert.match(push.lastError, /^PushGateway answered 404 Not Found: 404 page not found$/, 'and on the status page');
+});
