@@ -25,7 +25,8 @@ import { promtool } from '../support/promtool.ts';
 import { dynamoEndpoint, registerDynamoInstances } from '../support/dynamoStats.ts';
 
 interface Corpus {
-  stats_replies: { case: string; body: string; accepts?: string[] }[];
+  /** `accepts`: worker ids (hex) that must come out; `rejected`: the reasons that must be counted, in order. */
+  stats_replies: { case: string; body: string; accepts?: string[]; rejected: string[] }[];
   events: { case: string; body?: string; body_hex?: string; reason: string | null }[];
 }
 const CORPUS = JSON.parse(readFileSync(join(import.meta.dirname, 'corpus', 'bad_input.json'), 'utf8')) as Corpus;
@@ -74,14 +75,16 @@ function garbageEndpoint(r: () => number, id: bigint): string {
   }
 }
 
-test('corpus: every stats reply is parsed on its own without throwing; only the listed ones yield workers', () => {
+test('corpus: every stats reply is parsed on its own without throwing; only the listed ones yield workers, each rejection with its listed reason', () => {
   for (const c of CORPUS.stats_replies) {
     let parsed: ReturnType<typeof parseStatsReply> | undefined;
     assert.doesNotThrow(() => {
       parsed = parseStatsReply(enc.encode(c.body), SERVICE, ENDPOINT);
     }, c.case);
     assert.deepEqual(parsed!.workers.map((w) => w.workerId.toString(16)), c.accepts ?? [], c.case);
-    if (!c.case.includes('ignored') && !c.accepts) assert.ok(parsed!.rejected.length > 0, `${c.case}: counted`);
+    assert.deepEqual(parsed!.rejected, c.rejected, `${c.case}: the reasons counted`);
+    // a case yields workers, or is ignored (another endpoint: nothing to count), or is counted
+    assert.ok((c.accepts ?? []).length > 0 || c.case.includes('(ignored)') || c.rejected.length > 0, `${c.case}: neither accepted, ignored nor counted`);
   }
   const huge = `{"endpoints":[${endpointJson(subjectOf(5n), `{"request_active_slots":1,"request_total_slots":10,"kv_active_blocks":3,"kv_total_blocks":100,"pad":"${'x'.repeat(2_000_000)}"}`)}]}`;
   const p = parseStatsReply(enc.encode(huge), SERVICE, ENDPOINT);
