@@ -1,8 +1,10 @@
 /**
  * etcd down for longer than the lease TTL, with two aggregators and two workers: the worker
  * stats keep flowing over NATS and the leader keeps exporting a current view while saying that
- * etcd is unreachable; when etcd is back, workers are registered again and exactly one
- * aggregator holds the leader key.
+ * etcd is unreachable. etcd comes back empty (a new data dir, as after losing its data): every
+ * key and lease is gone, so the workers' keys come back only by re-registration (new leases, so
+ * new instance ids, asserted; the leader then exports the workers under those), and exactly one aggregator holds the leader key. (Restarted on its old data, etcd
+ * renews every lease it had, so keys never leave: that case proves nothing about re-registration.)
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,6 +26,12 @@ test('etcd down longer than the lease TTL: current view throughout, re-registrat
   const b = await startMetrics(cluster);
   defer(() => b.proc.stop());
   await waitForScrape(b, 'b stands by', (x) => sample(x, 'dynamo_metrics_leader') === 0);
+  const etcd = new Etcd3({ hosts: cluster.etcd.url });
+  defer(() => etcd.close());
+  const PREFIX = 'instances/dynamo/my_component/';
+  const leases = async (): Promise<Map<string, string>> => new Map((await etcd.getAll().prefix(PREFIX).exec()).kvs.map((kv) => [kv.key.toString(), kv.lease]));
+  const before = await leases();
+  assert.equal(before.size, 2);
 
   await cluster.etcd.stop();
   const down = Date.now();
@@ -37,11 +45,18 @@ test('etcd down longer than the lease TTL: current view throughout, re-registrat
     await sleep(500);
   }
   assert.ok(sawUnreachable, 'the health metrics say etcd is unreachable');
-  await cluster.etcd.restart();
+  await cluster.etcd.restart({ fresh: true });
 
-  const etcd = new Etcd3({ hosts: cluster.etcd.url });
-  defer(() => etcd.close());
-  await waitUntil('both workers registered', async () => Object.keys(await etcd.getAll().prefix('instances/dynamo/my_component/').strings()).length === 2, 30_000, 500);
+  const after = await waitUntil('both workers registered again', async () => {
+    const now = await leases().catch(() => new Map<string, string>());
+    return now.size === 2 ? now : undefined;
+  }, 30_000, 500);
+  // a worker's id is its lease id (as in Dynamo): new leases, new instance keys
+  for (const [key, lease] of after) {
+    assert.ok(!before.has(key), `${key} is a new instance key: registered again`);
+    assert.ok(![...before.values()].includes(lease), `${key} is under a new lease`);
+  }
+  const newIds = [...after.keys()].map((k) => BigInt(`0x${k.split(':').at(-1)}`).toString()).sort();
   const leaders = await waitUntil('exactly one leader', async () => {
     const [ta, tb] = await Promise.all([a.scrape(), b.scrape()]);
     const la = sample(ta, 'dynamo_metrics_leader');
@@ -51,7 +66,7 @@ test('etcd down longer than the lease TTL: current view throughout, re-registrat
   const key = await etcd.get('metrics/dynamo/my_component/my_endpoint/leader').string();
   assert.ok(key !== null, 'the leader key is held');
   const leader = leaders.la === 1 ? a : b;
-  await waitForScrape(leader, 'the leader exports both workers', (x) => series(x, 'llm_kv_blocks_active').length === 2);
+  await waitForScrape(leader, 'the leader exports both workers under their new ids', (x) => series(x, 'llm_kv_blocks_active').map((p) => p.labels.worker_id).sort().join() === newIds.join());
   assert.equal(series(await (leaders.la === 1 ? b : a).scrape(), 'llm_kv_blocks_active').length, 0, 'the standby exports none');
   assert.ok(a.proc.running && b.proc.running && w.proc.running);
 });
