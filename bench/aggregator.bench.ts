@@ -13,6 +13,7 @@
  *   npm run bench -- bench/aggregator.bench.ts            (BENCH_WORKERS=1000 by default)
  *   BENCH_WORKERS=10000 npm run bench -- bench/aggregator.bench.ts
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, get as httpGet } from 'node:http';
 import { join } from 'node:path';
@@ -95,6 +96,9 @@ try {
 
   for (let i = 0; i < 3; i++) await agg.cycle(); // warm-up
   const deliveredBefore = delivered;
+  // how long the event loop is held during cycles (a scrape or an event waits that long at most)
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
   const times: number[] = [];
   const cpus: number[] = [];
   let whole = 0;
@@ -110,6 +114,8 @@ try {
   }
   await waitUntil('the consumer got every aggregate', () => delivered - deliveredBefore >= CYCLES, 10_000, 20).catch(() => undefined);
   const c = summarize(times);
+  loopDelay.disable();
+  rows.push([`event-loop delay during those cycles (resolution 10 ms)`, `p99 ${fmt(loopDelay.percentile(99) / 1e6)} ms, max ${fmt(loopDelay.max / 1e6)} ms`]);
   const cpu = summarize(cpus);
   rows.push([`scrape cycle, ${WORKERS} workers (request to updated view, aggregate published)`, `median ${fmt(c.median)} ms, p90 ${fmt(c.p90)} ms; ${whole}/${CYCLES} cycles with every worker`]);
   rows.push(['aggregator CPU per cycle (whole process: includes the OTLP exports between cycles)', `median ${fmt(cpu.median)} ms, p90 ${fmt(cpu.p90)} ms`]);

@@ -14,6 +14,7 @@ import { PullMetricReader } from '../src/export/PullMetricReader.ts';
 import { serializePrometheus } from '../src/export/PrometheusSerializer.ts';
 import { freePort } from '../test/support/process.ts';
 import { fmt, machine, summarize, table } from './stats.ts';
+import { goal, goalRows, verdict } from './goals.ts';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 30);
 
@@ -113,6 +114,9 @@ for (const n of [1_000, 10_000]) {
 
   rows.push([`${n} counter series (SDK instrument)`, fmt(o.median, 2), fmt(t.median, 2), fmt(o.median / t.median, 2), '']);
   rows.push([`${n} gauge series (snapshot producer)`, fmt(os.median, 2), fmt(tg.median, 2), fmt(os.median / tg.median, 2), '']);
+  goal(`render of ${n} counter series / prom-client's`, o.median / t.median, '<=', 1, 'x');
+  goal(`render of ${n} gauge series / prom-client's`, os.median / tg.median, '<=', 1, 'x');
+  if (n >= 10_000) goal(`longest event-loop stall during scrapes of ${n} series`, single.maxDelayMs, '<=', 50, 'ms');
   for (const [count, r] of [[n, single], [2 * n, double]] as const) {
     rows.push([`HTTP scrape of ${count} series (${(r.bytes / 1024).toFixed(0)} KiB)`, fmt(summarize(r.ms).median, 2), '', '', `${fmt(r.maxDelayMs, 1)} ms`]);
   }
@@ -120,3 +124,6 @@ for (const n of [1_000, 10_000]) {
 }
 console.log(`# /metrics render (${machine()}, median of ${ROUNDS} interleaved renders, ms)\n`);
 console.log(table(['what', 'ours ms', 'prom-client ms', 'ratio', 'max event-loop delay'], rows));
+console.log('');
+console.log(table(['goal', 'figure', 'target', 'verdict'], goalRows()));
+verdict();

@@ -7,6 +7,7 @@
  *   npm run bench -- bench/instrumentation.bench.ts
  */
 import client from 'prom-client';
+import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { connectInstrumented } from '../instrumentation/index.ts';
 import { EndpointMetrics } from '../instrumentation/EndpointMetrics.ts';
 import { DistributedRuntime } from '../src/runtime/index.ts';
@@ -59,6 +60,24 @@ function promClient(): void {
   cInflight.dec();
   cDuration.observe((performance.now() - start) / 1000);
 }
+// the OTel SDK's synchronous instruments: the same six metrics through a MeterProvider (what the
+// request path would cost had it recorded through OTel instruments instead of plain numbers)
+const otelMeter = new MeterProvider({ readers: [new PeriodicExportingMetricReader({ exporter: new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE), exportIntervalMillis: 3_600_000 })] }).getMeter('bench');
+const oRequests = otelMeter.createCounter('r_total');
+const oReqBytes = otelMeter.createCounter('rb_total');
+const oRespBytes = otelMeter.createCounter('sb_total');
+const oInflight = otelMeter.createUpDownCounter('i');
+const oDuration = otelMeter.createHistogram('d_seconds', { advice: { explicitBucketBoundaries: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] } });
+function otelSdk(): void {
+  const start = performance.now();
+  oRequests.add(1, labels);
+  oReqBytes.add(payload.length, labels);
+  oInflight.add(1, labels);
+  const out = handler(payload);
+  oRespBytes.add(out.length, labels);
+  oInflight.add(-1, labels);
+  oDuration.record((performance.now() - start) / 1000, labels);
+}
 function bare(): void {
   handler(payload);
 }
@@ -69,12 +88,13 @@ function nsPerCall(fn: () => void, n: number): number {
   return Number(process.hrtime.bigint() - t) / n;
 }
 
-for (const fn of [bare, ours, promClient]) nsPerCall(fn, 200_000);
-const results: Record<string, number[]> = { bare: [], ours: [], promClient: [] };
+for (const fn of [bare, ours, promClient, otelSdk]) nsPerCall(fn, 200_000);
+const results: Record<string, number[]> = { bare: [], ours: [], promClient: [], otelSdk: [] };
 for (let r = 0; r < 5; r++) {
   results.bare!.push(nsPerCall(bare, N / 5));
   results.ours!.push(nsPerCall(ours, N / 5));
   results.promClient!.push(nsPerCall(promClient, N / 5));
+  results.otelSdk!.push(nsPerCall(otelSdk, N / 10));
 }
 // per chunk of a stream: exactly what EndpointServer adds for the streaming histograms (a clock
 // read and the observer call) against the same loop without them
@@ -109,6 +129,8 @@ goal('added per streamed chunk by time-to-first-chunk / inter-chunk recording', 
 const b = summarize(results.bare!).median;
 const o = summarize(results.ours!).median;
 const p = summarize(results.promClient!).median;
+const os = summarize(results.otelSdk!).median;
+goal('added per request by our instrumentation, in-process', o - b, '<=', 1000, 'ns');
 
 // end to end through NATS
 const cluster = await startCluster();
@@ -142,6 +164,7 @@ for (let r = 0; r < 6; r++) {
 }
 const ti = summarize(tpI).median;
 const tb = summarize(tpB).median;
+goal('end-to-end throughput with instrumentation / without (median of 6 blocks)', ti / tb, '>=', 0.97, 'x');
 await clientRt.shutdown();
 await withObs.shutdown();
 await without.shutdown();
@@ -157,6 +180,8 @@ console.log(
       ['with prom-client instrumentation, ns/call', fmt(p, 1)],
       ['added by ours, ns/request', fmt(o - b, 1)],
       ['added by prom-client, ns/request', fmt(p - b, 1)],
+      ['added by the OTel SDK synchronous instruments (6 calls), ns/request', fmt(os - b, 1)],
+      ['OTel SDK, ns per instrument call', fmt((os - b) / 6, 1)],
       ['end to end without instrumentation, req/s', fmt(tb, 0)],
       ['end to end with instrumentation, req/s', fmt(ti, 0)],
       ['throughput ratio with/without', fmt(ti / tb, 3)],

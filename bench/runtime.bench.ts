@@ -10,6 +10,7 @@ import { connectInstrumented } from '../instrumentation/index.ts';
 import { DistributedRuntime } from '../src/runtime/index.ts';
 import { startCluster } from '../test/support/servers.ts';
 import { fmt, machine, summarize, table } from './stats.ts';
+import { goal, goalRows, verdict } from './goals.ts';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
@@ -87,6 +88,12 @@ try {
 
   const streamTimes = await timeSequential(200, () => streamClient.roundRobin(PAYLOAD).collect());
   const s = summarize(streamTimes);
+  // what the stream replaces, measured as such: 100 runtime round trips one after another, timed as a whole
+  const hundred = summarize(
+    await timeSequential(20, async () => {
+      for (let i = 0; i < 100; i++) await viaRuntime();
+    }),
+  );
 
   console.log(`# runtime request plane (${machine()}, ${ROUNDS} sequential round trips, ${THROUGHPUT_REQUESTS} requests at concurrency ${CONCURRENCY}, ${PAYLOAD.length}-byte payload)\n`);
   console.log(
@@ -99,7 +106,12 @@ try {
       ],
     ),
   );
-  console.log(`\n100-chunk stream: median ${fmt(s.median)} µs, p99 ${fmt(s.p99)} µs; 100 sequential runtime round trips would take ${fmt(100 * r.median)} µs (${fmt((100 * r.median) / s.median, 1)}x longer)`);
+  console.log(`\n100-chunk stream: median ${fmt(s.median)} µs, p99 ${fmt(s.p99)} µs; 100 sequential runtime round trips (measured, 20 times): median ${fmt(hundred.median)} µs, p90 ${fmt(hundred.p90)} µs (${fmt(hundred.median / s.median, 1)}x the stream)`);
+  goal('runtime round trip median / bare nats.js median', r.median / b.median, '<=', 1.3, 'x');
+  goal('100-chunk stream against 100 sequential round trips (how many times faster)', hundred.median / s.median, '>=', 5, 'x');
+  console.log('');
+  console.log(table(['goal', 'figure', 'target', 'verdict'], goalRows()));
+  verdict();
 
   await clientRt.shutdown();
   await worker.shutdown();

@@ -7,6 +7,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fmt, machine, summarize, table } from './stats.ts';
+import { goal, goalRows, verdict } from './goals.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const RUNS = Number(process.env.BENCH_RUNS ?? 20);
@@ -40,4 +41,7 @@ console.log(
   ),
 );
 const compiled = summarize(samples.get('compiled (node bin/metrics.js --help)')!);
-console.log(`\nGoal ≤ 500 ms (median, compiled): ${compiled.median <= 500 ? 'met' : 'NOT met'} (${fmt(compiled.median, 0)} ms)`);
+goal('metrics --help, compiled (median)', compiled.median, '<=', 500, 'ms');
+console.log('');
+console.log(table(['goal', 'figure', 'target', 'verdict'], goalRows()));
+verdict();

@@ -127,6 +127,7 @@ export class SystemStatusServer {
         systemStatusBody({
           version,
           instanceId: instanceId.current,
+          instances: server!.instanceIds(),
           readiness: server!.readiness(),
           uptimeSeconds: (performance.now() - server!.started) / 1000,
           endpoints: processEndpointMetrics.all(),
@@ -154,6 +155,11 @@ export class SystemStatusServer {
 
   unregister(source: ReadinessSource): void {
     this.sources.delete(source);
+  }
+
+  /** The instance ids of the runtimes registered now. */
+  *instanceIds(): IterableIterator<bigint> {
+    for (const s of this.sources) yield s.instanceId;
   }
 
   get sourceCount(): number {

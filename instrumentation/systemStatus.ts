@@ -19,6 +19,8 @@ export const SYSTEM_PAGE_FILES: Readonly<Record<string, string>> = {
 
 /** Most endpoints listed (a process serves a handful; the bound keeps an answer small). */
 export const MAX_STATUS_ENDPOINTS = 1_000;
+/** Most instance ids listed (mock_worker runs up to 10,000 runtimes in one process). */
+export const MAX_STATUS_INSTANCES = 100_000;
 
 export interface EndpointStatus {
   namespace: string;
@@ -40,6 +42,8 @@ export interface SystemStatusBody {
   version: string;
   now: number;
   instance_id: string | null;
+  /** Every runtime of the process that serves: its instance id (decimal), as workers are labelled. */
+  instances: string[];
   ready: boolean;
   uptime_seconds: number;
   /** Endpoints the process's runtimes serve (readiness). */
@@ -74,6 +78,7 @@ export function endpointStatus(s: EndpointStats): EndpointStatus {
 export function systemStatusBody(input: {
   version: string;
   instanceId: string | undefined;
+  instances: Iterable<bigint>;
   readiness: { ready: boolean; endpoints: string[] };
   uptimeSeconds: number;
   endpoints: Iterable<EndpointStats>;
@@ -85,6 +90,7 @@ export function systemStatusBody(input: {
     version: input.version,
     now: Date.now() / 1000,
     instance_id: input.instanceId ?? null,
+    instances: [...input.instances].slice(0, MAX_STATUS_INSTANCES).map(String),
     ready: input.readiness.ready,
     uptime_seconds: input.uptimeSeconds,
     serving: input.readiness.endpoints.slice(0, MAX_STATUS_ENDPOINTS),

@@ -88,6 +88,7 @@ export class Aggregator {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<CycleResult | undefined> | undefined;
   private stopped = false;
+  private startedFlag = false;
   private natsConnected = true;
   private lastCycleAt = 0;
   private lastPublishForm: LargeForm = 'plain';
@@ -191,6 +192,12 @@ export class Aggregator {
     });
     await this.election.start();
     this.health.leader = this.election.isLeader;
+    this.startedFlag = true;
+  }
+
+  /** Listening for events, watching etcd and in the leader election (start() has resolved). */
+  get started(): boolean {
+    return this.startedFlag && !this.stopped;
   }
 
   /** A worker whose etcd key is deleted leaves the view at once, not at the next cycle. */

@@ -31,6 +31,8 @@ export interface AggregatorStatusBody {
   /** Unix seconds when this answer was made. */
   now: number;
   target: { namespace: string; component: string; endpoint: string };
+  /** The aggregator listens for events, watches etcd and takes part in the election (readiness). */
+  started: boolean;
   role: 'leader' | 'standby';
   poll_interval_ms: number;
   nats_connected: boolean;
@@ -98,6 +100,7 @@ export class AggregatorStatus {
       version: this.version,
       now: Date.now() / 1000,
       target: { namespace, component, endpoint },
+      started: a.started,
       role: h.leader ? 'leader' : 'standby',
       poll_interval_ms: a.pollIntervalMs,
       nats_connected: h.natsConnected,

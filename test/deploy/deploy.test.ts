@@ -140,7 +140,7 @@ test('every dashboard query returns data from a real Prometheus scraping live pr
   const sysPort = await freePort();
   const sys = startScript('src/cli/system_server.ts', [], clusterEnv(cluster, { DYN_SYSTEM_ENABLED: 'true', DYN_SYSTEM_HOST: '127.0.0.1', DYN_SYSTEM_PORT: String(sysPort) }));
   defer(() => sys.stop());
-  await waitForLine(sys, /serving example_namespace\/example_component\/example_endpoint/, 30_000);
+  await waitUntil('system_server to serve (its /health)', async () => (await fetch(`http://127.0.0.1:${sysPort}/health`).catch(() => undefined))?.status === 200, 30_000, 100);
   // traffic: a request every 50 ms, one in ten undecodable, so that every panel has data
   // the traffic's client is instrumented too (its own status server): the client-side panels read it
   const clientPort = await freePort();

@@ -12,9 +12,10 @@ import { cpSync, mkdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { parse as parseYaml } from 'yaml';
-import { cleanups, freePort, ManagedProcess, tempDir } from '../support/process.ts';
+import { cleanups, freePort, ManagedProcess, tempDir, waitUntil } from '../support/process.ts';
+import { statusStarted } from '../support/aggregator.ts';
 import { startCluster } from '../support/servers.ts';
-import { clusterEnv, waitForLine } from '../support/workers.ts';
+import { clusterEnv } from '../support/workers.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const run = promisify(execFile);
@@ -128,7 +129,7 @@ test('the Dockerfile builds and runs: production dependencies only, non-root, a 
   assert.equal(await health(), 1, 'unhealthy while nothing listens');
   const metrics = new ManagedProcess(bin('metrics'), ['--component', 'c', '--endpoint', 'e', '--host', '127.0.0.1', '--port', String(port)], { env: clusterEnv(cluster, image.env) });
   defer(() => metrics.stop());
-  await waitForLine(metrics, /Prometheus metrics server started/, 30_000);
+  await waitUntil('the installed metrics to start (its /api/status)', () => statusStarted(port), 30_000, 100);
   assert.equal(image.healthcheck[0], 'node');
   assert.equal(await health(), 0, 'healthy once /metrics answers 200');
   // the status page's files are in the image (static/ ships with the package)

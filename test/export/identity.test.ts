@@ -29,7 +29,7 @@ test('two workers and the aggregator pushing OTLP stay distinct series after the
   defer(() => cluster.stop());
   const rx = await new OtlpReceiver().start();
   defer(() => rx.stop());
-  const otlpEnv = { DYN_SYSTEM_ENABLED: 'true', DYN_SYSTEM_HOST: '127.0.0.1', DYN_SYSTEM_PORT: '0', OTEL_METRICS_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: rx.url, OTEL_METRIC_EXPORT_INTERVAL: '500' };
+  const otlpEnv = { OTEL_METRICS_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: rx.url, OTEL_METRIC_EXPORT_INTERVAL: '500' };
   const w1 = await startEchoWorker(cluster, ['fleet', 'echo', 'generate'], otlpEnv);
   defer(() => w1.proc.stop());
   const w2 = await startEchoWorker(cluster, ['fleet', 'echo', 'generate'], otlpEnv);

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { DistributedRuntime } from '../../src/runtime/index.ts';
 import { cleanups, freePort, ManagedProcess, tempDir, waitUntil } from '../support/process.ts';
+import { statusStarted } from '../support/aggregator.ts';
 import { startCluster } from '../support/servers.ts';
 import { clusterEnv, waitForLine } from '../support/workers.ts';
 import { sample } from '../support/exposition.ts';
@@ -57,7 +58,7 @@ test('a production install of the packed tarball runs the example worker and met
   const metricsPort = await freePort();
   const metrics = new ManagedProcess(bin('metrics'), ['--component', 'backend', '--endpoint', 'generate', '--host', '127.0.0.1', '--port', String(metricsPort)], { cwd: app, env: clusterEnv(cluster) });
   defer(() => metrics.stop());
-  await waitForLine(metrics, /Prometheus metrics server started/, 30_000);
+  await waitUntil('the installed metrics to start (its /api/status)', () => statusStarted(metricsPort), 30_000, 100);
 
   const drt = await DistributedRuntime.connect({ nats: { servers: [cluster.nats.url] }, etcd: { endpoints: [cluster.etcd.url] } });
   defer(() => drt.shutdown());

@@ -12,13 +12,14 @@ import {
   InstanceGoneError,
   InvalidNameError,
   NatsUnavailableError,
+  NoRespondersError,
   RemoteError,
   decodeFrameForTest,
   parseJson,
 } from './helpers.ts';
 import { cleanups, freePort, waitUntil } from '../support/process.ts';
 import { startCluster } from '../support/servers.ts';
-import { clusterEnv, startEchoWorker, startScript } from '../support/workers.ts';
+import { clusterEnv, echoInflight, startEchoWorker, startScript } from '../support/workers.ts';
 
 const PATH: [string, string, string] = ['test', 'echo', 'generate'];
 
@@ -51,14 +52,17 @@ test('a SIGKILLed worker leaves etcd within the lease TTL; clients stop using it
   await client.waitForInstances(2);
 
   const inflight = client.direct({ sleepMs: 60_000 }, a.id).collect();
-  await new Promise((r) => setTimeout(r, 200));
+  await waitUntil('the request in flight on the worker', async () => (await echoInflight(a.statusUrl)) === 1, 10_000, 20);
   const killedAt = Date.now();
   await a.proc.kill();
   await assert.rejects(inflight, InstanceGoneError);
   const keyGone = await waitUntil('the instance to leave', () => !client.instanceIds().includes(a.id), 15_000);
   assert.ok(keyGone);
   const elapsed = Date.now() - killedAt;
-  assert.ok(elapsed < 12_000, `key removed ${elapsed} ms after SIGKILL, beyond the 10 s TTL`);
+  // the promise is the 10 s lease TTL, measured from the SIGKILL; the ceiling leaves etcd's expiry
+  // check and a loaded 2-core machine 5 s on top, and the figure is reported
+  t.diagnostic(`key removed ${elapsed} ms after SIGKILL (lease TTL 10 s)`);
+  assert.ok(elapsed < 15_000, `key removed ${elapsed} ms after SIGKILL, far beyond the 10 s TTL`);
   const etcd = new Etcd3({ hosts: cluster.etcd.url });
   t.after(() => etcd.close());
   assert.deepEqual(Object.keys(await etcd.getAll().prefix('instances/test/echo/').strings()), [`instances/test/echo/generate:${b.id.toString(16)}`]);
@@ -186,10 +190,18 @@ test('graceful shutdown: in-flight requests finish, then the key goes, the proce
   const client = await drt.namespace('test').component('echo').endpoint('generate').client();
   await client.waitForInstances(2);
   const slow = client.direct({ sleepMs: 1500, text: 'slow' }, w.id).collect();
-  await new Promise((r) => setTimeout(r, 200));
+  await waitUntil('the slow request in flight on the worker', async () => (await echoInflight(w.statusUrl)) === 1, 10_000, 20);
   const t0 = Date.now();
   w.proc.signal('SIGTERM');
-  await new Promise((r) => setTimeout(r, 200));
+  // draining: its subject has no responders any more (the probe is refused by NATS, not by a timeout)
+  await waitUntil('the worker to stop taking requests', async () => {
+    try {
+      await client.direct({ text: 'probe' }, w.id, { timeoutMs: 1000 }).collect();
+      return undefined;
+    } catch (err) {
+      return err instanceof NoRespondersError ? true : undefined;
+    }
+  }, 5_000, 20);
   // While it drains it is still listed but no longer subscribed: requests are re-routed, none fails.
   assert.ok(client.instanceIds().includes(w.id), 'still registered while draining');
   for (let i = 0; i < 10; i++) {

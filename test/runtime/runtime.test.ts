@@ -10,15 +10,23 @@ import { Etcd3 } from 'etcd3';
 import { DistributedRuntime, RemoteError, parseJson, type Client } from '../../src/runtime/index.ts';
 import { startCluster } from '../support/servers.ts';
 import { startEchoWorker } from '../support/workers.ts';
-import type { ManagedProcess } from '../support/process.ts';
+import { waitUntil, type ManagedProcess } from '../support/process.ts';
 
 const NS = 'test';
 const COMP = 'echo';
 const EP = 'generate';
 const SERVICE = 'test_echo';
 
-/** Sends an empty request to `subject` and gathers every reply for 300 ms. */
-async function gather(nc: NatsConnection, subject: string): Promise<Record<string, unknown>[]> {
+/** Longest wait for the expected replies (a loaded machine; they normally come within milliseconds). */
+const GATHER_CEILING_MS = 10_000;
+/** After the expected replies and a round trip to the server, how long an unexpected extra one may take to show. */
+const STRAGGLER_GRACE_MS = 100;
+
+/**
+ * Sends an empty request to `subject` and gathers the replies: waits for `expected` of them (or
+ * the ceiling), then a server round trip and a short grace, so that an extra reply is also seen.
+ */
+async function gather(nc: NatsConnection, subject: string, expected: number): Promise<Record<string, unknown>[]> {
   const inbox = createInbox();
   const replies: Record<string, unknown>[] = [];
   const sub = nc.subscribe(inbox, {
@@ -27,7 +35,9 @@ async function gather(nc: NatsConnection, subject: string): Promise<Record<strin
     },
   });
   nc.publish(subject, new Uint8Array(), { reply: inbox });
-  await new Promise((r) => setTimeout(r, 300));
+  await waitUntil(`${expected} replies on ${subject}`, () => replies.length >= expected, GATHER_CEILING_MS, 10).catch(() => undefined);
+  await nc.flush();
+  await new Promise((r) => setTimeout(r, STRAGGLER_GRACE_MS));
   sub.unsubscribe();
   return replies;
 }
@@ -83,7 +93,7 @@ describe('two workers in two processes', () => {
   test('both answer $SRV.STATS with all seven keys per endpoint', async () => {
     // a request first so the counters move
     await client.direct({ text: 'x' }, workers[0]!.id).collect();
-    const replies = await gather(nc, `$SRV.STATS.${SERVICE}`);
+    const replies = await gather(nc, `$SRV.STATS.${SERVICE}`, 2);
     assert.equal(replies.length, 2);
     const ids = new Set<bigint>();
     for (const r of replies) {
@@ -160,13 +170,13 @@ describe('two workers in two processes', () => {
 
   test('PING, INFO and STATS answer on all three subject forms', async () => {
     for (const verb of ['PING', 'INFO', 'STATS']) {
-      const all = await gather(nc, `$SRV.${verb}`);
-      const byName = await gather(nc, `$SRV.${verb}.${SERVICE}`);
+      const all = await gather(nc, `$SRV.${verb}`, 2);
+      const byName = await gather(nc, `$SRV.${verb}.${SERVICE}`, 2);
       assert.equal(byName.length, 2, `$SRV.${verb}.${SERVICE}`);
       assert.ok(all.length >= 2, `$SRV.${verb}`);
       for (const r of byName) {
         assert.equal(r.type, `io.nats.micro.v1.${verb.toLowerCase()}_response`);
-        const one = await gather(nc, `$SRV.${verb}.${SERVICE}.${r.id as string}`);
+        const one = await gather(nc, `$SRV.${verb}.${SERVICE}.${r.id as string}`, 1);
         assert.equal(one.length, 1, `$SRV.${verb}.${SERVICE}.${r.id as string}`);
         assert.equal(one[0]!.id, r.id);
       }

@@ -36,6 +36,19 @@ function httpsStatus(url: string, ca: string, auth?: string): Promise<number> {
   });
 }
 
+/** The body of a GET over https (trusting `ca`, with basic auth). */
+function httpsBody(url: string, ca: string, auth: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { ca: execFileSync('cat', [ca]), headers: { Authorization: `Basic ${Buffer.from(auth).toString('base64')}` } }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve(body));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 function assertNoSecret(output: string): void {
   for (const [what, s] of Object.entries(SECRETS)) assert.ok(!output.includes(s), `the ${what} secret was printed: …${output.slice(Math.max(0, output.indexOf(s) - 200), output.indexOf(s) + 50)}…`);
 }
@@ -48,7 +61,10 @@ test('/metrics behind TLS and basic auth from a web config file, scraped by a re
   writeFileSync(web, `tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\nbasic_auth_users:\n  prom: ${bcrypt.hashSync(SECRETS.scrape, 4)}\n`);
   const cluster = await startCluster();
   defer(() => cluster.stop());
-  const m = await startMetrics(cluster, ['--web.config.file', web], { DYN_LOG: 'debug' });
+  // ready when its status API, behind the same TLS and auth, says it started
+  const m = await startMetrics(cluster, ['--web.config.file', web], { DYN_LOG: 'debug' }, {
+    ready: async (port) => /"started":true/.test(await httpsBody(`https://127.0.0.1:${port}/api/status`, cert, `prom:${SECRETS.scrape}`).catch(() => '')),
+  });
   defer(() => m.proc.stop());
   const url = `https://127.0.0.1:${m.port}/metrics`;
   assert.equal(await httpsStatus(url, cert), 401, 'no credentials');

@@ -3,7 +3,7 @@
  * waited for until they print their ready line.
  */
 import { join } from 'node:path';
-import { ManagedProcess, waitUntil } from './process.ts';
+import { ManagedProcess, freePort, waitUntil } from './process.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -37,8 +37,23 @@ export async function startEchoWorker(
   servers: Endpoints,
   path: [string, string, string] = ['test', 'echo', 'generate'],
   extraEnv: NodeJS.ProcessEnv = {},
-): Promise<{ proc: ManagedProcess; id: bigint }> {
-  const proc = startScript('test/fixtures/echo_worker.ts', path, clusterEnv(servers, extraEnv));
-  const m = await waitForLine(proc, /READY (\d+)/);
-  return { proc, id: BigInt(m[1]!) };
+): Promise<{ proc: ManagedProcess; id: bigint; statusUrl: string }> {
+  // its system status server tells when it serves (/health) and its instance id (/api/status)
+  const port = await freePort();
+  const statusUrl = `http://127.0.0.1:${port}`;
+  const proc = startScript('test/fixtures/echo_worker.ts', path, clusterEnv(servers, { ...extraEnv, DYN_SYSTEM_ENABLED: 'true', DYN_SYSTEM_HOST: '127.0.0.1', DYN_SYSTEM_PORT: String(port) }));
+  const id = await waitUntil(`the echo worker's /health at ${statusUrl}`, async () => {
+    if (!proc.running) throw new Error(`the echo worker exited: ${proc.output().slice(-1500)}`);
+    const health = await fetch(`${statusUrl}/health`).catch(() => undefined);
+    if (health?.status !== 200) return undefined;
+    const status = (await (await fetch(`${statusUrl}/api/status`)).json()) as { instance_id: string | null };
+    return status.instance_id === null ? undefined : BigInt(status.instance_id);
+  }, 20_000, 50);
+  return { proc, id, statusUrl };
+}
+
+/** Requests in flight on the echo worker's endpoints (its status server's /api/status). */
+export async function echoInflight(statusUrl: string): Promise<number> {
+  const s = (await (await fetch(`${statusUrl}/api/status`)).json()) as { endpoints: { inflight: number }[] };
+  return s.endpoints.reduce((a, e) => a + e.inflight, 0);
 }
