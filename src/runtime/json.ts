@@ -109,9 +109,10 @@ class Parser {
       const v = this.value(depth + 1);
       Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true });
       this.ws();
-      const c = this.s[this.i++];
+      const c = this.s[this.i];
+      if (c !== ',' && c !== '}') this.fail("expected ',' or '}'");
+      this.i++;
       if (c === '}') return out;
-      if (c !== ',') this.fail("expected ',' or '}'");
     }
   }
 
@@ -126,9 +127,10 @@ class Parser {
     for (;;) {
       out.push(this.value(depth + 1));
       this.ws();
-      const c = this.s[this.i++];
+      const c = this.s[this.i];
+      if (c !== ',' && c !== ']') this.fail("expected ',' or ']'");
+      this.i++;
       if (c === ']') return out;
-      if (c !== ',') this.fail("expected ',' or ']'");
     }
   }
 
@@ -148,6 +150,7 @@ class Parser {
     try {
       return JSON.parse(s.slice(start, j + 1)) as string;
     } catch {
+      this.i = start; // the error points at the string's opening quote
       return this.fail('bad string');
     }
   }

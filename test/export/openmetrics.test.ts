@@ -1,30 +1,16 @@
 /**
  * OpenMetrics 1.0 on content negotiation: the exposition parses with an independent parser
  * (Debian's python3-prometheus-client, which also checks our 0.0.4 text), a real Prometheus
- * (which asks for OpenMetrics first) scrapes it, and clients that do not ask get 0.0.4.
+ * (which asks for OpenMetrics first) scrapes it (openmetrics_prometheus.test.ts), and clients that
+ * do not ask get 0.0.4.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { PullMetricReader } from '../../src/export/PullMetricReader.ts';
 import { acceptsOpenMetrics, serializePrometheus } from '../../src/export/PrometheusSerializer.ts';
-import { cleanups, waitUntil } from '../support/process.ts';
-import { startCluster, startPrometheus } from '../support/servers.ts';
-import { startMetrics, startMockWorker } from '../support/aggregator.ts';
-
-/** What Prometheus 2.x sends by default. */
-const PROMETHEUS_ACCEPT = 'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
-
-type Family = [name: string, type: string, samples: [string, Record<string, string>, number][]];
-
-/** Parses with prometheus_client (OpenMetrics or 0.0.4 parser) in Debian's Python. */
-function parseWithPython(text: string, openMetrics: boolean): Family[] {
-  const parser = openMetrics ? 'prometheus_client.openmetrics.parser' : 'prometheus_client.parser';
-  const script = `import sys, json\nfrom ${parser} import text_string_to_metric_families as p\nprint(json.dumps([[f.name, f.type, [[s.name, s.labels, s.value] for s in f.samples]] for f in p(sys.stdin.read())]))`;
-  return JSON.parse(execFileSync('/usr/bin/python3', ['-c', script], { input: text, encoding: 'utf8' })) as Family[];
-}
+import { parseWithPython, PROMETHEUS_ACCEPT, type Family } from '../support/openmetrics.ts';
 
 async function exposition(openMetrics: boolean): Promise<string> {
   const reader = new PullMetricReader();
@@ -62,27 +48,4 @@ test('the OpenMetrics exposition parses with an independent parser and carries t
   assert.deepEqual(types, { target_info: 'gauge', dynamo_component_requests: 'counter', plain_events: 'counter', inflight: 'gauge', latency_seconds: 'histogram' });
   const req = fromOm.find(([n]) => n === 'dynamo_component_requests')![2][0]!;
   assert.deepEqual(req, ['dynamo_component_requests_total', { dynamo_endpoint: 'gen"er\\ate\n' }, 3], 'escaped label value round-trips');
-});
-
-test('a real Prometheus scrapes metrics over OpenMetrics; curl gets 0.0.4', async (t) => {
-  const defer = cleanups(t);
-  const cluster = await startCluster();
-  defer(() => cluster.stop());
-  const w = await startMockWorker(cluster);
-  defer(() => w.proc.stop());
-  const m = await startMetrics(cluster);
-  defer(() => m.proc.stop());
-  const om = await fetch(m.url, { headers: { Accept: PROMETHEUS_ACCEPT } });
-  assert.equal(om.headers.get('content-type'), 'application/openmetrics-text; version=1.0.0; charset=utf-8');
-  const omText = await om.text();
-  assert.ok(omText.endsWith('# EOF\n'));
-  parseWithPython(omText, true);
-  const plain = await fetch(m.url);
-  assert.equal(plain.headers.get('content-type'), 'text/plain; version=0.0.4; charset=utf-8');
-  assert.ok(!(await plain.text()).includes('# EOF'));
-  const prom = await startPrometheus([{ job: 'agg', target: `127.0.0.1:${m.port}` }]);
-  defer(() => prom.stop());
-  await waitUntil('Prometheus has the worker from an OpenMetrics scrape', async () => ((await prom.query(`llm_kv_blocks_total{job="agg",worker_id="${w.ids[0]}"}`)).length === 1 ? true : undefined), 30_000);
-  const cycles = await prom.query('dynamo_metrics_scrape_cycles_total{job="agg"}');
-  assert.equal(cycles.length, 1, 'counters keep their _total sample name');
 });

@@ -5,9 +5,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { connect } from '@nats-io/transport-node';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { CycleCollector } from '../../src/aggregator/CycleCollector.ts';
 import { parseStatsReply } from '../../src/aggregator/statsReply.ts';
@@ -16,64 +13,9 @@ import { metricsOptions } from '../../src/aggregator/options.ts';
 import { ConfigError, loadOptions } from '../../src/config/schema.ts';
 import { PullMetricReader } from '../../src/export/PullMetricReader.ts';
 import { serializePrometheus } from '../../src/export/PrometheusSerializer.ts';
-import { stringifyJson } from '../../src/runtime/json.ts';
-import { cleanups, sleep } from '../support/process.ts';
-import { startCluster } from '../support/servers.ts';
-import { startMetrics, waitForScrape } from '../support/aggregator.ts';
-import { sample, series } from '../support/exposition.ts';
+import { series } from '../support/exposition.ts';
 import { promtool } from '../support/promtool.ts';
-import { dynamoEndpoint, registerDynamoInstances } from '../support/dynamoStats.ts';
-
-interface Corpus {
-  /** `accepts`: worker ids (hex) that must come out; `rejected`: the reasons that must be counted, in order. */
-  stats_replies: { case: string; body: string; accepts?: string[]; rejected: string[] }[];
-  events: { case: string; body?: string; body_hex?: string; reason: string | null }[];
-}
-const CORPUS = JSON.parse(readFileSync(join(import.meta.dirname, 'corpus', 'bad_input.json'), 'utf8')) as Corpus;
-const SERVICE = 'dynamo_my_component';
-const ENDPOINT = 'my_endpoint';
-const enc = new TextEncoder();
-
-/** A small deterministic PRNG (mulberry32), so that a failing case can be replayed from its seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const SEED = Number(process.env.FUZZ_SEED ?? 20261122);
-
-const endpointJson = dynamoEndpoint;
-const goodData = (kv: number): string => `{"request_active_slots":1,"request_total_slots":10,"kv_active_blocks":${kv},"kv_total_blocks":100}`;
-const subjectOf = (id: bigint): string => `${SERVICE}.${ENDPOINT}-${id.toString(16)}`;
-
-/** One garbage endpoint: a mutation of a good one. */
-function garbageEndpoint(r: () => number, id: bigint): string {
-  const pick = <T>(xs: T[]): T => xs[Math.floor(r() * xs.length)]!;
-  const badValues = ['"7"', '-1', 'NaN', 'Infinity', '1e308', '1e999', 'null', 'true', '[]', '{}', '123456789012345678901234567890', '0.5', '-0.0001'];
-  switch (Math.floor(r() * 8)) {
-    case 0:
-      return endpointJson(subjectOf(id), goodData(7).replace('"kv_active_blocks":7', `"kv_active_blocks":${pick(badValues)}`));
-    case 1:
-      return endpointJson(subjectOf(id), pick(['null', '"x"', '[1]', '{}', '{"kv_active_blocks":1}', '{"worker_stats":1,"kv_stats":2}']));
-    case 2:
-      return endpointJson(`${SERVICE}.${ENDPOINT}-${pick(['', 'zz', 'G1', '-1', '1ffffffffffffffff', '8000000000000000', 'ABCD'])}`, goodData(7));
-    case 3:
-      return endpointJson(`${SERVICE}.other-${id.toString(16)}`, goodData(7)); // another endpoint: ignored
-    case 4:
-      return `{"subject":${pick(['5', 'null', '[]', '{}'])},"data":${goodData(7)}}`;
-    case 5:
-      return pick(['1', '"endpoint"', 'null', '[]', 'false']);
-    case 6:
-      return endpointJson(subjectOf(id), goodData(7).replace('"kv_total_blocks":100', `"kv_total_blocks":${pick(badValues)}`));
-    default:
-      return endpointJson(subjectOf(id), `{"engine_load_metrics":${pick(['null', '5', '{"worker_stats":{},"kv_stats":{}}'])}}`);
-  }
-}
+import { CORPUS, SERVICE, ENDPOINT, enc, rng, SEED, endpointJson, goodData, subjectOf, garbageEndpoint } from '../support/hostile.ts';
 
 test('corpus: every stats reply is parsed on its own without throwing; only the listed ones yield workers, each rejection with its listed reason', () => {
   for (const c of CORPUS.stats_replies) {
@@ -266,53 +208,4 @@ test('flags: every option with empty, wrong-type and out-of-range values gives a
   }
   assert.deepEqual(accepted, Object.fromEntries(Object.entries(allowed).map(([k, v]) => [k, bad.filter((b) => v.includes(b))])));
   assert.ok(errors > 300, `${errors} rejections`);
-});
-
-test('end to end: a worker answering garbage each cycle, and garbage events, next to a good worker', async (t) => {
-  const defer = cleanups(t);
-  const cluster = await startCluster();
-  defer(() => cluster.stop());
-  const nc = await connect({ servers: cluster.nats.url });
-  defer(() => nc.close());
-  const goodId = 7587884888253033398n;
-  defer(await registerDynamoInstances(cluster.etcd.url, [goodId]));
-  const r = rng(SEED + 3);
-  nc.subscribe(`$SRV.STATS.${SERVICE}`, {
-    callback: (_e, msg) => {
-      for (const c of CORPUS.stats_replies) msg.respond(c.body);
-      for (let i = 0; i < 20; i++) msg.respond(`{"endpoints":[${garbageEndpoint(r, goodId + 1n + BigInt(i))}]}`);
-      msg.respond(`{"endpoints":[${garbageEndpoint(r, goodId)},${endpointJson(subjectOf(goodId), goodData(42))}]}`);
-    },
-  });
-  await nc.flush();
-  const m = await startMetrics(cluster);
-  defer(() => m.proc.stop());
-  let isl = 0;
-  let overlap = 0;
-  for (let round = 0; round < 5; round++) {
-    // the corpus's events, aimed at another worker: they must not touch the good one
-    for (const c of CORPUS.events) {
-      if (c.body !== undefined) nc.publish('namespace.dynamo.kv-hit-rate', c.body.replace('"worker_id": 1,', `"worker_id": ${goodId + 1000n},`).replaceAll(String(goodId), String(goodId + 1000n)));
-    }
-    nc.publish('namespace.dynamo.kv-hit-rate', stringifyJson({ worker_id: goodId, isl_blocks: 10 + round, overlap_blocks: round }));
-    isl += 10 + round;
-    overlap += round;
-    await sleep(600);
-  }
-  await nc.flush();
-  const text = await waitForScrape(m, 'the good worker with its events', (x) => (sample(x, 'llm_kv_hit_rate_isl_blocks_total', { worker_id: String(goodId) }) === isl ? x : undefined)).catch(async (err: Error) => {
-    const x = await m.scrape();
-    throw new Error(`${err.message}: isl ${sample(x, 'llm_kv_hit_rate_isl_blocks_total', { worker_id: String(goodId) })} (sent ${isl}), kv ${sample(x, 'llm_kv_blocks_active', { worker_id: String(goodId) })}, events ${sample(x, 'dynamo_metrics_events_total')}; ${x.split('\n').filter((l) => l.includes('rejected')).join(' | ')}`);
-  });
-  assert.equal(sample(text, 'llm_kv_blocks_active', { worker_id: String(goodId) }), 42);
-  assert.equal(sample(text, 'llm_kv_hit_rate_overlap_blocks_total', { worker_id: String(goodId) }), overlap);
-  const workers = series(text, 'llm_kv_blocks_active').map((s) => s.labels.worker_id);
-  assert.ok(workers.includes(String(goodId)));
-  for (const s of series(text, 'llm_kv_blocks_active')) if (s.labels.worker_id === String(goodId)) assert.equal(s.value, 42);
-  const statsRejected = series(text, 'dynamo_metrics_stats_rejected_total').reduce((a, s) => a + s.value, 0);
-  const eventsRejected = series(text, 'dynamo_metrics_events_rejected_total').reduce((a, s) => a + s.value, 0);
-  assert.ok(statsRejected > 100, `${statsRejected} stats rejections counted`);
-  assert.ok(eventsRejected >= 5 * 15, `${eventsRejected} event rejections counted`);
-  assert.ok(m.proc.running);
-  promtool(text);
 });

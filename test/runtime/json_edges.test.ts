@@ -1,0 +1,85 @@
+/** Exact JSON at its edges (pure): the slow path's errors and positions, depth, keys, and the writer's corners. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { DEFAULT_MAX_DEPTH, encodeJson, parseJson, stringifyJson } from '../../src/runtime/json.ts';
+import { DecodeError } from '../../src/runtime/errors.ts';
+
+const L = '12345678901234567'; // a long integer: forces the exact (slow) path
+
+test('16-digit integers just past 2^53 are exact wherever they stand', () => {
+  assert.equal(parseJson('9007199254740993'), 9007199254740993n);
+  assert.deepEqual(parseJson('[9007199254740993]'), [9007199254740993n]);
+  assert.deepEqual(parseJson('{"a":9007199254740993}'), { a: 9007199254740993n });
+  assert.deepEqual(parseJson('[-9007199254740993, 9007199254740991]'), [-9007199254740993n, 9007199254740991]);
+  assert.equal(parseJson('0.12345678901234567'), 0.12345678901234567, 'digits of a fraction are a float');
+  assert.equal(parseJson('1e12345678901234567'), Infinity, 'digits of an exponent are a float');
+  assert.equal(parseJson(`${L}.5`), 12345678901234567.5);
+  assert.equal(parseJson(`${L}e2`), 1.2345678901234567e18);
+  assert.deepEqual(parseJson(new TextEncoder().encode(`[${L}]`)), [12345678901234567n], 'from bytes too');
+});
+
+test('the exact path: every kind of white space, empty containers, nesting', () => {
+  assert.deepEqual(parseJson(` \t\r\n{ \t\r\n"a" \n:\t[ ${L} , {} , [ ] , "x" , true , false , null , -0.5e-1 ] \r\n} \n`), {
+    a: [12345678901234567n, {}, [], 'x', true, false, null, -0.05],
+  });
+  assert.deepEqual(parseJson(`{"a":{},"b":[],"c":${L}}`), { a: {}, b: [], c: 12345678901234567n });
+  assert.deepEqual(parseJson(`["a\\"b\\\\c\\u00e9\\n", ${L}]`), ['a"b\\cé\n', 12345678901234567n]);
+});
+
+test('a "__proto__" key is an own, ordinary property (no prototype change)', () => {
+  const v = parseJson(`{"__proto__":{"polluted":1},"n":${L}}`) as Record<string, unknown>;
+  const d = Object.getOwnPropertyDescriptor(v, '__proto__')!;
+  assert.deepEqual(d.value, { polluted: 1 });
+  assert.deepEqual([d.enumerable, d.writable, d.configurable], [true, true, true]);
+  assert.equal(Object.getPrototypeOf(v), Object.prototype);
+  assert.equal(({} as Record<string, unknown>).polluted, undefined);
+  assert.deepEqual(Object.keys(v), ['__proto__', 'n']);
+});
+
+test('depth: maxDepth levels accepted, one more refused', () => {
+  const nest = (n: number): string => `${'['.repeat(n)}${L}${']'.repeat(n)}`;
+  assert.doesNotThrow(() => parseJson(nest(DEFAULT_MAX_DEPTH)));
+  assert.throws(() => parseJson(nest(DEFAULT_MAX_DEPTH + 1)), { name: 'DecodeError', message: `not valid JSON: nesting deeper than ${DEFAULT_MAX_DEPTH} at position ${DEFAULT_MAX_DEPTH + 1}` }, 'at the value too deep');
+  assert.doesNotThrow(() => parseJson(nest(3), 3));
+  assert.throws(() => parseJson(nest(4), 3), /nesting deeper than 3/);
+  const obj = (n: number): string => `${'{"a":'.repeat(n)}${L}${'}'.repeat(n)}`;
+  assert.doesNotThrow(() => parseJson(obj(3), 3));
+  assert.throws(() => parseJson(obj(4), 3), /nesting deeper than 3/);
+});
+
+test('the exact path says what is wrong and where', () => {
+  const cases: [string, string][] = [
+    [`${L} x`, 'unexpected trailing characters at position 18'],
+    [`{${L}:1}`, 'expected a string key at position 1'],
+    [`{"a" ${L}}`, "expected ':' at position 5"],
+    [`{"a":${L} "b":1}`, "expected ',' or '}' at position 23"], // the offending character's own position
+    [`[${L} 1]`, "expected ',' or ']' at position 19"],
+    [`["abc, ${L}]`, 'unterminated string at position 1'],
+    [`["\\x", ${L}]`, 'bad string at position 1'],
+    [`[${L}, nul]`, 'unexpected token at position 20'],
+    [`[${L}, -]`, 'unexpected token at position 20'],
+    [`[${L},`, 'unexpected token at position 19'],
+    [`{"a":${L},`, 'expected a string key at position 23'],
+  ];
+  for (const [text, what] of cases) {
+    assert.throws(() => parseJson(text), (e: unknown) => e instanceof DecodeError && e.message === `not valid JSON: ${what}`, text);
+  }
+  assert.throws(() => parseJson('{"a":1 x'), (e: unknown) => e instanceof DecodeError && e.message.startsWith('not valid JSON: '), 'the fast path says it too');
+  assert.throws(() => parseJson(new Uint8Array([0x22, 0xff, 0x22])), (e: unknown) => e instanceof DecodeError && e.message === 'not valid UTF-8');
+});
+
+test('the writer: bigint anywhere, the corners JSON.stringify has, pretty like serde', () => {
+  assert.equal(stringifyJson(undefined), 'null');
+  assert.equal(stringifyJson({ a: 1n, b: [2n, { c: 3n }] }), '{"a":1,"b":[2,{"c":3}]}');
+  assert.equal(stringifyJson([NaN, Infinity, -0, true, false, null, undefined, () => 1, Symbol('s'), 1n]), '[null,null,0,true,false,null,null,null,null,1]');
+  assert.equal(stringifyJson({ u: undefined, f: () => 1, s: Symbol('s'), n: 1n, t: true, f2: false }), '{"n":1,"t":true,"f2":false}');
+  assert.equal(stringifyJson({ when: { toJSON: () => 'then' }, n: 1n }), '{"when":"then","n":1}');
+  assert.equal(stringifyJson({ a: [], o: {}, n: 1n }), '{"a":[],"o":{},"n":1}');
+  assert.equal(stringifyJson({ a: [1n, { b: 'x' }], e: [] }, 2), '{\n  "a": [\n    1,\n    {\n      "b": "x"\n    }\n  ],\n  "e": []\n}');
+  assert.equal(stringifyJson([], 2), '[]');
+  assert.equal(stringifyJson({}, 2), '{}');
+  assert.equal(stringifyJson({ a: 1 }, 2), '{\n  "a": 1\n}', 'pretty without a bigint too');
+  assert.throws(() => stringifyJson({ bad: { toJSON: () => { throw new RangeError('mine'); } } }), RangeError, "an error that is not the bigint TypeError is the caller's");
+  assert.deepEqual([...encodeJson({ n: 1n })], [...new TextEncoder().encode('{"n":1}')]);
+  assert.equal(new TextDecoder().decode(encodeJson({ n: 1n }, 2)), '{\n  "n": 1\n}');
+});
