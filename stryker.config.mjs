@@ -21,6 +21,7 @@ export default {
       'test/reliability/bad_input.test.ts',
       'test/export/serializer.test.ts',
       'test/config/config.test.ts',
+      'test/config/values.test.ts',
     ],
     nodeArgs: ['--conditions=development', '--import', 'tsx', '-r', '{{hookFile}}', '{{testFile}}'],
     forceBail: true,

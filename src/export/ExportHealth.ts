@@ -10,7 +10,9 @@ import type { ExporterName } from './options.ts';
 /** Longest last-error text kept per exporter (the status page shows it). */
 export const MAX_LAST_ERROR_CHARS = 300;
 
-interface Counts {
+/** One exporter's health as the status page shows it. */
+export interface ExporterStatus {
+  exporter: ExporterName;
   attempts: number;
   failures: number;
   droppedPoints: number;
@@ -20,18 +22,10 @@ interface Counts {
   lastFailure: number | undefined;
   /** The latest failure's message, redacted (no URL userinfo nor credential parameters), one line. */
   lastError: string | undefined;
-  attrs: { exporter: ExporterName };
 }
 
-/** One exporter's health as the status page shows it. */
-export interface ExporterStatus {
-  exporter: ExporterName;
-  attempts: number;
-  failures: number;
-  droppedPoints: number;
-  lastSuccess: number | undefined;
-  lastFailure: number | undefined;
-  lastError: string | undefined;
+interface Counts extends Omit<ExporterStatus, 'exporter'> {
+  attrs: { exporter: ExporterName };
 }
 
 /** `message` fit for a page or a log: redacted, first line, bounded. */
