@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs every test file with node:test through tsx (each test bounded at 10 minutes: the scale tests
-# take about one on a quiet 2-core machine and several when another CPU-heavy process runs). Node 20's --test does not expand quoted
-# globs nor find .ts files in a folder, so the shell lists the files; zero files is an error.
+# Runs every test file with node:test through tsx. Node 20's --test does not expand quoted globs
+# nor find .ts files in a folder, so the shell lists the files; zero files is an error. Each test
+# is bounded at 10 minutes: the scale tests take about one on a quiet 2-core machine and several
+# when another CPU-heavy process runs alongside.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 shopt -s globstar nullglob
