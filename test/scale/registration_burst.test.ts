@@ -54,14 +54,19 @@ test(`${WORKERS} workers in one process register at once, and all re-register wh
   const { leases } = await admin.leaseClient.leaseLeases();
   await Promise.all(leases.map((l) => admin.leaseClient.leaseRevoke({ ID: l.ID })));
   const t1 = performance.now();
+  let seen = { keys: 0, oldLeases: WORKERS };
   await waitUntil(
     'every worker re-registered under a new lease',
     async () => {
       const keys = await admin.getAll().prefix(PREFIX).keys();
-      return keys.length === WORKERS && runtimes.every((r) => !oldIds.has(r.instanceId));
+      seen = { keys: keys.length, oldLeases: runtimes.filter((r) => oldIds.has(r.instanceId)).length };
+      return seen.keys === WORKERS && seen.oldLeases === 0;
     },
     300_000,
     500,
-  );
+  ).catch((err: unknown) => {
+    // what was missing, for whoever reads the failure
+    throw new Error(`${(err as Error).message}: ${seen.keys} keys in etcd, ${seen.oldLeases} runtimes still on a revoked lease`);
+  });
   t.diagnostic(`${WORKERS} re-registrations after every lease was revoked: ${((performance.now() - t1) / 1000).toFixed(1)} s, ${grantRetries(etcd)} grants retried in all`);
 });
