@@ -14,6 +14,11 @@ process.on('exit', () => {
   for (const p of live) p.killNow();
   for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
 });
+// The test runner stops a file that outlives its timeout with a signal, which would end this
+// process without 'exit' handlers and leave its servers running: exit instead, so they run.
+for (const [signal, code] of [['SIGTERM', 143], ['SIGINT', 130], ['SIGHUP', 129]] as const) {
+  process.once(signal, () => process.exit(code));
+}
 
 /** A fresh temp dir removed when the test process exits. */
 export function tempDir(prefix = 'dyn-test-'): string {
