@@ -65,14 +65,18 @@ export class AggregatorMetrics {
    */
   readonly version = (): string => {
     const view = this.view();
-    if (view === undefined) return 'standby';
+    return view === undefined ? 'standby' : this.versionOf(view);
+  };
+
+  /** The key of `view` with the current hit-rate totals (the status page's rows follow it too). */
+  versionOf(view: AggregateView): string {
     let id = this.viewIds.get(view);
     if (id === undefined) {
       id = this.nextViewId++;
       this.viewIds.set(view, id);
     }
     return `${id}:${this.tracker.accepted}`;
-  };
+  }
 
   private attrs(id: bigint): Attributes {
     let a = this.workerAttrs.get(id);

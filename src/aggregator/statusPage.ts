@@ -9,7 +9,6 @@ import type { ExportHealth, ExporterStatus } from '../export/ExportHealth.ts';
 import type { MetricsHttpServer, RouteAnswer } from '../export/MetricsHttpServer.ts';
 import { jsonAnswer, PAGE_HEADERS, staticRoutes } from '../export/staticAssets.ts';
 import type { Aggregator } from './Aggregator.ts';
-import type { AggregateView } from './AggregatorMetrics.ts';
 import type { HistoryPoint } from './StatusHistory.ts';
 import { parseStatusQuery, StatusQueryError, WorkerTable, workerRow, type StatusQuery, type WorkerRow } from './statusTable.ts';
 
@@ -57,24 +56,12 @@ export interface AggregatorStatusBody {
 
 export class AggregatorStatus {
   private readonly table = new WorkerTable();
-  private readonly viewIds = new WeakMap<AggregateView, number>();
-  private nextViewId = 1;
 
   constructor(
     private readonly aggregator: Aggregator,
     private readonly exportHealth: ExportHealth,
     private readonly version: string,
   ) {}
-
-  /** The table's version: the view object and the hit-rate totals (as the exported snapshot). */
-  private tableVersion(view: AggregateView): string {
-    let id = this.viewIds.get(view);
-    if (id === undefined) {
-      id = this.nextViewId++;
-      this.viewIds.set(view, id);
-    }
-    return `${id}:${this.aggregator.tracker.accepted}`;
-  }
 
   build(query: StatusQuery): AggregatorStatusBody {
     const a = this.aggregator;
@@ -85,7 +72,7 @@ export class AggregatorStatus {
       view === undefined
         ? { total: 0, matched: 0, rows: [] }
         : this.table.page(
-            this.tableVersion(view),
+            a.metrics.versionOf(view),
             () => {
               const rows: WorkerRow[] = [];
               for (const [id, w] of view.workers) rows.push(workerRow(id, w, tracker.get(id), a.missedCycles(id)));
