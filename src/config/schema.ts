@@ -161,7 +161,10 @@ export function loadOptions<S extends OptionTable>(table: S, input: LoadInput): 
   try {
     parsed = parseArgs({ args: joinNegativeValues(input.argv, parseOptions), options: parseOptions, strict: true, allowPositionals: false });
   } catch (err) {
-    const msg = errorMessage(err).replace(/^Unknown option '(.*)'.*$/, 'unknown flag $1').replace(/^Option '(.*?)'.* argument missing$/, 'flag $1 needs a value');
+    // node's words ("Option '-n, --name <value>' argument missing") in ours ("flag --name needs a value")
+    const msg = errorMessage(err)
+      .replace(/^Unknown option '(.*)'.*$/, 'unknown flag $1')
+      .replace(/^Option '(?:-\w, )?(--[^' ]+)[^']*' argument missing$/, 'flag $1 needs a value');
     throw new ConfigError(`${msg} (see --help)`);
   }
   const flags = parsed.values as Record<string, string | boolean | string[] | undefined>;

@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeHitRateEvent, HitRateTracker } from '../../src/aggregator/HitRateTracker.ts';
+import { decodeCanonicalBytes, decodeCanonicalText, decodeGeneralEvent } from '../../src/aggregator/hitRateEvent.ts';
 /** Worker ids are 63-bit (etcd lease ids). */
 const MAX_WORKER_ID = (1n << 63n) - 1n;
 
@@ -70,6 +71,55 @@ const CASES: [string, ReturnType<typeof decodeHitRateEvent>][] = [
   ['7', 'not_an_object'],
   ['', 'bad_json'],
   ['{', 'bad_json'],
+  // whitespace JSON does not allow (vertical tab, form feed, no-break space): refused by every path
+  [`\v${ev(7, 10, 4)}`, 'bad_json'],
+  [`${ev(7, 10, 4)}\f`, 'bad_json'],
+  ['{"worker_id":\u00a07,"isl_blocks":1,"overlap_blocks":0}', 'bad_json'],
+];
+
+/** Bodies exactly as serde writes them: the byte reader must take every one (it is the fast path). */
+const SERDE: string[] = [
+  ev(0, 0, 0),
+  ev(7, 10, 4),
+  ev(1, 3, 4), // its reason, from the fast path too
+  ev('123456789012345', 5, 5),
+  ev('1234567890123456', 1, 0),
+  ev('9007199254740993', 3, 1),
+  ev(MAX_WORKER_ID, 2, 1),
+  ev(MAX_WORKER_ID + 1n, 2, 1),
+  ev('9999999999999999999', 2, 1),
+  ev(1, '999999999999999', '999999999999999'),
+];
+
+/** The canonical fields with JSON whitespace anywhere: the regular expression must take them. */
+const SPACED: string[] = [
+  ' {"worker_id": 7, "isl_blocks": 10, "overlap_blocks": 4} ',
+  '\t{\n"worker_id"\r:\t7\n,\r"isl_blocks" :10 ,"overlap_blocks": 4\n}\n',
+  '{"worker_id":7 ,"isl_blocks":1,"overlap_blocks":0}',
+  '{"worker_id":7,"isl_blocks":1,"overlap_blocks":0 }',
+  '{ "worker_id":9999999999999999999,"isl_blocks":0,"overlap_blocks":0}',
+  '{ "worker_id":1,"isl_blocks":999999999999999,"overlap_blocks":999999999999999}',
+  ...SERDE,
+];
+
+/** Not the canonical form: both fast paths must decline (the general path decides). */
+const GENERAL_ONLY: string[] = [
+  '{"isl_blocks":10,"worker_id":7,"overlap_blocks":4}',
+  ev('07', 10, 4),
+  ev(7, '010', 4),
+  ev(7, 10, '04'),
+  ev('12345678901234567890', 1, 0),
+  ev(7, '1234567890123456', 4),
+  ev(7, 10, '1234567890123456'),
+  `${ev(7, 10, 4)}x`,
+  ev(7, 10, 4).slice(0, -1),
+  '{"worker_id":7,"isl_blocks":1,"overlap_blocks":0,"x":1}',
+  '{"worker_id":-7,"isl_blocks":1,"overlap_blocks":0}',
+  '{"worker_id":7.5,"isl_blocks":1,"overlap_blocks":0}',
+  '{"worker_id":"7","isl_blocks":1,"overlap_blocks":0}',
+  `\v${ev(7, 10, 4)}`,
+  '',
+  '[1,2,3]',
 ];
 
 test('every case gives its event or reason, the same from bytes (the fast path) and from text', () => {
@@ -79,6 +129,39 @@ test('every case gives its event or reason, the same from bytes (the fast path) 
   }
   assert.equal(decodeHitRateEvent(new Uint8Array([0x7b, 0xff, 0xfe, 0x7d])), 'bad_json', 'invalid UTF-8');
   assert.equal(decodeHitRateEvent(new Uint8Array([0x7b, 0x22, 0xc3])), 'bad_json', 'UTF-8 cut in the middle of a character');
+});
+
+test('each reader alone agrees with the expected answer wherever it answers', () => {
+  for (const [body, want] of CASES) {
+    assert.deepEqual(decodeGeneralEvent(body), want, `general: ${body}`);
+    const text = decodeCanonicalText(body);
+    if (text !== undefined) assert.deepEqual(text, want, `canonical text: ${body}`);
+    const b = decodeCanonicalBytes(bytes(body));
+    if (b !== undefined) assert.deepEqual(b, want, `canonical bytes: ${body}`);
+  }
+});
+
+test('the fast paths take what they are for, and decline everything else', () => {
+  for (const body of SERDE) {
+    assert.notEqual(decodeCanonicalBytes(bytes(body)), undefined, `bytes reader takes ${body}`);
+    assert.deepEqual(decodeCanonicalBytes(bytes(body)), decodeGeneralEvent(body), body);
+  }
+  for (const body of SPACED) {
+    assert.notEqual(decodeCanonicalText(body), undefined, `text reader takes ${JSON.stringify(body)}`);
+    assert.deepEqual(decodeCanonicalText(body), decodeGeneralEvent(body), body);
+  }
+  for (const body of SPACED.filter((b) => !SERDE.includes(b))) assert.equal(decodeCanonicalBytes(bytes(body)), undefined, `bytes reader declines ${JSON.stringify(body)}`);
+  for (const body of GENERAL_ONLY) {
+    assert.equal(decodeCanonicalBytes(bytes(body)), undefined, `bytes reader declines ${JSON.stringify(body)}`);
+    assert.equal(decodeCanonicalText(body), undefined, `text reader declines ${JSON.stringify(body)}`);
+    assert.deepEqual(decodeHitRateEvent(body), decodeGeneralEvent(body));
+  }
+  // every length of a serde body cut short, and one byte more: never the fast path's answer
+  const whole = ev('7587884888253033398', 123, 45);
+  for (let n = 0; n < whole.length; n++) assert.equal(decodeCanonicalBytes(bytes(whole.slice(0, n))), undefined, `cut at ${n}`);
+  assert.equal(decodeCanonicalBytes(bytes(`${whole}}`)), undefined);
+  assert.equal(decodeCanonicalBytes(bytes(`${whole} `)), undefined);
+  assert.deepEqual(decodeCanonicalBytes(bytes(whole)), { workerId: 7587884888253033398n, islBlocks: 123, overlapBlocks: 45 });
 });
 
 test('the tracker: totals per worker and in all, rejections by reason, registered workers only', () => {

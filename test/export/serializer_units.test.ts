@@ -1,0 +1,185 @@
+/**
+ * The Prometheus serializer's pieces, each pinned exactly (pure, no SDK, no server): content
+ * negotiation by Accept weights, name and label sanitising, escaping in both formats, the
+ * spellings of infinities and NaN, attribute values of every type, and what is left out.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { AggregationTemporality, DataPointType, type MetricData, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import {
+  acceptsOpenMetrics,
+  escapeLabelValue,
+  formatValue,
+  sanitizeLabelName,
+  sanitizeMetricName,
+  serializeFragmentAsync,
+  serializePrometheus,
+  serializePrometheusAsync,
+  SERIALIZE_CHUNK_POINTS,
+} from '../../src/export/PrometheusSerializer.ts';
+
+/** What Prometheus 3 sends by default. */
+const PROMETHEUS_DEFAULT_ACCEPT =
+  'application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2';
+
+test('Accept: OpenMetrics 1.0 only when it weighs more than the 0.0.4 text', () => {
+  const cases: [string | undefined, boolean][] = [
+    [undefined, false],
+    ['', false],
+    ['application/openmetrics-text', true],
+    ['application/openmetrics-text; version=1.0.0', true],
+    ['Application/OpenMetrics-Text;Version=1.0.0', true],
+    ['application/openmetrics-text;version=0.0.1', false],
+    ['application/openmetrics-text;version=2.0.0;q=1', false],
+    ['application/openmetrics-text;q=0', false],
+    ['application/openmetrics-text;q=0.5,text/plain;q=0.9', false],
+    ['text/plain;q=0.9,application/openmetrics-text', true],
+    ['application/openmetrics-text;q=0.5,text/plain;q=0.5', false], // a tie goes to the text
+    ['application/openmetrics-text;q=0.5,*/*;q=0.5', false],
+    ['*/*;q=0.1,application/openmetrics-text;q=0.2', true],
+    ['*/*', false],
+    ['text/plain', false],
+    ['application/json', false],
+    ['application/openmetrics-text;q=0.3, application/openmetrics-text;q=0.8, text/plain;q=0.7', true], // the best weight of a type counts
+    ['text/plain;q=0.2, text/plain;q=0.9, application/openmetrics-text;q=0.8', false],
+    [PROMETHEUS_DEFAULT_ACCEPT, true],
+    ['text/plain;version=0.0.4;q=1,application/openmetrics-text;version=1.0.0;q=0.9', false],
+  ];
+  for (const [accept, want] of cases) assert.equal(acceptsOpenMetrics(accept), want, String(accept));
+});
+
+test('names and label names are sanitised as Prometheus clients do', () => {
+  assert.equal(sanitizeMetricName('dynamo.component-requests'), 'dynamo_component_requests');
+  assert.equal(sanitizeMetricName('a:b_c9'), 'a:b_c9');
+  assert.equal(sanitizeMetricName('9lives'), '_9lives');
+  assert.equal(sanitizeMetricName('lives9'), 'lives9');
+  assert.equal(sanitizeMetricName('é x'), '__x');
+  assert.equal(sanitizeLabelName('a:b'), 'a_b');
+  assert.equal(sanitizeLabelName('1st'), '_1st');
+  assert.equal(sanitizeLabelName('first1'), 'first1');
+  assert.equal(sanitizeLabelName('service.name'), 'service_name');
+});
+
+test('label values and numbers are written in the exposition spelling', () => {
+  assert.equal(escapeLabelValue('a\\b\nc"d'), 'a\\\\b\\nc\\"d');
+  assert.equal(escapeLabelValue('plain'), 'plain');
+  assert.equal(formatValue(Infinity), '+Inf');
+  assert.equal(formatValue(-Infinity), '-Inf');
+  assert.equal(formatValue(NaN), 'NaN');
+  assert.equal(formatValue(1.5), '1.5');
+  assert.equal(formatValue(-2), '-2');
+  assert.equal(formatValue(1e21), '1e+21');
+});
+
+const start: [number, number] = [1, 0];
+const end: [number, number] = [2, 0];
+
+function gauge(name: string, description: string, points: { attributes: Record<string, unknown>; value: number }[]): MetricData {
+  return {
+    descriptor: { name, description, unit: '', valueType: 1 },
+    dataPointType: DataPointType.GAUGE,
+    aggregationTemporality: AggregationTemporality.CUMULATIVE,
+    dataPoints: points.map((p) => ({ ...p, startTime: start, endTime: end })),
+  } as MetricData;
+}
+
+function sum(name: string, isMonotonic: boolean, value: number): MetricData {
+  return {
+    descriptor: { name, description: `${name} help`, unit: '', valueType: 1 },
+    dataPointType: DataPointType.SUM,
+    aggregationTemporality: AggregationTemporality.CUMULATIVE,
+    isMonotonic,
+    dataPoints: [{ attributes: {}, startTime: start, endTime: end, value }],
+  } as MetricData;
+}
+
+function rm(metrics: MetricData[], resource: Record<string, string> = { 'service.name': 'svc' }): ResourceMetrics {
+  return { resource: resourceFromAttributes(resource), scopeMetrics: [{ scope: { name: 's' }, metrics }] };
+}
+
+test('values, attributes of every type, help escaping in both formats, and what is left out', () => {
+  const metrics = [
+    gauge('g', 'back\\slash\nnew "quoted"', [
+      { attributes: { s: 'x', n: 5, b: true, arr: [1, 2], gone: undefined }, value: Infinity },
+      { attributes: { s: 'y' }, value: -Infinity },
+      { attributes: { s: 'z' }, value: NaN },
+    ]),
+    sum('requests', true, 3),
+    sum('requests_total_x', true, 1),
+    sum('inflight', false, -2),
+    gauge('empty', 'no points', []),
+    gauge('nohelp', '', [{ attributes: {}, value: 1 }]),
+    { ...sum('exp', true, 1), dataPointType: DataPointType.EXPONENTIAL_HISTOGRAM } as MetricData,
+  ];
+  const text = serializePrometheus(rm(metrics));
+  assert.equal(
+    text,
+    [
+      '# HELP g back\\\\slash\\nnew "quoted"',
+      '# TYPE g gauge',
+      'g{s="x",n="5",b="true",arr="[1,2]"} +Inf',
+      'g{s="y"} -Inf',
+      'g{s="z"} NaN',
+      '# HELP requests_total requests help',
+      '# TYPE requests_total counter',
+      'requests_total 3',
+      '# HELP requests_total_x_total requests_total_x help',
+      '# TYPE requests_total_x_total counter',
+      'requests_total_x_total 1',
+      '# HELP inflight inflight help',
+      '# TYPE inflight gauge',
+      'inflight -2',
+      '# HELP nohelp nohelp',
+      '# TYPE nohelp gauge',
+      'nohelp 1',
+      '',
+    ].join('\n'),
+  );
+  const om = serializePrometheus(rm(metrics), { openMetrics: true });
+  assert.ok(om.startsWith('# HELP g back\\\\slash\\nnew \\"quoted\\"\n'), 'OpenMetrics escapes quotes in HELP too');
+  assert.ok(om.includes('# HELP requests requests help\n# TYPE requests counter\nrequests_total 3\n'), 'the counter family is named without _total');
+  assert.ok(om.endsWith('nohelp 1\n# EOF\n'));
+  assert.ok(!text.includes('# EOF'), 'no EOF in the 0.0.4 text');
+  const withTarget = serializePrometheus(rm([sum('c', true, 1)], { 'service.name': 'svc', 'k"ey': 'v\nal' }), { targetInfo: true });
+  assert.ok(withTarget.startsWith('# HELP target_info Target metadata\n# TYPE target_info gauge\ntarget_info{service_name="svc",k_ey="v\\nal"} 1\n'), withTarget);
+  assert.ok(!text.includes('target_info'), 'target_info only when asked');
+});
+
+test('a name that is a counter in one scope and a gauge in another keeps the first; the async forms give the same text', async () => {
+  const r: ResourceMetrics = {
+    resource: resourceFromAttributes({}),
+    scopeMetrics: [
+      { scope: { name: 'a' }, metrics: [sum('x', false, 1)] },
+      { scope: { name: 'b' }, metrics: [sum('x', true, 2), gauge('x', 'again', [{ attributes: { k: 'v' }, value: 3 }])] },
+    ],
+  };
+  const text = serializePrometheus(r);
+  assert.equal(text, '# HELP x x help\n# TYPE x gauge\nx 1\nx{k="v"} 3\n# HELP x_total x help\n# TYPE x_total counter\nx_total 2\n');
+  assert.equal(await serializePrometheusAsync(r), text);
+  const om = await serializePrometheusAsync(r, { openMetrics: true });
+  assert.ok(om.endsWith('# EOF\n'));
+  const frag = await serializeFragmentAsync(r, { openMetrics: true });
+  assert.equal(`${frag.text}# EOF\n`, om, 'a fragment is the exposition without # EOF');
+  assert.deepEqual(frag.names, ['x', 'x_total']);
+});
+
+test('a large exposition is serialised in chunks of SERIALIZE_CHUNK_POINTS, giving the same text as in one go', async () => {
+  const n = SERIALIZE_CHUNK_POINTS * 2 + 7;
+  const points = Array.from({ length: n }, (_, i) => ({ attributes: { i: String(i) }, value: i }));
+  const r = rm([gauge('big', 'many', points)]);
+  // one tick per turn of the event loop while serialising: the serializer gives the loop a turn per chunk
+  let turns = 0;
+  let done = false;
+  const tick = (): void => {
+    if (done) return;
+    turns++;
+    setImmediate(tick);
+  };
+  setImmediate(tick);
+  const text = await serializePrometheusAsync(r);
+  done = true;
+  assert.equal(text, serializePrometheus(r));
+  assert.equal(text.split('\n').length, n + 3);
+  assert.ok(turns >= 2 && turns <= 4, `${n} points gave the event loop ${turns} turns (one per ${SERIALIZE_CHUNK_POINTS} points expected)`);
+});
