@@ -4,6 +4,9 @@
  * second, from a separate load process. Every 15 s, in the measured process (aggregator, pipeline,
  * instrumented endpoint): RSS, heap, active handles, the longest event-loop stall; from the load
  * process: slowest scrape, requests sent and failed. Bounded loops, loopback only; stops by itself.
+ * Goals (RELIABILITY.md, "Load"): no request or scrape fails, every window sees every worker, the
+ * longest event-loop stall under 100 ms, and memory flat (RSS and heap of the last window within
+ * 10 % of the second's, the first being warm-up).
  *
  *   SOAK_SECONDS=180 npm run bench -- bench/soak.bench.ts
  */
@@ -16,6 +19,7 @@ import { DistributedRuntime } from '../src/runtime/index.ts';
 import { freePort, sleep, waitUntil } from '../test/support/process.ts';
 import { startCluster } from '../test/support/servers.ts';
 import { clusterEnv, startScript, waitForLine } from '../test/support/workers.ts';
+import { goal, goalRows, verdict } from './goals.ts';
 import { fmt, machine, table } from './stats.ts';
 
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 180);
@@ -26,6 +30,8 @@ const WINDOW_S = 15;
 const cluster = await startCluster();
 const mock = startScript('src/cli/mock_worker.ts', ['--workers', String(WORKERS), '--hit-rate-interval', '1s'], clusterEnv(cluster));
 const rows: (string | number)[][] = [];
+const windows: { rss: number; heap: number; handles: number; stallMs: number; workers: number }[] = [];
+let requestsFailed = 0;
 let failedScrapes = 0;
 let scrapes = 0; // reported by the load process
 try {
@@ -47,7 +53,6 @@ try {
   // the load runs in its own process: what is measured here is the product alone
   const load = startScript('bench/soak-load.ts', [cluster.nats.url, cluster.etcd.url, String(port), String(RATE), String(SECONDS), String(WINDOW_S)], clusterEnv(cluster, { DYN_LOG: 'warn' }));
   const started = Date.now();
-  const windows: { rss: number; heap: number; handles: number; stallMs: number; workers: number }[] = [];
   while (Date.now() - started < SECONDS * 1000 - 1000) {
     const h = monitorEventLoopDelay({ resolution: 5 });
     h.enable();
@@ -76,6 +81,7 @@ try {
   const last = reports.at(-1);
   scrapes = last?.scrapes ?? 0;
   failedScrapes = last?.failedScrapes ?? 0;
+  requestsFailed = last?.failed ?? 0;
   await agg.stop();
   await pipeline.shutdown();
   await drt.shutdown();
@@ -86,3 +92,15 @@ try {
 console.log(`# soak (${machine()}, ${SECONDS} s, ${WORKERS} mock workers in another process with 1 event/s each, ${RATE} streamed requests/s through an instrumented endpoint, /metrics scraped every second)\n`);
 console.log(table(['at', 'RSS MiB', 'heap MiB', 'handles', 'max event-loop stall ms', 'slowest scrape ms', 'workers', 'requests sent', 'requests failed'], rows));
 console.log(`\nscrapes: ${scrapes}, failed: ${failedScrapes}`);
+if (windows.length >= 2) {
+  const second = windows[1]!;
+  const lastWindow = windows.at(-1)!;
+  goal('requests failed', requestsFailed, '<=', 0, '');
+  goal('scrapes failed (of one a second)', failedScrapes, '<=', 0, '');
+  goal(`windows in which the aggregator held fewer than ${WORKERS} workers`, windows.filter((w) => w.workers < WORKERS).length, '<=', 0, '');
+  goal('longest event-loop stall of the run', Math.max(...windows.map((w) => w.stallMs)), '<=', 100, 'ms');
+  goal('RSS of the last window / the second (memory flat)', lastWindow.rss / second.rss, '<=', 1.1, 'x');
+  goal('heap of the last window / the second (memory flat)', lastWindow.heap / second.heap, '<=', 1.1, 'x');
+  console.log(`\n${table(['goal', 'figure', 'target', 'verdict'], goalRows())}`);
+  verdict();
+}
