@@ -46,10 +46,22 @@ test('a worker paused for cycles and NATS down: delivered deltas equal the count
       throw new Error(`${err.message}: ${x.split('\n').filter((l) => /hit_rate|rejected|events|kv_blocks_active/.test(l) && !l.startsWith('#')).join(' | ')}`);
     });
   };
+  /** The worker's ISL blocks delivered over OTLP so far: the sum of every delta. */
+  const delivered = (): number =>
+    rx.exports
+      .flatMap((e) => e.metrics.filter((x) => x.name === 'llm_kv_hit_rate_isl_blocks_total'))
+      .reduce((a, x) => {
+        assert.equal(x.temporality, 'DELTA');
+        return a + x.points.filter((p) => p.attributes.worker_id === String(id)).reduce((s, p) => s + (p.value ?? 0), 0);
+      }, 0);
+  const allDelivered = (what: string): Promise<unknown> =>
+    waitUntil(what, () => (delivered() === total ? true : undefined), 20_000, 50).catch((err: Error) => {
+      throw new Error(`${err.message}: delivered ${delivered()}, counted ${total}`);
+    });
   // the aggregator leads and sees the worker: its event subscription is live
   await waitForScrape(m, 'the worker in the view', (x) => (sample(x, 'llm_kv_blocks_active', labels) === 5 ? x : undefined));
   await events(5);
-  await sleep(1200); // exported at least once
+  await allDelivered('the first 50 blocks exported');
   // the worker misses scrapes for a few cycles (its series leave the view), events go on
   answering = false;
   await waitForScrape(m, 'the worker gone from the view', (x) => (sample(x, 'llm_kv_blocks_active', labels) === undefined ? x : undefined));
@@ -58,18 +70,15 @@ test('a worker paused for cycles and NATS down: delivered deltas equal the count
   await sleep(1500);
   answering = true;
   await events(2);
-  await sleep(1200);
+  await allDelivered('the blocks counted while the worker was away, and after, exported');
   // NATS down for 3 s: the aggregator cannot vouch for its view, the worker series leave the export
   await cluster.nats.restart();
   await waitUntil('NATS back for the test', async () => nc.flush().then(() => true, () => undefined), 20_000);
   await sleep(1000);
   await events(4);
-  await sleep(2500); // a few more exports with nothing new
-  const delivered = rx.exports
-    .flatMap((e) => e.metrics.filter((x) => x.name === 'llm_kv_hit_rate_isl_blocks_total'))
-    .reduce((a, x) => {
-      assert.equal(x.temporality, 'DELTA');
-      return a + x.points.filter((p) => p.attributes.worker_id === String(id)).reduce((s, p) => s + (p.value ?? 0), 0);
-    }, 0);
-  assert.equal(delivered, total, `delivered deltas ${delivered}, counted ${total}`);
+  await allDelivered('everything counted exported');
+  // and nothing counted twice: a few more exports with nothing new leave the sum where it is
+  const exportsNow = rx.exports.length;
+  await waitUntil('three more exports', () => (rx.exports.length >= exportsNow + 3 ? true : undefined), 20_000, 50);
+  assert.equal(delivered(), total, `delivered deltas ${delivered()}, counted ${total}`);
 });

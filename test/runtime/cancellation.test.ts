@@ -19,10 +19,12 @@ test('leaving a stream early and aborting a request both reach the worker: signa
   let produced = 0;
   let streamSignalAborted = false;
   let unarySignalAborted = false;
+  let unaryStarted = false;
   const ep = drt.namespace('cx').component('llm').endpoint('generate');
   await ep.serve<{ mode: string }>((req, ctx) => {
     if (req.mode === 'wait') {
       // a long unary request that gives up when told
+      unaryStarted = true;
       return new Promise((resolve) => {
         const timer = setTimeout(() => resolve('too late'), 60_000);
         ctx.signal.addEventListener('abort', () => {
@@ -57,7 +59,7 @@ test('leaving a stream early and aborting a request both reach the worker: signa
   // 2. the caller aborts a request while the worker still works on it
   const ac = new AbortController();
   const pending = client.random({ mode: 'wait' }, { signal: ac.signal }).collect();
-  await sleep(200);
+  await waitUntil('the worker has the request', () => (unaryStarted ? true : undefined), 10_000, 10);
   const t0 = performance.now();
   ac.abort();
   await assert.rejects(pending, CancelledError);
