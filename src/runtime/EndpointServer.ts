@@ -66,7 +66,7 @@ export class EndpointServer {
    * The signal of each request in flight, aborted by the client's cancellation or at shutdown.
    * Kept here rather than combined with a server-wide signal through `AbortSignal.any`: on Node 20
    * every `AbortSignal.any` of a long-lived signal stays in that signal's dependants for ever
-   * (nodejs/node#55351), about 100 bytes per request, without bound.
+   * (nodejs/node#55351), about 85 bytes per request, without bound.
    */
   private readonly handlerAborts = new Set<AbortController>();
   /** Set once shutdown gave up waiting: requests still arriving are aborted at once. */
