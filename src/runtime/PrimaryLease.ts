@@ -1,6 +1,7 @@
 /**
- * The process's primary etcd lease (docs/wire-protocol.md §3): TTL 10 s, kept alive continuously; when it is
- * lost a new one is granted and listeners re-register; revoked on clean shutdown.
+ * The process's primary etcd lease (docs/wire-protocol.md §3): TTL 10 s, kept alive continuously
+ * (over the client's one keepalive stream, LeaseKeepAlive.ts); when it is lost a new one is granted
+ * and listeners re-register; revoked on clean shutdown.
  */
 import { EventEmitter } from 'node:events';
 import type { Etcd3, Lease } from 'etcd3';
@@ -8,6 +9,7 @@ import { getLogger } from '../log.ts';
 import { EtcdUnavailableError } from './errors.ts';
 import { sleep, withTimeout } from '../time.ts';
 import { grantLease, isFatalGrantError } from './leaseGrants.ts';
+import { LeaseKeepAlive } from './LeaseKeepAlive.ts';
 import { errorMessage } from '../errors.ts';
 
 export const DEFAULT_LEASE_TTL_SECONDS = 10;
@@ -24,6 +26,8 @@ export interface PrimaryLeaseEvents {
 export class PrimaryLease extends EventEmitter<PrimaryLeaseEvents> {
   private lease: Lease;
   private closed = false;
+  private regranting = false;
+  private readonly keepAlive: LeaseKeepAlive;
 
   private constructor(
     private readonly etcd: Etcd3,
@@ -32,8 +36,9 @@ export class PrimaryLease extends EventEmitter<PrimaryLeaseEvents> {
     private currentId: bigint,
   ) {
     super();
+    this.keepAlive = LeaseKeepAlive.of(etcd);
     this.lease = lease;
-    this.watch(lease);
+    this.watch(lease, currentId);
   }
 
   /**
@@ -71,13 +76,21 @@ export class PrimaryLease extends EventEmitter<PrimaryLeaseEvents> {
     return this.currentId.toString();
   }
 
-  private watch(lease: Lease): void {
-    lease.on('lost', (err: Error) => {
-      if (this.closed || lease !== this.lease) return;
+  /** Keeps `lease` alive; its loss (told by the keepalive, or by etcd refusing a put) starts one regrant. */
+  private watch(lease: Lease, id: bigint): void {
+    const lost = (err: Error): void => {
+      if (this.closed || lease !== this.lease || this.regranting) return;
+      this.regranting = true;
+      this.keepAlive.remove(id);
+      lease.release();
       // rate limited: one process may hold thousands of leases (mock_worker), all lost at once
-      log.rateLimited('warn', 'lease-lost', 'primary lease lost; granting a new one', { lease_id: this.currentId, error: err.message });
-      void this.regrant();
-    });
+      log.rateLimited('warn', 'lease-lost', 'primary lease lost; granting a new one', { lease_id: id, error: err.message });
+      void this.regrant().finally(() => {
+        this.regranting = false;
+      });
+    };
+    lease.on('lost', lost);
+    this.keepAlive.add(id, this.ttlSeconds, lost);
   }
 
   /** Grants a replacement, paced and retried with backoff for as long as it takes (never gives up while open). */
@@ -97,7 +110,7 @@ export class PrimaryLease extends EventEmitter<PrimaryLeaseEvents> {
         }
         this.lease = lease;
         this.currentId = id;
-        this.watch(lease);
+        this.watch(lease, id);
         log.rateLimited('info', 'lease-granted', 'new primary lease granted', { lease_id: id, previous: oldId });
         // The old lease may have survived on the server (etcd refreshes leases on restart): revoke it
         // so the keys bound to it disappear now rather than at its TTL.
@@ -114,6 +127,7 @@ export class PrimaryLease extends EventEmitter<PrimaryLeaseEvents> {
   /** Revokes the lease (its keys vanish at once) and stops the keepalive. Never hangs past `timeoutMs`. */
   async revoke(timeoutMs: number): Promise<void> {
     this.closed = true;
+    this.keepAlive.remove(this.currentId);
     await withTimeout(this.lease.revoke(), timeoutMs, undefined).catch((err: Error) => {
       log.debug('lease revoke failed; it will expire by its TTL', { error: err.message });
     });

@@ -23,6 +23,9 @@ export class NatsUnavailableError extends DynamoError {}
 /** etcd could not be reached or refused us. */
 export class EtcdUnavailableError extends DynamoError {}
 
+/** etcd no longer has the lease (it expired or was revoked), or it could not be renewed for two TTLs. */
+export class LeaseLostError extends DynamoError {}
+
 /** The instance key is already held by another instance. */
 export class RegistrationConflictError extends DynamoError {}
 

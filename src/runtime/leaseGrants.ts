@@ -94,7 +94,8 @@ export async function grantLease(etcd: Etcd3, opts: GrantOptions): Promise<{ lea
   for (let attempt = 1; ; attempt++) {
     await q.acquire();
     let lastError: unknown;
-    const lease = etcd.lease(opts.ttlSeconds);
+    // kept alive by the owner over the client's shared stream (LeaseKeepAlive.ts), not one stream each
+    const lease = etcd.lease(opts.ttlSeconds, { autoKeepAlive: false });
     lease.on('lost', () => undefined); // the owner watches it once granted; never an unhandled 'error'
     try {
       const id = await withTimeout(lease.grant(), opts.deadlineMs, undefined);
