@@ -13,7 +13,7 @@ const decoder = new TextDecoder('utf-8', { fatal: true });
  * An integer literal long enough to be unsafe as a number: 16+ digits not part of a fraction or
  * an exponent (quick pre-check; it may over-match inside strings, which only costs the slow path).
  */
-const LONG_INT_RE = /(?<![.\deE])\d{16,}(?![.\deE])/;
+export const LONG_INT_RE = /(?<![.\deE])\d{16,}(?![.\deE])/;
 export const DEFAULT_MAX_DEPTH = 64;
 
 /** Parses JSON; integers beyond 2^53 become `bigint`. Throws `DecodeError`. */
@@ -31,7 +31,79 @@ export function parseJson(input: string | Uint8Array, maxDepth = DEFAULT_MAX_DEP
       throw new DecodeError(`not valid JSON: ${errorMessage(err)}`);
     }
   }
+  // the native parser with the long integers set aside, 2-3x faster than the exact parser below;
+  // anything it cannot take (bad JSON, too deep) goes to the exact parser for its precise error
+  const fast = parseWithLongIntegers(text, maxDepth);
+  return fast !== FALL_BACK ? fast : new Parser(text, maxDepth).parseDocument();
+}
+
+/**
+ * The exact parser alone (the reference the fast path is checked against; slower). Throws
+ * `DecodeError` saying what is wrong and where.
+ */
+export function parseJsonExact(text: string, maxDepth = DEFAULT_MAX_DEPTH): JsonValue {
   return new Parser(text, maxDepth).parseDocument();
+}
+
+/**
+ * An integer of 16+ digits standing where a value starts (after `:`, `,` or `[`, kept in group 1,
+ * or at the very start) and not followed by a fraction or an exponent. Strings are not skipped:
+ * digits inside one can match, but the stand-in written there (a quote, then a backslash outside
+ * any string) always makes the text invalid, so such a document falls back to the exact parser
+ * and is read right; scanning every string to avoid that costs 5x more on every reply.
+ */
+const LONG_VALUE_RE = /(^|[:,[])([ \t\n\r]*-?[1-9]\d{15,})(?![.\deE])/g;
+/**
+ * What a set-aside integer becomes for the native parser: a string no input can hold, because its
+ * nonce is drawn afresh by each process and never leaves it.
+ */
+const NONCE = `${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}:`;
+/** The stand-in as the parsed string holds it (starting with U+0000)... */
+const MARK = `\u0000${NONCE}`;
+/** ...and as written in the JSON text (an escape: a raw control character is not valid JSON). */
+const MARK_JSON = `\\u0000${NONCE}`;
+const FALL_BACK = Symbol('fall back to the exact parser');
+
+function parseWithLongIntegers(text: string, maxDepth: number): JsonValue | typeof FALL_BACK {
+  const longs: bigint[] = [];
+  const replaced = text.replace(LONG_VALUE_RE, (token: string, before: string, digits: string) => {
+    if (Number.isSafeInteger(Number(digits))) return token;
+    longs.push(BigInt(digits));
+    return `${before}"${MARK_JSON}${longs.length - 1}"`;
+  });
+  if (longs.length === 0) return FALL_BACK;
+  let v: JsonValue;
+  try {
+    v = JSON.parse(replaced) as JsonValue;
+  } catch {
+    return FALL_BACK;
+  }
+  return restore(v, longs, 0, maxDepth);
+}
+
+/** Puts the set-aside integers back, and checks the depth the exact parser would check. */
+function restore(v: JsonValue, longs: bigint[], depth: number, maxDepth: number): JsonValue | typeof FALL_BACK {
+  if (depth > maxDepth) return FALL_BACK;
+  if (typeof v === 'string') {
+    return v.charCodeAt(0) === 0 && v.startsWith(MARK) ? (longs[Number(v.slice(MARK.length))] ?? v) : v;
+  }
+  if (typeof v !== 'object' || v === null) return v;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const x = restore(v[i]!, longs, depth + 1, maxDepth);
+      if (x === FALL_BACK) return x;
+      v[i] = x;
+    }
+    return v;
+  }
+  for (const k of Object.keys(v)) {
+    const before = v[k]!;
+    const x = restore(before, longs, depth + 1, maxDepth);
+    if (x === FALL_BACK) return x;
+    // defineProperty: a "__proto__" key stays an own property, as JSON.parse made it
+    if (x !== before) Object.defineProperty(v, k, { value: x, enumerable: true, writable: true, configurable: true });
+  }
+  return v;
 }
 
 class Parser {

@@ -1,7 +1,7 @@
 /** Exact JSON at its edges (pure): the slow path's errors and positions, depth, keys, and the writer's corners. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DEFAULT_MAX_DEPTH, encodeJson, parseJson, stringifyJson } from '../../src/runtime/json.ts';
+import { DEFAULT_MAX_DEPTH, encodeJson, LONG_INT_RE, parseJson, parseJsonExact, stringifyJson } from '../../src/runtime/json.ts';
 import { DecodeError } from '../../src/runtime/errors.ts';
 
 const L = '12345678901234567'; // a long integer: forces the exact (slow) path
@@ -82,4 +82,49 @@ test('the writer: bigint anywhere, the corners JSON.stringify has, pretty like s
   assert.throws(() => stringifyJson({ bad: { toJSON: () => { throw new RangeError('mine'); } } }), RangeError, "an error that is not the bigint TypeError is the caller's");
   assert.deepEqual([...encodeJson({ n: 1n })], [...new TextEncoder().encode('{"n":1}')]);
   assert.equal(new TextDecoder().decode(encodeJson({ n: 1n }, 2)), '{\n  "n": 1\n}');
+});
+
+test('the fast path for long integers reads every document exactly as the exact parser does (differential, 3,000 documents and 3,000 damaged ones)', () => {
+  let seed = 12345;
+  const rnd = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
+  const ws = (): string => pick(['', '', ' ', '\n', '\t ', '\r\n  ']);
+  const strings = ['', 'x', '12345678901234567890', ':12345678901234567890', ',99999999999999999', '[18446744073709551615]', 'a\\"b', '\\\\', '\\u0000', '\\u00001:0', 'é', '\\n', '"'.replace('"', '\\"')];
+  const numbers = [L, `-${L}`, '9007199254740993', '9007199254740991', '18446744073709551615', '0', '-0', '1.5', `${L}.5`, `${L}e3`, `1e${L}`, '-2.5E-3', '42'];
+  const value = (depth: number): string => {
+    const r = rnd();
+    if (depth > 4 || r < 0.35) return pick(numbers);
+    if (r < 0.55) return `"${pick(strings)}${pick(strings)}"`;
+    if (r < 0.62) return pick(['true', 'false', 'null']);
+    const n = Math.floor(rnd() * 4);
+    if (r < 0.8) return `[${ws()}${Array.from({ length: n }, () => value(depth + 1)).join(`${ws()},${ws()}`)}${ws()}]`;
+    return `{${ws()}${Array.from({ length: n }, (_, i) => `"${pick(['a', '__proto__', '1', L, 'k'])}${i}"${ws()}:${ws()}${value(depth + 1)}`).join(`${ws()},${ws()}`)}${ws()}}`;
+  };
+  const outcome = (f: () => unknown): unknown => {
+    try {
+      return { value: f() };
+    } catch (err) {
+      return { error: (err as Error).message, name: (err as Error).name };
+    }
+  };
+  let longs = 0;
+  for (let i = 0; i < 3_000; i++) {
+    const doc = `${ws()}${value(0)}${ws()}`;
+    if (/\d{16,}/.test(doc)) longs++;
+    assert.deepEqual(outcome(() => parseJson(doc)), outcome(() => parseJsonExact(doc)), doc);
+    // damaged: one character removed, doubled or replaced
+    const at = Math.floor(rnd() * doc.length);
+    const bad = pick([doc.slice(0, at) + doc.slice(at + 1), doc.slice(0, at) + doc[at] + doc.slice(at), doc.slice(0, at) + pick(['"', ',', ':', '0', '}', ']', '\\']) + doc.slice(at + 1)]);
+    // (without a long integer the native parser reads it, with its own words for what is wrong)
+    if (LONG_INT_RE.test(bad)) assert.deepEqual(outcome(() => parseJson(bad)), outcome(() => parseJsonExact(bad)), bad);
+  }
+  assert.ok(longs > 1_000, `most documents hold a long integer (${longs})`);
+  // a string shaped like the fast path's stand-in (without this process's nonce) stays a string
+  assert.deepEqual(parseJson(`["\\u0000abc:0", ${L}]`), ['\u0000abc:0', 12345678901234567n]);
+  // a long integer under a "__proto__" key is put back as an own property
+  const proto = parseJson(`{"__proto__":${L}}`) as Record<string, unknown>;
+  assert.equal(Object.getOwnPropertyDescriptor(proto, '__proto__')?.value, 12345678901234567n);
+  assert.equal(Object.getPrototypeOf(proto), Object.prototype);
+  // digits inside a string beside a long integer are left alone
+  assert.deepEqual(parseJson(`{"s":"k:${L},[${L}","n":${L}}`), { s: `k:${L},[${L}`, n: 12345678901234567n });
 });
