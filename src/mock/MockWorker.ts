@@ -5,7 +5,7 @@
  * KV hit-rate event every interval under its own worker id. Many run in one process on shared
  * connections (`--workers N`).
  */
-import { connectNats, createEtcdClient, type EtcdOptions, type NatsOptions } from '../runtime/connections.ts';
+import { closeEtcdClient, connectNats, createEtcdClient, type EtcdOptions, type NatsOptions } from '../runtime/connections.ts';
 import { DistributedRuntime } from '../runtime/DistributedRuntime.ts';
 import { KV_HIT_RATE_EVENT } from '../runtime/names.ts';
 import type { RuntimeInstrumentation } from '../runtime/observer.ts';
@@ -73,7 +73,7 @@ export class MockWorkers {
     const closeShared = async (): Promise<void> => {
       if (sharedConns !== undefined) {
         await sharedConns.nats.drain().catch(() => undefined);
-        sharedConns.etcd.close();
+        closeEtcdClient(sharedConns.etcd);
       }
     };
     try {

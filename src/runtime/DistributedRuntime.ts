@@ -11,6 +11,7 @@ import { sleep, withTimeout } from '../time.ts';
 import { Client, type RequestOptions } from './Client.ts';
 import {
   DEFAULT_CONNECT_TIMEOUT_MS,
+  closeEtcdClient,
   connectNats,
   createEtcdClient,
   etcdOptionsFromEnv,
@@ -297,7 +298,7 @@ export class DistributedRuntime extends EventEmitter<DistributedRuntimeEvents> i
     await this.instrumentation.runtimeStopped?.(this);
     if (this.ownsConnections) {
       await withTimeout(this.nats.drain(), SHUTDOWN_STEP_TIMEOUT_MS).catch(() => this.nats.close());
-      this.etcd.close();
+      closeEtcdClient(this.etcd);
     }
   }
 }

@@ -37,6 +37,9 @@ export const KEEPALIVE_LOST_AFTER_TTLS = 2;
 
 const log = getLogger('runtime::lease');
 
+/** etcd3's ClientClosedError, told by its message (the class is not imported: no etcd3 at load). */
+const CLIENT_CLOSED = /client was already closed/;
+
 type KeepAliveStream = IDuplexStream<ILeaseKeepAliveRequest, ILeaseKeepAliveResponse>;
 
 interface Entry {
@@ -212,6 +215,13 @@ export class LeaseKeepAlive {
       },
       (err: unknown) => {
         sh.opening = false;
+        if (CLIENT_CLOSED.test(errorMessage(err))) {
+          // the owner closed the client under live leases: nothing can renew them any more, and
+          // retrying for ever would keep the process alive (the etcd3 trap this module avoids)
+          log.rateLimited('warn', 'keepalive-closed', 'the etcd client was closed with leases still kept alive; stopping their keepalive', { leases: this.entries.size });
+          this.close();
+          return;
+        }
         sh.retryAt = this.now() + KEEPALIVE_STREAM_RETRY_MS;
         log.rateLimited('warn', 'keepalive-open', 'cannot open a lease keepalive stream; retrying', { error: errorMessage(err) });
       },

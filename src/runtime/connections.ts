@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { connect, credsAuthenticator, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
 import { Etcd3, type IOptions as EtcdClientOptions } from 'etcd3';
+import { LeaseKeepAlive } from './LeaseKeepAlive.ts';
 import { EtcdUnavailableError, NatsUnavailableError } from './errors.ts';
 import { errorMessage } from '../errors.ts';
 import { redactText, redactUrl } from '../redact.ts';
@@ -105,6 +106,15 @@ export async function connectNats(
       { cause: err },
     );
   }
+}
+
+/**
+ * Closes an etcd client and stops the keepalive of any lease still on it (etcd3's `close()` alone
+ * leaves open streams renewing them).
+ */
+export function closeEtcdClient(etcd: Etcd3): void {
+  LeaseKeepAlive.of(etcd).close();
+  etcd.close();
 }
 
 /** Builds an etcd client. It connects lazily; `DistributedRuntime` proves the connection by granting its lease. */

@@ -87,6 +87,7 @@ export {
   natsOptionsFromEnv,
   etcdOptionsFromEnv,
   connectNats,
+  closeEtcdClient,
   createEtcdClient,
 } from './connections.ts';
 export type { NatsOptions, EtcdOptions } from './connections.ts';

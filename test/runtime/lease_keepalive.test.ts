@@ -1,13 +1,15 @@
 /**
  * The shared lease keepalive (src/runtime/LeaseKeepAlive.ts) against a real etcd: many leases
  * renewed over a few streams, a lease revoked on the server reported lost, a restart of etcd
- * survived on new streams, and etcd gone for two TTLs reported as every lease lost.
+ * survived on new streams, etcd gone for two TTLs reported as every lease lost, and a closed
+ * client never left renewing or retrying.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Etcd3 } from 'etcd3';
 import { LeaseKeepAlive, KEEPALIVE_STREAMS } from '../../src/runtime/LeaseKeepAlive.ts';
 import { LeaseLostError } from '../../src/runtime/errors.ts';
+import { closeEtcdClient } from '../../src/runtime/connections.ts';
 import { cleanups, waitUntil } from '../support/process.ts';
 import { startEtcd } from '../support/servers.ts';
 
@@ -111,4 +113,36 @@ test('etcd restarted within a TTL: new streams, no lease lost; etcd gone for two
   assert.equal(ka.stats().leases, 0);
   await new Promise((r) => setTimeout(r, 1_000));
   assert.equal(lost.length, ids.length, 'each reported once');
+});
+
+test('closeEtcdClient stops the keepalive of live leases at once; a client closed directly stops it once its streams break', { timeout: 60_000 }, async (t) => {
+  const defer = cleanups(t);
+  const etcd = await startEtcd();
+  defer(() => etcd.stop());
+
+  const first = new Etcd3({ hosts: etcd.url });
+  const ka1 = LeaseKeepAlive.of(first);
+  const lost: Error[] = [];
+  for (const id of await grant(first, 3)) ka1.add(id, TTL_S, (err) => lost.push(err));
+  await waitUntil('first renewals answered', () => ka1.stats().renewalsAnswered >= 3, 10_000, 50);
+  closeEtcdClient(first);
+  assert.equal(ka1.stats().leases, 0, 'stopped at once');
+
+  // etcd3's close() alone leaves the open streams renewing; once they break, reopening meets the
+  // closed client and the keepalive stops instead of retrying every 100 ms for ever
+  const second = new Etcd3({ hosts: etcd.url });
+  const ka2 = LeaseKeepAlive.of(second);
+  defer(() => ka2.close());
+  // TTL 5 s: the host's circuit breaker, opened by the broken streams, lets the next attempt through
+  // after 5 s, before two TTLs have passed without a renewal
+  for (const id of await grant(second, 3, RESTART_TTL_S)) ka2.add(id, RESTART_TTL_S, (err) => lost.push(err));
+  await waitUntil('first renewals answered', () => ka2.stats().renewalsAnswered >= 3, 10_000, 50);
+  second.close();
+  await etcd.kill();
+  await waitUntil('the keepalive stopped', () => ka2.stats().leases === 0, 10_000, 50);
+  const sent = ka2.stats().renewalsSent;
+  const opened = ka2.stats().streamsOpened;
+  await new Promise((r) => setTimeout(r, 2 * TTL_S * 1000));
+  assert.deepEqual([ka2.stats().renewalsSent, ka2.stats().streamsOpened], [sent, opened], 'nothing sent or opened after it stopped');
+  assert.equal(lost.length, 0, 'closing the client is not losing the leases');
 });
