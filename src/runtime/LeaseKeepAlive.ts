@@ -28,6 +28,8 @@ import { LeaseLostError } from './errors.ts';
 export const KEEPALIVE_TICK_MS = 500;
 /** Streams at most per etcd client; leases are dealt to them in turn. */
 export const KEEPALIVE_STREAMS = 64;
+/** An attempt to open a stream that has not settled after this long is abandoned and made again. */
+export const KEEPALIVE_STREAM_OPEN_TIMEOUT_MS = 5_000;
 /** Pause before opening a new stream after one failed (etcd3's). */
 export const KEEPALIVE_STREAM_RETRY_MS = 100;
 /** A lease is renewed after this fraction of its TTL (the Go client's and etcd3's). */
@@ -60,6 +62,9 @@ interface Entry {
 interface Shard {
   stream: KeepAliveStream | undefined;
   opening: boolean;
+  openingSince: number;
+  /** Counts attempts to open, so that a late answer to an abandoned one is told apart. */
+  attempt: number;
   retryAt: number;
   /** Unanswered renewals on the current stream, and when the stream last made progress. */
   outstanding: number;
@@ -82,6 +87,8 @@ export class LeaseKeepAlive {
   private readonly shards: Shard[] = Array.from({ length: KEEPALIVE_STREAMS }, () => ({
     stream: undefined,
     opening: false,
+    openingSince: 0,
+    attempt: 0,
     retryAt: 0,
     outstanding: 0,
     progressAt: 0,
@@ -122,7 +129,7 @@ export class LeaseKeepAlive {
     shard.leases++;
     this.entries.set(key, { id: key, ttlMs, onLost, dueAt: now + ttlMs * KEEPALIVE_FRACTION_OF_TTL, renewedAt: now, awaiting: false, shard });
     if (this.timer === undefined) {
-      this.timer = setInterval(() => this.tick(), KEEPALIVE_TICK_MS);
+      this.timer = setInterval(() => this.safeTick(), KEEPALIVE_TICK_MS);
     }
   }
 
@@ -154,6 +161,15 @@ export class LeaseKeepAlive {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
     for (const sh of this.shards) this.dropStream(sh);
+  }
+
+  /** A timer callback must never throw: that would end the process. */
+  private safeTick(): void {
+    try {
+      this.tick();
+    } catch (err) {
+      log.rateLimited('error', 'keepalive-tick', 'lease keepalive turn failed; trying again at the next', { error: errorMessage(err) });
+    }
   }
 
   /** One turn: give up expired leases, replace dead or stalled streams, renew the due leases. */
@@ -189,15 +205,27 @@ export class LeaseKeepAlive {
       e.awaiting = true;
       if (e.shard.outstanding++ === 0) e.shard.progressAt = now;
       this.counts.renewalsSent++;
-      stream.write({ ID: e.id });
+      try {
+        stream.write({ ID: e.id });
+      } catch (err) {
+        this.failed(e.shard, stream, err as Error);
+      }
     }
   }
 
   private open(sh: Shard, now: number): void {
-    if (sh.opening || now < sh.retryAt) return;
+    if (sh.opening && now - sh.openingSince < KEEPALIVE_STREAM_OPEN_TIMEOUT_MS) return;
+    if (now < sh.retryAt) return;
+    // an attempt that never settled is abandoned: its stream, if it ever comes, is ended unused
+    const attempt = ++sh.attempt;
     sh.opening = true;
+    sh.openingSince = now;
     this.etcd.leaseClient.leaseKeepAlive().then(
       (stream) => {
+        if (attempt !== sh.attempt) {
+          stream.end();
+          return;
+        }
         sh.opening = false;
         if (sh.leases === 0) {
           stream.end();
@@ -214,6 +242,7 @@ export class LeaseKeepAlive {
         for (const e of this.entries.values()) if (e.shard === sh && e.awaiting) e.dueAt = 0;
       },
       (err: unknown) => {
+        if (attempt !== sh.attempt) return;
         sh.opening = false;
         if (CLIENT_CLOSED.test(errorMessage(err))) {
           // the owner closed the client under live leases: nothing can renew them any more, and
@@ -267,6 +296,10 @@ export class LeaseKeepAlive {
   private lose(e: Entry, err: Error): void {
     this.forget(e);
     this.counts.lost++;
-    e.onLost(err);
+    try {
+      e.onLost(err);
+    } catch (cause) {
+      log.rateLimited('error', 'keepalive-onlost', 'a lease-lost handler threw', { lease_id: e.id, error: errorMessage(cause) });
+    }
   }
 }

@@ -110,6 +110,8 @@ export class PrimaryLease extends EventEmitter<PrimaryLeaseEvents> {
         }
         this.lease = lease;
         this.currentId = id;
+        // a loss of the new lease, however soon, starts a regrant of its own
+        this.regranting = false;
         this.watch(lease, id);
         log.rateLimited('info', 'lease-granted', 'new primary lease granted', { lease_id: id, previous: oldId });
         // The old lease may have survived on the server (etcd refreshes leases on restart): revoke it

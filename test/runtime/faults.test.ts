@@ -81,7 +81,9 @@ test('etcd restarted with its data lost: the worker re-registers under a new lea
   const restartedAt = Date.now();
   // the worker learns at its next keepalive, or once etcd3 gives the lease up (2 TTLs without an
   // answer, 20 s); the ceiling leaves room for a starved 2-core machine: no time is promised here
-  const m = await waitUntil('the worker to take a new lease', () => w.proc.output().match(/LEASE (\d+)/), 90_000);
+  const m = await waitUntil('the worker to take a new lease', () => w.proc.output().match(/LEASE (\d+)/), 90_000).catch((err: Error) => {
+    throw new Error(`${err.message}; the worker's last lines:\n${w.proc.output().split('\n').slice(-30).join('\n')}`);
+  });
   t.diagnostic(`new lease ${Date.now() - restartedAt} ms after etcd came back empty`);
   const newId = BigInt(m[1]!);
   assert.notEqual(newId, w.id);
