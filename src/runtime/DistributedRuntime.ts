@@ -39,6 +39,8 @@ export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000;
 export const SHUTDOWN_STEP_TIMEOUT_MS = 2_000;
 /** Pause between attempts to re-register after the lease changed. */
 export const REREGISTER_RETRY_MS = 1_000;
+/** Bound on one attempt to re-register an endpoint: a call stuck on a dying connection is given up and made again. */
+export const REREGISTER_ATTEMPT_TIMEOUT_MS = 5_000;
 
 const log = getLogger('runtime');
 
@@ -267,7 +269,7 @@ export class DistributedRuntime extends EventEmitter<DistributedRuntimeEvents> i
     while (pending.size > 0 && this.shuttingDown === undefined && this.lease.id === newId) {
       for (const server of [...pending]) {
         try {
-          await server.register(this.etcd, this.lease.idString);
+          await withTimeout(server.register(this.etcd, this.lease.idString), REREGISTER_ATTEMPT_TIMEOUT_MS);
           pending.delete(server);
         } catch (err) {
           log.rateLimited('warn', 'reregister', 'cannot re-register an endpoint yet; retrying', { subject: server.subject, error: errorMessage(err) });
