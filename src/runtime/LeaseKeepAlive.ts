@@ -1,5 +1,5 @@
 /**
- * One keepalive stream per etcd client for every lease of the process (docs/runtime-api.md,
+ * The keepalive of an etcd client, shared by every lease granted on it (docs/runtime-api.md,
  * "Registration bursts").
  *
  * etcd3's `Lease` keeps itself alive with a gRPC stream, an interval timer and a debounce timer
@@ -75,6 +75,7 @@ interface Shard {
 
 /** What the keepalive of a client has done (for tests and logs). */
 export interface KeepAliveCounts {
+  /** Leases kept alive now. */
   leases: number;
   streamsOpened: number;
   renewalsSent: number;
@@ -96,20 +97,18 @@ export class LeaseKeepAlive {
   }));
   private nextShard = 0;
   private timer: NodeJS.Timeout | undefined;
-  private readonly counts: KeepAliveCounts = { leases: 0, streamsOpened: 0, renewalsSent: 0, renewalsAnswered: 0, lost: 0 };
+  private readonly counts: Omit<KeepAliveCounts, 'leases'> = { streamsOpened: 0, renewalsSent: 0, renewalsAnswered: 0, lost: 0 };
+  private readonly now = Date.now;
 
-  private constructor(
-    private readonly etcd: Etcd3,
-    private readonly now: () => number,
-  ) {}
+  private constructor(private readonly etcd: Etcd3) {}
 
   private static readonly byClient = new WeakMap<Etcd3, LeaseKeepAlive>();
 
   /** The keepalive of `etcd` (one per client). */
-  static of(etcd: Etcd3, now: () => number = Date.now): LeaseKeepAlive {
+  static of(etcd: Etcd3): LeaseKeepAlive {
     let k = LeaseKeepAlive.byClient.get(etcd);
     if (k === undefined) {
-      k = new LeaseKeepAlive(etcd, now);
+      k = new LeaseKeepAlive(etcd);
       LeaseKeepAlive.byClient.set(etcd, k);
     }
     return k;

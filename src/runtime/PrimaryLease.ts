@@ -1,6 +1,6 @@
 /**
  * The process's primary etcd lease (docs/wire-protocol.md §3): TTL 10 s, kept alive continuously
- * (over the client's one keepalive stream, LeaseKeepAlive.ts); when it is lost a new one is granted
+ * (with the other leases of its etcd client, LeaseKeepAlive.ts); when it is lost a new one is granted
  * and listeners re-register; revoked on clean shutdown.
  */
 import { EventEmitter } from 'node:events';
@@ -85,9 +85,8 @@ export class PrimaryLease extends EventEmitter<PrimaryLeaseEvents> {
       lease.release();
       // rate limited: one process may hold thousands of leases (mock_worker), all lost at once
       log.rateLimited('warn', 'lease-lost', 'primary lease lost; granting a new one', { lease_id: id, error: err.message });
-      void this.regrant().finally(() => {
-        this.regranting = false;
-      });
+      // regrant() ends only with a new lease (which clears the flag) or at close
+      void this.regrant();
     };
     lease.on('lost', lost);
     this.keepAlive.add(id, this.ttlSeconds, lost);
