@@ -79,8 +79,9 @@ test('etcd restarted with its data lost: the worker re-registers under a new lea
   t.after(() => w.proc.stop());
   await cluster.etcd.restart({ fresh: true });
   const restartedAt = Date.now();
-  // the worker learns at its next keepalive, or once etcd3 gives the lease up (2 TTLs without an
-  // answer, 20 s); the ceiling leaves room for a starved 2-core machine: no time is promised here
+  // the worker learns at its lease's next renewal (a third of the TTL), or once the keepalive gives
+  // the lease up (2 TTLs without an answer, 20 s); the ceiling leaves room for a starved 2-core
+  // machine: no time is promised here
   const m = await waitUntil('the worker to take a new lease', () => w.proc.output().match(/LEASE (\d+)/), 90_000).catch((err: Error) => {
     throw new Error(`${err.message}; the worker's last lines:\n${w.proc.output().split('\n').slice(-30).join('\n')}`);
   });
