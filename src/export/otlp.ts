@@ -5,16 +5,20 @@
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import { OTLPMetricExporter as OTLPJsonExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { AggregationTemporalityPreference } from '@opentelemetry/exporter-metrics-otlp-http';
-import { OTLPMetricExporter as OTLPProtoExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
-import { OTLPMetricExporter as OTLPGrpcExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
+import { OTLPMetricExporterBase, type OTLPMetricExporterOptions } from '@opentelemetry/exporter-metrics-otlp-http';
+import type { OTLPGRPCExporterConfigNode } from '@opentelemetry/otlp-grpc-exporter-base';
+import { convertLegacyOtlpGrpcOptions, createOtlpGrpcExportDelegate } from '@opentelemetry/otlp-grpc-exporter-base';
 import { Metadata } from '@grpc/grpc-js';
-import { CompressionAlgorithm } from '@opentelemetry/otlp-exporter-base';
+import { CompressionAlgorithm, type OTLPExporterNodeConfigBase } from '@opentelemetry/otlp-exporter-base';
+import { convertLegacyHttpOptions, createOtlpHttpExportDelegate } from '@opentelemetry/otlp-exporter-base/node-http';
+import { MetricsExporterMetricsHelper } from '@opentelemetry/otlp-transformer';
 import { AggregationType, InstrumentType, type AggregationOption, type AggregationTemporality, type PushMetricExporter, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import type { OtlpConfig } from './options.ts';
 import { getLogger } from '../log.ts';
 import { carryInto, MAX_CARRIED_POINTS, pointCount, undelivered } from './deltaCarry.ts';
 import type { ExportHealth } from './ExportHealth.ts';
 import { credentialsFromUrl } from './httpClient.ts';
+import { MetricsRequestSerializer } from './otlpProtobuf.ts';
 
 const log = getLogger('export::otlp');
 
@@ -45,9 +49,34 @@ export function createOtlpExporter(cfg: OtlpConfig): PushMetricExporter {
     const metadata = new Metadata();
     for (const [k, v] of Object.entries(options.headers)) metadata.set(k.toLowerCase(), v);
     const { headers: _headers, ...rest } = options;
-    return new OTLPGrpcExporter({ ...rest, url: grpcUrl(url), metadata });
+    return protobufGrpcExporter({ ...rest, url: grpcUrl(url), metadata });
   }
-  return cfg.protocol === 'http/json' ? new OTLPJsonExporter(options) : new OTLPProtoExporter(options);
+  return cfg.protocol === 'http/json' ? new OTLPJsonExporter(options) : protobufHttpExporter(options);
+}
+
+// what the OTel exporters name themselves in their own telemetry, and the gRPC method they call
+const HTTP_COMPONENT_TYPE = 'otlp_http_metric_exporter';
+const GRPC_COMPONENT_TYPE = 'otlp_grpc_metric_exporter';
+const GRPC_SERVICE = 'MetricsExportService';
+const GRPC_METHOD_PATH = '/opentelemetry.proto.collector.metrics.v1.MetricsService/Export';
+
+/**
+ * The OTel http/protobuf exporter, built the way its package builds it (same options, same
+ * environment variables, same transport, retries and compression) but with our serializer,
+ * which writes the same bytes several times faster at thousands of series (otlpProtobuf.ts).
+ */
+function protobufHttpExporter(config: OTLPExporterNodeConfigBase & OTLPMetricExporterOptions): PushMetricExporter {
+  const http = convertLegacyHttpOptions(config, 'METRICS', 'v1/metrics', { 'Content-Type': 'application/x-protobuf' });
+  return new OTLPMetricExporterBase(createOtlpHttpExportDelegate(http, new MetricsRequestSerializer(), HTTP_COMPONENT_TYPE, MetricsExporterMetricsHelper, undefined), config);
+}
+
+/** The OTel gRPC exporter, built as its package builds it, with our serializer (see above). */
+function protobufGrpcExporter(config: OTLPGRPCExporterConfigNode & OTLPMetricExporterOptions): PushMetricExporter {
+  const grpc = convertLegacyOtlpGrpcOptions(config, 'METRICS');
+  return new OTLPMetricExporterBase(
+    createOtlpGrpcExportDelegate(grpc, new MetricsRequestSerializer(), GRPC_COMPONENT_TYPE, MetricsExporterMetricsHelper, undefined, GRPC_SERVICE, GRPC_METHOD_PATH),
+    config,
+  );
 }
 
 /** gRPC addresses a host, not a path: `…/v1/metrics` (appended to a base OTEL_EXPORTER_OTLP_ENDPOINT) goes. */

@@ -147,6 +147,8 @@ function toSnake(v: unknown): unknown {
 
 export class OtlpReceiver {
   readonly exports: ReceivedExport[] = [];
+  /** The request bodies accepted, uncompressed, as sent. */
+  readonly bodies: Buffer[] = [];
   /** Status codes to answer the next requests with, in order; 200 after they run out. */
   readonly plannedStatuses: number[] = [];
   requests = 0;
@@ -171,6 +173,7 @@ export class OtlpReceiver {
             let body = Buffer.concat(chunks);
             if (req.headers['content-encoding'] === 'gzip') body = gunzipSync(body);
             const contentType = String(req.headers['content-type'] ?? '');
+            this.bodies.push(body);
             for (const d of decodeOtlp(body, contentType)) this.exports.push({ headers: req.headers, contentType, ...d });
           }
           // An empty ExportMetricsServiceResponse: zero bytes in protobuf, {} in JSON.
@@ -216,6 +219,8 @@ export class OtlpReceiver {
  */
 export class OtlpGrpcReceiver {
   readonly exports: ReceivedExport[] = [];
+  /** The request messages received, as sent. */
+  readonly bodies: Buffer[] = [];
   private server: GrpcServer | undefined;
   port = 0;
 
@@ -244,6 +249,7 @@ export class OtlpGrpcReceiver {
       {
         Export: (call: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Buffer>) => {
           const headers = Object.fromEntries(Object.entries(call.metadata.getMap()).map(([k, v]) => [k, String(v)]));
+          this.bodies.push(call.request);
           for (const d of decodeOtlp(call.request, 'application/x-protobuf')) this.exports.push({ headers, contentType: 'application/grpc', ...d });
           callback(null, Buffer.alloc(0)); // an empty ExportMetricsServiceResponse
         },
