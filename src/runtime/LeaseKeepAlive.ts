@@ -11,8 +11,8 @@
  * Here every lease granted on a client is renewed by a single timer over a few shared streams: each
  * lease is renewed a third of its TTL after its last renewal (the Go client's and etcd3's period); a
  * lease is lost when etcd answers TTL 0 (expired or revoked) or after two TTLs without a renewal
- * (etcd3's rule); a stream that errs, ends or stops answering is replaced, and every lease it left
- * unanswered is renewed on the next one. Why several streams and not one: etcd answers a stream's
+ * (etcd3's rule); a stream that errs, ends or stops answering is replaced, and every lease of it is
+ * renewed on the next one at once (so a lease etcd lost with its data is known lost within a turn). Why several streams and not one: etcd answers a stream's
  * renewals one after another, and a renewal of a lease that has just expired waits there until etcd
  * has revoked it; at 10,000 leases on one stream, a few late leases held up the renewals of all the
  * others until they expired too. Leases are dealt to `KEEPALIVE_STREAMS` streams in turn, so a stall
@@ -71,6 +71,8 @@ interface Shard {
   progressAt: number;
   /** Its leases. */
   leases: number;
+  /** Its stream failed or stalled: the next one renews every lease of the shard at once. */
+  replacing: boolean;
 }
 
 /** What the keepalive of a client has done (for tests and logs). */
@@ -94,6 +96,7 @@ export class LeaseKeepAlive {
     outstanding: 0,
     progressAt: 0,
     leases: 0,
+    replacing: false,
   }));
   private nextShard = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -194,6 +197,7 @@ export class LeaseKeepAlive {
       if (sh.stream !== undefined && sh.outstanding > 0 && now - sh.progressAt > shortestTtl) {
         log.rateLimited('warn', 'keepalive-stall', 'a lease keepalive stream stopped answering; opening a new one', { unanswered: sh.outstanding });
         this.dropStream(sh);
+        sh.replacing = true;
       }
       if (sh.stream === undefined) this.open(sh, now);
     }
@@ -237,8 +241,12 @@ export class LeaseKeepAlive {
         stream.on('data', (res) => this.answered(sh, stream, res));
         stream.on('error', (err) => this.failed(sh, stream, err));
         stream.on('end', () => this.failed(sh, stream, new Error('the keepalive stream ended')));
-        // what the last stream left unanswered is renewed on this one at the next turn
-        for (const e of this.entries.values()) if (e.shard === sh && e.awaiting) e.dueAt = 0;
+        // after a failure (etcd restarted, a leader change, a reset connection) every lease of the
+        // shard is renewed at the next turn: a lease etcd lost with its data is known lost at once,
+        // not a third of a TTL later; otherwise what the last stream left unanswered is renewed
+        const all = sh.replacing;
+        sh.replacing = false;
+        for (const e of this.entries.values()) if (e.shard === sh && (all || e.awaiting)) e.dueAt = 0;
       },
       (err: unknown) => {
         if (attempt !== sh.attempt) return;
@@ -273,6 +281,7 @@ export class LeaseKeepAlive {
     if (stream !== sh.stream) return;
     if (sh.leases > 0) log.rateLimited('warn', 'keepalive-error', 'a lease keepalive stream failed; opening a new one', { error: errorMessage(err) });
     this.dropStream(sh);
+    sh.replacing = true;
     sh.retryAt = this.now() + KEEPALIVE_STREAM_RETRY_MS;
   }
 

@@ -17,7 +17,8 @@ import {
   decodeFrameForTest,
   parseJson,
 } from './helpers.ts';
-import { cleanups, freePort, waitUntil } from '../support/process.ts';
+import { cleanups, freePort, sleep, waitUntil } from '../support/process.ts';
+import { KEEPALIVE_TICK_MS } from '../../src/runtime/LeaseKeepAlive.ts';
 import { startCluster } from '../support/servers.ts';
 import { clusterEnv, echoInflight, startEchoWorker, startScript } from '../support/workers.ts';
 
@@ -77,11 +78,14 @@ test('etcd restarted with its data lost: the worker re-registers under a new lea
   t.after(() => cluster.stop());
   const w = await startEchoWorker(cluster);
   t.after(() => w.proc.stop());
+  // a running worker's keepalive stream is open (the first opens at the first keepalive turn)
+  await sleep(2 * KEEPALIVE_TICK_MS);
   await cluster.etcd.restart({ fresh: true });
   const restartedAt = Date.now();
-  // the worker learns at its lease's next renewal (a third of the TTL), or once the keepalive gives
-  // the lease up (2 TTLs without an answer, 20 s); the ceiling leaves room for a starved 2-core
-  // machine: no time is promised here
+  // the worker learns as soon as its keepalive stream is replaced (every lease of a replaced stream
+  // is renewed at once), else at its lease's next renewal (a third of the TTL), or once the
+  // keepalive gives the lease up (2 TTLs without an answer, 20 s); the ceiling leaves room for a
+  // starved 2-core machine: no time is promised here
   const m = await waitUntil('the worker to take a new lease', () => w.proc.output().match(/LEASE (\d+)/), 90_000).catch((err: Error) => {
     throw new Error(`${err.message}; the worker's last lines:\n${w.proc.output().split('\n').slice(-30).join('\n')}`);
   });
