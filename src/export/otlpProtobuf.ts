@@ -11,7 +11,7 @@
  * for a worker's every series and every collection) and checked against the object's current
  * keys and values before each use, so a mutated object is encoded again; timestamps shared by
  * consecutive points are converted once; the buffer is sized from the previous request. The
- * result: the same bytes in about a fifth of the time (bench/otlp.bench.ts).
+ * result: the same bytes in a third to a quarter of the time (bench/otlp.bench.ts).
  *
  * Pure: no I/O; the response is decoded by the OTel deserializer.
  */
@@ -103,6 +103,18 @@ class Writer {
     this.ensure(8);
     this.view.setFloat64(this.pos, value, true);
     this.pos += 8;
+  }
+
+  /** A double field written only when the value is there (`optional double`). */
+  optionalDouble(field: number, value: number | undefined): void {
+    if (value === undefined) return;
+    this.tag(field, WIRE_FIXED64);
+    this.double(value);
+  }
+
+  /** sint32 (zigzag), as the OTel writer does it. */
+  sint32(value: number): void {
+    this.varint(((value << 1) ^ (value >> 31)) >>> 0);
   }
 
   sfixed64(value: number): void {
@@ -408,20 +420,23 @@ function writeNumberPoint(s: Session, point: DataPoint<number>, valueType: Value
 
 const EMPTY = new Uint8Array(0);
 
-function writeHistogramPoint(s: Session, point: DataPoint<Histogram>): void {
+/** Fields 2-5 of both histogram points: start and end times, count, optional sum. */
+function writeTimesCountSum(s: Session, point: DataPoint<Histogram | ExponentialHistogram>): void {
   const { w } = s;
-  const h = point.value;
-  const at = w.open();
   w.tag(2, WIRE_FIXED64);
   s.times.write(w, point.startTime);
   w.tag(3, WIRE_FIXED64);
   s.times.write(w, point.endTime);
   w.tag(4, WIRE_FIXED64);
-  w.count64(h.count);
-  if (h.sum !== undefined) {
-    w.tag(5, WIRE_FIXED64);
-    w.double(h.sum);
-  }
+  w.count64(point.value.count);
+  w.optionalDouble(5, point.value.sum);
+}
+
+function writeHistogramPoint(s: Session, point: DataPoint<Histogram>): void {
+  const { w } = s;
+  const h = point.value;
+  const at = w.open();
+  writeTimesCountSum(s, point);
   if (h.buckets.counts.length > 0) {
     w.tag(6, WIRE_LEN);
     const counts = w.open();
@@ -435,14 +450,8 @@ function writeHistogramPoint(s: Session, point: DataPoint<Histogram>): void {
     w.close(bounds);
   }
   if (point.attributes) writeAttributes(w, point.attributes, 9);
-  if (h.min !== undefined) {
-    w.tag(11, WIRE_FIXED64);
-    w.double(h.min);
-  }
-  if (h.max !== undefined) {
-    w.tag(12, WIRE_FIXED64);
-    w.double(h.max);
-  }
+  w.optionalDouble(11, h.min);
+  w.optionalDouble(12, h.max);
   w.close(at);
 }
 
@@ -450,7 +459,7 @@ function writeBuckets(w: Writer, offset: number, counts: number[]): void {
   const at = w.open();
   if (offset !== 0) {
     w.tag(1, WIRE_VARINT);
-    w.varint(((offset << 1) ^ (offset >> 31)) >>> 0);
+    w.sint32(offset);
   }
   if (counts.length > 0) {
     w.tag(2, WIRE_LEN);
@@ -466,19 +475,10 @@ function writeExponentialPoint(s: Session, point: DataPoint<ExponentialHistogram
   const h = point.value;
   const at = w.open();
   if (point.attributes) writeAttributes(w, point.attributes, 1);
-  w.tag(2, WIRE_FIXED64);
-  s.times.write(w, point.startTime);
-  w.tag(3, WIRE_FIXED64);
-  s.times.write(w, point.endTime);
-  w.tag(4, WIRE_FIXED64);
-  w.count64(h.count);
-  if (h.sum !== undefined) {
-    w.tag(5, WIRE_FIXED64);
-    w.double(h.sum);
-  }
+  writeTimesCountSum(s, point);
   if (h.scale !== 0) {
     w.tag(6, WIRE_VARINT);
-    w.varint(((h.scale << 1) ^ (h.scale >> 31)) >>> 0);
+    w.sint32(h.scale);
   }
   w.tag(7, WIRE_FIXED64);
   w.count64(h.zeroCount);
@@ -486,14 +486,8 @@ function writeExponentialPoint(s: Session, point: DataPoint<ExponentialHistogram
   writeBuckets(w, h.positive.offset, h.positive.bucketCounts);
   w.tag(9, WIRE_LEN);
   writeBuckets(w, h.negative.offset, h.negative.bucketCounts);
-  if (h.min !== undefined) {
-    w.tag(12, WIRE_FIXED64);
-    w.double(h.min);
-  }
-  if (h.max !== undefined) {
-    w.tag(13, WIRE_FIXED64);
-    w.double(h.max);
-  }
+  w.optionalDouble(12, h.min);
+  w.optionalDouble(13, h.max);
   w.close(at);
 }
 
@@ -509,6 +503,19 @@ function writeTemporality(w: Writer, t: AggregationTemporality): void {
     w.tag(2, WIRE_VARINT);
     w.varint(value);
   }
+}
+
+/** A Histogram or ExponentialHistogram message: its points, then its temporality. */
+function writeHistogramBody<P>(s: Session, field: number, points: P[], writePoint: (s: Session, p: P) => void, t: AggregationTemporality): void {
+  const { w } = s;
+  w.tag(field, WIRE_LEN);
+  const body = w.open();
+  for (const p of points) {
+    w.tag(1, WIRE_LEN);
+    writePoint(s, p);
+  }
+  writeTemporality(w, t);
+  w.close(body);
 }
 
 function writeMetric(s: Session, m: MetricData): void {
@@ -544,28 +551,12 @@ function writeMetric(s: Session, m: MetricData): void {
       w.close(body);
       break;
     }
-    case DataPointType.HISTOGRAM: {
-      w.tag(9, WIRE_LEN);
-      const body = w.open();
-      for (const p of m.dataPoints) {
-        w.tag(1, WIRE_LEN);
-        writeHistogramPoint(s, p);
-      }
-      writeTemporality(w, m.aggregationTemporality);
-      w.close(body);
+    case DataPointType.HISTOGRAM:
+      writeHistogramBody(s, 9, m.dataPoints, writeHistogramPoint, m.aggregationTemporality);
       break;
-    }
-    case DataPointType.EXPONENTIAL_HISTOGRAM: {
-      w.tag(10, WIRE_LEN);
-      const body = w.open();
-      for (const p of m.dataPoints) {
-        w.tag(1, WIRE_LEN);
-        writeExponentialPoint(s, p);
-      }
-      writeTemporality(w, m.aggregationTemporality);
-      w.close(body);
+    case DataPointType.EXPONENTIAL_HISTOGRAM:
+      writeHistogramBody(s, 10, m.dataPoints, writeExponentialPoint, m.aggregationTemporality);
       break;
-    }
   }
   w.close(at);
 }
