@@ -128,7 +128,7 @@ test('edge cases: long fields, every attribute value type, extreme times and val
         gauge('g', [
           {
             attributes: {
-              s: 'v', empty: '', t: true, f: false, zero: 0, neg: -1, minInt: -(2 ** 63), big: 2 ** 62, tooBig: 2 ** 64, half: 0.5, nan: NaN, inf: Infinity,
+              s: 'v', empty: '', t: true, f: false, zero: 0, neg: -1, minInt: -(2 ** 63), tooSmall: -(2 ** 64), big: 2 ** 62, edge: 2 ** 63, tooBig: 2 ** 64, top7: 0x7f * 2 ** 28, half: 0.5, nan: NaN, inf: Infinity,
               arr: ['x', 'y'], mixed: [1, 'a', true, null] as never, bytes: new Uint8Array([1, 2, 3]) as never, obj: { inner: 'v', deep: { n: 2 } } as never, undef: undefined,
             },
             value: 1,
@@ -182,10 +182,47 @@ test('edge cases: long fields, every attribute value type, extreme times and val
         } as never,
       ]),
     ],
+    ['a resource schema URL and a scope with dropped attributes', { ...rmOf([], { a: 1 }, { droppedAttributesCount: 2 } as never), resource: { attributes: { a: 1 }, schemaUrl: 'https://schema' } } as never],
+    [
+      'consecutive points whose times differ only in their seconds',
+      rmOf([gauge('g', [{ attributes: {}, value: 1, startTime: [100, 5], endTime: [100, 5] }, { attributes: {}, value: 2, startTime: [200, 5], endTime: [300, 5] }])]),
+    ],
+    [
+      'inherited enumerable properties are not attributes (point attributes and a nested object value)',
+      rmOf([gauge('g', [{ attributes: Object.assign(Object.create({ inherited: 'x' }) as Attributes, { own: 'y', obj: Object.assign(Object.create({ up: 1 }), { down: 2 }) }), value: 1 }])]),
+    ],
+    [
+      'an exponential histogram of scale 0; a sum whose temporality is neither delta nor cumulative',
+      rmOf([
+        {
+          descriptor: { name: 'e0', description: '', unit: '', valueType: ValueType.DOUBLE, type: InstrumentType.HISTOGRAM },
+          aggregationTemporality: AggregationTemporality.DELTA,
+          dataPointType: DataPointType.EXPONENTIAL_HISTOGRAM,
+          dataPoints: [{ attributes: {}, startTime: T0, endTime: T0, value: { count: 1, scale: 0, zeroCount: 0, positive: { offset: 3, bucketCounts: [1] }, negative: { offset: -1, bucketCounts: [] } } }],
+        } as never,
+        {
+          descriptor: { name: 'odd', description: '', unit: '', valueType: ValueType.DOUBLE, type: InstrumentType.COUNTER },
+          aggregationTemporality: 99,
+          dataPointType: DataPointType.SUM,
+          isMonotonic: true,
+          dataPoints: [{ attributes: {}, startTime: T0, endTime: T0, value: 1 }],
+        } as never,
+      ]),
+    ],
   ];
   for (const [what, rm] of cases) {
     same(ours, rm, what);
     same(ours, rm, `${what} (again)`);
+  }
+});
+
+test('every message length around the two- and three-byte length boundaries', () => {
+  const ours = new MetricsRequestSerializer();
+  // the attribute, point, metric, scope and request bodies each cross 127/128 and 16383/16384
+  // bytes somewhere in the first two sweeps (their lengths move one byte at a time); the last
+  // takes the attribute value's own message across 2097151/2097152 (a wider sweep costs seconds)
+  for (const [from, to] of [[90, 140], [16_300, 16_400], [2_097_145, 2_097_152]] as const) {
+    for (let n = from; n <= to; n++) same(ours, rmOf([gauge('g', [{ attributes: { k: 'v'.repeat(n) }, value: 1 }])]), `a ${n}-byte value`);
   }
 });
 
@@ -228,11 +265,15 @@ test('300 random requests, sharing (and changing) a pool of attribute objects, a
   }
 });
 
-test('an attributes object changed in place is encoded again; attribute sets no longer exported are forgotten', () => {
+test('an attribute set is encoded once while its object is unchanged; an object changed in place is encoded again; attribute sets no longer exported are forgotten', () => {
   const ours = new MetricsRequestSerializer();
   const a: Attributes = { worker_id: '1', component: 'backend' };
   const list: Attributes = { tags: ['x', 'y'] };
-  same(ours, rmOf([gauge('g', [{ attributes: a, value: 1 }, { attributes: list, value: 2 }])]), 'first');
+  const twoMetrics = (): ResourceMetrics => rmOf([gauge('g', [{ attributes: a, value: 1 }, { attributes: list, value: 2 }]), gauge('h', [{ attributes: a, value: 3 }])]);
+  same(ours, twoMetrics(), 'first');
+  assert.equal(ours.attributeEncodings, 2, 'a once (its second point is served from the cache), the list each time it appears');
+  same(ours, twoMetrics(), 'again');
+  assert.equal(ours.attributeEncodings, 3, 'a from the cache; the list (an array value) is never kept');
   a.worker_id = '2';
   (list.tags as string[])[1] = 'z'; // an array changed inside: its object is never trusted from the cache
   same(ours, rmOf([gauge('g', [{ attributes: a, value: 1 }, { attributes: list, value: 2 }])]), 'value changed');
@@ -241,7 +282,12 @@ test('an attributes object changed in place is encoded again; attribute sets no 
   delete a.component;
   same(ours, rmOf([gauge('g', [{ attributes: a, value: 1 }])]), 'key removed');
 
-  const many = Array.from({ length: 100 }, (_, i) => ({ worker_id: String(i) }));
+  const before = ours.attributeEncodings;
+  same(ours, rmOf([gauge('g', [{ attributes: a, value: 1 }])]), 'unchanged since');
+  assert.equal(ours.attributeEncodings, before, 'served from the cache');
+  assert.deepEqual(ours.deserializeResponse(new Uint8Array(0)), ProtobufMetricsSerializer.deserializeResponse(new Uint8Array(0)));
+
+  const many = Array.from({ length: 100 }, (_, i) => ({ worker_id: String(i), n: i, up: i % 2 === 0 }));
   ours.serializeRequest(rmOf([gauge('g', many.map((attributes) => ({ attributes, value: 1 })))]));
   assert.equal(ours.cachedAttributeSets, 100);
   ours.serializeRequest(rmOf([gauge('g', many.slice(0, 10).map((attributes) => ({ attributes, value: 1 })))]));
