@@ -12,10 +12,10 @@
  * lease is renewed a third of its TTL after its last renewal (the Go client's and etcd3's period); a
  * lease is lost when etcd answers TTL 0 (expired or revoked) or after two TTLs without a renewal
  * (etcd3's rule); a stream that errs, ends or stops answering is replaced, and every lease of it is
- * renewed on the next one at once (so a lease etcd lost with its data is known lost within a turn). Why several streams and not one: etcd answers a stream's
- * renewals one after another, and a renewal of a lease that has just expired waits there until etcd
- * has revoked it; at 10,000 leases on one stream, a few late leases held up the renewals of all the
- * others until they expired too. Leases are dealt to `KEEPALIVE_STREAMS` streams in turn, so a stall
+ * renewed on the next one at once (so a lease etcd lost with its data is known lost within a turn).
+ * Why several streams and not one: etcd answers a stream's renewals one after another, and a
+ * renewal of a lease that has just expired waits there until etcd has revoked it; at 10,000 leases
+ * on one stream, a few late leases held up the renewals of all the others until they expired too. Leases are dealt to `KEEPALIVE_STREAMS` streams in turn, so a stall
  * holds up a fraction of them, and a process with one lease opens one stream.
  */
 import type { Etcd3 } from 'etcd3';
