@@ -29,8 +29,10 @@ import {
 } from '@opentelemetry/sdk-metrics';
 import { ProtobufMetricsSerializer } from '@opentelemetry/otlp-transformer';
 
-/** The first buffer; later requests start from the size of the largest one so far. */
+/** The first buffer, and the smallest; later requests start from the size of the last one. */
 export const INITIAL_BUFFER_BYTES = 64 * 1024;
+/** Room added to the last request's size for the next one (an eighth: a growing fleet rarely outgrows it). */
+const BUFFER_HEADROOM_SHIFT = 3;
 
 const WIRE_VARINT = 0;
 const WIRE_FIXED64 = 1;
@@ -637,7 +639,8 @@ export class MetricsRequestSerializer {
     w.tag(1, WIRE_LEN);
     writeResourceMetrics(s, request);
     this.numberAttributes.sweep();
-    if (w.buf.length > this.size) this.size = w.buf.length;
+    // sized from the last request, not the largest: a one-off burst is not allocated for ever after
+    this.size = Math.max(INITIAL_BUFFER_BYTES, w.pos + (w.pos >> BUFFER_HEADROOM_SHIFT));
     return w.finish();
   };
 

@@ -15,8 +15,9 @@
  * renewed on the next one at once (so a lease etcd lost with its data is known lost within a turn).
  * Why several streams and not one: etcd answers a stream's renewals one after another, and a
  * renewal of a lease that has just expired waits there until etcd has revoked it; at 10,000 leases
- * on one stream, a few late leases held up the renewals of all the others until they expired too. Leases are dealt to `KEEPALIVE_STREAMS` streams in turn, so a stall
- * holds up a fraction of them, and a process with one lease opens one stream.
+ * on one stream, a few late leases held up the renewals of all the others until they expired too.
+ * Leases are dealt to `KEEPALIVE_STREAMS` streams in turn, so a stall holds up a fraction of them,
+ * and a process with one lease opens one stream.
  */
 import type { Etcd3 } from 'etcd3';
 import type { IDuplexStream, ILeaseKeepAliveRequest, ILeaseKeepAliveResponse } from 'etcd3/lib/rpc.js';

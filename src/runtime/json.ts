@@ -32,8 +32,8 @@ export function parseJson(input: string | Uint8Array, maxDepth = DEFAULT_MAX_DEP
     }
   }
   // the native parser with the long integers set aside, about 4x faster than the exact parser
-  // below (bench/decode.bench.ts);
-  // anything it cannot take (bad JSON, too deep) goes to the exact parser for its precise error
+  // below (bench/decode.bench.ts); anything it cannot take (bad JSON, too deep) goes to the exact
+  // parser for its precise error
   const fast = parseWithLongIntegers(text, maxDepth);
   return fast !== FALL_BACK ? fast : new Parser(text, maxDepth).parseDocument();
 }
