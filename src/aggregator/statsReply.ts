@@ -3,7 +3,7 @@
  * own `data` (Dynamo zipped a filtered list and shifted numbers onto the wrong worker), only
  * endpoints of the target, the worker id from the hex after the last `-`. Pure.
  */
-import { parseJson } from '../runtime/json.ts';
+import { hasUnsafeInteger, parseJson, parseJsonRounded } from '../runtime/json.ts';
 import { idFromHex } from '../runtime/names.ts';
 import { decodeForwardPassMetrics, type FpmRejectReason, type ForwardPassMetrics } from '../runtime/forwardPassMetrics.ts';
 
@@ -25,14 +25,26 @@ export interface ParsedReply {
 }
 
 export function parseStatsReply(body: Uint8Array, service: string, endpoint: string): ParsedReply {
-  const out: ParsedReply = { workers: [], rejected: [] };
+  // the native parser first; the exact one only for a reply whose kept `data` holds an integer beyond 2^53
   let v: unknown;
   try {
-    v = parseJson(body);
+    v = parseJsonRounded(body);
   } catch {
-    out.rejected.push('bad_json');
-    return out;
+    return { workers: [], rejected: ['bad_json'] };
   }
+  const first = readReply(v, service, endpoint, false);
+  if (first !== INEXACT) return first;
+  try {
+    return readReply(parseJson(body), service, endpoint, true) as ParsedReply;
+  } catch {
+    return { workers: [], rejected: ['bad_json'] }; // nested beyond what the exact parser reads
+  }
+}
+
+const INEXACT = Symbol('a kept data holds a rounded integer');
+
+function readReply(v: unknown, service: string, endpoint: string, exact: boolean): ParsedReply | typeof INEXACT {
+  const out: ParsedReply = { workers: [], rejected: [] };
   const eps = typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>).endpoints : undefined;
   const rawId = typeof v === 'object' && v !== null ? (v as Record<string, unknown>).id : undefined;
   const serviceId = typeof rawId === 'string' ? rawId : undefined;
@@ -60,6 +72,7 @@ export function parseStatsReply(body: Uint8Array, service: string, endpoint: str
       out.rejected.push('bad_worker_id');
       continue;
     }
+    if (!exact && hasUnsafeInteger(e.data)) return INEXACT;
     const fpm = decodeForwardPassMetrics(e.data);
     if (!fpm.ok) {
       out.rejected.push(`data_${fpm.reason}`);

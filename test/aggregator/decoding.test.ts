@@ -4,7 +4,7 @@ import { decodeForwardPassMetrics } from '../../src/runtime/forwardPassMetrics.t
 import { loadStatistics } from '../../src/aggregator/statistics.ts';
 import { parseStatsReply } from '../../src/aggregator/statsReply.ts';
 import { HitRateTracker, decodeHitRateEvent } from '../../src/aggregator/HitRateTracker.ts';
-import { parseJson } from '../../src/runtime/json.ts';
+import { parseJson, stringifyJson } from '../../src/runtime/json.ts';
 
 const v1 = { request_active_slots: 3, request_total_slots: 100, kv_active_blocks: 40, kv_total_blocks: 100 };
 const v2 = { ...v1, num_requests_waiting: 2, gpu_cache_usage_perc: 0.4, gpu_prefix_cache_hit_rate: 0.25 };
@@ -102,6 +102,51 @@ test('stats replies: every endpoint keeps its own data; bad ones are dropped wit
   assert.deepEqual(parseStatsReply(new TextEncoder().encode('{"endpoints": nope'), 's', 'e').rejected, ['bad_json']);
   assert.deepEqual(parseStatsReply(new TextEncoder().encode('{"endpoints": {}}'), 's', 'e').rejected, ['bad_shape']);
   assert.deepEqual(parseStatsReply(new TextEncoder().encode('[]'), 's', 'e').rejected, ['bad_shape']);
+});
+
+test('stats replies are read natively, and exactly again only when a kept data holds an integer beyond 2^53', () => {
+  // seeded random replies: integers around 2^53 and 2^63 in our data, in other endpoints' data and
+  // outside data; every worker's data must equal the exact parse of what was sent
+  let seed = 7;
+  const rnd = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed % n;
+  };
+  const numbers = [0, 1, -1, 0.5, 1e300, 2 ** 53 - 1, 2 ** 53, 9007199254740993n, -9007199254740993n, 7587884888253033398n, (1n << 64n) - 1n, 0.12345678901234567];
+  const value = (depth: number): unknown => {
+    const k = rnd(depth > 3 ? 3 : 6);
+    if (k === 0) return numbers[rnd(numbers.length)];
+    if (k === 1) return rnd(2) === 0 ? null : `s${rnd(100)}`;
+    if (k === 2) return rnd(2) === 0;
+    if (k === 3) return Array.from({ length: rnd(3) }, () => value(depth + 1));
+    return Object.fromEntries(Array.from({ length: rnd(4) }, (_, i) => [`k${i}`, value(depth + 1)]));
+  };
+  let exactOnes = 0;
+  for (let n = 0; n < 300; n++) {
+    const sent: Record<string, unknown> = {};
+    const endpoints = Array.from({ length: 1 + rnd(3) }, (_, i) => {
+      const hex = (0x694d951a80e06bb6n + BigInt(n * 10 + i)).toString(16);
+      const data = { ...v1, extra: value(0) };
+      const ours = rnd(3) > 0;
+      if (ours) sent[hex] = data;
+      return { name: 'e', subject: ours ? `dynamo_backend.generate-${hex}` : `dynamo_backend.other-${hex}`, num_requests: numbers[rnd(numbers.length)], data };
+    });
+    const body = new TextEncoder().encode(stringifyJson({ id: `svc${n}`, processing_time: numbers[rnd(numbers.length)], endpoints }));
+    const r = parseStatsReply(body, 'dynamo_backend', 'generate');
+    assert.deepEqual(r.rejected, []);
+    assert.deepEqual(r.workers.map((w) => w.workerId.toString(16)), Object.keys(sent));
+    for (const w of r.workers) {
+      const expected = parseJson(stringifyJson(sent[w.workerId.toString(16)]));
+      assert.deepEqual(w.data, expected);
+      if (JSON.stringify(expected, (_k, x: unknown) => (typeof x === 'bigint' ? 'BIG' : x)).includes('"BIG"')) exactOnes++;
+      assert.equal(w.serviceId, `svc${n}`);
+    }
+  }
+  assert.ok(exactOnes > 20, `enough replies took the exact path (${exactOnes})`);
+  // nested beyond the exact parser's depth with a long integer: refused as bad JSON, never thrown
+  const deep = `${'['.repeat(70)}9007199254740993${']'.repeat(70)}`;
+  const body = new TextEncoder().encode(`{"endpoints":[{"subject":"dynamo_backend.generate-a","data":${deep}}]}`);
+  assert.deepEqual(parseStatsReply(body, 'dynamo_backend', 'generate').rejected, ['bad_json']);
 });
 
 test('hit-rate events: validation reasons, and the canonical fast path agrees with the parser', () => {

@@ -49,6 +49,28 @@ test('the aggregate written directly is the ProcessedEndpoints JSON, 64-bit ids 
   assert.equal(aggregateText(new Map(), undefined), '{"endpoints":{},"load_avg":0,"load_std":0}');
 });
 
+test('the aggregate is the same document whether the native writer takes it all or a 64-bit value sends it entry by entry', () => {
+  const make = (big: boolean): Map<bigint, WorkerStats> => {
+    const workers = new Map<bigint, WorkerStats>();
+    for (let i = 0; i < 50; i++) {
+      const id = i % 2 === 0 ? BigInt(i) : 7587884888253033398n + BigInt(i);
+      const data = { kv_active_blocks: i, gpu_cache_usage_perc: i / 7, s: `é"\\${i}`, nested: [null, true, { x: -0 }], ...(big && i === 49 ? { worker_id: 9007199254740993n } : {}) };
+      workers.set(id, { workerId: id, subject: `ns_comp.ep-${id.toString(16)}`, data, metrics: { kvActiveBlocks: i } });
+    }
+    return workers;
+  };
+  const native = aggregateText(make(false), { avg: 0.1, std: NaN });
+  const entries = aggregateText(make(true), { avg: 0.1, std: NaN });
+  assert.match(native, /"load_std":null}$/);
+  assert.match(entries, /"load_std":null}$/);
+  const a = parseJson(native) as { endpoints: Record<string, { data: Record<string, unknown> }> };
+  const b = parseJson(entries) as { endpoints: Record<string, { data: Record<string, unknown> }> };
+  assert.equal(b.endpoints[(7587884888253033398n + 49n).toString()]!.data.worker_id, 9007199254740993n);
+  delete b.endpoints[(7587884888253033398n + 49n).toString()]!.data.worker_id;
+  assert.deepEqual(a, b);
+  assert.equal(Object.keys(a.endpoints).length, 50);
+});
+
 test('grant backoff doubles from its first step, is capped, and is jittered within its upper half', () => {
   assert.equal(grantBackoffMs(1, () => 0), GRANT_BACKOFF_INITIAL_MS / 2);
   assert.equal(grantBackoffMs(1, () => 1), GRANT_BACKOFF_INITIAL_MS);

@@ -1,7 +1,7 @@
 /** Exact JSON at its edges (pure): the slow path's errors and positions, depth, keys, and the writer's corners. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DEFAULT_MAX_DEPTH, encodeJson, LONG_INT_RE, parseJson, parseJsonExact, stringifyJson } from '../../src/runtime/json.ts';
+import { DEFAULT_MAX_DEPTH, encodeJson, hasUnsafeInteger, LONG_INT_RE, parseJson, parseJsonExact, parseJsonRounded, stringifyJson } from '../../src/runtime/json.ts';
 import { DecodeError } from '../../src/runtime/errors.ts';
 
 const L = '12345678901234567'; // a long integer: forces the exact (slow) path
@@ -127,4 +127,34 @@ test('the fast path for long integers reads every document exactly as the exact 
   assert.equal(Object.getPrototypeOf(proto), Object.prototype);
   // digits inside a string beside a long integer are left alone
   assert.deepEqual(parseJson(`{"s":"k:${L},[${L}","n":${L}}`), { s: `k:${L},[${L}`, n: 12345678901234567n });
+});
+
+test('the rounded parse and the check for what it may have rounded', () => {
+  assert.equal(parseJsonRounded(new TextEncoder().encode('{"a":[1,"x"]}')) !== null, true);
+  assert.deepEqual(parseJsonRounded('{"a":[1,"x"]}'), { a: [1, 'x'] });
+  assert.throws(() => parseJsonRounded('{"a":'), (e: unknown) => e instanceof DecodeError && /not valid JSON/.test(e.message));
+  assert.throws(() => parseJsonRounded(new Uint8Array([0x22, 0xff, 0x22])), (e: unknown) => e instanceof DecodeError && /UTF-8/.test(e.message));
+  // every integer a number cannot carry exactly is found, wherever it stands; nothing else is
+  for (const [text, unsafe] of [
+    ['9007199254740991', false],
+    ['-9007199254740991', false],
+    ['9007199254740992', true],
+    ['-9007199254740992', true],
+    ['7587884888253033398', true],
+    ['1e300', true],
+    ['1.5', false],
+    ['9007199254740993.5', true], // rounds to an integer: parseJson keeps it a number, which only costs a second parse
+    ['0.1', false],
+    ['"9007199254740993"', false],
+    ['[1,[2,[3,{"a":{"b":[9007199254740993]}}]]]', true],
+    ['[1,[2,[3,{"a":{"b":[9007199254740991]}}]]]', false],
+    ['{"a":null,"b":true,"c":"x","d":{}}', false],
+    ['{"__proto__":{"n":18446744073709551615}}', true],
+  ] as const) {
+    assert.equal(hasUnsafeInteger(parseJsonRounded(text)), unsafe, text);
+    // whenever the check says nothing was rounded, the rounded parse is the exact one
+    if (!unsafe) assert.deepEqual(parseJsonRounded(text), parseJson(text), text);
+  }
+  assert.equal(hasUnsafeInteger(JSON.parse('[[[1]]]'), 3), false);
+  assert.equal(hasUnsafeInteger(JSON.parse('[[[[1]]]]'), 3), true, 'deeper than asked: parseJson decides');
 });
