@@ -38,6 +38,7 @@ export default {
     'src/runtime/forwardPassMetrics.ts',
     'src/aggregator/statsReply.ts',
     'src/aggregator/statistics.ts',
+    'src/aggregator/aggregate.ts',
     'src/aggregator/HitRateTracker.ts',
     'src/aggregator/hitRateEvent.ts',
     'src/aggregator/statusTable.ts',

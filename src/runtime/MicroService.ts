@@ -6,7 +6,7 @@
  */
 import { nuid, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { getLogger } from '../log.ts';
-import { encodeJson } from './json.ts';
+import { encodeJson, parseJson, stringifyJson } from './json.ts';
 import { errorMessage, TimeoutError } from '../errors.ts';
 import { withTimeout } from '../time.ts';
 
@@ -16,6 +16,7 @@ export const QUEUE_GROUP = 'q';
 export const DEFAULT_STATS_HANDLER_TIMEOUT_MS = 500;
 
 const log = getLogger('runtime::micro');
+const encoder = new TextEncoder();
 
 /** Request counters of one endpoint, in the units the protocol reports. */
 export class EndpointCounters {
@@ -61,11 +62,15 @@ export class MicroService {
   readonly name: string;
   readonly version: string;
   readonly description: string;
-  readonly metadata: Record<string, string>;
+  readonly metadata: Readonly<Record<string, string>>;
   readonly started = new Date().toISOString();
   private readonly endpoints = new Map<string, MicroEndpoint>();
   private readonly subs: Subscription[] = [];
   private readonly statsTimeoutMs: number;
+  /** The stats reply's text up to its endpoints, written once. */
+  private statsHead: string | undefined;
+  /** Each endpoint's part of the stats reply that never changes, by endpoint name, written once. */
+  private readonly endpointHeads = new Map<string, string>();
 
   constructor(
     private readonly nc: NatsConnection,
@@ -74,7 +79,7 @@ export class MicroService {
     this.name = opts.name;
     this.version = opts.version ?? MICRO_VERSION;
     this.description = opts.description;
-    this.metadata = opts.metadata ?? {};
+    this.metadata = Object.freeze({ ...opts.metadata });
     this.statsTimeoutMs = opts.statsHandlerTimeoutMs ?? DEFAULT_STATS_HANDLER_TIMEOUT_MS;
   }
 
@@ -85,7 +90,7 @@ export class MicroService {
         this.subs.push(
           this.nc.subscribe(subject, {
             callback: (err, msg) => {
-              if (err === null) void this.answer(verb, msg);
+              if (err === null) this.answer(verb, msg);
             },
           }),
         );
@@ -95,24 +100,113 @@ export class MicroService {
 
   addEndpoint(ep: MicroEndpoint): void {
     this.endpoints.set(ep.name, ep);
+    this.endpointHeads.delete(ep.name);
   }
 
   removeEndpoint(name: string): void {
     this.endpoints.delete(name);
+    this.endpointHeads.delete(name);
   }
 
   stop(): void {
     for (const s of this.subs.splice(0)) s.unsubscribe();
   }
 
-  private async answer(verb: Verb, msg: Msg): Promise<void> {
+  private answer(verb: Verb, msg: Msg): void {
     if (!msg.reply) return;
     try {
-      const body = verb === 'PING' ? this.ping() : verb === 'INFO' ? this.info() : await this.stats();
-      msg.respond(encodeJson(body));
+      if (verb === 'STATS') {
+        this.answerStats(msg);
+        return;
+      }
+      msg.respond(encodeJson(verb === 'PING' ? this.ping() : this.info()));
     } catch (err) {
-      log.rateLimited('warn', `answer-${verb}`, `cannot answer $SRV.${verb}`, { service: this.name, error: errorMessage(err) });
+      this.answerFailed(verb, err);
     }
+  }
+
+  private answerFailed(verb: Verb, err: unknown): void {
+    log.rateLimited('warn', `answer-${verb}`, `cannot answer $SRV.${verb}`, { service: this.name, error: errorMessage(err) });
+  }
+
+  /**
+   * Answers `$SRV.STATS` at once when every stats handler does (thousands of endpoints answer
+   * every cycle: no promise, no timer), else once the pending ones settled or timed out.
+   */
+  private answerStats(msg: Msg): void {
+    const eps = [...this.endpoints.values()];
+    const datas = eps.map((ep) => this.callStatsHandler(ep));
+    if (!datas.some(isThenable)) {
+      msg.respond(encoder.encode(this.statsText(eps, datas)));
+      return;
+    }
+    void Promise.all(datas.map((d, i) => (isThenable(d) ? this.awaitStatsHandler(eps[i]!, d) : d)))
+      .then((settled) => msg.respond(encoder.encode(this.statsText(eps, settled))))
+      .catch((err: unknown) => this.answerFailed('STATS', err));
+  }
+
+  /** The stats reply (as a consumer reads it): every endpoint carries all seven keys Dynamo requires. */
+  async stats(): Promise<Record<string, unknown>> {
+    const eps = [...this.endpoints.values()];
+    const datas = await Promise.all(
+      eps.map((ep) => {
+        const d = this.callStatsHandler(ep);
+        return isThenable(d) ? this.awaitStatsHandler(ep, d) : d;
+      }),
+    );
+    return parseJson(this.statsText(eps, datas)) as Record<string, unknown>;
+  }
+
+  /**
+   * The stats reply's text, written straight from its parts (the same text as `encodeJson` of the
+   * reply object, keys in the same order): the part that never changes is written once per
+   * service and once per endpoint.
+   */
+  private statsText(eps: readonly MicroEndpoint[], datas: readonly unknown[]): string {
+    this.statsHead ??= `{"type":"io.nats.micro.v1.stats_response","name":${JSON.stringify(this.name)},"id":${JSON.stringify(this.id)},"version":${JSON.stringify(this.version)},"started":${JSON.stringify(this.started)},"metadata":${stringifyJson(this.metadata)},"endpoints":[`;
+    let s = this.statsHead;
+    for (let i = 0; i < eps.length; i++) {
+      const ep = eps[i]!;
+      let head = this.endpointHeads.get(ep.name);
+      if (head === undefined) {
+        head = `{"name":${JSON.stringify(ep.name)},"subject":${JSON.stringify(ep.subject)},"queue_group":${JSON.stringify(QUEUE_GROUP)},"num_requests":`;
+        this.endpointHeads.set(ep.name, head);
+      }
+      const c = ep.counters;
+      const processing = Math.round(c.processingTimeNs);
+      const average = c.numRequests > 0 ? Math.round(processing / c.numRequests) : 0;
+      s += `${i > 0 ? ',' : ''}${head}${jsonNumber(c.numRequests)},"num_errors":${jsonNumber(c.numErrors)},"last_error":${JSON.stringify(c.lastError)},"processing_time":${jsonNumber(processing)},"average_processing_time":${jsonNumber(average)},"data":${stringifyJson(datas[i] ?? null)}}`;
+    }
+    return `${s}]}`;
+  }
+
+  /** A stats handler's answer now, or its promise; null when there is no handler or it threw. */
+  private callStatsHandler(ep: MicroEndpoint): unknown {
+    if (ep.statsHandler === undefined) return null;
+    try {
+      return ep.statsHandler() ?? null;
+    } catch (err) {
+      this.statsHandlerFailed(ep, err);
+      return null;
+    }
+  }
+
+  private async awaitStatsHandler(ep: MicroEndpoint, pending: PromiseLike<unknown>): Promise<unknown> {
+    try {
+      const data = await withTimeout(
+        Promise.resolve(pending),
+        this.statsTimeoutMs,
+        () => new TimeoutError(`stats handler took longer than ${this.statsTimeoutMs} ms`),
+      );
+      return data ?? null;
+    } catch (err) {
+      this.statsHandlerFailed(ep, err);
+      return null;
+    }
+  }
+
+  private statsHandlerFailed(ep: MicroEndpoint, err: unknown): void {
+    log.rateLimited('warn', `stats-${ep.name}`, 'stats handler failed', { endpoint: ep.name, error: errorMessage(err) });
   }
 
   ping(): Record<string, unknown> {
@@ -135,52 +229,13 @@ export class MicroService {
       })),
     };
   }
+}
 
-  /** The stats reply: every endpoint carries all seven keys Dynamo requires. */
-  async stats(): Promise<Record<string, unknown>> {
-    const endpoints = await Promise.all(
-      [...this.endpoints.values()].map(async (ep) => {
-        const c = ep.counters;
-        const processing = Math.round(c.processingTimeNs);
-        return {
-          name: ep.name,
-          subject: ep.subject,
-          queue_group: QUEUE_GROUP,
-          num_requests: c.numRequests,
-          num_errors: c.numErrors,
-          last_error: c.lastError,
-          processing_time: processing,
-          average_processing_time: c.numRequests > 0 ? Math.round(processing / c.numRequests) : 0,
-          data: await this.statsData(ep),
-        };
-      }),
-    );
-    return {
-      type: 'io.nats.micro.v1.stats_response',
-      name: this.name,
-      id: this.id,
-      version: this.version,
-      started: this.started,
-      metadata: this.metadata,
-      endpoints,
-    };
-  }
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return typeof (v as PromiseLike<unknown> | null | undefined)?.then === 'function';
+}
 
-  private async statsData(ep: MicroEndpoint): Promise<unknown> {
-    if (ep.statsHandler === undefined) return null;
-    try {
-      // a synchronous handler needs no timer (thousands of endpoints answer every cycle)
-      const now = ep.statsHandler();
-      if (typeof (now as PromiseLike<unknown> | null | undefined)?.then !== 'function') return now ?? null;
-      const data = await withTimeout(
-        Promise.resolve(now),
-        this.statsTimeoutMs,
-        () => new TimeoutError(`stats handler took longer than ${this.statsTimeoutMs} ms`),
-      );
-      return data ?? null;
-    } catch (err) {
-      log.rateLimited('warn', `stats-${ep.name}`, 'stats handler failed', { endpoint: ep.name, error: errorMessage(err) });
-      return null;
-    }
-  }
+/** A number as JSON writes it (null unless finite). */
+function jsonNumber(n: number): string {
+  return Number.isFinite(n) ? String(n) : 'null';
 }
