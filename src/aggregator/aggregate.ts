@@ -37,7 +37,7 @@ export function aggregateText(workers: ReadonlyMap<bigint, WorkerStats>, stats: 
   const endpoints: Record<string, { name: string; subject: string; data: unknown }> = {};
   for (const [id, w] of workers) {
     const key = id.toString();
-    endpoints[key] = { name: `worker-${key}`, subject: w.subject, data: w.data };
+    endpoints[key] = { name: `worker-${key}`, subject: w.subject, data: w.data ?? null };
   }
   try {
     return JSON.stringify({ endpoints, load_avg: finite(stats?.avg ?? 0), load_std: finite(stats?.std ?? 0) });

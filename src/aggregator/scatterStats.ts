@@ -21,10 +21,11 @@ export const DEFAULT_SCATTER_MAX_WAIT_MS = 1_000;
 export const DEFAULT_COMPLETE_GRACE_MS = 50;
 /** Replies parsed per turn of the event loop. */
 export const REPLIES_PER_TURN = 50;
+const NO_BODY = new Uint8Array(0);
 
 export interface ScatterResult {
-  /** Raw reply bodies, each parsed on its own. */
-  replies: Uint8Array[];
+  /** Replies received (each handed to `onReply` once, then let go). */
+  received: number;
   /** NATS said nobody listens on the subject. */
   noResponders: boolean;
   /** Ended because every expected worker answered (not by the deadline). */
@@ -76,7 +77,11 @@ export async function scatterStats(
       scheduled = false;
       const end = Math.min(replies.length, parsed + REPLIES_PER_TURN);
       while (parsed < end) {
-        if (onReply(replies[parsed++]!) && receiving) {
+        // let each reply go once handed over: 10,000 bodies kept to the end of the cycle would
+        // outlive the young generation and be copied into the old one
+        const body = replies[parsed]!;
+        replies[parsed++] = NO_BODY;
+        if (onReply(body) && receiving) {
           complete = true;
           const g = Math.min(grace(), Math.max(0, maxWaitMs - (performance.now() - started)));
           if (g <= 0) stopReceiving();
@@ -106,5 +111,5 @@ export async function scatterStats(
       stopReceiving();
     }
   });
-  return { replies, noResponders, complete, elapsedMs: performance.now() - started };
+  return { received: replies.length, noResponders, complete, elapsedMs: performance.now() - started };
 }

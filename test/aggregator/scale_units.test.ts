@@ -69,6 +69,17 @@ test('the aggregate is the same document whether the native writer takes it all 
   delete b.endpoints[(7587884888253033398n + 49n).toString()]!.data.worker_id;
   assert.deepEqual(a, b);
   assert.equal(Object.keys(a.endpoints).length, 50);
+  // which writer wrote it shows in the key order: the native one puts small integer keys first
+  const order = (text: string): string[] => [...text.matchAll(/"(\d+)":\{"name"/g)].map((m) => m[1]!);
+  const inserted = [...make(false).keys()].map(String);
+  assert.deepEqual(order(entries), inserted, 'entry by entry: the view\'s order');
+  assert.deepEqual(order(native), [...inserted.filter((k) => k.length < 4), ...inserted.filter((k) => k.length >= 4)], 'native');
+  // a worker without data is written with "data":null by both
+  for (const big of [false, true]) {
+    const none = make(big);
+    none.set(3n, { workerId: 3n, subject: 'ns_comp.ep-3', data: undefined, metrics: { kvActiveBlocks: 0 } });
+    assert.match(aggregateText(none, undefined), /"3":\{"name":"worker-3","subject":"ns_comp.ep-3","data":null\}/);
+  }
 });
 
 test('grant backoff doubles from its first step, is capped, and is jittered within its upper half', () => {
