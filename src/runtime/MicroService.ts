@@ -175,9 +175,19 @@ export class MicroService {
       const c = ep.counters;
       const processing = Math.round(c.processingTimeNs);
       const average = c.numRequests > 0 ? Math.round(processing / c.numRequests) : 0;
-      s += `${i > 0 ? ',' : ''}${head}${jsonNumber(c.numRequests)},"num_errors":${jsonNumber(c.numErrors)},"last_error":${JSON.stringify(c.lastError)},"processing_time":${jsonNumber(processing)},"average_processing_time":${jsonNumber(average)},"data":${stringifyJson(datas[i] ?? null)}}`;
+      s += `${i > 0 ? ',' : ''}${head}${jsonNumber(c.numRequests)},"num_errors":${jsonNumber(c.numErrors)},"last_error":${JSON.stringify(c.lastError)},"processing_time":${jsonNumber(processing)},"average_processing_time":${jsonNumber(average)},"data":${this.dataText(ep, datas[i])}}`;
     }
     return `${s}]}`;
+  }
+
+  /** A handler's data as JSON; null when it cannot be written (a cycle), the other endpoints kept. */
+  private dataText(ep: MicroEndpoint, data: unknown): string {
+    try {
+      return stringifyJson(data ?? null);
+    } catch (err) {
+      this.statsHandlerFailed(ep, err);
+      return 'null';
+    }
   }
 
   /** A stats handler's answer now, or its promise; null when there is no handler or it threw. */

@@ -95,7 +95,7 @@ test('handlers that answer at once: the reply is sent at once, the same bytes as
   svc.stop();
 });
 
-test('a slow, failing or hung stats handler: the reply waits for it, or says null for it, and the others are kept', async () => {
+test('a slow, failing, hung or unwritable stats handler: the reply waits for it, or says null for it, and the others are kept', async () => {
   const { nc, stats } = standIn();
   const svc = new MicroService(nc, { name: 'svc', description: 'd', statsHandlerTimeoutMs: 30 });
   svc.start();
@@ -107,13 +107,18 @@ test('a slow, failing or hung stats handler: the reply waits for it, or says nul
     endpoint('rejects', () => Promise.reject(new Error('no'))),
     endpoint('hangs', () => new Promise(() => undefined)),
     endpoint('now', () => ({ now: 2 })),
+    endpoint('circular', () => {
+      const o: Record<string, unknown> = {};
+      o.self = o;
+      return o;
+    }),
   ];
   for (const ep of eps) svc.addEndpoint(ep);
   const replies = stats();
   assert.equal(replies.length, 0, 'not before the slow ones settle');
   await new Promise((r) => setTimeout(r, 100));
   assert.equal(replies.length, 1);
-  assert.equal(new TextDecoder().decode(replies[0]), expected(svc, eps, [{ late: 1 }, null, null, null, { now: 2 }]));
+  assert.equal(new TextDecoder().decode(replies[0]), expected(svc, eps, [{ late: 1 }, null, null, null, { now: 2 }, null]));
   // the object form says the same
   assert.deepEqual(await svc.stats(), parseJson(replies[0]!));
   svc.stop();
