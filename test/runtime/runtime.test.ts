@@ -208,12 +208,17 @@ describe('two workers in two processes', () => {
     assert.deepEqual([...ids].sort(), workers.map((w) => w.id).sort());
     // events: publish and receive through the namespace API
     const received: bigint[] = [];
-    const sub = drt.namespace(NS).subscribe('id-echo', (e) => received.push(e.json<{ worker_id: bigint }>().worker_id));
+    const subjects = new Set<string>();
+    const sub = drt.namespace(NS).subscribe('id-echo', (e) => {
+      received.push(e.json<{ worker_id: bigint }>().worker_id);
+      subjects.add(e.subject);
+    });
     await drt.nats.flush();
     for (const w of workers) drt.namespace(NS).publish('id-echo', { worker_id: w.id });
     await drt.nats.flush();
     await new Promise((r) => setTimeout(r, 100));
     sub.unsubscribe();
     assert.deepEqual(received, workers.map((w) => w.id));
+    assert.deepEqual([...subjects], [`namespace.${NS}.id-echo`], 'each event knows its subject');
   });
 });
