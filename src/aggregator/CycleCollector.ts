@@ -30,14 +30,21 @@ export class CycleCollector {
   add(parsed: ParsedReply): StatsRejectReason[] {
     const refused = [...parsed.rejected];
     for (const w of parsed.workers) {
-      if (this.registered !== undefined && this.registered.get(w.workerId) !== w.subject) {
-        refused.push('unregistered');
-        continue;
+      if (this.registered !== undefined) {
+        const subject = this.registered.get(w.workerId);
+        if (subject !== w.subject) {
+          refused.push('unregistered');
+          continue;
+        }
+        w.subject = subject; // the string kept anyway (the reply's is part of its whole text, kept with it)
       }
       const owner = this.owners.get(w.workerId);
-      if (owner !== undefined && w.serviceId !== undefined && w.serviceId !== owner) {
-        refused.push('conflict'); // an instance other than the one that owns this worker
-        continue;
+      if (owner !== undefined && w.serviceId !== undefined) {
+        if (w.serviceId !== owner) {
+          refused.push('conflict'); // an instance other than the one that owns this worker
+          continue;
+        }
+        w.serviceId = owner;
       }
       if (this.conflicted.has(w.workerId)) {
         refused.push('conflict');

@@ -1,10 +1,13 @@
 /**
  * Parsing `$SRV.STATS` replies (docs/wire-protocol.md §4): each reply on its own, each endpoint paired with its
  * own `data` (Dynamo zipped a filtered list and shifted numbers onto the wrong worker), only
- * endpoints of the target, the worker id from the hex after the last `-`. Pure.
+ * endpoints of the target, the worker id from the hex after the last `-`. A reply written the way
+ * nats.js services write it is read by the fast path of canonicalReply.ts (its `data` parsed alone,
+ * its text kept for the aggregate); any other, by the general path here, with the same result. Pure.
  */
-import { hasUnsafeInteger, parseJson, parseJsonRounded } from '../runtime/json.ts';
+import { hasUnsafeInteger, parseJson, parseJsonRounded, textOf } from '../runtime/json.ts';
 import { idFromHex } from '../runtime/names.ts';
+import { readCanonicalData, readCanonicalReply, type CanonicalData } from './canonicalReply.ts';
 import { decodeForwardPassMetrics, type FpmRejectReason, type ForwardPassMetrics } from '../runtime/forwardPassMetrics.ts';
 
 export type StatsRejectReason = 'bad_json' | 'bad_shape' | 'bad_endpoint' | 'bad_worker_id' | 'unregistered' | 'conflict' | `data_${FpmRejectReason}`;
@@ -14,6 +17,8 @@ export interface WorkerStats {
   subject: string;
   /** The endpoint's `data` as received (republished in ProcessedEndpoints). */
   data: unknown;
+  /** `data`'s JSON, as `stringifyJson` writes it, when the reply was read in its canonical form (the aggregate joins these). */
+  dataJson?: string;
   metrics: ForwardPassMetrics;
   /** The micro-service instance that answered (the reply's `id`): one per worker process. */
   serviceId?: string;
@@ -25,25 +30,89 @@ export interface ParsedReply {
 }
 
 export function parseStatsReply(body: Uint8Array, service: string, endpoint: string): ParsedReply {
-  // the native parser first; the exact one only for a reply whose kept `data` holds an integer beyond 2^53
+  return readStats(body, service, endpoint, true);
+}
+
+/**
+ * `parseStatsReply` without the fast path for canonical replies: the reference that path is
+ * checked against (the same result but for `dataJson`).
+ */
+export function parseStatsReplyGeneral(body: Uint8Array, service: string, endpoint: string): ParsedReply {
+  return readStats(body, service, endpoint, false);
+}
+
+function readStats(body: Uint8Array, service: string, endpoint: string, fastPath: boolean): ParsedReply {
+  const prefix = `${service}.${endpoint}-`;
+  let text: string;
   let v: unknown;
   try {
-    v = parseJsonRounded(body);
+    text = textOf(body);
+    const fast = fastPath ? readCanonical(text, body, prefix) : undefined;
+    if (fast !== undefined) return fast;
+    // the native parser first; the exact one only for a reply whose kept `data` holds an integer beyond 2^53
+    v = parseJsonRounded(text);
   } catch {
     return { workers: [], rejected: ['bad_json'] };
   }
-  const first = readReply(v, service, endpoint, false);
+  const first = readReply(v, prefix, false);
   if (first !== INEXACT) return first;
   try {
-    return readReply(parseJson(body), service, endpoint, true) as ParsedReply;
+    return readReply(parseJson(text), prefix, true) as ParsedReply;
   } catch {
     return { workers: [], rejected: ['bad_json'] }; // nested beyond what the exact parser reads
   }
 }
 
-const INEXACT = Symbol('a kept data holds a rounded integer');
+/** A reply in the canonical form (canonicalReply.ts), read without parsing all of it; undefined for any other form. */
+function readCanonical(text: string, body: Uint8Array, prefix: string): ParsedReply | undefined {
+  const reply = readCanonicalReply(text);
+  if (reply === undefined) return undefined;
+  const out: ParsedReply = { workers: [], rejected: [] };
+  for (const ep of reply.endpoints) {
+    const workerId = subjectWorker(ep.subject, prefix);
+    if (workerId === NOT_OURS) continue;
+    if (workerId === undefined) {
+      out.rejected.push('bad_worker_id');
+      continue;
+    }
+    let data: CanonicalData;
+    try {
+      // a copy of its own: a part of the reply's text would keep all of it alive as long as the view
+      data = readCanonicalData(ascii.decode(body.subarray(ep.dataStart, ep.dataStart + ep.data.length)));
+    } catch {
+      return undefined; // cannot happen on text the grammar took; the general path decides
+    }
+    take(out, workerId, ep.subject, data.value, reply.serviceId, data.json);
+  }
+  return out;
+}
 
-function readReply(v: unknown, service: string, endpoint: string, exact: boolean): ParsedReply | typeof INEXACT {
+const ascii = new TextDecoder();
+const INEXACT = Symbol('a kept data holds a rounded integer');
+const NOT_OURS = Symbol('another endpoint');
+
+/** The worker id at the end of an endpoint's subject; NOT_OURS for an endpoint other than the target; undefined when the id is bad. */
+function subjectWorker(subject: string, prefix: string): bigint | typeof NOT_OURS | undefined {
+  if (!subject.startsWith(prefix)) return NOT_OURS; // another endpoint of the component: not ours, not an error
+  const hex = subject.slice(prefix.length);
+  if (hex.includes('-')) return NOT_OURS; // an endpoint whose name extends ours (`generate-x`): not ours
+  const workerId = idFromHex(hex);
+  return workerId === undefined || workerId >= 1n << 63n ? undefined : workerId;
+}
+
+/** Decodes a kept endpoint's data: the worker's stats, or the reason it is refused. */
+function take(out: ParsedReply, workerId: bigint, subject: string, data: unknown, serviceId: string | undefined, dataJson?: string): void {
+  const fpm = decodeForwardPassMetrics(data);
+  if (!fpm.ok) {
+    out.rejected.push(`data_${fpm.reason}`);
+    return;
+  }
+  const w: WorkerStats = { workerId, subject, data, metrics: fpm.value, serviceId };
+  if (dataJson !== undefined) w.dataJson = dataJson;
+  out.workers.push(w);
+}
+
+function readReply(v: unknown, prefix: string, exact: boolean): ParsedReply | typeof INEXACT {
   const out: ParsedReply = { workers: [], rejected: [] };
   const eps = typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>).endpoints : undefined;
   const rawId = typeof v === 'object' && v !== null ? (v as Record<string, unknown>).id : undefined;
@@ -52,7 +121,6 @@ function readReply(v: unknown, service: string, endpoint: string, exact: boolean
     out.rejected.push('bad_shape');
     return out;
   }
-  const prefix = `${service}.${endpoint}-`;
   for (const ep of eps) {
     if (typeof ep !== 'object' || ep === null || Array.isArray(ep)) {
       out.rejected.push('bad_endpoint');
@@ -64,21 +132,14 @@ function readReply(v: unknown, service: string, endpoint: string, exact: boolean
       out.rejected.push('bad_endpoint');
       continue;
     }
-    if (!subject.startsWith(prefix)) continue; // another endpoint of the component: not ours, not an error
-    const hex = subject.slice(prefix.length);
-    if (hex.includes('-')) continue; // an endpoint whose name extends ours (`generate-x`): not ours
-    const workerId = idFromHex(hex);
-    if (workerId === undefined || workerId >= 1n << 63n) {
+    const workerId = subjectWorker(subject, prefix);
+    if (workerId === NOT_OURS) continue;
+    if (workerId === undefined) {
       out.rejected.push('bad_worker_id');
       continue;
     }
     if (!exact && hasUnsafeInteger(e.data)) return INEXACT;
-    const fpm = decodeForwardPassMetrics(e.data);
-    if (!fpm.ok) {
-      out.rejected.push(`data_${fpm.reason}`);
-      continue;
-    }
-    out.workers.push({ workerId, subject, data: e.data, metrics: fpm.value, serviceId });
+    take(out, workerId, subject, e.data, serviceId);
   }
   return out;
 }

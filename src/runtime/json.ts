@@ -39,7 +39,7 @@ export function parseJsonRounded(input: string | Uint8Array): JsonValue {
 }
 
 /** The text of `input`, decoded from strict UTF-8 when given bytes. Throws `DecodeError`. */
-function textOf(input: string | Uint8Array): string {
+export function textOf(input: string | Uint8Array): string {
   if (typeof input === 'string') return input;
   try {
     return decoder.decode(input);
