@@ -254,6 +254,7 @@ export class Aggregator {
         () => (collector.unpinned > 0 ? DEFAULT_COMPLETE_GRACE_MS : 0),
       );
       collector.commitOwners();
+      const answered = collector.workers.size;
       const workers = this.keepMissing(collector, registered);
       // a worker etcd lists but our view does not (a missed watch event): list again, at most once a second
       if ((collector.rejected.get('unregistered') ?? 0) > 0 && Date.now() - this.lastRefreshAt >= DISCOVERY_REFRESH_MIN_INTERVAL_MS) {
@@ -265,7 +266,7 @@ export class Aggregator {
       this.current = { workers, stats };
       this.lastCycleAt = Date.now();
       this.health.workers = workers.size;
-      this.health.workersMissing = workers.size - collector.workers.size;
+      this.health.workersMissing = workers.size - answered;
       this.health.cycles++;
       this.health.lastCycleUnixSeconds = Date.now() / 1000;
       this.health.recordScrapeDuration(res.elapsedMs / 1000);
@@ -301,13 +302,14 @@ export class Aggregator {
    * A worker in conflict this cycle is never kept.
    */
   private keepMissing(collector: CycleCollector, registered: ReadonlyMap<bigint, string> | undefined): Map<bigint, WorkerStats> {
-    const answered = collector.workers;
-    const workers = new Map(answered);
-    if (this.missed.size > 0) for (const id of answered.keys()) this.missed.delete(id);
+    // the cycle's own map, extended with the missing (no copy of 10,000 entries): an id added here
+    // is one of `previous`, each of which is looked at once
+    const workers = collector.workers;
+    if (this.missed.size > 0) for (const id of workers.keys()) this.missed.delete(id);
     const previous = this.current?.workers;
     if (previous === undefined) return workers;
     for (const [id, w] of previous) {
-      if (answered.has(id) || collector.conflicts.has(id)) continue;
+      if (workers.has(id) || (collector.conflicts.size > 0 && collector.conflicts.has(id))) continue;
       if (registered !== undefined && registered.get(id) !== w.subject) {
         this.missed.delete(id);
         this.health.dropWorker('deregistered');

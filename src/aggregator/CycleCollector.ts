@@ -16,6 +16,8 @@ export class CycleCollector {
   answered = 0;
   /** Workers taken this cycle that are not yet pinned to an instance (new, or no instance id). */
   unpinned = 0;
+  /** Their ids, for `commitOwners` (in steady state none: nothing to go through). */
+  private readonly toPin: bigint[] = [];
 
   /**
    * @param registered worker id → registered subject; undefined when etcd cannot be consulted
@@ -28,7 +30,7 @@ export class CycleCollector {
 
   /** Takes one parsed reply; returns the reasons refused in it (for logging). */
   add(parsed: ParsedReply): StatsRejectReason[] {
-    const refused = [...parsed.rejected];
+    const refused = parsed.rejected.length > 0 ? [...parsed.rejected] : [];
     for (const w of parsed.workers) {
       if (this.registered !== undefined) {
         const subject = this.registered.get(w.workerId);
@@ -46,7 +48,7 @@ export class CycleCollector {
         }
         w.serviceId = owner;
       }
-      if (this.conflicted.has(w.workerId)) {
+      if (this.conflicted.size > 0 && this.conflicted.has(w.workerId)) {
         refused.push('conflict');
         continue;
       }
@@ -58,7 +60,10 @@ export class CycleCollector {
         continue;
       }
       this.workers.set(w.workerId, w);
-      if (owner === undefined) this.unpinned++;
+      if (owner === undefined) {
+        this.unpinned++;
+        this.toPin.push(w.workerId);
+      }
       if (this.registered !== undefined) this.answered++;
     }
     for (const r of refused) this.rejected.set(r, (this.rejected.get(r) ?? 0) + 1);
@@ -67,7 +72,10 @@ export class CycleCollector {
 
   /** Pins each worker that answered alone this cycle to the instance that answered. */
   commitOwners(): void {
-    for (const [id, w] of this.workers) if (w.serviceId !== undefined && !this.owners.has(id)) this.owners.set(id, w.serviceId);
+    for (const id of this.toPin) {
+      const w = this.workers.get(id); // gone if another answer for it came later (a conflict)
+      if (w?.serviceId !== undefined && !this.owners.has(id)) this.owners.set(id, w.serviceId);
+    }
   }
 
   /** Worker ids two replies claimed this cycle. */

@@ -88,6 +88,8 @@ function readCanonical(text: string, body: Uint8Array, prefix: string): ParsedRe
 }
 
 const ascii = new TextDecoder();
+/** Worker ids are 63-bit. */
+const MAX_WORKER_ID = (1n << 63n) - 1n;
 const INEXACT = Symbol('a kept data holds a rounded integer');
 const NOT_OURS = Symbol('another endpoint');
 
@@ -97,7 +99,7 @@ function subjectWorker(subject: string, prefix: string): bigint | typeof NOT_OUR
   const hex = subject.slice(prefix.length);
   if (hex.includes('-')) return NOT_OURS; // an endpoint whose name extends ours (`generate-x`): not ours
   const workerId = idFromHex(hex);
-  return workerId === undefined || workerId >= 1n << 63n ? undefined : workerId;
+  return workerId === undefined || workerId > MAX_WORKER_ID ? undefined : workerId;
 }
 
 /** Decodes a kept endpoint's data: the worker's stats, or the reason it is refused. */
