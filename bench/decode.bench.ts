@@ -2,12 +2,15 @@
  * Decoding `$SRV.STATS` replies (pure, one process): 10,000 Dynamo-shaped replies, as the mock
  * workers send them and with `worker_id` (a 63-bit integer) in their data, read by `parseJson`,
  * by the exact parser alone (what every document with a long integer went through before), and by
- * the native `JSON.parse` (which rounds the ids: the floor, not an option).
+ * the native `JSON.parse` (which rounds the ids: the floor, not an option). Then whole replies to
+ * checked worker stats, and the 10,000 workers' aggregate text, by the fast path for canonical
+ * replies (canonicalReply.ts) and by the general path alone (what every reply went through before).
  *
  *   npm run bench -- bench/decode.bench.ts
  */
 import { parseJson, parseJsonExact, stringifyJson } from '../src/runtime/json.ts';
-import { parseStatsReply } from '../src/aggregator/statsReply.ts';
+import { parseStatsReply, parseStatsReplyGeneral, type WorkerStats } from '../src/aggregator/statsReply.ts';
+import { aggregateText } from '../src/aggregator/aggregate.ts';
 import { randomForwardPassMetrics } from '../src/mock/MockWorker.ts';
 import { fmt, machine, summarize, table } from './stats.ts';
 import { goal, goalRows, verdict } from './goals.ts';
@@ -52,11 +55,36 @@ const whole = perReply(withId, (() => {
   let i = 0;
   return () => parseStatsReply(withIdBytes[i++ % N]!, SERVICE, 'generate');
 })());
+const plainBytes = plain.map((d) => bytes.encode(d));
+const replyRows: string[][] = [];
+/** µs per reply to worker stats, and ms for the aggregate text of all of them. */
+function paths(label: string, bodies: Uint8Array[]): void {
+  const cells: string[] = [label];
+  const aggs: string[] = [];
+  for (const read of [parseStatsReply, parseStatsReplyGeneral]) {
+    let i = 0;
+    cells.push(show(perReply(plain, () => read(bodies[i++ % N]!, SERVICE, 'generate'))));
+    const workers = new Map<bigint, WorkerStats>();
+    for (const b of bodies) for (const w of read(b, SERVICE, 'generate').workers) workers.set(w.workerId, w);
+    const samples: number[] = [];
+    for (let r = 0; r < ROUNDS + 3; r++) {
+      const t = performance.now();
+      aggregateText(workers, { avg: 1, std: 0 });
+      if (r >= 3) samples.push(performance.now() - t);
+    }
+    const s = summarize(samples);
+    aggs.push(`${fmt(s.median, 1)} ms (p90 ${fmt(s.p90, 1)})`);
+  }
+  replyRows.push([...cells, ...aggs]);
+}
+paths('mock workers\' replies', plainBytes);
+paths('replies with `worker_id` in their data', withIdBytes);
 rows.push(['reply with `worker_id` in its data', show(fast), show(exact), show(native)]);
 rows.push(['reply without a long integer (the mock workers)', show(plainFast), '—', '—']);
 rows.push(['parseStatsReply (bytes → checked worker stats), reply with `worker_id`', show(whole), '—', '—']);
 console.log(`# decoding stats replies (${machine()}, ${N} replies of ${withId[0]!.length} bytes, ${ROUNDS} rounds)\n`);
 console.log(table(['what', 'parseJson', 'exact parser alone (before)', 'JSON.parse (rounds ids)'], rows));
+console.log(`\n${table(['10,000 replies', 'parseStatsReply µs per reply', 'general path alone (before)', 'aggregate text, fast path', 'aggregate text, general path (before)'], replyRows)}`);
 goal('parseJson of a reply carrying a 63-bit id, against the exact parser (speed-up)', exact.median / fast.median, '>=', 2, 'x');
 goal('parseJson of a reply carrying a 63-bit id, against JSON.parse (cost)', fast.median / native.median, '<=', 4, 'x');
 console.log(`\n${table(['goal', 'figure', 'target', 'verdict'], goalRows())}`);

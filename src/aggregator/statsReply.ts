@@ -77,8 +77,9 @@ function readCanonical(text: string, body: Uint8Array, prefix: string): ParsedRe
     }
     let data: CanonicalData;
     try {
-      // a copy of its own: a part of the reply's text would keep all of it alive as long as the view
-      data = readCanonicalData(ascii.decode(body.subarray(ep.dataStart, ep.dataStart + ep.data.length)));
+      // a copy of its own: a part of the reply's text would keep all of it alive as long as the
+      // view; read through a plain view (Buffer's subarray makes a Buffer, dearer than the copy)
+      data = readCanonicalData(ascii.decode(new Uint8Array(body.buffer, body.byteOffset + ep.dataStart, ep.data.length)));
     } catch {
       return undefined; // cannot happen on text the grammar took; the general path decides
     }

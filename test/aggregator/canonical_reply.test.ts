@@ -88,6 +88,16 @@ test('a key given twice in the data: the value keeps the last, and the text repu
   assert.deepEqual(readCanonicalData('{"a":[1,2],"b":"x:y"}'), { value: { a: [1, 2], b: 'x:y' }, json: '{"a":[1,2],"b":"x:y"}' });
 });
 
+test('the data text is republished as received: a number keeps its spelling', () => {
+  const data = '{"kv_active_blocks":40,"kv_total_blocks":100,"request_active_slots":3,"request_total_slots":100,"load_hint":0.50,"extra":{"rates":[0.10,2.0]}}';
+  const text = canonical([{ subject: ours('3c'), data: 0 }]).replace('"data":0', `"data":${data}`);
+  assert.ok(readCanonicalReply(text) !== undefined);
+  const r = parseStatsReply(encoder.encode(text), SERVICE, 'generate');
+  assert.equal(r.workers[0]!.dataJson, data);
+  assert.deepEqual(parseJson(r.workers[0]!.dataJson!), r.workers[0]!.data);
+  assert.equal(readCanonicalData('[0.10,{"a":1.50}]').json, '[0.10,{"a":1.50}]');
+});
+
 test('replies in any other form take the general path and give the same result', () => {
   const base = canonical([{ subject: ours('1a'), data: v3 }]);
   const variants = [
@@ -103,6 +113,7 @@ test('replies in any other form take the general path and give the same result',
     base.replace('"data":{', '"data":{"a":1,}'), // not JSON
     base.slice(0, -1), // cut short
     `${base} `,
+    `${canonical([])}x`, // something after a reply with no endpoints
   ];
   for (const [i, text] of variants.entries()) {
     const body = encoder.encode(text);

@@ -1,0 +1,100 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { CycleCollector } from '../../src/aggregator/CycleCollector.ts';
+import type { ParsedReply, StatsRejectReason } from '../../src/aggregator/statsReply.ts';
+
+const subjectOf = (id: bigint): string => `dynamo_backend.generate-${id.toString(16)}`;
+const A = 7587884888253033398n;
+const B = A + 2n;
+const C = A + 4n;
+
+function reply(id: bigint, serviceId: string | undefined, kv = 1, subject = subjectOf(id), rejected: StatsRejectReason[] = []): ParsedReply {
+  return { workers: [{ workerId: id, subject, data: null, metrics: { kvActiveBlocks: kv }, serviceId }], rejected };
+}
+
+test('only workers etcd lists at the subject they answered on are taken, and only they count as answered', () => {
+  const registered = new Map([
+    [A, subjectOf(A)],
+    [B, subjectOf(B)],
+  ]);
+  const c = new CycleCollector(registered);
+  assert.deepEqual(c.add(reply(A, 'sa')), []);
+  assert.deepEqual(c.add(reply(C, 'sc')), ['unregistered'], 'not listed');
+  assert.deepEqual(c.add(reply(B, 'sb', 1, 'dynamo_backend.other-b')), ['unregistered'], 'listed at another subject');
+  assert.deepEqual([...c.workers.keys()], [A]);
+  assert.equal(c.answered, 1);
+  assert.equal(c.workers.get(A)!.subject, subjectOf(A));
+  c.add(reply(B, 'sb'));
+  assert.equal(c.answered, 2, 'everyone listed answered');
+  assert.deepEqual(Object.fromEntries(c.rejected), { unregistered: 2 });
+});
+
+test('with no etcd listing, every worker is taken and none counts toward the end of the cycle', () => {
+  const c = new CycleCollector(undefined);
+  c.add(reply(A, 'sa'));
+  c.add(reply(C, 'sc'));
+  assert.equal(c.workers.size, 2);
+  assert.equal(c.answered, 0);
+});
+
+test('two answers for one worker are a conflict, a third too; the others are unaffected', () => {
+  const registered = new Map([
+    [A, subjectOf(A)],
+    [B, subjectOf(B)],
+  ]);
+  const c = new CycleCollector(registered);
+  c.add(reply(A, 'sa'));
+  c.add(reply(B, 'sb'));
+  assert.equal(c.answered, 2);
+  assert.deepEqual(c.add(reply(A, 'forger', 99)), ['conflict', 'conflict']);
+  assert.equal(c.answered, 1, 'the worker in conflict no longer counts as answered');
+  assert.deepEqual(c.add(reply(A, 'sa', 3)), ['conflict'], 'a third answer is not believed either');
+  assert.deepEqual(c.add(reply(C, 'sc')), ['unregistered'], 'a worker after the conflict is judged on its own');
+  registered.set(C, subjectOf(C));
+  assert.deepEqual(c.add(reply(C, 'sc')), [], 'a worker after the conflict is judged on its own');
+  assert.deepEqual([...c.workers.keys()], [B, C]);
+  assert.deepEqual([...c.conflicts], [A]);
+  assert.equal(c.answered, 2);
+  assert.deepEqual(Object.fromEntries(c.rejected), { conflict: 3, unregistered: 1 });
+});
+
+test('refusals already in a reply are counted with those of the collector, in order', () => {
+  const c = new CycleCollector(new Map([[A, subjectOf(A)]]));
+  assert.deepEqual(c.add(reply(C, 'sc', 1, subjectOf(C), ['bad_worker_id', 'data_negative'])), ['bad_worker_id', 'data_negative', 'unregistered']);
+  assert.deepEqual(Object.fromEntries(c.rejected), { bad_worker_id: 1, data_negative: 1, unregistered: 1 });
+});
+
+test('workers not yet pinned are counted, and pinned at the end of the cycle unless in conflict', () => {
+  const owners = new Map<bigint, string>([[A, 'sa']]);
+  const registered = new Map([
+    [A, subjectOf(A)],
+    [B, subjectOf(B)],
+    [C, subjectOf(C)],
+  ]);
+  const c = new CycleCollector(registered, owners);
+  c.add(reply(A, 'sa'));
+  assert.equal(c.unpinned, 0, 'already pinned');
+  c.add(reply(B, 'sb'));
+  c.add(reply(C, 'sc'));
+  assert.equal(c.unpinned, 2);
+  c.add(reply(C, 'other'));
+  c.commitOwners();
+  assert.deepEqual([...owners], [
+    [A, 'sa'],
+    [B, 'sb'],
+  ]);
+  assert.equal(owners.has(C), false, 'a worker in conflict is not pinned');
+});
+
+test('a pinned worker answered by its owner is taken; by another instance, refused; a reply that names no instance is taken', () => {
+  const owners = new Map<bigint, string>([[A, 'sa']]);
+  const c = new CycleCollector(new Map([[A, subjectOf(A)]]), owners);
+  assert.deepEqual(c.add(reply(A, 'other')), ['conflict']);
+  assert.equal(c.workers.size, 0);
+  assert.deepEqual(c.add(reply(A, 'sa', 7)), []);
+  assert.equal(c.workers.get(A)!.metrics.kvActiveBlocks, 7);
+  const d = new CycleCollector(new Map([[A, subjectOf(A)]]), owners);
+  assert.deepEqual(d.add(reply(A, undefined, 8)), []);
+  assert.equal(d.workers.get(A)!.metrics.kvActiveBlocks, 8);
+  assert.equal(d.unpinned, 0);
+});
