@@ -4,6 +4,7 @@ import { readCanonicalData, readCanonicalReply } from '../../src/aggregator/cano
 import { parseStatsReply, parseStatsReplyGeneral, type ParsedReply, type WorkerStats } from '../../src/aggregator/statsReply.ts';
 import { aggregateText } from '../../src/aggregator/aggregate.ts';
 import { parseJson, stringifyJson } from '../../src/runtime/json.ts';
+import { rng } from '../support/hostile.ts';
 
 const SERVICE = 'dynamo_backend';
 const encoder = new TextEncoder();
@@ -121,17 +122,6 @@ test('replies in any other form take the general path and give the same result',
     assert.deepEqual(withoutText(parseStatsReply(body, SERVICE, 'generate')), parseStatsReplyGeneral(body, SERVICE, 'generate'), text);
   }
 });
-
-/** Seeded random numbers (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 test('differential: 3,000 generated and damaged replies read the same by the fast and the general path', () => {
   const random = rng(20261123);

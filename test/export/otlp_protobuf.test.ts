@@ -29,6 +29,7 @@ import {
 import { MetricsRequestSerializer } from '../../src/export/otlpProtobuf.ts';
 import { createOtlpExporter } from '../../src/export/otlp.ts';
 import { OtlpGrpcReceiver, OtlpReceiver } from '../support/otlpReceiver.ts';
+import { rng } from '../support/hostile.ts';
 
 class ManualReader extends MetricReader {
   protected override async onForceFlush(): Promise<void> {}
@@ -226,18 +227,8 @@ test('every message length around the two- and three-byte length boundaries', ()
   }
 });
 
-/** A small seeded generator (mulberry32): the same requests on every run. */
-function prng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 test('300 random requests, sharing (and changing) a pool of attribute objects, are written as the OTel serializer writes them', () => {
-  const rnd = prng(12);
+  const rnd = rng(12);
   const pick = <T>(xs: T[]): T => xs[Math.floor(rnd() * xs.length)]!;
   const strings = ['', 'a', 'worker', 'ns-é', 'x'.repeat(130), '日本'];
   const value = (): Attributes[string] => pick([() => pick(strings), () => Math.floor(rnd() * 2 ** 40) - 2 ** 39, () => rnd() * 100, () => rnd() < 0.5, () => [pick(strings), pick(strings)]])();
