@@ -38,7 +38,7 @@ export class CycleCollector {
           refused.push('unregistered');
           continue;
         }
-        w.subject = subject; // the string kept anyway (the reply's is part of its whole text, kept with it)
+        w.subject = subject; // the view keeps this one, not the reply's: a part of the reply's text keeps all of it
       }
       const owner = this.owners.get(w.workerId);
       if (owner !== undefined && w.serviceId !== undefined) {

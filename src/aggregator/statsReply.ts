@@ -15,9 +15,12 @@ export type StatsRejectReason = 'bad_json' | 'bad_shape' | 'bad_endpoint' | 'bad
 export interface WorkerStats {
   workerId: bigint;
   subject: string;
-  /** The endpoint's `data` as received (republished in ProcessedEndpoints). */
+  /** The endpoint's `data`, decoded (written into ProcessedEndpoints when `dataJson` is absent). */
   data: unknown;
-  /** `data`'s JSON, as `stringifyJson` writes it, when the reply was read in its canonical form (the aggregate joins these). */
+  /**
+   * The text ProcessedEndpoints carries for `data`, when the reply was read in its canonical form:
+   * the text received, or written again from the value when a key appeared twice (canonicalReply.ts).
+   */
   dataJson?: string;
   metrics: ForwardPassMetrics;
   /** The micro-service instance that answered (the reply's `id`): one per worker process. */
