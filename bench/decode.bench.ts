@@ -31,7 +31,7 @@ function replies(withId: boolean): string[] {
 }
 
 /** µs per reply: median and p90 over the rounds (after 3 warm-up rounds). */
-function perReply(docs: string[], f: (s: string) => unknown): { median: number; p90: number } {
+function perReply<T>(docs: readonly T[], f: (d: T) => unknown): { median: number; p90: number } {
   const samples: number[] = [];
   for (let r = 0; r < ROUNDS + 3; r++) {
     const t = performance.now();
@@ -51,10 +51,7 @@ const native = perReply(withId, (d) => JSON.parse(d));
 const fast = perReply(withId, (d) => parseJson(d));
 const exact = perReply(withId, (d) => parseJsonExact(d));
 const plainFast = perReply(plain, (d) => parseJson(d));
-const whole = perReply(withId, (() => {
-  let i = 0;
-  return () => parseStatsReply(withIdBytes[i++ % N]!, SERVICE, 'generate');
-})());
+const whole = perReply(withIdBytes, (b) => parseStatsReply(b, SERVICE, 'generate'));
 const plainBytes = plain.map((d) => bytes.encode(d));
 const replyRows: string[][] = [];
 /** µs per reply to worker stats, and ms for the aggregate text of all of them. */
@@ -62,8 +59,7 @@ function paths(label: string, bodies: Uint8Array[]): void {
   const cells: string[] = [label];
   const aggs: string[] = [];
   for (const read of [parseStatsReply, parseStatsReplyGeneral]) {
-    let i = 0;
-    cells.push(show(perReply(plain, () => read(bodies[i++ % N]!, SERVICE, 'generate'))));
+    cells.push(show(perReply(bodies, (b) => read(b, SERVICE, 'generate'))));
     const workers = new Map<bigint, WorkerStats>();
     for (const b of bodies) for (const w of read(b, SERVICE, 'generate').workers) workers.set(w.workerId, w);
     const samples: number[] = [];

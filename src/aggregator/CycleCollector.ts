@@ -14,9 +14,7 @@ export class CycleCollector {
   private readonly conflicted = new Set<bigint>();
   /** Registered workers that answered (for ending the cycle once all did). */
   answered = 0;
-  /** Workers taken this cycle that are not yet pinned to an instance (new, or no instance id). */
-  unpinned = 0;
-  /** Their ids, for `commitOwners` (in steady state none: nothing to go through). */
+  /** Workers taken this cycle that are not yet pinned to an instance (new, or no instance id), for `commitOwners`. */
   private readonly toPin: bigint[] = [];
 
   /**
@@ -60,14 +58,16 @@ export class CycleCollector {
         continue;
       }
       this.workers.set(w.workerId, w);
-      if (owner === undefined) {
-        this.unpinned++;
-        this.toPin.push(w.workerId);
-      }
+      if (owner === undefined) this.toPin.push(w.workerId);
       if (this.registered !== undefined) this.answered++;
     }
     for (const r of refused) this.rejected.set(r, (this.rejected.get(r) ?? 0) + 1);
     return refused;
+  }
+
+  /** How many workers taken this cycle are not yet pinned (in steady state none). */
+  get unpinned(): number {
+    return this.toPin.length;
   }
 
   /** Pins each worker that answered alone this cycle to the instance that answered. */

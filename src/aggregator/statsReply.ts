@@ -82,7 +82,7 @@ function readCanonical(text: string, body: Uint8Array, prefix: string): ParsedRe
     try {
       // a copy of its own: a part of the reply's text would keep all of it alive as long as the
       // view; read through a plain view (Buffer's subarray makes a Buffer, dearer than the copy)
-      data = readCanonicalData(ascii.decode(new Uint8Array(body.buffer, body.byteOffset + ep.dataStart, ep.data.length)));
+      data = readCanonicalData(textOf(new Uint8Array(body.buffer, body.byteOffset + ep.dataStart, ep.data.length)));
     } catch {
       return undefined; // cannot happen on text the grammar took; the general path decides
     }
@@ -91,7 +91,6 @@ function readCanonical(text: string, body: Uint8Array, prefix: string): ParsedRe
   return out;
 }
 
-const ascii = new TextDecoder();
 /** Worker ids are 63-bit. */
 const MAX_WORKER_ID = (1n << 63n) - 1n;
 const INEXACT = Symbol('a kept data holds a rounded integer');
