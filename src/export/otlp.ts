@@ -1,8 +1,7 @@
 /**
- * OTLP push: the OTel exporter for the configured protocol, wrapped to count attempts, failures
- * and successes, and to log failures without ever printing header values (API keys).
+ * OTLP push: the OTel exporter for the configured protocol (gRPC, http/protobuf or http/json),
+ * with the SDK's options and environment variables; `CarryingExporter` wraps it.
  */
-import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import { OTLPMetricExporter as OTLPJsonExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { AggregationTemporalityPreference } from '@opentelemetry/exporter-metrics-otlp-http';
 import { OTLPMetricExporterBase, type OTLPMetricExporterOptions } from '@opentelemetry/exporter-metrics-otlp-http';
@@ -12,15 +11,10 @@ import { Metadata } from '@grpc/grpc-js';
 import { CompressionAlgorithm, type OTLPExporterNodeConfigBase } from '@opentelemetry/otlp-exporter-base';
 import { convertLegacyHttpOptions, createOtlpHttpExportDelegate } from '@opentelemetry/otlp-exporter-base/node-http';
 import { MetricsExporterMetricsHelper } from '@opentelemetry/otlp-transformer';
-import { AggregationType, InstrumentType, type AggregationOption, type AggregationTemporality, type PushMetricExporter, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import { AggregationType, InstrumentType, type AggregationOption, type PushMetricExporter } from '@opentelemetry/sdk-metrics';
 import type { OtlpConfig } from './options.ts';
-import { getLogger } from '../log.ts';
-import { carryInto, MAX_CARRIED_POINTS, pointCount, undelivered } from './deltaCarry.ts';
-import type { ExportHealth } from './ExportHealth.ts';
 import { credentialsFromUrl } from './httpClient.ts';
 import { MetricsRequestSerializer } from './otlpProtobuf.ts';
-
-const log = getLogger('export::otlp');
 
 const TEMPORALITY: Record<OtlpConfig['temporality'], AggregationTemporalityPreference> = {
   cumulative: AggregationTemporalityPreference.CUMULATIVE,
@@ -82,58 +76,4 @@ function protobufGrpcExporter(config: OTLPGRPCExporterConfigNode & OTLPMetricExp
 /** gRPC addresses a host, not a path: `…/v1/metrics` (appended to a base OTEL_EXPORTER_OTLP_ENDPOINT) goes. */
 function grpcUrl(url: string): string {
   return url.replace(/\/v1\/metrics\/?$/, '');
-}
-
-/** Counts every export of `inner` under `label` and logs failures (rate limited). */
-export class CountingExporter implements PushMetricExporter {
-  constructor(
-    private readonly inner: PushMetricExporter,
-    private readonly label: 'otlp' | 'console',
-    private readonly health: ExportHealth,
-    private readonly endpoint: string,
-  ) {}
-
-  /** Delta data a failed export could not deliver: merged into the next export. */
-  private pending: ResourceMetrics | undefined;
-
-  export(metrics: ResourceMetrics, resultCallback: (result: ExportResult) => void): void {
-    this.health.attempt(this.label);
-    const batch = this.pending === undefined ? metrics : carryInto(this.pending, metrics);
-    this.pending = undefined;
-    this.inner.export(batch, (result) => {
-      if (result.code === ExportResultCode.SUCCESS) {
-        this.health.success(this.label);
-      } else {
-        this.health.failure(this.label, result.error?.message ?? 'unknown error');
-        const carry = undelivered(batch);
-        const points = pointCount(carry);
-        if (points > MAX_CARRIED_POINTS) {
-          this.health.dropped(this.label, points);
-          log.rateLimited('error', `export-drop-${this.label}`, `undelivered delta data above ${MAX_CARRIED_POINTS} points dropped`, { exporter: this.label, points });
-        } else if (points > 0) this.pending = carry;
-        log.rateLimited('warn', `export-${this.label}`, points > 0 ? 'export failed; its deltas go with the next export' : 'export failed; the next interval sends current totals', {
-          exporter: this.label,
-          endpoint: this.endpoint,
-          error: result.error?.message ?? 'unknown error',
-        });
-      }
-      resultCallback(result);
-    });
-  }
-
-  forceFlush(): Promise<void> {
-    return this.inner.forceFlush();
-  }
-
-  shutdown(): Promise<void> {
-    return this.inner.shutdown();
-  }
-
-  selectAggregationTemporality(instrumentType: InstrumentType): AggregationTemporality {
-    return this.inner.selectAggregationTemporality!(instrumentType);
-  }
-
-  selectAggregation(instrumentType: InstrumentType): AggregationOption {
-    return this.inner.selectAggregation!(instrumentType);
-  }
 }

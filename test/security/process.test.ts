@@ -68,7 +68,7 @@ test('a closed stderr (metrics 2>&1 | head -n 2) does not stop metrics', async (
       seen += d.toString();
       if (seen.split('\n').length > 2) resolve();
     });
-    child.once('exit', (code) => reject(new Error(`metrics exited (${code}) before two lines: ${seen}`)));
+    child.once('close', (code) => reject(new Error(`metrics exited (${code}) before two lines: ${seen}`)));
   });
   child.stderr.destroy();
   child.stdout.destroy();

@@ -151,6 +151,8 @@ export class OtlpReceiver {
   readonly bodies: Buffer[] = [];
   /** Status codes to answer the next requests with, in order; 200 after they run out. */
   readonly plannedStatuses: number[] = [];
+  /** While set, every request is answered with this status (an outage that still accepts connections). */
+  outageStatus: number | undefined;
   requests = 0;
   delayMs = 0;
   private server: Server | undefined;
@@ -168,7 +170,7 @@ export class OtlpReceiver {
       req.on('end', () => {
         this.requests++;
         const answer = (): void => {
-          const status = this.plannedStatuses.shift() ?? 200;
+          const status = this.outageStatus ?? this.plannedStatuses.shift() ?? 200;
           if (status === 200) {
             let body = Buffer.concat(chunks);
             if (req.headers['content-encoding'] === 'gzip') body = gunzipSync(body);

@@ -124,17 +124,18 @@ export class ManagedProcess {
     this.child.stdout?.pipe(out, { end: false });
     this.child.stderr?.pipe(out, { end: false });
     live.add(this);
+    // 'exit' can come before the child's stdout and stderr are drained; 'close' comes after them.
+    // The process counts as exited only once everything it printed is in the log file.
     this.exited = new Promise((resolve) => {
-      this.child.once('exit', (code, signal) => {
-        this.exitInfo = { code, signal };
-        live.delete(this);
-        resolve(this.exitInfo);
-      });
-      this.child.once('error', () => {
-        this.exitInfo = { code: -1, signal: null };
-        live.delete(this);
-        resolve(this.exitInfo);
-      });
+      const done = (info: { code: number | null; signal: NodeJS.Signals | null }): void => {
+        out.end(() => {
+          this.exitInfo = info;
+          live.delete(this);
+          resolve(info);
+        });
+      };
+      this.child.once('close', (code, signal) => done({ code, signal }));
+      this.child.once('error', () => done({ code: -1, signal: null }));
     });
   }
 

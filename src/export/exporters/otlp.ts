@@ -1,13 +1,14 @@
-/** OTLP push: the OTel exporter on a periodic reader, counted and logged by `CountingExporter`. */
+/** OTLP push: the OTel exporter on a periodic reader, counted and logged by `CarryingExporter`. */
 import { PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
-import { CountingExporter, createOtlpExporter } from '../otlp.ts';
+import { CarryingExporter } from '../CarryingExporter.ts';
+import { createOtlpExporter } from '../otlp.ts';
 import type { ExporterDefinition } from './types.ts';
 
 export const otlpExporter: ExporterDefinition = {
   name: 'otlp',
   create({ config, health, snapshots }) {
     const otlp = config.otlp;
-    const exporter = new CountingExporter(createOtlpExporter(otlp), 'otlp', health, otlp.endpoint);
+    const exporter = new CarryingExporter(createOtlpExporter(otlp), 'otlp', health, otlp.endpoint);
     const reader = new PeriodicExportingMetricReader({
       exporter,
       exportIntervalMillis: otlp.intervalMs,
