@@ -21,10 +21,11 @@ interface Panel {
 
 const DS = { type: 'prometheus', uid: 'prometheus' };
 
-function variable(name: string, label: string, query: string, includeAll: boolean): Record<string, unknown> {
+function variable(name: string, label: string, query: string, includeAll: boolean, current?: string, description?: string): Record<string, unknown> {
   return {
     name,
     label,
+    ...(description !== undefined ? { description } : {}),
     type: 'query',
     datasource: DS,
     query: { query, refId: `${name}-var` },
@@ -33,9 +34,18 @@ function variable(name: string, label: string, query: string, includeAll: boolea
     includeAll,
     multi: includeAll,
     allValue: includeAll ? '.*' : undefined,
-    current: {},
+    current: current === undefined ? {} : { text: current, value: current },
     sort: 1,
   };
+}
+
+/**
+ * The Prometheus job the panels read: one scrape path per series (config/prometheus.yml), the
+ * direct scrape by default; the Collector's job (service.namespace/service.name) when the
+ * process pushes OTLP instead.
+ */
+function jobVariable(metric: string, direct: string): Record<string, unknown> {
+  return variable('job', 'Job', `label_values(${metric}, job)`, false, direct, `Which scrape path the panels read: ${direct} (Prometheus scrapes the processes directly) or the job of OTLP data through the Collector`);
 }
 
 function dashboard(uid: string, title: string, description: string, vars: Record<string, unknown>[], panels: Panel[]): Record<string, unknown> {
@@ -76,13 +86,18 @@ function dashboard(uid: string, title: string, description: string, vars: Record
   };
 }
 
-const W = '{component="$component",endpoint="$endpoint"}';
+const W = '{job="$job",component="$component",endpoint="$endpoint"}';
+const J = '{job="$job"}';
 
 export const llmWorkerMetrics = dashboard(
   'dynamo-llm-workers',
   'LLM Worker Metrics',
   'Per-worker KV cache and request slots, load balance and KV hit rate, from the `metrics` aggregator.',
-  [variable('component', 'Component', 'label_values(llm_kv_blocks_active, component)', false), variable('endpoint', 'Endpoint', 'label_values(llm_kv_blocks_active{component="$component"}, endpoint)', false)],
+  [
+    jobVariable('llm_kv_blocks_active', 'dynamo_metrics'),
+    variable('component', 'Component', 'label_values(llm_kv_blocks_active{job="$job"}, component)', false),
+    variable('endpoint', 'Endpoint', 'label_values(llm_kv_blocks_active{job="$job",component="$component"}, endpoint)', false),
+  ],
   [
     { title: 'KV cache utilization per worker', description: 'Active over total KV blocks', unit: 'percent', targets: [{ expr: `100 * llm_kv_blocks_active${W} / llm_kv_blocks_total${W}`, legend: 'worker {{worker_id}}' }] },
     { title: 'Request slot utilization per worker', description: 'Active over total request slots', unit: 'percent', targets: [{ expr: `100 * llm_requests_active_slots${W} / llm_requests_total_slots${W}`, legend: 'worker {{worker_id}}' }] },
@@ -131,15 +146,17 @@ export const llmWorkerMetrics = dashboard(
       description: 'Workers seen, leader, and stats replies rejected by reason',
       unit: 'short',
       targets: [
-        { expr: 'max(dynamo_metrics_workers)', legend: 'workers seen' },
-        { expr: 'max(dynamo_metrics_leader)', legend: 'leader' },
-        { expr: 'sum(rate(dynamo_metrics_scrape_cycles_total[$__rate_interval]))', legend: 'scrape cycles/s' },
+        { expr: `max(dynamo_metrics_workers${J})`, legend: 'workers seen' },
+        { expr: `max(dynamo_metrics_leader${J})`, legend: 'leader' },
+        { expr: `sum(rate(dynamo_metrics_scrape_cycles_total${J}[$__rate_interval]))`, legend: 'scrape cycles/s' },
+        { expr: `min(dynamo_metrics_nats_connected${J})`, legend: 'NATS connected' },
+        { expr: `max(dynamo_metrics_view_current${J})`, legend: 'view current' },
       ],
     },
   ],
 );
 
-const E = '{dynamo_namespace="$namespace",dynamo_component=~"$component",dynamo_endpoint=~"$endpoint"}';
+const E = '{job="$job",dynamo_namespace="$namespace",dynamo_component=~"$component",dynamo_endpoint=~"$endpoint"}';
 
 /** p50, p95 and p99 by endpoint of a seconds histogram of the component endpoints. */
 function quantiles(title: string, description: string, metric: string): Panel {
@@ -159,9 +176,10 @@ export const componentEndpoints = dashboard(
   'Component Endpoints',
   'Request rate, latency, bytes, errors and in-flight requests of every endpoint served through the runtime (workers\u2019 system status servers).',
   [
-    variable('namespace', 'Namespace', 'label_values(dynamo_component_requests_total, dynamo_namespace)', false),
-    variable('component', 'Component', 'label_values(dynamo_component_requests_total{dynamo_namespace="$namespace"}, dynamo_component)', true),
-    variable('endpoint', 'Endpoint', 'label_values(dynamo_component_requests_total{dynamo_namespace="$namespace",dynamo_component=~"$component"}, dynamo_endpoint)', true),
+    jobVariable('dynamo_component_requests_total', 'dynamo_workers'),
+    variable('namespace', 'Namespace', 'label_values(dynamo_component_requests_total{job="$job"}, dynamo_namespace)', false),
+    variable('component', 'Component', 'label_values(dynamo_component_requests_total{job="$job",dynamo_namespace="$namespace"}, dynamo_component)', true),
+    variable('endpoint', 'Endpoint', 'label_values(dynamo_component_requests_total{job="$job",dynamo_namespace="$namespace",dynamo_component=~"$component"}, dynamo_endpoint)', true),
   ],
   [
     { title: 'Request rate', description: 'Requests per second by endpoint', unit: 'reqps', targets: [{ expr: `sum by (dynamo_component, dynamo_endpoint) (rate(dynamo_component_requests_total${E}[$__rate_interval]))`, legend: '{{dynamo_component}}/{{dynamo_endpoint}}' }] },
@@ -186,7 +204,7 @@ export const componentEndpoints = dashboard(
   ],
 );
 
-const K = '{dynamo_namespace="$namespace",dynamo_component=~"$component"}';
+const K = '{job="$job",dynamo_namespace="$namespace",dynamo_component=~"$component"}';
 const PER_WORKER = 'max by (dynamo_component, worker_id)';
 
 /** From the gauges each worker exposes on its own /metrics: no aggregator needed. */
@@ -195,8 +213,9 @@ export const workerKvCache = dashboard(
   'Worker KV Cache',
   'KV cache of every worker from the dynamo_component_kvstats_* gauges on the workers\u2019 own status servers: works with no aggregator running.',
   [
-    variable('namespace', 'Namespace', 'label_values(dynamo_component_kvstats_total_blocks, dynamo_namespace)', false),
-    variable('component', 'Component', 'label_values(dynamo_component_kvstats_total_blocks{dynamo_namespace="$namespace"}, dynamo_component)', true),
+    jobVariable('dynamo_component_kvstats_total_blocks', 'dynamo_workers'),
+    variable('namespace', 'Namespace', 'label_values(dynamo_component_kvstats_total_blocks{job="$job"}, dynamo_namespace)', false),
+    variable('component', 'Component', 'label_values(dynamo_component_kvstats_total_blocks{job="$job",dynamo_namespace="$namespace"}, dynamo_component)', true),
   ],
   [
     { title: 'KV blocks in use per worker', description: 'dynamo_component_kvstats_active_blocks', unit: 'short', targets: [{ expr: `${PER_WORKER} (dynamo_component_kvstats_active_blocks${K})`, legend: '{{dynamo_component}} {{worker_id}}' }] },

@@ -22,15 +22,13 @@ import { loadStatistics } from './statistics.ts';
 import { CycleCollector } from './CycleCollector.ts';
 import { DEFAULT_MAX_QUEUED_EVENTS, EventQueue } from './EventQueue.ts';
 import { parseStatsReply, type WorkerStats } from './statsReply.ts';
-import { DynamoError, errorMessage } from '../errors.ts';
+import { errorMessage } from '../errors.ts';
 import { StatusHistory } from './StatusHistory.ts';
+import { readinessOf, type Readiness } from './readiness.ts';
 
 /** A view older than this many poll intervals (and at least `MIN_STALE_AFTER_MS`) is not exported. */
 export const STALE_AFTER_POLL_INTERVALS = 3;
 export const MIN_STALE_AFTER_MS = 5_000;
-
-/** The worker view cannot be vouched for: the collection fails (503) instead of showing it. */
-export class StaleViewError extends DynamoError {}
 
 /** Least time between two re-listings of etcd prompted by stats from workers the view lacks. */
 export const DISCOVERY_REFRESH_MIN_INTERVAL_MS = 1_000;
@@ -104,7 +102,7 @@ export class Aggregator {
     this.pollIntervalMs = opts.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
     this.maxWaitMs = opts.scatterMaxWaitMs ?? Math.min(DEFAULT_SCATTER_MAX_WAIT_MS, this.pollIntervalMs);
     this.tracker = new HitRateTracker(opts.maxTrackedWorkers ?? DEFAULT_MAX_TRACKED_WORKERS);
-    this.health = new AggregatorHealth(this.tracker);
+    this.health = new AggregatorHealth(this.tracker, () => this.viewCurrent);
     this.metrics = new AggregatorMetrics(component, endpoint, this.tracker, () => this.exportedView());
     this.staleAfterMs = Math.max(STALE_AFTER_POLL_INTERVALS * this.pollIntervalMs, MIN_STALE_AFTER_MS);
     this.maxMissedCycles = opts.maxMissedCycles ?? DEFAULT_MAX_MISSED_CYCLES;
@@ -124,14 +122,21 @@ export class Aggregator {
   }
 
   /**
-   * What the exporters get: nothing on a standby; an error (so a scrape answers 503 and a push
-   * leaves the worker series out) while NATS is disconnected or the latest cycle is too old: never stale data
-   * presented as fresh.
+   * What the exporters get: nothing on a standby, and nothing while NATS is disconnected or the
+   * latest cycle is too old: never stale data presented as fresh. The bridge's own metrics go on
+   * being exported meanwhile (a scrape still answers 200), so the outage itself reaches the
+   * operator (`dynamo_metrics_nats_connected 0`, `dynamo_metrics_view_current 0`).
    */
   private exportedView(): AggregateView | undefined {
     const problem = this.viewProblem();
-    if (problem !== undefined) throw new StaleViewError(problem);
-    return this.current;
+    if (problem === undefined) return this.current;
+    log.rateLimited('warn', 'view-withheld', 'worker series withheld from the exports', { why: problem });
+    return undefined;
+  }
+
+  /** Whether a current view is exported: leading, NATS connected, the latest cycle recent. */
+  get viewCurrent(): boolean {
+    return this.current !== undefined && this.viewProblem() === undefined;
   }
 
   /** Why the current view cannot be vouched for (it is not exported meanwhile), if it cannot. */
@@ -198,6 +203,19 @@ export class Aggregator {
   /** Listening for events, watching etcd and in the leader election (start() has resolved). */
   get started(): boolean {
     return this.startedFlag && !this.stopped;
+  }
+
+  /** Whether the aggregator does its job now (`/health`): see readiness.ts. */
+  readiness(): Readiness {
+    return readinessOf({
+      started: this.startedFlag,
+      stopping: this.stopped,
+      leader: this.election.isLeader,
+      natsConnected: this.natsConnected,
+      etcdReachable: this.health.etcdReachable,
+      hasView: this.current !== undefined,
+      viewProblem: this.viewProblem(),
+    });
   }
 
   /** A worker whose etcd key is deleted leaves the view at once, not at the next cycle. */

@@ -176,7 +176,11 @@ export class AggregatorHealth {
   private readonly reasonAttrs = new Map<string, Attributes>();
   recordScrapeDuration: (seconds: number) => void = () => undefined;
 
-  constructor(private readonly tracker: HitRateTracker) {}
+  constructor(
+    private readonly tracker: HitRateTracker,
+    /** Whether the worker series are exported now (see `Aggregator.viewCurrent`). */
+    private readonly viewCurrent: () => boolean = () => false,
+  ) {}
 
   dropWorker(reason: string): void {
     this.workersDropped.set(reason, (this.workersDropped.get(reason) ?? 0) + 1);
@@ -213,6 +217,9 @@ export class AggregatorHealth {
     const tracked = meter.createObservableGauge('dynamo_metrics_hit_rate_workers_tracked', { description: 'Workers whose hit-rate totals are tracked' });
     const etcd = meter.createObservableGauge('dynamo_metrics_etcd_reachable', { description: 'Whether the latest etcd operation succeeded (1) or not (0); while 0 the instance list used to end cycles early is the last good one' });
     const nats = meter.createObservableGauge('dynamo_metrics_nats_connected', { description: 'Whether the NATS connection is up (1) or not (0); while 0 worker stats are not exported' });
+    const current = meter.createObservableGauge('dynamo_metrics_view_current', {
+      description: 'Whether the worker series are exported (1: leading with a current view) or not (0: standby, NATS disconnected, or the latest scrape cycle too old)',
+    });
     const missing = meter.createObservableGauge('dynamo_metrics_workers_missing', {
       description: 'Workers in the latest view that did not answer its cycle (their previous stats kept, up to --max-missed-cycles)',
     });
@@ -234,12 +241,13 @@ export class AggregatorHealth {
         r.observe(tracked, this.tracker.size);
         r.observe(etcd, this.etcdReachable ? 1 : 0);
         r.observe(nats, this.natsConnected ? 1 : 0);
+        r.observe(current, this.viewCurrent() ? 1 : 0);
         for (const [reason, n] of this.publishFailures) r.observe(publishFailures, n, this.reason(reason));
         r.observe(missing, this.workersMissing);
         for (const [form, n] of this.published) r.observe(published, n, this.attr('form', form));
         for (const [reason, n] of this.workersDropped) r.observe(workersDropped, n, this.reason(reason));
       },
-      [published, missing, workersDropped, workers, leader, cycles, lastCycle, statsRejected, eventsAccepted, eventsRejected, dropped, tracked, etcd, nats, publishFailures],
+      [published, current, missing, workersDropped, workers, leader, cycles, lastCycle, statsRejected, eventsAccepted, eventsRejected, dropped, tracked, etcd, nats, publishFailures],
     );
     const hist = meter.createHistogram('dynamo_metrics_scrape_duration_seconds', {
       description: 'Time of one scrape cycle, from request to updated snapshot',

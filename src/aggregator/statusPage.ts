@@ -1,7 +1,7 @@
 /**
- * The aggregator's status page (docs/status-page.md): `/` (the page, from `static/`) and
- * `/api/status` (JSON it refreshes from at the poll interval) on the pull server, behind the same
- * limits and basic auth as `/metrics`. Everything shown is already exported as metrics; errors
+ * The aggregator's status page (docs/status-page.md): `/` (the page, from `static/`),
+ * `/api/status` (JSON it refreshes from at the poll interval), `/health` and `/live` (readiness.ts)
+ * on the pull server, behind the same limits and basic auth as `/metrics`. Everything shown is already exported as metrics; errors
  * are redacted (ExportHealth) and no configuration value that may hold a secret is shown.
  */
 import type { IncomingMessage } from 'node:http';
@@ -10,9 +10,12 @@ import type { MetricsHttpServer, RouteAnswer } from '../export/MetricsHttpServer
 import { jsonAnswer, PAGE_HEADERS, staticRoutes } from '../export/staticAssets.ts';
 import type { Aggregator } from './Aggregator.ts';
 import type { HistoryPoint } from './StatusHistory.ts';
+import { healthBody } from './readiness.ts';
 import { parseStatusQuery, StatusQueryError, WorkerTable, workerRow, type StatusQuery, type WorkerRow } from './statusTable.ts';
 
 export const STATUS_API_PATH = '/api/status';
+export const HEALTH_PATH = '/health';
+export const LIVE_PATH = '/live';
 
 /** The page and its files: path → file under `static/`. */
 export const AGGREGATOR_PAGE_FILES: Readonly<Record<string, string>> = {
@@ -36,7 +39,7 @@ export interface AggregatorStatusBody {
   poll_interval_ms: number;
   nats_connected: boolean;
   etcd_reachable: boolean;
-  /** Why the view is not exported right now (a scrape answers 503), or null. */
+  /** Why the worker series are not exported right now (a scrape leaves them out), or null. */
   view_problem: string | null;
   cycle: { count: number; last: number | null; duration_ms: number | null };
   load: { avg: number; std: number } | null;
@@ -56,6 +59,7 @@ export interface AggregatorStatusBody {
 
 export class AggregatorStatus {
   private readonly table = new WorkerTable();
+  private readonly startedAt = performance.now();
 
   constructor(
     private readonly aggregator: Aggregator,
@@ -122,10 +126,22 @@ export class AggregatorStatus {
     }
     return jsonAnswer(this.build(query));
   };
+
+  /** `GET /health`: 200 when ready (readiness.ts), else 503; JSON saying why. */
+  readonly health = (): RouteAnswer => {
+    const r = this.aggregator.readiness();
+    const answer = jsonAnswer(healthBody(r, this.aggregator.health.leader ? 'leader' : 'standby', (performance.now() - this.startedAt) / 1000));
+    return { ...answer, status: r.ready ? 200 : 503 };
+  };
+
+  /** `GET /live`: 200 while the process runs and its event loop turns. */
+  readonly live = (): RouteAnswer => jsonAnswer({ status: 'live', uptime_seconds: (performance.now() - this.startedAt) / 1000 });
 }
 
-/** Serves the page and `/api/status` on `server`. */
+/** Serves the page, `/api/status`, `/health` and `/live` on `server`. */
 export function attachStatusPage(server: MetricsHttpServer, status: AggregatorStatus): void {
   for (const [path, route] of Object.entries(staticRoutes(AGGREGATOR_PAGE_FILES))) server.addRoute(path, route);
   server.addRoute(STATUS_API_PATH, status.route);
+  server.addRoute(HEALTH_PATH, status.health);
+  server.addRoute(LIVE_PATH, status.live);
 }

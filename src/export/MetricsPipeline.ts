@@ -16,6 +16,8 @@ import type { MetricsHttpServer, RouteHandler } from './MetricsHttpServer.ts';
 import { SnapshotProducer } from './SnapshotProducer.ts';
 import { errorMessage } from '../errors.ts';
 import { settleWithin } from '../time.ts';
+import { observeProcessMetrics } from './processMetrics.ts';
+import { packageVersion } from './staticAssets.ts';
 
 /** Bound on flushing and shutting down all exporters. */
 export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 5_000;
@@ -32,6 +34,8 @@ export interface MetricsPipelineOptions {
   views?: ViewOptions[];
   /** A Prometheus server even when `prometheus` is not among the exporters (status server). */
   forcePrometheusServer?: boolean;
+  /** Export the process's `process_*`, `nodejs_*` and `dynamo_metrics_build_info` metrics. @default true */
+  processMetrics?: boolean;
 }
 
 let diagInstalled = false;
@@ -106,6 +110,7 @@ export class MetricsPipeline {
     const readers = [...exporters.values()].map((e) => e.reader);
     this.meterProvider = new MeterProvider({ resource: buildResource(config), readers, views: opts.views ?? [] });
     this.health.observeWith(this.meter(BRIDGE_METER_NAME));
+    if (opts.processMetrics ?? true) observeProcessMetrics(this.meter(BRIDGE_METER_NAME), packageVersion());
     if (opts.global ?? true) metrics.setGlobalMeterProvider(this.meterProvider);
   }
 

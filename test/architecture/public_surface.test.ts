@@ -1,7 +1,7 @@
 /**
  * The public surface: package.json `exports` names the library entry points, each resolves by the
  * package's own name, and every index lists its exports by name (no `export *`, which would make
- * any new internal export public by accident).
+ * any new internal export public by accident); the root entry point re-exports the three others.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,7 +13,15 @@ type Entry = string | { development: string; types: string; default: string };
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { name: string; exports: Record<string, Entry> };
 
 test('exports names the runtime, instrumentation and export entry points', () => {
-  assert.deepEqual(Object.keys(pkg.exports).sort(), ['./export', './instrumentation', './package.json', './runtime']);
+  assert.deepEqual(Object.keys(pkg.exports).sort(), ['.', './export', './instrumentation', './package.json', './runtime']);
+});
+
+test('the root entry point offers everything of the three others', async () => {
+  const root = (await import(pkg.name)) as Record<string, unknown>;
+  for (const sub of ['runtime', 'instrumentation', 'export']) {
+    const m = (await import(`${pkg.name}/${sub}`)) as Record<string, unknown>;
+    for (const name of Object.keys(m)) if (name !== 'DEFAULT_SHUTDOWN_TIMEOUT_MS' || sub === 'runtime') assert.equal(root[name], m[name], `${sub}.${name}`);
+  }
 });
 
 test('each entry point imports by the package name and offers what its docs promise', async () => {
@@ -32,6 +40,9 @@ test('each library entry has its sources, compiled JavaScript and declarations, 
     assert.equal(entry.types, entry.default.replace(/\.js$/, '.d.ts'), name);
     assert.equal(entry.default, `./dist/${entry.development.slice(2).replace(/\.ts$/, '.js')}`, name);
     const text = readFileSync(join(ROOT, entry.development), 'utf8');
-    assert.doesNotMatch(text, /export \*/, entry.development);
+    // the root may re-export whole entry points (each lists its own names); nothing else may use export *
+    const stars = [...text.matchAll(/export \* from '([^']+)'/g)].map((m) => m[1]);
+    if (name === '.') assert.deepEqual(stars, ['./src/runtime/index.ts', './instrumentation/index.ts', './src/export/index.ts']);
+    else assert.deepEqual(stars, [], entry.development);
   }
 });

@@ -15,6 +15,7 @@ import { cleanups, freePort, tempDir, waitUntil, ManagedProcess } from '../suppo
 import { startCluster, PrometheusServer } from '../support/servers.ts';
 import { startMetrics, startMockWorker } from '../support/aggregator.ts';
 import { clusterEnv, startScript, waitForLine } from '../support/workers.ts';
+import { collectorConfigErrors, expandEnv, mergeConfigs, type CollectorConfig } from '../support/collectorConfig.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const read = (p: string): string => readFileSync(join(ROOT, p), 'utf8');
@@ -56,38 +57,67 @@ test('promtool accepts config/prometheus.yml; the PushGateway job honours labels
   const jobs = Object.fromEntries(cfg.scrape_configs.map((j) => [j.job_name, j]));
   assert.deepEqual(Object.keys(jobs).sort(), ['dynamo_metrics', 'dynamo_workers', 'otel_collector', 'pushgateway']);
   assert.equal(jobs.pushgateway!.honor_labels, true);
+  assert.equal(jobs.otel_collector!.honor_labels, true, "the job and instance the Collector gives each pushing process");
 });
 
-test('otel-collector.yaml: every pipeline references defined components, all of them in the contrib distribution', () => {
-  const cfg = parseYaml(read('otel-collector.yaml')) as Record<string, Record<string, unknown>> & {
-    service: { extensions?: string[]; pipelines: Record<string, { receivers: string[]; processors?: string[]; exporters: string[] }> };
-  };
-  const type = (id: string): string => id.split('/')[0]!;
-  for (const kind of ['receivers', 'processors', 'exporters', 'extensions']) {
-    for (const id of Object.keys(cfg[kind] ?? {})) assert.ok(CONTRIB[kind]!.includes(type(id)), `${kind} ${id} is not in otelcol-contrib ${CONTRIB_VERSION}`);
+/** The environment docker-compose gives the Collector (its defaults resolved), for the given compose files and variables. */
+function collectorEnv(files: string[], vars: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string | undefined> = { ...process.env, ...vars };
+  for (const k of ['APM_OTLP_ENDPOINT', 'APM_API_KEY']) if (!(k in vars)) delete env[k];
+  const out = execFileSync('docker-compose', [...files.flatMap((f) => ['-f', join(ROOT, f)]), '--profile', 'metrics', 'config'], { encoding: 'utf8', cwd: ROOT, env, stdio: 'pipe' });
+  const svc = (parseYaml(out) as { services: Record<string, { environment?: Record<string, string>; command?: string[]; volumes?: { source: string; target: string }[] }> }).services['otel-collector']!;
+  return svc.environment ?? {};
+}
+
+function checkComponentsExist(cfg: CollectorConfig): void {
+  for (const kind of ['receivers', 'processors', 'exporters', 'extensions'] as const) {
+    for (const id of Object.keys(cfg[kind] ?? {})) assert.ok(CONTRIB[kind]!.includes(id.split('/')[0]!), `${kind} ${id} is not in otelcol-contrib ${CONTRIB_VERSION}`);
   }
-  for (const ext of cfg.service.extensions ?? []) assert.ok(ext in (cfg.extensions ?? {}), `extension ${ext} defined`);
-  assert.ok(Object.keys(cfg.service.pipelines).length >= 1);
-  const used = new Set<string>();
   for (const [name, p] of Object.entries(cfg.service.pipelines)) {
     assert.match(name, /^metrics(\/|$)/);
-    for (const kind of ['receivers', 'processors', 'exporters'] as const) {
-      for (const id of p[kind] ?? []) {
-        assert.ok(id in (cfg[kind] ?? {}), `pipeline ${name}: ${kind.slice(0, -1)} ${id} is defined`);
-        used.add(`${kind}:${id}`);
-      }
-    }
     assert.equal(p.processors?.[0], 'memory_limiter', `${name}: memory_limiter first`);
     assert.ok(p.processors?.includes('batch'));
   }
-  for (const kind of ['receivers', 'processors', 'exporters'] as const) {
-    for (const id of Object.keys(cfg[kind] ?? {})) assert.ok(used.has(`${kind}:${id}`), `${kind} ${id} is used by a pipeline`);
-  }
-  const vendor = (cfg.exporters as Record<string, { endpoint: string; headers: Record<string, string> }>)['otlphttp/vendor']!;
-  assert.match(vendor.endpoint, /^\$\{env:[A-Z_]+\}$/);
-  assert.ok(Object.values(vendor.headers).every((v) => /^\$\{env:[A-Z_]+\}$/.test(v)), 'API key from the environment');
-  for (const e of ['otlp', 'prometheus']) assert.ok(e in (cfg.receivers ?? {}));
-  for (const e of ['prometheus', 'prometheusremotewrite', 'debug']) assert.ok(e in (cfg.exporters ?? {}));
+}
+
+test("otel-collector.yaml starts under compose's defaults: every component the contrib distribution has, the Collector's validation rules met", () => {
+  const raw = parseYaml(read('otel-collector.yaml')) as CollectorConfig;
+  checkComponentsExist(raw);
+  const cfg = expandEnv(raw, collectorEnv(['docker-compose.yml']));
+  assert.deepEqual(collectorConfigErrors(cfg), []);
+  // one path per series: the Collector reads OTLP only (Prometheus scrapes /metrics directly)
+  assert.deepEqual(Object.keys(cfg.receivers ?? {}), ['otlp']);
+});
+
+test('the vendor pipeline is opt-in: docker-compose.vendor.yml adds it, refuses to start without its endpoint and key, and the merged config is valid', () => {
+  const base = parseYaml(read('otel-collector.yaml')) as CollectorConfig;
+  const vendor = parseYaml(read('config/otel-collector.vendor.yaml')) as CollectorConfig;
+  const merged = mergeConfigs(base, vendor) as CollectorConfig;
+  checkComponentsExist(merged);
+  assert.deepEqual(Object.keys(merged.service.pipelines).sort(), ['metrics', 'metrics/vendor']);
+  const exporter = merged.exporters!['otlphttp/vendor'] as { endpoint: string; headers: Record<string, string> };
+  assert.match(exporter.endpoint, /^\$\{env:[A-Z_]+\}$/);
+  assert.ok(Object.values(exporter.headers).every((v) => /^\$\{env:[A-Z_]+\}$/.test(v)), 'API key from the environment');
+  const files = ['docker-compose.yml', 'docker-compose.vendor.yml'];
+  const env = collectorEnv(files, { APM_OTLP_ENDPOINT: 'https://otlp.vendor.example', APM_API_KEY: 'k' });
+  assert.deepEqual(collectorConfigErrors(expandEnv(merged, env)), []);
+  // without the variables compose itself refuses, with a line saying which
+  assert.throws(() => collectorEnv(files), (err: { stderr?: string }) => /APM_OTLP_ENDPOINT/.test(String(err.stderr)));
+  // and the Collector would refuse the vendor pipeline with an empty endpoint (what compose's
+  // default of "" gave the exporter in the single-file config before)
+  assert.deepEqual(collectorConfigErrors(expandEnv(merged, {})), ['exporters::otlphttp/vendor: at least one endpoint must be specified']);
+});
+
+test('the Collector validation rules refuse what the Collector refuses', () => {
+  const ok = parseYaml(read('otel-collector.yaml')) as CollectorConfig;
+  const broken = (patch: Record<string, unknown>): string[] => collectorConfigErrors(mergeConfigs(ok, patch) as CollectorConfig);
+  assert.deepEqual(broken({ receivers: { otlp: { protocols: null } } }), ['receivers::otlp: must specify at least one protocol when using the OTLP receiver']);
+  assert.deepEqual(broken({ processors: { memory_limiter: { check_interval: '0s' } } }), ["processors::memory_limiter: 'check_interval' must be greater than zero"]);
+  assert.deepEqual(broken({ processors: { memory_limiter: { spike_limit_percentage: 80 } } }), ["processors::memory_limiter: 'spike_limit_percentage' must be smaller than 'limit_percentage'"]);
+  assert.deepEqual(broken({ processors: { batch: { send_batch_max_size: 100 } } }), ['processors::batch: send_batch_max_size must be greater or equal to send_batch_size']);
+  assert.deepEqual(broken({ exporters: { prometheus: { endpoint: ' ' } } }), ['exporters::prometheus: expecting a non-blank address to run the Prometheus metrics handler']);
+  assert.deepEqual(broken({ service: { pipelines: { metrics: { exporters: [] } } } }), ['service::pipelines::metrics: must have at least one exporter']);
+  assert.deepEqual(broken({ service: { pipelines: { metrics: { exporters: ['otlp/nowhere'] } } } }), ['service::pipelines::metrics: references exporter "otlp/nowhere" which is not configured']);
 });
 
 interface Dashboard {
@@ -117,8 +147,18 @@ test('Grafana provisioning: the datasource uid the dashboards use; dashboards fr
   const uid = ds.datasources[0]!.uid;
   const all = dashboards();
   assert.deepEqual(all.map((d) => d.title).sort(), ['Component Endpoints', 'LLM Worker Metrics', 'Worker KV Cache']);
+  const jobs = (parseYaml(read('config/prometheus.yml')) as { scrape_configs: { job_name: string }[] }).scrape_configs.map((j) => j.job_name);
   for (const d of all) {
     assert.equal(new Set(d.panels.map((p) => p.id)).size, d.panels.length, `${d.title}: unique panel ids`);
+    // one scrape path: every series a panel reads is of the job the dashboard's variable names
+    const job = d.templating.list.find((v) => v.name === 'job') as unknown as { current: { value: string } } | undefined;
+    assert.ok(job !== undefined && jobs.includes(job.current.value), `${d.title} reads one job by default, a direct scrape job`);
+    for (const p of d.panels) {
+      for (const t of p.targets) {
+        const selectors = t.expr.match(/[a-z_]+\{[^}]*\}/g) ?? [];
+        assert.ok(selectors.length > 0 && selectors.every((sel) => sel.includes('job="$job"')), `${d.title} / ${p.title}: ${t.expr}`);
+      }
+    }
     for (const p of d.panels) {
       assert.equal(p.datasource.uid, uid);
       assert.ok(p.targets.length > 0, p.title);
@@ -160,10 +200,11 @@ test('every dashboard query returns data from a real Prometheus scraping live pr
   defer(() => clearInterval(traffic));
 
   // Prometheus with config/prometheus.yml, its host targets pointed at the live processes
-  const cfg = parseYaml(read('config/prometheus.yml')) as { global: Record<string, string>; scrape_configs: { job_name: string; scrape_interval?: string; scrape_timeout?: string; static_configs: { targets: string[] }[] }[] };
+  const cfg = parseYaml(read('config/prometheus.yml')) as { global: Record<string, string>; rule_files: string[]; scrape_configs: { job_name: string; scrape_interval?: string; scrape_timeout?: string; static_configs: { targets: string[] }[] }[] };
   const targets: Record<string, string[]> = { dynamo_metrics: [`127.0.0.1:${m.port}`], dynamo_workers: [`127.0.0.1:${sysPort}`, `127.0.0.1:${mockPort}`, `127.0.0.1:${clientPort}`] };
   cfg.scrape_configs = cfg.scrape_configs.filter((j) => j.job_name in targets).map((j) => ({ ...j, scrape_interval: '1s', scrape_timeout: '1s', static_configs: [{ targets: targets[j.job_name]! }] }));
   cfg.global = { ...cfg.global, scrape_interval: '1s', evaluation_interval: '1s', scrape_timeout: '1s' };
+  cfg.rule_files = [join(ROOT, 'config', 'prometheus', 'alerts.yml')]; // the shipped alerts, evaluated live
   const dir = tempDir('dyn-prom-cfg-');
   const file = join(dir, 'prometheus.yml');
   writeFileSync(file, stringifyYaml(cfg));
@@ -183,6 +224,7 @@ test('every dashboard query returns data from a real Prometheus scraping live pr
     if (d.title === 'Component Endpoints') out = out.replaceAll('$component', 'example_component').replaceAll('$endpoint', '.*');
     // the mock workers' own gauges: namespace dynamo
     if (d.title === 'Worker KV Cache') out = out.replaceAll('$namespace', 'dynamo');
+    out = out.replaceAll('$job', d.title === 'LLM Worker Metrics' ? 'dynamo_metrics' : 'dynamo_workers');
     for (const [k, v] of Object.entries(vars)) out = out.replaceAll(k, v);
     return out;
   };
@@ -200,6 +242,16 @@ test('every dashboard query returns data from a real Prometheus scraping live pr
   }, 60_000, 1000).catch((err: Error) => {
     throw new Error(`${err.message}; empty: ${empty.join(' | ')}`);
   });
+  // the shipped alert rules load and evaluate against the live series; none fires on a healthy cluster
+  const rules = (await (await fetch(`${prom.url}/api/v1/rules`)).json()) as { data: { groups: { rules: { name: string; health: string; state: string }[] }[] } };
+  const loaded = rules.data.groups.flatMap((g) => g.rules);
+  assert.equal(loaded.length, 11);
+  await waitUntil('every rule evaluated', async () => {
+    const r = (await (await fetch(`${prom.url}/api/v1/rules`)).json()) as typeof rules;
+    return r.data.groups.flatMap((g) => g.rules).every((x) => x.health === 'ok') ? true : undefined;
+  }, 20_000, 500);
+  const firing = ((await (await fetch(`${prom.url}/api/v1/alerts`)).json()) as { data: { alerts: { labels: { alertname: string } }[] } }).data.alerts.map((a) => a.labels.alertname);
+  assert.deepEqual(firing.filter((a) => a !== 'LlmKvCacheNearlyFull' && a !== 'LlmLoadImbalance'), [], "no bridge alert on a healthy cluster (the mock workers' random load may trip the load alerts)");
   // the variables' own queries (label_values) have values too
   for (const d of dashboards()) {
     for (const v of d.templating.list) {

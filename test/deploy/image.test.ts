@@ -60,7 +60,7 @@ async function buildInTemp(dir: string): Promise<Image> {
   for (const [op, arg] of instructions(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'))) {
     if (op === 'FROM') {
       const m = /^(\S+)(?:\s+AS\s+(\S+))?$/i.exec(arg)!;
-      assert.match(m[1]!, /^node:20[.\d]*-\S*slim$/, 'Node 20 slim');
+      assert.match(m[1]!, /^node:26[.\d]*-\S*slim$/, 'Node 26 (the current LTS line) slim');
       stage = { name: m[2], root: join(dir, `stage${stages.length}`), workdir: '', env: {} };
       stage.workdir = stage.root;
       mkdirSync(stage.root, { recursive: true });
@@ -120,7 +120,8 @@ test('the Dockerfile builds and runs: production dependencies only, non-root, a 
   const cluster = await startCluster();
   defer(() => cluster.stop());
   const port = await freePort();
-  const healthEnv = { ...process.env, ...image.env, HEALTHCHECK_URL: `http://127.0.0.1:${port}/metrics` };
+  assert.equal(image.env.HEALTHCHECK_URL, 'http://127.0.0.1:9091/health', 'the probe never renders /metrics');
+  const healthEnv = { ...process.env, ...image.env, HEALTHCHECK_URL: image.env.HEALTHCHECK_URL!.replace(':9091', `:${port}`) };
   const health = (): Promise<number> =>
     run(process.execPath, image.healthcheck.slice(1), { env: healthEnv }).then(
       () => 0,
@@ -131,7 +132,7 @@ test('the Dockerfile builds and runs: production dependencies only, non-root, a 
   defer(() => metrics.stop());
   await waitUntil('the installed metrics to start (its /api/status)', () => statusStarted(port), 30_000, 100);
   assert.equal(image.healthcheck[0], 'node');
-  assert.equal(await health(), 0, 'healthy once /metrics answers 200');
+  await waitUntil('healthy once the aggregator leads with a view', async () => ((await health()) === 0 ? true : undefined), 15_000, 200);
   // the status page's files are in the image (static/ ships with the package)
   for (const path of ['/', '/status/aggregator.js', '/status/common.js', '/status/status.css']) {
     assert.equal((await fetch(`http://127.0.0.1:${port}${path}`)).status, 200, `${path} from the installed image`);

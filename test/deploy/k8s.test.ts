@@ -85,7 +85,98 @@ test('the aggregator: two replicas, its arguments and environment are what metri
   const port = c.ports!.find((p) => p.name === 'metrics')!;
   assert.equal(port.containerPort, loaded.values.port);
   assert.equal(c.readinessProbe!.httpGet!.port, 'metrics');
-  assert.equal(c.readinessProbe!.httpGet!.path, '/metrics');
+  assert.equal(c.readinessProbe!.httpGet!.path, '/health', 'readiness never renders /metrics');
+  assert.equal(c.livenessProbe!.httpGet!.path, '/live');
+  assert.equal(c.livenessProbe!.httpGet!.port, 'metrics');
+});
+
+/**
+ * Pod Security Standards, "restricted" profile (kubernetes.io/docs/concepts/security/pod-security-standards),
+ * the controls that a pod template can break, checked the way the admission controller checks
+ * them: baseline (host namespaces, privileged, capabilities, hostPath, host ports, seccomp not
+ * Unconfined, /proc mount, sysctls) and restricted (volume types, no privilege escalation,
+ * non-root, RuntimeDefault or Localhost seccomp, ALL capabilities dropped).
+ */
+interface SecurityContext {
+  privileged?: boolean;
+  allowPrivilegeEscalation?: boolean;
+  runAsNonRoot?: boolean;
+  runAsUser?: number;
+  seccompProfile?: { type: string };
+  capabilities?: { add?: string[]; drop?: string[] };
+  procMount?: string;
+  windowsOptions?: { hostProcess?: boolean };
+}
+interface PodSpec {
+  hostNetwork?: boolean;
+  hostPID?: boolean;
+  hostIPC?: boolean;
+  securityContext?: SecurityContext & { sysctls?: { name: string }[] };
+  volumes?: Record<string, unknown>[];
+  containers: (Container & { securityContext?: SecurityContext; ports?: { hostPort?: number }[] })[];
+  initContainers?: PodSpec['containers'];
+}
+const RESTRICTED_VOLUMES = new Set(['configMap', 'csi', 'downwardAPI', 'emptyDir', 'ephemeral', 'persistentVolumeClaim', 'projected', 'secret']);
+const SAFE_SYSCTLS = new Set(['kernel.shm_rmid_forced', 'net.ipv4.ip_local_port_range', 'net.ipv4.ip_unprivileged_port_start', 'net.ipv4.tcp_syncookies', 'net.ipv4.ping_group_range', 'net.ipv4.ip_local_reserved_ports', 'net.ipv4.tcp_keepalive_time', 'net.ipv4.tcp_fin_timeout', 'net.ipv4.tcp_keepalive_intvl', 'net.ipv4.tcp_keepalive_probes']);
+
+function restrictedViolations(spec: PodSpec): string[] {
+  const v: string[] = [];
+  const pod = spec.securityContext ?? {};
+  if (spec.hostNetwork || spec.hostPID || spec.hostIPC) v.push('host namespaces');
+  for (const s of pod.sysctls ?? []) if (!SAFE_SYSCTLS.has(s.name)) v.push(`sysctl ${s.name}`);
+  for (const vol of spec.volumes ?? []) {
+    const type = Object.keys(vol).find((k) => k !== 'name');
+    if (type === undefined || !RESTRICTED_VOLUMES.has(type)) v.push(`volume type ${type}`);
+  }
+  if (pod.runAsUser === 0) v.push('pod runAsUser 0');
+  if (pod.seccompProfile !== undefined && !['RuntimeDefault', 'Localhost'].includes(pod.seccompProfile.type)) v.push(`pod seccomp ${pod.seccompProfile.type}`);
+  for (const c of [...spec.containers, ...(spec.initContainers ?? [])]) {
+    const sc = c.securityContext ?? {};
+    const name = c.name;
+    if (sc.privileged) v.push(`${name}: privileged`);
+    if (sc.windowsOptions?.hostProcess || pod.windowsOptions?.hostProcess) v.push(`${name}: hostProcess`);
+    if (sc.procMount !== undefined && sc.procMount !== 'Default') v.push(`${name}: procMount`);
+    for (const p of c.ports ?? []) if (p.hostPort !== undefined && p.hostPort !== 0) v.push(`${name}: hostPort`);
+    if (sc.allowPrivilegeEscalation !== false) v.push(`${name}: allowPrivilegeEscalation must be false`);
+    if (!(sc.runAsNonRoot ?? pod.runAsNonRoot)) v.push(`${name}: runAsNonRoot must be true`);
+    if (sc.runAsUser === 0) v.push(`${name}: runAsUser 0`);
+    const seccomp = sc.seccompProfile?.type ?? pod.seccompProfile?.type;
+    if (seccomp !== 'RuntimeDefault' && seccomp !== 'Localhost') v.push(`${name}: seccompProfile must be RuntimeDefault or Localhost`);
+    if (!(sc.capabilities?.drop ?? []).includes('ALL')) v.push(`${name}: capabilities must drop ALL`);
+    for (const cap of sc.capabilities?.add ?? []) if (cap !== 'NET_BIND_SERVICE') v.push(`${name}: adds ${cap}`);
+  }
+  return v;
+}
+
+test('every pod template passes Pod Security "restricted"', () => {
+  const templates = all.filter((m) => m.spec?.template !== undefined);
+  assert.ok(templates.length >= 2);
+  for (const m of templates) assert.deepEqual(restrictedViolations(m.spec.template!.spec as unknown as PodSpec), [], m.metadata.name);
+  // the checker itself finds what the old manifests had: no seccomp, no container securityContext
+  assert.deepEqual(restrictedViolations({ securityContext: { runAsNonRoot: true, runAsUser: 1000 }, containers: [{ name: 'w', image: 'x' }] }), [
+    'w: allowPrivilegeEscalation must be false',
+    'w: seccompProfile must be RuntimeDefault or Localhost',
+    'w: capabilities must drop ALL',
+  ]);
+  assert.deepEqual(restrictedViolations({ hostNetwork: true, volumes: [{ name: 'h', hostPath: { path: '/' } }], containers: [{ name: 'c', image: 'x', securityContext: { privileged: true, allowPrivilegeEscalation: false, runAsNonRoot: true, seccompProfile: { type: 'Unconfined' }, capabilities: { drop: ['ALL'], add: ['SYS_ADMIN'] } } }] }), [
+    'host namespaces',
+    'volume type hostPath',
+    'c: privileged',
+    'c: seccompProfile must be RuntimeDefault or Localhost',
+    'c: adds SYS_ADMIN',
+  ]);
+});
+
+test('the aggregator pair: a PodDisruptionBudget keeps one, anti-affinity spreads them over nodes', () => {
+  const dep = byKind('Deployment').find((d) => d.metadata.name === 'dynamo-metrics')!;
+  const podLabels = dep.spec.template!.metadata.labels;
+  const pdb = byKind('PodDisruptionBudget').find((p) => matches((p.spec.selector as { matchLabels: Record<string, string> }).matchLabels, podLabels));
+  assert.ok(pdb, 'a PodDisruptionBudget selects the aggregator pods');
+  assert.equal(pdb.apiVersion, 'policy/v1');
+  assert.equal(pdb.spec.minAvailable, 1);
+  const spec = dep.spec.template!.spec as unknown as { affinity: { podAntiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: { podAffinityTerm: { topologyKey: string; labelSelector: { matchLabels: Record<string, string> } } }[] } } };
+  const terms = spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution;
+  assert.ok(terms.some((t) => t.podAffinityTerm.topologyKey === 'kubernetes.io/hostname' && matches(t.podAffinityTerm.labelSelector.matchLabels, podLabels)));
 });
 
 test('Service and ServiceMonitor reach the aggregator pods by label and port name', () => {

@@ -33,7 +33,7 @@ function gauges(scope: string, name: string, n: number, value: number): ScopeMet
 
 async function pipeline(t: import('node:test').TestContext): Promise<{ p: MetricsPipeline; url: string }> {
   const port = await freePort();
-  const p = new MetricsPipeline(loadExportConfig({ argv: ['--prometheus-host', '127.0.0.1', '--prometheus-port', String(port)], env: {} }, { serviceName: 's' }), { global: false });
+  const p = new MetricsPipeline(loadExportConfig({ argv: ['--prometheus-host', '127.0.0.1', '--prometheus-port', String(port)], env: {} }, { serviceName: 's' }), { global: false, processMetrics: false });
   await p.start();
   t.after(() => p.shutdown());
   return { p, url: `http://127.0.0.1:${port}/metrics` };

@@ -20,21 +20,28 @@ import { sample } from '../support/exposition.ts';
 const ROOT = join(import.meta.dirname, '..', '..');
 const run = promisify(execFile);
 
-/** Packs the project (prepack builds dist/) and installs the tarball with production dependencies only. */
-export async function installPackage(): Promise<string> {
+/**
+ * Packs the project (prepack builds dist/) and installs the tarball with production dependencies
+ * only; returns the app folder and what the install warned about.
+ */
+async function installPackage(): Promise<{ app: string; warnings: string }> {
   const packDir = tempDir('dyn-pack-');
   const { stdout } = await run('npm', ['pack', '--pack-destination', packDir, '--loglevel=error'], { cwd: ROOT, maxBuffer: 16 * 1024 * 1024 });
   const tarball = join(packDir, stdout.trim().split('\n').at(-1)!);
   assert.ok(existsSync(tarball), `npm pack wrote ${tarball}`);
   const app = tempDir('dyn-app-');
   writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'user-app', version: '1.0.0', private: true, type: 'module' }));
-  await run('npm', ['install', '--omit=dev', '--no-audit', '--no-fund', '--loglevel=error', tarball], { cwd: app, maxBuffer: 16 * 1024 * 1024 });
-  return app;
+  const { stderr } = await run('npm', ['install', '--omit=dev', '--no-audit', '--no-fund', '--loglevel=warn', tarball], { cwd: app, maxBuffer: 16 * 1024 * 1024 });
+  return { app, warnings: stderr };
 }
+
+/** The first Node.js line every dependency supports (`@nats-io/nuid` 3 asks for 22); Node 20 reached its end of life in April 2026. */
+const FIRST_LINE_WITHOUT_ENGINE_WARNINGS = 22;
 
 test('a production install of the packed tarball runs the example worker and metrics against real servers', async (t) => {
   const defer = cleanups(t);
-  const app = await installPackage();
+  const { app, warnings } = await installPackage();
+  if (Number(process.versions.node.split('.')[0]) >= FIRST_LINE_WITHOUT_ENGINE_WARNINGS) assert.doesNotMatch(warnings, /EBADENGINE/, `Node ${process.version}: ${warnings}`);
   const pkgDir = join(app, 'node_modules', 'dynamo-otel-metrics');
   assert.ok(existsSync(join(pkgDir, 'dist', 'src', 'runtime', 'index.d.ts')), 'declarations are shipped');
   assert.ok(!existsSync(join(app, 'node_modules', 'tsx')), 'tsx is a development dependency only');
@@ -43,6 +50,29 @@ test('a production install of the packed tarball runs the example worker and met
   const bin = (name: string): string => join(app, 'node_modules', '.bin', name);
   assert.equal((await run(bin('metrics'), ['--version'])).stdout.trim(), `metrics ${version}`);
   assert.match((await run(bin('mock_worker'), ['--help'])).stdout, /^Usage: mock_worker/);
+
+  // the root entry point and the three subpaths, at run time and for TypeScript under every
+  // module resolution a user may have (node10 reads `typesVersions`)
+  const rootImport = `const m = await import('dynamo-otel-metrics'); const r = await import('dynamo-otel-metrics/runtime'); console.log(m.DistributedRuntime === r.DistributedRuntime, typeof m.MetricsPipeline, typeof m.connectInstrumented)`;
+  assert.equal((await run(process.execPath, ['--input-type=module', '-e', rootImport], { cwd: app })).stdout.trim(), 'true function function');
+  writeFileSync(
+    join(app, 'use.ts'),
+    [
+      `import { DistributedRuntime, MetricsPipeline, connectInstrumented } from 'dynamo-otel-metrics';`,
+      `import { DistributedRuntime as R } from 'dynamo-otel-metrics/runtime';`,
+      `import { processInstrumentation } from 'dynamo-otel-metrics/instrumentation';`,
+      `import { loadExportConfig } from 'dynamo-otel-metrics/export';`,
+      `const same: typeof R = DistributedRuntime;`,
+      `export const used = [same, MetricsPipeline, connectInstrumented, processInstrumentation, loadExportConfig];`,
+      '',
+    ].join('\n'),
+  );
+  const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+  for (const [module, resolution] of [['esnext', 'node10'], ['esnext', 'bundler'], ['nodenext', 'nodenext'], ['node16', 'node16']]) {
+    const args = [tsc, '--noEmit', '--strict', '--skipLibCheck', '--types', 'node', '--typeRoots', join(ROOT, 'node_modules', '@types'), '--module', module!, '--moduleResolution', resolution!, 'use.ts'];
+    const r = await run(process.execPath, args, { cwd: app }).catch((err: { stdout: string }) => ({ stdout: err.stdout, failed: true }));
+    assert.ok(!('failed' in r), `TypeScript, moduleResolution ${resolution}: ${r.stdout}`);
+  }
 
   const cluster = await startCluster();
   defer(() => cluster.stop());
