@@ -34,6 +34,7 @@ export const MIN_STALE_AFTER_MS = 5_000;
 export const DISCOVERY_REFRESH_MIN_INTERVAL_MS = 1_000;
 
 const log = getLogger('metrics');
+const NOBODY: ReadonlyMap<bigint, string> = new Map();
 
 export interface AggregatorOptions {
   namespace: string;
@@ -108,7 +109,7 @@ export class Aggregator {
     this.maxMissedCycles = opts.maxMissedCycles ?? DEFAULT_MAX_MISSED_CYCLES;
     this.eventQueue = new EventQueue<Uint8Array>((bytes) => {
       const r = this.registeredSubjects(); // cached per etcd listing version
-      const reason = this.tracker.ingest(bytes, r === undefined ? undefined : (id) => r.has(id));
+      const reason = this.tracker.ingest(bytes, (id) => r.subjects.has(id), r.verified ? 'unregistered_worker' : 'unverified_worker');
       if (reason !== undefined) log.rateLimited('warn', `event-${reason}`, 'dropped a KV hit-rate event', { reason });
     }, opts.maxQueuedEvents ?? DEFAULT_MAX_QUEUED_EVENTS);
     this.election = new LeaderElection(drt, leaderKey(namespace, component, endpoint), (ok) => {
@@ -255,8 +256,8 @@ export class Aggregator {
 
   private async doCycle(): Promise<CycleResult | undefined> {
     try {
-      const registered = this.registeredSubjects();
-      const collector = new CycleCollector(registered, this.owners);
+      const { subjects: registered, verified } = this.registeredSubjects();
+      const collector = new CycleCollector(registered, this.owners, verified);
       const res = await scatterStats(
         this.drt.nats,
         this.service,
@@ -265,11 +266,12 @@ export class Aggregator {
             this.health.rejectStats(r);
             log.rateLimited('warn', `stats-${r}`, 'dropped a stats reply or endpoint', { reason: r });
           }
-          return registered !== undefined && registered.size > 0 && collector.answered === registered.size;
+          return registered.size > 0 && collector.answered === registered.size;
         },
         this.maxWaitMs,
-        // the grace after everyone answered is for workers not yet pinned to their instance
-        () => (collector.unpinned > 0 ? DEFAULT_COMPLETE_GRACE_MS : 0),
+        // after everyone answered, a short grace for a second answer for any worker: a forger that
+        // copied a worker's instance id and answered first is then a conflict, not the worker
+        DEFAULT_COMPLETE_GRACE_MS,
       );
       collector.commitOwners();
       const answered = collector.workers.size;
@@ -319,7 +321,7 @@ export class Aggregator {
    * worker etcd drops leaves at once (`onRemoved`), one that stops answering after the limit.
    * A worker in conflict this cycle is never kept.
    */
-  private keepMissing(collector: CycleCollector, registered: ReadonlyMap<bigint, string> | undefined): Map<bigint, WorkerStats> {
+  private keepMissing(collector: CycleCollector, registered: ReadonlyMap<bigint, string>): Map<bigint, WorkerStats> {
     // the cycle's own map, extended with the missing (no copy of 10,000 entries): an id added here
     // is one of `previous`, each of which is looked at once
     const workers = collector.workers;
@@ -328,7 +330,7 @@ export class Aggregator {
     if (previous === undefined) return workers;
     for (const [id, w] of previous) {
       if (workers.has(id) || (collector.conflicts.size > 0 && collector.conflicts.has(id))) continue;
-      if (registered !== undefined && registered.get(id) !== w.subject) {
+      if (registered.get(id) !== w.subject) {
         this.missed.delete(id);
         this.health.dropWorker('deregistered');
         continue;
@@ -347,17 +349,18 @@ export class Aggregator {
   }
 
   /**
-   * Worker id → registered subject of the target endpoint, from etcd (cached per discovery
-   * version); undefined while etcd was never listed, when nothing can be checked.
+   * The workers etcd lists for the target (worker id → subject), and whether that list is current.
+   * While etcd cannot be consulted it is the last listing: the workers known before the outage
+   * are still believed, and new ids wait for etcd (`unverified`), so that no made-up worker
+   * enters the view meanwhile. Never listed: nobody can be vouched for.
    */
-  private registeredSubjects(): ReadonlyMap<bigint, string> | undefined {
+  private registeredSubjects(): { subjects: ReadonlyMap<bigint, string>; verified: boolean } {
     const d = this.discovery;
-    // never listed, or etcd unreachable now: the list cannot vouch for anyone, so nobody is dropped for it
-    if (d === undefined || !d.listed || !this.health.etcdReachable) return undefined;
+    if (d === undefined || !d.listed) return { subjects: NOBODY, verified: false };
     if (this.registeredCache?.version !== d.version) {
       this.registeredCache = { version: d.version, subjects: new Map(d.list(this.opts.endpoint).map((i) => [i.instanceId, i.subject])) };
     }
-    return this.registeredCache.subjects;
+    return { subjects: this.registeredCache.subjects, verified: this.health.etcdReachable };
   }
 
   /**

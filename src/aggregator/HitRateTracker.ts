@@ -40,15 +40,15 @@ export class HitRateTracker {
 
   constructor(readonly maxWorkers = DEFAULT_MAX_TRACKED_WORKERS) {}
 
-  /** Validates and accumulates one event body; returns the rejection reason, if any. */
   /**
-   * Decodes and counts one event. `isRegistered` (when given) says whether its worker id is a
-   * registered worker: events for others are counted apart (`unregistered_worker`) and never
-   * fill the tracked set, so a flood of made-up ids cannot evict real workers' totals.
+   * Decodes and counts one event; returns the rejection reason, if any. `isRegistered` (when
+   * given) says whether its worker id is a registered worker: events for others are counted apart
+   * (`notRegistered`: `unregistered_worker`, or `unverified_worker` while etcd cannot be consulted)
+   * and never fill the tracked set, so a flood of made-up ids cannot evict real workers' totals.
    */
-  ingest(body: Uint8Array | string, isRegistered?: (workerId: bigint) => boolean): EventRejectReason | undefined {
+  ingest(body: Uint8Array | string, isRegistered?: (workerId: bigint) => boolean, notRegistered: 'unregistered_worker' | 'unverified_worker' = 'unregistered_worker'): EventRejectReason | undefined {
     const e = decodeHitRateEvent(body);
-    const reason = typeof e === 'string' ? e : isRegistered !== undefined && !isRegistered(e.workerId) ? 'unregistered_worker' : undefined;
+    const reason = typeof e === 'string' ? e : isRegistered !== undefined && !isRegistered(e.workerId) ? notRegistered : undefined;
     if (reason !== undefined) {
       this.rejected.set(reason, (this.rejected.get(reason) ?? 0) + 1);
       return reason;

@@ -22,6 +22,8 @@ export type EventRejectReason =
   | 'overlap_exceeds_isl'
   | 'bad_worker_id'
   | 'unregistered_worker'
+  /** etcd cannot be consulted now and the id was not registered before: it waits for etcd. */
+  | 'unverified_worker'
   /** The aggregator's event queue was full (events arrive faster than it decodes them). */
   | 'overloaded';
 

@@ -11,12 +11,11 @@ import { createInbox, type NatsConnection } from '@nats-io/transport-node';
 
 export const DEFAULT_SCATTER_MAX_WAIT_MS = 1_000;
 /**
- * How long replies are still taken once every expected worker answered, while some worker that
- * answered is not yet pinned to its micro-service instance (CycleCollector): a second answer for
- * it (a forger on an open NATS answering first) then arrives inside the cycle and is seen as the
- * conflict it is, instead of the first answer winning by arrival order. Once every worker is
- * pinned, an answer from another instance is a conflict whatever its timing, and the cycle ends
- * as soon as everyone answered.
+ * How long replies are still taken once every expected worker answered: a second answer for a
+ * worker (a forger on an open NATS that answered first, under the worker's own micro-service
+ * instance id, read from an earlier `$SRV.STATS`) then arrives inside the cycle and is the
+ * conflict it is (CycleCollector), instead of the first answer winning by arrival order. The
+ * defence at the source is NATS permissions (deploy/nats/nats-server.conf).
  */
 export const DEFAULT_COMPLETE_GRACE_MS = 50;
 /** Replies parsed per turn of the event loop. */

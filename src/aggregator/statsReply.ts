@@ -10,7 +10,7 @@ import { idFromHex } from '../runtime/names.ts';
 import { readCanonicalData, readCanonicalReply, type CanonicalData } from './canonicalReply.ts';
 import { decodeForwardPassMetrics, type FpmRejectReason, type ForwardPassMetrics } from '../runtime/forwardPassMetrics.ts';
 
-export type StatsRejectReason = 'bad_json' | 'bad_shape' | 'bad_endpoint' | 'bad_worker_id' | 'unregistered' | 'conflict' | `data_${FpmRejectReason}`;
+export type StatsRejectReason = 'bad_json' | 'bad_shape' | 'bad_endpoint' | 'bad_worker_id' | 'unregistered' | 'unverified' | 'conflict' | 'duplicate' | `data_${FpmRejectReason}`;
 
 export interface WorkerStats {
   workerId: bigint;

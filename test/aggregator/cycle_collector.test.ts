@@ -29,12 +29,32 @@ test('only workers etcd lists at the subject they answered on are taken, and onl
   assert.deepEqual(Object.fromEntries(c.rejected), { unregistered: 2 });
 });
 
-test('with no etcd listing, every worker is taken and none counts toward the end of the cycle', () => {
-  const c = new CycleCollector(undefined);
-  c.add(reply(A, 'sa'));
-  c.add(reply(C, 'sc'));
-  assert.equal(c.workers.size, 2);
-  assert.equal(c.answered, 0);
+test('while etcd cannot be consulted, the workers of its last listing are taken and new ids wait (unverified); with no listing nobody is', () => {
+  const c = new CycleCollector(new Map([[A, subjectOf(A)]]), new Map(), false);
+  assert.deepEqual(c.add(reply(A, 'sa')), []);
+  assert.deepEqual(c.add(reply(C, 'sc')), ['unverified'], 'a made-up id is not believed while etcd is away');
+  assert.deepEqual([...c.workers.keys()], [A]);
+  assert.equal(c.answered, 1);
+  const none = new CycleCollector(new Map(), new Map(), false);
+  assert.deepEqual(none.add(reply(A, 'sa')), ['unverified']);
+  assert.equal(none.workers.size, 0);
+  assert.deepEqual(Object.fromEntries(c.rejected), { unverified: 1 });
+});
+
+test('the same answer twice is a duplicate believed once; a different one under the same instance id (a forger that copied it) is a conflict', () => {
+  const registered = new Map([
+    [A, subjectOf(A)],
+    [B, subjectOf(B)],
+  ]);
+  const c = new CycleCollector(registered);
+  c.add(reply(A, 'sa', 5));
+  assert.deepEqual(c.add(reply(A, 'sa', 5)), ['duplicate']);
+  assert.equal(c.workers.get(A)!.metrics.kvActiveBlocks, 5);
+  assert.equal(c.answered, 1);
+  c.add(reply(B, 'sb', 5));
+  assert.deepEqual(c.add(reply(B, 'sb', 66666)), ['conflict', 'conflict'], 'forged numbers under the copied instance id');
+  assert.deepEqual([...c.workers.keys()], [A]);
+  assert.deepEqual(Object.fromEntries(c.rejected), { duplicate: 1, conflict: 2 });
 });
 
 test('two answers for one worker are a conflict, a third too; the others are unaffected', () => {

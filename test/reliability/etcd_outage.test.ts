@@ -9,6 +9,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Etcd3 } from 'etcd3';
+import { connect } from '@nats-io/transport-node';
+import { stringifyJson } from '../../src/runtime/json.ts';
+import { dynamoEndpoint, dynamoStatsReply, dynamoSubject } from '../support/dynamoStats.ts';
 import { cleanups, sleep, waitUntil } from '../support/process.ts';
 import { startCluster } from '../support/servers.ts';
 import { startMetrics, startMockWorker, waitForScrape } from '../support/aggregator.ts';
@@ -70,3 +73,48 @@ test('etcd down longer than the lease TTL: current view throughout, re-registrat
   assert.equal(series(await (leaders.la === 1 ? b : a).scrape(), 'llm_kv_blocks_active').length, 0, 'the standby exports none');
   assert.ok(a.proc.running && b.proc.running && w.proc.running);
 });
+
+/**
+ * While etcd is unreachable, a NATS client answers every stats request with 2,000 invented
+ * endpoints and publishes hit-rate events for invented ids. Before this guard: 2,001 workers were
+ * exported, and the hit-rate tracker filled with the invented ids until it evicted the real
+ * worker's totals. Now only the worker etcd listed before the outage is believed; the others are
+ * counted `unverified` and never tracked.
+ */
+test('etcd down and a NATS client inventing 2,000 workers: none of them is exported or tracked', async (t) => {
+  const defer = cleanups(t);
+  const cluster = await startCluster();
+  defer(() => cluster.stop());
+  const w = await startMockWorker(cluster);
+  defer(() => w.proc.stop());
+  const real = String(w.ids[0]!);
+  const m = await startMetrics(cluster, ['--max-tracked-workers', '100']);
+  defer(() => m.proc.stop());
+  await waitForScrape(m, 'the real worker with hit-rate totals', (x) => (sample(x, 'llm_kv_blocks_active', { worker_id: real }) !== undefined && sample(x, 'llm_kv_hit_rate_isl_blocks_total', { worker_id: real }) !== undefined ? x : undefined));
+  await cluster.etcd.stop();
+  await waitForScrape(m, 'etcd seen unreachable', (x) => (sample(x, 'dynamo_metrics_etcd_reachable') === 0 ? x : undefined), 30_000);
+
+  const inventor = await connect({ servers: cluster.nats.url });
+  defer(() => inventor.close());
+  const base = 5_000_000_000_000_000_000n;
+  const invented = Array.from({ length: 2000 }, (_, i) => base + BigInt(i));
+  const reply = dynamoStatsReply(invented.map((id) => dynamoEndpoint(dynamoSubject(id), '{"request_active_slots":1,"request_total_slots":10,"kv_active_blocks":99,"kv_total_blocks":100}')), 'dynamo_my_component');
+  inventor.subscribe('$SRV.STATS.dynamo_my_component', { callback: (_e, msg) => void msg.respond(reply) });
+  const flood = setInterval(() => {
+    for (let i = 0; i < 200; i++) inventor.publish('namespace.dynamo.kv-hit-rate', stringifyJson({ worker_id: invented[Math.floor(Math.random() * invented.length)]!, isl_blocks: 10, overlap_blocks: 1 }));
+  }, 50);
+  defer(() => clearInterval(flood));
+  await inventor.flush();
+  const text = await waitForScrape(m, 'invented workers counted unverified', (x) => ((reasons(x, 'dynamo_metrics_stats_rejected_total').unverified ?? 0) >= 4000 && (reasons(x, 'dynamo_metrics_events_rejected_total').unverified_worker ?? 0) > 1000 ? x : undefined), 30_000);
+  for (let i = 0; i < 6; i++) {
+    const x = i === 0 ? text : await m.scrape();
+    assert.deepEqual(series(x, 'llm_kv_blocks_active').map((s) => s.labels.worker_id), [real], 'only the worker etcd listed before the outage');
+    assert.ok(sample(x, 'llm_kv_hit_rate_isl_blocks_total', { worker_id: real }) !== undefined, "the real worker's hit-rate totals are kept");
+    assert.equal(sample(x, 'dynamo_metrics_hit_rate_workers_dropped_total'), 0, 'nobody evicted from the tracker');
+    assert.ok((sample(x, 'llm_load_avg', { component: 'my_component', endpoint: 'my_endpoint' }) ?? 0) <= 100);
+    await sleep(500);
+  }
+  t.diagnostic(`with etcd down: 1 worker exported of 2,001 answering; ${reasons(text, 'dynamo_metrics_stats_rejected_total').unverified} answers unverified`);
+});
+
+const reasons = (text: string, name: string): Record<string, number> => Object.fromEntries(series(text, name).map((s) => [s.labels.reason!, s.value]));

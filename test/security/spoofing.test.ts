@@ -107,3 +107,56 @@ test('with deploy/nats/nats-server.conf, only workers answer stats and publish e
   }
   assert.equal(received, 0, 'the forger never received a stats request');
 });
+
+test("with deploy/nats/nats-server.conf, a client that reads the aggregator's inbox cannot answer into it; the worker's stream still flows", async (t) => {
+  const defer = cleanups(t);
+  Object.assign(process.env, { NATS_WORKER_PASSWORD: 'wpw', NATS_AGGREGATOR_PASSWORD: 'apw', NATS_CLIENT_PASSWORD: 'cpw' });
+  const nats = await startNats(['-c', join(ROOT, 'deploy', 'nats', 'nats-server.conf')]);
+  defer(() => nats.stop());
+  const etcd = await startEtcd();
+  defer(() => etcd.stop());
+  const cluster = { nats, etcd };
+  const w = await startMockWorker(cluster, [], { NATS_AUTH_USERNAME: 'worker', NATS_AUTH_PASSWORD: 'wpw' });
+  defer(() => w.proc.stop());
+  const real = w.ids[0]!;
+  const m = await startMetrics(cluster, [], { NATS_AUTH_USERNAME: 'aggregator', NATS_AUTH_PASSWORD: 'apw' });
+  defer(() => m.proc.stop());
+  await waitForScrape(m, 'the worker through the permissioned server', (x) => (sample(x, 'llm_kv_blocks_total', { worker_id: String(real) }) === 100 ? x : undefined));
+
+  // the stealing forger: a client that listens on every inbox, learns the worker's service id and
+  // the aggregator's reply subject from the worker's answer, and answers into that inbox first
+  const errors: string[] = [];
+  const forger = await connect({ servers: nats.url, user: 'client', pass: 'cpw' });
+  defer(() => forger.close());
+  void (async () => {
+    for await (const s of forger.status()) if (s.type === 'error') errors.push(String((s as { error?: unknown }).error ?? s.type));
+  })();
+  let seen = 0;
+  forger.subscribe('_INBOX.>', {
+    callback: (_e, msg) => {
+      const text = new TextDecoder().decode(msg.data);
+      const id = /"id":"([^"]+)"/.exec(text)?.[1];
+      if (id === undefined || !text.includes('io.nats.micro.v1.stats_response')) return;
+      seen++;
+      forger.publish(msg.subject, dynamoStatsReply([dynamoEndpoint(dynamoSubject(real), '{"request_active_slots":1,"request_total_slots":1000,"kv_active_blocks":666,"kv_total_blocks":1000}')]).replace('"id":"abc"', `"id":"${id}"`));
+    },
+  });
+  await forger.flush();
+  await waitUntil('the forger saw stats answers', () => (seen >= 3 ? true : undefined), 15_000, 100);
+  await waitUntil('the server refused its answers', () => (errors.some((e) => /permissions violation/i.test(e) && /_INBOX/.test(e)) ? true : undefined), 10_000, 100);
+  for (let i = 0; i < 6; i++) {
+    const x = await m.scrape();
+    assert.equal(sample(x, 'llm_kv_blocks_total', { worker_id: String(real) }), 100, 'the real worker, never the forged 1000');
+    assert.equal(reasons(x, 'dynamo_metrics_stats_rejected_total').conflict ?? 0, 0, 'no forged answer reached the aggregator');
+    await sleep(500);
+  }
+
+  // and a worker still answers a client's request with a stream of many frames (allow_responses)
+  const { DistributedRuntime } = await import('../../src/runtime/index.ts');
+  const drt = await DistributedRuntime.connect({ nats: { servers: [nats.url], user: 'client', pass: 'cpw' }, etcd: { endpoints: [etcd.url] } });
+  defer(() => drt.shutdown());
+  const client = await drt.namespace('dynamo').component('my_component').endpoint('my_endpoint').client();
+  await client.waitForInstances(1);
+  const chunks = await client.random({ text: Array.from({ length: 300 }, (_, i) => `w${i}`).join(' ') }).collect();
+  assert.ok(chunks.length >= 300, `${chunks.length} frames of one response stream`);
+});
