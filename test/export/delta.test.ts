@@ -31,6 +31,8 @@ test('carryInto adds undelivered delta sums and histograms, keeps series with no
   assert.equal(ms.find((m) => m.descriptor.name === 'g')!.dataPoints[0]!.value, 9);
 });
 
+// The export timeout (2 s) is far above a local receiver's answer: an export that times out after
+// the receiver took it is sent again (OTLP is at least once), which would count its deltas twice.
 test('a receiver down for seconds: delivered deltas add up to the true totals of an SDK counter, an observable counter and a snapshot counter', async (t) => {
   const defer = cleanups(t);
   let rx = await new OtlpReceiver().start();
@@ -38,7 +40,7 @@ test('a receiver down for seconds: delivered deltas add up to the true totals of
   const received: ReceivedExport[] = [];
   defer(() => rx.stop());
   const p = new MetricsPipeline(
-    loadExportConfig({ argv: ['--exporters', 'otlp', '--otlp-endpoint', rx.url, '--otlp-interval', '300ms', '--otlp-timeout', '250ms', '--otlp-temporality', 'delta'], env: {} }, { serviceName: 'delta' }),
+    loadExportConfig({ argv: ['--exporters', 'otlp', '--otlp-endpoint', rx.url, '--otlp-interval', '300ms', '--otlp-timeout', '2s', '--otlp-temporality', 'delta'], env: {} }, { serviceName: 'delta' }),
     { global: false },
   );
   defer(() => p.shutdown());
