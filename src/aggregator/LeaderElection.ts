@@ -3,6 +3,12 @@
  * create-if-absent. A second instance waits as a hot standby and takes over when the key is
  * deleted (the leader stopped, or its lease expired). A watch makes take-over prompt; a periodic
  * check covers what a watch can miss (etcd restarted with its data gone, the lease replaced).
+ *
+ * Fencing: a leader whose lease etcd has not confirmed for its TTL less a margin (by this
+ * process's clock, from the send time of the last answered renewal) stops leading on its own,
+ * before the lease can expire and a standby can take the key: when etcd's traffic stalls (a
+ * frozen connection, not a refused one) there are never two aggregators exporting worker series.
+ * It leads again once a check confirms the key and the lease is renewed.
  */
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
@@ -11,8 +17,17 @@ import { getLogger } from '../log.ts';
 import type { DistributedRuntime } from '../runtime/DistributedRuntime.ts';
 import { stringifyJson } from '../runtime/json.ts';
 import { errorMessage } from '../errors.ts';
+import { settleWithin } from '../time.ts';
 
 export const DEFAULT_LEADER_CHECK_INTERVAL_MS = 2_000;
+/** A check of the leader key that has not answered after this long counts as etcd unreachable. */
+export const DEFAULT_LEADER_CHECK_TIMEOUT_MS = 2_000;
+/** A leader steps down this long before its lease could expire, unconfirmed. */
+export const DEFAULT_LEADER_FENCE_MARGIN_MS = 2_000;
+/** How often a leader compares the time with its lease's confirmed life. */
+export const LEADER_FENCE_CHECK_INTERVAL_MS = 200;
+
+const TIMED_OUT = Symbol('timed out');
 
 const log = getLogger('metrics::leader');
 
@@ -24,6 +39,7 @@ export class LeaderElection extends EventEmitter<LeaderElectionEvents> {
   private leader = false;
   private watcher: Watcher | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private fenceTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private busy: Promise<void> | undefined;
 
@@ -33,6 +49,8 @@ export class LeaderElection extends EventEmitter<LeaderElectionEvents> {
     /** Told whether each etcd check went through. */
     private readonly onEtcdResult: (ok: boolean) => void = () => undefined,
     private readonly checkIntervalMs = DEFAULT_LEADER_CHECK_INTERVAL_MS,
+    private readonly fenceMarginMs = DEFAULT_LEADER_FENCE_MARGIN_MS,
+    private readonly checkTimeoutMs = DEFAULT_LEADER_CHECK_TIMEOUT_MS,
   ) {
     super();
   }
@@ -60,6 +78,20 @@ export class LeaderElection extends EventEmitter<LeaderElectionEvents> {
       log.warn('cannot watch the leader key; relying on periodic checks', { key: this.key, error: errorMessage(err) });
     }
     this.timer = setInterval(() => void this.check(), this.checkIntervalMs);
+    this.fenceTimer = setInterval(() => this.fence(), LEADER_FENCE_CHECK_INTERVAL_MS);
+  }
+
+  /** Whether the lease is confirmed for longer than the margin from now. */
+  private leaseConfirmed(): boolean {
+    return Date.now() < this.drt.lease.confirmedUntil() - this.fenceMarginMs;
+  }
+
+  /** Stops leading when the lease could expire soon without this process knowing it was renewed. */
+  private fence(): void {
+    if (!this.leader || this.leaseConfirmed()) return;
+    const age = (Date.now() - (this.drt.lease.confirmedUntil() - this.drt.lease.ttlSeconds * 1000)) / 1000;
+    log.warn(`etcd has not confirmed the lease for ${age.toFixed(1)} s: no longer leading ${this.key} before the lease can expire`);
+    this.set(false);
   }
 
   /** Acquires the key if free; confirms or gives up leadership according to who holds it. */
@@ -75,11 +107,12 @@ export class LeaderElection extends EventEmitter<LeaderElectionEvents> {
     const etcd = this.drt.etcd;
     const mine = this.value();
     try {
-      const res = await etcd
-        .if(this.key, 'Version', '==', 0)
-        .then(etcd.put(this.key).value(mine).lease(this.drt.lease.idString))
-        .else(etcd.get(this.key))
-        .commit();
+      const res = await settleWithin(
+        etcd.if(this.key, 'Version', '==', 0).then(etcd.put(this.key).value(mine).lease(this.drt.lease.idString)).else(etcd.get(this.key)).commit(),
+        this.checkTimeoutMs,
+        TIMED_OUT,
+      );
+      if (res === TIMED_OUT) throw new Error(`etcd did not answer within ${this.checkTimeoutMs} ms`);
       let holder: string | undefined;
       if (res.succeeded) {
         holder = mine;
@@ -88,7 +121,8 @@ export class LeaderElection extends EventEmitter<LeaderElectionEvents> {
         holder = kv?.value.toString();
       }
       this.onEtcdResult(true);
-      this.set(holder === mine && !this.stopped);
+      // a fenced leader leads again only once its lease is confirmed too
+      this.set(holder === mine && !this.stopped && this.leaseConfirmed());
     } catch (err) {
       this.onEtcdResult(false);
       // etcd unreachable: keep the current role; the lease decides if it lasts too long.
@@ -107,17 +141,18 @@ export class LeaderElection extends EventEmitter<LeaderElectionEvents> {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
+    clearInterval(this.fenceTimer);
     this.drt.off('leaseChanged', this.onLeaseChanged);
     await this.busy;
     await this.watcher?.cancel().catch(() => undefined);
-    if (this.leader) {
-      const etcd = this.drt.etcd;
-      await etcd
-        .if(this.key, 'Value', '==', this.value())
-        .then(etcd.delete().key(this.key))
-        .commit()
-        .catch(() => undefined);
-      this.set(false);
-    }
+    // compare-and-delete: a fenced leader may still hold the key; a standby's value never matches
+    const etcd = this.drt.etcd;
+    const release = etcd.if(this.key, 'Value', '==', this.value()).then(etcd.delete().key(this.key)).commit();
+    await settleWithin(
+      release.catch(() => undefined),
+      this.checkTimeoutMs,
+      undefined,
+    );
+    this.set(false);
   }
 }

@@ -53,6 +53,13 @@ interface Entry {
   dueAt: number;
   /** When etcd last renewed it (or granted it). */
   renewedAt: number;
+  /**
+   * When the latest renewal etcd answered was sent (or the grant): etcd restarted the TTL after
+   * that moment, so the lease lives at least until `confirmedAt + ttlMs`.
+   */
+  confirmedAt: number;
+  /** When the renewal in flight was sent. */
+  sentAt: number;
   /** A renewal was written and not yet answered. */
   awaiting: boolean;
   /** The stream it is renewed on. */
@@ -119,6 +126,15 @@ export class LeaseKeepAlive {
   }
 
   /**
+   * Until when lease `id` is known to live, by this process's clock: the send time of the latest
+   * renewal etcd answered (or of the grant) plus the TTL. Undefined for a lease not kept here.
+   */
+  confirmedUntil(id: bigint | string): number | undefined {
+    const e = this.entries.get(String(id));
+    return e === undefined ? undefined : e.confirmedAt + e.ttlMs;
+  }
+
+  /**
    * Keeps lease `id` (just granted with `ttlSeconds`) alive until `remove(id)`; `onLost` is
    * called once if etcd no longer has it or it could not be renewed for two TTLs.
    */
@@ -130,7 +146,7 @@ export class LeaseKeepAlive {
     const shard = this.shards[this.nextShard]!;
     this.nextShard = (this.nextShard + 1) % this.shards.length;
     shard.leases++;
-    this.entries.set(key, { id: key, ttlMs, onLost, dueAt: now + ttlMs * KEEPALIVE_FRACTION_OF_TTL, renewedAt: now, awaiting: false, shard });
+    this.entries.set(key, { id: key, ttlMs, onLost, dueAt: now + ttlMs * KEEPALIVE_FRACTION_OF_TTL, renewedAt: now, confirmedAt: now, sentAt: now, awaiting: false, shard });
     if (this.timer === undefined) {
       this.timer = setInterval(() => this.safeTick(), KEEPALIVE_TICK_MS);
     }
@@ -206,6 +222,7 @@ export class LeaseKeepAlive {
       const stream = e.shard.stream;
       if (e.dueAt > now || stream === undefined) continue;
       e.dueAt = now + e.ttlMs * KEEPALIVE_FRACTION_OF_TTL;
+      if (!e.awaiting) e.sentAt = now; // an unanswered renewal sent again: its answer confirms no later than the first send
       e.awaiting = true;
       if (e.shard.outstanding++ === 0) e.shard.progressAt = now;
       this.counts.renewalsSent++;
@@ -275,7 +292,10 @@ export class LeaseKeepAlive {
     if (e === undefined) return;
     e.awaiting = false;
     if (res.TTL === '0') this.lose(e, new LeaseLostError(`etcd no longer has lease ${e.id} (expired or revoked)`));
-    else e.renewedAt = now;
+    else {
+      e.renewedAt = now;
+      e.confirmedAt = e.sentAt;
+    }
   }
 
   private failed(sh: Shard, stream: KeepAliveStream, err: Error): void {

@@ -76,6 +76,15 @@ export class PrimaryLease extends EventEmitter<PrimaryLeaseEvents> {
     return this.currentId.toString();
   }
 
+  /**
+   * Until when (`Date.now()` milliseconds) the current lease is known to live: the send time of
+   * its latest renewal etcd answered plus its TTL. A holder of a lease-bound key (a leader) that
+   * is past this moment may already have lost the key to another process.
+   */
+  confirmedUntil(): number {
+    return this.keepAlive.confirmedUntil(this.currentId) ?? 0;
+  }
+
   /** Keeps `lease` alive; its loss (told by the keepalive, or by etcd refusing a put) starts one regrant. */
   private watch(lease: Lease, id: bigint): void {
     const lost = (err: Error): void => {
