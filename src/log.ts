@@ -11,6 +11,14 @@ const LEVELS: Record<LogLevel, number> = { error: 0, warn: 1, info: 2, debug: 3,
 export const DEFAULT_LOG_LEVEL: LogLevel = 'info';
 /** Minimum time between two lines of one rate-limited key. */
 export const DEFAULT_RATE_LIMIT_MS = 10_000;
+/**
+ * The longest line written, newline included: container runtimes (Docker's json-file and
+ * journald drivers, CRI's log format) split lines above 16 KiB, which breaks a JSON line in two.
+ * A longer line is cut: a text line at the limit with a note, a JSON line keeps its time, level,
+ * target and the start of its message, and says how long it was.
+ */
+export const MAX_LOG_LINE_BYTES = 16 * 1024;
+const CUT_MESSAGE_BYTES = 4 * 1024;
 
 export interface LogSink {
   write(line: string): void;
@@ -82,13 +90,17 @@ export class Logger {
     const message = redactText(rawMessage);
     const fields = rawFields === undefined ? undefined : redactFields(rawFields);
     if (settings.jsonl) {
-      settings.sink.write(
-        `${JSON.stringify({ time: ts, level: level.toUpperCase(), target: this.target, message, ...fields }, jsonSafe)}\n`,
-      );
+      const line = `${JSON.stringify({ time: ts, level: level.toUpperCase(), target: this.target, message, ...fields }, jsonSafe)}\n`;
+      settings.sink.write(fitsLine(line) ? line : `${JSON.stringify({ time: ts, level: level.toUpperCase(), target: this.target, message: cutBytes(message, CUT_MESSAGE_BYTES), truncated_from_bytes: Buffer.byteLength(line) })}\n`);
       return;
     }
     const extra = fields ? ` ${Object.entries(fields).map(([k, v]) => `${k}=${fmt(v)}`).join(' ')}` : '';
-    settings.sink.write(`${ts} ${level.toUpperCase().padStart(5)} ${this.target}: ${message}${extra}\n`);
+    const line = `${ts} ${level.toUpperCase().padStart(5)} ${this.target}: ${message}${extra}\n`;
+    if (fitsLine(line)) settings.sink.write(line);
+    else {
+      const note = ` … (line cut: ${Buffer.byteLength(line)} bytes)\n`;
+      settings.sink.write(`${cutBytes(line, MAX_LOG_LINE_BYTES - Buffer.byteLength(note)).replace(/\n/g, ' ')}${note}`);
+    }
   }
 
   error(message: string, fields?: Record<string, unknown>): void {
@@ -136,6 +148,20 @@ export class Logger {
   resetRateLimit(key: string): void {
     this.lastByKey.delete(key);
   }
+}
+
+function fitsLine(line: string): boolean {
+  // a UTF-16 length at most a third of the limit cannot exceed it in UTF-8
+  return line.length * 3 <= MAX_LOG_LINE_BYTES || Buffer.byteLength(line) <= MAX_LOG_LINE_BYTES;
+}
+
+/** The longest start of `text` of at most `maxBytes` UTF-8 bytes, never cutting a character. */
+export function cutBytes(text: string, maxBytes: number): string {
+  const bytes = Buffer.from(text);
+  if (bytes.length <= maxBytes) return text;
+  let end = maxBytes;
+  while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--; // back to a character's first byte
+  return bytes.subarray(0, end).toString();
 }
 
 function redactFields(fields: Record<string, unknown>): Record<string, unknown> {

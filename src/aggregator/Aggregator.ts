@@ -30,6 +30,9 @@ import { readinessOf, type Readiness } from './readiness.ts';
 export const STALE_AFTER_POLL_INTERVALS = 3;
 export const MIN_STALE_AFTER_MS = 5_000;
 
+/** Workers per `trace` line of a cycle's detail (a 63-bit id and its blocks take about 30 bytes). */
+export const TRACE_WORKERS_PER_LINE = 300;
+
 /** Least time between two re-listings of etcd prompted by stats from workers the view lacks. */
 export const DISCOVERY_REFRESH_MIN_INTERVAL_MS = 1_000;
 
@@ -298,19 +301,34 @@ export class Aggregator {
         log.rateLimited('warn', 'no-endpoints', `No endpoints found matching ${this.path}`);
       } else {
         log.resetRateLimit('no-endpoints');
-        if (log.enabled('debug')) {
-          log.debug('aggregated', {
-            workers: workers.size,
-            load_avg: stats?.avg,
-            load_std: stats?.std,
-            kv_active_blocks: Object.fromEntries([...workers].map(([id, w]) => [id.toString(), w.metrics.kvActiveBlocks])),
-          });
-        }
+        if (log.enabled('debug')) this.logCycle(workers, stats, answered);
       }
       return { workers: workers.size, complete: res.complete, elapsedMs: res.elapsedMs };
     } catch (err) {
       log.rateLimited('warn', 'cycle', 'scrape cycle failed', { error: errorMessage(err) });
       return undefined;
+    }
+  }
+
+  /**
+   * The cycle at `debug`: one summary line (about 200 bytes whatever the number of workers); at
+   * `trace` also every worker's active KV blocks, `TRACE_WORKERS_PER_LINE` to a line so that no
+   * line nears the 16 KiB a container runtime splits at.
+   */
+  private logCycle(workers: ReadonlyMap<bigint, WorkerStats>, stats: { avg: number; std: number } | undefined, answered: number): void {
+    let min = Infinity;
+    let max = -Infinity;
+    for (const w of workers.values()) {
+      min = Math.min(min, w.metrics.kvActiveBlocks);
+      max = Math.max(max, w.metrics.kvActiveBlocks);
+    }
+    log.debug('aggregated', { workers: workers.size, answered, load_avg: stats?.avg, load_std: stats?.std, kv_active_min: min, kv_active_max: max });
+    if (!log.enabled('trace')) return;
+    const all = [...workers];
+    const parts = Math.ceil(all.length / TRACE_WORKERS_PER_LINE);
+    for (let p = 0; p < parts; p++) {
+      const slice = all.slice(p * TRACE_WORKERS_PER_LINE, (p + 1) * TRACE_WORKERS_PER_LINE);
+      log.trace('aggregated workers', { part: `${p + 1}/${parts}`, kv_active_blocks: Object.fromEntries(slice.map(([id, w]) => [id.toString(), w.metrics.kvActiveBlocks])) });
     }
   }
 
