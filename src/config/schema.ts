@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError, errorMessage } from '../errors.ts';
-import { redactText } from '../redact.ts';
+import { redactText, registerSecret, registerUrlSecrets } from '../redact.ts';
 import { ValueError } from './values.ts';
 
 export { ConfigError };
@@ -199,7 +199,23 @@ export function loadOptions<S extends OptionTable>(table: S, input: LoadInput): 
       throw new ConfigError(`${flag} is required (or ${key}: in the config file); see --help`);
     }
   }
+  for (const [key, spec] of entries) registerSecretsOf(values[key], spec.secret === true);
   return { values: values as OptionValues<S>, sources: sources as Record<keyof S, string>, help };
+}
+
+/**
+ * Registers for redaction what a loaded value holds that is secret: all of a `secret` option
+ * (header values, passwords), and the userinfo of any URL in any option.
+ */
+function registerSecretsOf(value: unknown, secret: boolean): void {
+  if (typeof value === 'string') {
+    if (secret) registerSecret(value);
+    if (value.includes('@')) registerUrlSecrets(value);
+  } else if (Array.isArray(value)) {
+    for (const v of value) registerSecretsOf(v, secret);
+  } else if (typeof value === 'object' && value !== null) {
+    for (const v of Object.values(value)) registerSecretsOf(v, secret);
+  }
 }
 
 /** How an option's default reads in `--help`, the docs and the example file ('' for none). */

@@ -4,6 +4,7 @@
  * Credentials in the URL become an `Authorization` header and never travel in the URL itself.
  */
 import { readFileSync } from 'node:fs';
+import { registerSecret } from '../redact.ts';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { TimeoutError } from '../errors.ts';
@@ -42,12 +43,18 @@ export function credentialsFromUrl(raw: string): { url: string; authorization: s
 
 /** The `Authorization` header for `auth`, or for the URL's own credentials. */
 export function authorizationHeader(auth: HttpAuth, fromUrl: string | undefined): string | undefined {
-  if (auth.bearerTokenFile !== undefined) return `Bearer ${readFileSync(auth.bearerTokenFile, 'utf8').trim()}`;
-  if (auth.username !== undefined) {
+  let header = fromUrl;
+  if (auth.bearerTokenFile !== undefined) {
+    const token = readFileSync(auth.bearerTokenFile, 'utf8').trim();
+    registerSecret(token);
+    header = `Bearer ${token}`;
+  } else if (auth.username !== undefined) {
     const pass = auth.passwordFile !== undefined ? readFileSync(auth.passwordFile, 'utf8').replace(/\r?\n$/, '') : '';
-    return `Basic ${Buffer.from(`${auth.username}:${pass}`, 'utf8').toString('base64')}`;
+    registerSecret(pass);
+    header = `Basic ${Buffer.from(`${auth.username}:${pass}`, 'utf8').toString('base64')}`;
   }
-  return fromUrl;
+  if (header !== undefined) registerSecret(header.slice(header.indexOf(' ') + 1)); // the encoded form too
+  return header;
 }
 
 /** One request; the body of the answer is read (at most `maxBody` characters kept). */

@@ -8,7 +8,7 @@ import { Etcd3, type IOptions as EtcdClientOptions } from 'etcd3';
 import { LeaseKeepAlive } from './LeaseKeepAlive.ts';
 import { EtcdUnavailableError, NatsUnavailableError } from './errors.ts';
 import { errorMessage } from '../errors.ts';
-import { redactText, redactUrl } from '../redact.ts';
+import { redactText, redactUrl, registerSecret, registerUrlSecrets } from '../redact.ts';
 
 import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_ETCD_ENDPOINTS, DEFAULT_NATS_SERVER, DEFAULT_RECONNECT_WAIT_MS } from './defaults.ts';
 
@@ -68,13 +68,53 @@ export function etcdOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): EtcdOp
   };
 }
 
+/**
+ * The server URLs without their userinfo, and the credentials the first URL that has some
+ * carries (percent-decoded): `user:pass@` a user and password, `token@` a token. The userinfo
+ * runs to the last `@`, so a password may hold `@`, `/` or `:`. Every credential is registered
+ * for redaction.
+ */
+export function splitUrlCredentials(urls: string[]): { servers: string[]; user?: string; pass?: string; token?: string } {
+  const out: { servers: string[]; user?: string; pass?: string; token?: string } = { servers: [] };
+  for (const raw of urls) {
+    registerUrlSecrets(raw);
+    const m = /^([a-zA-Z][a-zA-Z0-9+.-]*:\/\/)?(.*)@([^@]*)$/.exec(raw);
+    if (m === null) {
+      out.servers.push(raw);
+      continue;
+    }
+    out.servers.push(`${m[1] ?? ''}${m[3]}`);
+    if (out.user !== undefined || out.token !== undefined) continue;
+    const info = m[2]!;
+    const colon = info.indexOf(':');
+    if (colon === -1) out.token = decode(info);
+    else {
+      out.user = decode(info.slice(0, colon));
+      out.pass = decode(info.slice(colon + 1));
+    }
+  }
+  return out;
+}
+
+function decode(v: string): string {
+  try {
+    return decodeURIComponent(v);
+  } catch {
+    return v;
+  }
+}
+
 /** Connects to NATS; reconnects forever afterwards. Throws `NatsUnavailableError` at start. */
 export async function connectNats(
   opts: NatsOptions,
   connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT_MS,
 ): Promise<NatsConnection> {
+  // credentials in a server URL (`nats://user:pass@host:4222`, `nats://token@host`) are used as
+  // the NATS client does not use them itself, and never travel or print as part of the URL
+  const { servers, user, pass, token } = splitUrlCredentials(opts.servers);
+  for (const secret of [opts.pass, opts.token, pass, token]) registerSecret(secret);
   const co: NodeConnectionOptions = {
-    servers: opts.servers,
+    servers,
     name: opts.name,
     timeout: connectTimeoutMs,
     reconnect: true,
@@ -85,8 +125,12 @@ export async function connectNats(
   if (opts.user !== undefined) {
     co.user = opts.user;
     co.pass = opts.pass;
+  } else if (user !== undefined && opts.token === undefined) {
+    co.user = user;
+    co.pass = pass;
   }
   if (opts.token !== undefined) co.token = opts.token;
+  else if (token !== undefined && opts.user === undefined) co.token = token;
   if (opts.credentialsFile !== undefined) {
     let creds: Uint8Array;
     try {
@@ -121,14 +165,9 @@ export function closeEtcdClient(etcd: Etcd3): void {
 export function createEtcdClient(opts: EtcdOptions, connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT_MS): Etcd3 {
   // user:password in an endpoint URL is etcd auth, as ETCD_AUTH_USERNAME/PASSWORD are (those win);
   // the URLs handed to the client carry no credentials.
-  let urlAuth: { username: string; password: string } | undefined;
-  const hosts = opts.endpoints.map((e) => {
-    const m = /^([a-z][a-z0-9+.-]*:\/\/)([^/@]*)@(.*)$/i.exec(e);
-    if (m === null) return e;
-    const [user = '', pass = ''] = m[2]!.split(':');
-    urlAuth ??= { username: decodeURIComponent(user), password: decodeURIComponent(pass) };
-    return `${m[1]}${m[3]}`;
-  });
+  const { servers: hosts, user, pass } = splitUrlCredentials(opts.endpoints);
+  registerSecret(opts.password);
+  const urlAuth = user === undefined ? undefined : { username: user, password: pass ?? '' };
   const co: EtcdClientOptions = {
     hosts,
     dialTimeout: connectTimeoutMs,

@@ -51,10 +51,11 @@ test(`generator (seed ${SEED}): 5,000 stats replies mixing good and garbage endp
         parts.push(garbageEndpoint(r, good.has(id) ? id + 5000n : id));
       }
     }
-    // a valid duplicate of a good worker after it: a conflict, neither is believed
+    // a valid second answer for a good worker after it, with other numbers: a conflict, neither is
+    // believed (the same numbers twice would be a duplicate, believed once)
     const firstGood = good.keys().next();
     const duplicated = !firstGood.done && r() < 0.2 ? firstGood.value : undefined;
-    if (duplicated !== undefined) parts.push(endpointJson(subjectOf(duplicated), goodData(99)));
+    if (duplicated !== undefined) parts.push(endpointJson(subjectOf(duplicated), goodData(good.get(duplicated) === 99 ? 98 : 99)));
     const body = r() < 0.02 ? `${parts.join(',').slice(0, 30)}` : `{"type":"io.nats.micro.v1.stats_response","endpoints":[${parts.join(',')}]}`;
     let parsed: ReturnType<typeof parseStatsReply>;
     try {

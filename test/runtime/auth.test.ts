@@ -74,3 +74,25 @@ test('etcd user and password from the environment', async (t) => {
     },
   );
 });
+
+test('NATS credentials inside the server URL are used, a password holding /, @, : and a space included, and never printed', async (t) => {
+  const defer = cleanups(t);
+  const password = 'p/4@s:s w0rd';
+  const nats = await startNats(['--user', 'dyn', '--pass', password]);
+  defer(() => nats.stop());
+  const etcd = await startEtcd();
+  defer(() => etcd.stop());
+  const hostPort = nats.url.replace(/^nats:\/\//, '');
+  for (const server of [`nats://dyn:${encodeURIComponent(password)}@${hostPort}`, `nats://dyn:${password}@${hostPort}`]) {
+    const drt = await DistributedRuntime.connect({ env: { NATS_SERVER: server, ETCD_ENDPOINTS: etcd.url } });
+    await drt.shutdown();
+  }
+  // a wrong password in the URL: one line, and neither the password nor its encoded form in it
+  const wrong = 'Wr0ng/p@ss';
+  await assert.rejects(DistributedRuntime.connect({ env: { NATS_SERVER: `nats://dyn:${wrong}@${hostPort}`, ETCD_ENDPOINTS: etcd.url }, connectTimeoutMs: 3000 }), (err: unknown) => {
+    assert.ok(err instanceof NatsUnavailableError);
+    assert.doesNotMatch(err.message, /Wr0ng|p@ss|Wr0ng%2F/);
+    assert.match(err.message, /authorization/i);
+    return true;
+  });
+});
