@@ -16,7 +16,7 @@ import { dynamoEndpoint, dynamoStatsReply, dynamoSubject } from '../support/dyna
 import { cleanups, sleep, waitUntil } from '../support/process.ts';
 import { startCluster } from '../support/servers.ts';
 import { startMetrics, startMockWorker, waitForScrape } from '../support/aggregator.ts';
-import { sample, series } from '../support/exposition.ts';
+import { reasons, sample, series } from '../support/exposition.ts';
 
 test('etcd down longer than the lease TTL: current view throughout, re-registration, one leader after', async (t) => {
   const defer = cleanups(t);
@@ -129,5 +129,3 @@ test('etcd down and a NATS client inventing 2,000 workers: none of them is expor
   }
   t.diagnostic(`with etcd down: 1 worker exported of 2,001 answering; ${reasons(text, 'dynamo_metrics_stats_rejected_total').unverified} answers unverified`);
 });
-
-const reasons = (text: string, name: string): Record<string, number> => Object.fromEntries(series(text, name).map((s) => [s.labels.reason!, s.value]));

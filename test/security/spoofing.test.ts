@@ -11,14 +11,33 @@ import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { stringifyJson } from '../../src/runtime/json.ts';
 import { cleanups, sleep, waitUntil } from '../support/process.ts';
-import { startCluster, startEtcd, startNats } from '../support/servers.ts';
-import { startMetrics, startMockWorker, waitForScrape } from '../support/aggregator.ts';
+import { startCluster, startEtcd, startNats, type EtcdServer, type NatsServer } from '../support/servers.ts';
+import { startMetrics, startMockWorker, waitForScrape, type MetricsProcess } from '../support/aggregator.ts';
 import { dynamoEndpoint, dynamoStatsReply, dynamoSubject } from '../support/dynamoStats.ts';
-import { sample, series } from '../support/exposition.ts';
+import { reasons, sample, series } from '../support/exposition.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const FORGED = 666;
-const reasons = (text: string, name: string): Record<string, number> => Object.fromEntries(series(text, name).map((s) => [s.labels.reason!, s.value]));
+
+/**
+ * nats-server with deploy/nats/nats-server.conf, etcd, a mock worker logged in as `worker` and the
+ * aggregator as `aggregator`, the worker exported.
+ */
+async function permissionedCluster(defer: (fn: () => unknown) => void): Promise<{ nats: NatsServer; etcd: EtcdServer; real: bigint; m: MetricsProcess }> {
+  Object.assign(process.env, { NATS_WORKER_PASSWORD: 'wpw', NATS_AGGREGATOR_PASSWORD: 'apw', NATS_CLIENT_PASSWORD: 'cpw' });
+  const nats = await startNats(['-c', join(ROOT, 'deploy', 'nats', 'nats-server.conf')]);
+  defer(() => nats.stop());
+  const etcd = await startEtcd();
+  defer(() => etcd.stop());
+  const cluster = { nats, etcd };
+  const w = await startMockWorker(cluster, [], { NATS_AUTH_USERNAME: 'worker', NATS_AUTH_PASSWORD: 'wpw' });
+  defer(() => w.proc.stop());
+  const real = w.ids[0]!;
+  const m = await startMetrics(cluster, [], { NATS_AUTH_USERNAME: 'aggregator', NATS_AUTH_PASSWORD: 'apw' });
+  defer(() => m.proc.stop());
+  await waitForScrape(m, 'the worker through the permissioned server', (x) => (sample(x, 'llm_kv_blocks_total', { worker_id: String(real) }) === 100 ? x : undefined));
+  return { nats, etcd, real, m };
+}
 
 test('on an open NATS: forged stats are conflicts or unregistered, absurd numbers refused, unlisted hit-rate events apart', async (t) => {
   const defer = cleanups(t);
@@ -64,18 +83,7 @@ test('on an open NATS: forged stats are conflicts or unregistered, absurd number
 
 test('with deploy/nats/nats-server.conf, only workers answer stats and publish events: the forger is refused by the server', async (t) => {
   const defer = cleanups(t);
-  Object.assign(process.env, { NATS_WORKER_PASSWORD: 'wpw', NATS_AGGREGATOR_PASSWORD: 'apw', NATS_CLIENT_PASSWORD: 'cpw' });
-  const nats = await startNats(['-c', join(ROOT, 'deploy', 'nats', 'nats-server.conf')]);
-  defer(() => nats.stop());
-  const etcd = await startEtcd();
-  defer(() => etcd.stop());
-  const cluster = { nats, etcd };
-  const w = await startMockWorker(cluster, [], { NATS_AUTH_USERNAME: 'worker', NATS_AUTH_PASSWORD: 'wpw' });
-  defer(() => w.proc.stop());
-  const real = w.ids[0]!;
-  const m = await startMetrics(cluster, [], { NATS_AUTH_USERNAME: 'aggregator', NATS_AUTH_PASSWORD: 'apw' });
-  defer(() => m.proc.stop());
-  await waitForScrape(m, 'the worker through the permissioned server', (x) => (sample(x, 'llm_kv_blocks_total', { worker_id: String(real) }) === 100 ? x : undefined));
+  const { nats, real, m } = await permissionedCluster(defer);
 
   // a forger with client credentials: cannot listen for stats requests, cannot publish events
   const errors: string[] = [];
@@ -110,18 +118,7 @@ test('with deploy/nats/nats-server.conf, only workers answer stats and publish e
 
 test("with deploy/nats/nats-server.conf, a client that reads the aggregator's inbox cannot answer into it; the worker's stream still flows", async (t) => {
   const defer = cleanups(t);
-  Object.assign(process.env, { NATS_WORKER_PASSWORD: 'wpw', NATS_AGGREGATOR_PASSWORD: 'apw', NATS_CLIENT_PASSWORD: 'cpw' });
-  const nats = await startNats(['-c', join(ROOT, 'deploy', 'nats', 'nats-server.conf')]);
-  defer(() => nats.stop());
-  const etcd = await startEtcd();
-  defer(() => etcd.stop());
-  const cluster = { nats, etcd };
-  const w = await startMockWorker(cluster, [], { NATS_AUTH_USERNAME: 'worker', NATS_AUTH_PASSWORD: 'wpw' });
-  defer(() => w.proc.stop());
-  const real = w.ids[0]!;
-  const m = await startMetrics(cluster, [], { NATS_AUTH_USERNAME: 'aggregator', NATS_AUTH_PASSWORD: 'apw' });
-  defer(() => m.proc.stop());
-  await waitForScrape(m, 'the worker through the permissioned server', (x) => (sample(x, 'llm_kv_blocks_total', { worker_id: String(real) }) === 100 ? x : undefined));
+  const { nats, etcd, real, m } = await permissionedCluster(defer);
 
   // the stealing forger: a client that listens on every inbox, learns the worker's service id and
   // the aggregator's reply subject from the worker's answer, and answers into that inbox first

@@ -36,3 +36,8 @@ export function series(text: string, name: string): { labels: Record<string, str
   }
   return out;
 }
+
+/** A counter's samples by their `reason` label: `{ conflict: 4, unregistered: 2 }`. */
+export function reasons(text: string, name: string): Record<string, number> {
+  return Object.fromEntries(series(text, name).map((s) => [s.labels.reason ?? '', s.value]));
+}
