@@ -15,6 +15,15 @@ import { ConfigError, errorMessage } from '../errors.ts';
 
 /** Successful bcrypt checks kept, so that a scraper's every request does not cost a bcrypt round. */
 export const AUTH_CACHE_SIZE = 64;
+/** bcrypt comparisons run at once (each costs about 0.2 s of CPU at cost 10); more wait. */
+export const MAX_BCRYPT_IN_FLIGHT = 2;
+/** Comparisons that may wait for a turn; beyond, a request with uncached credentials is refused at once. */
+export const MAX_BCRYPT_QUEUED = 16;
+/** Failed attempts a source address may make per window before it is refused without a comparison. */
+export const MAX_FAILURES_PER_SOURCE = 10;
+export const FAILURE_WINDOW_MS = 60_000;
+/** Source addresses whose failures are remembered (the oldest forgotten first). */
+export const MAX_TRACKED_SOURCES = 10_000;
 
 const CLIENT_AUTH = ['NoClientCert', 'RequestClientCert', 'RequireAnyClientCert', 'VerifyClientCertIfGiven', 'RequireAndVerifyClientCert'] as const;
 const TLS_VERSIONS: Record<string, SecureContextOptions['minVersion']> = { TLS10: 'TLSv1', TLS11: 'TLSv1.1', TLS12: 'TLSv1.2', TLS13: 'TLSv1.3' };
@@ -80,18 +89,42 @@ export function loadWebConfig(path: string): WebConfig {
   if (u !== undefined && u !== null) {
     if (typeof u !== 'object' || Array.isArray(u)) fail('basic_auth_users must be a mapping of user to bcrypt hash');
     for (const [name, hash] of Object.entries(u as Record<string, unknown>)) {
-      if (typeof hash !== 'string' || !/^\$2[abxy]?\$\d{2}\$[./A-Za-z0-9]{53}$/.test(hash)) fail(`basic_auth_users.${name} is not a bcrypt hash`);
+      // $2a$, $2b$ and $2y$ are what the bcrypt library here checks; $2x$ (and $2$) it cannot, so
+      // they are refused now rather than answering 500 to every request
+      if (typeof hash !== 'string' || !/^\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}$/.test(hash)) fail(`basic_auth_users.${name} is not a bcrypt hash of version 2a, 2b or 2y`);
       users.set(name, hash as string);
     }
   }
   return { tls, users };
 }
 
-/** Checks the Basic credentials of requests against `users`, caching recent successes. */
+/**
+ * Checks the Basic credentials of requests against `users`:
+ *
+ * - a successful check is cached (by a hash of the header), so a scraper costs one bcrypt round;
+ * - an unknown user is compared against a dummy hash of the same cost, so that users cannot be
+ *   told from non-users by the time of the answer (as exporter-toolkit does);
+ * - at most `MAX_BCRYPT_IN_FLIGHT` comparisons run at once and `MAX_BCRYPT_QUEUED` wait; a
+ *   source address with `MAX_FAILURES_PER_SOURCE` failures in the window is refused without a
+ *   comparison. A flood of wrong passwords therefore costs a bounded amount of CPU, and a scraper
+ *   with cached credentials always gets in.
+ */
 export class BasicAuthGate {
   private readonly ok = new Set<string>();
+  private readonly failures = new Map<string, { count: number; since: number }>();
+  private inFlight = 0;
+  private readonly waiting: (() => void)[] = [];
+  private readonly dummyHash: string | undefined;
 
-  constructor(private readonly users: ReadonlyMap<string, string>) {}
+  constructor(
+    private readonly users: ReadonlyMap<string, string>,
+    private readonly compare: (password: string, hash: string) => Promise<boolean> = (p, h) => bcrypt.compare(p, h),
+    private readonly now: () => number = Date.now,
+  ) {
+    const first = users.values().next();
+    // same version and cost as a real user's hash: a comparison takes as long
+    this.dummyHash = first.done === true ? undefined : `${first.value.slice(0, 7)}${'O'.repeat(53)}`;
+  }
 
   get enabled(): boolean {
     return this.users.size > 0;
@@ -101,17 +134,57 @@ export class BasicAuthGate {
     if (!this.enabled) return true;
     const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(req.headers.authorization ?? '');
     if (m === null) return false;
+    const key = createHash('sha256').update(m[1]!).digest('hex');
+    if (this.ok.has(key)) return true;
+    const source = req.socket.remoteAddress ?? '';
+    if (this.tooManyFailures(source)) return false;
     const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
-    if (colon < 0) return false;
-    const user = decoded.slice(0, colon);
+    const user = colon < 0 ? decoded : decoded.slice(0, colon);
     const hash = this.users.get(user);
-    if (hash === undefined) return false;
-    const key = createHash('sha256').update(decoded).digest('hex');
-    if (this.ok.has(key)) return true;
-    if (!(await bcrypt.compare(decoded.slice(colon + 1), hash))) return false;
+    const good = await this.compareInTurn(colon < 0 ? '' : decoded.slice(colon + 1), hash ?? this.dummyHash!);
+    if (good === undefined) return false; // too many waiting: refused without a comparison
+    if (!good || hash === undefined || colon < 0) {
+      this.fail(source);
+      return false;
+    }
     if (this.ok.size >= AUTH_CACHE_SIZE) this.ok.clear();
     this.ok.add(key);
     return true;
+  }
+
+  private tooManyFailures(source: string): boolean {
+    const f = this.failures.get(source);
+    if (f === undefined) return false;
+    if (this.now() - f.since > FAILURE_WINDOW_MS) {
+      this.failures.delete(source);
+      return false;
+    }
+    return f.count >= MAX_FAILURES_PER_SOURCE;
+  }
+
+  private fail(source: string): void {
+    const f = this.failures.get(source);
+    if (f !== undefined && this.now() - f.since <= FAILURE_WINDOW_MS) f.count++;
+    else {
+      this.failures.delete(source);
+      if (this.failures.size >= MAX_TRACKED_SOURCES) this.failures.delete(this.failures.keys().next().value!);
+      this.failures.set(source, { count: 1, since: this.now() });
+    }
+  }
+
+  /** One comparison in the bounded pool; undefined when the queue is full. */
+  private async compareInTurn(password: string, hash: string): Promise<boolean | undefined> {
+    if (this.inFlight >= MAX_BCRYPT_IN_FLIGHT) {
+      if (this.waiting.length >= MAX_BCRYPT_QUEUED) return undefined;
+      await new Promise<void>((resolve) => this.waiting.push(resolve)); // the finishing one hands its slot over
+    } else this.inFlight++;
+    try {
+      return await this.compare(password, hash).catch(() => false);
+    } finally {
+      const next = this.waiting.shift();
+      if (next !== undefined) next();
+      else this.inFlight--;
+    }
   }
 }
