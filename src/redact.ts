@@ -25,8 +25,12 @@ const URL_IN_TEXT = /\b[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^\s"'<>`]+/g;
 /** `user:password@host` with no scheme: a user, a colon, anything but white space, then `@` and a host. */
 const BARE_USERINFO = /(^|[\s,;=("'[])[^\s,;=("'[\]/@:]+:(?!\/\/)[^\s"'<>`]*@(?=[A-Za-z0-9[])/g;
 
-/** A credential header with its value: `Authorization: Bearer x`, `api-key=x`, `"x-api-key": "x"`. */
-const HEADER_VALUE = /(\b(?:proxy-)?authorization|\b[\w-]*(?:api[-_]?key|token|secret|password|passwd)|\bcookie|\bset-cookie)("?\s*[:=]\s*"?)([^\n"',;]+)/gi;
+/**
+ * A credential header with its value: `Authorization: Bearer x`, `api-key=x`, `"x-api-key": "x"`.
+ * The value is its auth scheme, if any, and one token; in a URL query it ends at `&` (the next
+ * parameter stays readable).
+ */
+const HEADER_VALUE = /(\b(?:proxy-)?authorization|\b[\w-]*(?:api[-_]?key|token|secret|password|passwd)|\bcookie|\bset-cookie)("?\s*[:=]\s*"?)((?:(?:bearer|basic|token|digest|apikey)\s+)?[^\s"',;]+)/gi;
 
 const secrets = new Set<string>();
 /** The secrets longest first (a secret that contains another is replaced whole), rebuilt after a registration. */
@@ -103,7 +107,13 @@ export function redactUrl(url: string): string {
 /** `text` with every known secret, URL userinfo, credential parameter and credential header value hidden. */
 export function redactText(text: string): string {
   // headers first: a header value may itself look like userinfo (`api-key:K@Y`)
-  let out = knownSecrets(text).replace(HEADER_VALUE, (m, name: string, sep: string, value: string) => (value.trim() === REDACTED ? m : `${name}${sep}${REDACTED}`));
+  let out = knownSecrets(text).replace(HEADER_VALUE, (m, name: string, sep: string, value: string, at: number, whole: string) => {
+    // a URL query parameter (after `?` or `&`) ends at the next `&`; a header's value does not
+    const inQuery = at > 0 && (whole[at - 1] === '?' || whole[at - 1] === '&');
+    const amp = inQuery ? value.indexOf('&') : -1;
+    const secret = amp === -1 ? value : value.slice(0, amp);
+    return secret === REDACTED ? m : `${name}${sep}${REDACTED}${amp === -1 ? '' : value.slice(amp)}`;
+  });
   if (out.includes('://')) out = out.replace(URL_IN_TEXT, redactUrl);
   if (out.includes('@')) out = out.replace(BARE_USERINFO, (_m, before: string) => `${before}${REDACTED}@`);
   return out;
