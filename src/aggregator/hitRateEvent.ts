@@ -5,6 +5,7 @@
  * `decodeGeneralEvent` parses any JSON. The first two answer `undefined` ("not mine") for
  * anything else, and the next one decides, with the same rules. Pure.
  */
+import { MAX_EVENT_BYTES } from './inputBounds.ts';
 import { parseJson } from '../runtime/json.ts';
 
 /** Worker ids are 63-bit (etcd lease ids). */
@@ -22,6 +23,8 @@ export type EventRejectReason =
   | 'overlap_exceeds_isl'
   | 'bad_worker_id'
   | 'unregistered_worker'
+  /** Larger than any hit-rate event (`MAX_EVENT_BYTES`): refused before it is read. */
+  | 'too_large'
   /** etcd cannot be consulted now and the id was not registered before: it waits for etcd. */
   | 'unverified_worker'
   /** The aggregator's event queue was full (events arrive faster than it decodes them). */
@@ -140,6 +143,7 @@ export function decodeGeneralEvent(text: string): HitRateEvent | EventRejectReas
 
 /** Validates one event body; a reason when it must be rejected. Pure. */
 export function decodeHitRateEvent(body: Uint8Array | string): HitRateEvent | EventRejectReason {
+  if (body.length > MAX_EVENT_BYTES) return 'too_large'; // refused unread (a string's length is at most its UTF-8 size)
   if (typeof body !== 'string') {
     const fast = decodeCanonicalBytes(body);
     if (fast !== undefined) return fast;

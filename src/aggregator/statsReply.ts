@@ -5,12 +5,13 @@
  * nats.js services write it is read by the fast path of canonicalReply.ts (its `data` parsed alone,
  * its text kept for the aggregate); any other, by the general path here, with the same result. Pure.
  */
+import { MAX_STATS_DEPTH, nestsDeeperThan } from './inputBounds.ts';
 import { hasUnsafeInteger, parseJson, parseJsonRounded, textOf } from '../runtime/json.ts';
 import { idFromHex } from '../runtime/names.ts';
 import { readCanonicalData, readCanonicalReply, type CanonicalData } from './canonicalReply.ts';
 import { decodeForwardPassMetrics, type FpmRejectReason, type ForwardPassMetrics } from '../runtime/forwardPassMetrics.ts';
 
-export type StatsRejectReason = 'bad_json' | 'bad_shape' | 'bad_endpoint' | 'bad_worker_id' | 'unregistered' | 'unverified' | 'conflict' | 'duplicate' | `data_${FpmRejectReason}`;
+export type StatsRejectReason = 'bad_json' | 'bad_shape' | 'bad_endpoint' | 'bad_worker_id' | 'unregistered' | 'unverified' | 'conflict' | 'duplicate' | 'too_deep' | `data_${FpmRejectReason}`;
 
 export interface WorkerStats {
   workerId: bigint;
@@ -52,6 +53,7 @@ function readStats(body: Uint8Array, service: string, endpoint: string, fastPath
     text = textOf(body);
     const fast = fastPath ? readCanonical(text, body, prefix) : undefined;
     if (fast !== undefined) return fast;
+    if (nestsDeeperThan(body, MAX_STATS_DEPTH)) return { workers: [], rejected: ['too_deep'] };
     // the native parser first; the exact one only for a reply whose kept `data` holds an integer beyond 2^53
     v = parseJsonRounded(text);
   } catch {

@@ -143,10 +143,11 @@ test('stats replies are read natively, and exactly again only when a kept data h
     }
   }
   assert.ok(exactOnes > 20, `enough replies took the exact path (${exactOnes})`);
-  // nested beyond the exact parser's depth with a long integer: refused as bad JSON, never thrown
+  // nested beyond any reply Dynamo writes (and the exact parser's depth), with a long integer:
+  // refused before parsing, never thrown
   const deep = `${'['.repeat(70)}9007199254740993${']'.repeat(70)}`;
   const body = new TextEncoder().encode(`{"endpoints":[{"subject":"dynamo_backend.generate-a","data":${deep}}]}`);
-  assert.deepEqual(parseStatsReply(body, 'dynamo_backend', 'generate').rejected, ['bad_json']);
+  assert.deepEqual(parseStatsReply(body, 'dynamo_backend', 'generate').rejected, ['too_deep']);
 });
 
 test('hit-rate events: validation reasons, and the canonical fast path agrees with the parser', () => {
