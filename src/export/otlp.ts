@@ -15,6 +15,7 @@ import { AggregationType, InstrumentType, type AggregationOption, type PushMetri
 import type { OtlpConfig } from './options.ts';
 import { credentialsFromUrl } from './httpClient.ts';
 import { MetricsRequestSerializer } from './otlpProtobuf.ts';
+import { withoutIpServerName } from './grpcServerName.ts';
 
 const TEMPORALITY: Record<OtlpConfig['temporality'], AggregationTemporalityPreference> = {
   cumulative: AggregationTemporalityPreference.CUMULATIVE,
@@ -66,7 +67,8 @@ function protobufHttpExporter(config: OTLPExporterNodeConfigBase & OTLPMetricExp
 
 /** The OTel gRPC exporter, built as its package builds it, with our serializer (see above). */
 function protobufGrpcExporter(config: OTLPGRPCExporterConfigNode & OTLPMetricExporterOptions): PushMetricExporter {
-  const grpc = convertLegacyOtlpGrpcOptions(config, 'METRICS');
+  const options = convertLegacyOtlpGrpcOptions(config, 'METRICS');
+  const grpc = { ...options, credentials: () => withoutIpServerName(options.credentials()) };
   return new OTLPMetricExporterBase(
     createOtlpGrpcExportDelegate(grpc, new MetricsRequestSerializer(), GRPC_COMPONENT_TYPE, MetricsExporterMetricsHelper, undefined, GRPC_SERVICE, GRPC_METHOD_PATH),
     config,
