@@ -31,15 +31,17 @@ test('carryInto adds undelivered delta sums and histograms, keeps series with no
   assert.equal(ms.find((m) => m.descriptor.name === 'g')!.dataPoints[0]!.value, 9);
 });
 
-// The export timeout (2 s) is far above a local receiver's answer: an export that times out after
-// the receiver took it is sent again (OTLP is at least once), which would count its deltas twice;
-// with it, a refused export fails after one retry.
+// The export timeout is the default (10 s), far above a local receiver's answer: an export that
+// times out after the receiver took it is sent again (OTLP is at least once), which would count
+// its deltas twice. (With 250 ms, and then 2 s, Node 22 runs under load delivered 43 of 40.) The
+// exporter's retries then bridge the 2 s outage: the deltas collected meanwhile wait merged behind
+// the export in flight; failed exports are carried in test/reliability/delta_outage.test.ts.
 test('a receiver down for seconds: delivered deltas add up to the true totals of an SDK counter, an observable counter and a snapshot counter', async (t) => {
   const defer = cleanups(t);
   const rx = await new OtlpReceiver().start();
   defer(() => rx.stop());
   const p = new MetricsPipeline(
-    loadExportConfig({ argv: ['--exporters', 'otlp', '--otlp-endpoint', rx.url, '--otlp-interval', '300ms', '--otlp-timeout', '2s', '--otlp-temporality', 'delta'], env: {} }, { serviceName: 'delta' }),
+    loadExportConfig({ argv: ['--exporters', 'otlp', '--otlp-endpoint', rx.url, '--otlp-interval', '300ms', '--otlp-temporality', 'delta'], env: {} }, { serviceName: 'delta' }),
     { global: false },
   );
   defer(() => p.shutdown());
@@ -93,5 +95,5 @@ test('a receiver down for seconds: delivered deltas add up to the true totals of
   assert.equal(delivered('observed_total'), 80);
   assert.equal(delivered('snap_total'), 120);
   assert.equal(p.health.snapshot('otlp').droppedPoints, 0);
-  assert.ok(p.health.snapshot('otlp').failures > 0, 'exports did fail while the receiver was down');
+  assert.ok(rx.requests > rx.exports.length, 'the receiver refused exports during the outage');
 });
