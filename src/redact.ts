@@ -66,7 +66,8 @@ function safeEncode(v: string): string {
   return encodeURIComponent(v);
 }
 
-function safeDecode(v: string): string {
+/** `decodeURIComponent(v)`, or `v` itself when it is not valid percent-encoding. */
+export function safeDecode(v: string): string {
   try {
     return decodeURIComponent(v);
   } catch {

@@ -72,7 +72,7 @@ export class CycleCollector {
     return refused;
   }
 
-  /** How many workers taken this cycle are not yet pinned (in steady state none). */
+  /** How many workers taken this cycle are not yet pinned (in steady state none; for tests and the status of pinning). */
   get unpinned(): number {
     return this.toPin.length;
   }

@@ -41,9 +41,8 @@ export async function scatterStats(
   service: string,
   onReply: (body: Uint8Array) => boolean,
   maxWaitMs = DEFAULT_SCATTER_MAX_WAIT_MS,
-  graceMs: number | (() => number) = DEFAULT_COMPLETE_GRACE_MS,
+  graceMs = DEFAULT_COMPLETE_GRACE_MS,
 ): Promise<ScatterResult> {
-  const grace = typeof graceMs === 'number' ? () => graceMs : graceMs;
   const started = performance.now();
   const inbox = createInbox();
   const replies: Uint8Array[] = [];
@@ -82,7 +81,7 @@ export async function scatterStats(
         replies[parsed++] = NO_BODY;
         if (onReply(body) && receiving) {
           complete = true;
-          const g = Math.min(grace(), Math.max(0, maxWaitMs - (performance.now() - started)));
+          const g = Math.min(graceMs, Math.max(0, maxWaitMs - (performance.now() - started)));
           if (g <= 0) stopReceiving();
           else graceTimer ??= setTimeout(stopReceiving, g);
         } else if (graceTimer !== undefined && complete) {

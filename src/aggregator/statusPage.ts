@@ -1,8 +1,9 @@
 /**
  * The aggregator's status page (docs/status-page.md): `/` (the page, from `static/`),
  * `/api/status` (JSON it refreshes from at the poll interval), `/health` and `/live` (readiness.ts)
- * on the pull server, behind the same limits and basic auth as `/metrics`. Everything shown is already exported as metrics; errors
- * are redacted (ExportHealth) and no configuration value that may hold a secret is shown.
+ * on the pull server, behind the same limits and basic auth as `/metrics`. Everything shown is
+ * already exported as metrics; errors are redacted (ExportHealth) and no configuration value that
+ * may hold a secret is shown.
  */
 import type { IncomingMessage } from 'node:http';
 import type { ExportHealth, ExporterStatus } from '../export/ExportHealth.ts';

@@ -8,7 +8,7 @@ import { Etcd3, type IOptions as EtcdClientOptions } from 'etcd3';
 import { LeaseKeepAlive } from './LeaseKeepAlive.ts';
 import { EtcdUnavailableError, NatsUnavailableError } from './errors.ts';
 import { errorMessage } from '../errors.ts';
-import { redactText, redactUrl, registerSecret, registerUrlSecrets } from '../redact.ts';
+import { redactText, redactUrl, registerSecret, registerUrlSecrets, safeDecode } from '../redact.ts';
 
 import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_ETCD_ENDPOINTS, DEFAULT_NATS_SERVER, DEFAULT_RECONNECT_WAIT_MS } from './defaults.ts';
 
@@ -87,21 +87,13 @@ export function splitUrlCredentials(urls: string[]): { servers: string[]; user?:
     if (out.user !== undefined || out.token !== undefined) continue;
     const info = m[2]!;
     const colon = info.indexOf(':');
-    if (colon === -1) out.token = decode(info);
+    if (colon === -1) out.token = safeDecode(info);
     else {
-      out.user = decode(info.slice(0, colon));
-      out.pass = decode(info.slice(colon + 1));
+      out.user = safeDecode(info.slice(0, colon));
+      out.pass = safeDecode(info.slice(colon + 1));
     }
   }
   return out;
-}
-
-function decode(v: string): string {
-  try {
-    return decodeURIComponent(v);
-  } catch {
-    return v;
-  }
 }
 
 /** Connects to NATS; reconnects forever afterwards. Throws `NatsUnavailableError` at start. */
