@@ -4,7 +4,7 @@
  * pipeline offers, in one table.
  */
 import { hostname } from 'node:os';
-import { connectionOptions, namespaceOption, nameParser } from '../config/commonOptions.ts';
+import { connectionOptions, connectionSettings, namespaceOption, nameParser } from '../config/commonOptions.ts';
 import type { Loaded, OptionTable } from '../config/schema.ts';
 import { formatDuration, formatHostPort, parseBool, parseDurationAtLeast, parseInteger, parseIp } from '../config/values.ts';
 import { exportConfigFrom, exportOptions, type ExportConfig } from '../export/options.ts';
@@ -71,8 +71,8 @@ export interface MetricsCommandConfig {
   maxTrackedWorkers: number;
   maxMissedCycles: number;
   push: boolean;
-  natsServers: string[];
-  etcdEndpoints: string[];
+  /** Where NATS and etcd are, and NATS's TLS material (`DistributedRuntime.connect`'s `nats` and `etcd`). */
+  connection: ReturnType<typeof connectionSettings>;
   export: ExportConfig;
 }
 
@@ -101,8 +101,7 @@ export function metricsConfigFrom(loaded: Loaded<MetricsOptionTable>): MetricsCo
     maxTrackedWorkers: v.max_tracked_workers,
     maxMissedCycles: v.max_missed_cycles,
     push: v.push,
-    natsServers: v.nats_server,
-    etcdEndpoints: v.etcd_endpoints,
+    connection: connectionSettings(v),
     export: exp,
   };
 }

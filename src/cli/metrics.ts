@@ -30,7 +30,7 @@ runCommand('metrics', async () => {
     log.info(`Prometheus metrics server started at ${server.displayUrl}`);
   }
   for (const [name, e] of pipeline.exporters) if (name !== 'prometheus') log.info(`Exporting to ${name}: ${e.describe()}`);
-  const drt = await DistributedRuntime.connect({ nats: { servers: cfg.natsServers }, etcd: { endpoints: cfg.etcdEndpoints } }).catch(async (err: unknown) => {
+  const drt = await DistributedRuntime.connect(cfg.connection).catch(async (err: unknown) => {
     await pipeline.shutdown();
     throw err;
   });

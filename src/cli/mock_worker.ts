@@ -4,6 +4,7 @@
  * and publishes a KV hit-rate event every second under its own worker id.
  */
 import { parseCommand } from './args.ts';
+import { connectionSettings } from '../config/commonOptions.ts';
 import { MOCK_WORKER_COMMAND } from './commands.ts';
 import { onShutdownSignal, runCommand } from './run.ts';
 import { getLogger } from '../log.ts';
@@ -24,8 +25,8 @@ runCommand('mock_worker', async () => {
     endpoint: v.endpoint,
     workers: v.workers,
     hitRateIntervalMs: v.hit_rate_interval,
-    nats: { ...natsOptionsFromEnv(), servers: v.nats_server },
-    etcd: { ...etcdOptionsFromEnv(), endpoints: v.etcd_endpoints },
+    nats: { ...natsOptionsFromEnv(), ...connectionSettings(v).nats },
+    etcd: { ...etcdOptionsFromEnv(), ...connectionSettings(v).etcd },
     // automatic endpoint metrics, and the status server when DYN_SYSTEM_ENABLED=true
     instrumentation: await processInstrumentation(),
   });

@@ -8,6 +8,7 @@
  */
 import { getLogger } from '../log.ts';
 import { parseCommand } from './args.ts';
+import { connectionSettings } from '../config/commonOptions.ts';
 import { SYSTEM_SERVER_COMMAND } from './commands.ts';
 import { onShutdownSignal, runCommand } from './run.ts';
 
@@ -20,7 +21,7 @@ runCommand('system_server', async () => {
   const { values: v } = parseCommand(SYSTEM_SERVER_COMMAND);
   // Loaded once the flags are good, so that --help, --version and a bad flag answer at once.
   const [{ connectInstrumented }, { DistributedRuntime }] = await Promise.all([import('../../instrumentation/index.ts'), import('../runtime/index.ts')]);
-  const connection = { nats: { servers: v.nats_server }, etcd: { endpoints: v.etcd_endpoints } };
+  const connection = connectionSettings(v);
   // the client measures nothing; the served example has automatic metrics and the status server
   const drt = v.client ? await DistributedRuntime.connect(connection) : await connectInstrumented(connection);
   onShutdownSignal('system_server', () => drt.shutdown());

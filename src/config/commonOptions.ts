@@ -29,7 +29,12 @@ export function namespaceOption(defaultNamespace: string, description: string) {
 export const NATS_URL_SCHEMES = ['nats', 'tls', 'ws', 'wss'] as const;
 export const ETCD_URL_SCHEMES = ['http', 'https'] as const;
 
-/** `--nats-server` / `NATS_SERVER` and `--etcd-endpoints` / `ETCD_ENDPOINTS`. */
+/**
+ * `--nats-server` / `NATS_SERVER`, `--etcd-endpoints` / `ETCD_ENDPOINTS` and NATS's TLS
+ * material (`--nats-tls-ca` / `NATS_CA`, `--nats-tls-cert` / `NATS_CERT`,
+ * `--nats-tls-key` / `NATS_KEY`: a path or PEM text). The credentials themselves
+ * (`NATS_AUTH_*`, `ETCD_AUTH_*`) are read from the environment only, as Dynamo reads them.
+ */
 export function connectionOptions() {
   return {
     nats_server: {
@@ -46,5 +51,48 @@ export function connectionOptions() {
       default: [DEFAULT_ETCD_ENDPOINTS],
       description: 'etcd endpoint URL(s), comma-separated',
     },
+    nats_tls_ca: {
+      flag: 'nats-tls-ca',
+      env: [{ name: 'NATS_CA' }],
+      parse: parseString,
+      description: 'CA certificate of the NATS servers (a private CA): a file or PEM text; TLS is then required',
+    },
+    nats_tls_cert: {
+      flag: 'nats-tls-cert',
+      env: [{ name: 'NATS_CERT' }],
+      parse: parseString,
+      description: 'client certificate for mutual TLS with NATS: a file or PEM text (with --nats-tls-key)',
+    },
+    nats_tls_key: {
+      flag: 'nats-tls-key',
+      env: [{ name: 'NATS_KEY' }],
+      parse: parseString,
+      secret: true,
+      description: 'key of the NATS client certificate: a file or PEM text',
+    },
   } satisfies OptionTable;
+}
+
+type ConnectionValues = {
+  nats_server: string[];
+  etcd_endpoints: string[];
+  nats_tls_ca?: string | undefined;
+  nats_tls_cert?: string | undefined;
+  nats_tls_key?: string | undefined;
+};
+
+/** What `DistributedRuntime.connect` takes from the loaded connection options (the rest comes from the environment). */
+export function connectionSettings(v: ConnectionValues): {
+  nats: { servers: string[]; tlsCa?: string; tlsCert?: string; tlsKey?: string };
+  etcd: { endpoints: string[] };
+} {
+  return {
+    nats: {
+      servers: v.nats_server,
+      ...(v.nats_tls_ca !== undefined ? { tlsCa: v.nats_tls_ca } : {}),
+      ...(v.nats_tls_cert !== undefined ? { tlsCert: v.nats_tls_cert } : {}),
+      ...(v.nats_tls_key !== undefined ? { tlsKey: v.nats_tls_key } : {}),
+    },
+    etcd: { endpoints: v.etcd_endpoints },
+  };
 }

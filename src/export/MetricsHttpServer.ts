@@ -21,6 +21,7 @@ import { getLogger } from '../log.ts';
 import { UsageError } from '../errors.ts';
 import type { ExportHealth } from './ExportHealth.ts';
 import { acceptsOpenMetrics, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, type PrometheusSerializerOptions } from './PrometheusSerializer.ts';
+import { ConnectionBudget } from './ConnectionBudget.ts';
 import { ExpositionCache } from './ExpositionCache.ts';
 import { DEFAULT_HTTP_LIMITS, DEFAULT_KEEP_ALIVE_TIMEOUT_MS, type HttpLimits } from './httpLimits.ts';
 import type { PullMetricReader } from './PullMetricReader.ts';
@@ -50,7 +51,7 @@ export interface RouteAnswer {
 export const MIN_GZIP_BYTES = 1_024;
 
 /** Why a connection was cut (the `reason` of `dynamo_metrics_http_connections_cut_total`). */
-export type CutReason = 'max_connections' | 'unread_bytes' | 'write_timeout';
+export type CutReason = 'max_connections' | 'max_connections_per_source' | 'evicted_idle' | 'unread_bytes' | 'write_timeout';
 
 export interface MetricsHttpServerOptions extends PrometheusSerializerOptions {
   host: string;
@@ -69,6 +70,11 @@ export interface MetricsHttpServerOptions extends PrometheusSerializerOptions {
 
 export { formatHostPort };
 
+/** A connection's id: its peer's address and port. */
+function connectionId(socket: Socket): string {
+  return `${socket.remoteAddress ?? ''}|${socket.remotePort ?? ''}`;
+}
+
 export class MetricsHttpServer {
   private readonly server: Server;
   private readonly path: string;
@@ -78,6 +84,9 @@ export class MetricsHttpServer {
   /** Bytes of responses given to each connection and not yet taken by its client. */
   private readonly unread = new WeakMap<Socket, number>();
   private readonly routes: Map<string, RouteHandler>;
+  private readonly budget: ConnectionBudget;
+  /** The open connections by id (`address|port`, the same for a TLS socket and the TCP one under it). */
+  private readonly sockets = new Map<string, Socket>();
 
   constructor(
     private readonly reader: PullMetricReader,
@@ -88,6 +97,9 @@ export class MetricsHttpServer {
     this.gate = new BasicAuthGate(opts.webConfig?.users ?? new Map());
     const tls = opts.webConfig?.tls;
     const handle = (req: IncomingMessage, res: ServerResponse): void => {
+      const id = connectionId(req.socket);
+      this.budget.busy(id, 1);
+      res.once('close', () => this.budget.busy(id, -1));
       void this.route(req, res).catch((err: Error) => {
         log.rateLimited('warn', 'route', 'request handling failed', { error: err.message });
         if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain' });
@@ -96,6 +108,7 @@ export class MetricsHttpServer {
     };
     const limits: HttpLimits = { ...DEFAULT_HTTP_LIMITS, ...opts.limits };
     this.limits = limits;
+    this.budget = new ConnectionBudget(limits.maxConnections, limits.maxConnectionsPerSource);
     this.cache = new ExpositionCache(opts);
     // Node refuses a header deadline beyond the request deadline
     const headersTimeout = Math.min(limits.headerTimeoutMs, limits.requestTimeoutMs);
@@ -108,8 +121,29 @@ export class MetricsHttpServer {
     };
     this.server = tls !== undefined ? createHttpsServer({ ...tls, ...serverOptions }, handle) : createServer(serverOptions, handle);
     this.server.keepAliveTimeout = DEFAULT_KEEP_ALIVE_TIMEOUT_MS;
-    this.server.maxConnections = limits.maxConnections;
-    this.server.on('drop', () => this.cut(undefined, 'max_connections'));
+    // the caps are applied here rather than by server.maxConnections, which refuses a newcomer
+    // while half-sent requests hold every place
+    this.server.on('connection', (socket: Socket) => this.admit(socket));
+  }
+
+  private admit(socket: Socket): void {
+    const id = connectionId(socket);
+    const decision = this.budget.admit(id, socket.remoteAddress ?? '');
+    if (!decision.admit) {
+      this.cut(socket, decision.reason);
+      return;
+    }
+    if (decision.evict !== undefined) {
+      const victim = this.sockets.get(decision.evict);
+      this.sockets.delete(decision.evict);
+      this.cut(victim, 'evicted_idle');
+    }
+    this.sockets.set(id, socket);
+    socket.once('close', () => {
+      if (this.sockets.get(id) !== socket) return; // its id was reused by a newer connection
+      this.sockets.delete(id);
+      this.budget.remove(id);
+    });
   }
 
   /** Cuts a connection (or counts one refused at accept). */

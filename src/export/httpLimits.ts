@@ -5,6 +5,12 @@
 
 /** Connections served at once; more are refused at accept (Prometheus keeps one per target). */
 export const DEFAULT_MAX_CONNECTIONS = 512;
+/**
+ * Connections one source address may hold at once: by default all of them (clients behind one
+ * proxy share an address), since at the global cap a newcomer from a lighter source takes the
+ * place of the heaviest source's longest-idle connection anyway.
+ */
+export const DEFAULT_MAX_CONNECTIONS_PER_SOURCE = DEFAULT_MAX_CONNECTIONS;
 /** A request's headers must arrive within this. */
 export const DEFAULT_HEADER_TIMEOUT_MS = 10_000;
 /** A whole request must arrive within this. */
@@ -18,6 +24,7 @@ export const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 65_000;
 
 export interface HttpLimits {
   maxConnections: number;
+  maxConnectionsPerSource: number;
   headerTimeoutMs: number;
   requestTimeoutMs: number;
   writeTimeoutMs: number;
@@ -26,6 +33,7 @@ export interface HttpLimits {
 
 export const DEFAULT_HTTP_LIMITS: HttpLimits = {
   maxConnections: DEFAULT_MAX_CONNECTIONS,
+  maxConnectionsPerSource: DEFAULT_MAX_CONNECTIONS_PER_SOURCE,
   headerTimeoutMs: DEFAULT_HEADER_TIMEOUT_MS,
   requestTimeoutMs: DEFAULT_REQUEST_TIMEOUT_MS,
   writeTimeoutMs: DEFAULT_WRITE_TIMEOUT_MS,

@@ -6,7 +6,7 @@ import { hostname } from 'node:os';
 import { ConfigError, loadOptions, type LoadInput, type OptionTable, type OptionValues } from '../config/schema.ts';
 import type { HttpAuth, HttpTls } from './httpClient.ts';
 import { loadWebConfig } from './webConfig.ts';
-import { DEFAULT_HEADER_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_UNREAD_BYTES, DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_WRITE_TIMEOUT_MS, type HttpLimits } from './httpLimits.ts';
+import { DEFAULT_HEADER_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_SOURCE, DEFAULT_MAX_UNREAD_BYTES, DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_WRITE_TIMEOUT_MS, type HttpLimits } from './httpLimits.ts';
 import {
   formatDuration,
   parseBool,
@@ -219,7 +219,14 @@ export function exportOptions(defaults: ExportDefaults) {
       flag: 'prometheus-max-connections',
       parse: (v) => parseInteger(v, 1, MAX_CONNECTIONS_LIMIT),
       default: DEFAULT_MAX_CONNECTIONS,
-      description: 'most connections the /metrics server holds at once; more are refused (counted in dynamo_metrics_http_connections_cut_total)',
+      description:
+        'most connections the /metrics server holds at once; a newcomer then takes the place of the longest-idle connection of the source holding the most, or is refused (counted in dynamo_metrics_http_connections_cut_total)',
+    },
+    'prometheus.max_connections_per_source': {
+      flag: 'prometheus-max-connections-per-source',
+      parse: (v) => parseInteger(v, 1, MAX_CONNECTIONS_LIMIT),
+      default: DEFAULT_MAX_CONNECTIONS_PER_SOURCE,
+      description: 'most connections one client address may hold at once; more are refused (counted)',
     },
     'prometheus.header_timeout': {
       flag: 'prometheus-header-timeout',
@@ -409,6 +416,7 @@ export function exportConfigFrom(v: OptionValues<ExportOptionTable>): ExportConf
       webConfigFile: v['prometheus.web_config_file'],
       limits: {
         maxConnections: v['prometheus.max_connections'],
+        maxConnectionsPerSource: v['prometheus.max_connections_per_source'],
         headerTimeoutMs: v['prometheus.header_timeout'],
         requestTimeoutMs: v['prometheus.request_timeout'],
         writeTimeoutMs: v['prometheus.write_timeout'],

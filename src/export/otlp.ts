@@ -15,7 +15,7 @@ import { AggregationType, InstrumentType, type AggregationOption, type PushMetri
 import type { OtlpConfig } from './options.ts';
 import { credentialsFromUrl } from './httpClient.ts';
 import { MetricsRequestSerializer } from './otlpProtobuf.ts';
-import { withoutIpServerName } from './grpcServerName.ts';
+import { withoutIpServerName } from '../grpcServerName.ts';
 
 const TEMPORALITY: Record<OtlpConfig['temporality'], AggregationTemporalityPreference> = {
   cumulative: AggregationTemporalityPreference.CUMULATIVE,

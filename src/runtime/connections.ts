@@ -3,8 +3,17 @@
  * one-line error when a server cannot be reached.
  */
 import { readFileSync } from 'node:fs';
-import { connect, credsAuthenticator, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
+import {
+  connect,
+  credsAuthenticator,
+  nkeyAuthenticator,
+  nkeys,
+  type NatsConnection,
+  type NodeConnectionOptions,
+} from '@nats-io/transport-node';
 import { Etcd3, type IOptions as EtcdClientOptions } from 'etcd3';
+import { withoutIpServerNames } from '../grpcServerName.ts';
+import { readPem } from './pem.ts';
 import { LeaseKeepAlive } from './LeaseKeepAlive.ts';
 import { EtcdUnavailableError, NatsUnavailableError } from './errors.ts';
 import { errorMessage } from '../errors.ts';
@@ -22,6 +31,14 @@ export interface NatsOptions {
   token?: string;
   /** A `.creds` file (`NATS_AUTH_CREDENTIALS_FILE`). */
   credentialsFile?: string;
+  /** A user NKEY seed, `SU…` (`NATS_AUTH_NKEY`, as Dynamo reads it). */
+  nkeySeed?: string;
+  /** CA certificate(s) that sign the server's certificate: a path or PEM text (`NATS_CA`). */
+  tlsCa?: string;
+  /** Client certificate for mutual TLS: a path or PEM text (`NATS_CERT`). */
+  tlsCert?: string;
+  /** The client certificate's key: a path or PEM text (`NATS_KEY`). */
+  tlsKey?: string;
   /** Connection name shown by the server's monitoring. */
   name?: string;
 }
@@ -31,8 +48,11 @@ export interface EtcdOptions {
   endpoints: string[];
   username?: string;
   password?: string;
+  /** CA certificate: a path or PEM text (`ETCD_AUTH_CA`). */
   caFile?: string;
+  /** Client certificate: a path or PEM text (`ETCD_AUTH_CLIENT_CERT`). */
   certFile?: string;
+  /** Client key: a path or PEM text (`ETCD_AUTH_CLIENT_KEY`). */
   keyFile?: string;
 }
 
@@ -54,6 +74,10 @@ export function natsOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): NatsOp
     pass: nonEmpty(env.NATS_AUTH_PASSWORD),
     token: nonEmpty(env.NATS_AUTH_TOKEN),
     credentialsFile: nonEmpty(env.NATS_AUTH_CREDENTIALS_FILE),
+    nkeySeed: nonEmpty(env.NATS_AUTH_NKEY),
+    tlsCa: nonEmpty(env.NATS_CA),
+    tlsCert: nonEmpty(env.NATS_CERT),
+    tlsKey: nonEmpty(env.NATS_KEY),
   };
 }
 
@@ -123,7 +147,8 @@ export async function connectNats(
   }
   if (opts.token !== undefined) co.token = opts.token;
   else if (token !== undefined && opts.user === undefined) co.token = token;
-  if (opts.credentialsFile !== undefined) {
+  if (opts.nkeySeed !== undefined) co.authenticator = nkeySeedAuthenticator(opts.nkeySeed);
+  else if (opts.credentialsFile !== undefined) {
     let creds: Uint8Array;
     try {
       creds = readFileSync(opts.credentialsFile);
@@ -134,6 +159,8 @@ export async function connectNats(
     }
     co.authenticator = credsAuthenticator(creds);
   }
+  const tls = natsTls(opts);
+  if (tls !== undefined) co.tls = tls;
   try {
     return await connect(co);
   } catch (err) {
@@ -142,6 +169,38 @@ export async function connectNats(
       { cause: err },
     );
   }
+}
+
+/** The authenticator of an NKEY seed; a value that is not a user seed is one line that does not echo it. */
+function nkeySeedAuthenticator(seed: string): NonNullable<NodeConnectionOptions['authenticator']> {
+  registerSecret(seed);
+  const bytes = new TextEncoder().encode(seed.trim());
+  try {
+    nkeys.fromSeed(bytes).getPublicKey();
+  } catch {
+    throw new NatsUnavailableError('NATS_AUTH_NKEY is not an NKEY seed (expected the SU… seed of a user key)');
+  }
+  return nkeyAuthenticator(bytes);
+}
+
+/**
+ * The client's TLS settings: required when a server URL says `tls://` or any TLS material is
+ * given; the CA replaces the system roots (a private CA), a certificate with its key makes mutual TLS.
+ */
+function natsTls(opts: NatsOptions): NodeConnectionOptions['tls'] {
+  const wantsTls = opts.servers.some((s) => /^tls:\/\//i.test(s));
+  if (!wantsTls && opts.tlsCa === undefined && opts.tlsCert === undefined && opts.tlsKey === undefined) return undefined;
+  if ((opts.tlsCert === undefined) !== (opts.tlsKey === undefined)) {
+    throw new NatsUnavailableError('NATS client TLS needs both a certificate (NATS_CERT, --nats-tls-cert) and its key (NATS_KEY, --nats-tls-key)');
+  }
+  const fail = (message: string): Error => new NatsUnavailableError(message);
+  const tls: NonNullable<NodeConnectionOptions['tls']> = {};
+  if (opts.tlsCa !== undefined) tls.ca = readPem(opts.tlsCa, 'NATS CA certificate', fail).toString();
+  if (opts.tlsCert !== undefined && opts.tlsKey !== undefined) {
+    tls.cert = readPem(opts.tlsCert, 'NATS client certificate', fail).toString();
+    tls.key = readPem(opts.tlsKey, 'NATS client key', fail).toString();
+  }
+  return tls;
 }
 
 /**
@@ -166,19 +225,18 @@ export function createEtcdClient(opts: EtcdOptions, connectTimeoutMs = DEFAULT_C
   };
   if (opts.username !== undefined) co.auth = { username: opts.username, password: opts.password ?? '' };
   else if (urlAuth !== undefined) co.auth = urlAuth;
-  if (opts.caFile !== undefined) {
-    const read = (f: string, what: string): Buffer => {
-      try {
-        return readFileSync(f);
-      } catch (err) {
-        throw new EtcdUnavailableError(`cannot read etcd ${what} ${f}: ${errorMessage(err)}`);
-      }
-    };
+  if (opts.caFile !== undefined || opts.certFile !== undefined || opts.keyFile !== undefined) {
+    if ((opts.certFile === undefined) !== (opts.keyFile === undefined)) {
+      throw new EtcdUnavailableError('etcd client TLS needs both ETCD_AUTH_CLIENT_CERT and ETCD_AUTH_CLIENT_KEY');
+    }
+    const fail = (message: string): Error => new EtcdUnavailableError(message);
     co.credentials = {
-      rootCertificate: read(opts.caFile, 'CA file'),
-      ...(opts.certFile !== undefined ? { certChain: read(opts.certFile, 'client certificate') } : {}),
-      ...(opts.keyFile !== undefined ? { privateKey: read(opts.keyFile, 'client key') } : {}),
+      // without a CA of its own, the system's roots (grpc-js's default)
+      rootCertificate: opts.caFile !== undefined ? readPem(opts.caFile, 'etcd CA certificate (ETCD_AUTH_CA)', fail) : (undefined as unknown as Buffer),
+      ...(opts.certFile !== undefined ? { certChain: readPem(opts.certFile, 'etcd client certificate (ETCD_AUTH_CLIENT_CERT)', fail) } : {}),
+      ...(opts.keyFile !== undefined ? { privateKey: readPem(opts.keyFile, 'etcd client key (ETCD_AUTH_CLIENT_KEY)', fail) } : {}),
     };
   }
-  return new Etcd3(co);
+  // etcd3 builds its gRPC credentials in its constructor: an IP endpoint gets no TLS server name
+  return withoutIpServerNames(() => new Etcd3(co));
 }

@@ -74,6 +74,13 @@ export class NatsServer extends BaseServer {
   }
 }
 
+/** Client TLS for etcd: its certificate and key, and the CA its clients' certificates must chain to. */
+export interface EtcdTls {
+  cert: string;
+  key: string;
+  ca: string;
+}
+
 export class EtcdServer extends BaseServer {
   protected readonly name = 'etcd';
   readonly dir = tempDir('dyn-etcd-');
@@ -81,11 +88,13 @@ export class EtcdServer extends BaseServer {
   constructor(
     readonly port: number,
     private readonly peerPort: number,
+    /** Serve clients over mutual TLS. */
+    private readonly tls?: EtcdTls,
   ) {
     super();
   }
   get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `${this.tls !== undefined ? 'https' : 'http'}://127.0.0.1:${this.port}`;
   }
   protected spawn(fresh: boolean): ManagedProcess {
     if (fresh) this.generation++;
@@ -100,9 +109,13 @@ export class EtcdServer extends BaseServer {
       '--initial-advertise-peer-urls', peer,
       '--initial-cluster', `test=${peer}`,
       '--log-level', 'warn',
+      ...(this.tls !== undefined
+        ? ['--cert-file', this.tls.cert, '--key-file', this.tls.key, '--trusted-ca-file', this.tls.ca, '--client-cert-auth']
+        : []),
     ], { logFile: join(this.dir, 'etcd.log') });
   }
   protected async ready(): Promise<boolean> {
+    if (this.tls !== undefined) return tcpAccepts(this.port);
     try {
       const res = await fetch(`${this.url}/health`, { signal: AbortSignal.timeout(1000) });
       const body = (await res.json()) as { health?: string };
@@ -145,9 +158,10 @@ async function memberIdBits(url: string): Promise<bigint> {
   return BigInt(body.header.member_id) & 0xffffn;
 }
 
-export async function startEtcd(): Promise<EtcdServer> {
+export async function startEtcd(opts: { tls?: EtcdTls } = {}): Promise<EtcdServer> {
   for (let attempt = 0; ; attempt++) {
-    const server = await onFreePorts(async () => new EtcdServer(await freePort(), await freePort()).start());
+    const server = await onFreePorts(async () => new EtcdServer(await freePort(), await freePort(), opts.tls).start());
+    if (opts.tls !== undefined) return server; // its ids are not what such a test is about
     if ((await memberIdBits(server.url)) >= 32n || attempt >= 5) return server;
     await server.stop();
   }
