@@ -14,7 +14,8 @@ import { encodeAggregate } from './aggregate.ts';
 import type { MetricsPipeline } from '../export/MetricsPipeline.ts';
 import { BRIDGE_METER_NAME } from '../export/MetricsPipeline.ts';
 import { AggregatorHealth, AggregatorMetrics, type AggregateView } from './AggregatorMetrics.ts';
-import { DEFAULT_MAX_TRACKED_WORKERS, HitRateTracker } from './HitRateTracker.ts';
+import { DEFAULT_MAX_TRACKED_WORKERS, HitRateTracker, type HitRateEvent } from './HitRateTracker.ts';
+import { HeldEvents } from './HeldEvents.ts';
 import { DEFAULT_MAX_MISSED_CYCLES, DEFAULT_POLL_INTERVAL_MS } from './options.ts';
 import { LeaderElection } from './LeaderElection.ts';
 import { DEFAULT_COMPLETE_GRACE_MS, DEFAULT_SCATTER_MAX_WAIT_MS, scatterStats } from './scatterStats.ts';
@@ -35,6 +36,13 @@ export const TRACE_WORKERS_PER_LINE = 300;
 
 /** Least time between two re-listings of etcd prompted by stats from workers the view lacks. */
 export const DISCOVERY_REFRESH_MIN_INTERVAL_MS = 1_000;
+/**
+ * Cycles in a row that may end without replacing the view when they would empty it while workers
+ * answer under ids etcd does not list yet (registrations in flight); then the empty view is published.
+ */
+export const MAX_EMPTY_CYCLES_HELD = 3;
+/** How often held hit-rate events are looked at again while some are held. */
+export const HELD_EVENTS_CHECK_MS = 500;
 
 const log = getLogger('metrics');
 const NOBODY: ReadonlyMap<bigint, string> = new Map();
@@ -86,6 +94,11 @@ export class Aggregator {
   readonly eventQueue: EventQueue<Uint8Array>;
   /** Worker id → cycles in a row it has missed while kept in the view. */
   private readonly missed = new Map<bigint, number>();
+  /** Hit-rate events of workers whose registration may be in flight. */
+  private readonly heldEvents = new HeldEvents();
+  private heldTimer: NodeJS.Timeout | undefined;
+  private settleScheduled = false;
+  private emptyCyclesHeld = 0;
   private readonly maxMissedCycles: number;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<CycleResult | undefined> | undefined;
@@ -112,8 +125,10 @@ export class Aggregator {
     this.maxMissedCycles = opts.maxMissedCycles ?? DEFAULT_MAX_MISSED_CYCLES;
     this.eventQueue = new EventQueue<Uint8Array>((bytes) => {
       const r = this.registeredSubjects(); // cached per etcd listing version
-      const reason = this.tracker.ingest(bytes, (id) => r.subjects.has(id), r.verified ? 'unregistered_worker' : 'unverified_worker');
-      if (reason !== undefined) log.rateLimited('warn', `event-${reason}`, 'dropped a KV hit-rate event', { reason });
+      // an unknown worker's events wait for its registration while etcd can vouch for it
+      const hold = r.verified ? this.holdEvent : undefined;
+      const reason = this.tracker.ingest(bytes, (id) => r.subjects.has(id), r.verified ? 'unregistered_worker' : 'unverified_worker', hold);
+      if (reason !== undefined && reason !== 'held') log.rateLimited('warn', `event-${reason}`, 'dropped a KV hit-rate event', { reason });
     }, opts.maxQueuedEvents ?? DEFAULT_MAX_QUEUED_EVENTS);
     this.election = new LeaderElection(drt, leaderKey(namespace, component, endpoint), (ok) => {
       this.health.etcdReachable = ok;
@@ -193,6 +208,7 @@ export class Aggregator {
     log.info(`Scraping endpoint ${this.path} for stats`);
     this.discovery = this.drt.discovery(this.opts.namespace, this.opts.component);
     this.discovery.on('removed', this.onRemoved);
+    this.discovery.on('added', this.onAdded);
     await this.discovery.started().catch((err: Error) => log.warn('cannot list instances in etcd yet', { error: err.message }));
     this.election.on('changed', (leading) => {
       this.health.leader = leading;
@@ -221,6 +237,33 @@ export class Aggregator {
       viewProblem: this.viewProblem(),
     });
   }
+
+  private readonly holdEvent = (e: HitRateEvent): boolean => {
+    if (!this.heldEvents.hold(e, Date.now())) return false;
+    this.heldTimer ??= setInterval(this.settleHeldEvents, HELD_EVENTS_CHECK_MS).unref();
+    return true;
+  };
+
+  /** Counts the held events whose worker is now registered, and refuses those held too long. */
+  private readonly settleHeldEvents = (): void => {
+    this.settleScheduled = false;
+    const r = this.registeredSubjects();
+    const { ready, expired } = this.heldEvents.settle((id) => r.subjects.has(id), Date.now());
+    for (const e of ready) this.tracker.add(e);
+    for (let i = 0; i < expired; i++) this.tracker.reject('unregistered_worker');
+    if (expired > 0) log.rateLimited('warn', 'event-unregistered_worker', 'dropped a KV hit-rate event', { reason: 'unregistered_worker' });
+    if (this.heldEvents.size === 0 && this.heldTimer !== undefined) {
+      clearInterval(this.heldTimer);
+      this.heldTimer = undefined;
+    }
+  };
+
+  /** A registration landed: held events may now count (once per turn, however many landed). */
+  private readonly onAdded = (): void => {
+    if (this.heldEvents.size === 0 || this.settleScheduled) return;
+    this.settleScheduled = true;
+    setImmediate(this.settleHeldEvents);
+  };
 
   /** A worker whose etcd key is deleted leaves the view at once, not at the next cycle. */
   private readonly onRemoved = (inst: Instance): void => {
@@ -285,6 +328,16 @@ export class Aggregator {
         void this.discovery?.refresh();
       }
       if (!this.election.isLeader || this.stopped || !this.natsConnected) return undefined;
+      // workers answer under ids etcd does not list yet (their registrations in flight, as when
+      // every id changes at once): an empty view now would be a moment's artefact, not the fleet
+      if (workers.size === 0 && (collector.rejected.get('unregistered') ?? 0) > 0 && this.emptyCyclesHeld < MAX_EMPTY_CYCLES_HELD) {
+        this.emptyCyclesHeld++;
+        this.lastRefreshAt = Date.now();
+        void this.discovery?.refresh();
+        log.rateLimited('info', 'empty-held', 'workers answer under ids etcd does not list yet; the view is not replaced by an empty one', { answers: collector.rejected.get('unregistered') });
+        return { workers: 0, complete: res.complete, elapsedMs: res.elapsedMs };
+      }
+      this.emptyCyclesHeld = 0;
       const stats = loadStatistics([...workers.values()].map((w) => w.metrics.kvActiveBlocks));
       this.current = { workers, stats };
       this.lastCycleAt = Date.now();
@@ -417,6 +470,9 @@ export class Aggregator {
     await this.running;
     this.events?.unsubscribe();
     this.discovery?.off('removed', this.onRemoved);
+    this.discovery?.off('added', this.onAdded);
+    clearInterval(this.heldTimer);
+    this.heldTimer = undefined;
   }
 
   /** Stops scraping, releases the leader key (a standby takes over at once). */

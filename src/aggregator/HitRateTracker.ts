@@ -45,9 +45,16 @@ export class HitRateTracker {
    * given) says whether its worker id is a registered worker: events for others are counted apart
    * (`notRegistered`: `unregistered_worker`, or `unverified_worker` while etcd cannot be consulted)
    * and never fill the tracked set, so a flood of made-up ids cannot evict real workers' totals.
+   * `hold` may take such an event instead (its worker's registration may be in flight): `held`.
    */
-  ingest(body: Uint8Array | string, isRegistered?: (workerId: bigint) => boolean, notRegistered: 'unregistered_worker' | 'unverified_worker' = 'unregistered_worker'): EventRejectReason | undefined {
+  ingest(
+    body: Uint8Array | string,
+    isRegistered?: (workerId: bigint) => boolean,
+    notRegistered: 'unregistered_worker' | 'unverified_worker' = 'unregistered_worker',
+    hold?: (e: HitRateEvent) => boolean,
+  ): EventRejectReason | 'held' | undefined {
     const e = decodeHitRateEvent(body);
+    if (typeof e !== 'string' && isRegistered !== undefined && !isRegistered(e.workerId) && hold?.(e) === true) return 'held';
     const reason = typeof e === 'string' ? e : isRegistered !== undefined && !isRegistered(e.workerId) ? notRegistered : undefined;
     if (reason !== undefined) {
       this.rejected.set(reason, (this.rejected.get(reason) ?? 0) + 1);

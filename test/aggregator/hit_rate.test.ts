@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeHitRateEvent, HitRateTracker } from '../../src/aggregator/HitRateTracker.ts';
 import { decodeCanonicalBytes, decodeCanonicalText, decodeGeneralEvent } from '../../src/aggregator/hitRateEvent.ts';
+import { HeldEvents } from '../../src/aggregator/HeldEvents.ts';
 /** Worker ids are 63-bit (etcd lease ids). */
 const MAX_WORKER_ID = (1n << 63n) - 1n;
 
@@ -215,4 +216,40 @@ test('the cap drops the least recently active worker, in O(1), and counts it', (
   one.add({ workerId: 2n, islBlocks: 1, overlapBlocks: 0 });
   one.add({ workerId: 3n, islBlocks: 1, overlapBlocks: 0 });
   assert.deepEqual([one.get(1n), one.get(2n), one.get(3n)?.islBlocks, one.size, one.dropped], [undefined, undefined, 1, 1, 2]);
+});
+
+test('events of a worker whose registration is in flight are held, counted once it is listed, refused after the hold; the hold is bounded', () => {
+  const t = new HitRateTracker(10);
+  const held = new HeldEvents(3, 1_000);
+  const registered = new Set<bigint>([1n]);
+  const isRegistered = (id: bigint): boolean => registered.has(id);
+  const hold = (e: Parameters<HeldEvents['hold']>[0]): boolean => held.hold(e, now);
+  let now = 0;
+  assert.equal(t.ingest(bytes(ev(1, 4, 2)), isRegistered, 'unregistered_worker', hold), undefined, 'a listed worker is counted at once');
+  assert.equal(t.ingest(bytes(ev(7, 10, 5)), isRegistered, 'unregistered_worker', hold), 'held');
+  now = 200;
+  assert.equal(t.ingest(bytes(ev(7, 6, 1)), isRegistered, 'unregistered_worker', hold), 'held');
+  assert.equal(t.ingest(bytes(ev(8, 6, 1)), isRegistered, 'unregistered_worker', hold), 'held');
+  assert.equal(t.ingest(bytes(ev(9, 6, 1)), isRegistered, 'unregistered_worker', hold), 'unregistered_worker', 'the hold is full: refused at once');
+  assert.equal(t.ingest(bytes(ev(7, 5, 9)), isRegistered, 'unregistered_worker', hold), 'overlap_exceeds_isl', 'a bad event is refused, not held');
+  assert.equal(held.size, 3);
+  assert.equal(t.get(7n), undefined, 'nothing counted while held');
+
+  // worker 7's registration lands: its two events count; 8 is still unknown and within the hold
+  registered.add(7n);
+  now = 900;
+  let out = held.settle(isRegistered, now);
+  assert.deepEqual(out.ready.map((e) => [e.workerId, e.islBlocks]), [[7n, 10], [7n, 6]], 'in arrival order');
+  assert.equal(out.expired, 0);
+  for (const e of out.ready) t.add(e);
+  assert.deepEqual(t.get(7n), { islBlocks: 16, overlapBlocks: 6 });
+  assert.equal(held.size, 1);
+  // 8 never registers: refused once held for the whole hold
+  now = 1_199;
+  assert.equal(held.settle(isRegistered, now).expired, 0);
+  now = 1_200;
+  out = held.settle(isRegistered, now);
+  assert.deepEqual(out, { ready: [], expired: 1 });
+  assert.equal(held.size, 0);
+  assert.deepEqual(Object.fromEntries(t.rejections()), { unregistered_worker: 1, overlap_exceeds_isl: 1 });
 });

@@ -1,0 +1,58 @@
+/**
+ * Every id changes at once: etcd stopped for longer than two lease TTLs, so every worker counts
+ * its lease lost, then restarted on its data, so the old leases (renewed by etcd when it starts)
+ * and keys are still there while the workers re-register under new ones. The view never holds
+ * old and new ids together, never goes empty once the workers are back, and hit-rate events of a
+ * worker whose registration is in flight are held, not refused.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { cleanups, sleep } from '../support/process.ts';
+import { startCluster } from '../support/servers.ts';
+import { startMetrics, startMockWorker, waitForScrape } from '../support/aggregator.ts';
+import { reasons, sample, series } from '../support/exposition.ts';
+
+const WORKERS = 20;
+
+test('etcd back on its data after every lease was given up: no doubled view, no empty one, no event refused', { timeout: 180_000 }, async (t) => {
+  const defer = cleanups(t);
+  const cluster = await startCluster();
+  defer(() => cluster.stop());
+  const w = await startMockWorker(cluster, ['--workers', String(WORKERS), '--hit-rate-interval', '200ms']);
+  defer(() => w.proc.stop());
+  const m = await startMetrics(cluster);
+  defer(() => m.proc.stop());
+  await waitForScrape(m, `${WORKERS} workers`, (x) => series(x, 'llm_kv_blocks_active').length === WORKERS, 60_000);
+  const oldIds = new Set(w.ids.map(String));
+
+  await cluster.etcd.stop();
+  // the workers give their leases up after two TTLs without a renewal
+  await sleep(25_000);
+  const refusedBefore = reasons(await m.scrape(), 'dynamo_metrics_events_rejected_total').unregistered_worker ?? 0;
+  await cluster.etcd.restart();
+  const restarted = Date.now();
+
+  const counts: { at: number; workers: number; old: number; fresh: number }[] = [];
+  let last = '';
+  while (Date.now() - restarted < 30_000) {
+    last = await m.scrape();
+    const ids = series(last, 'llm_kv_blocks_active').map((s) => s.labels.worker_id!);
+    const old = ids.filter((id) => oldIds.has(id)).length;
+    counts.push({ at: Date.now() - restarted, workers: ids.length, old, fresh: ids.length - old });
+    if (ids.length === WORKERS && old === 0 && counts.filter((c) => c.workers === WORKERS && c.old === 0).length >= 20) break;
+    await sleep(250);
+  }
+  const summary = counts.map((c) => `${c.at}:${c.old}+${c.fresh}`).join(' ');
+  t.diagnostic(`after the restart (ms: old+new ids): ${summary}`);
+  const final = counts.at(-1)!;
+  assert.deepEqual({ workers: final.workers, old: final.old }, { workers: WORKERS, old: 0 }, 'every worker back under its new id');
+  for (const c of counts) {
+    assert.ok(c.workers <= WORKERS, `never more workers than run: ${c.workers} at ${c.at} ms`);
+    assert.ok(c.old === 0 || c.fresh === 0, `never old and new ids together: ${c.old}+${c.fresh} at ${c.at} ms`);
+  }
+  const firstBack = counts.findIndex((c) => c.fresh > 0);
+  for (const c of counts.slice(firstBack)) assert.ok(c.workers > 0, `never empty once the workers are back: at ${c.at} ms`);
+  const refusedAfter = reasons(last, 'dynamo_metrics_events_rejected_total').unregistered_worker ?? 0;
+  assert.equal(refusedAfter - refusedBefore, 0, 'no hit-rate event refused as unregistered');
+  assert.ok((sample(last, 'dynamo_metrics_events_total') ?? 0) > 0);
+});
