@@ -16,6 +16,7 @@ import { BRIDGE_METER_NAME } from '../export/MetricsPipeline.ts';
 import { AggregatorHealth, AggregatorMetrics, type AggregateView } from './AggregatorMetrics.ts';
 import { DEFAULT_MAX_TRACKED_WORKERS, HitRateTracker, type HitRateEvent } from './HitRateTracker.ts';
 import { HeldEvents } from './HeldEvents.ts';
+import { MAX_EVENT_BYTES } from './inputBounds.ts';
 import { DEFAULT_MAX_MISSED_CYCLES, DEFAULT_POLL_INTERVAL_MS } from './options.ts';
 import { LeaderElection } from './LeaderElection.ts';
 import { DEFAULT_COMPLETE_GRACE_MS, DEFAULT_SCATTER_MAX_WAIT_MS, scatterStats } from './scatterStats.ts';
@@ -198,6 +199,13 @@ export class Aggregator {
     void this.watchNats().catch(() => undefined);
     const ns = this.drt.namespace(this.opts.namespace);
     this.events = ns.subscribe(KV_HIT_RATE_EVENT, (e) => {
+      // one far larger than any event is refused here, never queued (a flood of 1 MB ones would
+      // otherwise wait in the queue, a megabyte each, until its turn to be refused)
+      if (e.bytes.length > MAX_EVENT_BYTES) {
+        this.tracker.reject('too_large');
+        log.rateLimited('warn', 'event-too_large', 'dropped a KV hit-rate event', { reason: 'too_large', bytes: e.bytes.length });
+        return;
+      }
       if (!this.eventQueue.push(e.bytes)) {
         this.tracker.reject('overloaded');
         log.rateLimited('warn', 'event-overloaded', 'dropped a KV hit-rate event: the event queue is full', { reason: 'overloaded' });
