@@ -46,7 +46,7 @@ export const MAX_EMPTY_CYCLES_HELD = 3;
 export const HELD_EVENTS_CHECK_MS = 500;
 
 const log = getLogger('metrics');
-const NOBODY: ReadonlyMap<bigint, string> = new Map();
+const NOBODY: ReadonlyMap<bigint, string | undefined> = new Map();
 
 export interface AggregatorOptions {
   namespace: string;
@@ -86,7 +86,7 @@ export class Aggregator {
   private readonly maxWaitMs: number;
   private current: AggregateView | undefined;
   private discovery: InstanceDiscovery | undefined;
-  private registeredCache: { version: number; subjects: ReadonlyMap<bigint, string> } | undefined;
+  private registeredCache: { version: number; subjects: ReadonlyMap<bigint, string | undefined> } | undefined;
   private lastRefreshAt = 0;
   /** Worker id → the micro-service instance that answers for it (forgotten when etcd drops the worker). */
   private readonly owners = new Map<bigint, string>();
@@ -400,7 +400,7 @@ export class Aggregator {
    * worker etcd drops leaves at once (`onRemoved`), one that stops answering after the limit.
    * A worker in conflict this cycle is never kept.
    */
-  private keepMissing(collector: CycleCollector, registered: ReadonlyMap<bigint, string>): Map<bigint, WorkerStats> {
+  private keepMissing(collector: CycleCollector, registered: ReadonlyMap<bigint, string | undefined>): Map<bigint, WorkerStats> {
     // the cycle's own map, extended with the missing (no copy of 10,000 entries): an id added here
     // is one of `previous`, each of which is looked at once
     const workers = collector.workers;
@@ -433,7 +433,7 @@ export class Aggregator {
    * are still believed, and new ids wait for etcd (`unverified`), so that no made-up worker
    * enters the view meanwhile. Never listed: nobody can be vouched for.
    */
-  private registeredSubjects(): { subjects: ReadonlyMap<bigint, string>; verified: boolean } {
+  private registeredSubjects(): { subjects: ReadonlyMap<bigint, string | undefined>; verified: boolean } {
     const d = this.discovery;
     if (d === undefined || !d.listed) return { subjects: NOBODY, verified: false };
     if (this.registeredCache?.version !== d.version) {

@@ -25,7 +25,7 @@ export class CycleCollector {
    *   is the last one, and an answer it does not vouch for is `unverified` rather than `unregistered`
    */
   constructor(
-    private readonly registered: ReadonlyMap<bigint, string>,
+    private readonly registered: ReadonlyMap<bigint, string | undefined>,
     private readonly owners: Map<bigint, string> = new Map(),
     private readonly verified = true,
   ) {}

@@ -26,6 +26,11 @@ export interface WorkerStats {
   metrics: ForwardPassMetrics;
   /** The micro-service instance that answered (the reply's `id`): one per worker process. */
   serviceId?: string;
+  /**
+   * The load of each data-parallel rank, when the worker reports ranks (its load events name
+   * them, or more than one rank is known); `metrics` is then that of its first rank.
+   */
+  ranks?: ReadonlyMap<number, ForwardPassMetrics>;
 }
 
 export interface ParsedReply {

@@ -5,8 +5,9 @@
 import { InvalidNameError } from '../runtime/errors.ts';
 import { DEFAULT_ETCD_ENDPOINTS, DEFAULT_NATS_SERVER } from '../runtime/defaults.ts';
 import { validateName, type NameKind } from '../runtime/names.ts';
+import { readPem } from '../runtime/pem.ts';
 import { ConfigError, type OptionTable } from './schema.ts';
-import { parseString, parseUrlList } from './values.ts';
+import { parseString, parseUrlList, ValueError } from './values.ts';
 
 /** Parses a namespace, component or endpoint name; an invalid one is a `ConfigError`. */
 export function nameParser(kind: NameKind): (v: unknown) => string {
@@ -24,6 +25,14 @@ export function nameParser(kind: NameKind): (v: unknown) => string {
 /** `--namespace` / `DYN_NAMESPACE`, as every command that joins a namespace takes it. */
 export function namespaceOption(defaultNamespace: string, description: string) {
   return { flag: 'namespace', env: [{ name: 'DYN_NAMESPACE' }], parse: nameParser('namespace'), default: defaultNamespace, description };
+}
+
+/** TLS material given as a file path or PEM text: read now, so that a bad one is a one-line `ConfigError` at start. */
+export function parsePemSource(v: unknown): string {
+  const s = parseString(v);
+  // the value is named by the error line already: the message says only what is wrong with it
+  readPem(s, 'the file', (message) => new ValueError(message.replace(/^cannot read the file .*?: /, 'cannot be read: ').replace(/^the file .* holds no PEM data/, 'holds no PEM data')));
+  return s;
 }
 
 export const NATS_URL_SCHEMES = ['nats', 'tls', 'ws', 'wss'] as const;
@@ -54,19 +63,19 @@ export function connectionOptions() {
     nats_tls_ca: {
       flag: 'nats-tls-ca',
       env: [{ name: 'NATS_CA' }],
-      parse: parseString,
+      parse: parsePemSource,
       description: 'CA certificate of the NATS servers (a private CA): a file or PEM text; TLS is then required',
     },
     nats_tls_cert: {
       flag: 'nats-tls-cert',
       env: [{ name: 'NATS_CERT' }],
-      parse: parseString,
+      parse: parsePemSource,
       description: 'client certificate for mutual TLS with NATS: a file or PEM text (with --nats-tls-key)',
     },
     nats_tls_key: {
       flag: 'nats-tls-key',
       env: [{ name: 'NATS_KEY' }],
-      parse: parseString,
+      parse: parsePemSource,
       secret: true,
       description: 'key of the NATS client certificate: a file or PEM text',
     },

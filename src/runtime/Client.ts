@@ -27,11 +27,18 @@ export function clientErrorType(err: Error): ClientErrorType {
   return 'other';
 }
 
+/** An instance served over NATS: the only kind this client can send to. */
+export type NatsInstance = Instance & { readonly subject: string };
+
+function overNats(inst: Instance): inst is NatsInstance {
+  return inst.subject !== undefined;
+}
+
 export class Client {
   private rr = 0;
-  private cached: { version: number; list: Instance[] } | undefined;
+  private cached: { version: number; list: NatsInstance[] } | undefined;
   private readonly onRemoved = (inst: Instance): void => {
-    if (inst.endpoint === this.identity.endpoint) this.router.failSubject(inst.subject);
+    if (inst.endpoint === this.identity.endpoint && overNats(inst)) this.router.failSubject(inst.subject);
   };
 
   constructor(
@@ -45,17 +52,18 @@ export class Client {
     discovery.on('removed', this.onRemoved);
   }
 
-  /** The endpoint's instances, ordered by id. */
-  instances(): Instance[] {
+  /** The endpoint's instances served over NATS, ordered by id. */
+  instances(): NatsInstance[] {
     return [...this.sorted()];
   }
 
   /** The sorted list, recomputed only when discovery changed; shared, never handed out. */
-  private sorted(): readonly Instance[] {
+  private sorted(): readonly NatsInstance[] {
     const version = this.discovery.version;
     if (this.cached?.version !== version) {
       const list = this.discovery
         .list(this.identity.endpoint)
+        .filter(overNats)
         .sort((a, b) => (a.instanceId < b.instanceId ? -1 : a.instanceId > b.instanceId ? 1 : 0));
       this.cached = { version, list };
     }
@@ -125,7 +133,7 @@ export class Client {
     this.discovery.off('removed', this.onRemoved);
   }
 
-  private sendTo(inst: Instance, request: unknown, opts: RequestOptions, reroute?: Reroute): ResponseStream {
+  private sendTo(inst: NatsInstance, request: unknown, opts: RequestOptions, reroute?: Reroute): ResponseStream {
     const signal = opts.signal;
     if (signal?.aborted === true) return this.failed(new CancelledError(`request to ${inst.subject} cancelled before it was sent`));
     const obs = this.observer;

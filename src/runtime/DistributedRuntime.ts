@@ -20,18 +20,28 @@ import {
   type NatsOptions,
 } from './connections.ts';
 import { EndpointServer, type Handler, type ServeOptions } from './EndpointServer.ts';
-import { RegistrationConflictError, ShutdownError } from './errors.ts';
+import { RegistrationConflictError, ShutdownError, UsageError } from './errors.ts';
 import { retryTransient } from './leaseGrants.ts';
 import { publishEvent, subscribeEvents, type EventHandler } from './events.ts';
 import { InstanceDiscovery } from './InstanceDiscovery.ts';
 import { MicroService } from './MicroService.ts';
 import { NOOP_METRICS_FACTORY, type MetricsFactory } from './metricsFactory.ts';
-import { componentEventSubject, instancesPrefix, namespaceEventSubject, serviceName, validateName } from './names.ts';
+import {
+  componentEventSubject,
+  DISCOVERY_LAYOUTS,
+  instancesPrefix,
+  namespaceEventSubject,
+  serviceName,
+  v1InstancesPrefix,
+  validateName,
+  type DiscoveryLayout,
+} from './names.ts';
 import { NOOP_OBSERVER, type EndpointIdentity, type ObservedRuntime, type RuntimeInstrumentation } from './observer.ts';
 import { DEFAULT_LEASE_TTL_SECONDS, PrimaryLease } from './PrimaryLease.ts';
 import { DEFAULT_REQUEST_TIMEOUT_MS } from './ResponseRouter.ts';
 import { ResponseRouter } from './ResponseRouter.ts';
 import { errorMessage } from '../errors.ts';
+import { DEFAULT_DISCOVERY_LAYOUTS } from './defaults.ts';
 
 /** How long shutdown waits for in-flight requests before aborting them. */
 export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000;
@@ -70,6 +80,13 @@ export interface DistributedRuntimeOptions {
   instrumentation?: RuntimeInstrumentation;
   /** Environment to read settings from. @default process.env */
   env?: NodeJS.ProcessEnv;
+  /**
+   * The etcd layouts endpoints register in: `instances` (this project's and Dynamo's until late
+   * 2025), `v1` (Dynamo's key-value discovery since), or both, so that current Dynamo clients
+   * find a TypeScript worker. From `DYN_DISCOVERY_LAYOUTS` (comma list).
+   * @default ['instances']
+   */
+  discoveryLayouts?: DiscoveryLayout[];
 }
 
 export interface DistributedRuntimeEvents {
@@ -96,6 +113,8 @@ export class DistributedRuntime extends EventEmitter<DistributedRuntimeEvents> i
   private readonly statsSources = new Map<EndpointServer, () => void>();
   readonly requestTimeoutMs: number;
   readonly shutdownTimeoutMs: number;
+  /** The etcd layouts its endpoints register in. */
+  readonly discoveryLayouts: readonly DiscoveryLayout[];
 
   private constructor(
     readonly nats: NatsConnection,
@@ -109,6 +128,7 @@ export class DistributedRuntime extends EventEmitter<DistributedRuntimeEvents> i
     this.connectTimeoutMs = opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     this.requestTimeoutMs = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     this.shutdownTimeoutMs = opts.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS;
+    this.discoveryLayouts = opts.discoveryLayouts ?? discoveryLayoutsFromEnv(opts.env ?? process.env);
     lease.on('changed', (newId, oldId) => void this.reregister(newId, oldId));
     this.instrumentation.runtimeStarted?.(this);
   }
@@ -170,6 +190,7 @@ export class DistributedRuntime extends EventEmitter<DistributedRuntimeEvents> i
       handler as Handler<unknown>,
       this.instrumentation.endpointObserver(identity),
       opts,
+      this.discoveryLayouts,
     );
     server.bind(this.lease.id);
     this.servers.add(server);
@@ -205,7 +226,7 @@ export class DistributedRuntime extends EventEmitter<DistributedRuntimeEvents> i
     // fail requests to an instance whose key is gone, so the key stays while they run).
     server.stopAccepting();
     await server.drain(this.shutdownTimeoutMs);
-    await withTimeout(this.etcd.delete().key(server.registration().key).exec(), SHUTDOWN_STEP_TIMEOUT_MS).catch(
+    await withTimeout(Promise.all(server.registrations().map((r) => this.etcd.delete().key(r.key).exec())), SHUTDOWN_STEP_TIMEOUT_MS).catch(
       () => undefined,
     );
   }
@@ -222,7 +243,8 @@ export class DistributedRuntime extends EventEmitter<DistributedRuntimeEvents> i
     const prefix = instancesPrefix(namespace, component);
     let d = this.discoveries.get(prefix);
     if (d === undefined) {
-      d = new InstanceDiscovery(this.etcd, prefix);
+      // both layouts, read and watched together: a worker is believed in either
+      d = new InstanceDiscovery(this.etcd, [prefix, v1InstancesPrefix(namespace, component)]);
       this.discoveries.set(prefix, d);
     }
     return d;
@@ -407,6 +429,23 @@ export class Endpoint {
 }
 
 export type { RequestOptions };
+
+/**
+ * `DYN_DISCOVERY_LAYOUTS`: a comma list of `instances` and `v1`; unset, `instances`. An unknown
+ * name is a `UsageError`.
+ */
+export function discoveryLayoutsFromEnv(env: NodeJS.ProcessEnv): DiscoveryLayout[] {
+  const raw = env.DYN_DISCOVERY_LAYOUTS?.trim();
+  if (raw === undefined || raw === '') return [...DEFAULT_DISCOVERY_LAYOUTS];
+  const out: DiscoveryLayout[] = [];
+  for (const part of raw.split(',').map((s) => s.trim()).filter((s) => s !== '')) {
+    if (!(DISCOVERY_LAYOUTS as readonly string[]).includes(part)) {
+      throw new UsageError(`DYN_DISCOVERY_LAYOUTS: unknown layout ${JSON.stringify(part)} (use instances, v1 or both, comma-separated)`);
+    }
+    if (!out.includes(part as DiscoveryLayout)) out.push(part as DiscoveryLayout);
+  }
+  return out.length > 0 ? out : [...DEFAULT_DISCOVERY_LAYOUTS];
+}
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;

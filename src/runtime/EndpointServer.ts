@@ -12,7 +12,7 @@ import { errorMessage } from '../errors.ts';
 import { DecodeError, RegistrationConflictError } from './errors.ts';
 import { parseJson, stringifyJson, type JsonValue } from './json.ts';
 import { EndpointCounters, QUEUE_GROUP, type MicroService, type StatsHandler } from './MicroService.ts';
-import { endpointSubject, instanceKey, microEndpointName } from './names.ts';
+import { endpointSubject, instanceKey, microEndpointName, v1InstanceKey, type DiscoveryLayout } from './names.ts';
 import type { EndpointErrorType, EndpointIdentity, EndpointObserver } from './observer.ts';
 
 const log = getLogger('runtime::endpoint');
@@ -82,6 +82,8 @@ export class EndpointServer {
     private readonly handler: Handler<unknown>,
     private readonly observer: EndpointObserver,
     private readonly opts: ServeOptions,
+    /** The etcd layouts it registers in. */
+    private readonly layouts: readonly DiscoveryLayout[] = ['instances'],
   ) {
     this.decodeJson = (opts.decode ?? 'json') === 'json';
   }
@@ -121,31 +123,36 @@ export class EndpointServer {
     });
   }
 
-  /** The etcd key and value of this instance (docs/wire-protocol.md §3). */
-  registration(): { key: string; value: string } {
+  /** The etcd key and value of this instance (docs/wire-protocol.md §3), one per layout it registers in. */
+  registrations(): { key: string; value: string }[] {
     const { namespace, component, endpoint } = this.identity;
-    return {
-      key: instanceKey(namespace, component, endpoint, this.instanceId),
-      value: stringifyJson(
-        {
-          component,
-          endpoint,
-          namespace,
-          instance_id: this.instanceId,
-          transport: { nats_tcp: this.subjectName },
-        },
-        2,
-      ),
-    };
+    const fields = { component, endpoint, namespace, instance_id: this.instanceId, transport: { nats_tcp: this.subjectName } };
+    return this.layouts.map((layout) =>
+      layout === 'v1'
+        ? // the serde-tagged DiscoveryInstance of Dynamo's key-value discovery
+          { key: v1InstanceKey(namespace, component, endpoint, this.instanceId), value: stringifyJson({ type: 'Endpoint', ...fields }) }
+        : { key: instanceKey(namespace, component, endpoint, this.instanceId), value: stringifyJson(fields, 2) },
+    );
   }
 
-  /** Writes the instance key, create-if-absent, bound to `leaseId`. */
+  /** Writes the instance keys, create-if-absent, bound to `leaseId`, in one transaction. */
   async register(etcd: Etcd3, leaseId: string): Promise<void> {
-    const { key, value } = this.registration();
-    const res = await etcd.if(key, 'Version', '==', 0).then(etcd.put(key).value(value).lease(leaseId)).commit();
+    const regs = this.registrations();
+    let cmp = etcd.if(regs[0]!.key, 'Version', '==', 0);
+    for (const r of regs.slice(1)) cmp = cmp.and(r.key, 'Version', '==', 0);
+    const res = await cmp.then(...regs.map((r) => etcd.put(r.key).value(r.value).lease(leaseId))).commit();
     if (!res.succeeded) {
-      const existing = await etcd.get(key).string();
-      if (existing !== value) throw new RegistrationConflictError(`etcd key ${key} already holds another instance`);
+      for (const r of regs) {
+        const existing = await etcd.get(r.key).string();
+        if (existing !== null && existing !== r.value) throw new RegistrationConflictError(`etcd key ${r.key} already holds another instance`);
+      }
+      // some keys were ours already (a retried registration): write the rest
+      const missing: { key: string; value: string }[] = [];
+      for (const r of regs) if ((await etcd.get(r.key).string()) === null) missing.push(r);
+      for (const r of missing) {
+        const put = await etcd.if(r.key, 'Version', '==', 0).then(etcd.put(r.key).value(r.value).lease(leaseId)).commit();
+        if (!put.succeeded && (await etcd.get(r.key).string()) !== r.value) throw new RegistrationConflictError(`etcd key ${r.key} already holds another instance`);
+      }
     }
   }
 

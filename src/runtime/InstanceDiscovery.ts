@@ -17,8 +17,11 @@ export interface Instance {
   readonly component: string;
   readonly endpoint: string;
   readonly instanceId: bigint;
-  /** The NATS subject requests go to. */
-  readonly subject: string;
+  /**
+   * The NATS subject requests go to; undefined for an instance served over another request
+   * plane (Dynamo's `tcp` or `http` transports), which is known but cannot be asked over NATS.
+   */
+  readonly subject: string | undefined;
 }
 
 export interface InstanceDiscoveryEvents {
@@ -26,20 +29,33 @@ export interface InstanceDiscoveryEvents {
   removed: [Instance];
 }
 
-/** Parses one etcd entry under `instances/`; undefined (and logged) if it is not a valid instance. */
+const LEGACY_KEY = /^instances\/([^/]+)\/([^/]+)\/(.+):([0-9a-f]+)$/;
+const V1_KEY = /^v1\/instances\/([^/]+)\/([^/]+)\/([^/]+)\/([0-9a-f]+)$/;
+
+/**
+ * Parses one etcd entry of either layout (`instances/{ns}/{comp}/{ep}:{hex}` or
+ * `v1/instances/{ns}/{comp}/{ep}/{hex}`) holding either value shape (the plain instance, or
+ * Dynamo's serde-tagged `DiscoveryInstance` with `"type": "Endpoint"`); undefined if it is not a
+ * valid endpoint instance: the key and the value must agree on every name and the id.
+ */
 export function parseInstance(key: string, value: Buffer | Uint8Array | string): Instance | undefined {
-  const m = /^instances\/([^/]+)\/([^/]+)\/(.+):([0-9a-f]+)$/.exec(key);
+  const m = LEGACY_KEY.exec(key) ?? V1_KEY.exec(key);
   const idFromKey = m === null ? undefined : idFromHex(m[4] ?? '');
   if (m === null || idFromKey === undefined) return undefined;
   try {
     const v = parseJson(typeof value === 'string' ? value : new Uint8Array(value)) as Record<string, unknown>;
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) return undefined;
+    if ('type' in v && v.type !== 'Endpoint') return undefined;
     const id = v.instance_id;
-    const transport = v.transport as Record<string, unknown> | undefined;
-    const subject = transport?.nats_tcp;
-    if ((typeof id !== 'bigint' && typeof id !== 'number') || BigInt(id) !== idFromKey || typeof subject !== 'string') {
-      return undefined;
+    if ((typeof id !== 'bigint' && typeof id !== 'number') || BigInt(id) !== idFromKey) return undefined;
+    for (const [field, fromKey] of [['namespace', m[1]], ['component', m[2]], ['endpoint', m[3]]] as const) {
+      if (field in v && v[field] !== fromKey) return undefined;
     }
-    return { namespace: m[1]!, component: m[2]!, endpoint: m[3]!, instanceId: idFromKey, subject };
+    const transport = v.transport;
+    if (typeof transport !== 'object' || transport === null) return undefined;
+    const nats = (transport as Record<string, unknown>).nats_tcp;
+    if (nats !== undefined && typeof nats !== 'string') return undefined;
+    return { namespace: m[1]!, component: m[2]!, endpoint: m[3]!, instanceId: idFromKey, subject: nats };
   } catch {
     return undefined;
   }
@@ -51,16 +67,20 @@ export class InstanceDiscovery extends EventEmitter<InstanceDiscoveryEvents> {
   version = 0;
   /** Whether a listing ever succeeded: before that, an empty list means "unknown", not "none". */
   listed = false;
-  private watcher: Watcher | undefined;
+  private readonly watchers: Watcher[] = [];
   private closed = false;
   private disconnected = false;
   private readonly ready: Promise<void>;
 
+  /** The prefixes followed, one per layout (`instances/{ns}/{comp}/`, `v1/instances/{ns}/{comp}/`). */
+  readonly prefix: string;
+
   constructor(
     private readonly etcd: Etcd3,
-    readonly prefix: string,
+    private readonly prefixes: readonly string[],
   ) {
     super();
+    this.prefix = prefixes.join(' ');
     this.ready = this.start();
     this.ready.catch(() => undefined);
   }
@@ -70,10 +90,20 @@ export class InstanceDiscovery extends EventEmitter<InstanceDiscoveryEvents> {
     return this.ready;
   }
 
-  /** Instances currently registered, optionally of one endpoint only. */
+  /**
+   * Instances currently registered, optionally of one endpoint only; an instance registered in
+   * both layouts is listed once.
+   */
   list(endpoint?: string): Instance[] {
     const out: Instance[] = [];
-    for (const inst of this.byKey.values()) if (endpoint === undefined || inst.endpoint === endpoint) out.push(inst);
+    const seen = new Set<string>();
+    for (const inst of this.byKey.values()) {
+      if (endpoint !== undefined && inst.endpoint !== endpoint) continue;
+      const id = `${inst.endpoint}\u0000${inst.instanceId}`;
+      if (seen.has(id)) continue;
+      seen.add(id);
+      out.push(inst);
+    }
     return out;
   }
 
@@ -99,42 +129,52 @@ export class InstanceDiscovery extends EventEmitter<InstanceDiscoveryEvents> {
 
   close(): void {
     this.closed = true;
-    void this.watcher?.cancel().catch(() => undefined);
+    for (const w of this.watchers) void w.cancel().catch(() => undefined);
   }
 
   private async start(): Promise<void> {
     const revision = await this.resync();
     if (this.closed) return;
-    const w = await this.etcd.watch().prefix(this.prefix).startRevision(String(revision + 1n)).create();
-    if (this.closed) {
-      await w.cancel().catch(() => undefined);
-      return;
+    for (const prefix of this.prefixes) {
+      const w = await this.etcd.watch().prefix(prefix).startRevision(String(revision + 1n)).create();
+      if (this.closed) {
+        await w.cancel().catch(() => undefined);
+        return;
+      }
+      this.watchers.push(w);
+      w.on('put', (kv) => this.put(kv));
+      w.on('delete', (kv) => this.remove(kv.key.toString()));
+      w.on('disconnected', () => {
+        this.disconnected = true;
+      });
+      w.on('connected', () => {
+        if (!this.disconnected) return;
+        this.disconnected = false;
+        this.resync().catch((err: Error) => log.warn('cannot re-list instances after reconnecting', { prefix: this.prefix, error: err.message }));
+      });
+      w.on('error', (err: Error) => log.rateLimited('warn', `watch-${prefix}`, 'etcd watch error', { prefix, error: err.message }));
     }
-    this.watcher = w;
-    w.on('put', (kv) => this.put(kv));
-    w.on('delete', (kv) => this.remove(kv.key.toString()));
-    w.on('disconnected', () => {
-      this.disconnected = true;
-    });
-    w.on('connected', () => {
-      if (!this.disconnected) return;
-      this.disconnected = false;
-      this.resync().catch((err: Error) => log.warn('cannot re-list instances after reconnecting', { prefix: this.prefix, error: err.message }));
-    });
-    w.on('error', (err: Error) => log.rateLimited('warn', `watch-${this.prefix}`, 'etcd watch error', { prefix: this.prefix, error: err.message }));
   }
 
-  /** Lists the prefix and makes the view equal to it; returns the listing's revision. */
+  /** Lists every prefix at one revision and makes the view equal to it; returns that revision. */
   private async resync(): Promise<bigint> {
-    const res = await this.etcd.getAll().prefix(this.prefix).exec();
+    const first = await this.etcd.getAll().prefix(this.prefixes[0]!).exec();
+    const revision = first.header.revision;
+    const listings = [first];
+    for (const prefix of this.prefixes.slice(1)) {
+      // the same revision as the first listing, so that the watches start where all of them end
+      listings.push(await this.etcd.getAll().prefix(prefix).revision(revision).exec());
+    }
     const seen = new Set<string>();
-    for (const kv of res.kvs) {
-      seen.add(kv.key.toString());
-      this.put(kv);
+    for (const res of listings) {
+      for (const kv of res.kvs) {
+        seen.add(kv.key.toString());
+        this.put(kv);
+      }
     }
     for (const key of [...this.byKey.keys()]) if (!seen.has(key)) this.remove(key);
     this.listed = true;
-    return BigInt(res.header.revision);
+    return BigInt(revision);
   }
 
   private put(kv: IKeyValue): void {

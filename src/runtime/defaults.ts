@@ -9,3 +9,5 @@ export const DEFAULT_ETCD_ENDPOINTS = 'http://localhost:2379';
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 /** Pause between reconnect attempts; long-running processes retry forever. */
 export const DEFAULT_RECONNECT_WAIT_MS = 1_000;
+/** The etcd layouts endpoints register in unless `DYN_DISCOVERY_LAYOUTS` says otherwise. */
+export const DEFAULT_DISCOVERY_LAYOUTS = ['instances'] as const;

@@ -72,6 +72,26 @@ export function instanceKey(namespace: string, component: string, endpoint: stri
   return `${instancesPrefix(namespace, component)}${endpoint}:${idToHex(id)}`;
 }
 
+/**
+ * Where endpoint instances are registered in etcd: `instances` (`instances/{ns}/{comp}/{ep}:{hex}`,
+ * Dynamo until late 2025) or `v1` (`v1/instances/{ns}/{comp}/{ep}/{hex}`, its discovery
+ * key-value store since; docs/wire-protocol.md §3).
+ */
+export type DiscoveryLayout = 'instances' | 'v1';
+export const DISCOVERY_LAYOUTS: readonly DiscoveryLayout[] = ['instances', 'v1'];
+/** The bucket of the `v1` layout. */
+export const V1_INSTANCES_BUCKET = 'v1/instances';
+
+/** etcd prefix listing a component's instances in the `v1` layout (trailing slash kept). */
+export function v1InstancesPrefix(namespace: string, component: string): string {
+  return `${V1_INSTANCES_BUCKET}/${namespace}/${component}/`;
+}
+
+/** etcd key of one endpoint instance in the `v1` layout: `v1/instances/{ns}/{comp}/{ep}/{idHex}`. */
+export function v1InstanceKey(namespace: string, component: string, endpoint: string, id: bigint): string {
+  return `${v1InstancesPrefix(namespace, component)}${endpoint}/${idToHex(id)}`;
+}
+
 /** The aggregator's singleton key for a target. */
 export function leaderKey(namespace: string, component: string, endpoint: string): string {
   return `metrics/${namespace}/${component}/${endpoint}/leader`;

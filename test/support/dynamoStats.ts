@@ -30,18 +30,39 @@ export function dynamoShapedWorker(nc: NatsConnection, endpoints: { id: bigint; 
   });
 }
 
+/** Where and how a Rust-shaped worker registers (written from Dynamo's sources, docs/wire-protocol.md §3). */
+export interface DynamoRegistration {
+  ns?: string;
+  component?: string;
+  endpoint?: string;
+  /**
+   * `instances`: `instances/{ns}/{comp}/{ep}:{hex}` with the plain instance (lib/runtime until late
+   * 2025); `v1`: `v1/instances/{ns}/{comp}/{ep}/{hex}` with the serde-tagged `DiscoveryInstance`
+   * (`lib/runtime/src/discovery/kv_store.rs`, bucket `v1/instances`).
+   */
+  layout?: 'instances' | 'v1';
+  /** The request plane: NATS (the default, with the subject the stats name) or Dynamo's `tcp`. */
+  transport?: 'nats' | 'tcp';
+}
+
 /**
- * Registers `ids` in etcd as a Dynamo worker does (instances/{ns}/{comp}/{ep}:{hex} with the
- * subject as its transport, under a lease), so that the aggregator believes their stats.
- * Returns a function that revokes the lease (the keys go, as when a worker dies).
+ * Registers `ids` in etcd as a Dynamo worker does, under a lease, so that the aggregator believes
+ * their stats and events. Returns a function that revokes the lease (the keys go, as when a
+ * worker dies).
  */
-export async function registerDynamoInstances(etcdUrl: string, ids: bigint[], ns = 'dynamo', component = 'my_component', endpoint = 'my_endpoint'): Promise<() => Promise<void>> {
+export async function registerDynamoInstances(etcdUrl: string, ids: bigint[], ns = 'dynamo', component = 'my_component', endpoint = 'my_endpoint', opts: DynamoRegistration = {}): Promise<() => Promise<void>> {
   const etcd = new Etcd3({ hosts: etcdUrl });
   const lease = etcd.lease(60, { autoKeepAlive: true });
   for (const id of ids) {
     const subject = dynamoSubject(id, `${ns}_${component}`.toLowerCase(), endpoint);
-    const value = `{"component":"${component}","endpoint":"${endpoint}","namespace":"${ns}","instance_id":${id},"transport":{"nats_tcp":"${subject}"}}`;
-    await lease.put(`instances/${ns}/${component}/${endpoint}:${id.toString(16)}`).value(value);
+    const transport = opts.transport === 'tcp' ? `{"tcp":"127.0.0.1:41234/${endpoint}-${id.toString(16)}"}` : `{"nats_tcp":"${subject}"}`;
+    if (opts.layout === 'v1') {
+      const value = `{"type":"Endpoint","namespace":"${ns}","component":"${component}","endpoint":"${endpoint}","instance_id":${id},"transport":${transport}}`;
+      await lease.put(`v1/instances/${ns}/${component}/${endpoint}/${id.toString(16)}`).value(value);
+    } else {
+      const value = `{"component":"${component}","endpoint":"${endpoint}","namespace":"${ns}","instance_id":${id},"transport":${transport}}`;
+      await lease.put(`instances/${ns}/${component}/${endpoint}:${id.toString(16)}`).value(value);
+    }
   }
   return async () => {
     await lease.revoke().catch(() => undefined);
