@@ -7,15 +7,18 @@
  */
 import { getLogger } from '../log.ts';
 import type { DistributedRuntime, EventSubscription } from '../runtime/DistributedRuntime.ts';
+import type { Subscription } from '@nats-io/transport-node';
 import type { Instance, InstanceDiscovery } from '../runtime/InstanceDiscovery.ts';
 import { publishLarge, type LargeForm } from '../runtime/largeMessages.ts';
-import { aggregateSubject, KV_HIT_RATE_EVENT, leaderKey, serviceName } from '../runtime/names.ts';
+import { aggregateSubject, componentEventSubject, endpointEventSubject, KV_HIT_RATE_EVENT, KV_METRICS_TOPIC, leaderKey, serviceName } from '../runtime/names.ts';
 import { encodeAggregate } from './aggregate.ts';
 import type { MetricsPipeline } from '../export/MetricsPipeline.ts';
 import { BRIDGE_METER_NAME } from '../export/MetricsPipeline.ts';
 import { AggregatorHealth, AggregatorMetrics, type AggregateView } from './AggregatorMetrics.ts';
 import { DEFAULT_MAX_TRACKED_WORKERS, HitRateTracker, type HitRateEvent } from './HitRateTracker.ts';
 import { HeldEvents } from './HeldEvents.ts';
+import { LoadBook } from './LoadBook.ts';
+import { decodeLoadEvent, type LoadReading } from './loadEvent.ts';
 import { MAX_EVENT_BYTES } from './inputBounds.ts';
 import { DEFAULT_MAX_MISSED_CYCLES, DEFAULT_POLL_INTERVAL_MS } from './options.ts';
 import { LeaderElection } from './LeaderElection.ts';
@@ -46,6 +49,16 @@ export const MAX_EMPTY_CYCLES_HELD = 3;
 export const HELD_EVENTS_CHECK_MS = 500;
 
 const log = getLogger('metrics');
+
+/** Every worker's active KV blocks, one value per data-parallel rank where it reports ranks (the load statistics' input). */
+function kvLoads(workers: ReadonlyMap<bigint, WorkerStats>): number[] {
+  const out: number[] = [];
+  for (const w of workers.values()) {
+    if (w.ranks === undefined) out.push(w.metrics.kvActiveBlocks);
+    else for (const m of w.ranks.values()) out.push(m.kvActiveBlocks);
+  }
+  return out;
+}
 const NOBODY: ReadonlyMap<bigint, string | undefined> = new Map();
 
 export interface AggregatorOptions {
@@ -93,11 +106,18 @@ export class Aggregator {
   private events: EventSubscription | undefined;
   /** Hit-rate events waiting to be decoded, in bounded batches per turn of the event loop. */
   readonly eventQueue: EventQueue<Uint8Array>;
+  /** Load events waiting to be decoded, bounded like the hit-rate events. */
+  readonly loadQueue: EventQueue<Uint8Array>;
   /** Worker id → cycles in a row it has missed while kept in the view. */
   private readonly missed = new Map<bigint, number>();
   /** Hit-rate events of workers whose registration may be in flight. */
   private readonly heldEvents = new HeldEvents();
   private heldTimer: NodeJS.Timeout | undefined;
+  /** The latest load each worker published as events (`kv_metrics`), merged into every cycle. */
+  readonly loadBook: LoadBook;
+  /** Load events of workers whose registration may be in flight. */
+  private readonly heldLoads = new HeldEvents<LoadReading>();
+  private loadSubs: Subscription[] = [];
   private settleScheduled = false;
   private emptyCyclesHeld = 0;
   private readonly maxMissedCycles: number;
@@ -120,6 +140,7 @@ export class Aggregator {
     this.pollIntervalMs = opts.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
     this.maxWaitMs = opts.scatterMaxWaitMs ?? Math.min(DEFAULT_SCATTER_MAX_WAIT_MS, this.pollIntervalMs);
     this.tracker = new HitRateTracker(opts.maxTrackedWorkers ?? DEFAULT_MAX_TRACKED_WORKERS);
+    this.loadBook = new LoadBook(opts.maxTrackedWorkers ?? DEFAULT_MAX_TRACKED_WORKERS);
     this.health = new AggregatorHealth(this.tracker, () => this.viewCurrent);
     this.metrics = new AggregatorMetrics(component, endpoint, this.tracker, () => this.exportedView());
     this.staleAfterMs = Math.max(STALE_AFTER_POLL_INTERVALS * this.pollIntervalMs, MIN_STALE_AFTER_MS);
@@ -131,6 +152,7 @@ export class Aggregator {
       const reason = this.tracker.ingest(bytes, (id) => r.subjects.has(id), r.verified ? 'unregistered_worker' : 'unverified_worker', hold);
       if (reason !== undefined && reason !== 'held') log.rateLimited('warn', `event-${reason}`, 'dropped a KV hit-rate event', { reason });
     }, opts.maxQueuedEvents ?? DEFAULT_MAX_QUEUED_EVENTS);
+    this.loadQueue = new EventQueue<Uint8Array>(this.onLoadEvent, opts.maxQueuedEvents ?? DEFAULT_MAX_QUEUED_EVENTS);
     this.election = new LeaderElection(drt, leaderKey(namespace, component, endpoint), (ok) => {
       this.health.etcdReachable = ok;
     });
@@ -211,6 +233,18 @@ export class Aggregator {
         log.rateLimited('warn', 'event-overloaded', 'dropped a KV hit-rate event: the event queue is full', { reason: 'overloaded' });
       }
     });
+    // load events, on the component's topic (Dynamo until early 2026) and the endpoint's (since)
+    const { namespace, component, endpoint } = this.opts;
+    for (const subject of [componentEventSubject(namespace, component, KV_METRICS_TOPIC), endpointEventSubject(namespace, component, endpoint, KV_METRICS_TOPIC)]) {
+      this.loadSubs.push(
+        this.drt.nats.subscribe(subject, {
+          callback: (err, msg) => {
+            if (err !== null) return;
+            if (!this.loadQueue.push(msg.data)) this.refuseLoad('overloaded');
+          },
+        }),
+      );
+    }
     // the subscription is live on the server before anyone is told we listen: no event is missed
     await this.drt.nats.flush().catch(() => undefined);
     log.info(`Scraping endpoint ${this.path} for stats`);
@@ -246,6 +280,31 @@ export class Aggregator {
     });
   }
 
+  /** One load event: decoded, checked against etcd (held while a registration may be in flight), recorded. */
+  private readonly onLoadEvent = (bytes: Uint8Array): void => {
+    const r = decodeLoadEvent(bytes);
+    if (typeof r === 'string') return this.refuseLoad(r);
+    const reg = this.registeredSubjects();
+    if (!reg.subjects.has(r.workerId)) {
+      if (reg.verified && this.heldLoads.hold(r, Date.now())) {
+        this.heldTimer ??= setInterval(this.settleHeldEvents, HELD_EVENTS_CHECK_MS).unref();
+        return;
+      }
+      return this.refuseLoad(reg.verified ? 'unregistered_worker' : 'unverified_worker');
+    }
+    this.recordLoad(r);
+  };
+
+  private recordLoad(r: LoadReading): void {
+    if (!this.loadBook.record(r, Date.now())) return this.refuseLoad('overloaded');
+    this.health.loadEventsAccepted++;
+  }
+
+  private refuseLoad(reason: string): void {
+    this.health.rejectLoadEvent(reason);
+    log.rateLimited('warn', `load-event-${reason}`, 'dropped a load event', { reason });
+  }
+
   private readonly holdEvent = (e: HitRateEvent): boolean => {
     if (!this.heldEvents.hold(e, Date.now())) return false;
     this.heldTimer ??= setInterval(this.settleHeldEvents, HELD_EVENTS_CHECK_MS).unref();
@@ -260,7 +319,10 @@ export class Aggregator {
     for (const e of ready) this.tracker.add(e);
     for (let i = 0; i < expired; i++) this.tracker.reject('unregistered_worker');
     if (expired > 0) log.rateLimited('warn', 'event-unregistered_worker', 'dropped a KV hit-rate event', { reason: 'unregistered_worker' });
-    if (this.heldEvents.size === 0 && this.heldTimer !== undefined) {
+    const loads = this.heldLoads.settle((id) => r.subjects.has(id), Date.now());
+    for (const l of loads.ready) this.recordLoad(l);
+    for (let i = 0; i < loads.expired; i++) this.refuseLoad('unregistered_worker');
+    if (this.heldEvents.size === 0 && this.heldLoads.size === 0 && this.heldTimer !== undefined) {
       clearInterval(this.heldTimer);
       this.heldTimer = undefined;
     }
@@ -268,7 +330,7 @@ export class Aggregator {
 
   /** A registration landed: held events may now count (once per turn, however many landed). */
   private readonly onAdded = (): void => {
-    if (this.heldEvents.size === 0 || this.settleScheduled) return;
+    if ((this.heldEvents.size === 0 && this.heldLoads.size === 0) || this.settleScheduled) return;
     this.settleScheduled = true;
     setImmediate(this.settleHeldEvents);
   };
@@ -278,12 +340,13 @@ export class Aggregator {
     if (inst.endpoint === this.opts.endpoint) {
       this.owners.delete(inst.instanceId);
       this.missed.delete(inst.instanceId);
+      this.loadBook.forget(inst.instanceId);
     }
     if (inst.endpoint !== this.opts.endpoint || this.current === undefined || !this.current.workers.has(inst.instanceId)) return;
     const workers = new Map(this.current.workers);
     workers.delete(inst.instanceId);
     this.health.dropWorker('deregistered');
-    this.current = { workers, stats: loadStatistics([...workers.values()].map((w) => w.metrics.kvActiveBlocks)) };
+    this.current = { workers, stats: loadStatistics(kvLoads(workers)) };
     this.health.workers = workers.size;
   };
 
@@ -310,6 +373,7 @@ export class Aggregator {
 
   private async doCycle(): Promise<CycleResult | undefined> {
     try {
+      const cycleStartedAt = Date.now();
       const { subjects: registered, verified } = this.registeredSubjects();
       const collector = new CycleCollector(registered, this.owners, verified);
       const res = await scatterStats(
@@ -330,6 +394,12 @@ export class Aggregator {
       collector.commitOwners();
       const answered = collector.workers.size;
       const workers = this.keepMissing(collector, registered);
+      // load events: newer than the stats request they win; events-only workers join; stale ones leave
+      const now = Date.now();
+      const freshFrom = now - (this.maxMissedCycles + 1) * this.pollIntervalMs;
+      this.loadBook.prune(freshFrom);
+      // a worker kept from an earlier cycle holds older stats than any event since
+      const fromEvents = this.loadBook.mergeInto(workers, this.registeredSubjects().subjects, (id) => (this.missed.has(id) ? -Infinity : cycleStartedAt), freshFrom);
       // a worker etcd lists but our view does not (a missed watch event): list again, at most once a second
       if ((collector.rejected.get('unregistered') ?? 0) > 0 && Date.now() - this.lastRefreshAt >= DISCOVERY_REFRESH_MIN_INTERVAL_MS) {
         this.lastRefreshAt = Date.now();
@@ -346,11 +416,11 @@ export class Aggregator {
         return { workers: 0, complete: res.complete, elapsedMs: res.elapsedMs };
       }
       this.emptyCyclesHeld = 0;
-      const stats = loadStatistics([...workers.values()].map((w) => w.metrics.kvActiveBlocks));
+      const stats = loadStatistics(kvLoads(workers));
       this.current = { workers, stats };
       this.lastCycleAt = Date.now();
       this.health.workers = workers.size;
-      this.health.workersMissing = workers.size - answered;
+      this.health.workersMissing = workers.size - answered - fromEvents.length;
       this.health.cycles++;
       this.health.lastCycleUnixSeconds = Date.now() / 1000;
       this.health.recordScrapeDuration(res.elapsedMs / 1000);
@@ -409,6 +479,7 @@ export class Aggregator {
     if (previous === undefined) return workers;
     for (const [id, w] of previous) {
       if (workers.has(id) || (collector.conflicts.size > 0 && collector.conflicts.has(id))) continue;
+      if (w.fromEvents === true) continue; // rebuilt from the load events every cycle
       if (registered.get(id) !== w.subject) {
         this.missed.delete(id);
         this.health.dropWorker('deregistered');
@@ -477,6 +548,8 @@ export class Aggregator {
     clearTimeout(this.timer);
     await this.running;
     this.events?.unsubscribe();
+    for (const sub of this.loadSubs) sub.unsubscribe();
+    this.loadSubs = [];
     this.discovery?.off('removed', this.onRemoved);
     this.discovery?.off('added', this.onAdded);
     clearInterval(this.heldTimer);

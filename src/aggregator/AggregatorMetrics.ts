@@ -11,6 +11,7 @@ import { AggregationTemporality, DataPointType, type MetricData, type ScopeMetri
 import type { HitRateTracker } from './HitRateTracker.ts';
 import type { LoadStatistics } from './statistics.ts';
 import type { WorkerStats } from './statsReply.ts';
+import type { ForwardPassMetrics } from '../runtime/forwardPassMetrics.ts';
 
 export const AGGREGATOR_SCOPE = 'dynamo_metrics_aggregator';
 /** Workers turned into data points between two yields to the event loop. */
@@ -44,6 +45,7 @@ function counter(name: string, description: string, dataPoints: MetricData['data
 export class AggregatorMetrics {
   private readonly startTime = hrNow();
   private readonly workerAttrs = new Map<bigint, Attributes>();
+  private readonly rankAttrsOf = new Map<bigint, Map<number, Attributes>>();
   private readonly aggregateAttrs: Attributes;
 
   constructor(
@@ -87,6 +89,21 @@ export class AggregatorMetrics {
     return a;
   }
 
+  /** A worker's attributes with its data-parallel rank (`dp_rank`), kept while the worker is. */
+  private rankAttrs(id: bigint, rank: number): Attributes {
+    let ranks = this.rankAttrsOf.get(id);
+    if (ranks === undefined) {
+      ranks = new Map();
+      this.rankAttrsOf.set(id, ranks);
+    }
+    let a = ranks.get(rank);
+    if (a === undefined) {
+      a = { ...this.attrs(id), dp_rank: String(rank) };
+      ranks.set(rank, a);
+    }
+    return a;
+  }
+
   /**
    * The snapshot source: per-worker and aggregate series of the current view (none on a
    * standby), built in chunks so that thousands of workers do not stall the event loop.
@@ -115,13 +132,18 @@ export class AggregatorMetrics {
       for (const [id, w] of view.workers) {
         if (++n % SNAPSHOT_CHUNK_WORKERS === 0) await new Promise<void>((resolve) => setImmediate(resolve));
         const a = this.attrs(id);
-        const m = w.metrics;
-        push(pts.active, a, m.requestActiveSlots);
-        push(pts.total, a, m.requestTotalSlots);
-        push(pts.kvActive, a, m.kvActiveBlocks);
-        push(pts.kvTotal, a, m.kvTotalBlocks);
-        push(pts.waiting, a, m.numRequestsWaiting);
-        push(pts.gpu, a, m.gpuCacheUsagePerc === undefined ? undefined : 100 * m.gpuCacheUsagePerc);
+        // one series per data-parallel rank when the worker names its ranks
+        const rank = w.metrics.dataParallelRank;
+        const perRank: Iterable<[Attributes, ForwardPassMetrics]> =
+          w.ranks !== undefined ? [...w.ranks].map(([r, m]) => [this.rankAttrs(id, r), m]) : [[typeof rank === 'number' ? this.rankAttrs(id, rank) : a, w.metrics]];
+        for (const [ra, m] of perRank) {
+          push(pts.active, ra, m.requestActiveSlots);
+          push(pts.total, ra, m.requestTotalSlots);
+          push(pts.kvActive, ra, m.kvActiveBlocks);
+          push(pts.kvTotal, ra, m.kvTotalBlocks);
+          push(pts.waiting, ra, m.numRequestsWaiting);
+          push(pts.gpu, ra, m.gpuCacheUsagePerc === undefined ? undefined : 100 * m.gpuCacheUsagePerc);
+        }
         const hr = this.tracker.get(id);
         if (hr !== undefined) {
           push(pts.isl, a, hr.islBlocks);
@@ -133,6 +155,7 @@ export class AggregatorMetrics {
       if (this.workerAttrs.size > view.workers.size) {
         for (const id of this.workerAttrs.keys()) if (!view.workers.has(id)) this.workerAttrs.delete(id);
       }
+      if (this.rankAttrsOf.size > 0) for (const id of this.rankAttrsOf.keys()) if (!view.workers.has(id)) this.rankAttrsOf.delete(id);
       const add = (m: MetricData): void => {
         if (m.dataPoints.length > 0) metrics.push(m);
       };
@@ -173,6 +196,9 @@ export class AggregatorHealth {
   /** Aggregates published, by form (`plain`, `gzip`, `parts`). */
   readonly published = new Map<string, number>();
   readonly statsRejected = new Map<string, number>();
+  /** Load events (`kv_metrics`) accepted, and refused by reason. */
+  loadEventsAccepted = 0;
+  readonly loadEventsRejected = new Map<string, number>();
   private readonly reasonAttrs = new Map<string, Attributes>();
   recordScrapeDuration: (seconds: number) => void = () => undefined;
 
@@ -184,6 +210,10 @@ export class AggregatorHealth {
 
   dropWorker(reason: string): void {
     this.workersDropped.set(reason, (this.workersDropped.get(reason) ?? 0) + 1);
+  }
+
+  rejectLoadEvent(reason: string): void {
+    this.loadEventsRejected.set(reason, (this.loadEventsRejected.get(reason) ?? 0) + 1);
   }
 
   rejectStats(reason: string, n = 1): void {
@@ -213,6 +243,8 @@ export class AggregatorHealth {
     const statsRejected = meter.createObservableCounter('dynamo_metrics_stats_rejected_total', { description: 'Stats replies and endpoints rejected, by reason' });
     const eventsAccepted = meter.createObservableCounter('dynamo_metrics_events_total', { description: 'KV hit-rate events accepted' });
     const eventsRejected = meter.createObservableCounter('dynamo_metrics_events_rejected_total', { description: 'KV hit-rate events rejected, by reason' });
+    const loadAccepted = meter.createObservableCounter('dynamo_metrics_load_events_total', { description: 'Load events (kv_metrics: LoadEvent, ActiveLoad) accepted' });
+    const loadRejected = meter.createObservableCounter('dynamo_metrics_load_events_rejected_total', { description: 'Load events (kv_metrics) rejected, by reason' });
     const dropped = meter.createObservableCounter('dynamo_metrics_hit_rate_workers_dropped_total', { description: 'Workers dropped from hit-rate tracking to keep it within its cap' });
     const tracked = meter.createObservableGauge('dynamo_metrics_hit_rate_workers_tracked', { description: 'Workers whose hit-rate totals are tracked' });
     const etcd = meter.createObservableGauge('dynamo_metrics_etcd_reachable', { description: 'Whether the latest etcd operation succeeded (1) or not (0); while 0 the instance list used to end cycles early is the last good one' });
@@ -237,6 +269,8 @@ export class AggregatorHealth {
         for (const [reason, n] of this.statsRejected) r.observe(statsRejected, n, this.reason(reason));
         r.observe(eventsAccepted, this.tracker.accepted);
         for (const [reason, n] of this.tracker.rejections()) r.observe(eventsRejected, n, this.reason(reason));
+        r.observe(loadAccepted, this.loadEventsAccepted);
+        for (const [reason, n] of this.loadEventsRejected) r.observe(loadRejected, n, this.reason(reason));
         r.observe(dropped, this.tracker.dropped);
         r.observe(tracked, this.tracker.size);
         r.observe(etcd, this.etcdReachable ? 1 : 0);
@@ -247,7 +281,7 @@ export class AggregatorHealth {
         for (const [form, n] of this.published) r.observe(published, n, this.attr('form', form));
         for (const [reason, n] of this.workersDropped) r.observe(workersDropped, n, this.reason(reason));
       },
-      [published, current, missing, workersDropped, workers, leader, cycles, lastCycle, statsRejected, eventsAccepted, eventsRejected, dropped, tracked, etcd, nats, publishFailures],
+      [published, current, missing, workersDropped, workers, leader, cycles, lastCycle, statsRejected, eventsAccepted, eventsRejected, loadAccepted, loadRejected, dropped, tracked, etcd, nats, publishFailures],
     );
     const hist = meter.createHistogram('dynamo_metrics_scrape_duration_seconds', {
       description: 'Time of one scrape cycle, from request to updated snapshot',

@@ -1,5 +1,5 @@
 /**
- * Hit-rate events of workers etcd does not list yet, held briefly: when every id changes at once
+ * Events (hit-rate and load) of workers etcd does not list yet, held briefly: when every id changes at once
  * (new leases after an etcd outage), a worker publishes under its new id a moment before its
  * registration reaches the aggregator, and those events are its real traffic. An event whose
  * worker is listed within the hold is counted as if it had arrived then; one still unknown at the
@@ -14,8 +14,8 @@ export const DEFAULT_EVENT_HOLD_MS = 3_000;
 /** Events held at most (about 100 bytes each). */
 export const DEFAULT_MAX_HELD_EVENTS = 10_000;
 
-export class HeldEvents {
-  private items: { event: HitRateEvent; at: number }[] = [];
+export class HeldEvents<T extends { workerId: bigint } = HitRateEvent> {
+  private items: { event: T; at: number }[] = [];
 
   constructor(
     private readonly maxHeld = DEFAULT_MAX_HELD_EVENTS,
@@ -23,7 +23,7 @@ export class HeldEvents {
   ) {}
 
   /** Holds `event`; false when full (the caller refuses it). */
-  hold(event: HitRateEvent, now: number): boolean {
+  hold(event: T, now: number): boolean {
     if (this.items.length >= this.maxHeld) return false;
     this.items.push({ event, at: now });
     return true;
@@ -37,10 +37,10 @@ export class HeldEvents {
    * Takes out, in arrival order, the events whose worker is now registered (`ready`) and counts
    * those held for longer than the hold (`expired`, dropped); the rest stay.
    */
-  settle(isRegistered: (workerId: bigint) => boolean, now: number): { ready: HitRateEvent[]; expired: number } {
-    const ready: HitRateEvent[] = [];
+  settle(isRegistered: (workerId: bigint) => boolean, now: number): { ready: T[]; expired: number } {
+    const ready: T[] = [];
     let expired = 0;
-    const kept: { event: HitRateEvent; at: number }[] = [];
+    const kept: { event: T; at: number }[] = [];
     for (const item of this.items) {
       if (isRegistered(item.event.workerId)) ready.push(item.event);
       else if (now - item.at >= this.holdMs) expired++;

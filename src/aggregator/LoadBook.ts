@@ -74,17 +74,17 @@ export class LoadBook {
   }
 
   /**
-   * Merges the events into the cycle's workers (modified in place): `statsAt` is when the
-   * cycle's stats request went out, `oldest` the age limit of an events-only worker, and
+   * Merges the events into the cycle's workers (modified in place): `statsAt(id)` is when the
+   * stats a worker's entry holds were asked for, `oldest` the age limit of an events-only worker, and
    * `registered` the workers etcd lists (worker id → NATS subject, undefined for another
    * transport). Returns the ids added from events alone.
    */
-  mergeInto(workers: Map<bigint, WorkerStats>, registered: ReadonlyMap<bigint, string | undefined>, statsAt: number, oldest: number): bigint[] {
+  mergeInto(workers: Map<bigint, WorkerStats>, registered: ReadonlyMap<bigint, string | undefined>, statsAt: (id: bigint) => number, oldest: number): bigint[] {
     const added: bigint[] = [];
     for (const [id, ranks] of this.workers) {
       const w = workers.get(id);
       if (w !== undefined) {
-        const merged = mergeRanks(w, ranks, statsAt);
+        const merged = mergeRanks(w, ranks, statsAt(id));
         if (merged !== undefined) workers.set(id, merged);
         continue;
       }
@@ -104,6 +104,7 @@ export class LoadBook {
         data: first.data ?? eventData(first.metrics),
         metrics: byRank.values().next().value!,
         ...(ranked || byRank.size > 1 ? { ranks: byRank } : {}),
+        fromEvents: true,
       });
       added.push(id);
     }

@@ -31,6 +31,8 @@ export interface WorkerStats {
    * them, or more than one rank is known); `metrics` is then that of its first rank.
    */
   ranks?: ReadonlyMap<number, ForwardPassMetrics>;
+  /** Known from load events alone (rebuilt from them every cycle, never kept from an earlier one). */
+  fromEvents?: true;
 }
 
 export interface ParsedReply {

@@ -112,6 +112,14 @@ export function componentEventSubject(namespace: string, component: string, name
   return `namespace.${namespace}.component.${component}.${name}`;
 }
 
+/** Endpoint event subject: `namespace.{ns}.component.{comp}.endpoint.{ep}.{name}` (Dynamo's endpoint-scoped events). */
+export function endpointEventSubject(namespace: string, component: string, endpoint: string, name: string): string {
+  return `namespace.${namespace}.component.${component}.endpoint.${endpoint}.${name}`;
+}
+
+/** The topic workers publish their load on (LoadEvent, then ActiveLoad; Dynamo's `KV_METRICS_SUBJECT`). */
+export const KV_METRICS_TOPIC = 'kv_metrics';
+
 /** Prometheus label value as Dynamo writes it: every char outside `[a-zA-Z0-9_]` becomes `_`. */
 export function sanitizeLabelValue(s: string): string {
   return s.replace(/[^a-zA-Z0-9_]/g, '_');

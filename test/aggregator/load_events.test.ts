@@ -78,7 +78,7 @@ test('the merge: the newest reading wins field by field; events-only workers app
   // worker 9 is not registered: never shown
   book.record(read('{"worker_id":9,"kv_used_blocks":5}'), 1_700);
   let workers = new Map([[1n, stats(1n, 40)]]);
-  let added = book.mergeInto(workers, registered, 2_000, 0);
+  let added = book.mergeInto(workers, registered, () => 2_000, 0);
   assert.deepEqual(workers.get(1n)!.metrics.kvActiveBlocks, 40, 'the stats are newer than the event');
   assert.equal(workers.get(1n)!.ranks, undefined);
   assert.deepEqual(added, [2n]);
@@ -91,7 +91,7 @@ test('the merge: the newest reading wins field by field; events-only workers app
   // an event after the stats request: its fields override the stats', the others stay
   book.record(read('{"worker_id":1,"kv_used_blocks":55}'), 3_100);
   workers = new Map([[1n, stats(1n, 41, { numRequestsWaiting: 2 })]]);
-  book.mergeInto(workers, registered, 3_000, 0);
+  book.mergeInto(workers, registered, () => 3_000, 0);
   const w1 = workers.get(1n)!;
   assert.equal(w1.metrics.kvActiveBlocks, 55);
   assert.equal(w1.metrics.numRequestsWaiting, 2, 'the stats field the event does not carry stays');
@@ -100,10 +100,10 @@ test('the merge: the newest reading wins field by field; events-only workers app
   // worker 2's events stop: it leaves once they are older than the limit
   workers = new Map();
   book.prune(1_550);
-  book.mergeInto(workers, registered, 4_000, 1_550);
+  book.mergeInto(workers, registered, () => 4_000, 1_550);
   assert.deepEqual([...workers.get(2n)!.ranks!.keys()], [1], 'rank 0 went quiet and left; rank 1 is still fresh');
   workers = new Map();
-  book.mergeInto(workers, registered, 5_000, 4_500);
+  book.mergeInto(workers, registered, () => 5_000, 4_500);
   assert.equal(workers.has(2n), false);
   book.forget(1n);
   assert.ok(book.size <= 3);
