@@ -78,6 +78,28 @@ export interface AggregatorOptions {
   maxMissedCycles?: number;
   /** @default DEFAULT_MAX_QUEUED_EVENTS */
   maxQueuedEvents?: number;
+  /**
+   * Believe NATS answers and events alone, without etcd vouching for the worker: for Dynamo
+   * clusters whose discovery is not etcd (Kubernetes). Anyone on NATS can then make up a worker.
+   * @default false
+   */
+  trustNats?: boolean;
+}
+
+/**
+ * The registry of a cluster whose discovery etcd does not hold: every worker id is taken as
+ * registered at the subject its stats must name (`{service}.{endpoint}-{hex}`).
+ */
+class EveryWorker extends Map<bigint, string | undefined> {
+  constructor(private readonly prefix: string) {
+    super();
+  }
+  override has(): boolean {
+    return true;
+  }
+  override get(id: bigint): string {
+    return `${this.prefix}${id.toString(16)}`;
+  }
 }
 
 export interface CycleResult {
@@ -120,6 +142,8 @@ export class Aggregator {
   private loadSubs: Subscription[] = [];
   private settleScheduled = false;
   private emptyCyclesHeld = 0;
+  /** With `trustNats`: the registry that takes every worker as registered. */
+  private readonly everyWorker: EveryWorker | undefined;
   private readonly maxMissedCycles: number;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<CycleResult | undefined> | undefined;
@@ -141,6 +165,7 @@ export class Aggregator {
     this.maxWaitMs = opts.scatterMaxWaitMs ?? Math.min(DEFAULT_SCATTER_MAX_WAIT_MS, this.pollIntervalMs);
     this.tracker = new HitRateTracker(opts.maxTrackedWorkers ?? DEFAULT_MAX_TRACKED_WORKERS);
     this.loadBook = new LoadBook(opts.maxTrackedWorkers ?? DEFAULT_MAX_TRACKED_WORKERS);
+    if (opts.trustNats === true) this.everyWorker = new EveryWorker(`${this.service}.${opts.endpoint}-`);
     this.health = new AggregatorHealth(this.tracker, () => this.viewCurrent);
     this.metrics = new AggregatorMetrics(component, endpoint, this.tracker, () => this.exportedView());
     this.staleAfterMs = Math.max(STALE_AFTER_POLL_INTERVALS * this.pollIntervalMs, MIN_STALE_AFTER_MS);
@@ -505,6 +530,7 @@ export class Aggregator {
    * enters the view meanwhile. Never listed: nobody can be vouched for.
    */
   private registeredSubjects(): { subjects: ReadonlyMap<bigint, string | undefined>; verified: boolean } {
+    if (this.everyWorker !== undefined) return { subjects: this.everyWorker, verified: true };
     const d = this.discovery;
     if (d === undefined || !d.listed) return { subjects: NOBODY, verified: false };
     if (this.registeredCache?.version !== d.version) {

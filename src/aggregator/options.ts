@@ -6,7 +6,7 @@
 import { hostname } from 'node:os';
 import { connectionOptions, connectionSettings, namespaceOption, nameParser } from '../config/commonOptions.ts';
 import type { Loaded, OptionTable } from '../config/schema.ts';
-import { formatDuration, formatHostPort, parseBool, parseDurationAtLeast, parseInteger, parseIp } from '../config/values.ts';
+import { formatDuration, formatHostPort, parseBool, parseDurationAtLeast, parseEnum, parseInteger, parseIp } from '../config/values.ts';
 import { exportConfigFrom, exportOptions, type ExportConfig } from '../export/options.ts';
 import { DEFAULT_NAMESPACE } from '../runtime/names.ts';
 import { DEFAULT_MAX_TRACKED_WORKERS, MAX_TRACKED_WORKERS_LIMIT } from './HitRateTracker.ts';
@@ -53,6 +53,14 @@ export function metricsOptions() {
       description:
         'scrape cycles in a row a worker still registered in etcd may miss, its last stats kept, before its series are dropped (0: at the first miss); a worker etcd removes leaves at once',
     },
+    discovery_backend: {
+      flag: 'discovery-backend',
+      env: [{ name: 'DYN_DISCOVERY_BACKEND' }],
+      parse: (v: unknown) => parseEnum(v, DISCOVERY_BACKENDS),
+      default: DEFAULT_DISCOVERY_BACKEND,
+      description:
+        "where the cluster's workers register, as Dynamo's DYN_DISCOVERY_BACKEND says: etcd (or kv_store) vouches for every worker; kubernetes means etcd holds none, and NATS answers and events are believed alone: anyone who can publish on NATS can then make up a worker (use NATS permissions, deploy/nats). etcd is still needed for the leader election",
+    },
     ...connectionOptions(),
     ...exp,
     // The seed's --host/--port address the pull server (or, with --push, the PushGateway).
@@ -60,6 +68,10 @@ export function metricsOptions() {
     'prometheus.port': { ...exp['prometheus.port'], flag: undefined },
   } satisfies OptionTable;
 }
+
+/** Dynamo's discovery backends as `DYN_DISCOVERY_BACKEND` names them (`kv_store` is etcd's key-value store). */
+export const DISCOVERY_BACKENDS = ['etcd', 'kv_store', 'kubernetes'] as const;
+export const DEFAULT_DISCOVERY_BACKEND: (typeof DISCOVERY_BACKENDS)[number] = 'etcd';
 
 export type MetricsOptionTable = ReturnType<typeof metricsOptions>;
 
@@ -70,6 +82,8 @@ export interface MetricsCommandConfig {
   pollIntervalMs: number;
   maxTrackedWorkers: number;
   maxMissedCycles: number;
+  /** Believe NATS alone (`--discovery-backend kubernetes`). */
+  trustNats: boolean;
   push: boolean;
   /** Where NATS and etcd are, and NATS's TLS material (`DistributedRuntime.connect`'s `nats` and `etcd`). */
   connection: ReturnType<typeof connectionSettings>;
@@ -100,6 +114,7 @@ export function metricsConfigFrom(loaded: Loaded<MetricsOptionTable>): MetricsCo
     pollIntervalMs: v.poll_interval,
     maxTrackedWorkers: v.max_tracked_workers,
     maxMissedCycles: v.max_missed_cycles,
+    trustNats: v.discovery_backend === 'kubernetes',
     push: v.push,
     connection: connectionSettings(v),
     export: exp,

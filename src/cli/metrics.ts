@@ -41,7 +41,11 @@ runCommand('metrics', async () => {
     pollIntervalMs: cfg.pollIntervalMs,
     maxTrackedWorkers: cfg.maxTrackedWorkers,
     maxMissedCycles: cfg.maxMissedCycles,
+    trustNats: cfg.trustNats,
   });
+  if (cfg.trustNats) {
+    log.warn('--discovery-backend kubernetes: workers are believed on their NATS answers and events alone, without etcd vouching for them; any client that may publish on NATS can make one up (restrict it with NATS permissions, deploy/nats)');
+  }
   aggregator.attach(pipeline);
   if (server !== undefined) attachStatusPage(server, new AggregatorStatus(aggregator, pipeline.health, packageVersion()));
   onShutdownSignal('metrics', async () => {

@@ -112,3 +112,19 @@ test('workers of every era in both layouts, stats-only, events-only and both, a 
   defer(() => clearInterval(quiet));
   await waitForScrape(m, 'the silent LoadEvent worker gone, the DP pair still there', (x) => kv(x, ids.loadEvent) === undefined && kv(x, ids.dpPair, 1) === 44, 15_000);
 });
+
+test('--discovery-backend kubernetes: workers etcd does not hold are believed on NATS alone, with a warning', { timeout: 60_000 }, async (t) => {
+  const defer = cleanups(t);
+  const cluster = await startCluster();
+  defer(() => cluster.stop());
+  const nc = await connect({ servers: cluster.nats.url });
+  defer(() => nc.close());
+  dynamoShapedWorker(nc, [{ id: ids.legacyStats, data: v4(12) }]);
+  const publish = setInterval(() => nc.publish(ENDPOINT_TOPIC, `{"worker_id":${ids.dpPair},"dp_rank":1,"kv_used_blocks":21}`), 200);
+  defer(() => clearInterval(publish));
+  const m = await startMetrics(cluster, [], { DYN_DISCOVERY_BACKEND: 'kubernetes' });
+  defer(() => m.proc.stop());
+  const kv = (x: string, id: bigint): number | undefined => sample(x, 'llm_kv_blocks_active', { worker_id: id.toString() });
+  await waitForScrape(m, 'both workers without etcd', (x) => kv(x, ids.legacyStats) === 12 && kv(x, ids.dpPair) === 21);
+  assert.match(m.proc.output(), /--discovery-backend kubernetes: workers are believed on their NATS answers and events alone/);
+});
