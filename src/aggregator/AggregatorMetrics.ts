@@ -128,22 +128,23 @@ export class AggregatorMetrics {
       const push = (list: MetricData['dataPoints'], attributes: Attributes, value: number | undefined): void => {
         if (value !== undefined) (list as { attributes: Attributes; startTime: HrTime; endTime: HrTime; value: number }[]).push({ attributes, startTime, endTime, value });
       };
+      const loadPoints = (a: Attributes, m: ForwardPassMetrics): void => {
+        push(pts.active, a, m.requestActiveSlots);
+        push(pts.total, a, m.requestTotalSlots);
+        push(pts.kvActive, a, m.kvActiveBlocks);
+        push(pts.kvTotal, a, m.kvTotalBlocks);
+        push(pts.waiting, a, m.numRequestsWaiting);
+        push(pts.gpu, a, m.gpuCacheUsagePerc === undefined ? undefined : 100 * m.gpuCacheUsagePerc);
+      };
       let n = 0;
       for (const [id, w] of view.workers) {
         if (++n % SNAPSHOT_CHUNK_WORKERS === 0) await new Promise<void>((resolve) => setImmediate(resolve));
         const a = this.attrs(id);
         // one series per data-parallel rank when the worker names its ranks
-        const rank = w.metrics.dataParallelRank;
-        const perRank: Iterable<[Attributes, ForwardPassMetrics]> =
-          w.ranks !== undefined ? [...w.ranks].map(([r, m]) => [this.rankAttrs(id, r), m]) : [[typeof rank === 'number' ? this.rankAttrs(id, rank) : a, w.metrics]];
-        for (const [ra, m] of perRank) {
-          push(pts.active, ra, m.requestActiveSlots);
-          push(pts.total, ra, m.requestTotalSlots);
-          push(pts.kvActive, ra, m.kvActiveBlocks);
-          push(pts.kvTotal, ra, m.kvTotalBlocks);
-          push(pts.waiting, ra, m.numRequestsWaiting);
-          push(pts.gpu, ra, m.gpuCacheUsagePerc === undefined ? undefined : 100 * m.gpuCacheUsagePerc);
-        }
+        if (w.ranks === undefined) {
+          const rank = w.metrics.dataParallelRank;
+          loadPoints(typeof rank === 'number' ? this.rankAttrs(id, rank) : a, w.metrics);
+        } else for (const [r, m] of w.ranks) loadPoints(this.rankAttrs(id, r), m);
         const hr = this.tracker.get(id);
         if (hr !== undefined) {
           push(pts.isl, a, hr.islBlocks);

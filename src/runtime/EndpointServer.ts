@@ -141,18 +141,11 @@ export class EndpointServer {
     let cmp = etcd.if(regs[0]!.key, 'Version', '==', 0);
     for (const r of regs.slice(1)) cmp = cmp.and(r.key, 'Version', '==', 0);
     const res = await cmp.then(...regs.map((r) => etcd.put(r.key).value(r.value).lease(leaseId))).commit();
-    if (!res.succeeded) {
-      for (const r of regs) {
-        const existing = await etcd.get(r.key).string();
-        if (existing !== null && existing !== r.value) throw new RegistrationConflictError(`etcd key ${r.key} already holds another instance`);
-      }
-      // some keys were ours already (a retried registration): write the rest
-      const missing: { key: string; value: string }[] = [];
-      for (const r of regs) if ((await etcd.get(r.key).string()) === null) missing.push(r);
-      for (const r of missing) {
-        const put = await etcd.if(r.key, 'Version', '==', 0).then(etcd.put(r.key).value(r.value).lease(leaseId)).commit();
-        if (!put.succeeded && (await etcd.get(r.key).string()) !== r.value) throw new RegistrationConflictError(`etcd key ${r.key} already holds another instance`);
-      }
+    if (res.succeeded) return;
+    // a retried registration finds some keys ours already; any other holder is a conflict
+    for (const r of regs) {
+      const put = await etcd.if(r.key, 'Version', '==', 0).then(etcd.put(r.key).value(r.value).lease(leaseId)).commit();
+      if (!put.succeeded && (await etcd.get(r.key).string()) !== r.value) throw new RegistrationConflictError(`etcd key ${r.key} already holds another instance`);
     }
   }
 
