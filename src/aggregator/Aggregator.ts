@@ -433,14 +433,17 @@ export class Aggregator {
       if (!this.election.isLeader || this.stopped || !this.natsConnected) return undefined;
       // workers answer under ids etcd does not list yet (their registrations in flight, as when
       // every id changes at once): an empty view now would be a moment's artefact, not the fleet
-      if (workers.size === 0 && (collector.rejected.get('unregistered') ?? 0) > 0 && this.emptyCyclesHeld < MAX_EMPTY_CYCLES_HELD) {
-        this.emptyCyclesHeld++;
-        this.lastRefreshAt = Date.now();
-        void this.discovery?.refresh();
-        log.rateLimited('info', 'empty-held', 'workers answer under ids etcd does not list yet; the view is not replaced by an empty one', { answers: collector.rejected.get('unregistered') });
-        return { workers: 0, complete: res.complete, elapsedMs: res.elapsedMs };
-      }
-      this.emptyCyclesHeld = 0;
+      const unlisted = collector.rejected.get('unregistered') ?? 0;
+      if (workers.size === 0 && unlisted > 0) {
+        // held for a few cycles in a row at most: answers etcd never vouches for (a forger) do not stop publishing
+        if (this.emptyCyclesHeld < MAX_EMPTY_CYCLES_HELD) {
+          this.emptyCyclesHeld++;
+          this.lastRefreshAt = Date.now();
+          void this.discovery?.refresh();
+          log.rateLimited('info', 'empty-held', 'workers answer under ids etcd does not list yet; the view is not replaced by an empty one', { answers: unlisted });
+          return { workers: 0, complete: res.complete, elapsedMs: res.elapsedMs };
+        }
+      } else this.emptyCyclesHeld = 0;
       const stats = loadStatistics(kvLoads(workers));
       this.current = { workers, stats };
       this.lastCycleAt = Date.now();

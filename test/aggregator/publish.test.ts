@@ -77,3 +77,32 @@ test('an aggregate far above max_payload is delivered in gzipped parts and reass
   assert.ok(Number(line[1]) > MAX_PAYLOAD && Number(line[2]) > 1);
   assert.ok(m.proc.running);
 });
+
+test('answers etcd never vouches for hold an empty view back for 3 cycles at most, then every cycle publishes', { timeout: 60_000 }, async (t) => {
+  const defer = cleanups(t);
+  const nats = await startNats();
+  defer(() => nats.stop());
+  const etcd = await startEtcd();
+  defer(() => etcd.stop());
+  const nc = await connect({ servers: nats.url });
+  defer(() => nc.close());
+  // a client answering for a worker etcd does not list (as a worker whose registration is in flight would, for a moment)
+  const unlisted = 7587884888253033398n;
+  nc.subscribe(`$SRV.STATS.${MOCK_SERVICE}`, {
+    callback: (_e, msg) => void msg.respond(dynamoStatsReply([dynamoEndpoint(dynamoSubject(unlisted), '{"kv_active_blocks":1,"kv_total_blocks":10,"request_active_slots":0,"request_total_slots":4}')])),
+  });
+  const published: number[] = [];
+  nc.subscribe(aggregateSubject('dynamo', 'my_component', 'my_endpoint'), { callback: () => void published.push(Date.now()) });
+  await nc.flush();
+  const m = await startMetrics({ nats, etcd });
+  defer(() => m.proc.stop());
+  const text = await waitForScrape(m, 'five cycles', (x) => ((sample(x, 'dynamo_metrics_scrape_cycles_total') ?? 0) >= 5 && published.length >= 2 ? x : undefined), 30_000);
+  const cycles = sample(text, 'dynamo_metrics_scrape_cycles_total')!;
+  // the cycles counter counts published cycles only; the first 3 were held back
+  assert.ok((sample(text, 'dynamo_metrics_stats_rejected_total', { reason: 'unregistered' }) ?? 0) >= cycles + 3, 'every cycle saw the unlisted answer');
+  assert.ok(published.length >= 2, `${published.length} aggregates published after the hold`);
+  // once the hold is over, one aggregate a cycle (1 s), not one every fourth
+  for (let i = 1; i < published.length; i++) assert.ok(published[i]! - published[i - 1]! < 2_500, `aggregates ${published[i]! - published[i - 1]!} ms apart`);
+  assert.equal(series(text, 'llm_kv_blocks_active').length, 0, 'the unlisted worker is never exported');
+  assert.match(m.proc.output(), /workers answer under ids etcd does not list yet; the view is not replaced by an empty one/);
+});
