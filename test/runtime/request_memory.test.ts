@@ -26,7 +26,15 @@ async function heapAfterGc(): Promise<number> {
   return process.memoryUsage().heapUsed;
 }
 
-test('30,000 more requests leave the heap where the first 20,000 left it', { timeout: 300_000 }, async (t) => {
+/**
+ * Requests before the first measurement. On Node 26 the heap takes one step of about 0.25 MiB
+ * once, near 25,000 requests (a table growing to its size; measured block by block it then stays
+ * within about 1 byte per request), so the warm-up goes past it; at 20,000 the step fell inside
+ * the measured blocks and gave 7 to 10 bytes per request.
+ */
+const WARM_UP_BLOCKS = 4;
+
+test('30,000 more requests leave the heap where the first 40,000 left it', { timeout: 300_000 }, async (t) => {
   const defer = cleanups(t);
   const cluster = await startCluster();
   defer(() => cluster.stop());
@@ -48,15 +56,14 @@ test('30,000 more requests leave the heap where the first 20,000 left it', { tim
     }
   };
   // warm-up: code compiled, pools and caches at their size
-  await block();
-  await block();
+  for (let i = 0; i < WARM_UP_BLOCKS; i++) await block();
   const warm = await heapAfterGc();
   await block();
   await block();
   await block();
   const after = await heapAfterGc();
   const perRequest = (after - warm) / (3 * BLOCK);
-  t.diagnostic(`heap ${(warm / 1048576).toFixed(2)} -> ${(after / 1048576).toFixed(2)} MiB over ${3 * BLOCK} requests after ${2 * BLOCK} to warm up: ${perRequest.toFixed(1)} bytes per request`);
+  t.diagnostic(`heap ${(warm / 1048576).toFixed(2)} -> ${(after / 1048576).toFixed(2)} MiB over ${3 * BLOCK} requests after ${WARM_UP_BLOCKS * BLOCK} to warm up: ${perRequest.toFixed(1)} bytes per request`);
   // before the fix: 22 to 33 bytes per request here (85 with streams of four chunks and the metrics attached); after: none (the figure is slightly negative)
   assert.ok(perRequest < 10, `${perRequest.toFixed(1)} bytes kept per request`);
 });
