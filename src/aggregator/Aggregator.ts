@@ -18,7 +18,7 @@ import { AggregatorHealth, AggregatorMetrics, type AggregateView } from './Aggre
 import { DEFAULT_MAX_TRACKED_WORKERS, HitRateTracker, type HitRateEvent } from './HitRateTracker.ts';
 import { HeldEvents } from './HeldEvents.ts';
 import { LoadBook } from './LoadBook.ts';
-import { decodeLoadEvent, type LoadReading } from './loadEvent.ts';
+import { decodeLoadEvent, MAX_LOAD_EVENT_BYTES, type LoadReading } from './loadEvent.ts';
 import { MAX_EVENT_BYTES } from './inputBounds.ts';
 import { DEFAULT_MAX_MISSED_CYCLES, DEFAULT_POLL_INTERVAL_MS } from './options.ts';
 import { LeaderElection } from './LeaderElection.ts';
@@ -265,6 +265,8 @@ export class Aggregator {
         this.drt.nats.subscribe(subject, {
           callback: (err, msg) => {
             if (err !== null) return;
+            // as for hit-rate events: one far larger than any load event is never queued
+            if (msg.data.length > MAX_LOAD_EVENT_BYTES) return this.refuseLoad('too_large');
             if (!this.loadQueue.push(msg.data)) this.refuseLoad('overloaded');
           },
         }),
