@@ -6,26 +6,23 @@
  * as they arrive, also on a standby, so a take-over continues the same totals.
  */
 import { getLogger } from '../log.ts';
-import type { DistributedRuntime, EventSubscription } from '../runtime/DistributedRuntime.ts';
-import type { Subscription } from '@nats-io/transport-node';
+import type { DistributedRuntime } from '../runtime/DistributedRuntime.ts';
 import type { Instance, InstanceDiscovery } from '../runtime/InstanceDiscovery.ts';
 import { publishLarge, type LargeForm } from '../runtime/largeMessages.ts';
-import { aggregateSubject, componentEventSubject, endpointEventSubject, KV_HIT_RATE_EVENT, KV_METRICS_TOPIC, leaderKey, serviceName } from '../runtime/names.ts';
+import { aggregateSubject, leaderKey, serviceName } from '../runtime/names.ts';
 import { encodeAggregate } from './aggregate.ts';
 import type { MetricsPipeline } from '../export/MetricsPipeline.ts';
 import { BRIDGE_METER_NAME } from '../export/MetricsPipeline.ts';
 import { AggregatorHealth, AggregatorMetrics, type AggregateView } from './AggregatorMetrics.ts';
-import { DEFAULT_MAX_TRACKED_WORKERS, HitRateTracker, type HitRateEvent } from './HitRateTracker.ts';
-import { HeldEvents } from './HeldEvents.ts';
+import { DEFAULT_MAX_TRACKED_WORKERS, HitRateTracker } from './HitRateTracker.ts';
+import { EventIntake } from './EventIntake.ts';
 import { LoadBook } from './LoadBook.ts';
-import { decodeLoadEvent, MAX_LOAD_EVENT_BYTES, type LoadReading } from './loadEvent.ts';
-import { MAX_EVENT_BYTES } from './inputBounds.ts';
 import { DEFAULT_MAX_MISSED_CYCLES, DEFAULT_POLL_INTERVAL_MS } from './options.ts';
 import { LeaderElection } from './LeaderElection.ts';
 import { DEFAULT_COMPLETE_GRACE_MS, DEFAULT_SCATTER_MAX_WAIT_MS, scatterStats } from './scatterStats.ts';
 import { loadStatistics } from './statistics.ts';
 import { CycleCollector } from './CycleCollector.ts';
-import { DEFAULT_MAX_QUEUED_EVENTS, EventQueue } from './EventQueue.ts';
+import { DEFAULT_MAX_QUEUED_EVENTS } from './EventQueue.ts';
 import { parseStatsReply, type WorkerStats } from './statsReply.ts';
 import { errorMessage } from '../errors.ts';
 import { StatusHistory } from './StatusHistory.ts';
@@ -45,8 +42,6 @@ export const DISCOVERY_REFRESH_MIN_INTERVAL_MS = 1_000;
  * answer under ids etcd does not list yet (registrations in flight); then the empty view is published.
  */
 export const MAX_EMPTY_CYCLES_HELD = 3;
-/** How often held hit-rate events are looked at again while some are held. */
-export const HELD_EVENTS_CHECK_MS = 500;
 
 const log = getLogger('metrics');
 
@@ -125,22 +120,12 @@ export class Aggregator {
   private lastRefreshAt = 0;
   /** Worker id → the micro-service instance that answers for it (forgotten when etcd drops the worker). */
   private readonly owners = new Map<bigint, string>();
-  private events: EventSubscription | undefined;
-  /** Hit-rate events waiting to be decoded, in bounded batches per turn of the event loop. */
-  readonly eventQueue: EventQueue<Uint8Array>;
-  /** Load events waiting to be decoded, bounded like the hit-rate events. */
-  readonly loadQueue: EventQueue<Uint8Array>;
+  /** Hit-rate and load events, from the NATS socket to the tracker and the load book. */
+  readonly intake: EventIntake;
   /** Worker id → cycles in a row it has missed while kept in the view. */
   private readonly missed = new Map<bigint, number>();
-  /** Hit-rate events of workers whose registration may be in flight. */
-  private readonly heldEvents = new HeldEvents();
-  private heldTimer: NodeJS.Timeout | undefined;
   /** The latest load each worker published as events (`kv_metrics`), merged into every cycle. */
   readonly loadBook: LoadBook;
-  /** Load events of workers whose registration may be in flight. */
-  private readonly heldLoads = new HeldEvents<LoadReading>();
-  private loadSubs: Subscription[] = [];
-  private settleScheduled = false;
   private emptyCyclesHeld = 0;
   /** With `trustNats`: the registry that takes every worker as registered. */
   private readonly everyWorker: EveryWorker | undefined;
@@ -170,14 +155,10 @@ export class Aggregator {
     this.metrics = new AggregatorMetrics(component, endpoint, this.tracker, () => this.exportedView());
     this.staleAfterMs = Math.max(STALE_AFTER_POLL_INTERVALS * this.pollIntervalMs, MIN_STALE_AFTER_MS);
     this.maxMissedCycles = opts.maxMissedCycles ?? DEFAULT_MAX_MISSED_CYCLES;
-    this.eventQueue = new EventQueue<Uint8Array>((bytes) => {
-      const r = this.registeredSubjects(); // cached per etcd listing version
-      // an unknown worker's events wait for its registration while etcd can vouch for it
-      const hold = r.verified ? this.holdEvent : undefined;
-      const reason = this.tracker.ingest(bytes, (id) => r.subjects.has(id), r.verified ? 'unregistered_worker' : 'unverified_worker', hold);
-      if (reason !== undefined && reason !== 'held') log.rateLimited('warn', `event-${reason}`, 'dropped a KV hit-rate event', { reason });
-    }, opts.maxQueuedEvents ?? DEFAULT_MAX_QUEUED_EVENTS);
-    this.loadQueue = new EventQueue<Uint8Array>(this.onLoadEvent, opts.maxQueuedEvents ?? DEFAULT_MAX_QUEUED_EVENTS);
+    this.intake = new EventIntake(
+      { tracker: this.tracker, loadBook: this.loadBook, health: this.health, registry: () => this.registeredSubjects() },
+      opts.maxQueuedEvents ?? DEFAULT_MAX_QUEUED_EVENTS,
+    );
     this.election = new LeaderElection(drt, leaderKey(namespace, component, endpoint), (ok) => {
       this.health.etcdReachable = ok;
     });
@@ -244,40 +225,13 @@ export class Aggregator {
 
   async start(): Promise<void> {
     void this.watchNats().catch(() => undefined);
-    const ns = this.drt.namespace(this.opts.namespace);
-    this.events = ns.subscribe(KV_HIT_RATE_EVENT, (e) => {
-      // one far larger than any event is refused here, never queued (a flood of 1 MB ones would
-      // otherwise wait in the queue, a megabyte each, until its turn to be refused)
-      if (e.bytes.length > MAX_EVENT_BYTES) {
-        this.tracker.reject('too_large');
-        log.rateLimited('warn', 'event-too_large', 'dropped a KV hit-rate event', { reason: 'too_large', bytes: e.bytes.length });
-        return;
-      }
-      if (!this.eventQueue.push(e.bytes)) {
-        this.tracker.reject('overloaded');
-        log.rateLimited('warn', 'event-overloaded', 'dropped a KV hit-rate event: the event queue is full', { reason: 'overloaded' });
-      }
-    });
-    // load events, on the component's topic (Dynamo until early 2026) and the endpoint's (since)
-    const { namespace, component, endpoint } = this.opts;
-    for (const subject of [componentEventSubject(namespace, component, KV_METRICS_TOPIC), endpointEventSubject(namespace, component, endpoint, KV_METRICS_TOPIC)]) {
-      this.loadSubs.push(
-        this.drt.nats.subscribe(subject, {
-          callback: (err, msg) => {
-            if (err !== null) return;
-            // as for hit-rate events: one far larger than any load event is never queued
-            if (msg.data.length > MAX_LOAD_EVENT_BYTES) return this.refuseLoad('too_large');
-            if (!this.loadQueue.push(msg.data)) this.refuseLoad('overloaded');
-          },
-        }),
-      );
-    }
+    this.intake.subscribe(this.drt, this.opts);
     // the subscription is live on the server before anyone is told we listen: no event is missed
     await this.drt.nats.flush().catch(() => undefined);
     log.info(`Scraping endpoint ${this.path} for stats`);
     this.discovery = this.drt.discovery(this.opts.namespace, this.opts.component);
     this.discovery.on('removed', this.onRemoved);
-    this.discovery.on('added', this.onAdded);
+    this.discovery.on('added', this.intake.registrationLanded);
     await this.discovery.started().catch((err: Error) => log.warn('cannot list instances in etcd yet', { error: err.message }));
     this.election.on('changed', (leading) => {
       this.health.leader = leading;
@@ -306,61 +260,6 @@ export class Aggregator {
       viewProblem: this.viewProblem(),
     });
   }
-
-  /** One load event: decoded, checked against etcd (held while a registration may be in flight), recorded. */
-  private readonly onLoadEvent = (bytes: Uint8Array): void => {
-    const r = decodeLoadEvent(bytes);
-    if (typeof r === 'string') return this.refuseLoad(r);
-    const reg = this.registeredSubjects();
-    if (!reg.subjects.has(r.workerId)) {
-      if (reg.verified && this.heldLoads.hold(r, Date.now())) {
-        this.heldTimer ??= setInterval(this.settleHeldEvents, HELD_EVENTS_CHECK_MS).unref();
-        return;
-      }
-      return this.refuseLoad(reg.verified ? 'unregistered_worker' : 'unverified_worker');
-    }
-    this.recordLoad(r);
-  };
-
-  private recordLoad(r: LoadReading): void {
-    if (!this.loadBook.record(r, Date.now())) return this.refuseLoad('overloaded');
-    this.health.loadEventsAccepted++;
-  }
-
-  private refuseLoad(reason: string): void {
-    this.health.rejectLoadEvent(reason);
-    log.rateLimited('warn', `load-event-${reason}`, 'dropped a load event', { reason });
-  }
-
-  private readonly holdEvent = (e: HitRateEvent): boolean => {
-    if (!this.heldEvents.hold(e, Date.now())) return false;
-    this.heldTimer ??= setInterval(this.settleHeldEvents, HELD_EVENTS_CHECK_MS).unref();
-    return true;
-  };
-
-  /** Counts the held events whose worker is now registered, and refuses those held too long. */
-  private readonly settleHeldEvents = (): void => {
-    this.settleScheduled = false;
-    const r = this.registeredSubjects();
-    const { ready, expired } = this.heldEvents.settle((id) => r.subjects.has(id), Date.now());
-    for (const e of ready) this.tracker.add(e);
-    for (let i = 0; i < expired; i++) this.tracker.reject('unregistered_worker');
-    if (expired > 0) log.rateLimited('warn', 'event-unregistered_worker', 'dropped a KV hit-rate event', { reason: 'unregistered_worker' });
-    const loads = this.heldLoads.settle((id) => r.subjects.has(id), Date.now());
-    for (const l of loads.ready) this.recordLoad(l);
-    for (let i = 0; i < loads.expired; i++) this.refuseLoad('unregistered_worker');
-    if (this.heldEvents.size === 0 && this.heldLoads.size === 0 && this.heldTimer !== undefined) {
-      clearInterval(this.heldTimer);
-      this.heldTimer = undefined;
-    }
-  };
-
-  /** A registration landed: held events may now count (once per turn, however many landed). */
-  private readonly onAdded = (): void => {
-    if ((this.heldEvents.size === 0 && this.heldLoads.size === 0) || this.settleScheduled) return;
-    this.settleScheduled = true;
-    setImmediate(this.settleHeldEvents);
-  };
 
   /** A worker whose etcd key is deleted leaves the view at once, not at the next cycle. */
   private readonly onRemoved = (inst: Instance): void => {
@@ -578,13 +477,9 @@ export class Aggregator {
     this.stopped = true;
     clearTimeout(this.timer);
     await this.running;
-    this.events?.unsubscribe();
-    for (const sub of this.loadSubs) sub.unsubscribe();
-    this.loadSubs = [];
+    this.intake.stop();
     this.discovery?.off('removed', this.onRemoved);
-    this.discovery?.off('added', this.onAdded);
-    clearInterval(this.heldTimer);
-    this.heldTimer = undefined;
+    this.discovery?.off('added', this.intake.registrationLanded);
   }
 
   /** Stops scraping, releases the leader key (a standby takes over at once). */
