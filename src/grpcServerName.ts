@@ -2,8 +2,9 @@
  * Node.js 26 refuses a TLS `servername` that is an IP address (RFC 6066 allows only host names;
  * Node 20 to 24 printed the DEP0123 warning), and grpc-js 1.14 sets it to the target's host
  * whatever it is: an OTLP/gRPC export to `https://10.0.0.5:4317`, or etcd at
- * `https://10.0.0.5:2379`, then never connects. These credentials leave the server name out for an IP target; the certificate is still checked
- * against that IP (tls.connect checks `host` when there is no server name).
+ * `https://10.0.0.5:2379`, then never connects. These credentials leave the server name out for
+ * an IP target; the certificate is still checked against that IP (tls.connect checks `host` when
+ * there is no server name).
  */
 import { createRequire } from 'node:module';
 import { isIP } from 'node:net';

@@ -5,7 +5,7 @@
 import { InvalidNameError } from '../runtime/errors.ts';
 import { DEFAULT_ETCD_ENDPOINTS, DEFAULT_NATS_SERVER } from '../runtime/defaults.ts';
 import { validateName, type NameKind } from '../runtime/names.ts';
-import { readPem } from '../runtime/pem.ts';
+import { pemProblem } from '../runtime/pem.ts';
 import { ConfigError, type OptionTable } from './schema.ts';
 import { parseString, parseUrlList, ValueError } from './values.ts';
 
@@ -30,8 +30,8 @@ export function namespaceOption(defaultNamespace: string, description: string) {
 /** TLS material given as a file path or PEM text: read now, so that a bad one is a one-line `ConfigError` at start. */
 export function parsePemSource(v: unknown): string {
   const s = parseString(v);
-  // the value is named by the error line already: the message says only what is wrong with it
-  readPem(s, 'the file', (message) => new ValueError(message.replace(/^cannot read the file .*?: /, 'cannot be read: ').replace(/^the file .* holds no PEM data/, 'holds no PEM data')));
+  const problem = pemProblem(s); // the error line names the value already
+  if (problem !== undefined) throw new ValueError(problem);
   return s;
 }
 

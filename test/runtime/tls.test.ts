@@ -149,7 +149,7 @@ test('etcd over mutual TLS to an IP address: ETCD_AUTH_* as PEM text or paths, n
   // a missing file names its path, not its contents; half an identity is refused before connecting
   await assert.rejects(DistributedRuntime.connect({ env: { ...base, ETCD_AUTH_CA: join(ca.dir, 'missing.pem') } }), (err: unknown) => {
     assert.ok(err instanceof EtcdUnavailableError);
-    assert.match(err.message, /^cannot read etcd CA certificate \(ETCD_AUTH_CA\) .*missing\.pem: /);
+    assert.match(err.message, /^etcd CA certificate \(ETCD_AUTH_CA\) .*missing\.pem cannot be read: /);
     return true;
   });
   await assert.rejects(DistributedRuntime.connect({ env: { ...base, ETCD_AUTH_CA: ca.ca, ETCD_AUTH_CLIENT_KEY: ca.text(ca.client.key) } }), (err: unknown) => {
