@@ -2,11 +2,16 @@
  * A hostile mixed flood on an open NATS, against real servers: for 30 s a client publishes 1 MB
  * hit-rate events nested a million deep, small events for made-up workers and garbage, and answers
  * every stats request with a reply nested far deeper than any Dynamo form (about 420 MB in all).
- * The real worker is in every scrape, and the aggregator's memory comes back near its idle level
- * once the flood is over: within 10 % on a quiet machine (6.9 s after the flood in the run
- * RELIABILITY.md quotes), but V8 gives pages back lazily while cycles keep allocating, and with
- * another test running alongside the same flood left 1.16x idle after 60 s; the bound checked is
- * `RETURN_BOUND` (before the input bounds: 350 MiB from 77, still 268 MiB 10 s later).
+ * The real worker is in every scrape, the flood is not held while it lasts (peak RSS within 2x
+ * idle), and what the aggregator keeps comes back to its idle level once the flood is over.
+ *
+ * "What it keeps" is the JavaScript heap in use plus external memory (buffers), as the aggregator
+ * exports them (`nodejs_heap_size_used_bytes`, `nodejs_external_memory_bytes`): the lowest sample
+ * in the wait, so that garbage not yet collected is not mistaken for memory held. RSS is reported
+ * but not bounded after the flood: whether freed pages go back to the system is the allocator's
+ * choice (V8 and glibc give them back lazily while cycles keep allocating), and one CI run had RSS
+ * at 1.47x idle 60 s after a flood that left nothing behind. Before the input bounds the flood
+ * took RSS to 350 MiB from 77 and held 268 MiB 10 s later.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,9 +25,19 @@ import { reasons, sample } from '../support/exposition.ts';
 const FLOOD_MS = 30_000;
 const TICK_MS = 100;
 const MIB = 1024 * 1024;
-/** RSS after the flood at most this times the idle RSS, within `RETURN_WAIT_MS`. */
+/** Heap in use plus external memory after the flood at most this times its idle level, within `RETURN_WAIT_MS`. */
 const RETURN_BOUND = 1.25;
 const RETURN_WAIT_MS = 60_000;
+/** Peak RSS during the flood at most this times the idle RSS. */
+const PEAK_BOUND = 2;
+
+/** The memory a scrape says the process holds: JavaScript heap in use plus external (bytes). */
+function held(text: string): number {
+  const heap = sample(text, 'nodejs_heap_size_used_bytes', {});
+  const external = sample(text, 'nodejs_external_memory_bytes', {});
+  assert.ok(heap !== undefined && external !== undefined, 'the aggregator exports its heap and external memory');
+  return heap + external;
+}
 
 /** Resident memory of a process, from /proc (bytes). */
 function rss(pid: number): number {
@@ -46,8 +61,9 @@ test('a 420 MB mixed flood over 30 s: the real worker in every scrape, memory ba
   defer(() => m.proc.stop());
   const present = (x: string): boolean => sample(x, 'llm_kv_blocks_active', { worker_id: real }) !== undefined;
   await waitForScrape(m, 'the real worker', (x) => present(x));
+  let idleHeld = Infinity;
   for (let i = 0; i < 5; i++) {
-    await m.scrape();
+    idleHeld = Math.min(idleHeld, held(await m.scrape()));
     await sleep(1_000);
   }
   const idle = rss(m.proc.pid);
@@ -99,19 +115,20 @@ test('a 420 MB mixed flood over 30 s: the real worker in every scrape, memory ba
   await sender;
   const last = await m.scrape();
   assert.ok(present(last));
-  // the first moment it is within 10 % of idle, else the lowest seen in the wait
+  // the first sample within 10 % of idle, else the lowest seen in the wait
   let lowest = Infinity;
-  const after = await waitUntil('memory back within 10 % of idle', () => {
-    const now = rss(m.proc.pid);
+  const after = await waitUntil('held memory back within 10 % of idle', async () => {
+    const now = held(await m.scrape());
     lowest = Math.min(lowest, now);
-    return now <= idle * 1.1 ? now : undefined;
+    return now <= idleHeld * 1.1 ? now : undefined;
   }, RETURN_WAIT_MS, 500).catch(() => lowest);
   const back = Date.now() - started - FLOOD_MS;
+  const rssAfter = rss(m.proc.pid);
   t.diagnostic(
-    `flood: ${(sentBytes / MIB).toFixed(0)} MiB in ${FLOOD_MS / 1000} s; real worker missing from ${missing.length} of ${scrapes} scrapes; RSS idle ${(idle / MIB).toFixed(0)} MiB, peak ${(peak / MIB).toFixed(0)} MiB, ${(after / MIB).toFixed(0)} MiB ${(back / 1000).toFixed(1)} s after; events rejected ${JSON.stringify(reasons(last, 'dynamo_metrics_events_rejected_total'))}, stats rejected ${JSON.stringify(reasons(last, 'dynamo_metrics_stats_rejected_total'))}`,
+    `flood: ${(sentBytes / MIB).toFixed(0)} MiB in ${FLOOD_MS / 1000} s; real worker missing from ${missing.length} of ${scrapes} scrapes; heap+external idle ${(idleHeld / MIB).toFixed(1)} MiB, ${(after / MIB).toFixed(1)} MiB ${(back / 1000).toFixed(1)} s after; RSS idle ${(idle / MIB).toFixed(0)} MiB, peak ${(peak / MIB).toFixed(0)} MiB, ${(rssAfter / MIB).toFixed(0)} MiB then; events rejected ${JSON.stringify(reasons(last, 'dynamo_metrics_events_rejected_total'))}, stats rejected ${JSON.stringify(reasons(last, 'dynamo_metrics_stats_rejected_total'))}`,
   );
   assert.ok(sentBytes >= 420 * MIB, `the flood was at least 420 MiB (${(sentBytes / MIB).toFixed(0)})`);
   assert.deepEqual(missing, [], 'the real worker in every scrape');
-  assert.ok(after <= idle * RETURN_BOUND, `RSS ${(after / MIB).toFixed(0)} MiB within ${RETURN_BOUND}x idle ${(idle / MIB).toFixed(0)} MiB`);
-  assert.ok(peak <= idle * 2, `peak RSS ${(peak / MIB).toFixed(0)} MiB within 2x idle: the flood is not held`);
+  assert.ok(after <= idleHeld * RETURN_BOUND, `heap+external ${(after / MIB).toFixed(1)} MiB within ${RETURN_BOUND}x idle ${(idleHeld / MIB).toFixed(1)} MiB: nothing of the flood is held`);
+  assert.ok(peak <= idle * PEAK_BOUND, `peak RSS ${(peak / MIB).toFixed(0)} MiB within ${PEAK_BOUND}x idle: the flood is not held while it lasts`);
 });
