@@ -214,7 +214,7 @@ try {
   const rate = EVENTS / secs;
   rows.push([
     'KV hit-rate events from another process, cycles running every second',
-    `${fmt(rate, 0)} events/s (${EVENTS} in ${fmt(secs, 2)} s); counted ${agg.tracker.accepted - acceptedBefore}, per-worker Σisl ${exact ? 'exact' : 'WRONG'}; ${cyclesDuring} cycles meanwhile, ${lostDuring} missing a worker; refused as overloaded: ${agg.tracker.rejections().get('overloaded') ?? 0}`,
+    `${fmt(rate, 0)} events/s (${EVENTS} in ${fmt(secs, 2)} s); counted ${agg.tracker.accepted - acceptedBefore}, per-worker Σisl ${exact ? 'exact' : 'WRONG'}; ${cyclesDuring} cycles meanwhile, ${lostDuring} missing a worker; refused as overloaded: ${agg.intake.hitRateRejected.get('overloaded') ?? 0}`,
   ]);
   if (big) {
     goal('hit-rate events counted per second during cycles', exact ? rate : 0, '>=', 150_000, '/s');

@@ -15,7 +15,7 @@ import type { MetricsPipeline } from '../export/MetricsPipeline.ts';
 import { BRIDGE_METER_NAME } from '../export/MetricsPipeline.ts';
 import { AggregatorHealth, AggregatorMetrics, type AggregateView } from './AggregatorMetrics.ts';
 import { DEFAULT_MAX_TRACKED_WORKERS, HitRateTracker } from './HitRateTracker.ts';
-import { EventIntake } from './EventIntake.ts';
+import { EventIntake, type IntakeSinks } from './EventIntake.ts';
 import { LoadBook } from './LoadBook.ts';
 import { DEFAULT_MAX_MISSED_CYCLES, DEFAULT_POLL_INTERVAL_MS } from './options.ts';
 import { LeaderElection } from './LeaderElection.ts';
@@ -79,6 +79,16 @@ export interface AggregatorOptions {
    * @default false
    */
   trustNats?: boolean;
+  /**
+   * The event intake shared by every target of the process (`AggregatorSet`): it routes each
+   * event to the target whose registry lists the worker. @default one of its own
+   */
+  intake?: EventIntake;
+  /**
+   * Asked before taking the target's free leader key (AggregatorSet spreads targets among
+   * replicas with it); see `LeaderElection`. @default always take it
+   */
+  claimLeadership?: () => Promise<boolean>;
 }
 
 /**
@@ -122,6 +132,8 @@ export class Aggregator {
   private readonly owners = new Map<bigint, string>();
   /** Hit-rate and load events, from the NATS socket to the tracker and the load book. */
   readonly intake: EventIntake;
+  /** The intake is this aggregator's alone (it exports its refusals and stops with it). */
+  private readonly ownIntake: boolean;
   /** Worker id → cycles in a row it has missed while kept in the view. */
   private readonly missed = new Map<bigint, number>();
   /** The latest load each worker published as events (`kv_metrics`), merged into every cycle. */
@@ -155,13 +167,19 @@ export class Aggregator {
     this.metrics = new AggregatorMetrics(component, endpoint, this.tracker, () => this.exportedView());
     this.staleAfterMs = Math.max(STALE_AFTER_POLL_INTERVALS * this.pollIntervalMs, MIN_STALE_AFTER_MS);
     this.maxMissedCycles = opts.maxMissedCycles ?? DEFAULT_MAX_MISSED_CYCLES;
-    this.intake = new EventIntake(
-      { tracker: this.tracker, loadBook: this.loadBook, health: this.health, registry: () => this.registeredSubjects() },
-      opts.maxQueuedEvents ?? DEFAULT_MAX_QUEUED_EVENTS,
+    this.ownIntake = opts.intake === undefined;
+    this.intake = opts.intake ?? new EventIntake(drt, opts.maxQueuedEvents ?? DEFAULT_MAX_QUEUED_EVENTS);
+    this.election = new LeaderElection(
+      drt,
+      leaderKey(namespace, component, endpoint),
+      (ok) => {
+        this.health.etcdReachable = ok;
+      },
+      undefined,
+      undefined,
+      undefined,
+      opts.claimLeadership,
     );
-    this.election = new LeaderElection(drt, leaderKey(namespace, component, endpoint), (ok) => {
-      this.health.etcdReachable = ok;
-    });
   }
 
   /** The latest view: undefined on a standby. */
@@ -220,12 +238,23 @@ export class Aggregator {
   /** Exports through `pipeline`: the worker series and the bridge's health. */
   attach(pipeline: MetricsPipeline): void {
     pipeline.snapshots.add(this.metrics.snapshot, { version: this.metrics.version });
-    this.health.observeWith(pipeline.meter(BRIDGE_METER_NAME));
+    const meter = pipeline.meter(BRIDGE_METER_NAME);
+    this.health.observeWith(meter, { component: this.opts.component, endpoint: this.opts.endpoint });
+    if (this.ownIntake) this.intake.observeWith(meter);
+  }
+
+  /** What the intake routes to this target: its books, and the workers it vouches for. */
+  private intakeSinks(): IntakeSinks {
+    const sinks = { tracker: this.tracker, loadBook: this.loadBook, health: this.health };
+    if (this.everyWorker === undefined) return { ...sinks, registry: () => this.registeredSubjects() };
+    // believing any worker: among several targets, an event goes to the one that has seen its worker
+    const seen = { has: (id: bigint) => this.current?.workers.has(id) === true || this.loadBook.has(id) };
+    return { ...sinks, registry: () => ({ subjects: seen as ReadonlyMap<bigint, unknown>, verified: true }), trustsAll: true };
   }
 
   async start(): Promise<void> {
     void this.watchNats().catch(() => undefined);
-    this.intake.subscribe(this.drt, this.opts);
+    this.intake.join(this.opts, this.intakeSinks());
     // the subscription is live on the server before anyone is told we listen: no event is missed
     await this.drt.nats.flush().catch(() => undefined);
     log.info(`Scraping endpoint ${this.path} for stats`);
@@ -477,7 +506,7 @@ export class Aggregator {
     this.stopped = true;
     clearTimeout(this.timer);
     await this.running;
-    this.intake.stop();
+    this.intake.leave(this.opts);
     this.discovery?.off('removed', this.onRemoved);
     this.discovery?.off('added', this.intake.registrationLanded);
   }

@@ -197,10 +197,11 @@ export class AggregatorHealth {
   /** Aggregates published, by form (`plain`, `gzip`, `parts`). */
   readonly published = new Map<string, number>();
   readonly statsRejected = new Map<string, number>();
-  /** Load events (`kv_metrics`) accepted, and refused by reason. */
+  /** Load events (`kv_metrics`) accepted (the refused are the event intake's). */
   loadEventsAccepted = 0;
-  readonly loadEventsRejected = new Map<string, number>();
   private readonly reasonAttrs = new Map<string, Attributes>();
+  /** The target's `component` and `endpoint`, on every series (`observeWith`). */
+  private targetAttrs: Attributes = {};
   recordScrapeDuration: (seconds: number) => void = () => undefined;
 
   constructor(
@@ -213,20 +214,16 @@ export class AggregatorHealth {
     this.workersDropped.set(reason, (this.workersDropped.get(reason) ?? 0) + 1);
   }
 
-  rejectLoadEvent(reason: string): void {
-    this.loadEventsRejected.set(reason, (this.loadEventsRejected.get(reason) ?? 0) + 1);
-  }
-
   rejectStats(reason: string, n = 1): void {
     this.statsRejected.set(reason, (this.statsRejected.get(reason) ?? 0) + n);
   }
 
-  /** `{ [name]: value }`, built once per pair (observed at every collection). */
+  /** The target's attributes with `{ [name]: value }`, built once per pair (observed at every collection). */
   private attr(name: 'reason' | 'form', value: string): Attributes {
     const key = `${name}=${value}`;
     let a = this.reasonAttrs.get(key);
     if (a === undefined) {
-      a = { [name]: value };
+      a = { ...this.targetAttrs, [name]: value };
       this.reasonAttrs.set(key, a);
     }
     return a;
@@ -236,16 +233,21 @@ export class AggregatorHealth {
     return this.attr('reason', r);
   }
 
-  observeWith(meter: Meter): void {
+  /**
+   * Observes the health on `meter`, every series with `attrs` (the target's `component` and
+   * `endpoint`): several targets of one process observe the same instruments, each its own series.
+   */
+  observeWith(meter: Meter, attrs: Attributes = {}): void {
+    this.targetAttrs = attrs;
+    this.reasonAttrs.clear();
+    const t = attrs;
     const workers = meter.createObservableGauge('dynamo_metrics_workers', { description: 'Workers seen in the latest scrape cycle' });
     const leader = meter.createObservableGauge('dynamo_metrics_leader', { description: 'Whether this instance is the leader for its target (1) or a standby (0)' });
     const cycles = meter.createObservableCounter('dynamo_metrics_scrape_cycles_total', { description: 'Scrape cycles completed' });
     const lastCycle = meter.createObservableGauge('dynamo_metrics_last_scrape_timestamp_seconds', { description: 'Unix time of the latest completed scrape cycle' });
     const statsRejected = meter.createObservableCounter('dynamo_metrics_stats_rejected_total', { description: 'Stats replies and endpoints rejected, by reason' });
     const eventsAccepted = meter.createObservableCounter('dynamo_metrics_events_total', { description: 'KV hit-rate events accepted' });
-    const eventsRejected = meter.createObservableCounter('dynamo_metrics_events_rejected_total', { description: 'KV hit-rate events rejected, by reason' });
     const loadAccepted = meter.createObservableCounter('dynamo_metrics_load_events_total', { description: 'Load events (kv_metrics: LoadEvent, ActiveLoad) accepted' });
-    const loadRejected = meter.createObservableCounter('dynamo_metrics_load_events_rejected_total', { description: 'Load events (kv_metrics) rejected, by reason' });
     const dropped = meter.createObservableCounter('dynamo_metrics_hit_rate_workers_dropped_total', { description: 'Workers dropped from hit-rate tracking to keep it within its cap' });
     const tracked = meter.createObservableGauge('dynamo_metrics_hit_rate_workers_tracked', { description: 'Workers whose hit-rate totals are tracked' });
     const etcd = meter.createObservableGauge('dynamo_metrics_etcd_reachable', { description: 'Whether the latest etcd operation succeeded (1) or not (0); while 0 the instance list used to end cycles early is the last good one' });
@@ -263,32 +265,30 @@ export class AggregatorHealth {
     const publishFailures = meter.createObservableCounter('dynamo_metrics_publish_failures_total', { description: 'Aggregates (ProcessedEndpoints) not published on NATS, by reason' });
     meter.addBatchObservableCallback(
       (r) => {
-        r.observe(workers, this.workers);
-        r.observe(leader, this.leader ? 1 : 0);
-        r.observe(cycles, this.cycles);
-        if (this.lastCycleUnixSeconds !== undefined) r.observe(lastCycle, this.lastCycleUnixSeconds);
+        r.observe(workers, this.workers, t);
+        r.observe(leader, this.leader ? 1 : 0, t);
+        r.observe(cycles, this.cycles, t);
+        if (this.lastCycleUnixSeconds !== undefined) r.observe(lastCycle, this.lastCycleUnixSeconds, t);
         for (const [reason, n] of this.statsRejected) r.observe(statsRejected, n, this.reason(reason));
-        r.observe(eventsAccepted, this.tracker.accepted);
-        for (const [reason, n] of this.tracker.rejections()) r.observe(eventsRejected, n, this.reason(reason));
-        r.observe(loadAccepted, this.loadEventsAccepted);
-        for (const [reason, n] of this.loadEventsRejected) r.observe(loadRejected, n, this.reason(reason));
-        r.observe(dropped, this.tracker.dropped);
-        r.observe(tracked, this.tracker.size);
-        r.observe(etcd, this.etcdReachable ? 1 : 0);
-        r.observe(nats, this.natsConnected ? 1 : 0);
-        r.observe(current, this.viewCurrent() ? 1 : 0);
+        r.observe(eventsAccepted, this.tracker.accepted, t);
+        r.observe(loadAccepted, this.loadEventsAccepted, t);
+        r.observe(dropped, this.tracker.dropped, t);
+        r.observe(tracked, this.tracker.size, t);
+        r.observe(etcd, this.etcdReachable ? 1 : 0, t);
+        r.observe(nats, this.natsConnected ? 1 : 0, t);
+        r.observe(current, this.viewCurrent() ? 1 : 0, t);
         for (const [reason, n] of this.publishFailures) r.observe(publishFailures, n, this.reason(reason));
-        r.observe(missing, this.workersMissing);
+        r.observe(missing, this.workersMissing, t);
         for (const [form, n] of this.published) r.observe(published, n, this.attr('form', form));
         for (const [reason, n] of this.workersDropped) r.observe(workersDropped, n, this.reason(reason));
       },
-      [published, current, missing, workersDropped, workers, leader, cycles, lastCycle, statsRejected, eventsAccepted, eventsRejected, loadAccepted, loadRejected, dropped, tracked, etcd, nats, publishFailures],
+      [published, current, missing, workersDropped, workers, leader, cycles, lastCycle, statsRejected, eventsAccepted, loadAccepted, dropped, tracked, etcd, nats, publishFailures],
     );
     const hist = meter.createHistogram('dynamo_metrics_scrape_duration_seconds', {
       description: 'Time of one scrape cycle, from request to updated snapshot',
       unit: 's',
       advice: { explicitBucketBoundaries: SCRAPE_DURATION_BUCKETS },
     });
-    this.recordScrapeDuration = (s) => hist.record(s);
+    this.recordScrapeDuration = (s) => hist.record(s, t);
   }
 }

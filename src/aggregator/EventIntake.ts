@@ -1,92 +1,148 @@
 /**
- * What workers publish, from the NATS socket to the aggregator's books (docs/wire-protocol.md §5,
- * §8): KV hit-rate events on `namespace.{ns}.kv-hit-rate` into the hit-rate tracker, load events
- * on the target's `kv_metrics` subjects into the load book. Each body is size-checked in the
- * subscription callback (one far larger than any event is refused there, never queued), queued
- * in a bounded queue decoded in batches per turn of the event loop, checked against etcd's
- * registry, and, for a worker etcd does not list yet, held briefly (its registration may be in
- * flight) until its key lands or the hold ends. Every refusal is counted by reason.
+ * What workers publish, from the NATS socket to the books of the target each worker belongs to
+ * (docs/wire-protocol.md §5, §8): KV hit-rate events on `namespace.{ns}.kv-hit-rate` into that
+ * target's hit-rate tracker, load events on the `kv_metrics` subjects into its load book. One
+ * intake serves every target of a process: each subject is subscribed once, and an event goes to
+ * the target whose etcd registry lists its worker (a hit-rate event names only its worker, and a
+ * component's `kv_metrics` subject is shared by its endpoints), never to another target.
+ *
+ * Each body is size-checked in the subscription callback (one far larger than any event is
+ * refused there, never queued), queued in a bounded queue decoded in batches per turn of the event
+ * loop, and routed; an event whose worker no target lists yet is held briefly (its registration
+ * may be in flight) until its key lands or the hold ends. Every refusal is counted by reason.
  */
 import type { Subscription } from '@nats-io/transport-node';
+import type { Attributes, Meter } from '@opentelemetry/api';
 import { getLogger } from '../log.ts';
 import type { DistributedRuntime, EventSubscription } from '../runtime/DistributedRuntime.ts';
 import { componentEventSubject, endpointEventSubject, KV_HIT_RATE_EVENT, KV_METRICS_TOPIC } from '../runtime/names.ts';
 import type { AggregatorHealth } from './AggregatorMetrics.ts';
 import { EventQueue } from './EventQueue.ts';
 import { HeldEvents } from './HeldEvents.ts';
-import type { HitRateEvent, HitRateTracker } from './HitRateTracker.ts';
+import { decodeHitRateEvent, type HitRateTracker } from './HitRateTracker.ts';
 import { MAX_EVENT_BYTES } from './inputBounds.ts';
 import type { LoadBook } from './LoadBook.ts';
 import { decodeLoadEvent, MAX_LOAD_EVENT_BYTES, type LoadReading } from './loadEvent.ts';
+import { targetPath, type Target } from './targets.ts';
 
 /** How often held events are looked at again while some are held. */
 export const HELD_EVENTS_CHECK_MS = 500;
 
 const log = getLogger('metrics');
 
-/** The workers etcd lists for the target, and whether that list is current (Aggregator.registeredSubjects). */
-export type Registry = () => { subjects: ReadonlyMap<bigint, string | undefined>; verified: boolean };
+/** The workers etcd lists for a target, and whether that list is current (Aggregator.registeredSubjects). */
+export type Registry = () => { subjects: ReadonlyMap<bigint, unknown>; verified: boolean };
 
+/** Where a target's events go, and who it vouches for. */
 export interface IntakeSinks {
   tracker: HitRateTracker;
   loadBook: LoadBook;
   health: AggregatorHealth;
+  /** The workers the target vouches for (its events are routed by it). */
   registry: Registry;
+  /**
+   * The target believes any worker (`--discovery-backend kubernetes`): alone in the running it
+   * takes every event, and among several it takes those of the workers its registry (the workers
+   * it has seen) lists.
+   */
+  trustsAll?: boolean;
 }
 
-export interface IntakeTarget {
-  namespace: string;
-  component: string;
-  endpoint: string;
+/** A load event as queued: its body and the targets its subject may belong to. */
+interface QueuedLoad {
+  bytes: Uint8Array;
+  /** A target's path (its endpoint's subject) or a component's name (the component's subject). */
+  scope: string;
+  byEndpoint: boolean;
+}
+
+interface Member {
+  target: Target;
+  sinks: IntakeSinks;
+  endpointSub: Subscription;
 }
 
 export class EventIntake {
   /** Hit-rate events waiting to be decoded. */
   readonly hitRates: EventQueue<Uint8Array>;
   /** Load events waiting to be decoded. */
-  readonly loads: EventQueue<Uint8Array>;
+  readonly loads: EventQueue<QueuedLoad>;
+  /** Hit-rate events refused, by reason (none of them is any target's). */
+  readonly hitRateRejected = new Map<string, number>();
+  /** Load events refused, by reason. */
+  readonly loadRejected = new Map<string, number>();
   private readonly heldHitRates = new HeldEvents();
-  private readonly heldLoads = new HeldEvents<LoadReading>();
+  private readonly heldLoads = new HeldEvents<LoadReading & { scope: string; byEndpoint: boolean }>();
   private heldTimer: NodeJS.Timeout | undefined;
   private settleScheduled = false;
+  private namespace: string | undefined;
   private hitRateSub: EventSubscription | undefined;
-  private loadSubs: Subscription[] = [];
+  /** Component → its `kv_metrics` subscription and how many targets share it. */
+  private readonly componentSubs = new Map<string, { sub: Subscription; users: number }>();
+  /** Target path → the target. */
+  private readonly members = new Map<string, Member>();
+  /** The same, as a list (each hit-rate event looks through it). */
+  private memberList: Member[] = [];
+  private readonly reasonAttrs = new Map<string, Attributes>();
 
   constructor(
-    private readonly sinks: IntakeSinks,
+    private readonly drt: DistributedRuntime,
     maxQueued: number,
   ) {
     this.hitRates = new EventQueue<Uint8Array>(this.onHitRate, maxQueued);
-    this.loads = new EventQueue<Uint8Array>(this.onLoad, maxQueued);
+    this.loads = new EventQueue<QueuedLoad>(this.onLoad, maxQueued);
   }
 
-  /** Subscribes; the subscriptions are live once the caller flushes the connection. */
-  subscribe(drt: DistributedRuntime, target: IntakeTarget): void {
-    const { tracker } = this.sinks;
-    this.hitRateSub = drt.namespace(target.namespace).subscribe(KV_HIT_RATE_EVENT, (e) => {
-      if (e.bytes.length > MAX_EVENT_BYTES) {
-        tracker.reject('too_large');
-        log.rateLimited('warn', 'event-too_large', 'dropped a KV hit-rate event', { reason: 'too_large', bytes: e.bytes.length });
-        return;
-      }
-      if (!this.hitRates.push(e.bytes)) {
-        tracker.reject('overloaded');
-        log.rateLimited('warn', 'event-overloaded', 'dropped a KV hit-rate event: the event queue is full', { reason: 'overloaded' });
-      }
-    });
+  /**
+   * Routes the events of `target` to `sinks` from now on, subscribing to what is not subscribed
+   * yet; the subscriptions are live once the caller flushes the connection. Every target of one
+   * intake is in one namespace.
+   */
+  join(target: Target, sinks: IntakeSinks): void {
+    const path = targetPath(target);
+    if (this.members.has(path)) throw new Error(`${path} already receives events`);
+    if (this.namespace !== undefined && this.namespace !== target.namespace) throw new Error(`one event intake serves one namespace (${this.namespace}), not ${target.namespace}`);
+    if (this.hitRateSub === undefined) {
+      this.namespace = target.namespace;
+      this.hitRateSub = this.drt.namespace(target.namespace).subscribe(KV_HIT_RATE_EVENT, (e) => {
+        if (e.bytes.length > MAX_EVENT_BYTES) return this.refuseHitRate('too_large');
+        if (!this.hitRates.push(e.bytes)) this.refuseHitRate('overloaded');
+      });
+    }
     // load events, on the component's topic (Dynamo until early 2026) and the endpoint's (since)
     const { namespace, component, endpoint } = target;
-    for (const subject of [componentEventSubject(namespace, component, KV_METRICS_TOPIC), endpointEventSubject(namespace, component, endpoint, KV_METRICS_TOPIC)]) {
-      this.loadSubs.push(
-        drt.nats.subscribe(subject, {
-          callback: (err, msg) => {
-            if (err !== null) return;
-            if (msg.data.length > MAX_LOAD_EVENT_BYTES) return this.refuseLoad('too_large');
-            if (!this.loads.push(msg.data)) this.refuseLoad('overloaded');
-          },
-        }),
-      );
+    const shared = this.componentSubs.get(component);
+    if (shared !== undefined) shared.users++;
+    else this.componentSubs.set(component, { sub: this.subscribeLoads(componentEventSubject(namespace, component, KV_METRICS_TOPIC), component, false), users: 1 });
+    const endpointSub = this.subscribeLoads(endpointEventSubject(namespace, component, endpoint, KV_METRICS_TOPIC), path, true);
+    this.members.set(path, { target, sinks, endpointSub });
+    this.memberList = [...this.members.values()];
+  }
+
+  /** Stops routing the events of `target` (its subscriptions end when no other target shares them). */
+  leave(target: Target): void {
+    const path = targetPath(target);
+    const m = this.members.get(path);
+    if (m === undefined) return;
+    this.members.delete(path);
+    this.memberList = [...this.members.values()];
+    m.endpointSub.unsubscribe();
+    const shared = this.componentSubs.get(target.component);
+    if (shared !== undefined && --shared.users === 0) {
+      shared.sub.unsubscribe();
+      this.componentSubs.delete(target.component);
     }
+    if (this.members.size === 0) this.stop();
+  }
+
+  private subscribeLoads(subject: string, scope: string, byEndpoint: boolean): Subscription {
+    return this.drt.nats.subscribe(subject, {
+      callback: (err, msg) => {
+        if (err !== null) return;
+        if (msg.data.length > MAX_LOAD_EVENT_BYTES) return this.refuseLoad('too_large');
+        if (!this.loads.push({ bytes: msg.data, scope, byEndpoint })) this.refuseLoad('overloaded');
+      },
+    });
   }
 
   /** A registration landed: held events may now count (once per turn, however many landed). */
@@ -98,45 +154,72 @@ export class EventIntake {
 
   stop(): void {
     this.hitRateSub?.unsubscribe();
-    for (const sub of this.loadSubs) sub.unsubscribe();
-    this.loadSubs = [];
+    this.hitRateSub = undefined;
+    this.namespace = undefined;
+    for (const { sub } of this.componentSubs.values()) sub.unsubscribe();
+    this.componentSubs.clear();
+    for (const m of this.members.values()) m.endpointSub.unsubscribe();
+    this.members.clear();
+    this.memberList = [];
     clearInterval(this.heldTimer);
     this.heldTimer = undefined;
   }
 
-  private readonly onHitRate = (bytes: Uint8Array): void => {
-    const r = this.sinks.registry(); // cached per etcd listing version
-    // an unknown worker's events wait for its registration while etcd can vouch for it
-    const hold = r.verified ? this.holdHitRate : undefined;
-    const reason = this.sinks.tracker.ingest(bytes, (id) => r.subjects.has(id), r.verified ? 'unregistered_worker' : 'unverified_worker', hold);
-    if (reason !== undefined && reason !== 'held') log.rateLimited('warn', `event-${reason}`, 'dropped a KV hit-rate event', { reason });
-  };
-
-  private readonly holdHitRate = (e: HitRateEvent): boolean => {
-    if (!this.heldHitRates.hold(e, Date.now())) return false;
-    this.watchHeld();
-    return true;
-  };
-
-  /** One load event: decoded, checked against etcd (held while a registration may be in flight), recorded. */
-  private readonly onLoad = (bytes: Uint8Array): void => {
-    const r = decodeLoadEvent(bytes);
-    if (typeof r === 'string') return this.refuseLoad(r);
-    const reg = this.sinks.registry();
-    if (!reg.subjects.has(r.workerId)) {
-      if (reg.verified && this.heldLoads.hold(r, Date.now())) return this.watchHeld();
-      return this.refuseLoad(reg.verified ? 'unregistered_worker' : 'unverified_worker');
+  /** The targets a load event's subject may belong to. */
+  private candidates(scope: string, byEndpoint: boolean): Member[] {
+    if (byEndpoint) {
+      const m = this.members.get(scope);
+      return m === undefined ? [] : [m];
     }
-    this.recordLoad(r);
+    const out: Member[] = [];
+    for (const m of this.members.values()) if (m.target.component === scope) out.push(m);
+    return out;
+  }
+
+  /** The candidate whose registry lists `id`; else whether any candidate's list is current (the event may be held). */
+  private owner(candidates: readonly Member[], id: bigint): Member | { verified: boolean } {
+    if (candidates.length === 1 && candidates[0]!.sinks.trustsAll === true) return candidates[0]!;
+    let verified = false;
+    for (const m of candidates) {
+      const r = m.sinks.registry(); // cached per etcd listing version
+      if (r.subjects.has(id)) return m;
+      verified ||= r.verified;
+    }
+    return { verified };
+  }
+
+  private readonly onHitRate = (bytes: Uint8Array): void => {
+    const e = decodeHitRateEvent(bytes);
+    if (typeof e === 'string') return this.refuseHitRate(e);
+    const owner = this.owner(this.memberList, e.workerId);
+    if ('sinks' in owner) return owner.sinks.tracker.add(e);
+    // an unknown worker's events wait for its registration while etcd can vouch for it
+    if (owner.verified && this.heldHitRates.hold(e, Date.now())) return this.watchHeld();
+    this.refuseHitRate(owner.verified ? 'unregistered_worker' : 'unverified_worker');
   };
 
-  private recordLoad(r: LoadReading): void {
-    if (!this.sinks.loadBook.record(r, Date.now())) return this.refuseLoad('overloaded');
-    this.sinks.health.loadEventsAccepted++;
+  /** One load event: decoded, routed by etcd's registry (held while a registration may be in flight), recorded. */
+  private readonly onLoad = (q: QueuedLoad): void => {
+    const r = decodeLoadEvent(q.bytes);
+    if (typeof r === 'string') return this.refuseLoad(r);
+    const owner = this.owner(this.candidates(q.scope, q.byEndpoint), r.workerId);
+    if ('sinks' in owner) return this.recordLoad(owner, r);
+    if (owner.verified && this.heldLoads.hold({ ...r, scope: q.scope, byEndpoint: q.byEndpoint }, Date.now())) return this.watchHeld();
+    this.refuseLoad(owner.verified ? 'unregistered_worker' : 'unverified_worker');
+  };
+
+  private recordLoad(m: Member, r: LoadReading): void {
+    if (!m.sinks.loadBook.record(r, Date.now())) return this.refuseLoad('overloaded');
+    m.sinks.health.loadEventsAccepted++;
+  }
+
+  private refuseHitRate(reason: string): void {
+    this.hitRateRejected.set(reason, (this.hitRateRejected.get(reason) ?? 0) + 1);
+    log.rateLimited('warn', `event-${reason}`, 'dropped a KV hit-rate event', { reason });
   }
 
   private refuseLoad(reason: string): void {
-    this.sinks.health.rejectLoadEvent(reason);
+    this.loadRejected.set(reason, (this.loadRejected.get(reason) ?? 0) + 1);
     log.rateLimited('warn', `load-event-${reason}`, 'dropped a load event', { reason });
   }
 
@@ -147,18 +230,46 @@ export class EventIntake {
   /** Counts the held events whose worker is now registered, and refuses those held too long. */
   private readonly settle = (): void => {
     this.settleScheduled = false;
-    const r = this.sinks.registry();
     const now = Date.now();
-    const hitRates = this.heldHitRates.settle((id) => r.subjects.has(id), now);
-    for (const e of hitRates.ready) this.sinks.tracker.add(e);
-    for (let i = 0; i < hitRates.expired; i++) this.sinks.tracker.reject('unregistered_worker');
-    if (hitRates.expired > 0) log.rateLimited('warn', 'event-unregistered_worker', 'dropped a KV hit-rate event', { reason: 'unregistered_worker' });
-    const loads = this.heldLoads.settle((id) => r.subjects.has(id), now);
-    for (const l of loads.ready) this.recordLoad(l);
+    const members = this.memberList;
+    const hitRates = this.heldHitRates.settle((id) => 'sinks' in this.owner(members, id), now);
+    for (const e of hitRates.ready) {
+      const owner = this.owner(members, e.workerId);
+      if ('sinks' in owner) owner.sinks.tracker.add(e);
+    }
+    for (let i = 0; i < hitRates.expired; i++) this.refuseHitRate('unregistered_worker');
+    const loads = this.heldLoads.settle((id) => 'sinks' in this.owner(members, id), now);
+    for (const l of loads.ready) {
+      const owner = this.owner(this.candidates(l.scope, l.byEndpoint), l.workerId);
+      if ('sinks' in owner) this.recordLoad(owner, l);
+      else this.refuseLoad('unregistered_worker'); // listed, but for another target than its subject's
+    }
     for (let i = 0; i < loads.expired; i++) this.refuseLoad('unregistered_worker');
     if (this.heldHitRates.size === 0 && this.heldLoads.size === 0 && this.heldTimer !== undefined) {
       clearInterval(this.heldTimer);
       this.heldTimer = undefined;
     }
   };
+
+  private reason(r: string): Attributes {
+    let a = this.reasonAttrs.get(r);
+    if (a === undefined) {
+      a = { reason: r };
+      this.reasonAttrs.set(r, a);
+    }
+    return a;
+  }
+
+  /** Exports the refusals, for every target at once (docs/metrics.md §3). */
+  observeWith(meter: Meter): void {
+    const eventsRejected = meter.createObservableCounter('dynamo_metrics_events_rejected_total', { description: 'KV hit-rate events rejected, by reason' });
+    const loadRejected = meter.createObservableCounter('dynamo_metrics_load_events_rejected_total', { description: 'Load events (kv_metrics) rejected, by reason' });
+    meter.addBatchObservableCallback(
+      (r) => {
+        for (const [reason, n] of this.hitRateRejected) r.observe(eventsRejected, n, this.reason(reason));
+        for (const [reason, n] of this.loadRejected) r.observe(loadRejected, n, this.reason(reason));
+      },
+      [eventsRejected, loadRejected],
+    );
+  }
 }

@@ -26,6 +26,11 @@ export const DEFAULT_LEADER_CHECK_TIMEOUT_MS = 2_000;
 export const DEFAULT_LEADER_FENCE_MARGIN_MS = 2_000;
 /** How often a leader compares the time with its lease's confirmed life. */
 export const LEADER_FENCE_CHECK_INTERVAL_MS = 200;
+/**
+ * A free key that `claim` declines is taken anyway once it has been seen free this long: a target
+ * is never left without a leader because every replica holds its share.
+ */
+export const DEFAULT_UNCLAIMED_TAKE_MS = 4_000;
 
 const TIMED_OUT = Symbol('timed out');
 
@@ -51,9 +56,17 @@ export class LeaderElection extends EventEmitter<LeaderElectionEvents> {
     private readonly checkIntervalMs = DEFAULT_LEADER_CHECK_INTERVAL_MS,
     private readonly fenceMarginMs = DEFAULT_LEADER_FENCE_MARGIN_MS,
     private readonly checkTimeoutMs = DEFAULT_LEADER_CHECK_TIMEOUT_MS,
+    /**
+     * Asked before taking a free key (AggregatorSet: whether this replica leads fewer targets than
+     * its share); a declined key is taken anyway after `DEFAULT_UNCLAIMED_TAKE_MS`. @default always
+     */
+    private readonly claim?: () => Promise<boolean>,
   ) {
     super();
   }
+
+  /** When the key was first seen free while `claim` declined it. */
+  private freeSince: number | undefined;
 
   get isLeader(): boolean {
     return this.leader;
@@ -107,6 +120,7 @@ export class LeaderElection extends EventEmitter<LeaderElectionEvents> {
     const etcd = this.drt.etcd;
     const mine = this.value();
     try {
+      if (!this.leader && this.claim !== undefined && !(await this.mayTake())) return;
       const res = await settleWithin(
         etcd.if(this.key, 'Version', '==', 0).then(etcd.put(this.key).value(mine).lease(this.drt.lease.idString)).else(etcd.get(this.key)).commit(),
         this.checkTimeoutMs,
@@ -130,9 +144,44 @@ export class LeaderElection extends EventEmitter<LeaderElectionEvents> {
     }
   }
 
+  /**
+   * With `claim`: whether to try for the key now. A held key: no (checked as a standby would be).
+   * A free one: if `claim` says so, or once it has been free for `DEFAULT_UNCLAIMED_TAKE_MS`.
+   */
+  private async mayTake(): Promise<boolean> {
+    const held = await settleWithin(this.drt.etcd.get(this.key).string(), this.checkTimeoutMs, TIMED_OUT);
+    if (held === TIMED_OUT) throw new Error(`etcd did not answer within ${this.checkTimeoutMs} ms`);
+    this.onEtcdResult(true);
+    if (held !== null) {
+      this.freeSince = undefined;
+      this.set(false);
+      return false;
+    }
+    const now = Date.now();
+    this.freeSince ??= now;
+    return now - this.freeSince >= DEFAULT_UNCLAIMED_TAKE_MS || (await this.claim!());
+  }
+
+  /**
+   * Gives the key up while staying in the election (another replica takes it; this one stands by
+   * and takes it back only when `claim` allows or nobody else does).
+   */
+  async resign(): Promise<void> {
+    if (!this.leader) return;
+    const etcd = this.drt.etcd;
+    this.set(false);
+    this.freeSince = Date.now();
+    await settleWithin(
+      etcd.if(this.key, 'Value', '==', this.value()).then(etcd.delete().key(this.key)).commit().catch(() => undefined),
+      this.checkTimeoutMs,
+      undefined,
+    );
+  }
+
   private set(isLeader: boolean): void {
     if (isLeader === this.leader) return;
     this.leader = isLeader;
+    if (isLeader) this.freeSince = undefined;
     log.info(isLeader ? `leading ${this.key}` : this.stopped ? `released ${this.key}` : `standing by: ${this.key} is held by another instance`);
     this.emit('changed', isLeader);
   }

@@ -34,6 +34,11 @@ export class LoadBook {
 
   constructor(readonly maxWorkers: number) {}
 
+  /** Whether `workerId` has published a load event still kept. */
+  has(workerId: bigint): boolean {
+    return this.workers.has(workerId);
+  }
+
   get size(): number {
     return this.workers.size;
   }

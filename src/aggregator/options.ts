@@ -10,6 +10,7 @@ import { formatDuration, formatHostPort, parseBool, parseDurationAtLeast, parseE
 import { exportConfigFrom, exportOptions, type ExportConfig } from '../export/options.ts';
 import { DEFAULT_NAMESPACE } from '../runtime/names.ts';
 import { DEFAULT_MAX_TRACKED_WORKERS, MAX_TRACKED_WORKERS_LIMIT } from './HitRateTracker.ts';
+import { MAX_TARGETS, parseTargets, resolveTargets, targetPath, type Target } from './targets.ts';
 
 /** Time between two scrape cycles. */
 export const DEFAULT_POLL_INTERVAL_MS = 1_000;
@@ -28,8 +29,24 @@ export function metricsOptions() {
   const exp = exportOptions({ serviceName: DEFAULT_METRICS_SERVICE_NAME, port: DEFAULT_METRICS_PORT });
   return {
     namespace: namespaceOption(DEFAULT_NAMESPACE, 'namespace of the target endpoint'),
-    component: { flag: 'component', parse: nameParser('component'), required: true as const, description: 'component of the target endpoint' },
-    endpoint: { flag: 'endpoint', parse: nameParser('endpoint'), required: true as const, description: 'endpoint to aggregate' },
+    component: { flag: 'component', parse: nameParser('component'), description: 'component of the target endpoint (with --endpoint: one target)' },
+    endpoint: { flag: 'endpoint', parse: nameParser('endpoint'), description: 'endpoint to aggregate (with --component: one target)' },
+    target: {
+      flag: 'target',
+      multiple: true,
+      parse: parseTargets,
+      default: [] as Target[],
+      format: (ts: readonly Target[]) => ts.map(targetPath).join(' '),
+      description:
+        'a target NAMESPACE/COMPONENT/ENDPOINT (or COMPONENT/ENDPOINT in --namespace), repeatable: each keeps its own load statistics, aggregate subject, component/endpoint labels and leader key; the targets of one process share a namespace',
+    },
+    all_endpoints: {
+      flag: 'all-endpoints',
+      boolean: true,
+      parse: parseBool,
+      default: false as boolean,
+      description: `also follow every endpoint of --namespace as workers register them (at most ${MAX_TARGETS} targets)`,
+    },
     poll_interval: {
       flag: 'poll-interval',
       parse: parseDurationAtLeast(MIN_POLL_INTERVAL_MS),
@@ -77,8 +94,9 @@ export type MetricsOptionTable = ReturnType<typeof metricsOptions>;
 
 export interface MetricsCommandConfig {
   namespace: string;
-  component: string;
-  endpoint: string;
+  /** The targets named; with `allEndpoints` every endpoint of the namespace joins as it registers. */
+  targets: Target[];
+  allEndpoints: boolean;
   pollIntervalMs: number;
   maxTrackedWorkers: number;
   maxMissedCycles: number;
@@ -93,6 +111,7 @@ export interface MetricsCommandConfig {
 /** The typed config of `metrics`, with the seed's --push/--host/--port semantics applied. */
 export function metricsConfigFrom(loaded: Loaded<MetricsOptionTable>): MetricsCommandConfig {
   const { values: v, sources } = loaded;
+  const resolved = resolveTargets({ namespace: v.namespace, component: v.component, endpoint: v.endpoint, targets: v.target, allEndpoints: v.all_endpoints });
   const exp = exportConfigFrom(v);
   if (v.push) {
     if (sources.exporters === 'default') exp.exporters = ['pushgateway'];
@@ -106,11 +125,11 @@ export function metricsConfigFrom(loaded: Loaded<MetricsOptionTable>): MetricsCo
     };
   }
   // stable per host and target, so a restarted aggregator continues its own series
-  exp.serviceInstanceId ??= `${hostname()}/${v.namespace}/${v.component}/${v.endpoint}`;
+  exp.serviceInstanceId ??= `${hostname()}/${serviceInstanceSuffix(resolved.targets, resolved.allEndpoints, resolved.namespace)}`;
   return {
-    namespace: v.namespace,
-    component: v.component,
-    endpoint: v.endpoint,
+    namespace: resolved.namespace,
+    targets: resolved.targets,
+    allEndpoints: resolved.allEndpoints,
     pollIntervalMs: v.poll_interval,
     maxTrackedWorkers: v.max_tracked_workers,
     maxMissedCycles: v.max_missed_cycles,
@@ -119,4 +138,11 @@ export function metricsConfigFrom(loaded: Loaded<MetricsOptionTable>): MetricsCo
     connection: connectionSettings(v),
     export: exp,
   };
+}
+
+/** What follows the host name in the default `service.instance.id`: the target, or what names the set. */
+function serviceInstanceSuffix(targets: readonly Target[], allEndpoints: boolean, namespace: string): string {
+  if (allEndpoints) return `${namespace}/*`;
+  if (targets.length === 1) return targetPath(targets[0]!);
+  return `${namespace}/${targets.map((t) => `${t.component}/${t.endpoint}`).join('+')}`;
 }

@@ -36,6 +36,14 @@ export function readinessOf(s: ReadinessState): Readiness {
   return { ready: reasons.length === 0, reasons };
 }
 
+/** Several targets' readiness as one: ready when every target is (and with none yet); each reason names its target. */
+export function mergeReadiness(targets: readonly (readonly [string, Readiness])[]): Readiness {
+  if (targets.length === 1) return targets[0]![1];
+  const reasons: string[] = [];
+  for (const [path, r] of targets) for (const why of r.reasons) reasons.push(`${path}: ${why}`);
+  return { ready: reasons.length === 0, reasons };
+}
+
 /** The JSON body of `/health`: `{"status":"ready"|"notready","role",…}`, as a worker's status server answers. */
 export function healthBody(r: Readiness, role: 'leader' | 'standby', uptimeSeconds: number): { status: 'ready' | 'notready'; role: string; reasons: string[]; uptime_seconds: number } {
   return { status: r.ready ? 'ready' : 'notready', role, reasons: r.reasons, uptime_seconds: uptimeSeconds };

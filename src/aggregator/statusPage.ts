@@ -9,9 +9,10 @@ import type { IncomingMessage } from 'node:http';
 import type { ExportHealth, ExporterStatus } from '../export/ExportHealth.ts';
 import type { MetricsHttpServer, RouteAnswer } from '../export/MetricsHttpServer.ts';
 import { jsonAnswer, PAGE_HEADERS, staticRoutes } from '../export/staticAssets.ts';
-import type { Aggregator } from './Aggregator.ts';
+import type { AggregatorSet } from './AggregatorSet.ts';
 import type { HistoryPoint } from './StatusHistory.ts';
 import { healthBody } from './readiness.ts';
+import { DEFAULT_POLL_INTERVAL_MS } from './options.ts';
 import { parseStatusQuery, StatusQueryError, WorkerTable, workerRow, type StatusQuery, type WorkerRow } from './statusTable.ts';
 
 export const STATUS_API_PATH = '/api/status';
@@ -33,7 +34,10 @@ export interface AggregatorStatusBody {
   version: string;
   /** Unix seconds when this answer was made. */
   now: number;
-  target: { namespace: string; component: string; endpoint: string };
+  /** Every target of the process, in the order they joined. */
+  targets: TargetSummary[];
+  /** The target the rest of the answer describes (`?target=`, else the first); null while there is none. */
+  target: { namespace: string; component: string; endpoint: string } | null;
   /** The aggregator listens for events, watches etcd and takes part in the election (readiness). */
   started: boolean;
   role: 'leader' | 'standby';
@@ -58,25 +62,56 @@ export interface AggregatorStatusBody {
   aggregates_published: Record<string, number>;
 }
 
+/** One line per target in `/api/status`. */
+export interface TargetSummary {
+  path: string;
+  role: 'leader' | 'standby';
+  workers: number;
+  load: { avg: number; std: number } | null;
+  view_current: boolean;
+}
+
+/** `?target=` names no target of the process. */
+export class UnknownTargetError extends StatusQueryError {}
+
 export class AggregatorStatus {
-  private readonly table = new WorkerTable();
+  /** One worker table per target (each keeps its sorted rows while its view holds). */
+  private readonly tables = new Map<string, WorkerTable>();
   private readonly startedAt = performance.now();
 
   constructor(
-    private readonly aggregator: Aggregator,
+    private readonly set: AggregatorSet,
     private readonly exportHealth: ExportHealth,
     private readonly version: string,
   ) {}
 
-  build(query: StatusQuery): AggregatorStatusBody {
-    const a = this.aggregator;
+  private summaries(): TargetSummary[] {
+    return [...this.set.aggregators.values()].map((a) => ({
+      path: a.path,
+      role: a.health.leader ? 'leader' : 'standby',
+      workers: a.view === undefined ? 0 : a.view.workers.size,
+      load: a.view?.stats ?? null,
+      view_current: a.viewCurrent,
+    }));
+  }
+
+  /** The answer for `query`, about the target `path` names (else the first). Throws `UnknownTargetError`. */
+  build(query: StatusQuery, path?: string): AggregatorStatusBody {
+    const a = path === undefined ? this.set.first : this.set.aggregators.get(path);
+    if (a === undefined && path !== undefined) throw new UnknownTargetError(`target ${JSON.stringify(path)} is not followed by this process`);
+    if (a === undefined) return this.noTarget(query);
+    let table = this.tables.get(a.path);
+    if (table === undefined) {
+      table = new WorkerTable();
+      this.tables.set(a.path, table);
+    }
     const h = a.health;
     const view = a.view;
     const tracker = a.tracker;
     const page =
       view === undefined
         ? { total: 0, matched: 0, rows: [] }
-        : this.table.page(
+        : table.page(
             a.metrics.versionOf(view),
             () => {
               const rows: WorkerRow[] = [];
@@ -86,11 +121,12 @@ export class AggregatorStatus {
             query,
           );
     const { namespace, component, endpoint } = a.opts;
-    const rejectedEvents = Object.fromEntries(tracker.rejections());
+    const rejectedEvents = Object.fromEntries(a.intake.hitRateRejected);
     return {
       kind: 'aggregator',
       version: this.version,
       now: Date.now() / 1000,
+      targets: this.summaries(),
       target: { namespace, component, endpoint },
       started: a.started,
       role: h.leader ? 'leader' : 'standby',
@@ -115,23 +151,53 @@ export class AggregatorStatus {
     };
   }
 
-  /** `GET /api/status?offset=&limit=&sort=&order=&worker=`: 400 with one line on a bad query. */
+  /** `--all-endpoints` before any worker registered: the process-wide parts only. */
+  private noTarget(query: StatusQuery): AggregatorStatusBody {
+    return {
+      kind: 'aggregator',
+      version: this.version,
+      now: Date.now() / 1000,
+      targets: [],
+      target: null,
+      started: true,
+      role: 'standby',
+      poll_interval_ms: this.set.opts.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS,
+      nats_connected: true,
+      etcd_reachable: true,
+      view_problem: null,
+      cycle: { count: 0, last: null, duration_ms: null },
+      load: null,
+      workers: { total: 0, missing: 0, matched: 0, query, rows: [] },
+      history: [],
+      exporters: this.exportHealth.statuses(),
+      events: { accepted: 0, tracked_workers: 0 },
+      rejections: {
+        stats: {},
+        events: Object.fromEntries(this.set.intake.hitRateRejected),
+        workers_dropped: {},
+        http_connections_cut: Object.fromEntries(this.exportHealth.connectionsCut),
+        publish_failures: {},
+      },
+      aggregates_published: {},
+    };
+  }
+
+  /** `GET /api/status?target=&offset=&limit=&sort=&order=&worker=`: 400 with one line on a bad query. */
   readonly route = (req: IncomingMessage): RouteAnswer => {
     const params = new URL(req.url ?? '/', 'http://status.invalid').searchParams;
-    let query: StatusQuery;
     try {
-      query = parseStatusQuery(params);
+      const query = parseStatusQuery(params);
+      return jsonAnswer(this.build(query, params.get('target') ?? undefined));
     } catch (err) {
       if (!(err instanceof StatusQueryError)) throw err;
       return { status: 400, headers: { ...PAGE_HEADERS, 'Content-Type': 'text/plain; charset=utf-8' }, body: `bad query: ${err.message}\n` };
     }
-    return jsonAnswer(this.build(query));
   };
 
-  /** `GET /health`: 200 when ready (readiness.ts), else 503; JSON saying why. */
+  /** `GET /health`: 200 when ready (readiness.ts) for every target, else 503; JSON saying why. */
   readonly health = (): RouteAnswer => {
-    const r = this.aggregator.readiness();
-    const answer = jsonAnswer(healthBody(r, this.aggregator.health.leader ? 'leader' : 'standby', (performance.now() - this.startedAt) / 1000));
+    const r = this.set.readiness();
+    const answer = jsonAnswer(healthBody(r, this.set.leading > 0 ? 'leader' : 'standby', (performance.now() - this.startedAt) / 1000));
     return { ...answer, status: r.ready ? 200 : 503 };
   };
 

@@ -1,5 +1,6 @@
 /**
- * `metrics`: point it at `namespace/component/endpoint`; it finds the workers, scrapes their
+ * `metrics`: point it at one or more `namespace/component/endpoint` targets (or every endpoint of a
+ * namespace); it finds the workers, scrapes their
  * stats, listens for KV hit-rate events, computes load average and deviation, exports it all
  * (Prometheus pull, OTLP, PushGateway, any combination) and publishes the aggregate on NATS.
  */
@@ -15,8 +16,8 @@ const log = getLogger('metrics');
 runCommand('metrics', async () => {
   const cfg = metricsConfigFrom(parseCommand(METRICS_COMMAND));
   // Loaded once the flags are good, so that --help, --version and a bad flag answer at once.
-  const [{ Aggregator }, { AggregatorStatus, attachStatusPage }, { MetricsPipeline }, { DistributedRuntime }] = await Promise.all([
-    import('../aggregator/Aggregator.ts'),
+  const [{ AggregatorSet }, { AggregatorStatus, attachStatusPage }, { MetricsPipeline }, { DistributedRuntime }] = await Promise.all([
+    import('../aggregator/AggregatorSet.ts'),
     import('../aggregator/statusPage.ts'),
     import('../export/MetricsPipeline.ts'),
     import('../runtime/DistributedRuntime.ts'),
@@ -34,10 +35,10 @@ runCommand('metrics', async () => {
     await pipeline.shutdown();
     throw err;
   });
-  const aggregator = new Aggregator(drt, {
+  const aggregators = new AggregatorSet(drt, {
     namespace: cfg.namespace,
-    component: cfg.component,
-    endpoint: cfg.endpoint,
+    targets: cfg.targets,
+    allEndpoints: cfg.allEndpoints,
     pollIntervalMs: cfg.pollIntervalMs,
     maxTrackedWorkers: cfg.maxTrackedWorkers,
     maxMissedCycles: cfg.maxMissedCycles,
@@ -46,14 +47,14 @@ runCommand('metrics', async () => {
   if (cfg.trustNats) {
     log.warn('--discovery-backend kubernetes: workers are believed on their NATS answers and events alone, without etcd vouching for them; any client that may publish on NATS can make one up (restrict it with NATS permissions, deploy/nats)');
   }
-  aggregator.attach(pipeline);
-  if (server !== undefined) attachStatusPage(server, new AggregatorStatus(aggregator, pipeline.health, packageVersion()));
+  aggregators.attach(pipeline);
+  if (server !== undefined) attachStatusPage(server, new AggregatorStatus(aggregators, pipeline.health, packageVersion()));
   onShutdownSignal('metrics', async () => {
     log.info('shutting down');
-    await aggregator.quiesce(); // no more cycles; the last view stays for the final export
-    await pipeline.shutdown(); // final OTLP export (with the last view), PushGateway DELETE
-    await aggregator.stop(); // release the leader key: only now may a standby lead
+    await aggregators.quiesce(); // no more cycles; the last views stay for the final export
+    await pipeline.shutdown(); // final OTLP export (with the last views), PushGateway DELETE
+    await aggregators.stop(); // release the leader keys: only now may a standby lead
     await drt.shutdown();
   });
-  await aggregator.start();
+  await aggregators.start();
 });

@@ -99,7 +99,7 @@ export class InstanceDiscovery extends EventEmitter<InstanceDiscoveryEvents> {
     const seen = new Set<string>();
     for (const inst of this.byKey.values()) {
       if (endpoint !== undefined && inst.endpoint !== endpoint) continue;
-      const id = `${inst.endpoint}\u0000${inst.instanceId}`;
+      const id = `${inst.component}\u0000${inst.endpoint}\u0000${inst.instanceId}`;
       if (seen.has(id)) continue;
       seen.add(id);
       out.push(inst);

@@ -97,6 +97,14 @@ export function leaderKey(namespace: string, component: string, endpoint: string
   return `metrics/${namespace}/${component}/${endpoint}/leader`;
 }
 
+/**
+ * Where the `metrics` replicas of a namespace say they are, each under its lease
+ * (`metrics/{ns}/replicas/{hex id}`): their number is what spreads targets among them.
+ */
+export function metricsReplicasPrefix(namespace: string): string {
+  return `metrics/${namespace}/replicas/`;
+}
+
 /** Namespace event subject: `namespace.{ns}.{name}`. */
 export function namespaceEventSubject(namespace: string, name: string): string {
   return `namespace.${namespace}.${name}`;

@@ -129,7 +129,10 @@ test('bad flags: one line, exit 2, before anything starts', async (t) => {
   defer(() => cluster.stop());
   const { startScript, clusterEnv } = await import('../support/workers.ts');
   const cases: [string[], RegExp][] = [
-    [['--endpoint', 'e'], /^metrics: error: --component is required/],
+    [['--endpoint', 'e'], /^metrics: error: --endpoint needs --component/],
+    [[], /^metrics: error: no target: give --component and --endpoint, --target NAMESPACE\/COMPONENT\/ENDPOINT \(repeatable\), or --all-endpoints/],
+    [['--target', 'a/b/c', '--target', 'x/b/c'], /^metrics: error: --target x\/b\/c is not in namespace a/],
+    [['--target', 'a/b/c/d'], /^metrics: error: target: .* \(from --target\) has "a\/b\/c\/d", which is not NAMESPACE\/COMPONENT\/ENDPOINT$/],
     [['--component', 'c', '--endpoint', 'e', '--poll-interval', '0.5'], /^metrics: error: poll_interval: "0\.5" \(from --poll-interval\) is too short; use at least 1s$/],
     [['--component', 'c', '--endpoint', 'e', '--host', 'example.com'], /^metrics: error: host: "example\.com" \(from --host\) is not an IPv4 or IPv6 address/],
     [['--component', 'bad name', '--endpoint', 'e'], /^metrics: error: invalid component name "bad name"/],
@@ -145,7 +148,7 @@ test('bad flags: one line, exit 2, before anything starts', async (t) => {
   }
   const help = startScript('src/cli/metrics.ts', ['--help'], clusterEnv(cluster));
   assert.equal((await help.exited).code, 0);
-  for (const flag of ['--component', '--endpoint', '--namespace', '--poll-interval', '--host', '--port', '--push', '--push-interval', '--exporters', '--otlp-endpoint']) {
+  for (const flag of ['--component', '--endpoint', '--target', '--all-endpoints', '--namespace', '--poll-interval', '--host', '--port', '--push', '--push-interval', '--exporters', '--otlp-endpoint']) {
     assert.ok(help.output().includes(flag), flag);
   }
 });

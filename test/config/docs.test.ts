@@ -19,7 +19,7 @@ test('config/example.yaml is generated from the option table and loads as is', (
   const text = readFileSync(EXAMPLE_CONFIG, 'utf8');
   assert.equal(text, exampleConfig(), 'regenerate with: npm run docs');
   const cfg = metricsConfigFrom(loadOptions(metricsOptions(), { argv: ['--config', EXAMPLE_CONFIG], env: {} }));
-  assert.equal(cfg.component, 'my_component');
+  assert.deepEqual(cfg.targets.map((t) => t.component), ['my_component']);
   assert.equal(cfg.pollIntervalMs, 1000);
   assert.equal(cfg.export.otlp.intervalMs, 60_000);
   assert.deepEqual(cfg.export.resourceAttributes, { 'deployment.environment': 'production' });
@@ -44,8 +44,34 @@ test('--push: --host/--port address the PushGateway; exporters default to pushga
 });
 
 test('a required option that is missing is one line naming the flag', () => {
+  const table = { model: { flag: 'model', parse: (v: unknown) => String(v), required: true as const, description: 'a model' } };
   assert.throws(
-    () => loadOptions(metricsOptions(), { argv: ['--endpoint', 'e'], env: {} }),
-    (err: unknown) => err instanceof ConfigError && err.message === '--component is required (or component: in the config file); see --help',
+    () => loadOptions(table, { argv: [], env: {} }),
+    (err: unknown) => err instanceof ConfigError && err.message === '--model is required (or model: in the config file); see --help',
   );
+});
+
+test('metrics without a target, or with half of one, is one line saying what to give', () => {
+  const load = (argv: string[]) => metricsConfigFrom(loadOptions(metricsOptions(), { argv, env: {} }));
+  assert.throws(() => load(['--endpoint', 'e']), (err: unknown) => err instanceof ConfigError && err.message.startsWith('--endpoint needs --component'));
+  assert.throws(() => load(['--component', 'c']), (err: unknown) => err instanceof ConfigError && err.message.startsWith('--component needs --endpoint'));
+  assert.throws(() => load([]), (err: unknown) => err instanceof ConfigError && err.message.startsWith('no target: give --component and --endpoint'));
+  assert.throws(
+    () => load(['--target', 'a/p/generate', '--target', 'b/d/generate']),
+    (err: unknown) => err instanceof ConfigError && err.message === '--target b/d/generate is not in namespace a: the targets of one process share a namespace (run one process per namespace)',
+  );
+  assert.throws(() => load(['--target', 'a/b/c/d']), /not NAMESPACE\/COMPONENT\/ENDPOINT/);
+  assert.throws(() => load(['--target', 'dynamo/bad name/generate']), /invalid component name "bad name"/);
+});
+
+test('metrics targets: --target repeated, COMPONENT/ENDPOINT in --namespace, the seed flags as one more, repeats once', () => {
+  const load = (argv: string[]) => metricsConfigFrom(loadOptions(metricsOptions(), { argv, env: {} }));
+  const c = load(['--namespace', 'prod', '--component', 'decode', '--endpoint', 'generate', '--target', 'prod/prefill/generate', '--target', 'decode/generate', '--target', 'router/route']);
+  assert.equal(c.namespace, 'prod');
+  assert.deepEqual(c.targets.map((t) => `${t.namespace}/${t.component}/${t.endpoint}`), ['prod/decode/generate', 'prod/prefill/generate', 'prod/router/route']);
+  assert.equal(c.allEndpoints, false);
+  const all = load(['--namespace', 'prod', '--all-endpoints']);
+  assert.deepEqual([all.namespace, all.targets, all.allEndpoints], ['prod', [], true]);
+  assert.match(all.export.serviceInstanceId as string, /\/prod\/\*$/);
+  assert.match(load(['--component', 'c', '--endpoint', 'e']).export.serviceInstanceId as string, /\/dynamo\/c\/e$/);
 });

@@ -20,6 +20,8 @@ export interface StartMetricsOptions {
    * `started`. A server behind TLS or basic auth needs its own probe.
    */
   ready?: (port: number) => Promise<boolean>;
+  /** The target flags. Default: `TARGET` (one target, the mock worker's). */
+  target?: string[];
 }
 
 /** `/api/status` of a metrics process on `port` says it has started. */
@@ -32,7 +34,7 @@ export async function statusStarted(port: number): Promise<boolean> {
 /** Starts `metrics` on a free port; resolves once its status API (or `opts.ready`) says it runs. */
 export async function startMetrics(cluster: Endpoints, extra: string[] = [], env: NodeJS.ProcessEnv = {}, opts: StartMetricsOptions = {}): Promise<MetricsProcess> {
   const port = await freePort();
-  const proc = startScript('src/cli/metrics.ts', [...TARGET, '--host', '127.0.0.1', '--port', String(port), ...extra], clusterEnv(cluster, env));
+  const proc = startScript('src/cli/metrics.ts', [...(opts.target ?? TARGET), '--host', '127.0.0.1', '--port', String(port), ...extra], clusterEnv(cluster, env));
   const ready = opts.ready ?? statusStarted;
   await waitUntil(`metrics on port ${port} to start`, async () => {
     if (!proc.running) throw new Error(`metrics exited before it started: ${proc.output().slice(-1500)}`);

@@ -20,11 +20,14 @@ export function dynamoStatsReply(endpoints: string[], service = MOCK_SERVICE): s
   return `{"type":"io.nats.micro.v1.stats_response","name":"${service}","id":"abc","version":"0.0.1","started":"2025-08-08T05:07:17.720Z","endpoints":[${endpoints.join(',')}]}`;
 }
 
-/** Answers every `$SRV.STATS.{service}` with one reply of `endpoints` (id, raw data JSON), then `extraReplies`. */
-export function dynamoShapedWorker(nc: NatsConnection, endpoints: { id: bigint; data: string }[], extraReplies: string[] = []): void {
-  nc.subscribe(`$SRV.STATS.${MOCK_SERVICE}`, {
+/**
+ * Answers every `$SRV.STATS.{service}` with one reply of `endpoints` (id, raw data JSON), then
+ * `extraReplies`; by default as the mock worker's component (`dynamo_my_component`, `my_endpoint`).
+ */
+export function dynamoShapedWorker(nc: NatsConnection, endpoints: { id: bigint; data: string }[], extraReplies: string[] = [], service = MOCK_SERVICE, endpoint = 'my_endpoint'): void {
+  nc.subscribe(`$SRV.STATS.${service}`, {
     callback: (_e, msg) => {
-      msg.respond(dynamoStatsReply(endpoints.map(({ id, data }) => dynamoEndpoint(dynamoSubject(id), data))));
+      msg.respond(dynamoStatsReply(endpoints.map(({ id, data }) => dynamoEndpoint(dynamoSubject(id, service, endpoint), data)), service));
       for (const r of extraReplies) msg.respond(r);
     },
   });
