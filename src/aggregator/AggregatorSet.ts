@@ -20,7 +20,8 @@ import { BRIDGE_METER_NAME, type MetricsPipeline } from '../export/MetricsPipeli
 import { errorMessage } from '../errors.ts';
 import { Aggregator, type AggregatorOptions } from './Aggregator.ts';
 import { AGGREGATOR_SCOPE } from './AggregatorMetrics.ts';
-import { DEFAULT_LEADER_CHECK_INTERVAL_MS } from './LeaderElection.ts';
+import { DEFAULT_LEADER_CHECK_INTERVAL_MS, DEFAULT_LEADER_CHECK_TIMEOUT_MS } from './LeaderElection.ts';
+import { settleWithin } from '../time.ts';
 import { EventIntake } from './EventIntake.ts';
 import { DEFAULT_MAX_QUEUED_EVENTS } from './EventQueue.ts';
 import { mergeReadiness, type Readiness } from './readiness.ts';
@@ -86,7 +87,9 @@ export class AggregatorSet {
       log.rateLimited('warn', 'max-targets', `not following ${path}: this process follows ${MAX_TARGETS} targets already`);
       return undefined;
     }
-    const a = new Aggregator(this.drt, { ...this.opts, ...t, intake: this.intake, claimLeadership: this.claim });
+    // with one target the share is always at least one: nothing to ask
+    const spread = this.opts.allEndpoints === true || this.opts.targets.length > 1;
+    const a = new Aggregator(this.drt, { ...this.opts, ...t, intake: this.intake, ...(spread ? { claimLeadership: this.claim } : {}) });
     this.aggregators.set(path, a);
     if (this.pipeline !== undefined) a.health.observeWith(this.pipeline.meter(BRIDGE_METER_NAME), { component: t.component, endpoint: t.endpoint });
     if (this.startedFlag) {
@@ -103,12 +106,19 @@ export class AggregatorSet {
     return this.leading < shareOf(this.aggregators.size, this.replicas);
   };
 
+  /** Counts the replicas in etcd; unanswered within `DEFAULT_LEADER_CHECK_TIMEOUT_MS`, the last count stands. */
   private async countReplicas(): Promise<void> {
-    try {
-      this.replicas = Math.max(1, await this.drt.etcd.getAll().prefix(this.replicaPrefix).count());
-    } catch {
-      // etcd unreachable: the last count stands (the elections say so in their own health)
-    }
+    const n = await settleWithin(
+      this.drt.etcd
+        .getAll()
+        .prefix(this.replicaPrefix)
+        .count()
+        .catch(() => undefined),
+      DEFAULT_LEADER_CHECK_TIMEOUT_MS,
+      undefined,
+    );
+    // etcd unreachable: the last count stands (the elections say so in their own health)
+    if (n !== undefined) this.replicas = Math.max(1, n);
   }
 
   /** Exports every target through `pipeline`: one snapshot of all the targets' series, and each target's health. */
@@ -153,11 +163,17 @@ export class AggregatorSet {
   /** The replica key, under this process's lease (again after the lease is replaced). */
   private async announce(): Promise<void> {
     this.replicaKey = `${this.replicaPrefix}${idToHex(this.drt.instanceId)}`;
-    try {
-      await this.drt.etcd.put(this.replicaKey).value(JSON.stringify({ targets: this.aggregators.size })).lease(this.drt.lease.idString);
-    } catch (err) {
-      log.warn('cannot say in etcd that this replica is there; targets are spread as if it were alone', { error: errorMessage(err) });
-    }
+    const put = this.drt.etcd.put(this.replicaKey).value(JSON.stringify({ targets: this.aggregators.size })).lease(this.drt.lease.idString);
+    const failed = await settleWithin(
+      put.then(
+        () => undefined,
+        (err: unknown) => errorMessage(err),
+      ),
+      DEFAULT_LEADER_CHECK_TIMEOUT_MS,
+      `etcd did not answer within ${DEFAULT_LEADER_CHECK_TIMEOUT_MS} ms`,
+    );
+    // the lease is replaced when etcd comes back, and this runs again then
+    if (failed !== undefined) log.warn('cannot say in etcd that this replica is there; the other replicas count one fewer meanwhile', { error: failed });
   }
 
   private readonly onLeaseChanged = (): void => void this.announce();

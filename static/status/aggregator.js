@@ -15,7 +15,8 @@ const COLUMNS = [
   ['missed_cycles', 'missed cycles'],
 ];
 const PAGE_ROWS = 100;
-const state = { sort: 'worker_id', order: 'asc', offset: 0, worker: '', matched: 0, pollMs: 1000 };
+// the target shown (a path from the targets list; the first when unset), kept in the address as #target=
+const state = { sort: 'worker_id', order: 'asc', offset: 0, worker: '', matched: 0, pollMs: 1000, target: new URLSearchParams(location.hash.slice(1)).get('target') ?? '' };
 let poller;
 
 function header() {
@@ -52,7 +53,36 @@ function go(offset) {
 function query() {
   const q = new URLSearchParams({ offset: String(state.offset), limit: String(PAGE_ROWS), sort: state.sort, order: state.order });
   if (state.worker !== '') q.set('worker', state.worker);
+  if (state.target !== '') q.set('target', state.target);
   return `api/status?${q}`;
+}
+
+function choose(path) {
+  state.target = path;
+  state.offset = 0;
+  history.replaceState(null, '', `#${new URLSearchParams({ target: path })}`);
+  poller.now();
+}
+
+/** Every target of the process, one row each; the row shown below is marked. Hidden with one target. */
+function targets(s) {
+  const section = document.getElementById('targets-section');
+  section.hidden = s.targets.length === 1;
+  const shown = s.target === null ? '' : `${s.target.namespace}/${s.target.component}/${s.target.endpoint}`;
+  const rows = s.targets.map((t) =>
+    el(
+      'tr',
+      { 'data-target': t.path, class: t.path === shown ? 'selected' : '', 'aria-current': t.path === shown ? 'true' : undefined },
+      el('td', { class: 'mono' }, el('button', { type: 'button', class: 'link', onclick: () => choose(t.path) }, t.path)),
+      el('td', {}, el('span', { class: `badge ${t.role}`, text: t.role })),
+      el('td', { class: 'num', 'data-value': t.workers, text: fmt(t.workers) }),
+      el('td', { class: 'num', text: fmt(t.load?.avg ?? null) }),
+      el('td', { class: 'num', text: fmt(t.load?.std ?? null) }),
+      el('td', { class: t.view_current ? 'ok' : 'muted', text: t.view_current ? 'yes' : 'no' }),
+    ),
+  );
+  if (rows.length === 0) rows.push(el('tr', {}, el('td', { colspan: 6, class: 'muted', text: 'no endpoint registered in the namespace yet' })));
+  fill('targets-body', ...rows);
 }
 
 function render(s) {
@@ -62,8 +92,9 @@ function render(s) {
   // what the numbers belong to (tests compare them with /metrics of the same cycle)
   document.body.dataset.cycle = String(s.cycle.count);
   document.body.dataset.events = String(s.events.accepted);
+  targets(s);
   const t = s.target;
-  text('target', `${t.namespace}/${t.component}/${t.endpoint}`);
+  text('target', t === null ? 'no target yet' : `${t.namespace}/${t.component}/${t.endpoint}`);
   const role = document.getElementById('role');
   role.textContent = s.role;
   role.className = `badge ${s.role}`;
@@ -157,6 +188,12 @@ function start() {
   document.getElementById('prev').addEventListener('click', () => go(state.offset - PAGE_ROWS));
   document.getElementById('next').addEventListener('click', () => go(state.offset + PAGE_ROWS));
   document.getElementById('last').addEventListener('click', () => go(Number.MAX_SAFE_INTEGER));
+  // a link or the address bar naming another target
+  window.addEventListener('hashchange', () => {
+    state.target = new URLSearchParams(location.hash.slice(1)).get('target') ?? '';
+    state.offset = 0;
+    poller.now();
+  });
   let debounce;
   document.getElementById('filter').addEventListener('input', (e) => {
     clearTimeout(debounce);
@@ -166,7 +203,20 @@ function start() {
       poller.now();
     }, 250);
   });
-  poller = poll(async () => render(await getJson(query())), () => Math.max(500, state.pollMs));
+  poller = poll(
+    async () => {
+      try {
+        render(await getJson(query()));
+      } catch (err) {
+        // a target in the address that this process no longer follows: show the first instead
+        if (state.target === '' || !err.message.includes('is not followed by this process')) throw err;
+        state.target = '';
+        history.replaceState(null, '', location.pathname);
+        render(await getJson(query()));
+      }
+    },
+    () => Math.max(500, state.pollMs),
+  );
 }
 
 start();
