@@ -9,6 +9,11 @@
  * process while cycles run every second, counted exactly, no cycle losing a worker.
  * Part B, the `metrics` command in its own process: 200 concurrent scrapes, all answered, with
  * its RSS (from /proc) sampled every 10 ms against its idle RSS.
+ * Part C, the same number of workers spread over four targets (four mock_worker processes, one
+ * component each) in one process (`AggregatorSet`): the four cycles run at once as their timers
+ * make them, CPU per round of four, a scrape of the rendered view of all four, hit-rate events
+ * routed to each worker's target; then `metrics --target ×4` under 200 concurrent scrapes. The
+ * goals are those of the one-target case (BENCH_TARGETS=0 skips this part).
  *
  *   npm run bench -- bench/aggregator.bench.ts            (BENCH_WORKERS=1000 by default)
  *   BENCH_WORKERS=10000 npm run bench -- bench/aggregator.bench.ts
@@ -19,6 +24,7 @@ import { createServer, get as httpGet } from 'node:http';
 import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { Aggregator } from '../src/aggregator/Aggregator.ts';
+import { AggregatorSet } from '../src/aggregator/AggregatorSet.ts';
 import { loadExportConfig } from '../src/export/options.ts';
 import { MetricsPipeline } from '../src/export/index.ts';
 import { aggregateSubject, DistributedRuntime, subscribeLarge } from '../src/runtime/index.ts';
@@ -32,6 +38,8 @@ import { fmt, machine, summarize, table } from './stats.ts';
 const WORKERS = Number(process.env.BENCH_WORKERS ?? 1000);
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 300_000);
 const CYCLES = 20;
+/** Targets of part C (0: skip it). */
+const TARGETS = Number(process.env.BENCH_TARGETS ?? 4);
 const rows: (string | number)[][] = [];
 const big = WORKERS >= 10_000;
 
@@ -283,9 +291,121 @@ try {
   rows.push([`200 concurrent GET /api/status (two sorts, many pages), ${WORKERS} workers`, `${ok.filter(Boolean).length}/200 answered; RSS ${(idle2 / 1048576).toFixed(0)} → peak ${(peak2 / 1048576).toFixed(0)} MiB (${fmt(peak2 / idle2, 2)}x)`]);
   if (big) goal('peak RSS during 200 concurrent status API requests / idle RSS', ok.every(Boolean) ? peak2 / idle2 : Infinity, '<=', 1.5, 'x');
   await m.proc.stop();
+  await mock.stop(30_000);
+  if (TARGETS > 0) await partC(port);
 } finally {
   await mock.stop(30_000);
   await cluster.stop();
+}
+
+/** Part C: WORKERS workers over TARGETS targets in one process. */
+async function partC(port: number): Promise<void> {
+  const per = Math.ceil(WORKERS / TARGETS);
+  const components = Array.from({ length: TARGETS }, (_, i) => `part_${i}`);
+  const mocks = components.map((c) => startScript('src/cli/mock_worker.ts', ['--component', c, '--workers', String(per), '--hit-rate-interval', '1h'], clusterEnv(cluster)));
+  try {
+    const t0 = performance.now();
+    await Promise.all(mocks.map((p) => waitForLine(p, /mock worker\(s\) ready/, 600_000)));
+    rows.push([`${TARGETS} × mock_worker --workers ${per} start-up (part C)`, `${fmt((performance.now() - t0) / 1000)} s`]);
+    const pipeline = new MetricsPipeline(loadExportConfig({ argv: ['--prometheus-host', '127.0.0.1', '--prometheus-port', String(port), '--exporters', 'prometheus'], env: {} }, { serviceName: 'bench' }), { global: false });
+    await pipeline.start();
+    const drt = await DistributedRuntime.connect({ nats: { servers: [cluster.nats.url] }, etcd: { endpoints: [cluster.etcd.url] } });
+    const targets = components.map((component) => ({ namespace: 'dynamo', component, endpoint: 'my_endpoint' }));
+    const set = new AggregatorSet(drt, { namespace: 'dynamo', targets, pollIntervalMs: 3_600_000 });
+    set.attach(pipeline);
+    await set.start();
+    const aggs = [...set.aggregators.values()];
+    await waitUntil('leadership of every target', () => aggs.every((a) => a.election.isLeader), 15_000);
+    await waitUntil(`${per} instances in etcd per target`, () => components.every((c) => drt.discovery('dynamo', c).list('my_endpoint').length >= per), 300_000, 200);
+    const round = async (): Promise<number> => (await Promise.all(aggs.map((a) => a.cycle()))).reduce((n, r) => n + (r?.workers ?? 0), 0);
+    for (let i = 0; i < 3; i++) await round();
+    const times: number[] = [];
+    const cpus: number[] = [];
+    let whole = 0;
+    for (let i = 0; i < CYCLES; i++) {
+      const cpu0 = process.cpuUsage();
+      const c0 = performance.now();
+      if ((await round()) === per * TARGETS) whole++;
+      times.push(performance.now() - c0);
+      const cpu = process.cpuUsage(cpu0);
+      cpus.push((cpu.user + cpu.system) / 1000);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const c = summarize(times);
+    const cpu = summarize(cpus);
+    rows.push([`${TARGETS} targets of ${per} workers, their cycles at once (one round: every target's view updated, ${TARGETS} aggregates published)`, `median ${fmt(c.median)} ms, p90 ${fmt(c.p90)} ms; ${whole}/${CYCLES} rounds with every worker`]);
+    rows.push([`aggregator CPU per round of ${TARGETS} cycles`, `median ${fmt(cpu.median)} ms, p90 ${fmt(cpu.p90)} ms`]);
+    if (big) {
+      goal(`round p90 at ${WORKERS} workers over ${TARGETS} targets`, c.p90, '<=', 300, 'ms');
+      goal(`aggregator CPU per round at ${WORKERS} workers over ${TARGETS} targets (median)`, cpu.median, '<=', 150, 'ms');
+    }
+    // one scrape of all the targets' series, already rendered
+    const url = `http://127.0.0.1:${port}/metrics`;
+    const scrape = (): Promise<{ ms: number }> =>
+      new Promise((resolve, reject) => {
+        const s0 = performance.now();
+        httpGet(url, { headers: { 'Accept-Encoding': 'gzip' } }, (res) => {
+          res.resume();
+          res.on('end', () => resolve({ ms: performance.now() - s0 }));
+        }).on('error', reject);
+      });
+    await scrape();
+    const sms: number[] = [];
+    for (let i = 0; i < 10; i++) sms.push((await scrape()).ms);
+    const sc = summarize(sms);
+    rows.push([`/metrics of ${TARGETS} targets (${per * TARGETS} workers), view already rendered, gzip`, `median ${fmt(sc.median)} ms, p90 ${fmt(sc.p90)} ms`]);
+    if (big) goal(`scrape of an already-rendered view of ${TARGETS} targets, gzip (median)`, sc.median, '<=', 50, 'ms');
+    // hit-rate events for the workers of every target: each routed to its worker's target
+    const ids = aggs.flatMap((a) => [...a.view!.workers.keys()]);
+    const idsFile = join(tempDir('dyn-bench-'), 'ids.txt');
+    writeFileSync(idsFile, ids.join('\n'));
+    const accepted = (): number => aggs.reduce((n, a) => n + a.tracker.accepted, 0);
+    const before = accepted();
+    let cycling = true;
+    let lost = 0;
+    const cycler = (async () => {
+      while (cycling) {
+        if ((await round()) !== per * TARGETS) lost++;
+        await new Promise((res) => setTimeout(res, 1_000));
+      }
+    })();
+    const pub = startScript('bench/publish-events.ts', [cluster.nats.url, idsFile, String(EVENTS)], {});
+    await waitForLine(pub, /started/, 30_000);
+    const e0 = performance.now();
+    await waitUntil('all events counted', () => accepted() - before >= EVENTS, 300_000, 2);
+    const secs = (performance.now() - e0) / 1000;
+    cycling = false;
+    await cycler;
+    await pub.stop();
+    const misrouted = [...set.intake.hitRateRejected.values()].reduce((x, y) => x + y, 0);
+    rows.push([`KV hit-rate events over ${TARGETS} targets, rounds every second`, `${fmt(EVENTS / secs, 0)} events/s; counted ${accepted() - before}; refused ${misrouted}; ${lost} rounds missing a worker`]);
+    if (big) goal(`hit-rate events routed and counted per second over ${TARGETS} targets`, misrouted === 0 ? EVENTS / secs : 0, '>=', 150_000, '/s');
+    await set.stop();
+    await pipeline.shutdown();
+    await drt.shutdown();
+
+    // the metrics command with four targets: 200 concurrent scrapes
+    const m = await startMetrics(cluster, ['--poll-interval', '1s'], {}, { target: components.flatMap((comp) => ['--target', `dynamo/${comp}/my_endpoint`]) });
+    await waitUntil(`metrics sees ${per * TARGETS} workers`, async () => ((await m.scrape()).match(/^llm_kv_blocks_active\{/gm) ?? []).length === per * TARGETS, 120_000, 500);
+    for (let i = 0; i < 3; i++) await m.scrape();
+    const { level: idle } = await idleRss(m.proc.pid);
+    let peak = idle;
+    const sampler = setInterval(() => (peak = Math.max(peak, rss(m.proc.pid))), 10);
+    const answers = await Promise.all(
+      Array.from({ length: 200 }, async () => {
+        const res = await fetch(m.url, { headers: { 'Accept-Encoding': 'gzip' } });
+        const text = await res.text();
+        return res.status === 200 && (text.match(/^llm_kv_blocks_active\{/gm) ?? []).length === per * TARGETS;
+      }),
+    );
+    clearInterval(sampler);
+    const full = answers.filter(Boolean).length;
+    rows.push([`200 concurrent scrapes of metrics --target ×${TARGETS}`, `${full}/200 answered in full; RSS idle ${(idle / 1048576).toFixed(0)} MiB, peak ${(peak / 1048576).toFixed(0)} MiB (${fmt(peak / idle, 2)}x)`]);
+    if (big) goal(`peak RSS during 200 concurrent scrapes of ${TARGETS} targets / idle RSS`, full === 200 ? peak / idle : Infinity, '<=', 1.5, 'x');
+    await m.proc.stop();
+  } finally {
+    await Promise.all(mocks.map((p) => p.stop(30_000)));
+  }
 }
 
 console.log(`# aggregator at scale (${machine()}, ${WORKERS} mock workers in a separate process, nats-server and etcd on loopback)\n`);

@@ -40,9 +40,9 @@ function systemServerOptions() {
 
 export const METRICS_COMMAND = {
   name: 'metrics',
-  usage: 'metrics --component NAME --endpoint NAME [options]',
+  usage: 'metrics (--component NAME --endpoint NAME | --target NS/COMP/EP ... | --all-endpoints) [options]',
   about:
-    'Aggregates the ForwardPassMetrics of every worker of namespace/component/endpoint and their KV hit-rate events, and exports them to Prometheus (pull), a PushGateway (--push) or an OpenTelemetry Collector / APM (OTLP).',
+    'Aggregates the load (ForwardPassMetrics from stats and load events) of every worker of each namespace/component/endpoint target and their KV hit-rate events, and exports them to Prometheus (pull), a PushGateway (--push) or an OpenTelemetry Collector / APM (OTLP). Several targets share one process, one port and one export; replicas of the process spread the targets between them through etcd.',
   options: metricsOptions,
 } satisfies Command;
 
