@@ -3,8 +3,10 @@
  * (docs/wire-protocol.md §5, §8): KV hit-rate events on `namespace.{ns}.kv-hit-rate` into that
  * target's hit-rate tracker, load events on the `kv_metrics` subjects into its load book. One
  * intake serves every target of a process: each subject is subscribed once, and an event goes to
- * the target whose etcd registry lists its worker (a hit-rate event names only its worker, and a
- * component's `kv_metrics` subject is shared by its endpoints), never to another target.
+ * the targets whose etcd registry lists its worker (a hit-rate event names only its worker, and a
+ * component's `kv_metrics` subject is shared by its endpoints), never to another target; a worker
+ * serving several endpoints is listed under each, and each of those targets counts its events, as
+ * one process per target would.
  *
  * Each body is size-checked in the subscription callback (one far larger than any event is
  * refused there, never queued), queued in a bounded queue decoded in batches per turn of the event
@@ -27,6 +29,8 @@ import { targetPath, type Target } from './targets.ts';
 
 /** How often held events are looked at again while some are held. */
 export const HELD_EVENTS_CHECK_MS = 500;
+/** Workers whose target the intake remembers (twice the default cap of tracked workers). */
+export const MAX_REMEMBERED_OWNERS = 20_000;
 
 const log = getLogger('metrics');
 
@@ -81,8 +85,15 @@ export class EventIntake {
   private readonly componentSubs = new Map<string, { sub: Subscription; users: number }>();
   /** Target path → the target. */
   private readonly members = new Map<string, Member>();
-  /** The same, as a list (each hit-rate event looks through it). */
+  /** The same, as a list (a hit-rate event of a worker not in `lastOwners` looks through it). */
   private memberList: Member[] = [];
+  /**
+   * Worker id → the targets its latest hit-rate event went to: checked against those targets'
+   * registries before the list is searched, so routing costs about the same with one target or a
+   * thousand. Cleared when it outgrows `MAX_REMEMBERED_OWNERS`, when a target joins or leaves, and
+   * when a registration lands (the worker may now be listed under one more target).
+   */
+  private readonly lastOwners = new Map<bigint, Member[]>();
   private readonly reasonAttrs = new Map<string, Attributes>();
 
   constructor(
@@ -117,6 +128,7 @@ export class EventIntake {
     const endpointSub = this.subscribeLoads(endpointEventSubject(namespace, component, endpoint, KV_METRICS_TOPIC), path, true);
     this.members.set(path, { target, sinks, endpointSub });
     this.memberList = [...this.members.values()];
+    this.lastOwners.clear();
   }
 
   /** Stops routing the events of `target` (its subscriptions end when no other target shares them). */
@@ -126,6 +138,7 @@ export class EventIntake {
     if (m === undefined) return;
     this.members.delete(path);
     this.memberList = [...this.members.values()];
+    this.lastOwners.clear();
     m.endpointSub.unsubscribe();
     const shared = this.componentSubs.get(target.component);
     if (shared !== undefined && --shared.users === 0) {
@@ -147,6 +160,7 @@ export class EventIntake {
 
   /** A registration landed: held events may now count (once per turn, however many landed). */
   readonly registrationLanded = (): void => {
+    if (this.lastOwners.size > 0) this.lastOwners.clear();
     if ((this.heldHitRates.size === 0 && this.heldLoads.size === 0) || this.settleScheduled) return;
     this.settleScheduled = true;
     setImmediate(this.settle);
@@ -161,6 +175,7 @@ export class EventIntake {
     for (const m of this.members.values()) m.endpointSub.unsubscribe();
     this.members.clear();
     this.memberList = [];
+    this.lastOwners.clear();
     clearInterval(this.heldTimer);
     this.heldTimer = undefined;
   }
@@ -176,36 +191,59 @@ export class EventIntake {
     return out;
   }
 
-  /** The candidate whose registry lists `id`; else whether any candidate's list is current (the event may be held). */
-  private owner(candidates: readonly Member[], id: bigint): Member | { verified: boolean } {
-    if (candidates.length === 1 && candidates[0]!.sinks.trustsAll === true) return candidates[0]!;
+  /**
+   * The candidates whose registry lists `id` (a worker serving several endpoints is listed under
+   * each, and each of those targets counts its events, as one process per target would); when
+   * none does, whether any candidate's list is current (the event may then be held).
+   */
+  private owners(candidates: readonly Member[], id: bigint): Member[] | { verified: boolean } {
+    if (candidates.length === 1 && candidates[0]!.sinks.trustsAll === true) return [candidates[0]!];
+    let found: Member[] | undefined;
     let verified = false;
     for (const m of candidates) {
       const r = m.sinks.registry(); // cached per etcd listing version
-      if (r.subjects.has(id)) return m;
-      verified ||= r.verified;
+      if (r.subjects.has(id)) (found ??= []).push(m);
+      else verified ||= r.verified;
     }
-    return { verified };
+    return found ?? { verified };
+  }
+
+  /** The targets a hit-rate event of `id` goes to: remembered while each still lists the worker. */
+  private hitRateOwners(id: bigint): Member[] | { verified: boolean } {
+    const known = this.lastOwners.get(id);
+    if (known !== undefined && known.every((m) => m.sinks.registry().subjects.has(id))) return known;
+    const owners = this.owners(this.memberList, id);
+    if (Array.isArray(owners) && this.memberList.length > 1) {
+      if (this.lastOwners.size >= MAX_REMEMBERED_OWNERS) this.lastOwners.clear();
+      this.lastOwners.set(id, owners);
+    }
+    return owners;
   }
 
   private readonly onHitRate = (bytes: Uint8Array): void => {
     const e = decodeHitRateEvent(bytes);
     if (typeof e === 'string') return this.refuseHitRate(e);
-    const owner = this.owner(this.memberList, e.workerId);
-    if ('sinks' in owner) return owner.sinks.tracker.add(e);
+    const owners = this.hitRateOwners(e.workerId);
+    if (Array.isArray(owners)) {
+      for (const m of owners) m.sinks.tracker.add(e);
+      return;
+    }
     // an unknown worker's events wait for its registration while etcd can vouch for it
-    if (owner.verified && this.heldHitRates.hold(e, Date.now())) return this.watchHeld();
-    this.refuseHitRate(owner.verified ? 'unregistered_worker' : 'unverified_worker');
+    if (owners.verified && this.heldHitRates.hold(e, Date.now())) return this.watchHeld();
+    this.refuseHitRate(owners.verified ? 'unregistered_worker' : 'unverified_worker');
   };
 
   /** One load event: decoded, routed by etcd's registry (held while a registration may be in flight), recorded. */
   private readonly onLoad = (q: QueuedLoad): void => {
     const r = decodeLoadEvent(q.bytes);
     if (typeof r === 'string') return this.refuseLoad(r);
-    const owner = this.owner(this.candidates(q.scope, q.byEndpoint), r.workerId);
-    if ('sinks' in owner) return this.recordLoad(owner, r);
-    if (owner.verified && this.heldLoads.hold({ ...r, scope: q.scope, byEndpoint: q.byEndpoint }, Date.now())) return this.watchHeld();
-    this.refuseLoad(owner.verified ? 'unregistered_worker' : 'unverified_worker');
+    const owners = this.owners(this.candidates(q.scope, q.byEndpoint), r.workerId);
+    if (Array.isArray(owners)) {
+      for (const m of owners) this.recordLoad(m, r);
+      return;
+    }
+    if (owners.verified && this.heldLoads.hold({ ...r, scope: q.scope, byEndpoint: q.byEndpoint }, Date.now())) return this.watchHeld();
+    this.refuseLoad(owners.verified ? 'unregistered_worker' : 'unverified_worker');
   };
 
   private recordLoad(m: Member, r: LoadReading): void {
@@ -232,16 +270,16 @@ export class EventIntake {
     this.settleScheduled = false;
     const now = Date.now();
     const members = this.memberList;
-    const hitRates = this.heldHitRates.settle((id) => 'sinks' in this.owner(members, id), now);
+    const hitRates = this.heldHitRates.settle((id) => Array.isArray(this.owners(members, id)), now);
     for (const e of hitRates.ready) {
-      const owner = this.owner(members, e.workerId);
-      if ('sinks' in owner) owner.sinks.tracker.add(e);
+      const owners = this.owners(members, e.workerId);
+      if (Array.isArray(owners)) for (const m of owners) m.sinks.tracker.add(e);
     }
     for (let i = 0; i < hitRates.expired; i++) this.refuseHitRate('unregistered_worker');
-    const loads = this.heldLoads.settle((id) => 'sinks' in this.owner(members, id), now);
+    const loads = this.heldLoads.settle((id) => Array.isArray(this.owners(members, id)), now);
     for (const l of loads.ready) {
-      const owner = this.owner(this.candidates(l.scope, l.byEndpoint), l.workerId);
-      if ('sinks' in owner) this.recordLoad(owner, l);
+      const owners = this.owners(this.candidates(l.scope, l.byEndpoint), l.workerId);
+      if (Array.isArray(owners)) for (const m of owners) this.recordLoad(m, l);
       else this.refuseLoad('unregistered_worker'); // listed, but for another target than its subject's
     }
     for (let i = 0; i < loads.expired; i++) this.refuseLoad('unregistered_worker');

@@ -141,13 +141,23 @@ test('--all-endpoints: endpoints join as their first worker registers, in either
   // two more endpoints register while it runs: one in the v1 layout, one as a second endpoint of a component
   defer(await registerDynamoInstances(cluster.etcd.url, [BASE + 2n], 'dynamo', 'router', 'route', { layout: 'v1' }));
   dynamoShapedWorker(nc, [{ id: BASE + 2n, data: v4(3) }], [], 'dynamo_router', 'route');
-  defer(await registerDynamoInstances(cluster.etcd.url, [BASE + 3n], 'dynamo', 'backend', 'embed'));
-  dynamoShapedWorker(nc, [{ id: BASE + 3n, data: v4(5) }], [], 'dynamo_backend', 'embed');
-  const text = await waitForScrape(m, 'the endpoints that registered later', (x) => (series(x, 'llm_kv_blocks_active').length === 3 ? x : undefined), 30_000);
+  // the first worker serves a second endpoint too, as a Rust worker does under its one lease
+  defer(await registerDynamoInstances(cluster.etcd.url, [BASE + 3n, BASE + 1n], 'dynamo', 'backend', 'embed'));
+  dynamoShapedWorker(nc, [{ id: BASE + 3n, data: v4(5) }, { id: BASE + 1n, data: v4(6) }], [], 'dynamo_backend', 'embed');
+  const text = await waitForScrape(m, 'the endpoints that registered later', (x) => (series(x, 'llm_kv_blocks_active').length === 4 ? x : undefined), 30_000);
   assert.equal(sample(text, 'llm_kv_blocks_active', { component: 'router', endpoint: 'route', worker_id: (BASE + 2n).toString() }), 3);
   assert.equal(sample(text, 'llm_kv_blocks_active', { component: 'backend', endpoint: 'embed', worker_id: (BASE + 3n).toString() }), 5);
   assert.equal(sample(text, 'llm_kv_blocks_active', { component: 'backend', endpoint: 'generate', worker_id: (BASE + 1n).toString() }), 7);
+  assert.equal(sample(text, 'llm_kv_blocks_active', { component: 'backend', endpoint: 'embed', worker_id: (BASE + 1n).toString() }), 6);
   assert.equal(series(text, 'llm_load_avg').length, 3, 'load statistics per endpoint');
+  // its hit-rate events count for both of its endpoints, as two processes, one per target, would count them
+  for (let i = 0; i < 5; i++) nc.publish('namespace.dynamo.kv-hit-rate', `{"worker_id":${BASE + 1n},"isl_blocks":4,"overlap_blocks":1}`);
+  await nc.flush();
+  const counted = await waitForScrape(m, 'the events under both endpoints', (x) =>
+    ['generate', 'embed'].every((e) => sample(x, 'llm_kv_hit_rate_isl_blocks_total', { component: 'backend', endpoint: e, worker_id: (BASE + 1n).toString() }) === 20) ? x : undefined,
+  );
+  assert.equal(sample(counted, 'llm_kv_hit_rate_isl_blocks_total', { component: 'router' }), undefined, 'nothing for a target that does not list the worker');
+  assert.deepEqual(reasons(counted, 'dynamo_metrics_events_rejected_total'), {});
   assert.equal(series(text, 'dynamo_metrics_leader').length, 3);
   const s = await status(m);
   assert.deepEqual(s.body.targets.map((x: { path: string }) => x.path).sort(), ['dynamo/backend/embed', 'dynamo/backend/generate', 'dynamo/router/route']);
