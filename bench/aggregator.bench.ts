@@ -85,6 +85,26 @@ async function otlpSink(): Promise<{ url: string; exports: () => number; bytes: 
   return { url: `http://127.0.0.1:${port}/v1/metrics`, exports: () => exports, bytes: () => bytes, close: () => server.close() };
 }
 
+/**
+ * Runs `cycle` CYCLES times, 100 ms apart: the wall time and the process's CPU of each, and how
+ * many saw `expected` workers (what `cycle` resolves to).
+ */
+async function timedCycles(cycle: () => Promise<number>, expected: number): Promise<{ times: number[]; cpus: number[]; whole: number }> {
+  const times: number[] = [];
+  const cpus: number[] = [];
+  let whole = 0;
+  for (let i = 0; i < CYCLES; i++) {
+    const cpu0 = process.cpuUsage();
+    const c0 = performance.now();
+    if ((await cycle()) === expected) whole++;
+    times.push(performance.now() - c0);
+    const cpu = process.cpuUsage(cpu0);
+    cpus.push((cpu.user + cpu.system) / 1000);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { times, cpus, whole };
+}
+
 const cluster = await startCluster();
 const mock = startScript('src/cli/mock_worker.ts', ['--workers', String(WORKERS), '--hit-rate-interval', '1h'], clusterEnv(cluster));
 try {
@@ -128,19 +148,8 @@ try {
   // how long the event loop is held during cycles (a scrape or an event waits that long at most)
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   loopDelay.enable();
-  const times: number[] = [];
-  const cpus: number[] = [];
-  let whole = 0;
-  for (let i = 0; i < CYCLES; i++) {
-    const cpu0 = process.cpuUsage();
-    const c0 = performance.now();
-    const r = await agg.cycle();
-    times.push(performance.now() - c0);
-    const cpu = process.cpuUsage(cpu0);
-    cpus.push((cpu.user + cpu.system) / 1000);
-    if (r?.workers === WORKERS) whole++;
-    await new Promise((r) => setTimeout(r, 100)); // let the OTLP export and the consumer run between cycles
-  }
+  // 100 ms between cycles: the OTLP export and the consumer run then
+  const { times, cpus, whole } = await timedCycles(async () => (await agg.cycle())?.workers ?? 0, WORKERS);
   await waitUntil('the consumer got every aggregate', () => delivered - deliveredBefore >= CYCLES, 10_000, 20).catch(() => undefined);
   const c = summarize(times);
   loopDelay.disable();
@@ -319,18 +328,7 @@ async function partC(port: number): Promise<void> {
     await waitUntil(`${per} instances in etcd per target`, () => components.every((c) => drt.discovery('dynamo', c).list('my_endpoint').length >= per), 300_000, 200);
     const round = async (): Promise<number> => (await Promise.all(aggs.map((a) => a.cycle()))).reduce((n, r) => n + (r?.workers ?? 0), 0);
     for (let i = 0; i < 3; i++) await round();
-    const times: number[] = [];
-    const cpus: number[] = [];
-    let whole = 0;
-    for (let i = 0; i < CYCLES; i++) {
-      const cpu0 = process.cpuUsage();
-      const c0 = performance.now();
-      if ((await round()) === per * TARGETS) whole++;
-      times.push(performance.now() - c0);
-      const cpu = process.cpuUsage(cpu0);
-      cpus.push((cpu.user + cpu.system) / 1000);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    const { times, cpus, whole } = await timedCycles(round, per * TARGETS);
     const c = summarize(times);
     const cpu = summarize(cpus);
     rows.push([`${TARGETS} targets of ${per} workers, their cycles at once (one round: every target's view updated, ${TARGETS} aggregates published)`, `median ${fmt(c.median)} ms, p90 ${fmt(c.p90)} ms; ${whole}/${CYCLES} rounds with every worker`]);
