@@ -25,6 +25,7 @@ import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { Aggregator } from '../src/aggregator/Aggregator.ts';
 import { AggregatorSet } from '../src/aggregator/AggregatorSet.ts';
+import { DEFAULT_COMPLETE_GRACE_MS } from '../src/aggregator/scatterStats.ts';
 import { loadExportConfig } from '../src/export/options.ts';
 import { MetricsPipeline } from '../src/export/index.ts';
 import { aggregateSubject, DistributedRuntime, subscribeLarge } from '../src/runtime/index.ts';
@@ -163,7 +164,9 @@ try {
     goal(`cycle p90 at ${WORKERS} workers, Prometheus and OTLP on`, c.p90, '<=', 300, 'ms');
     goal(`aggregator CPU per cycle at ${WORKERS} workers (median)`, cpu.median, '<=', 150, 'ms');
   } else {
-    goal(`cycle median at ${WORKERS} workers`, c.median, '<=', 40, 'ms');
+    // every cycle waits DEFAULT_COMPLETE_GRACE_MS after the last answer, so that a forger's second
+    // answer for a worker is seen: a wait, not work; the goal (set before it) is on the rest
+    goal(`cycle median at ${WORKERS} workers, less the ${DEFAULT_COMPLETE_GRACE_MS} ms grace after the last answer`, c.median - DEFAULT_COMPLETE_GRACE_MS, '<=', 40, 'ms');
   }
   goal('aggregates delivered per cycle (consumer count / cycles)', (delivered - deliveredBefore) / CYCLES, '>=', 1, '');
 

@@ -21,7 +21,7 @@ import { componentEventSubject, endpointEventSubject, KV_HIT_RATE_EVENT, KV_METR
 import type { AggregatorHealth } from './AggregatorMetrics.ts';
 import { EventQueue } from './EventQueue.ts';
 import { HeldEvents } from './HeldEvents.ts';
-import { decodeHitRateEvent, type HitRateTracker } from './HitRateTracker.ts';
+import { decodeHitRateEvent, type HitRateEvent, type HitRateTracker } from './HitRateTracker.ts';
 import { MAX_EVENT_BYTES } from './inputBounds.ts';
 import type { LoadBook } from './LoadBook.ts';
 import { decodeLoadEvent, MAX_LOAD_EVENT_BYTES, type LoadReading } from './loadEvent.ts';
@@ -223,15 +223,27 @@ export class EventIntake {
   private readonly onHitRate = (bytes: Uint8Array): void => {
     const e = decodeHitRateEvent(bytes);
     if (typeof e === 'string') return this.refuseHitRate(e);
+    const list = this.memberList;
+    if (list.length === 1) {
+      // one target (the common case): no list to build, nothing to remember
+      const only = list[0]!;
+      const r = only.sinks.registry();
+      if (only.sinks.trustsAll === true || r.subjects.has(e.workerId)) return only.sinks.tracker.add(e);
+      return this.unknownHitRate(e, r.verified);
+    }
     const owners = this.hitRateOwners(e.workerId);
     if (Array.isArray(owners)) {
       for (const m of owners) m.sinks.tracker.add(e);
       return;
     }
-    // an unknown worker's events wait for its registration while etcd can vouch for it
-    if (owners.verified && this.heldHitRates.hold(e, Date.now())) return this.watchHeld();
-    this.refuseHitRate(owners.verified ? 'unregistered_worker' : 'unverified_worker');
+    this.unknownHitRate(e, owners.verified);
   };
+
+  /** An event of a worker no target lists: held for its registration while etcd can vouch for it, else refused. */
+  private unknownHitRate(e: HitRateEvent, verified: boolean): void {
+    if (verified && this.heldHitRates.hold(e, Date.now())) return this.watchHeld();
+    this.refuseHitRate(verified ? 'unregistered_worker' : 'unverified_worker');
+  }
 
   /** One load event: decoded, routed by etcd's registry (held while a registration may be in flight), recorded. */
   private readonly onLoad = (q: QueuedLoad): void => {
