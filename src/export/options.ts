@@ -1,5 +1,5 @@
 /**
- * The export pipeline's options (issue: exporters chosen by config), with the OTel SDK's standard
+ * The export pipeline's options (which exporters, and how each is set up), with the OTel SDK's standard
  * environment variables where one exists.
  */
 import { hostname } from 'node:os';

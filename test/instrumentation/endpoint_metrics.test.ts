@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { DistributedRuntime, RemoteError, UsageError, type Client } from '../../src/runtime/index.ts';
 import { connectInstrumented, DURATION_BUCKETS_SECONDS } from '../../instrumentation/index.ts';
+import { RESERVED_LABELS } from '../../instrumentation/CustomMetrics.ts';
 import { cleanups, freePort, waitUntil } from '../support/process.ts';
 import { startCluster } from '../support/servers.ts';
 import { clusterEnv, startScript } from '../support/workers.ts';
@@ -203,7 +204,12 @@ describe('automatic endpoint metrics through the system status server', () => {
 
   test('custom metrics: bad names and reserved labels are clear errors when made; an undeclared label drops the value, never throws', async () => {
     const m = drt.namespace('my-ns').component('backend').metrics;
-    assert.throws(() => m.counter('x_total', { description: 'x', labels: ['dynamo_endpoint'] }), (e: unknown) => e instanceof UsageError && /reserved/.test(e.message));
+    for (const label of RESERVED_LABELS.filter((l) => !l.startsWith('__'))) {
+      assert.throws(() => m.counter('x_total', { description: 'x', labels: [label] }), (e: unknown) => e instanceof UsageError && /reserved/.test(e.message), label);
+    }
+    assert.throws(() => m.counter('x_total', { description: 'x', labels: ['__name__'] }), (e: unknown) => e instanceof UsageError, 'a label starting with __');
+    // the other dynamo_* labels are the caller's (docs/runtime-api.md)
+    m.counter('by_model_total', { description: 'x', labels: ['dynamo_model'] }).add(1, { dynamo_model: 'm' });
     assert.throws(() => m.counter('bad-name', { description: 'x' }), /invalid metric name "bad-name"/);
     const g = m.gauge('queue_depth', { description: 'Queue depth', labels: ['queue'] });
     g.set(4, { queue: 'a' });
