@@ -43,9 +43,10 @@ const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 /** Headers as `key=value,…` or a mapping, each name and value valid on the wire. */
 export function parseHeaders(v: unknown): Record<string, string> {
-  const out = parseKeyValues(v);
-  for (const [k, x] of Object.entries(out)) {
-    if (!HEADER_NAME.test(k)) throw new ValueError(`has ${JSON.stringify(k)}, which is not a valid header name`);
+  // nothing of the value is quoted: a header's name or value may hold a credential
+  const out = parseKeyValues(v, false);
+  for (const [i, [k, x]] of Object.entries(out).entries()) {
+    if (!HEADER_NAME.test(k)) throw new ValueError(`has a header name with a character no header name may have (header ${i + 1}, not shown)`);
     if (!HEADER_VALUE.test(x)) throw new ValueError(`has a value for ${k} with a control character (a newline?), which no header may carry`);
   }
   return out;
@@ -178,9 +179,11 @@ export function parseUrlList(v: unknown, schemes: readonly string[]): string[] {
 
 /**
  * `key=value,key2=value2` (the OTEL_* header and resource attribute format, values
- * percent-decoded), or a YAML mapping.
+ * percent-decoded), or a YAML mapping. `quote` says whether an error may quote the item it
+ * refuses: not for headers, where an item that is not `key=value` may be a credential
+ * (`authorization: Bearer …`).
  */
-export function parseKeyValues(v: unknown): Record<string, string> {
+export function parseKeyValues(v: unknown, quote = true): Record<string, string> {
   const out: Record<string, string> = {};
   if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
     for (const [k, x] of Object.entries(v)) {
@@ -190,19 +193,20 @@ export function parseKeyValues(v: unknown): Record<string, string> {
     return out;
   }
   if (Array.isArray(v)) {
-    for (const item of v) Object.assign(out, parseKeyValues(item));
+    for (const item of v) Object.assign(out, parseKeyValues(item, quote));
     return out;
   }
   if (typeof v !== 'string') throw new ValueError('is not a list of key=value pairs');
-  for (const part of v.split(',')) {
+  const parts = v.split(',');
+  for (const [i, part] of parts.entries()) {
     if (part.trim() === '') continue;
     const eq = part.indexOf('=');
-    if (eq <= 0) throw new ValueError(`has ${JSON.stringify(part.trim())}, which is not key=value`);
+    if (eq <= 0) throw new ValueError(quote ? `has ${JSON.stringify(part.trim())}, which is not key=value` : `has an item that is not key=value (item ${i + 1} of ${parts.length}, not shown)`);
     let value: string;
     try {
       value = decodeURIComponent(part.slice(eq + 1).trim());
     } catch {
-      throw new ValueError(`has a badly percent-encoded value for ${part.slice(0, eq).trim()}`);
+      throw new ValueError(quote ? `has a badly percent-encoded value for ${part.slice(0, eq).trim()}` : `has a badly percent-encoded value (item ${i + 1} of ${parts.length}, not shown)`);
     }
     out[part.slice(0, eq).trim()] = value;
   }

@@ -114,8 +114,11 @@ test('files, key=value lists and headers', () => {
   refuses(() => parseKeyValues({ a: [1] }), 'has a non-scalar value for a');
   refuses(() => parseKeyValues(5), 'is not a list of key=value pairs');
   assert.deepEqual(parseHeaders("api-key=s3cr3t,X-Trace_Id.1=a b\tc,!#$%&'*+.^_`|~=ok"), { 'api-key': 's3cr3t', 'X-Trace_Id.1': 'a b\tc', "!#$%&'*+.^_`|~": 'ok' });
-  refuses(() => parseHeaders('bad name=1'), 'has "bad name", which is not a valid header name');
-  refuses(() => parseHeaders('x(y)=1'), 'has "x(y)", which is not a valid header name');
+  refuses(() => parseHeaders('a=1,bad name=1'), 'has a header name with a character no header name may have (header 2, not shown)');
+  refuses(() => parseHeaders('x(y)=1'), 'has a header name with a character no header name may have (header 1, not shown)');
+  // a header item that is not key=value may be a credential: never quoted
+  refuses(() => parseHeaders('a=1,authorization: Bearer t0k'), 'has an item that is not key=value (item 2 of 2, not shown)');
+  refuses(() => parseHeaders('t0k=%zz'), 'has a badly percent-encoded value (item 1 of 1, not shown)');
   refuses(() => parseHeaders('k=a%0Ab'), 'has a value for k with a control character (a newline?), which no header may carry');
   refuses(() => parseHeaders('k=a%7Fb'), 'has a value for k with a control character (a newline?), which no header may carry');
 });
