@@ -17,7 +17,7 @@
  * scrapes, and the Prometheus server can keep the rendered text of an unchanged snapshot
  * (`isSnapshotScope` tells it which scopes are such snapshots).
  */
-import type { Attributes, HrTime } from '@opentelemetry/api';
+import type { HrTime } from '@opentelemetry/api';
 import { millisToHrTime } from '@opentelemetry/core';
 import { emptyResource } from '@opentelemetry/resources';
 import {
@@ -26,13 +26,12 @@ import {
   InstrumentType,
   type CollectionResult,
   type DataPoint,
-  type ExponentialHistogram,
-  type Histogram,
   type MetricCollectOptions,
   type MetricData,
   type MetricProducer,
   type ScopeMetrics,
 } from '@opentelemetry/sdk-metrics';
+import { attributesKey, subtractValue, type PointValue } from './pointArithmetic.ts';
 
 /**
  * Returns the source's metrics as they are now (a large source may build them asynchronously,
@@ -149,53 +148,14 @@ export const DELTA_BASELINE_MAX_SERIES = 200_000;
 
 interface Previous {
   endTime: HrTime;
-  value: number | Histogram | ExponentialHistogram;
+  value: PointValue;
   /** When the series was last present (ms). */
   seenAt: number;
-}
-
-function isExponential(v: unknown): v is ExponentialHistogram {
-  return typeof v === 'object' && v !== null && 'scale' in v;
-}
-
-/** Count and sum since `prev` (min and max cannot be known for an interval). */
-function countsSince(h: { count: number; sum?: number }, prev: { count: number; sum?: number }): { count: number; sum: number; min: undefined; max: undefined } {
-  return { count: h.count - prev.count, sum: (h.sum ?? 0) - (prev.sum ?? 0), min: undefined, max: undefined };
-}
-
-/** Bucket counts since `prev`, bucket by bucket. */
-function minus(counts: number[], prev: number[]): number[] {
-  return counts.map((c, i) => c - (prev[i] ?? 0));
 }
 
 /** `p` as the interval from the previous collection to this one, holding `value`. */
 function since<T>(p: DataPoint<T>, prev: Previous, endTime: HrTime, value: T): DataPoint<T> {
   return { ...p, startTime: prev.endTime, endTime, value };
-}
-
-/** The delta of a fixed-scale exponential histogram (the sources here never rescale). */
-function exponentialDelta(p: DataPoint<ExponentialHistogram>, prev: Previous, endTime: HrTime): DataPoint<ExponentialHistogram> {
-  const h = p.value;
-  const ph = prev.value as ExponentialHistogram;
-  if (!isExponential(ph) || h.count < ph.count || h.scale !== ph.scale || h.positive.offset !== ph.positive.offset || h.positive.bucketCounts.length !== ph.positive.bucketCounts.length) return p;
-  return since(p, prev, endTime, {
-    ...h,
-    ...countsSince(h, ph),
-    zeroCount: h.zeroCount - ph.zeroCount,
-    positive: { offset: h.positive.offset, bucketCounts: minus(h.positive.bucketCounts, ph.positive.bucketCounts) },
-  });
-}
-
-/** The delta of an explicit-bucket histogram whose bounds did not change. */
-function explicitDelta(p: DataPoint<Histogram>, prev: Previous, endTime: HrTime): DataPoint<Histogram> {
-  const h = p.value;
-  const ph = prev.value as Histogram;
-  if (h.count < ph.count || h.buckets.counts.length !== ph.buckets.counts.length) return p;
-  return since(p, prev, endTime, { ...h, ...countsSince(h, ph), buckets: { boundaries: h.buckets.boundaries, counts: minus(h.buckets.counts, ph.buckets.counts) } });
-}
-
-function key(attrs: Attributes): string {
-  return JSON.stringify(attrs);
 }
 
 /** Cumulative → delta for one reader, with a bounded baseline per series. */
@@ -255,19 +215,15 @@ class DeltaView implements MetricProducer {
       series = new Map<string, Previous>();
       this.state.set(id, series);
     }
-    const dataPoints = (m.dataPoints as DataPoint<number | Histogram | ExponentialHistogram>[]).map((p) => {
-      const k = key(p.attributes);
+    const dataPoints = (m.dataPoints as DataPoint<PointValue>[]).map((p) => {
+      const k = attributesKey(p.attributes);
       const prev = series.get(k);
       if (prev === undefined) this.size++;
       series.set(k, { endTime, value: p.value, seenAt: now });
       if (prev === undefined) return p;
-      if (typeof p.value === 'number') {
-        const prevValue = prev.value as number;
-        // a lower cumulative value means the source restarted: the whole value is new
-        return p.value < prevValue ? p : since(p as DataPoint<number>, prev, endTime, p.value - prevValue);
-      }
-      if (isExponential(p.value)) return exponentialDelta(p as DataPoint<ExponentialHistogram>, prev, endTime);
-      return explicitDelta(p as DataPoint<Histogram>, prev, endTime);
+      // a lower cumulative value (the source restarted) or a new layout: the whole value is new
+      const delta = subtractValue(p.value, prev.value);
+      return delta === undefined ? p : since(p, prev, endTime, delta);
     });
     return { ...m, aggregationTemporality: AggregationTemporality.DELTA, dataPoints } as MetricData;
   }
