@@ -97,29 +97,34 @@ export class CustomHistogram extends Recorder<Histogram> implements HistogramMet
   }
 }
 
+/** The OTel instrument options of `opts`: its description, and its unit when it has one. */
+function instrumentOptions(opts: MetricOptions): { description: string; unit?: string } {
+  return opts.unit === undefined ? { description: opts.description } : { description: opts.description, unit: opts.unit };
+}
+
 /** Hands out custom metrics labelled with one level of the hierarchy. */
 export class MetricsRegistry implements MetricsFactory {
   constructor(readonly baseLabels: Readonly<Attributes>) {}
 
   counter(name: string, opts: MetricOptions): CustomCounter {
     const full = this.name(name, true);
-    return new CustomCounter(new Lazy((m) => m.createCounter(full, { description: opts.description, unit: opts.unit })), this.labeller(full, opts), add);
+    return new CustomCounter(new Lazy((m) => m.createCounter(full, instrumentOptions(opts))), this.labeller(full, opts), add);
   }
 
   upDownCounter(name: string, opts: MetricOptions): CustomUpDownCounter {
     const full = this.name(name, false);
-    return new CustomUpDownCounter(new Lazy((m) => m.createUpDownCounter(full, { description: opts.description, unit: opts.unit })), this.labeller(full, opts), add);
+    return new CustomUpDownCounter(new Lazy((m) => m.createUpDownCounter(full, instrumentOptions(opts))), this.labeller(full, opts), add);
   }
 
   gauge(name: string, opts: MetricOptions): CustomGauge {
     const full = this.name(name, false);
-    return new CustomGauge(new Lazy((m) => m.createGauge(full, { description: opts.description, unit: opts.unit })), this.labeller(full, opts), record);
+    return new CustomGauge(new Lazy((m) => m.createGauge(full, instrumentOptions(opts))), this.labeller(full, opts), record);
   }
 
   histogram(name: string, opts: HistogramMetricOptions): CustomHistogram {
     const full = this.name(name, false);
     const advice = opts.buckets ? { explicitBucketBoundaries: [...opts.buckets] } : undefined;
-    return new CustomHistogram(new Lazy((m) => m.createHistogram(full, { description: opts.description, unit: opts.unit, advice })), this.labeller(full, opts), record);
+    return new CustomHistogram(new Lazy((m) => m.createHistogram(full, { ...instrumentOptions(opts), ...(advice === undefined ? {} : { advice }) })), this.labeller(full, opts), record);
   }
 
   /**
@@ -129,7 +134,7 @@ export class MetricsRegistry implements MetricsFactory {
   observableGauge(name: string, opts: MetricOptions, callback: ObserveCallback): ObservedGauge {
     const full = this.name(name, false);
     const labels = this.labeller(full, opts);
-    const g = metrics.getMeter(COMPONENT_METER_NAME).createObservableGauge(full, { description: opts.description, unit: opts.unit });
+    const g = metrics.getMeter(COMPONENT_METER_NAME).createObservableGauge(full, instrumentOptions(opts));
     const cb = (r: { observe(value: number, attributes?: Attributes): void }): void =>
       callback((value, l) => {
         const attributes = labels(l);

@@ -25,7 +25,7 @@ export interface WorkerStats {
   dataJson?: string;
   metrics: ForwardPassMetrics;
   /** The micro-service instance that answered (the reply's `id`): one per worker process. */
-  serviceId?: string;
+  serviceId?: string | undefined;
   /**
    * The load of each data-parallel rank, when the worker reports ranks (its load events name
    * them, or more than one rank is known); `metrics` is then that of its first rank.

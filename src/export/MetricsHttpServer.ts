@@ -60,10 +60,10 @@ export interface MetricsHttpServerOptions extends PrometheusSerializerOptions {
   /** Path of the metrics route. @default '/metrics' */
   path?: string;
   /** More routes, by exact path. */
-  routes?: Record<string, RouteHandler>;
+  routes?: Record<string, RouteHandler> | undefined;
   health?: ExportHealth;
   /** TLS and basic auth (exporter-toolkit web config). */
-  webConfig?: WebConfig;
+  webConfig?: WebConfig | undefined;
   /** @default DEFAULT_HTTP_LIMITS */
   limits?: Partial<HttpLimits>;
 }

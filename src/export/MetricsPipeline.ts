@@ -28,7 +28,7 @@ const log = getLogger('export');
 
 export interface MetricsPipelineOptions {
   /** Serve these extra routes on the Prometheus server (status server). */
-  routes?: Record<string, RouteHandler>;
+  routes?: Record<string, RouteHandler> | undefined;
   /** Register the provider as the global OTel MeterProvider. @default true */
   global?: boolean;
   views?: ViewOptions[];

@@ -11,16 +11,16 @@ import { TimeoutError } from '../errors.ts';
 
 export interface HttpAuth {
   /** Basic auth user; the password comes from `passwordFile` (read at every request). */
-  username?: string;
-  passwordFile?: string;
+  username?: string | undefined;
+  passwordFile?: string | undefined;
   /** A bearer token file (read at every request, so a rotated token is picked up). */
-  bearerTokenFile?: string;
+  bearerTokenFile?: string | undefined;
 }
 
 export interface HttpTls {
-  caFile?: string;
-  certFile?: string;
-  keyFile?: string;
+  caFile?: string | undefined;
+  certFile?: string | undefined;
+  keyFile?: string | undefined;
 }
 
 export interface HttpResponse {
@@ -60,7 +60,7 @@ export function authorizationHeader(auth: HttpAuth, fromUrl: string | undefined)
 /** One request; the body of the answer is read (at most `maxBody` characters kept). */
 export function send(
   url: string,
-  opts: { method: string; headers?: Record<string, string>; body?: string; timeoutMs: number; tls?: HttpTls; maxBody?: number },
+  opts: { method: string; headers?: Record<string, string>; body?: string | undefined; timeoutMs: number; tls?: HttpTls | undefined; maxBody?: number },
 ): Promise<HttpResponse> {
   const u = new URL(url);
   const tls = opts.tls ?? {};

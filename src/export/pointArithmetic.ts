@@ -27,6 +27,12 @@ export function attributesKey(attrs: Attributes): string {
   return out;
 }
 
+/** `h` without its min and max (those of an interval cannot be known from two cumulative values). */
+function withoutMinMax<T extends { min?: number; max?: number }>(h: T): Omit<T, 'min' | 'max'> {
+  const { min: _min, max: _max, ...rest } = h;
+  return rest;
+}
+
 /** Bucket counts combined one by one (`sign` -1 subtracts `b`). */
 function combineCounts(a: readonly number[], b: readonly number[], sign: 1 | -1): number[] {
   return a.map((c, i) => c + sign * (b[i] ?? 0));
@@ -43,23 +49,23 @@ function sameExponentialLayout(a: ExponentialHistogram, b: ExponentialHistogram)
 /**
  * What `newer` (cumulative) added since `older` (the same series' previous cumulative value):
  * undefined when it cannot be told (the value went down: the source restarted; the layout changed).
- * Min and max of an interval cannot be known from two cumulative values: left undefined.
+ * Min and max of an interval cannot be known from two cumulative values: left out.
  */
 export function subtractValue(newer: PointValue, older: PointValue): PointValue | undefined {
   if (typeof newer === 'number') return typeof older === 'number' && newer >= older ? newer - older : undefined;
   if (typeof older === 'number' || newer.count < older.count) return undefined;
-  const counts = { count: newer.count - older.count, sum: (newer.sum ?? 0) - (older.sum ?? 0), min: undefined, max: undefined };
+  const counts = { count: newer.count - older.count, sum: (newer.sum ?? 0) - (older.sum ?? 0) };
   if (isExponential(newer)) {
     if (!isExponential(older) || !sameExponentialLayout(newer, older)) return undefined;
     return {
-      ...newer,
+      ...withoutMinMax(newer),
       ...counts,
       zeroCount: newer.zeroCount - older.zeroCount,
       positive: { offset: newer.positive.offset, bucketCounts: combineCounts(newer.positive.bucketCounts, older.positive.bucketCounts, -1) },
     };
   }
   if (isExponential(older) || newer.buckets.counts.length !== older.buckets.counts.length) return undefined;
-  return { ...newer, ...counts, buckets: { boundaries: newer.buckets.boundaries, counts: combineCounts(newer.buckets.counts, older.buckets.counts, -1) } };
+  return { ...withoutMinMax(newer), ...counts, buckets: { boundaries: newer.buckets.boundaries, counts: combineCounts(newer.buckets.counts, older.buckets.counts, -1) } };
 }
 
 /** Two deltas of one series as one (`older` then `newer`): undefined when the layouts differ. */
@@ -70,20 +76,18 @@ export function addValue(older: PointValue, newer: PointValue): PointValue | und
   if (isExponential(newer)) {
     if (!isExponential(older) || !sameExponentialLayout(newer, older)) return undefined;
     return {
-      ...newer,
+      ...withoutMinMax(newer),
       ...counts,
       zeroCount: older.zeroCount + newer.zeroCount,
-      min: undefined,
-      max: undefined,
       positive: { offset: newer.positive.offset, bucketCounts: combineCounts(newer.positive.bucketCounts, older.positive.bucketCounts, 1) },
     };
   }
   if (isExponential(older) || !sameBounds(older.buckets.boundaries, newer.buckets.boundaries)) return undefined;
   return {
-    ...newer,
+    ...withoutMinMax(newer),
     ...counts,
-    min: older.min === undefined || newer.min === undefined ? undefined : Math.min(older.min, newer.min),
-    max: older.max === undefined || newer.max === undefined ? undefined : Math.max(older.max, newer.max),
+    ...(older.min === undefined || newer.min === undefined ? {} : { min: Math.min(older.min, newer.min) }),
+    ...(older.max === undefined || newer.max === undefined ? {} : { max: Math.max(older.max, newer.max) }),
     buckets: { boundaries: newer.buckets.boundaries, counts: combineCounts(newer.buckets.counts, older.buckets.counts, 1) },
   };
 }

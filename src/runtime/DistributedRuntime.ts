@@ -77,7 +77,7 @@ export interface DistributedRuntimeOptions {
    * (`connectInstrumented()`); without it nothing is measured.
    * @default NOOP_INSTRUMENTATION
    */
-  instrumentation?: RuntimeInstrumentation;
+  instrumentation?: RuntimeInstrumentation | undefined;
   /** Environment to read settings from. @default process.env */
   env?: NodeJS.ProcessEnv;
   /**

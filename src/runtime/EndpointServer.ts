@@ -48,7 +48,7 @@ export interface ServeOptions {
    */
   decode?: 'json' | 'bytes';
   /** Called for every `$SRV.STATS`; its result is the endpoint's `data` (ForwardPassMetrics for LLM workers). */
-  statsHandler?: StatsHandler;
+  statsHandler?: StatsHandler | undefined;
 }
 
 function isAsyncIterable(v: unknown): v is AsyncIterable<unknown> {

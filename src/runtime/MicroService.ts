@@ -44,7 +44,7 @@ export interface MicroEndpoint {
   readonly name: string;
   readonly subject: string;
   readonly counters: EndpointCounters;
-  readonly statsHandler?: StatsHandler;
+  readonly statsHandler?: StatsHandler | undefined;
 }
 
 export interface MicroServiceOptions {

@@ -26,34 +26,34 @@ export { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_ETCD_ENDPOINTS, DEFAULT_NATS_SERVER
 export interface NatsOptions {
   /** Server URLs; from `NATS_SERVER` (comma list). */
   servers: string[];
-  user?: string;
-  pass?: string;
-  token?: string;
+  user?: string | undefined;
+  pass?: string | undefined;
+  token?: string | undefined;
   /** A `.creds` file (`NATS_AUTH_CREDENTIALS_FILE`). */
-  credentialsFile?: string;
+  credentialsFile?: string | undefined;
   /** A user NKEY seed, `SU…` (`NATS_AUTH_NKEY`, as Dynamo reads it). */
-  nkeySeed?: string;
+  nkeySeed?: string | undefined;
   /** CA certificate(s) that sign the server's certificate: a path or PEM text (`NATS_CA`). */
-  tlsCa?: string;
+  tlsCa?: string | undefined;
   /** Client certificate for mutual TLS: a path or PEM text (`NATS_CERT`). */
-  tlsCert?: string;
+  tlsCert?: string | undefined;
   /** The client certificate's key: a path or PEM text (`NATS_KEY`). */
-  tlsKey?: string;
+  tlsKey?: string | undefined;
   /** Connection name shown by the server's monitoring. */
-  name?: string;
+  name?: string | undefined;
 }
 
 export interface EtcdOptions {
   /** Endpoint URLs; from `ETCD_ENDPOINTS` (comma list). */
   endpoints: string[];
-  username?: string;
-  password?: string;
+  username?: string | undefined;
+  password?: string | undefined;
   /** CA certificate: a path or PEM text (`ETCD_AUTH_CA`). */
-  caFile?: string;
+  caFile?: string | undefined;
   /** Client certificate: a path or PEM text (`ETCD_AUTH_CLIENT_CERT`). */
-  certFile?: string;
+  certFile?: string | undefined;
   /** Client key: a path or PEM text (`ETCD_AUTH_CLIENT_KEY`). */
-  keyFile?: string;
+  keyFile?: string | undefined;
 }
 
 function list(v: string | undefined, fallback: string): string[] {
@@ -131,7 +131,7 @@ export async function connectNats(
   for (const secret of [opts.pass, opts.token, pass, token]) registerSecret(secret);
   const co: NodeConnectionOptions = {
     servers,
-    name: opts.name,
+    ...(opts.name === undefined ? {} : { name: opts.name }),
     timeout: connectTimeoutMs,
     reconnect: true,
     maxReconnectAttempts: -1,
@@ -140,10 +140,10 @@ export async function connectNats(
   };
   if (opts.user !== undefined) {
     co.user = opts.user;
-    co.pass = opts.pass;
+    if (opts.pass !== undefined) co.pass = opts.pass;
   } else if (user !== undefined && opts.token === undefined) {
     co.user = user;
-    co.pass = pass;
+    if (pass !== undefined) co.pass = pass;
   }
   if (opts.token !== undefined) co.token = opts.token;
   else if (token !== undefined && opts.user === undefined) co.token = token;

@@ -13,8 +13,8 @@ const hist = (counts: number[], sum: number, boundaries = [1, 10], min?: number,
   buckets: { boundaries, counts },
   count: counts.reduce((a, b) => a + b, 0),
   sum,
-  min,
-  max,
+  ...(min === undefined ? {} : { min }),
+  ...(max === undefined ? {} : { max }),
 });
 const exp = (bucketCounts: number[], zeroCount: number, sum: number, scale = 2, offset = 3): ExponentialHistogram => ({
   count: bucketCounts.reduce((a, b) => a + b, 0) + zeroCount,
@@ -23,8 +23,6 @@ const exp = (bucketCounts: number[], zeroCount: number, sum: number, scale = 2, 
   zeroCount,
   positive: { offset, bucketCounts },
   negative: { offset: 0, bucketCounts: [] },
-  min: undefined,
-  max: undefined,
 });
 
 test('a series key is the same whatever the order of its attributes, and tells values and types apart', () => {

@@ -37,15 +37,15 @@ export function otlpRequestType(): protobuf.Type {
 
 export interface DecodedPoint {
   attributes: Record<string, string | number | boolean>;
-  value?: number;
-  count?: number;
-  sum?: number;
-  bucketCounts?: number[];
-  explicitBounds?: number[];
+  value?: number | undefined;
+  count?: number | undefined;
+  sum?: number | undefined;
+  bucketCounts?: number[] | undefined;
+  explicitBounds?: number[] | undefined;
   /** Exponential histograms: scale, zero count and the positive buckets. */
-  scale?: number;
-  zeroCount?: number;
-  positive?: { offset: number; bucketCounts: number[] };
+  scale?: number | undefined;
+  zeroCount?: number | undefined;
+  positive?: { offset: number; bucketCounts: number[] } | undefined;
   startTimeUnixNano: string;
   timeUnixNano: string;
 }
@@ -55,8 +55,8 @@ export interface DecodedMetric {
   description: string;
   unit: string;
   kind: 'gauge' | 'sum' | 'histogram' | 'exponential_histogram' | 'other';
-  temporality?: 'DELTA' | 'CUMULATIVE' | 'UNSPECIFIED';
-  monotonic?: boolean;
+  temporality?: 'DELTA' | 'CUMULATIVE' | 'UNSPECIFIED' | undefined;
+  monotonic?: boolean | undefined;
   points: DecodedPoint[];
   scope: string;
 }

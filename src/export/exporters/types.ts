@@ -12,7 +12,7 @@ export interface ExporterContext {
   /** Reader options shared by readers that follow the SDK's default temporality. */
   readerOptions: MetricReaderOptions;
   /** Extra routes on the Prometheus server (the status server's /health, /live). */
-  routes?: Record<string, RouteHandler>;
+  routes?: Record<string, RouteHandler> | undefined;
 }
 
 export interface ExporterInstance {
