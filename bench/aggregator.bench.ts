@@ -289,7 +289,7 @@ try {
   const api = summarize(apiTimes);
   rows.push([`GET /api/status, 100 rows sorted by KV active blocks, ${WORKERS} workers`, `median ${fmt(api.median)} ms, p90 ${fmt(api.p90)} ms, max ${fmt(Math.max(...apiTimes))} ms; ${apiRows} rows, ${apiBytes} bytes gzipped`]);
   // no goal here: at 10,000 workers this mostly measures the wait behind a running cycle on the
-  // one thread (#12); the API's own work has its goals in bench/status.bench.ts
+  // one thread; the API's own work has its goals in bench/status.bench.ts
   const { level: idle2 } = await idleRss(m.proc.pid);
   let peak2 = idle2;
   const sampler2 = setInterval(() => (peak2 = Math.max(peak2, rss(m.proc.pid))), 10);

@@ -12,7 +12,7 @@ import { BLOCK, regenerate } from '../../scripts/benchmarks.ts';
 const ROOT = join(import.meta.dirname, '..', '..');
 const doc = readFileSync(join(ROOT, 'BENCHMARKS.md'), 'utf8');
 
-test('every result block of BENCHMARKS.md is its bench report, unchanged', () => {
+test('every result block of BENCHMARKS.md is the summary of its bench report, unchanged', () => {
   assert.equal(regenerate(doc), doc, 'BENCHMARKS.md differs from bench/results/: run node --import tsx scripts/benchmarks.ts (or the bench again)');
 });
 
@@ -39,4 +39,9 @@ test('the regeneration bites: a block edited by hand is put back, a missing repo
   assert.equal(regenerate(edited), doc);
   assert.throws(() => regenerate('<!-- results: bench/results/nothing.md -->\nx\n<!-- /results -->'), /bench\/results\/nothing\.md, which no bench has written/);
   assert.ok(file.startsWith('bench/results/'));
+});
+
+test('BENCHMARKS.md holds method and results: at most 300 lines, no session diary', () => {
+  assert.ok(doc.split('\n').length <= 300, `${doc.split('\n').length} lines`);
+  assert.doesNotMatch(doc, /\bsession \d/i, 'history goes to CHANGELOG.md and git');
 });
