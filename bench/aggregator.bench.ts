@@ -119,7 +119,20 @@ try {
   const pipeline = new MetricsPipeline(
     loadExportConfig(
       {
-        argv: ['--prometheus-host', '127.0.0.1', '--prometheus-port', String(port), '--exporters', 'prometheus,otlp', '--otlp-endpoint', sink.url, '--otlp-compression', 'gzip', '--otlp-interval', '2s'],
+        argv: [
+          '--prometheus-host',
+          '127.0.0.1',
+          '--prometheus-port',
+          String(port),
+          '--exporters',
+          'prometheus,otlp',
+          '--otlp-endpoint',
+          sink.url,
+          '--otlp-compression',
+          'gzip',
+          '--otlp-interval',
+          '2s',
+        ],
         env: {},
       },
       { serviceName: 'bench' },
@@ -132,7 +145,12 @@ try {
   agg.attach(pipeline);
   await agg.start();
   await waitUntil('leadership', () => agg.election.isLeader, 15_000);
-  await waitUntil(`${WORKERS} instances in etcd`, () => drt.discovery('dynamo', 'my_component').list('my_endpoint').length >= WORKERS, 300_000, 200);
+  await waitUntil(
+    `${WORKERS} instances in etcd`,
+    () => drt.discovery('dynamo', 'my_component').list('my_endpoint').length >= WORKERS,
+    300_000,
+    200,
+  );
 
   // a consumer of the aggregate, on its own connection
   const consumerNc = await connect({ servers: cluster.nats.url });
@@ -154,19 +172,40 @@ try {
   await waitUntil('the consumer got every aggregate', () => delivered - deliveredBefore >= CYCLES, 10_000, 20).catch(() => undefined);
   const c = summarize(times);
   loopDelay.disable();
-  rows.push([`event-loop delay during those cycles (resolution 10 ms)`, `p99 ${fmt(loopDelay.percentile(99) / 1e6)} ms, max ${fmt(loopDelay.max / 1e6)} ms`]);
+  rows.push([
+    `event-loop delay during those cycles (resolution 10 ms)`,
+    `p99 ${fmt(loopDelay.percentile(99) / 1e6)} ms, max ${fmt(loopDelay.max / 1e6)} ms`,
+  ]);
   const cpu = summarize(cpus);
-  rows.push([`scrape cycle, ${WORKERS} workers (request to updated view, aggregate published)`, `median ${fmt(c.median)} ms, p90 ${fmt(c.p90)} ms; ${whole}/${CYCLES} cycles with every worker`]);
-  rows.push(['aggregator CPU per cycle (whole process: includes the OTLP exports between cycles)', `median ${fmt(cpu.median)} ms, p90 ${fmt(cpu.p90)} ms`]);
-  rows.push(['aggregates delivered to a consumer (subscribeLarge)', `${delivered - deliveredBefore}/${CYCLES}, ${deliveredWorkers} workers in the last; published as ${[...agg.health.published].map(([f, n]) => `${f} ×${n}`).join(', ')}; assembler drops ${assembler.dropped.size}`]);
-  rows.push(['OTLP exports during part A', `${sink.exports()} exports, ${(sink.bytes() / sink.exports() / 1024).toFixed(0)} KiB each (gzip)`]);
+  rows.push([
+    `scrape cycle, ${WORKERS} workers (request to updated view, aggregate published)`,
+    `median ${fmt(c.median)} ms, p90 ${fmt(c.p90)} ms; ${whole}/${CYCLES} cycles with every worker`,
+  ]);
+  rows.push([
+    'aggregator CPU per cycle (whole process: includes the OTLP exports between cycles)',
+    `median ${fmt(cpu.median)} ms, p90 ${fmt(cpu.p90)} ms`,
+  ]);
+  rows.push([
+    'aggregates delivered to a consumer (subscribeLarge)',
+    `${delivered - deliveredBefore}/${CYCLES}, ${deliveredWorkers} workers in the last; published as ${[...agg.health.published].map(([f, n]) => `${f} ×${n}`).join(', ')}; assembler drops ${assembler.dropped.size}`,
+  ]);
+  rows.push([
+    'OTLP exports during part A',
+    `${sink.exports()} exports, ${(sink.bytes() / sink.exports() / 1024).toFixed(0)} KiB each (gzip)`,
+  ]);
   if (big) {
     goal(`cycle p90 at ${WORKERS} workers, Prometheus and OTLP on`, c.p90, '<=', 300, 'ms');
     goal(`aggregator CPU per cycle at ${WORKERS} workers (median)`, cpu.median, '<=', 150, 'ms');
   } else {
     // every cycle waits DEFAULT_COMPLETE_GRACE_MS after the last answer, so that a forger's second
     // answer for a worker is seen: a wait, not work; the goal (set before it) is on the rest
-    goal(`cycle median at ${WORKERS} workers, less the ${DEFAULT_COMPLETE_GRACE_MS} ms grace after the last answer`, c.median - DEFAULT_COMPLETE_GRACE_MS, '<=', 40, 'ms');
+    goal(
+      `cycle median at ${WORKERS} workers, less the ${DEFAULT_COMPLETE_GRACE_MS} ms grace after the last answer`,
+      c.median - DEFAULT_COMPLETE_GRACE_MS,
+      '<=',
+      40,
+      'ms',
+    );
   }
   goal('aggregates delivered per cycle (consumer count / cycles)', (delivered - deliveredBefore) / CYCLES, '>=', 1, '');
 
@@ -249,7 +288,12 @@ try {
 
   // ---- part B: the metrics command in its own process, 200 concurrent scrapes ----
   const m = await startMetrics(cluster, ['--poll-interval', '1s']);
-  await waitUntil(`metrics sees ${WORKERS} workers`, async () => ((await m.scrape()).match(/^llm_kv_blocks_active\{/gm) ?? []).length === WORKERS, 120_000, 500);
+  await waitUntil(
+    `metrics sees ${WORKERS} workers`,
+    async () => ((await m.scrape()).match(/^llm_kv_blocks_active\{/gm) ?? []).length === WORKERS,
+    120_000,
+    500,
+  );
   for (let i = 0; i < 3; i++) await m.scrape();
   const { level: idle, sample: idleSample } = await idleRss(m.proc.pid);
   let peak = idle;
@@ -287,7 +331,10 @@ try {
     await new Promise((r) => setTimeout(r, 250)); // four requests a cycle: one builds, three reuse
   }
   const api = summarize(apiTimes);
-  rows.push([`GET /api/status, 100 rows sorted by KV active blocks, ${WORKERS} workers`, `median ${fmt(api.median)} ms, p90 ${fmt(api.p90)} ms, max ${fmt(Math.max(...apiTimes))} ms; ${apiRows} rows, ${apiBytes} bytes gzipped`]);
+  rows.push([
+    `GET /api/status, 100 rows sorted by KV active blocks, ${WORKERS} workers`,
+    `median ${fmt(api.median)} ms, p90 ${fmt(api.p90)} ms, max ${fmt(Math.max(...apiTimes))} ms; ${apiRows} rows, ${apiBytes} bytes gzipped`,
+  ]);
   // no goal here: at 10,000 workers this mostly measures the wait behind a running cycle on the
   // one thread; the API's own work has its goals in bench/status.bench.ts
   const { level: idle2 } = await idleRss(m.proc.pid);
@@ -295,13 +342,19 @@ try {
   const sampler2 = setInterval(() => (peak2 = Math.max(peak2, rss(m.proc.pid))), 10);
   const ok = await Promise.all(
     Array.from({ length: 200 }, async (_, i) => {
-      const res = await fetch(`${base}/api/status?sort=${i % 2 === 0 ? 'hit_rate_percent' : 'requests_waiting'}&offset=${(i * 50) % WORKERS}`);
+      const res = await fetch(
+        `${base}/api/status?sort=${i % 2 === 0 ? 'hit_rate_percent' : 'requests_waiting'}&offset=${(i * 50) % WORKERS}`,
+      );
       return res.status === 200 && ((await res.json()) as { workers: { rows: unknown[] } }).workers.rows.length > 0;
     }),
   );
   clearInterval(sampler2);
-  rows.push([`200 concurrent GET /api/status (two sorts, many pages), ${WORKERS} workers`, `${ok.filter(Boolean).length}/200 answered; RSS ${(idle2 / 1048576).toFixed(0)} → peak ${(peak2 / 1048576).toFixed(0)} MiB (${fmt(peak2 / idle2, 2)}x)`]);
-  if (big) goal('peak RSS during 200 concurrent status API requests / idle RSS', ok.every(Boolean) ? peak2 / idle2 : Infinity, '<=', 1.5, 'x');
+  rows.push([
+    `200 concurrent GET /api/status (two sorts, many pages), ${WORKERS} workers`,
+    `${ok.filter(Boolean).length}/200 answered; RSS ${(idle2 / 1048576).toFixed(0)} → peak ${(peak2 / 1048576).toFixed(0)} MiB (${fmt(peak2 / idle2, 2)}x)`,
+  ]);
+  if (big)
+    goal('peak RSS during 200 concurrent status API requests / idle RSS', ok.every(Boolean) ? peak2 / idle2 : Infinity, '<=', 1.5, 'x');
   await m.proc.stop();
   await mock.stop(30_000);
   if (TARGETS > 0) await partC(port);
@@ -314,12 +367,20 @@ try {
 async function partC(port: number): Promise<void> {
   const per = Math.ceil(WORKERS / TARGETS);
   const components = Array.from({ length: TARGETS }, (_, i) => `part_${i}`);
-  const mocks = components.map((c) => startScript('src/cli/mock_worker.ts', ['--component', c, '--workers', String(per), '--hit-rate-interval', '1h'], clusterEnv(cluster)));
+  const mocks = components.map((c) =>
+    startScript('src/cli/mock_worker.ts', ['--component', c, '--workers', String(per), '--hit-rate-interval', '1h'], clusterEnv(cluster)),
+  );
   try {
     const t0 = performance.now();
     await Promise.all(mocks.map((p) => waitForLine(p, /mock worker\(s\) ready/, 600_000)));
     rows.push([`${TARGETS} × mock_worker --workers ${per} start-up (part C)`, `${fmt((performance.now() - t0) / 1000)} s`]);
-    const pipeline = new MetricsPipeline(loadExportConfig({ argv: ['--prometheus-host', '127.0.0.1', '--prometheus-port', String(port), '--exporters', 'prometheus'], env: {} }, { serviceName: 'bench' }), { global: false });
+    const pipeline = new MetricsPipeline(
+      loadExportConfig(
+        { argv: ['--prometheus-host', '127.0.0.1', '--prometheus-port', String(port), '--exporters', 'prometheus'], env: {} },
+        { serviceName: 'bench' },
+      ),
+      { global: false },
+    );
     await pipeline.start();
     const drt = await DistributedRuntime.connect({ nats: { servers: [cluster.nats.url] }, etcd: { endpoints: [cluster.etcd.url] } });
     const targets = components.map((component) => ({ namespace: 'dynamo', component, endpoint: 'my_endpoint' }));
@@ -328,13 +389,21 @@ async function partC(port: number): Promise<void> {
     await set.start();
     const aggs = [...set.aggregators.values()];
     await waitUntil('leadership of every target', () => aggs.every((a) => a.election.isLeader), 15_000);
-    await waitUntil(`${per} instances in etcd per target`, () => components.every((c) => drt.discovery('dynamo', c).list('my_endpoint').length >= per), 300_000, 200);
+    await waitUntil(
+      `${per} instances in etcd per target`,
+      () => components.every((c) => drt.discovery('dynamo', c).list('my_endpoint').length >= per),
+      300_000,
+      200,
+    );
     const round = async (): Promise<number> => (await Promise.all(aggs.map((a) => a.cycle()))).reduce((n, r) => n + (r?.workers ?? 0), 0);
     for (let i = 0; i < 3; i++) await round();
     const { times, cpus, whole } = await timedCycles(round, per * TARGETS);
     const c = summarize(times);
     const cpu = summarize(cpus);
-    rows.push([`${TARGETS} targets of ${per} workers, their cycles at once (one round: every target's view updated, ${TARGETS} aggregates published)`, `median ${fmt(c.median)} ms, p90 ${fmt(c.p90)} ms; ${whole}/${CYCLES} rounds with every worker`]);
+    rows.push([
+      `${TARGETS} targets of ${per} workers, their cycles at once (one round: every target's view updated, ${TARGETS} aggregates published)`,
+      `median ${fmt(c.median)} ms, p90 ${fmt(c.p90)} ms; ${whole}/${CYCLES} rounds with every worker`,
+    ]);
     rows.push([`aggregator CPU per round of ${TARGETS} cycles`, `median ${fmt(cpu.median)} ms, p90 ${fmt(cpu.p90)} ms`]);
     if (big) {
       goal(`round p90 at ${WORKERS} workers over ${TARGETS} targets`, c.p90, '<=', 300, 'ms');
@@ -354,7 +423,10 @@ async function partC(port: number): Promise<void> {
     const sms: number[] = [];
     for (let i = 0; i < 10; i++) sms.push((await scrape()).ms);
     const sc = summarize(sms);
-    rows.push([`/metrics of ${TARGETS} targets (${per * TARGETS} workers), view already rendered, gzip`, `median ${fmt(sc.median)} ms, p90 ${fmt(sc.p90)} ms`]);
+    rows.push([
+      `/metrics of ${TARGETS} targets (${per * TARGETS} workers), view already rendered, gzip`,
+      `median ${fmt(sc.median)} ms, p90 ${fmt(sc.p90)} ms`,
+    ]);
     if (big) goal(`scrape of an already-rendered view of ${TARGETS} targets, gzip (median)`, sc.median, '<=', 50, 'ms');
     // hit-rate events for the workers of every target: each routed to its worker's target
     const ids = aggs.flatMap((a) => [...a.view!.workers.keys()]);
@@ -379,15 +451,35 @@ async function partC(port: number): Promise<void> {
     await cycler;
     await pub.stop();
     const misrouted = [...set.intake.hitRateRejected.values()].reduce((x, y) => x + y, 0);
-    rows.push([`KV hit-rate events over ${TARGETS} targets, rounds every second`, `${fmt(EVENTS / secs, 0)} events/s; counted ${accepted() - before}; refused ${misrouted}; ${lost} rounds missing a worker`]);
-    if (big) goal(`hit-rate events routed and counted per second over ${TARGETS} targets`, misrouted === 0 ? EVENTS / secs : 0, '>=', 150_000, '/s');
+    rows.push([
+      `KV hit-rate events over ${TARGETS} targets, rounds every second`,
+      `${fmt(EVENTS / secs, 0)} events/s; counted ${accepted() - before}; refused ${misrouted}; ${lost} rounds missing a worker`,
+    ]);
+    if (big)
+      goal(
+        `hit-rate events routed and counted per second over ${TARGETS} targets`,
+        misrouted === 0 ? EVENTS / secs : 0,
+        '>=',
+        150_000,
+        '/s',
+      );
     await set.stop();
     await pipeline.shutdown();
     await drt.shutdown();
 
     // the metrics command with four targets: 200 concurrent scrapes
-    const m = await startMetrics(cluster, ['--poll-interval', '1s'], {}, { target: components.flatMap((comp) => ['--target', `dynamo/${comp}/my_endpoint`]) });
-    await waitUntil(`metrics sees ${per * TARGETS} workers`, async () => ((await m.scrape()).match(/^llm_kv_blocks_active\{/gm) ?? []).length === per * TARGETS, 120_000, 500);
+    const m = await startMetrics(
+      cluster,
+      ['--poll-interval', '1s'],
+      {},
+      { target: components.flatMap((comp) => ['--target', `dynamo/${comp}/my_endpoint`]) },
+    );
+    await waitUntil(
+      `metrics sees ${per * TARGETS} workers`,
+      async () => ((await m.scrape()).match(/^llm_kv_blocks_active\{/gm) ?? []).length === per * TARGETS,
+      120_000,
+      500,
+    );
     for (let i = 0; i < 3; i++) await m.scrape();
     const { level: idle } = await idleRss(m.proc.pid);
     let peak = idle;
@@ -401,8 +493,18 @@ async function partC(port: number): Promise<void> {
     );
     clearInterval(sampler);
     const full = answers.filter(Boolean).length;
-    rows.push([`200 concurrent scrapes of metrics --target ×${TARGETS}`, `${full}/200 answered in full; RSS idle ${(idle / 1048576).toFixed(0)} MiB, peak ${(peak / 1048576).toFixed(0)} MiB (${fmt(peak / idle, 2)}x)`]);
-    if (big) goal(`peak RSS during 200 concurrent scrapes of ${TARGETS} targets / idle RSS`, full === 200 ? peak / idle : Infinity, '<=', 1.5, 'x');
+    rows.push([
+      `200 concurrent scrapes of metrics --target ×${TARGETS}`,
+      `${full}/200 answered in full; RSS idle ${(idle / 1048576).toFixed(0)} MiB, peak ${(peak / 1048576).toFixed(0)} MiB (${fmt(peak / idle, 2)}x)`,
+    ]);
+    if (big)
+      goal(
+        `peak RSS during 200 concurrent scrapes of ${TARGETS} targets / idle RSS`,
+        full === 200 ? peak / idle : Infinity,
+        '<=',
+        1.5,
+        'x',
+      );
     await m.proc.stop();
   } finally {
     await Promise.all(mocks.map((p) => p.stop(30_000)));

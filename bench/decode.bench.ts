@@ -24,8 +24,25 @@ function replies(withId: boolean): string[] {
     const id = 7587884888253033398n + BigInt(i * 7919);
     const data = withId ? { worker_id: id, ...randomForwardPassMetrics() } : randomForwardPassMetrics();
     return stringifyJson({
-      type: 'io.nats.micro.v1.stats_response', name: SERVICE, id: `svc${i}`, version: '0.0.1', started: '2026-11-23T04:00:00.000Z', metadata: {},
-      endpoints: [{ name: 'generate', subject: `${SERVICE}.generate-${id.toString(16)}`, queue_group: 'q', num_requests: 3, num_errors: 0, last_error: '', processing_time: 1200, average_processing_time: 400, data }],
+      type: 'io.nats.micro.v1.stats_response',
+      name: SERVICE,
+      id: `svc${i}`,
+      version: '0.0.1',
+      started: '2026-11-23T04:00:00.000Z',
+      metadata: {},
+      endpoints: [
+        {
+          name: 'generate',
+          subject: `${SERVICE}.generate-${id.toString(16)}`,
+          queue_group: 'q',
+          num_requests: 3,
+          num_errors: 0,
+          last_error: '',
+          processing_time: 1200,
+          average_processing_time: 400,
+          data,
+        },
+      ],
     });
   });
 }
@@ -73,14 +90,16 @@ function paths(label: string, bodies: Uint8Array[]): void {
   }
   replyRows.push([...cells, ...aggs]);
 }
-paths('mock workers\' replies', plainBytes);
+paths("mock workers' replies", plainBytes);
 paths('replies with `worker_id` in their data', withIdBytes);
 rows.push(['reply with `worker_id` in its data', show(fast), show(exact), show(native)]);
 rows.push(['reply without a long integer (the mock workers)', show(plainFast), '—', '—']);
 rows.push(['parseStatsReply (bytes → checked worker stats), reply with `worker_id`', show(whole), '—', '—']);
 console.log(`# decoding stats replies (${machine()}, ${N} replies of ${withId[0]!.length} bytes, ${ROUNDS} rounds)\n`);
 console.log(table(['what', 'parseJson', 'exact parser alone (before)', 'JSON.parse (rounds ids)'], rows));
-console.log(`\n${table(['10,000 replies', 'parseStatsReply µs per reply', 'general path alone (before)', 'aggregate text, fast path', 'aggregate text, general path (before)'], replyRows)}`);
+console.log(
+  `\n${table(['10,000 replies', 'parseStatsReply µs per reply', 'general path alone (before)', 'aggregate text, fast path', 'aggregate text, general path (before)'], replyRows)}`,
+);
 goal('parseJson of a reply carrying a 63-bit id, against the exact parser (speed-up)', exact.median / fast.median, '>=', 2, 'x');
 goal('parseJson of a reply carrying a 63-bit id, against JSON.parse (cost)', fast.median / native.median, '<=', 4, 'x');
 console.log(`\n${table(['goal', 'figure', 'target', 'verdict'], goalRows())}`);

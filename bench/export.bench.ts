@@ -37,7 +37,10 @@ for (const n of [1_000, 10_000]) {
   // our pipeline: SDK counter + snapshot gauges, n series each
   const port = await freePort();
   const p = new MetricsPipeline(
-    loadExportConfig({ argv: ['--prometheus-host', '127.0.0.1', '--prometheus-port', String(port), '--cardinality-limit', '100000'], env: {} }, { serviceName: 'bench' }),
+    loadExportConfig(
+      { argv: ['--prometheus-host', '127.0.0.1', '--prometheus-port', String(port), '--cardinality-limit', '100000'], env: {} },
+      { serviceName: 'bench' },
+    ),
     { global: false },
   );
   const counter = p.meter('bench').createCounter('bench_requests_total', { description: 'requests' });
@@ -49,21 +52,40 @@ for (const n of [1_000, 10_000]) {
     value: i % 100,
   }));
   let snapshotOn = false;
-  p.snapshots.add((): ScopeMetrics => ({
-    scope: { name: 'bench-snapshot' },
-    metrics: snapshotOn
-      ? [{ descriptor: { name: 'bench_kv_blocks_active', description: 'blocks', unit: '', valueType: 1 }, dataPointType: DataPointType.GAUGE, aggregationTemporality: 1, dataPoints: points }]
-      : [],
-  }));
+  p.snapshots.add(
+    (): ScopeMetrics => ({
+      scope: { name: 'bench-snapshot' },
+      metrics: snapshotOn
+        ? [
+            {
+              descriptor: { name: 'bench_kv_blocks_active', description: 'blocks', unit: '', valueType: 1 },
+              dataPointType: DataPointType.GAUGE,
+              aggregationTemporality: 1,
+              dataPoints: points,
+            },
+          ]
+        : [],
+    }),
+  );
   await p.start();
   const reader = (p.prometheusServer as unknown as { reader: PullMetricReader }).reader;
   const render = async (): Promise<string> => serializePrometheus(await reader.collectAll(10_000));
 
   // prom-client: the same n counter series
   const registry = new client.Registry();
-  const pc = new client.Counter({ name: 'bench_requests_total', help: 'requests', labelNames: ['component', 'endpoint', 'worker_id'], registers: [registry] });
+  const pc = new client.Counter({
+    name: 'bench_requests_total',
+    help: 'requests',
+    labelNames: ['component', 'endpoint', 'worker_id'],
+    registers: [registry],
+  });
   for (let i = 0; i < n; i++) pc.inc({ component: 'backend', endpoint: 'generate', worker_id: workerId(i) }, i);
-  const pcGauge = new client.Gauge({ name: 'bench_kv_blocks_active', help: 'blocks', labelNames: ['component', 'endpoint', 'worker_id'], registers: [] });
+  const pcGauge = new client.Gauge({
+    name: 'bench_kv_blocks_active',
+    help: 'blocks',
+    labelNames: ['component', 'endpoint', 'worker_id'],
+    registers: [],
+  });
   for (let i = 0; i < n; i++) pcGauge.set({ component: 'backend', endpoint: 'generate', worker_id: workerId(i) }, i % 100);
   const gaugeRegistry = new client.Registry();
   gaugeRegistry.registerMetric(pcGauge);
@@ -117,8 +139,17 @@ for (const n of [1_000, 10_000]) {
   goal(`render of ${n} counter series / prom-client's`, o.median / t.median, '<=', 1, 'x');
   goal(`render of ${n} gauge series / prom-client's`, os.median / tg.median, '<=', 1, 'x');
   if (n >= 10_000) goal(`longest event-loop stall during scrapes of ${n} series`, single.maxDelayMs, '<=', 50, 'ms');
-  for (const [count, r] of [[n, single], [2 * n, double]] as const) {
-    rows.push([`HTTP scrape of ${count} series (${(r.bytes / 1024).toFixed(0)} KiB)`, fmt(summarize(r.ms).median, 2), '', '', `${fmt(r.maxDelayMs, 1)} ms`]);
+  for (const [count, r] of [
+    [n, single],
+    [2 * n, double],
+  ] as const) {
+    rows.push([
+      `HTTP scrape of ${count} series (${(r.bytes / 1024).toFixed(0)} KiB)`,
+      fmt(summarize(r.ms).median, 2),
+      '',
+      '',
+      `${fmt(r.maxDelayMs, 1)} ms`,
+    ]);
   }
   await p.shutdown();
 }

@@ -29,12 +29,19 @@ function show(n: number): string {
 
 /** The goals as table rows: what, figure, goal, verdict. */
 export function goalRows(): string[][] {
-  return goals.map((g) => [g.what, `${show(g.value)} ${g.unit}`, `${g.op === '<=' ? '≤' : '≥'} ${show(g.goal)} ${g.unit}`, met(g) ? 'met' : 'MISSED']);
+  return goals.map((g) => [
+    g.what,
+    `${show(g.value)} ${g.unit}`,
+    `${g.op === '<=' ? '≤' : '≥'} ${show(g.goal)} ${g.unit}`,
+    met(g) ? 'met' : 'MISSED',
+  ]);
 }
 
 /** Prints the verdict line; with BENCH_STRICT=1 a missed goal sets a failing exit code. */
 export function verdict(): void {
   const missed = goals.filter((g) => !met(g));
-  console.log(`\nverdict: ${goals.length - missed.length}/${goals.length} goals met${missed.length > 0 ? `; missed: ${missed.map((g) => g.what).join('; ')}` : ''}`);
+  console.log(
+    `\nverdict: ${goals.length - missed.length}/${goals.length} goals met${missed.length > 0 ? `; missed: ${missed.map((g) => g.what).join('; ')}` : ''}`,
+  );
   if (missed.length > 0 && process.env.BENCH_STRICT === '1') process.exitCode = 1;
 }

@@ -43,7 +43,13 @@ const pRequests = new client.Counter({ name: 'r_total', help: 'r', labelNames, r
 const pReqBytes = new client.Counter({ name: 'rb_total', help: 'rb', labelNames, registers: [reg] });
 const pRespBytes = new client.Counter({ name: 'sb_total', help: 'sb', labelNames, registers: [reg] });
 const pInflight = new client.Gauge({ name: 'i', help: 'i', labelNames, registers: [reg] });
-const pDuration = new client.Histogram({ name: 'd_seconds', help: 'd', labelNames, buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [reg] });
+const pDuration = new client.Histogram({
+  name: 'd_seconds',
+  help: 'd',
+  labelNames,
+  buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+  registers: [reg],
+});
 const labels = { dynamo_namespace: 'dynamo', dynamo_component: 'backend', dynamo_endpoint: 'generate' };
 const cRequests = pRequests.labels(labels);
 const cReqBytes = pReqBytes.labels(labels);
@@ -62,12 +68,21 @@ function promClient(): void {
 }
 // the OTel SDK's synchronous instruments: the same six metrics through a MeterProvider (what the
 // request path would cost had it recorded through OTel instruments instead of plain numbers)
-const otelMeter = new MeterProvider({ readers: [new PeriodicExportingMetricReader({ exporter: new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE), exportIntervalMillis: 3_600_000 })] }).getMeter('bench');
+const otelMeter = new MeterProvider({
+  readers: [
+    new PeriodicExportingMetricReader({
+      exporter: new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE),
+      exportIntervalMillis: 3_600_000,
+    }),
+  ],
+}).getMeter('bench');
 const oRequests = otelMeter.createCounter('r_total');
 const oReqBytes = otelMeter.createCounter('rb_total');
 const oRespBytes = otelMeter.createCounter('sb_total');
 const oInflight = otelMeter.createUpDownCounter('i');
-const oDuration = otelMeter.createHistogram('d_seconds', { advice: { explicitBucketBoundaries: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] } });
+const oDuration = otelMeter.createHistogram('d_seconds', {
+  advice: { explicitBucketBoundaries: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] },
+});
 function otelSdk(): void {
   const start = performance.now();
   oRequests.add(1, labels);
@@ -137,8 +152,16 @@ const cluster = await startCluster();
 const env = { nats: { servers: [cluster.nats.url] }, etcd: { endpoints: [cluster.etcd.url] } };
 const withObs = await connectInstrumented({ ...env, systemStatus: false });
 const without = await DistributedRuntime.connect(env); // no instrumentation: endpoints observed by a no-op
-await withObs.namespace('bench').component('c').endpoint('instrumented').serve((r: Uint8Array) => r, { decode: 'bytes' });
-await without.namespace('bench').component('c').endpoint('bare').serve((r: Uint8Array) => r, { decode: 'bytes' });
+await withObs
+  .namespace('bench')
+  .component('c')
+  .endpoint('instrumented')
+  .serve((r: Uint8Array) => r, { decode: 'bytes' });
+await without
+  .namespace('bench')
+  .component('c')
+  .endpoint('bare')
+  .serve((r: Uint8Array) => r, { decode: 'bytes' });
 const clientRt = await DistributedRuntime.connect(env);
 const cInstr = await clientRt.namespace('bench').component('c').endpoint('instrumented').client();
 const cBare = await clientRt.namespace('bench').component('c').endpoint('bare').client();
@@ -170,7 +193,9 @@ await withObs.shutdown();
 await without.shutdown();
 await cluster.stop();
 
-console.log(`# endpoint instrumentation (${machine()}; in-process: median of 5 blocks of ${N / 5} calls; end to end: median of 6 interleaved blocks, ${REQUESTS} requests at concurrency ${CONCURRENCY})\n`);
+console.log(
+  `# endpoint instrumentation (${machine()}; in-process: median of 5 blocks of ${N / 5} calls; end to end: median of 6 interleaved blocks, ${REQUESTS} requests at concurrency ${CONCURRENCY})\n`,
+);
 console.log(
   table(
     ['what', 'value'],

@@ -71,8 +71,20 @@ console.log(
   table(
     ['keepalive', 'grants took', 'this process CPU', 'etcd CPU', 'leases lost / alive at the end'],
     [
-      ['shared (LeaseKeepAlive: one timer, ≤ 64 streams)', `${fmt(now.grantS)} s`, `${fmt(now.selfMsPerS)} ms/s`, `${fmt(now.etcdMsPerS)} ms/s`, `${now.lost} / ${now.alive}`],
-      ["etcd3's own (a stream and two timers per lease; before)", `${fmt(before.grantS)} s`, `${fmt(before.selfMsPerS)} ms/s`, `${fmt(before.etcdMsPerS)} ms/s`, `${before.lost} / ${before.alive}`],
+      [
+        'shared (LeaseKeepAlive: one timer, ≤ 64 streams)',
+        `${fmt(now.grantS)} s`,
+        `${fmt(now.selfMsPerS)} ms/s`,
+        `${fmt(now.etcdMsPerS)} ms/s`,
+        `${now.lost} / ${now.alive}`,
+      ],
+      [
+        "etcd3's own (a stream and two timers per lease; before)",
+        `${fmt(before.grantS)} s`,
+        `${fmt(before.selfMsPerS)} ms/s`,
+        `${fmt(before.etcdMsPerS)} ms/s`,
+        `${before.lost} / ${before.alive}`,
+      ],
     ],
   ),
 );

@@ -32,8 +32,25 @@ const tracker = new HitRateTracker();
 for (let i = 0; i < N; i++) {
   const id = 7587884888253033398n + BigInt(i * 7919);
   const body = encodeJson({
-    type: 'io.nats.micro.v1.stats_response', name: SERVICE, id: `svc${i}`, version: '0.0.1', started: '2026-11-23T04:00:00.000Z', metadata: {},
-    endpoints: [{ name: 'generate', subject: `${SERVICE}.generate-${id.toString(16)}`, queue_group: 'q', num_requests: 3, num_errors: 0, last_error: '', processing_time: 1200, average_processing_time: 400, data: randomForwardPassMetrics() }],
+    type: 'io.nats.micro.v1.stats_response',
+    name: SERVICE,
+    id: `svc${i}`,
+    version: '0.0.1',
+    started: '2026-11-23T04:00:00.000Z',
+    metadata: {},
+    endpoints: [
+      {
+        name: 'generate',
+        subject: `${SERVICE}.generate-${id.toString(16)}`,
+        queue_group: 'q',
+        num_requests: 3,
+        num_errors: 0,
+        last_error: '',
+        processing_time: 1200,
+        average_processing_time: 400,
+        data: randomForwardPassMetrics(),
+      },
+    ],
   });
   const w = parseStatsReply(body, SERVICE, 'generate').workers[0]!;
   workers.set(id, w);
@@ -65,7 +82,9 @@ for (let r = 0; r < ROUNDS + WARMUP; r++) {
 }
 const s = { ours: summarize(samples.ours), otel: summarize(samples.otel), gzip: summarize(samples.gzip) };
 const show = (x: { median: number; p90: number }): string => `${fmt(x.median)} ms (p90 ${fmt(x.p90)})`;
-console.log(`# OTLP/protobuf export request (${machine()}, ${N} workers, ${points} data points, ${fmt(bytes / 1e6, 2)} MB, ${ROUNDS} rounds after ${WARMUP} warm-ups)\n`);
+console.log(
+  `# OTLP/protobuf export request (${machine()}, ${N} workers, ${points} data points, ${fmt(bytes / 1e6, 2)} MB, ${ROUNDS} rounds after ${WARMUP} warm-ups)\n`,
+);
 console.log(
   table(
     ['what', 'per request', 'per data point'],

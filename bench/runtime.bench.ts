@@ -95,7 +95,9 @@ try {
     }),
   );
 
-  console.log(`# runtime request plane (${machine()}, ${ROUNDS} sequential round trips, ${THROUGHPUT_REQUESTS} requests at concurrency ${CONCURRENCY}, ${PAYLOAD.length}-byte payload)\n`);
+  console.log(
+    `# runtime request plane (${machine()}, ${ROUNDS} sequential round trips, ${THROUGHPUT_REQUESTS} requests at concurrency ${CONCURRENCY}, ${PAYLOAD.length}-byte payload)\n`,
+  );
   console.log(
     table(
       ['path', 'median RTT µs', 'p90 µs', 'p99 µs', 'throughput req/s'],
@@ -106,7 +108,9 @@ try {
       ],
     ),
   );
-  console.log(`\n100-chunk stream: median ${fmt(s.median)} µs, p99 ${fmt(s.p99)} µs; 100 sequential runtime round trips (measured, 20 times): median ${fmt(hundred.median)} µs, p90 ${fmt(hundred.p90)} µs (${fmt(hundred.median / s.median, 1)}x the stream)`);
+  console.log(
+    `\n100-chunk stream: median ${fmt(s.median)} µs, p99 ${fmt(s.p99)} µs; 100 sequential runtime round trips (measured, 20 times): median ${fmt(hundred.median)} µs, p90 ${fmt(hundred.p90)} µs (${fmt(hundred.median / s.median, 1)}x the stream)`,
+  );
   goal('runtime round trip median / bare nats.js median', r.median / b.median, '<=', 1.3, 'x');
   goal('100-chunk stream against 100 sequential round trips (how many times faster)', hundred.median / s.median, '>=', 5, 'x');
   console.log('');

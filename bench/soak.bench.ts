@@ -37,7 +37,10 @@ let scrapes = 0; // reported by the load process
 try {
   await waitForLine(mock, /mock worker\(s\) ready/, 300_000);
   const port = await freePort();
-  const pipeline = new MetricsPipeline(loadExportConfig({ argv: ['--prometheus-host', '127.0.0.1', '--prometheus-port', String(port)], env: {} }, { serviceName: 'soak' }), { global: true });
+  const pipeline = new MetricsPipeline(
+    loadExportConfig({ argv: ['--prometheus-host', '127.0.0.1', '--prometheus-port', String(port)], env: {} }, { serviceName: 'soak' }),
+    { global: true },
+  );
   processEndpointMetrics.attach(pipeline);
   await pipeline.start();
   const env = { nats: { servers: [cluster.nats.url] }, etcd: { endpoints: [cluster.etcd.url] } };
@@ -45,13 +48,21 @@ try {
   const agg = new Aggregator(drt, { namespace: 'dynamo', component: 'my_component', endpoint: 'my_endpoint' });
   agg.attach(pipeline);
   await agg.start();
-  await drt.namespace('soak').component('svc').endpoint('echo').serve(async function* (req: { n: number }) {
-    for (let i = 0; i < 4; i++) yield { i, n: req.n };
-  });
+  await drt
+    .namespace('soak')
+    .component('svc')
+    .endpoint('echo')
+    .serve(async function* (req: { n: number }) {
+      for (let i = 0; i < 4; i++) yield { i, n: req.n };
+    });
   await waitUntil('the aggregator to see every worker', () => (agg.view?.workers.size ?? 0) >= WORKERS, 120_000, 500);
 
   // the load runs in its own process: what is measured here is the product alone
-  const load = startScript('bench/soak-load.ts', [cluster.nats.url, cluster.etcd.url, String(port), String(RATE), String(SECONDS), String(WINDOW_S)], clusterEnv(cluster, { DYN_LOG: 'warn' }));
+  const load = startScript(
+    'bench/soak-load.ts',
+    [cluster.nats.url, cluster.etcd.url, String(port), String(RATE), String(SECONDS), String(WINDOW_S)],
+    clusterEnv(cluster, { DYN_LOG: 'warn' }),
+  );
   const started = Date.now();
   while (Date.now() - started < SECONDS * 1000 - 1000) {
     const h = monitorEventLoopDelay({ resolution: 5 });
@@ -76,7 +87,17 @@ try {
     .map((l) => JSON.parse(l) as { sent: number; failed: number; scrapes: number; failedScrapes: number; slowestScrapeMs: number });
   windows.forEach((w, i) => {
     const r = reports[i];
-    rows.push([`${(i + 1) * WINDOW_S} s`, w.rss.toFixed(0), w.heap.toFixed(1), w.handles, fmt(w.stallMs, 1), r ? fmt(r.slowestScrapeMs, 0) : '-', w.workers, r?.sent ?? '-', r?.failed ?? '-']);
+    rows.push([
+      `${(i + 1) * WINDOW_S} s`,
+      w.rss.toFixed(0),
+      w.heap.toFixed(1),
+      w.handles,
+      fmt(w.stallMs, 1),
+      r ? fmt(r.slowestScrapeMs, 0) : '-',
+      w.workers,
+      r?.sent ?? '-',
+      r?.failed ?? '-',
+    ]);
   });
   const last = reports.at(-1);
   scrapes = last?.scrapes ?? 0;
@@ -89,15 +110,28 @@ try {
   await mock.stop(30_000);
   await cluster.stop();
 }
-console.log(`# soak (${machine()}, ${SECONDS} s, ${WORKERS} mock workers in another process with 1 event/s each, ${RATE} streamed requests/s through an instrumented endpoint, /metrics scraped every second)\n`);
-console.log(table(['at', 'RSS MiB', 'heap MiB', 'handles', 'max event-loop stall ms', 'slowest scrape ms', 'workers', 'requests sent', 'requests failed'], rows));
+console.log(
+  `# soak (${machine()}, ${SECONDS} s, ${WORKERS} mock workers in another process with 1 event/s each, ${RATE} streamed requests/s through an instrumented endpoint, /metrics scraped every second)\n`,
+);
+console.log(
+  table(
+    ['at', 'RSS MiB', 'heap MiB', 'handles', 'max event-loop stall ms', 'slowest scrape ms', 'workers', 'requests sent', 'requests failed'],
+    rows,
+  ),
+);
 console.log(`\nscrapes: ${scrapes}, failed: ${failedScrapes}`);
 if (windows.length >= 2) {
   const second = windows[1]!;
   const lastWindow = windows.at(-1)!;
   goal('requests failed', requestsFailed, '<=', 0, '');
   goal('scrapes failed (of one a second)', failedScrapes, '<=', 0, '');
-  goal(`windows in which the aggregator held fewer than ${WORKERS} workers`, windows.filter((w) => w.workers < WORKERS).length, '<=', 0, '');
+  goal(
+    `windows in which the aggregator held fewer than ${WORKERS} workers`,
+    windows.filter((w) => w.workers < WORKERS).length,
+    '<=',
+    0,
+    '',
+  );
   goal('longest event-loop stall of the run', Math.max(...windows.map((w) => w.stallMs)), '<=', 100, 'ms');
   goal('RSS of the last window / the second (memory flat)', lastWindow.rss / second.rss, '<=', 1.1, 'x');
   goal('heap of the last window / the second (memory flat)', lastWindow.heap / second.heap, '<=', 1.1, 'x');

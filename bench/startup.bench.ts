@@ -15,7 +15,12 @@ if (!existsSync(join(ROOT, 'dist', 'src', 'cli', 'metrics.js'))) execFileSync('n
 
 const paths: Record<string, string[]> = {
   'compiled (node bin/metrics.js --help)': [join(ROOT, 'bin', 'metrics.js'), '--help'],
-  'sources through tsx (node --import tsx src/cli/metrics.ts --help)': ['--import', 'tsx', join(ROOT, 'src', 'cli', 'metrics.ts'), '--help'],
+  'sources through tsx (node --import tsx src/cli/metrics.ts --help)': [
+    '--import',
+    'tsx',
+    join(ROOT, 'src', 'cli', 'metrics.ts'),
+    '--help',
+  ],
   'node itself (node -e 0)': ['-e', '0'],
 };
 const samples = new Map<string, number[]>(Object.keys(paths).map((k) => [k, []]));

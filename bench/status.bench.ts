@@ -21,13 +21,26 @@ function view(seed: number): Map<bigint, WorkerStats> {
   for (let i = 0; i < WORKERS; i++) {
     const id = 7_000_000_000_000_000_000n + BigInt(i * 7919);
     const r = (i * 2654435761 + seed) % 1000;
-    workers.set(id, { workerId: id, subject: `s.${i}`, data: {}, metrics: { kvActiveBlocks: r, kvTotalBlocks: 1000, requestActiveSlots: r % 64, requestTotalSlots: 64, numRequestsWaiting: r % 17, gpuCacheUsagePerc: r / 1000 } });
+    workers.set(id, {
+      workerId: id,
+      subject: `s.${i}`,
+      data: {},
+      metrics: {
+        kvActiveBlocks: r,
+        kvTotalBlocks: 1000,
+        requestActiveSlots: r % 64,
+        requestTotalSlots: 64,
+        numRequestsWaiting: r % 17,
+        gpuCacheUsagePerc: r / 1000,
+      },
+    });
     if (seed === 0) tracker.add({ workerId: id, islBlocks: 100 + (r % 50), overlapBlocks: r % 100 });
   }
   return workers;
 }
 const history = new StatusHistory();
-for (let i = 0; i < DEFAULT_STATUS_HISTORY_POINTS; i++) history.record({ t: i, workers: WORKERS, load: { avg: 500, std: 280 }, events: i * 100, islTotal: i * 1000, overlapTotal: i * 400 });
+for (let i = 0; i < DEFAULT_STATUS_HISTORY_POINTS; i++)
+  history.record({ t: i, workers: WORKERS, load: { avg: 500, std: 280 }, events: i * 100, islTotal: i * 1000, overlapTotal: i * 400 });
 
 const table_ = new WorkerTable();
 const query = parseStatusQuery(new URLSearchParams('sort=kv_active_blocks&order=desc&limit=100'));

@@ -17,7 +17,9 @@ await endpoint.serve(
   async function* (req) {
     active++;
     try {
-      for (const word of String(req?.prompt ?? '').split(/\s+/).filter(Boolean)) {
+      for (const word of String(req?.prompt ?? '')
+        .split(/\s+/)
+        .filter(Boolean)) {
         tokens.add(1);
         yield { token: word };
       }

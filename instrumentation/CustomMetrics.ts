@@ -12,7 +12,16 @@
  * provider is looked up when the metric is used, so metrics created before the exporter
  * pipeline exists start reporting once it does.
  */
-import { metrics, type Attributes, type Counter, type Gauge, type Histogram, type Meter, type MeterProvider, type UpDownCounter } from '@opentelemetry/api';
+import {
+  metrics,
+  type Attributes,
+  type Counter,
+  type Gauge,
+  type Histogram,
+  type Meter,
+  type MeterProvider,
+  type UpDownCounter,
+} from '@opentelemetry/api';
 import { UsageError } from '../src/errors.ts';
 import { getLogger } from '../src/log.ts';
 import type {
@@ -32,7 +41,16 @@ const log = getLogger('metrics');
 
 export const CUSTOM_METRIC_PREFIX = 'dynamo_component_';
 /** Labels the runtime sets itself, or that Prometheus reserves. */
-export const RESERVED_LABELS: readonly string[] = ['dynamo_namespace', 'dynamo_component', 'dynamo_endpoint', 'le', 'quantile', 'job', 'instance', '__name__'];
+export const RESERVED_LABELS: readonly string[] = [
+  'dynamo_namespace',
+  'dynamo_component',
+  'dynamo_endpoint',
+  'le',
+  'quantile',
+  'job',
+  'instance',
+  '__name__',
+];
 
 const NAME_RE = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
@@ -124,7 +142,11 @@ export class MetricsRegistry implements MetricsFactory {
   histogram(name: string, opts: HistogramMetricOptions): CustomHistogram {
     const full = this.name(name, false);
     const advice = opts.buckets ? { explicitBucketBoundaries: [...opts.buckets] } : undefined;
-    return new CustomHistogram(new Lazy((m) => m.createHistogram(full, { ...instrumentOptions(opts), ...(advice === undefined ? {} : { advice }) })), this.labeller(full, opts), record);
+    return new CustomHistogram(
+      new Lazy((m) => m.createHistogram(full, { ...instrumentOptions(opts), ...(advice === undefined ? {} : { advice }) })),
+      this.labeller(full, opts),
+      record,
+    );
   }
 
   /**
@@ -156,14 +178,22 @@ export class MetricsRegistry implements MetricsFactory {
     const declared = new Set(opts.labels ?? []);
     for (const l of declared) {
       if (!NAME_RE.test(l) || l.startsWith('__')) throw new UsageError(`metric ${metric}: invalid label name ${JSON.stringify(l)}`);
-      if (RESERVED_LABELS.includes(l)) throw new UsageError(`metric ${metric}: label ${JSON.stringify(l)} is reserved (set by the runtime or by Prometheus); choose another name`);
+      if (RESERVED_LABELS.includes(l))
+        throw new UsageError(
+          `metric ${metric}: label ${JSON.stringify(l)} is reserved (set by the runtime or by Prometheus); choose another name`,
+        );
     }
     const base = this.baseLabels;
     return (l) => {
       if (l === undefined) return base;
       for (const k in l) {
         if (!declared.has(k)) {
-          log.rateLimited('warn', `undeclared-${metric}`, 'value dropped: label not declared; declare it in labels: [...] when creating the metric', { metric, label: k });
+          log.rateLimited(
+            'warn',
+            `undeclared-${metric}`,
+            'value dropped: label not declared; declare it in labels: [...] when creating the metric',
+            { metric, label: k },
+          );
           return undefined;
         }
       }

@@ -11,7 +11,14 @@ import type { Attributes, BatchObservableResult, HrTime, Meter, ObservableCounte
 import { ConfigError } from '../src/config/schema.ts';
 import { DEFAULT_DURATION_BUCKETS, DURATION_BUCKETS_ENV } from './buckets.ts';
 import { millisToHrTime } from '@opentelemetry/core';
-import { DataPointType, AggregationTemporality, type ExponentialHistogram, type Histogram, type MetricData, type ScopeMetrics } from '@opentelemetry/sdk-metrics';
+import {
+  DataPointType,
+  AggregationTemporality,
+  type ExponentialHistogram,
+  type Histogram,
+  type MetricData,
+  type ScopeMetrics,
+} from '@opentelemetry/sdk-metrics';
 import { ENDPOINT_ERROR_TYPES, type EndpointErrorType, type EndpointIdentity, type EndpointObserver } from '../src/runtime/observer.ts';
 import { scopeAttributes } from './labels.ts';
 import { STREAM_METRIC_HELP, STREAM_METRIC_NAMES, StreamLatency, streamMetric, type FixedHistogram } from './StreamLatency.ts';
@@ -147,7 +154,10 @@ export class EndpointMetrics {
   useBuckets(bounds: readonly number[]): void {
     const same = bounds.length === this.bounds.length && bounds.every((b, i) => b === this.bounds[i]);
     if (same) return;
-    if (this.stats.size > 0) throw new ConfigError(`${DURATION_BUCKETS_ENV}: the duration buckets are already fixed for this process (an endpoint is served); set them before the first runtime connects`);
+    if (this.stats.size > 0)
+      throw new ConfigError(
+        `${DURATION_BUCKETS_ENV}: the duration buckets are already fixed for this process (an endpoint is served); set them before the first runtime connects`,
+      );
     this.bounds = bounds;
   }
 
@@ -189,7 +199,14 @@ export class EndpointMetrics {
     const endTime = millisToHrTime(Date.now());
     const all = [...this.stats.values()];
     const metric = (name: string, help: string, unit: string, pick: (s: EndpointStats) => FixedHistogram): MetricData | undefined =>
-      streamMetric(name, help, unit, all.map((s) => ({ attributes: s.attributes, h: pick(s) })), this.startTime, endTime);
+      streamMetric(
+        name,
+        help,
+        unit,
+        all.map((s) => ({ attributes: s.attributes, h: pick(s) })),
+        this.startTime,
+        endTime,
+      );
     const metrics = [
       metric(STREAM_METRIC_NAMES.firstChunk, STREAM_METRIC_HELP.firstChunk, 's', (s) => s.stream.firstChunk),
       metric(STREAM_METRIC_NAMES.interChunk, STREAM_METRIC_HELP.interChunk, 's', (s) => s.stream.interChunk),
@@ -203,7 +220,9 @@ export class EndpointMetrics {
     const requestBytes = meter.createObservableCounter(METRIC_NAMES.requestBytes, { description: METRIC_HELP.requestBytes });
     const responseBytes = meter.createObservableCounter(METRIC_NAMES.responseBytes, { description: METRIC_HELP.responseBytes });
     const errors = meter.createObservableCounter(METRIC_NAMES.errors, { description: METRIC_HELP.errors });
-    const inflight: ObservableUpDownCounter = meter.createObservableUpDownCounter(METRIC_NAMES.inflight, { description: METRIC_HELP.inflight });
+    const inflight: ObservableUpDownCounter = meter.createObservableUpDownCounter(METRIC_NAMES.inflight, {
+      description: METRIC_HELP.inflight,
+    });
     const cancellations = meter.createObservableCounter(METRIC_NAMES.cancellations, { description: METRIC_HELP.cancellations });
     const all: (ObservableCounter | ObservableUpDownCounter)[] = [requests, requestBytes, responseBytes, errors, inflight, cancellations];
     meter.addBatchObservableCallback((r: BatchObservableResult) => {
@@ -240,9 +259,17 @@ export class EndpointMetrics {
   }
 
   /** One cumulative duration metric with a point per endpoint, its value in the given form. */
-  private durationMetric(type: DataPointType.HISTOGRAM | DataPointType.EXPONENTIAL_HISTOGRAM, value: (s: EndpointStats) => Histogram | ExponentialHistogram): ScopeMetrics {
+  private durationMetric(
+    type: DataPointType.HISTOGRAM | DataPointType.EXPONENTIAL_HISTOGRAM,
+    value: (s: EndpointStats) => Histogram | ExponentialHistogram,
+  ): ScopeMetrics {
     const endTime = millisToHrTime(Date.now());
-    const dataPoints = [...this.stats.values()].map((s) => ({ attributes: s.attributes, startTime: this.startTime, endTime, value: value(s) }));
+    const dataPoints = [...this.stats.values()].map((s) => ({
+      attributes: s.attributes,
+      startTime: this.startTime,
+      endTime,
+      value: value(s),
+    }));
     const metric = {
       descriptor: { name: METRIC_NAMES.duration, description: METRIC_HELP.duration, unit: 's', valueType: 1 },
       dataPointType: type,

@@ -51,7 +51,12 @@ interface Entry {
 }
 
 function gauge(name: string, description: string, dataPoints: MetricData['dataPoints']): MetricData {
-  return { descriptor: { name, description, unit: '', valueType: 1 }, dataPointType: DataPointType.GAUGE, aggregationTemporality: AggregationTemporality.CUMULATIVE, dataPoints } as MetricData;
+  return {
+    descriptor: { name, description, unit: '', valueType: 1 },
+    dataPointType: DataPointType.GAUGE,
+    aggregationTemporality: AggregationTemporality.CUMULATIVE,
+    dataPoints,
+  } as MetricData;
 }
 
 export class KvStatsMetrics {
@@ -87,7 +92,11 @@ export class KvStatsMetrics {
 
   private fail(reason: 'error' | 'timeout' | 'not_forward_pass_metrics', entry: Entry, detail: string): undefined {
     this.readFailures.set(reason, (this.readFailures.get(reason) ?? 0) + 1);
-    log.rateLimited('warn', `kvstats-${reason}`, 'an endpoint stats handler gave no KV stats', { reason, endpoint: entry.labels.dynamo_endpoint, error: detail });
+    log.rateLimited('warn', `kvstats-${reason}`, 'an endpoint stats handler gave no KV stats', {
+      reason,
+      endpoint: entry.labels.dynamo_endpoint,
+      error: detail,
+    });
     return undefined;
   }
 
@@ -105,7 +114,10 @@ export class KvStatsMetrics {
     let raw: unknown;
     try {
       const r = entry.source.read();
-      raw = typeof (r as PromiseLike<unknown> | null | undefined)?.then === 'function' ? await settleWithin(Promise.resolve(r), KV_STATS_READ_TIMEOUT_MS, TIMED_OUT) : r;
+      raw =
+        typeof (r as PromiseLike<unknown> | null | undefined)?.then === 'function'
+          ? await settleWithin(Promise.resolve(r), KV_STATS_READ_TIMEOUT_MS, TIMED_OUT)
+          : r;
     } catch (err) {
       return this.fail('error', entry, errorMessage(err));
     }
@@ -125,7 +137,13 @@ export class KvStatsMetrics {
     const usage: MetricData['dataPoints'] = [];
     const hit: MetricData['dataPoints'] = [];
     const push = (list: MetricData['dataPoints'], attributes: Attributes, value: number | undefined): void => {
-      if (value !== undefined) (list as { attributes: Attributes; startTime: HrTime; endTime: HrTime; value: number }[]).push({ attributes, startTime: time, endTime: time, value });
+      if (value !== undefined)
+        (list as { attributes: Attributes; startTime: HrTime; endTime: HrTime; value: number }[]).push({
+          attributes,
+          startTime: time,
+          endTime: time,
+          value,
+        });
     };
     entries.forEach((entry, i) => {
       const r = results[i];

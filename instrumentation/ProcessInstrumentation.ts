@@ -39,7 +39,10 @@ function durationBuckets(opts: InstrumentationOptions, env: NodeJS.ProcessEnv): 
   try {
     return parseDurationBuckets(text);
   } catch (err) {
-    if (err instanceof ValueError) throw new ConfigError(`${opts.durationBuckets !== undefined ? 'durationBuckets' : DURATION_BUCKETS_ENV}: ${JSON.stringify(text)} ${err.message}`);
+    if (err instanceof ValueError)
+      throw new ConfigError(
+        `${opts.durationBuckets !== undefined ? 'durationBuckets' : DURATION_BUCKETS_ENV}: ${JSON.stringify(text)} ${err.message}`,
+      );
     throw err;
   }
 }

@@ -14,7 +14,7 @@ export const STREAM_METRIC_NAMES = {
 } as const;
 
 export const STREAM_METRIC_HELP = {
-  firstChunk: 'Time from a streamed request\'s arrival to its first response chunk (time to first token)',
+  firstChunk: "Time from a streamed request's arrival to its first response chunk (time to first token)",
   interChunk: 'Time between two consecutive chunks of a streamed response (inter-token latency)',
   chunks: 'Chunks per streamed response',
 } as const;
@@ -80,5 +80,10 @@ export function streamMetric(
       value: { buckets: { boundaries: [...p.h.bounds], counts: Array.from(p.h.counts) }, sum: p.h.sum, count: p.h.count },
     }));
   if (dataPoints.length === 0) return undefined;
-  return { descriptor: { name, description, unit, valueType: 1 }, dataPointType: DataPointType.HISTOGRAM, aggregationTemporality: AggregationTemporality.CUMULATIVE, dataPoints } as MetricData;
+  return {
+    descriptor: { name, description, unit, valueType: 1 },
+    dataPointType: DataPointType.HISTOGRAM,
+    aggregationTemporality: AggregationTemporality.CUMULATIVE,
+    dataPoints,
+  } as MetricData;
 }

@@ -68,7 +68,11 @@ export function systemStatusSettings(env: NodeJS.ProcessEnv = process.env): Syst
  */
 export function workerExportConfig(settings: SystemStatusSettings, env: NodeJS.ProcessEnv, instanceId?: Promise<string>): ExportConfig {
   const cfg = loadExportConfig({ argv: [], env }, { serviceName: DEFAULT_SERVICE_NAME });
-  return { ...cfg, serviceInstanceId: cfg.serviceInstanceId ?? instanceId, prometheus: { ...cfg.prometheus, host: settings.host, port: settings.port } };
+  return {
+    ...cfg,
+    serviceInstanceId: cfg.serviceInstanceId ?? instanceId,
+    prometheus: { ...cfg.prometheus, host: settings.host, port: settings.port },
+  };
 }
 
 /** The process's instance id, known once its first runtime holds a lease; `host/pid` if none comes. */

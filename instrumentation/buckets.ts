@@ -15,7 +15,10 @@ export const DURATION_BUCKETS_ENV = 'DYN_DURATION_BUCKETS';
 /** The most explicit bounds accepted (each is a series per endpoint). */
 export const MAX_DURATION_BOUNDS = 64;
 
-export const DURATION_LAYOUTS: Readonly<Record<string, readonly number[]>> = { default: DEFAULT_DURATION_BUCKETS, llm: LLM_DURATION_BUCKETS };
+export const DURATION_LAYOUTS: Readonly<Record<string, readonly number[]>> = {
+  default: DEFAULT_DURATION_BUCKETS,
+  llm: LLM_DURATION_BUCKETS,
+};
 
 /**
  * `default`, `llm`, or comma-separated increasing positive finite seconds (at most

@@ -26,7 +26,8 @@ export function summary(file: string, report: string): string {
   const lines = report.trimEnd().split('\n');
   const head = /^<!-- \S+, (\S+), (\S+)(?:, (.*))? -->$/.exec(lines[0] ?? '');
   const goals = lines.findIndex((l) => l.startsWith('| goal | figure |'));
-  if (head === null || goals === -1) throw new Error(`${file} is not a bench report (its first line names the run, its end has the goals table)`);
+  if (head === null || goals === -1)
+    throw new Error(`${file} is not a bench report (its first line names the run, its end has the goals table)`);
   const run = `${head[1]}, node ${head[2]}${head[3] === undefined ? '' : `, ${head[3]}`}`;
   return `Latest run: ${run} ([whole report](${file})).\n\n${lines.slice(goals).join('\n')}`;
 }
@@ -35,7 +36,8 @@ export function summary(file: string, report: string): string {
 export function regenerate(doc: string, root = ROOT): string {
   return doc.replace(BLOCK, (_m, file: string) => {
     const path = join(root, file);
-    if (!existsSync(path)) throw new Error(`BENCHMARKS.md names ${file}, which no bench has written (run: npm run bench -- bench/<name>.bench.ts)`);
+    if (!existsSync(path))
+      throw new Error(`BENCHMARKS.md names ${file}, which no bench has written (run: npm run bench -- bench/<name>.bench.ts)`);
     return `<!-- results: ${file} -->\n\n${summary(file, readFileSync(path, 'utf8'))}\n\n<!-- /results -->`;
   });
 }

@@ -21,7 +21,14 @@ interface Panel {
 
 const DS = { type: 'prometheus', uid: 'prometheus' };
 
-function variable(name: string, label: string, query: string, includeAll: boolean, current?: string, description?: string): Record<string, unknown> {
+function variable(
+  name: string,
+  label: string,
+  query: string,
+  includeAll: boolean,
+  current?: string,
+  description?: string,
+): Record<string, unknown> {
   return {
     name,
     label,
@@ -45,10 +52,23 @@ function variable(name: string, label: string, query: string, includeAll: boolea
  * process pushes OTLP instead.
  */
 function jobVariable(metric: string, direct: string): Record<string, unknown> {
-  return variable('job', 'Job', `label_values(${metric}, job)`, false, direct, `Which scrape path the panels read: ${direct} (Prometheus scrapes the processes directly) or the job of OTLP data through the Collector`);
+  return variable(
+    'job',
+    'Job',
+    `label_values(${metric}, job)`,
+    false,
+    direct,
+    `Which scrape path the panels read: ${direct} (Prometheus scrapes the processes directly) or the job of OTLP data through the Collector`,
+  );
 }
 
-function dashboard(uid: string, title: string, description: string, vars: Record<string, unknown>[], panels: Panel[]): Record<string, unknown> {
+function dashboard(
+  uid: string,
+  title: string,
+  description: string,
+  vars: Record<string, unknown>[],
+  panels: Panel[],
+): Record<string, unknown> {
   let x = 0;
   let y = 0;
   const out = panels.map((p, i) => {
@@ -67,7 +87,10 @@ function dashboard(uid: string, title: string, description: string, vars: Record
       datasource: DS,
       gridPos,
       fieldConfig: { defaults: { unit: p.unit }, overrides: [] },
-      options: p.type === 'stat' ? { reduceOptions: { calcs: ['lastNotNull'] } } : { legend: { displayMode: 'list', placement: 'bottom' }, tooltip: { mode: 'multi' } },
+      options:
+        p.type === 'stat'
+          ? { reduceOptions: { calcs: ['lastNotNull'] } }
+          : { legend: { displayMode: 'list', placement: 'bottom' }, tooltip: { mode: 'multi' } },
       targets: p.targets.map((t, j) => ({ datasource: DS, expr: t.expr, legendFormat: t.legend, refId: String.fromCharCode(65 + j) })),
     };
   });
@@ -99,8 +122,18 @@ export const llmWorkerMetrics = dashboard(
     variable('endpoint', 'Endpoint', 'label_values(llm_kv_blocks_active{job="$job",component="$component"}, endpoint)', false),
   ],
   [
-    { title: 'KV cache utilization per worker', description: 'Active over total KV blocks', unit: 'percent', targets: [{ expr: `100 * llm_kv_blocks_active${W} / llm_kv_blocks_total${W}`, legend: 'worker {{worker_id}}' }] },
-    { title: 'Request slot utilization per worker', description: 'Active over total request slots', unit: 'percent', targets: [{ expr: `100 * llm_requests_active_slots${W} / llm_requests_total_slots${W}`, legend: 'worker {{worker_id}}' }] },
+    {
+      title: 'KV cache utilization per worker',
+      description: 'Active over total KV blocks',
+      unit: 'percent',
+      targets: [{ expr: `100 * llm_kv_blocks_active${W} / llm_kv_blocks_total${W}`, legend: 'worker {{worker_id}}' }],
+    },
+    {
+      title: 'Request slot utilization per worker',
+      description: 'Active over total request slots',
+      unit: 'percent',
+      targets: [{ expr: `100 * llm_requests_active_slots${W} / llm_requests_total_slots${W}`, legend: 'worker {{worker_id}}' }],
+    },
     {
       title: 'Average utilization',
       description: 'Mean across workers of KV cache and slot utilization',
@@ -128,19 +161,45 @@ export const llmWorkerMetrics = dashboard(
         { expr: `sum(llm_requests_total_slots${W} - llm_requests_active_slots${W})`, legend: 'free request slots' },
       ],
     },
-    { title: 'Workers', description: 'Workers reporting stats', unit: 'short', type: 'stat', width: 6, targets: [{ expr: `count(llm_kv_blocks_active${W})`, legend: 'workers' }] },
-    { title: 'Requests waiting', description: 'Queued requests per worker', unit: 'short', width: 6, targets: [{ expr: `llm_requests_waiting${W}`, legend: 'worker {{worker_id}}' }] },
-    { title: 'KV hit rate per worker', description: 'Cumulative share of request blocks already cached on the worker', unit: 'percent', targets: [{ expr: `llm_kv_hit_rate_percent${W}`, legend: 'worker {{worker_id}}' }] },
+    {
+      title: 'Workers',
+      description: 'Workers reporting stats',
+      unit: 'short',
+      type: 'stat',
+      width: 6,
+      targets: [{ expr: `count(llm_kv_blocks_active${W})`, legend: 'workers' }],
+    },
+    {
+      title: 'Requests waiting',
+      description: 'Queued requests per worker',
+      unit: 'short',
+      width: 6,
+      targets: [{ expr: `llm_requests_waiting${W}`, legend: 'worker {{worker_id}}' }],
+    },
+    {
+      title: 'KV hit rate per worker',
+      description: 'Cumulative share of request blocks already cached on the worker',
+      unit: 'percent',
+      targets: [{ expr: `llm_kv_hit_rate_percent${W}`, legend: 'worker {{worker_id}}' }],
+    },
     {
       title: 'KV hit rate, overall',
       description: 'Overlapping over input blocks across all workers, over the dashboard interval and cumulative',
       unit: 'percent',
       targets: [
-        { expr: `100 * sum(rate(llm_kv_hit_rate_overlap_blocks_total${W}[$__rate_interval])) / sum(rate(llm_kv_hit_rate_isl_blocks_total${W}[$__rate_interval]))`, legend: 'recent' },
+        {
+          expr: `100 * sum(rate(llm_kv_hit_rate_overlap_blocks_total${W}[$__rate_interval])) / sum(rate(llm_kv_hit_rate_isl_blocks_total${W}[$__rate_interval]))`,
+          legend: 'recent',
+        },
         { expr: `100 * sum(llm_kv_hit_rate_overlap_blocks_total${W}) / sum(llm_kv_hit_rate_isl_blocks_total${W})`, legend: 'cumulative' },
       ],
     },
-    { title: 'GPU KV cache usage per worker', description: 'As reported by the engine (gpu_cache_usage_perc)', unit: 'percent', targets: [{ expr: `llm_gpu_cache_usage_percent${W}`, legend: 'worker {{worker_id}}' }] },
+    {
+      title: 'GPU KV cache usage per worker',
+      description: 'As reported by the engine (gpu_cache_usage_perc)',
+      unit: 'percent',
+      targets: [{ expr: `llm_gpu_cache_usage_percent${W}`, legend: 'worker {{worker_id}}' }],
+    },
     {
       title: 'Aggregator health',
       description: 'Workers seen, leader, and stats replies rejected by reason',
@@ -178,29 +237,117 @@ export const componentEndpoints = dashboard(
   [
     jobVariable('dynamo_component_requests_total', 'dynamo_workers'),
     variable('namespace', 'Namespace', 'label_values(dynamo_component_requests_total{job="$job"}, dynamo_namespace)', false),
-    variable('component', 'Component', 'label_values(dynamo_component_requests_total{job="$job",dynamo_namespace="$namespace"}, dynamo_component)', true),
-    variable('endpoint', 'Endpoint', 'label_values(dynamo_component_requests_total{job="$job",dynamo_namespace="$namespace",dynamo_component=~"$component"}, dynamo_endpoint)', true),
+    variable(
+      'component',
+      'Component',
+      'label_values(dynamo_component_requests_total{job="$job",dynamo_namespace="$namespace"}, dynamo_component)',
+      true,
+    ),
+    variable(
+      'endpoint',
+      'Endpoint',
+      'label_values(dynamo_component_requests_total{job="$job",dynamo_namespace="$namespace",dynamo_component=~"$component"}, dynamo_endpoint)',
+      true,
+    ),
   ],
   [
-    { title: 'Request rate', description: 'Requests per second by endpoint', unit: 'reqps', targets: [{ expr: `sum by (dynamo_component, dynamo_endpoint) (rate(dynamo_component_requests_total${E}[$__rate_interval]))`, legend: '{{dynamo_component}}/{{dynamo_endpoint}}' }] },
-    quantiles('Latency p50 / p95 / p99', 'From dynamo_component_request_duration_seconds (to the end of the response stream)', 'dynamo_component_request_duration_seconds'),
+    {
+      title: 'Request rate',
+      description: 'Requests per second by endpoint',
+      unit: 'reqps',
+      targets: [
+        {
+          expr: `sum by (dynamo_component, dynamo_endpoint) (rate(dynamo_component_requests_total${E}[$__rate_interval]))`,
+          legend: '{{dynamo_component}}/{{dynamo_endpoint}}',
+        },
+      ],
+    },
+    quantiles(
+      'Latency p50 / p95 / p99',
+      'From dynamo_component_request_duration_seconds (to the end of the response stream)',
+      'dynamo_component_request_duration_seconds',
+    ),
     {
       title: 'Bytes in / out',
       description: 'Request and response payload bytes per second',
       unit: 'Bps',
       targets: [
-        { expr: `sum by (dynamo_endpoint) (rate(dynamo_component_request_bytes_total${E}[$__rate_interval]))`, legend: 'in {{dynamo_endpoint}}' },
-        { expr: `sum by (dynamo_endpoint) (rate(dynamo_component_response_bytes_total${E}[$__rate_interval]))`, legend: 'out {{dynamo_endpoint}}' },
+        {
+          expr: `sum by (dynamo_endpoint) (rate(dynamo_component_request_bytes_total${E}[$__rate_interval]))`,
+          legend: 'in {{dynamo_endpoint}}',
+        },
+        {
+          expr: `sum by (dynamo_endpoint) (rate(dynamo_component_response_bytes_total${E}[$__rate_interval]))`,
+          legend: 'out {{dynamo_endpoint}}',
+        },
       ],
     },
-    { title: 'Errors by type', description: 'Errors per second by error_type', unit: 'short', targets: [{ expr: `sum by (error_type) (rate(dynamo_component_errors_total${E}[$__rate_interval]))`, legend: '{{error_type}}' }] },
-    { title: 'In-flight requests', description: 'Requests being processed', unit: 'short', targets: [{ expr: `sum by (dynamo_component, dynamo_endpoint) (dynamo_component_inflight_requests${E})`, legend: '{{dynamo_component}}/{{dynamo_endpoint}}' }] },
-    { title: 'Mean latency', description: 'Duration sum over count', unit: 's', targets: [{ expr: `sum by (dynamo_endpoint) (rate(dynamo_component_request_duration_seconds_sum${E}[$__rate_interval])) / sum by (dynamo_endpoint) (rate(dynamo_component_request_duration_seconds_count${E}[$__rate_interval]))`, legend: '{{dynamo_endpoint}}' }] },
-    quantiles('Time to first chunk p50 / p95 / p99', 'From a streamed request\u2019s arrival to its first chunk (time to first token), dynamo_component_time_to_first_chunk_seconds', 'dynamo_component_time_to_first_chunk_seconds'),
-    quantiles('Inter-chunk latency p50 / p95 / p99', 'Between consecutive chunks of streamed responses (inter-token latency), dynamo_component_inter_chunk_latency_seconds', 'dynamo_component_inter_chunk_latency_seconds'),
-    { title: 'Cancellations', description: 'Requests cancelled by their client per second (dynamo_component_cancellation_total)', unit: 'short', targets: [{ expr: `sum by (dynamo_endpoint) (rate(dynamo_component_cancellation_total${E}[$__rate_interval]))`, legend: '{{dynamo_endpoint}}' }] },
-    { title: 'Client errors by type', description: 'Failed requests per second seen by instrumented clients, by error_type (dynamo_client_errors_total)', unit: 'short', targets: [{ expr: `sum by (error_type) (rate(dynamo_client_errors_total${E}[$__rate_interval]))`, legend: '{{error_type}}' }] },
-    { title: 'Chunks per streamed response (mean)', description: 'dynamo_component_response_chunks sum over count', unit: 'short', targets: [{ expr: `sum by (dynamo_endpoint) (rate(dynamo_component_response_chunks_sum${E}[$__rate_interval])) / sum by (dynamo_endpoint) (rate(dynamo_component_response_chunks_count${E}[$__rate_interval]))`, legend: '{{dynamo_endpoint}}' }] },
+    {
+      title: 'Errors by type',
+      description: 'Errors per second by error_type',
+      unit: 'short',
+      targets: [{ expr: `sum by (error_type) (rate(dynamo_component_errors_total${E}[$__rate_interval]))`, legend: '{{error_type}}' }],
+    },
+    {
+      title: 'In-flight requests',
+      description: 'Requests being processed',
+      unit: 'short',
+      targets: [
+        {
+          expr: `sum by (dynamo_component, dynamo_endpoint) (dynamo_component_inflight_requests${E})`,
+          legend: '{{dynamo_component}}/{{dynamo_endpoint}}',
+        },
+      ],
+    },
+    {
+      title: 'Mean latency',
+      description: 'Duration sum over count',
+      unit: 's',
+      targets: [
+        {
+          expr: `sum by (dynamo_endpoint) (rate(dynamo_component_request_duration_seconds_sum${E}[$__rate_interval])) / sum by (dynamo_endpoint) (rate(dynamo_component_request_duration_seconds_count${E}[$__rate_interval]))`,
+          legend: '{{dynamo_endpoint}}',
+        },
+      ],
+    },
+    quantiles(
+      'Time to first chunk p50 / p95 / p99',
+      'From a streamed request\u2019s arrival to its first chunk (time to first token), dynamo_component_time_to_first_chunk_seconds',
+      'dynamo_component_time_to_first_chunk_seconds',
+    ),
+    quantiles(
+      'Inter-chunk latency p50 / p95 / p99',
+      'Between consecutive chunks of streamed responses (inter-token latency), dynamo_component_inter_chunk_latency_seconds',
+      'dynamo_component_inter_chunk_latency_seconds',
+    ),
+    {
+      title: 'Cancellations',
+      description: 'Requests cancelled by their client per second (dynamo_component_cancellation_total)',
+      unit: 'short',
+      targets: [
+        {
+          expr: `sum by (dynamo_endpoint) (rate(dynamo_component_cancellation_total${E}[$__rate_interval]))`,
+          legend: '{{dynamo_endpoint}}',
+        },
+      ],
+    },
+    {
+      title: 'Client errors by type',
+      description: 'Failed requests per second seen by instrumented clients, by error_type (dynamo_client_errors_total)',
+      unit: 'short',
+      targets: [{ expr: `sum by (error_type) (rate(dynamo_client_errors_total${E}[$__rate_interval]))`, legend: '{{error_type}}' }],
+    },
+    {
+      title: 'Chunks per streamed response (mean)',
+      description: 'dynamo_component_response_chunks sum over count',
+      unit: 'short',
+      targets: [
+        {
+          expr: `sum by (dynamo_endpoint) (rate(dynamo_component_response_chunks_sum${E}[$__rate_interval])) / sum by (dynamo_endpoint) (rate(dynamo_component_response_chunks_count${E}[$__rate_interval]))`,
+          legend: '{{dynamo_endpoint}}',
+        },
+      ],
+    },
   ],
 );
 
@@ -215,18 +362,47 @@ export const workerKvCache = dashboard(
   [
     jobVariable('dynamo_component_kvstats_total_blocks', 'dynamo_workers'),
     variable('namespace', 'Namespace', 'label_values(dynamo_component_kvstats_total_blocks{job="$job"}, dynamo_namespace)', false),
-    variable('component', 'Component', 'label_values(dynamo_component_kvstats_total_blocks{job="$job",dynamo_namespace="$namespace"}, dynamo_component)', true),
+    variable(
+      'component',
+      'Component',
+      'label_values(dynamo_component_kvstats_total_blocks{job="$job",dynamo_namespace="$namespace"}, dynamo_component)',
+      true,
+    ),
   ],
   [
-    { title: 'KV blocks in use per worker', description: 'dynamo_component_kvstats_active_blocks', unit: 'short', targets: [{ expr: `${PER_WORKER} (dynamo_component_kvstats_active_blocks${K})`, legend: '{{dynamo_component}} {{worker_id}}' }] },
+    {
+      title: 'KV blocks in use per worker',
+      description: 'dynamo_component_kvstats_active_blocks',
+      unit: 'short',
+      targets: [{ expr: `${PER_WORKER} (dynamo_component_kvstats_active_blocks${K})`, legend: '{{dynamo_component}} {{worker_id}}' }],
+    },
     {
       title: 'KV cache utilization per worker',
       description: 'Active over total KV blocks',
       unit: 'percent',
-      targets: [{ expr: `100 * ${PER_WORKER} (dynamo_component_kvstats_active_blocks${K}) / ${PER_WORKER} (dynamo_component_kvstats_total_blocks${K})`, legend: '{{dynamo_component}} {{worker_id}}' }],
+      targets: [
+        {
+          expr: `100 * ${PER_WORKER} (dynamo_component_kvstats_active_blocks${K}) / ${PER_WORKER} (dynamo_component_kvstats_total_blocks${K})`,
+          legend: '{{dynamo_component}} {{worker_id}}',
+        },
+      ],
     },
-    { title: 'GPU cache usage per worker', description: 'dynamo_component_kvstats_gpu_cache_usage_percent (a fraction, as the worker reports it)', unit: 'percentunit', targets: [{ expr: `${PER_WORKER} (dynamo_component_kvstats_gpu_cache_usage_percent${K})`, legend: '{{dynamo_component}} {{worker_id}}' }] },
-    { title: 'Prefix cache hit rate per worker', description: 'dynamo_component_kvstats_gpu_prefix_cache_hit_rate', unit: 'percentunit', targets: [{ expr: `${PER_WORKER} (dynamo_component_kvstats_gpu_prefix_cache_hit_rate${K})`, legend: '{{dynamo_component}} {{worker_id}}' }] },
+    {
+      title: 'GPU cache usage per worker',
+      description: 'dynamo_component_kvstats_gpu_cache_usage_percent (a fraction, as the worker reports it)',
+      unit: 'percentunit',
+      targets: [
+        { expr: `${PER_WORKER} (dynamo_component_kvstats_gpu_cache_usage_percent${K})`, legend: '{{dynamo_component}} {{worker_id}}' },
+      ],
+    },
+    {
+      title: 'Prefix cache hit rate per worker',
+      description: 'dynamo_component_kvstats_gpu_prefix_cache_hit_rate',
+      unit: 'percentunit',
+      targets: [
+        { expr: `${PER_WORKER} (dynamo_component_kvstats_gpu_prefix_cache_hit_rate${K})`, legend: '{{dynamo_component}} {{worker_id}}' },
+      ],
+    },
     {
       title: 'KV blocks across workers',
       description: 'Sum of active and total KV blocks of all workers',

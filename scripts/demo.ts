@@ -114,7 +114,9 @@ try {
     servers.push(prom);
     console.log(`prometheus   ${prom.url}   (open it in a browser; try llm_kv_blocks_active or llm_load_avg)`);
   }
-  console.log(`\nWhere to look:\n  http://127.0.0.1:${port}/          the status page\n  curl 127.0.0.1:${port}/metrics   the metrics\n  curl 127.0.0.1:${port}/api/status the page's data as JSON\n\nPress Ctrl-C to stop.${durationS ? ` (stopping by itself after ${durationS}s)` : ''}\n`);
+  console.log(
+    `\nWhere to look:\n  http://127.0.0.1:${port}/          the status page\n  curl 127.0.0.1:${port}/metrics   the metrics\n  curl 127.0.0.1:${port}/api/status the page's data as JSON\n\nPress Ctrl-C to stop.${durationS ? ` (stopping by itself after ${durationS}s)` : ''}\n`,
+  );
 
   const deadline = durationS === undefined ? Infinity : Date.now() + durationS * 1000;
   while (Date.now() < deadline && !stopping) {
@@ -127,10 +129,14 @@ try {
       const hit = series(text, 'llm_kv_hit_rate_percent');
       const avg = sample(text, 'llm_load_avg', lbl);
       const std = sample(text, 'llm_load_std', lbl);
-      console.log(`${new Date().toISOString()}  workers=${kv.length}  llm_load_avg=${avg?.toFixed(2) ?? '-'}  llm_load_std=${std?.toFixed(2) ?? '-'}`);
+      console.log(
+        `${new Date().toISOString()}  workers=${kv.length}  llm_load_avg=${avg?.toFixed(2) ?? '-'}  llm_load_std=${std?.toFixed(2) ?? '-'}`,
+      );
       for (const s of kv.slice(0, 4)) {
         const h = hit.find((x) => x.labels.worker_id === s.labels.worker_id);
-        console.log(`    worker ${s.labels.worker_id}: llm_kv_blocks_active=${s.value}  llm_kv_hit_rate_percent=${h ? h.value.toFixed(1) : '-'}`);
+        console.log(
+          `    worker ${s.labels.worker_id}: llm_kv_blocks_active=${s.value}  llm_kv_hit_rate_percent=${h ? h.value.toFixed(1) : '-'}`,
+        );
       }
       if (kv.length > 4) console.log(`    ... and ${kv.length - 4} more`);
     } catch (err) {

@@ -48,7 +48,8 @@ export function logFilterProblem(v: string | undefined): string | undefined {
   for (const part of v.split(',')) {
     const p = part.trim().toLowerCase();
     const level = p.includes('=') ? p.slice(p.indexOf('=') + 1) : p;
-    if (!(level in LEVELS)) return `DYN_LOG: ${JSON.stringify(v)} has ${JSON.stringify(part.trim())}, which is not a log level; use error, warn, info, debug or trace (or target=level)`;
+    if (!(level in LEVELS))
+      return `DYN_LOG: ${JSON.stringify(v)} has ${JSON.stringify(part.trim())}, which is not a log level; use error, warn, info, debug or trace (or target=level)`;
   }
   return undefined;
 }
@@ -70,7 +71,9 @@ function timestamp(): string {
   // Microseconds, as Dynamo's tracing subscriber prints.
   const nowMs = performance.timeOrigin + performance.now();
   const iso = new Date(Math.floor(nowMs)).toISOString(); // 2025-03-17T00:07:05.202Z
-  const micros = Math.floor((nowMs % 1) * 1000).toString().padStart(3, '0');
+  const micros = Math.floor((nowMs % 1) * 1000)
+    .toString()
+    .padStart(3, '0');
   return `${iso.slice(0, -1)}${micros}Z`;
 }
 
@@ -91,10 +94,18 @@ export class Logger {
     const fields = rawFields === undefined ? undefined : redactFields(rawFields);
     if (settings.jsonl) {
       const line = `${JSON.stringify({ time: ts, level: level.toUpperCase(), target: this.target, message, ...fields }, jsonSafe)}\n`;
-      settings.sink.write(fitsLine(line) ? line : `${JSON.stringify({ time: ts, level: level.toUpperCase(), target: this.target, message: cutBytes(message, CUT_MESSAGE_BYTES), truncated_from_bytes: Buffer.byteLength(line) })}\n`);
+      settings.sink.write(
+        fitsLine(line)
+          ? line
+          : `${JSON.stringify({ time: ts, level: level.toUpperCase(), target: this.target, message: cutBytes(message, CUT_MESSAGE_BYTES), truncated_from_bytes: Buffer.byteLength(line) })}\n`,
+      );
       return;
     }
-    const extra = fields ? ` ${Object.entries(fields).map(([k, v]) => `${k}=${fmt(v)}`).join(' ')}` : '';
+    const extra = fields
+      ? ` ${Object.entries(fields)
+          .map(([k, v]) => `${k}=${fmt(v)}`)
+          .join(' ')}`
+      : '';
     const line = `${ts} ${level.toUpperCase().padStart(5)} ${this.target}: ${message}${extra}\n`;
     if (fitsLine(line)) settings.sink.write(line);
     else {
@@ -166,7 +177,8 @@ export function cutBytes(text: string, maxBytes: number): string {
 
 function redactFields(fields: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(fields)) out[k] = typeof v === 'string' ? redactText(v) : v instanceof Error ? redactText(v.message) : v;
+  for (const [k, v] of Object.entries(fields))
+    out[k] = typeof v === 'string' ? redactText(v) : v instanceof Error ? redactText(v.message) : v;
   return out;
 }
 

@@ -17,7 +17,8 @@ export const REDACTED = '***';
 export const MIN_REGISTERED_SECRET_LENGTH = 4;
 
 /** Query parameter names whose values are credentials. */
-const SECRET_PARAM = /^(?:.*[-_])?(?:token|password|passwd|pass|pwd|secret|key|apikey|api[-_]key|auth|authorization|credentials?|signature|sig)$/i;
+const SECRET_PARAM =
+  /^(?:.*[-_])?(?:token|password|passwd|pass|pwd|secret|key|apikey|api[-_]key|auth|authorization|credentials?|signature|sig)$/i;
 
 /** A URL-looking run: scheme://… up to white space or a quote. */
 const URL_IN_TEXT = /\b[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^\s"'<>`]+/g;
@@ -30,7 +31,8 @@ const BARE_USERINFO = /(^|[\s,;=("'[])[^\s,;=("'[\]/@:]+:(?!\/\/)[^\s"'<>`]*@(?=
  * The value is its auth scheme, if any, and one token; in a URL query it ends at `&` (the next
  * parameter stays readable).
  */
-const HEADER_VALUE = /(\b(?:proxy-)?authorization|\b[\w-]*(?:api[-_]?key|token|secret|password|passwd)|\bcookie|\bset-cookie)("?\s*[:=]\s*"?)((?:(?:bearer|basic|token|digest|apikey)\s+)?[^\s"',;]+)/gi;
+const HEADER_VALUE =
+  /(\b(?:proxy-)?authorization|\b[\w-]*(?:api[-_]?key|token|secret|password|passwd)|\bcookie|\bset-cookie)("?\s*[:=]\s*"?)((?:(?:bearer|basic|token|digest|apikey)\s+)?[^\s"',;]+)/gi;
 
 const secrets = new Set<string>();
 /** The secrets longest first (a secret that contains another is replaced whole), rebuilt after a registration. */

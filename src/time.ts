@@ -25,7 +25,11 @@ export async function settleWithin<T, F>(p: Promise<T>, ms: number, onTimeout: F
 }
 
 /** Rejects with `onTimeout()` (a `TimeoutError` by default) if `p` does not settle within `ms`. */
-export async function withTimeout<T>(p: Promise<T>, ms: number, onTimeout: () => Error = () => new TimeoutError(`timed out after ${ms} ms`)): Promise<T> {
+export async function withTimeout<T>(
+  p: Promise<T>,
+  ms: number,
+  onTimeout: () => Error = () => new TimeoutError(`timed out after ${ms} ms`),
+): Promise<T> {
   const r = await settleWithin<T, typeof LATE>(p, ms, LATE);
   if (r === LATE) throw onTimeout();
   return r;

@@ -8,7 +8,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 test('package-lock.json installs exactly one version of every @opentelemetry and @nats-io package', () => {
-  const lock = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'package-lock.json'), 'utf8')) as { packages: Record<string, { version?: string }> };
+  const lock = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'package-lock.json'), 'utf8')) as {
+    packages: Record<string, { version?: string }>;
+  };
   const versions = new Map<string, Set<string>>();
   for (const [path, info] of Object.entries(lock.packages)) {
     const m = /node_modules\/(@opentelemetry\/[^/]+|@nats-io\/[^/]+)$/.exec(path);

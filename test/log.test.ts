@@ -57,14 +57,33 @@ test('the aggregator at 1,000 workers: one summary line per cycle at debug, the 
   defer(await registerDynamoInstances(cluster.etcd.url, ids));
   const nc = await connect({ servers: cluster.nats.url });
   defer(() => nc.close());
-  dynamoShapedWorker(nc, ids.map((id, i) => ({ id, data: `{"request_active_slots":1,"request_total_slots":10,"kv_active_blocks":${i % 100},"kv_total_blocks":100}` })));
+  dynamoShapedWorker(
+    nc,
+    ids.map((id, i) => ({
+      id,
+      data: `{"request_active_slots":1,"request_total_slots":10,"kv_active_blocks":${i % 100},"kv_total_blocks":100}`,
+    })),
+  );
   await nc.flush();
   for (const level of ['debug', 'trace']) {
     const m = await startMetrics(cluster, [], { DYN_LOG: level });
-    await waitUntil('1,000 workers exported', async () => (series(await m.scrape(), 'llm_kv_blocks_active').length === 1000 ? true : undefined), 60_000, 500);
-    await waitUntil('three cycles logged', () => ((m.proc.output().match(/ aggregated workers=/g) ?? []).length >= 3 ? true : undefined), 20_000, 200);
+    await waitUntil(
+      '1,000 workers exported',
+      async () => (series(await m.scrape(), 'llm_kv_blocks_active').length === 1000 ? true : undefined),
+      60_000,
+      500,
+    );
+    await waitUntil(
+      'three cycles logged',
+      () => ((m.proc.output().match(/ aggregated workers=/g) ?? []).length >= 3 ? true : undefined),
+      20_000,
+      200,
+    );
     await m.proc.stop();
-    const lines = m.proc.output().split('\n').filter((l) => l !== '');
+    const lines = m.proc
+      .output()
+      .split('\n')
+      .filter((l) => l !== '');
     const longest = Math.max(...lines.map((l) => Buffer.byteLength(l) + 1));
     assert.ok(longest <= MAX_LOG_LINE_BYTES, `${level}: longest line ${longest} bytes`);
     const summaries = lines.filter((l) => / aggregated workers=/.test(l));
@@ -74,7 +93,9 @@ test('the aggregator at 1,000 workers: one summary line per cycle at debug, the 
     const detail = lines.filter((l) => / aggregated workers part=/.test(l));
     if (level === 'debug') {
       assert.equal(detail.length, 0);
-      t.diagnostic(`debug at 1,000 workers: ${perCycle} bytes per cycle (${((perCycle * 60) / 1024).toFixed(1)} KiB a minute at one cycle a second)`);
+      t.diagnostic(
+        `debug at 1,000 workers: ${perCycle} bytes per cycle (${((perCycle * 60) / 1024).toFixed(1)} KiB a minute at one cycle a second)`,
+      );
     } else {
       assert.ok(detail.length >= 4 * 3, 'four detail lines a cycle');
       const ids1 = new Set(detail.slice(0, 4).flatMap((l) => [...l.matchAll(/"(\d+)":/g)].map((m) => m[1])));

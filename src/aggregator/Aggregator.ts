@@ -354,7 +354,12 @@ export class Aggregator {
       const freshFrom = now - (this.maxMissedCycles + 1) * this.pollIntervalMs;
       this.loadBook.prune(freshFrom);
       // a worker kept from an earlier cycle holds older stats than any event since
-      const fromEvents = this.loadBook.mergeInto(workers, this.registeredSubjects().subjects, (id) => (this.missed.has(id) ? -Infinity : cycleStartedAt), freshFrom);
+      const fromEvents = this.loadBook.mergeInto(
+        workers,
+        this.registeredSubjects().subjects,
+        (id) => (this.missed.has(id) ? -Infinity : cycleStartedAt),
+        freshFrom,
+      );
       // a worker etcd lists but our view does not (a missed watch event): list again, at most once a second
       if ((collector.rejected.get('unregistered') ?? 0) > 0 && Date.now() - this.lastRefreshAt >= DISCOVERY_REFRESH_MIN_INTERVAL_MS) {
         this.lastRefreshAt = Date.now();
@@ -370,7 +375,12 @@ export class Aggregator {
           this.emptyCyclesHeld++;
           this.lastRefreshAt = Date.now();
           void this.discovery?.refresh();
-          log.rateLimited('info', 'empty-held', 'workers answer under ids etcd does not list yet; the view is not replaced by an empty one', { answers: unlisted });
+          log.rateLimited(
+            'info',
+            'empty-held',
+            'workers answer under ids etcd does not list yet; the view is not replaced by an empty one',
+            { answers: unlisted },
+          );
           return { workers: 0, complete: res.complete, elapsedMs: res.elapsedMs };
         }
       } else this.emptyCyclesHeld = 0;
@@ -384,7 +394,14 @@ export class Aggregator {
       this.health.recordScrapeDuration(res.elapsedMs / 1000);
       this.health.lastCycleMs = res.elapsedMs;
       const t = this.tracker;
-      this.history.record({ t: this.lastCycleAt / 1000, workers: workers.size, load: stats, events: t.accepted, islTotal: t.islTotal, overlapTotal: t.overlapTotal });
+      this.history.record({
+        t: this.lastCycleAt / 1000,
+        workers: workers.size,
+        load: stats,
+        events: t.accepted,
+        islTotal: t.islTotal,
+        overlapTotal: t.overlapTotal,
+      });
       await this.publish(workers, stats);
       if (workers.size === 0) {
         log.rateLimited('warn', 'no-endpoints', `No endpoints found matching ${this.path}`);
@@ -411,13 +428,23 @@ export class Aggregator {
       min = Math.min(min, w.metrics.kvActiveBlocks);
       max = Math.max(max, w.metrics.kvActiveBlocks);
     }
-    log.debug('aggregated', { workers: workers.size, answered, load_avg: stats?.avg, load_std: stats?.std, kv_active_min: min, kv_active_max: max });
+    log.debug('aggregated', {
+      workers: workers.size,
+      answered,
+      load_avg: stats?.avg,
+      load_std: stats?.std,
+      kv_active_min: min,
+      kv_active_max: max,
+    });
     if (!log.enabled('trace')) return;
     const all = [...workers];
     const parts = Math.ceil(all.length / TRACE_WORKERS_PER_LINE);
     for (let p = 0; p < parts; p++) {
       const slice = all.slice(p * TRACE_WORKERS_PER_LINE, (p + 1) * TRACE_WORKERS_PER_LINE);
-      log.trace('aggregated workers', { part: `${p + 1}/${parts}`, kv_active_blocks: Object.fromEntries(slice.map(([id, w]) => [id.toString(), w.metrics.kvActiveBlocks])) });
+      log.trace('aggregated workers', {
+        part: `${p + 1}/${parts}`,
+        kv_active_blocks: Object.fromEntries(slice.map(([id, w]) => [id.toString(), w.metrics.kvActiveBlocks])),
+      });
     }
   }
 

@@ -29,7 +29,12 @@ function hrNow(): HrTime {
 }
 
 function gauge(name: string, description: string, dataPoints: MetricData['dataPoints']): MetricData {
-  return { descriptor: { name, description, unit: '', valueType: 1 }, dataPointType: DataPointType.GAUGE, aggregationTemporality: AggregationTemporality.CUMULATIVE, dataPoints } as MetricData;
+  return {
+    descriptor: { name, description, unit: '', valueType: 1 },
+    dataPointType: DataPointType.GAUGE,
+    aggregationTemporality: AggregationTemporality.CUMULATIVE,
+    dataPoints,
+  } as MetricData;
 }
 
 function counter(name: string, description: string, dataPoints: MetricData['dataPoints']): MetricData {
@@ -126,7 +131,13 @@ export class AggregatorMetrics {
         overlap: [] as MetricData['dataPoints'],
       };
       const push = (list: MetricData['dataPoints'], attributes: Attributes, value: number | undefined): void => {
-        if (value !== undefined) (list as { attributes: Attributes; startTime: HrTime; endTime: HrTime; value: number }[]).push({ attributes, startTime, endTime, value });
+        if (value !== undefined)
+          (list as { attributes: Attributes; startTime: HrTime; endTime: HrTime; value: number }[]).push({
+            attributes,
+            startTime,
+            endTime,
+            value,
+          });
       };
       const loadPoints = (a: Attributes, m: ForwardPassMetrics): void => {
         push(pts.active, a, m.requestActiveSlots);
@@ -170,8 +181,16 @@ export class AggregatorMetrics {
       add(counter('llm_kv_hit_rate_isl_blocks_total', 'Cumulative count of ISL blocks in KV hit rate events', pts.isl));
       add(counter('llm_kv_hit_rate_overlap_blocks_total', 'Cumulative count of overlapping blocks in KV hit rate events', pts.overlap));
       if (view.stats !== undefined) {
-        add(gauge('llm_load_avg', 'Average load across workers', [{ attributes: this.aggregateAttrs, startTime, endTime, value: view.stats.avg }]));
-        add(gauge('llm_load_std', 'Load standard deviation across workers', [{ attributes: this.aggregateAttrs, startTime, endTime, value: view.stats.std }]));
+        add(
+          gauge('llm_load_avg', 'Average load across workers', [
+            { attributes: this.aggregateAttrs, startTime, endTime, value: view.stats.avg },
+          ]),
+        );
+        add(
+          gauge('llm_load_std', 'Load standard deviation across workers', [
+            { attributes: this.aggregateAttrs, startTime, endTime, value: view.stats.std },
+          ]),
+        );
       }
     }
     return { scope: { name: AGGREGATOR_SCOPE }, metrics };
@@ -242,27 +261,50 @@ export class AggregatorHealth {
     this.reasonAttrs.clear();
     const t = attrs;
     const workers = meter.createObservableGauge('dynamo_metrics_workers', { description: 'Workers seen in the latest scrape cycle' });
-    const leader = meter.createObservableGauge('dynamo_metrics_leader', { description: 'Whether this instance is the leader for its target (1) or a standby (0)' });
+    const leader = meter.createObservableGauge('dynamo_metrics_leader', {
+      description: 'Whether this instance is the leader for its target (1) or a standby (0)',
+    });
     const cycles = meter.createObservableCounter('dynamo_metrics_scrape_cycles_total', { description: 'Scrape cycles completed' });
-    const lastCycle = meter.createObservableGauge('dynamo_metrics_last_scrape_timestamp_seconds', { description: 'Unix time of the latest completed scrape cycle' });
-    const statsRejected = meter.createObservableCounter('dynamo_metrics_stats_rejected_total', { description: 'Stats replies and endpoints rejected, by reason' });
+    const lastCycle = meter.createObservableGauge('dynamo_metrics_last_scrape_timestamp_seconds', {
+      description: 'Unix time of the latest completed scrape cycle',
+    });
+    const statsRejected = meter.createObservableCounter('dynamo_metrics_stats_rejected_total', {
+      description: 'Stats replies and endpoints rejected, by reason',
+    });
     const eventsAccepted = meter.createObservableCounter('dynamo_metrics_events_total', { description: 'KV hit-rate events accepted' });
-    const loadAccepted = meter.createObservableCounter('dynamo_metrics_load_events_total', { description: 'Load events (kv_metrics: LoadEvent, ActiveLoad) accepted' });
-    const dropped = meter.createObservableCounter('dynamo_metrics_hit_rate_workers_dropped_total', { description: 'Workers dropped from hit-rate tracking to keep it within its cap' });
-    const tracked = meter.createObservableGauge('dynamo_metrics_hit_rate_workers_tracked', { description: 'Workers whose hit-rate totals are tracked' });
-    const etcd = meter.createObservableGauge('dynamo_metrics_etcd_reachable', { description: 'Whether the latest etcd operation succeeded (1) or not (0); while 0 the instance list used to end cycles early is the last good one' });
-    const nats = meter.createObservableGauge('dynamo_metrics_nats_connected', { description: 'Whether the NATS connection is up (1) or not (0); while 0 worker stats are not exported' });
+    const loadAccepted = meter.createObservableCounter('dynamo_metrics_load_events_total', {
+      description: 'Load events (kv_metrics: LoadEvent, ActiveLoad) accepted',
+    });
+    const dropped = meter.createObservableCounter('dynamo_metrics_hit_rate_workers_dropped_total', {
+      description: 'Workers dropped from hit-rate tracking to keep it within its cap',
+    });
+    const tracked = meter.createObservableGauge('dynamo_metrics_hit_rate_workers_tracked', {
+      description: 'Workers whose hit-rate totals are tracked',
+    });
+    const etcd = meter.createObservableGauge('dynamo_metrics_etcd_reachable', {
+      description:
+        'Whether the latest etcd operation succeeded (1) or not (0); while 0 the instance list used to end cycles early is the last good one',
+    });
+    const nats = meter.createObservableGauge('dynamo_metrics_nats_connected', {
+      description: 'Whether the NATS connection is up (1) or not (0); while 0 worker stats are not exported',
+    });
     const current = meter.createObservableGauge('dynamo_metrics_view_current', {
-      description: 'Whether the worker series are exported (1: leading with a current view) or not (0: standby, NATS disconnected, or the latest scrape cycle too old)',
+      description:
+        'Whether the worker series are exported (1: leading with a current view) or not (0: standby, NATS disconnected, or the latest scrape cycle too old)',
     });
     const missing = meter.createObservableGauge('dynamo_metrics_workers_missing', {
       description: 'Workers in the latest view that did not answer its cycle (their previous stats kept, up to --max-missed-cycles)',
     });
-    const workersDropped = meter.createObservableCounter('dynamo_metrics_workers_dropped_total', { description: 'Workers that left the view, by reason (deregistered in etcd, missed_cycles)' });
-    const published = meter.createObservableCounter('dynamo_metrics_aggregates_published_total', {
-      description: 'Aggregates (ProcessedEndpoints) published on NATS, by form: plain (as is), gzip (above max_payload), parts (gzipped parts)',
+    const workersDropped = meter.createObservableCounter('dynamo_metrics_workers_dropped_total', {
+      description: 'Workers that left the view, by reason (deregistered in etcd, missed_cycles)',
     });
-    const publishFailures = meter.createObservableCounter('dynamo_metrics_publish_failures_total', { description: 'Aggregates (ProcessedEndpoints) not published on NATS, by reason' });
+    const published = meter.createObservableCounter('dynamo_metrics_aggregates_published_total', {
+      description:
+        'Aggregates (ProcessedEndpoints) published on NATS, by form: plain (as is), gzip (above max_payload), parts (gzipped parts)',
+    });
+    const publishFailures = meter.createObservableCounter('dynamo_metrics_publish_failures_total', {
+      description: 'Aggregates (ProcessedEndpoints) not published on NATS, by reason',
+    });
     meter.addBatchObservableCallback(
       (r) => {
         r.observe(workers, this.workers, t);
@@ -282,7 +324,24 @@ export class AggregatorHealth {
         for (const [form, n] of this.published) r.observe(published, n, this.attr('form', form));
         for (const [reason, n] of this.workersDropped) r.observe(workersDropped, n, this.reason(reason));
       },
-      [published, current, missing, workersDropped, workers, leader, cycles, lastCycle, statsRejected, eventsAccepted, loadAccepted, dropped, tracked, etcd, nats, publishFailures],
+      [
+        published,
+        current,
+        missing,
+        workersDropped,
+        workers,
+        leader,
+        cycles,
+        lastCycle,
+        statsRejected,
+        eventsAccepted,
+        loadAccepted,
+        dropped,
+        tracked,
+        etcd,
+        nats,
+        publishFailures,
+      ],
     );
     const hist = meter.createHistogram('dynamo_metrics_scrape_duration_seconds', {
       description: 'Time of one scrape cycle, from request to updated snapshot',

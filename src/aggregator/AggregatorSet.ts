@@ -32,7 +32,8 @@ const log = getLogger('metrics');
 /** How often a replica counts the replicas and gives up targets beyond its share. */
 export const SHARE_CHECK_INTERVAL_MS = DEFAULT_LEADER_CHECK_INTERVAL_MS;
 
-export interface AggregatorSetOptions extends Omit<AggregatorOptions, 'namespace' | 'component' | 'endpoint' | 'intake' | 'claimLeadership'> {
+export interface AggregatorSetOptions
+  extends Omit<AggregatorOptions, 'namespace' | 'component' | 'endpoint' | 'intake' | 'claimLeadership'> {
   namespace: string;
   targets: readonly Target[];
   /** Follow every endpoint of the namespace as workers register them. @default false */
@@ -91,7 +92,8 @@ export class AggregatorSet {
     const spread = this.opts.allEndpoints === true || this.opts.targets.length > 1;
     const a = new Aggregator(this.drt, { ...this.opts, ...t, intake: this.intake, ...(spread ? { claimLeadership: this.claim } : {}) });
     this.aggregators.set(path, a);
-    if (this.pipeline !== undefined) a.health.observeWith(this.pipeline.meter(BRIDGE_METER_NAME), { component: t.component, endpoint: t.endpoint });
+    if (this.pipeline !== undefined)
+      a.health.observeWith(this.pipeline.meter(BRIDGE_METER_NAME), { component: t.component, endpoint: t.endpoint });
     if (this.startedFlag) {
       log.info(`following ${path}`);
       void a.start().catch((err: unknown) => log.warn('cannot start following a target', { target: path, error: errorMessage(err) }));
@@ -163,7 +165,10 @@ export class AggregatorSet {
   /** The replica key, under this process's lease (again after the lease is replaced). */
   private async announce(): Promise<void> {
     this.replicaKey = `${this.replicaPrefix}${idToHex(this.drt.instanceId)}`;
-    const put = this.drt.etcd.put(this.replicaKey).value(JSON.stringify({ targets: this.aggregators.size })).lease(this.drt.lease.idString);
+    const put = this.drt.etcd
+      .put(this.replicaKey)
+      .value(JSON.stringify({ targets: this.aggregators.size }))
+      .lease(this.drt.lease.idString);
     const failed = await settleWithin(
       put.then(
         () => undefined,
@@ -173,7 +178,8 @@ export class AggregatorSet {
       `etcd did not answer within ${DEFAULT_LEADER_CHECK_TIMEOUT_MS} ms`,
     );
     // the lease is replaced when etcd comes back, and this runs again then
-    if (failed !== undefined) log.warn('cannot say in etcd that this replica is there; the other replicas count one fewer meanwhile', { error: failed });
+    if (failed !== undefined)
+      log.warn('cannot say in etcd that this replica is there; the other replicas count one fewer meanwhile', { error: failed });
   }
 
   private readonly onLeaseChanged = (): void => void this.announce();
@@ -228,6 +234,10 @@ export class AggregatorSet {
     await this.quiesce();
     this.drt.off('leaseChanged', this.onLeaseChanged);
     await Promise.all([...this.aggregators.values()].map((a) => a.stop()));
-    if (this.replicaKey !== undefined) await this.drt.etcd.delete().key(this.replicaKey).catch(() => undefined);
+    if (this.replicaKey !== undefined)
+      await this.drt.etcd
+        .delete()
+        .key(this.replicaKey)
+        .catch(() => undefined);
   }
 }

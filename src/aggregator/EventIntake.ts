@@ -112,7 +112,8 @@ export class EventIntake {
   join(target: Target, sinks: IntakeSinks): void {
     const path = targetPath(target);
     if (this.members.has(path)) throw new Error(`${path} already receives events`);
-    if (this.namespace !== undefined && this.namespace !== target.namespace) throw new Error(`one event intake serves one namespace (${this.namespace}), not ${target.namespace}`);
+    if (this.namespace !== undefined && this.namespace !== target.namespace)
+      throw new Error(`one event intake serves one namespace (${this.namespace}), not ${target.namespace}`);
     if (this.hitRateSub === undefined) {
       this.namespace = target.namespace;
       this.hitRateSub = this.drt.namespace(target.namespace).subscribe(KV_HIT_RATE_EVENT, (e) => {
@@ -124,7 +125,11 @@ export class EventIntake {
     const { namespace, component, endpoint } = target;
     const shared = this.componentSubs.get(component);
     if (shared !== undefined) shared.users++;
-    else this.componentSubs.set(component, { sub: this.subscribeLoads(componentEventSubject(namespace, component, KV_METRICS_TOPIC), component, false), users: 1 });
+    else
+      this.componentSubs.set(component, {
+        sub: this.subscribeLoads(componentEventSubject(namespace, component, KV_METRICS_TOPIC), component, false),
+        users: 1,
+      });
     const endpointSub = this.subscribeLoads(endpointEventSubject(namespace, component, endpoint, KV_METRICS_TOPIC), path, true);
     this.members.set(path, { target, sinks, endpointSub });
     this.memberList = [...this.members.values()];
@@ -312,8 +317,12 @@ export class EventIntake {
 
   /** Exports the refusals, for every target at once (docs/metrics.md §3). */
   observeWith(meter: Meter): void {
-    const eventsRejected = meter.createObservableCounter('dynamo_metrics_events_rejected_total', { description: 'KV hit-rate events rejected, by reason' });
-    const loadRejected = meter.createObservableCounter('dynamo_metrics_load_events_rejected_total', { description: 'Load events (kv_metrics) rejected, by reason' });
+    const eventsRejected = meter.createObservableCounter('dynamo_metrics_events_rejected_total', {
+      description: 'KV hit-rate events rejected, by reason',
+    });
+    const loadRejected = meter.createObservableCounter('dynamo_metrics_load_events_rejected_total', {
+      description: 'Load events (kv_metrics) rejected, by reason',
+    });
     meter.addBatchObservableCallback(
       (r) => {
         for (const [reason, n] of this.hitRateRejected) r.observe(eventsRejected, n, this.reason(reason));

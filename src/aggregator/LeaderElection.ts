@@ -122,7 +122,11 @@ export class LeaderElection extends EventEmitter<LeaderElectionEvents> {
     try {
       if (!this.leader && this.claim !== undefined && !(await this.mayTake())) return;
       const res = await settleWithin(
-        etcd.if(this.key, 'Version', '==', 0).then(etcd.put(this.key).value(mine).lease(this.drt.lease.idString)).else(etcd.get(this.key)).commit(),
+        etcd
+          .if(this.key, 'Version', '==', 0)
+          .then(etcd.put(this.key).value(mine).lease(this.drt.lease.idString))
+          .else(etcd.get(this.key))
+          .commit(),
         this.checkTimeoutMs,
         TIMED_OUT,
       );
@@ -172,7 +176,11 @@ export class LeaderElection extends EventEmitter<LeaderElectionEvents> {
     this.set(false);
     this.freeSince = Date.now();
     await settleWithin(
-      etcd.if(this.key, 'Value', '==', this.value()).then(etcd.delete().key(this.key)).commit().catch(() => undefined),
+      etcd
+        .if(this.key, 'Value', '==', this.value())
+        .then(etcd.delete().key(this.key))
+        .commit()
+        .catch(() => undefined),
       this.checkTimeoutMs,
       undefined,
     );
@@ -182,7 +190,9 @@ export class LeaderElection extends EventEmitter<LeaderElectionEvents> {
     if (isLeader === this.leader) return;
     this.leader = isLeader;
     if (isLeader) this.freeSince = undefined;
-    log.info(isLeader ? `leading ${this.key}` : this.stopped ? `released ${this.key}` : `standing by: ${this.key} is held by another instance`);
+    log.info(
+      isLeader ? `leading ${this.key}` : this.stopped ? `released ${this.key}` : `standing by: ${this.key} is held by another instance`,
+    );
     this.emit('changed', isLeader);
   }
 

@@ -84,7 +84,12 @@ export class LoadBook {
    * `registered` the workers etcd lists (worker id → NATS subject, undefined for another
    * transport). Returns the ids added from events alone.
    */
-  mergeInto(workers: Map<bigint, WorkerStats>, registered: ReadonlyMap<bigint, string | undefined>, statsAt: (id: bigint) => number, oldest: number): bigint[] {
+  mergeInto(
+    workers: Map<bigint, WorkerStats>,
+    registered: ReadonlyMap<bigint, string | undefined>,
+    statsAt: (id: bigint) => number,
+    oldest: number,
+  ): bigint[] {
     const added: bigint[] = [];
     for (const [id, ranks] of this.workers) {
       const w = workers.get(id);
@@ -126,7 +131,8 @@ function definedOnly(m: Partial<ForwardPassMetrics>): Partial<ForwardPassMetrics
 /** The fields of `r` told after `t`. */
 function toldAfter(r: RankReading, t: number): Partial<ForwardPassMetrics> {
   const out: Partial<ForwardPassMetrics> = {};
-  for (const [k, at] of Object.entries(r.fieldAt)) if (at > t) (out as Record<string, unknown>)[k] = r.metrics[k as keyof ForwardPassMetrics];
+  for (const [k, at] of Object.entries(r.fieldAt))
+    if (at > t) (out as Record<string, unknown>)[k] = r.metrics[k as keyof ForwardPassMetrics];
   return out;
 }
 

@@ -67,6 +67,9 @@ function finite(x: number): number | null {
 }
 
 /** The aggregate's bytes (UTF-8). */
-export function encodeAggregate(workers: ReadonlyMap<bigint, WorkerStats>, stats: Pick<LoadStatistics, 'avg' | 'std'> | undefined): Uint8Array {
+export function encodeAggregate(
+  workers: ReadonlyMap<bigint, WorkerStats>,
+  stats: Pick<LoadStatistics, 'avg' | 'std'> | undefined,
+): Uint8Array {
   return encoder.encode(aggregateText(workers, stats));
 }

@@ -38,7 +38,8 @@ const textDecoder = new TextDecoder('utf-8', { fatal: true });
  * (space, tab, CR, LF: `\s` would also take characters JSON refuses, and accept what the general
  * path rejects).
  */
-const CANONICAL = /^[ \t\n\r]*\{[ \t\n\r]*"worker_id"[ \t\n\r]*:[ \t\n\r]*(0|[1-9][0-9]{0,18})[ \t\n\r]*,[ \t\n\r]*"isl_blocks"[ \t\n\r]*:[ \t\n\r]*(0|[1-9][0-9]{0,14})[ \t\n\r]*,[ \t\n\r]*"overlap_blocks"[ \t\n\r]*:[ \t\n\r]*(0|[1-9][0-9]{0,14})[ \t\n\r]*\}[ \t\n\r]*$/;
+const CANONICAL =
+  /^[ \t\n\r]*\{[ \t\n\r]*"worker_id"[ \t\n\r]*:[ \t\n\r]*(0|[1-9][0-9]{0,18})[ \t\n\r]*,[ \t\n\r]*"isl_blocks"[ \t\n\r]*:[ \t\n\r]*(0|[1-9][0-9]{0,14})[ \t\n\r]*,[ \t\n\r]*"overlap_blocks"[ \t\n\r]*:[ \t\n\r]*(0|[1-9][0-9]{0,14})[ \t\n\r]*\}[ \t\n\r]*$/;
 
 const ascii = (x: string): Uint8Array => new TextEncoder().encode(x);
 const OPEN_ID = ascii('{"worker_id":');
@@ -80,7 +81,8 @@ export function decodeCanonicalBytes(b: Uint8Array): HitRateEvent | EventRejectR
   const idEnd = digits(b, i, 19);
   if (idEnd < 0) return undefined;
   // up to 15 digits are exact as a number; longer ids in two parts
-  const workerId = idEnd - i <= 15 ? BigInt(numberAt(b, i, idEnd)) : BigInt(numberAt(b, i, idEnd - 15)) * TEN_15 + BigInt(numberAt(b, idEnd - 15, idEnd));
+  const workerId =
+    idEnd - i <= 15 ? BigInt(numberAt(b, i, idEnd)) : BigInt(numberAt(b, i, idEnd - 15)) * TEN_15 + BigInt(numberAt(b, idEnd - 15, idEnd));
   i = literal(b, idEnd, THEN_ISL);
   if (i < 0) return undefined;
   const islEnd = digits(b, i, 15);

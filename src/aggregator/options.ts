@@ -29,7 +29,11 @@ export function metricsOptions() {
   const exp = exportOptions({ serviceName: DEFAULT_METRICS_SERVICE_NAME, port: DEFAULT_METRICS_PORT });
   return {
     namespace: namespaceOption(DEFAULT_NAMESPACE, 'namespace of the target endpoint'),
-    component: { flag: 'component', parse: nameParser('component'), description: 'component of the target endpoint (with --endpoint: one target)' },
+    component: {
+      flag: 'component',
+      parse: nameParser('component'),
+      description: 'component of the target endpoint (with --endpoint: one target)',
+    },
     endpoint: { flag: 'endpoint', parse: nameParser('endpoint'), description: 'endpoint to aggregate (with --component: one target)' },
     target: {
       flag: 'target',
@@ -54,9 +58,25 @@ export function metricsOptions() {
       format: formatDuration,
       description: `time between two scrape cycles (at least ${formatDuration(MIN_POLL_INTERVAL_MS)})`,
     },
-    host: { flag: 'host', parse: parseIp, default: DEFAULT_METRICS_HOST, description: 'address of the Prometheus server (IPv4/IPv6 literal); with --push, of the PushGateway' },
-    port: { flag: 'port', parse: (v: unknown) => parseInteger(v, 0, 65535), default: DEFAULT_METRICS_PORT, description: 'port of the Prometheus server; with --push, of the PushGateway' },
-    push: { flag: 'push', boolean: true, parse: parseBool, default: false as boolean, description: 'push to a PushGateway at --host:--port instead of serving /metrics' },
+    host: {
+      flag: 'host',
+      parse: parseIp,
+      default: DEFAULT_METRICS_HOST,
+      description: 'address of the Prometheus server (IPv4/IPv6 literal); with --push, of the PushGateway',
+    },
+    port: {
+      flag: 'port',
+      parse: (v: unknown) => parseInteger(v, 0, 65535),
+      default: DEFAULT_METRICS_PORT,
+      description: 'port of the Prometheus server; with --push, of the PushGateway',
+    },
+    push: {
+      flag: 'push',
+      boolean: true,
+      parse: parseBool,
+      default: false as boolean,
+      description: 'push to a PushGateway at --host:--port instead of serving /metrics',
+    },
     max_tracked_workers: {
       flag: 'max-tracked-workers',
       parse: (v: unknown) => parseInteger(v, 1, MAX_TRACKED_WORKERS_LIMIT),
@@ -111,7 +131,13 @@ export interface MetricsCommandConfig {
 /** The typed config of `metrics`, with the seed's --push/--host/--port semantics applied. */
 export function metricsConfigFrom(loaded: Loaded<MetricsOptionTable>): MetricsCommandConfig {
   const { values: v, sources } = loaded;
-  const resolved = resolveTargets({ namespace: v.namespace, component: v.component, endpoint: v.endpoint, targets: v.target, allEndpoints: v.all_endpoints });
+  const resolved = resolveTargets({
+    namespace: v.namespace,
+    component: v.component,
+    endpoint: v.endpoint,
+    targets: v.target,
+    allEndpoints: v.all_endpoints,
+  });
   const exp = exportConfigFrom(v);
   if (v.push) {
     if (sources.exporters === 'default') exp.exporters = ['pushgateway'];

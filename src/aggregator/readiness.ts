@@ -45,6 +45,10 @@ export function mergeReadiness(targets: readonly (readonly [string, Readiness])[
 }
 
 /** The JSON body of `/health`: `{"status":"ready"|"notready","role",…}`, as a worker's status server answers. */
-export function healthBody(r: Readiness, role: 'leader' | 'standby', uptimeSeconds: number): { status: 'ready' | 'notready'; role: string; reasons: string[]; uptime_seconds: number } {
+export function healthBody(
+  r: Readiness,
+  role: 'leader' | 'standby',
+  uptimeSeconds: number,
+): { status: 'ready' | 'notready'; role: string; reasons: string[]; uptime_seconds: number } {
   return { status: r.ready ? 'ready' : 'notready', role, reasons: r.reasons, uptime_seconds: uptimeSeconds };
 }

@@ -11,7 +11,17 @@ import { idFromHex } from '../runtime/names.ts';
 import { readCanonicalData, readCanonicalReply, type CanonicalData } from './canonicalReply.ts';
 import { decodeForwardPassMetrics, type FpmRejectReason, type ForwardPassMetrics } from '../runtime/forwardPassMetrics.ts';
 
-export type StatsRejectReason = 'bad_json' | 'bad_shape' | 'bad_endpoint' | 'bad_worker_id' | 'unregistered' | 'unverified' | 'conflict' | 'duplicate' | 'too_deep' | `data_${FpmRejectReason}`;
+export type StatsRejectReason =
+  | 'bad_json'
+  | 'bad_shape'
+  | 'bad_endpoint'
+  | 'bad_worker_id'
+  | 'unregistered'
+  | 'unverified'
+  | 'conflict'
+  | 'duplicate'
+  | 'too_deep'
+  | `data_${FpmRejectReason}`;
 
 export interface WorkerStats {
   workerId: bigint;

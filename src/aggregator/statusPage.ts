@@ -98,7 +98,8 @@ export class AggregatorStatus {
   /** The answer for `query`, about the target `path` names (else the first). Throws `UnknownTargetError`. */
   build(query: StatusQuery, path?: string): AggregatorStatusBody {
     const a = path === undefined ? this.set.first : this.set.aggregators.get(path);
-    if (a === undefined && path !== undefined) throw new UnknownTargetError(`target ${JSON.stringify(path)} is not followed by this process`);
+    if (a === undefined && path !== undefined)
+      throw new UnknownTargetError(`target ${JSON.stringify(path)} is not followed by this process`);
     if (a === undefined) return this.noTarget(query);
     let table = this.tables.get(a.path);
     if (table === undefined) {
@@ -190,7 +191,11 @@ export class AggregatorStatus {
       return jsonAnswer(this.build(query, params.get('target') ?? undefined));
     } catch (err) {
       if (!(err instanceof StatusQueryError)) throw err;
-      return { status: 400, headers: { ...PAGE_HEADERS, 'Content-Type': 'text/plain; charset=utf-8' }, body: `bad query: ${err.message}\n` };
+      return {
+        status: 400,
+        headers: { ...PAGE_HEADERS, 'Content-Type': 'text/plain; charset=utf-8' },
+        body: `bad query: ${err.message}\n`,
+      };
     }
   };
 

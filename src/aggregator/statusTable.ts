@@ -69,7 +69,8 @@ export interface StatusQuery {
 function wholeParam(params: URLSearchParams, name: string, fallback: number, max: number, min = 0): number {
   const raw = params.get(name);
   if (raw === null || raw === '') return fallback;
-  if (!/^\d{1,10}$/.test(raw) || Number(raw) < min || Number(raw) > max) throw new StatusQueryError(`${name}: use a whole number ${min}..${max}`);
+  if (!/^\d{1,10}$/.test(raw) || Number(raw) < min || Number(raw) > max)
+    throw new StatusQueryError(`${name}: use a whole number ${min}..${max}`);
   return Number(raw);
 }
 
@@ -80,7 +81,8 @@ export function parseStatusQuery(params: URLSearchParams): StatusQuery {
   const order = params.get('order') ?? 'asc';
   if (order !== 'asc' && order !== 'desc') throw new StatusQueryError('order: use asc or desc');
   const worker = params.get('worker') ?? '';
-  if (worker.length > MAX_WORKER_FILTER_CHARS || !/^\d*$/.test(worker)) throw new StatusQueryError(`worker: use up to ${MAX_WORKER_FILTER_CHARS} decimal digits (the start of a worker id)`);
+  if (worker.length > MAX_WORKER_FILTER_CHARS || !/^\d*$/.test(worker))
+    throw new StatusQueryError(`worker: use up to ${MAX_WORKER_FILTER_CHARS} decimal digits (the start of a worker id)`);
   return {
     offset: wholeParam(params, 'offset', 0, MAX_STATUS_OFFSET),
     limit: wholeParam(params, 'limit', DEFAULT_STATUS_ROWS, MAX_STATUS_ROWS, 1),
@@ -117,7 +119,12 @@ export function compareIds(a: string, b: string): number {
  * `rows` ordered by a numeric key, ties in their present order: indices sorted over a typed array
  * of keys (about twice as fast as comparing the row objects at 10,000 rows).
  */
-function orderBy(rows: readonly WorkerRow[], key: (r: WorkerRow) => number, sign: 1 | -1, tie?: (a: WorkerRow, b: WorkerRow) => number): WorkerRow[] {
+function orderBy(
+  rows: readonly WorkerRow[],
+  key: (r: WorkerRow) => number,
+  sign: 1 | -1,
+  tie?: (a: WorkerRow, b: WorkerRow) => number,
+): WorkerRow[] {
   const n = rows.length;
   const keys = new Float64Array(n);
   const idx = new Uint32Array(n);
@@ -133,7 +140,12 @@ function orderBy(rows: readonly WorkerRow[], key: (r: WorkerRow) => number, sign
 
 /** Rows in worker id order (63-bit ids: the float key orders all but near-equal ids, the digits settle those). */
 export function byWorkerId(rows: readonly WorkerRow[]): WorkerRow[] {
-  return orderBy(rows, (r) => Number(r.worker_id), 1, (a, b) => compareIds(a.worker_id, b.worker_id));
+  return orderBy(
+    rows,
+    (r) => Number(r.worker_id),
+    1,
+    (a, b) => compareIds(a.worker_id, b.worker_id),
+  );
 }
 
 /**

@@ -70,18 +70,27 @@ export interface ResolvedTargets {
 /** The targets of a process; a `ConfigError` (one line) when they are missing, half given or span namespaces. */
 export function resolveTargets(f: TargetFlags): ResolvedTargets {
   if ((f.component === undefined) !== (f.endpoint === undefined)) {
-    throw new ConfigError(f.component === undefined ? '--endpoint needs --component (or give --target NAMESPACE/COMPONENT/ENDPOINT)' : '--component needs --endpoint (or give --target NAMESPACE/COMPONENT/ENDPOINT)');
+    throw new ConfigError(
+      f.component === undefined
+        ? '--endpoint needs --component (or give --target NAMESPACE/COMPONENT/ENDPOINT)'
+        : '--component needs --endpoint (or give --target NAMESPACE/COMPONENT/ENDPOINT)',
+    );
   }
   const all: Target[] = [];
-  if (f.component !== undefined && f.endpoint !== undefined) all.push({ namespace: f.namespace, component: f.component, endpoint: f.endpoint });
+  if (f.component !== undefined && f.endpoint !== undefined)
+    all.push({ namespace: f.namespace, component: f.component, endpoint: f.endpoint });
   for (const t of f.targets) all.push(t.namespace === '' ? { ...t, namespace: f.namespace } : t);
   if (all.length === 0 && !f.allEndpoints) {
-    throw new ConfigError('no target: give --component and --endpoint, --target NAMESPACE/COMPONENT/ENDPOINT (repeatable), or --all-endpoints (see --help)');
+    throw new ConfigError(
+      'no target: give --component and --endpoint, --target NAMESPACE/COMPONENT/ENDPOINT (repeatable), or --all-endpoints (see --help)',
+    );
   }
   const namespace = f.allEndpoints || all.length === 0 ? f.namespace : all[0]!.namespace;
   const other = all.find((t) => t.namespace !== namespace);
   if (other !== undefined) {
-    throw new ConfigError(`--target ${targetPath(other)} is not in namespace ${namespace}: the targets of one process share a namespace (run one process per namespace)`);
+    throw new ConfigError(
+      `--target ${targetPath(other)} is not in namespace ${namespace}: the targets of one process share a namespace (run one process per namespace)`,
+    );
   }
   const seen = new Set<string>();
   const targets = all.filter((t) => {

@@ -25,9 +25,20 @@ export const MAX_CLIENT_REQUESTS = 1_000_000;
 function systemServerOptions() {
   return {
     namespace: namespaceOption(EXAMPLE_NAMESPACE, 'namespace of the example endpoint'),
-    component: { flag: 'component', parse: nameParser('component'), default: EXAMPLE_COMPONENT, description: 'component of the example endpoint' },
+    component: {
+      flag: 'component',
+      parse: nameParser('component'),
+      default: EXAMPLE_COMPONENT,
+      description: 'component of the example endpoint',
+    },
     endpoint: { flag: 'endpoint', parse: nameParser('endpoint'), default: EXAMPLE_ENDPOINT, description: 'name of the example endpoint' },
-    client: { flag: 'client', boolean: true, parse: parseBool, default: false as boolean, description: 'send requests to the endpoint instead of serving it' },
+    client: {
+      flag: 'client',
+      boolean: true,
+      parse: parseBool,
+      default: false as boolean,
+      description: 'send requests to the endpoint instead of serving it',
+    },
     requests: {
       flag: 'requests',
       parse: (v: unknown) => parseInteger(v, 1, MAX_CLIENT_REQUESTS),

@@ -45,7 +45,9 @@ runCommand('metrics', async () => {
     trustNats: cfg.trustNats,
   });
   if (cfg.trustNats) {
-    log.warn('--discovery-backend kubernetes: workers are believed on their NATS answers and events alone, without etcd vouching for them; any client that may publish on NATS can make one up (restrict it with NATS permissions, deploy/nats)');
+    log.warn(
+      '--discovery-backend kubernetes: workers are believed on their NATS answers and events alone, without etcd vouching for them; any client that may publish on NATS can make one up (restrict it with NATS permissions, deploy/nats)',
+    );
   }
   aggregators.attach(pipeline);
   if (server !== undefined) attachStatusPage(server, new AggregatorStatus(aggregators, pipeline.health, packageVersion()));

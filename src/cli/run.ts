@@ -36,7 +36,10 @@ export function guardProcess(command: string): void {
     });
   }
   configureLogging({ sink: { write: (line) => void (process.stderr.writable && process.stderr.write(line)) } });
-  process.on('SIGUSR1', () => process.stderr.writable && process.stderr.write(`${command}: SIGUSR1 ignored (the inspector stays closed)\n`));
+  process.on(
+    'SIGUSR1',
+    () => process.stderr.writable && process.stderr.write(`${command}: SIGUSR1 ignored (the inspector stays closed)\n`),
+  );
 }
 
 /** Runs `main`; a thrown error prints one line and exits non-zero. */

@@ -20,7 +20,10 @@ const log = getLogger('system_server');
 runCommand('system_server', async () => {
   const { values: v } = parseCommand(SYSTEM_SERVER_COMMAND);
   // Loaded once the flags are good, so that --help, --version and a bad flag answer at once.
-  const [{ connectInstrumented }, { DistributedRuntime }] = await Promise.all([import('../../instrumentation/index.ts'), import('../runtime/index.ts')]);
+  const [{ connectInstrumented }, { DistributedRuntime }] = await Promise.all([
+    import('../../instrumentation/index.ts'),
+    import('../runtime/index.ts'),
+  ]);
   const connection = connectionSettings(v);
   // the client measures nothing; the served example has automatic metrics and the status server
   const drt = v.client ? await DistributedRuntime.connect(connection) : await connectInstrumented(connection);

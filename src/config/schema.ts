@@ -121,8 +121,12 @@ export function readConfigFile(path: string, table: OptionTable): Map<string, un
       } else if (keys.some((s) => s.startsWith(`${key}.`))) {
         walk(v, key);
       } else {
-        const siblings = keys.filter((s) => s.startsWith(prefix === '' ? '' : `${prefix}.`)).map((s) => s.slice(prefix === '' ? 0 : prefix.length + 1).split('.')[0]);
-        throw new ConfigError(`config file ${path}: unknown key ${key}; known keys${prefix === '' ? '' : ` under ${prefix}`}: ${[...new Set(siblings)].join(', ')}`);
+        const siblings = keys
+          .filter((s) => s.startsWith(prefix === '' ? '' : `${prefix}.`))
+          .map((s) => s.slice(prefix === '' ? 0 : prefix.length + 1).split('.')[0]);
+        throw new ConfigError(
+          `config file ${path}: unknown key ${key}; known keys${prefix === '' ? '' : ` under ${prefix}`}: ${[...new Set(siblings)].join(', ')}`,
+        );
       }
     }
   };
@@ -159,7 +163,12 @@ export function loadOptions<S extends OptionTable>(table: S, input: LoadInput): 
   }
   let parsed: ReturnType<typeof parseArgs>;
   try {
-    parsed = parseArgs({ args: joinNegativeValues(input.argv, parseOptions), options: parseOptions, strict: true, allowPositionals: false });
+    parsed = parseArgs({
+      args: joinNegativeValues(input.argv, parseOptions),
+      options: parseOptions,
+      strict: true,
+      allowPositionals: false,
+    });
   } catch (err) {
     // node's words ("Option '-n, --name <value>' argument missing") in ours ("flag --name needs a value")
     const msg = errorMessage(err)
@@ -229,20 +238,34 @@ export function defaultText(spec: AnyOption): string {
 export function formatValue(spec: AnyOption, v: unknown): string {
   if (spec.format !== undefined) return spec.format(v);
   if (Array.isArray(v)) return v.join(',');
-  if (typeof v === 'object' && v !== null) return Object.entries(v).map(([k, x]) => `${k}=${String(x)}`).join(',');
+  if (typeof v === 'object' && v !== null)
+    return Object.entries(v)
+      .map(([k, x]) => `${k}=${String(x)}`)
+      .join(',');
   return String(v);
 }
 
 /** `--help` text: usage, then one line per option with its flag, env variables and default. */
 export function renderHelp(usage: string, about: string, table: OptionTable): string {
-  const lines = [`Usage: ${usage}`, '', about, '', 'Options (flags win over environment, environment over --config file, file over defaults):'];
+  const lines = [
+    `Usage: ${usage}`,
+    '',
+    about,
+    '',
+    'Options (flags win over environment, environment over --config file, file over defaults):',
+  ];
   lines.push('  --config FILE                  YAML config file (keys as in config/example.yaml)');
   lines.push('  -h, --help                     show this help');
   lines.push('  --version                      print the version');
   for (const [key, s] of Object.entries(table) as [string, AnyOption][]) {
     const flag = s.flag === undefined ? `(file: ${key})` : `--${s.flag}${s.boolean ? '' : ' VALUE'}`;
     const d = defaultText(s);
-    const meta = [`file: ${key}`, ...(s.env ?? []).map((e) => `env: ${e.name}`), ...(d !== '' ? [`default: ${d}`] : []), ...(s.required ? ['required'] : [])];
+    const meta = [
+      `file: ${key}`,
+      ...(s.env ?? []).map((e) => `env: ${e.name}`),
+      ...(d !== '' ? [`default: ${d}`] : []),
+      ...(s.required ? ['required'] : []),
+    ];
     lines.push(`  ${flag.padEnd(30)} ${s.description}`);
     lines.push(`  ${''.padEnd(30)} [${meta.join('; ')}]`);
   }

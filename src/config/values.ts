@@ -25,7 +25,8 @@ export function parseDuration(v: unknown): number {
     if (m) ms = Math.round(Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] ?? 's']!);
   }
   if (ms === undefined) throw new ValueError('is not a duration; use e.g. 10s, 500ms, 1m or a number of seconds');
-  if (ms > MAX_DURATION_MS) throw new ValueError(`is too long; use at most ${formatDuration(MAX_DURATION_MS)} (a number alone means seconds)`);
+  if (ms > MAX_DURATION_MS)
+    throw new ValueError(`is too long; use at most ${formatDuration(MAX_DURATION_MS)} (a number alone means seconds)`);
   return ms;
 }
 
@@ -46,8 +47,10 @@ export function parseHeaders(v: unknown): Record<string, string> {
   // nothing of the value is quoted: a header's name or value may hold a credential
   const out = parseKeyValues(v, false);
   for (const [i, [k, x]] of Object.entries(out).entries()) {
-    if (!HEADER_NAME.test(k)) throw new ValueError(`has a header name with a character no header name may have (header ${i + 1}, not shown)`);
-    if (!HEADER_VALUE.test(x)) throw new ValueError(`has a value for ${k} with a control character (a newline?), which no header may carry`);
+    if (!HEADER_NAME.test(k))
+      throw new ValueError(`has a header name with a character no header name may have (header ${i + 1}, not shown)`);
+    if (!HEADER_VALUE.test(x))
+      throw new ValueError(`has a value for ${k} with a control character (a newline?), which no header may carry`);
   }
   return out;
 }
@@ -201,12 +204,21 @@ export function parseKeyValues(v: unknown, quote = true): Record<string, string>
   for (const [i, part] of parts.entries()) {
     if (part.trim() === '') continue;
     const eq = part.indexOf('=');
-    if (eq <= 0) throw new ValueError(quote ? `has ${JSON.stringify(part.trim())}, which is not key=value` : `has an item that is not key=value (item ${i + 1} of ${parts.length}, not shown)`);
+    if (eq <= 0)
+      throw new ValueError(
+        quote
+          ? `has ${JSON.stringify(part.trim())}, which is not key=value`
+          : `has an item that is not key=value (item ${i + 1} of ${parts.length}, not shown)`,
+      );
     let value: string;
     try {
       value = decodeURIComponent(part.slice(eq + 1).trim());
     } catch {
-      throw new ValueError(quote ? `has a badly percent-encoded value for ${part.slice(0, eq).trim()}` : `has a badly percent-encoded value (item ${i + 1} of ${parts.length}, not shown)`);
+      throw new ValueError(
+        quote
+          ? `has a badly percent-encoded value for ${part.slice(0, eq).trim()}`
+          : `has a badly percent-encoded value (item ${i + 1} of ${parts.length}, not shown)`,
+      );
     }
     out[part.slice(0, eq).trim()] = value;
   }

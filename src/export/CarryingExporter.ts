@@ -13,7 +13,13 @@
  * pile of retrying requests (the Collector's exporters queue the same way).
  */
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
-import type { AggregationOption, AggregationTemporality, InstrumentType, PushMetricExporter, ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import type {
+  AggregationOption,
+  AggregationTemporality,
+  InstrumentType,
+  PushMetricExporter,
+  ResourceMetrics,
+} from '@opentelemetry/sdk-metrics';
 import { getLogger } from '../log.ts';
 import { carryInto, MAX_CARRIED_POINTS, pointCount, undelivered } from './deltaCarry.ts';
 import type { ExportHealth } from './ExportHealth.ts';
@@ -73,16 +79,24 @@ export class CarryingExporter implements PushMetricExporter {
     const points = pointCount(carry);
     if (points > MAX_CARRIED_POINTS) {
       this.health.dropped(this.label, points);
-      log.rateLimited('error', `export-drop-${this.label}`, `undelivered delta data above ${MAX_CARRIED_POINTS} points dropped`, { exporter: this.label, points });
+      log.rateLimited('error', `export-drop-${this.label}`, `undelivered delta data above ${MAX_CARRIED_POINTS} points dropped`, {
+        exporter: this.label,
+        points,
+      });
     } else if (points > 0) {
       // the carried deltas are older than anything accepted since
       this.pending = this.pending === undefined ? carry : carryInto(carry, this.pending);
     }
-    log.rateLimited('warn', `export-${this.label}`, points > 0 ? 'export failed; its deltas go with the next export' : 'export failed; the next interval sends current totals', {
-      exporter: this.label,
-      endpoint: this.endpoint,
-      error,
-    });
+    log.rateLimited(
+      'warn',
+      `export-${this.label}`,
+      points > 0 ? 'export failed; its deltas go with the next export' : 'export failed; the next interval sends current totals',
+      {
+        exporter: this.label,
+        endpoint: this.endpoint,
+        error,
+      },
+    );
   }
 
   /** Waits for the export in flight, then sends what waits (once: a failure is carried again). */

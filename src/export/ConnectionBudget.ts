@@ -6,9 +6,7 @@
  * of a header timeout. Pure: the server applies the decisions.
  */
 
-export type Admission =
-  | { admit: true; evict?: string }
-  | { admit: false; reason: 'max_connections' | 'max_connections_per_source' };
+export type Admission = { admit: true; evict?: string } | { admit: false; reason: 'max_connections' | 'max_connections_per_source' };
 
 interface Source {
   count: number;

@@ -48,7 +48,15 @@ export class ExportHealth {
   private of(exporter: ExporterName): Counts {
     let c = this.counts.get(exporter);
     if (c === undefined) {
-      c = { attempts: 0, failures: 0, droppedPoints: 0, lastSuccess: undefined, lastFailure: undefined, lastError: undefined, attrs: { exporter } };
+      c = {
+        attempts: 0,
+        failures: 0,
+        droppedPoints: 0,
+        lastSuccess: undefined,
+        lastFailure: undefined,
+        lastError: undefined,
+        attrs: { exporter },
+      };
       this.counts.set(exporter, c);
     }
     return c;
@@ -57,7 +65,9 @@ export class ExportHealth {
   /** Registers the instruments on `meter`. */
   observeWith(meter: Meter): void {
     meter
-      .createObservableCounter('dynamo_metrics_export_attempts_total', { description: 'Export attempts by exporter (a Prometheus scrape counts as one)' })
+      .createObservableCounter('dynamo_metrics_export_attempts_total', {
+        description: 'Export attempts by exporter (a Prometheus scrape counts as one)',
+      })
       .addCallback((r) => {
         for (const c of this.counts.values()) r.observe(c.attempts, c.attrs);
       });
@@ -67,17 +77,23 @@ export class ExportHealth {
         for (const c of this.counts.values()) r.observe(c.failures, c.attrs);
       });
     meter
-      .createObservableCounter('dynamo_metrics_export_dropped_points_total', { description: 'Undelivered delta data points dropped because they exceeded what is carried into the next export' })
+      .createObservableCounter('dynamo_metrics_export_dropped_points_total', {
+        description: 'Undelivered delta data points dropped because they exceeded what is carried into the next export',
+      })
       .addCallback((r) => {
         for (const c of this.counts.values()) if (c.droppedPoints > 0) r.observe(c.droppedPoints, c.attrs);
       });
     meter
-      .createObservableCounter('dynamo_metrics_http_connections_cut_total', { description: 'Connections to the /metrics server cut or refused to keep it within its limits, by reason' })
+      .createObservableCounter('dynamo_metrics_http_connections_cut_total', {
+        description: 'Connections to the /metrics server cut or refused to keep it within its limits, by reason',
+      })
       .addCallback((r) => {
         for (const [reason, n] of this.connectionsCut) r.observe(n, this.cutAttrs.get(reason));
       });
     meter
-      .createObservableGauge('dynamo_metrics_last_export_success_timestamp_seconds', { description: 'Unix time of the last successful export by exporter' })
+      .createObservableGauge('dynamo_metrics_last_export_success_timestamp_seconds', {
+        description: 'Unix time of the last successful export by exporter',
+      })
       .addCallback((r) => {
         for (const c of this.counts.values()) if (c.lastSuccess !== undefined) r.observe(c.lastSuccess, c.attrs);
       });

@@ -19,7 +19,12 @@ import { promisify } from 'node:util';
 import { gzip as gzipCb } from 'node:zlib';
 import { emptyResource } from '@opentelemetry/resources';
 import type { ResourceMetrics, ScopeMetrics } from '@opentelemetry/sdk-metrics';
-import { OPENMETRICS_EOF, serializeFragmentAsync, serializePrometheusAsync, type PrometheusSerializerOptions } from './PrometheusSerializer.ts';
+import {
+  OPENMETRICS_EOF,
+  serializeFragmentAsync,
+  serializePrometheusAsync,
+  type PrometheusSerializerOptions,
+} from './PrometheusSerializer.ts';
 import { isSnapshotScope } from './SnapshotProducer.ts';
 
 const gzip = promisify(gzipCb);
@@ -84,7 +89,10 @@ export class ExpositionCache {
   private async build(rm: ResourceMetrics, form: ExpositionForm): Promise<Exposition> {
     const fresh = rm.scopeMetrics.filter((sm) => !isSnapshotScope(sm));
     const snapshots = rm.scopeMetrics.filter(isSnapshotScope);
-    const head = await serializeFragmentAsync({ resource: rm.resource, scopeMetrics: fresh }, { ...this.opts, openMetrics: form.openMetrics });
+    const head = await serializeFragmentAsync(
+      { resource: rm.resource, scopeMetrics: fresh },
+      { ...this.opts, openMetrics: form.openMetrics },
+    );
     const parts = await Promise.all(snapshots.map((sm) => this.part(sm, form.openMetrics)));
     const seen = new Set(head.names);
     for (const part of parts) {
@@ -113,11 +121,13 @@ export class ExpositionCache {
     let p = forms.get(openMetrics);
     if (p === undefined) {
       this.partsRendered++;
-      p = serializeFragmentAsync({ resource: NO_RESOURCE, scopeMetrics: [sm] }, { ...this.opts, openMetrics, targetInfo: false }).then((f) => ({
-        text: Buffer.from(f.text),
-        names: f.names,
-        gz: undefined,
-      }));
+      p = serializeFragmentAsync({ resource: NO_RESOURCE, scopeMetrics: [sm] }, { ...this.opts, openMetrics, targetInfo: false }).then(
+        (f) => ({
+          text: Buffer.from(f.text),
+          names: f.names,
+          gz: undefined,
+        }),
+      );
       forms.set(openMetrics, p);
       const forget = forms;
       p.catch(() => forget.delete(openMetrics));

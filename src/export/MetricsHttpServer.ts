@@ -20,7 +20,12 @@ import { formatHostPort } from '../config/values.ts';
 import { getLogger } from '../log.ts';
 import { UsageError } from '../errors.ts';
 import type { ExportHealth } from './ExportHealth.ts';
-import { acceptsOpenMetrics, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, type PrometheusSerializerOptions } from './PrometheusSerializer.ts';
+import {
+  acceptsOpenMetrics,
+  OPENMETRICS_CONTENT_TYPE,
+  PROMETHEUS_CONTENT_TYPE,
+  type PrometheusSerializerOptions,
+} from './PrometheusSerializer.ts';
 import { ConnectionBudget } from './ConnectionBudget.ts';
 import { ExpositionCache } from './ExpositionCache.ts';
 import { DEFAULT_HTTP_LIMITS, DEFAULT_KEEP_ALIVE_TIMEOUT_MS, type HttpLimits } from './httpLimits.ts';

@@ -45,7 +45,10 @@ function installDiagLogger(): void {
   diagInstalled = true;
   const otelLog = getLogger('opentelemetry');
   const line = (args: unknown[]): string =>
-    args.map((a) => (typeof a === 'string' ? a : a instanceof Error ? a.message : JSON.stringify(a))).join(' ').split('\n')[0]!;
+    args
+      .map((a) => (typeof a === 'string' ? a : a instanceof Error ? a.message : JSON.stringify(a)))
+      .join(' ')
+      .split('\n')[0]!;
   diag.setLogger(
     {
       error: (...args) => otelLog.rateLimited('error', `e-${String(args[0])}`, line(args)),
@@ -139,9 +142,12 @@ export class MetricsPipeline {
     this.shutdownPromise ??= (async () => {
       const all = Promise.all([
         this.prometheusServer?.close(),
-        this.meterProvider.shutdown({ timeoutMillis: timeoutMs }).catch((err: unknown) => log.warn('exporter shutdown failed', { error: errorMessage(err) })),
+        this.meterProvider
+          .shutdown({ timeoutMillis: timeoutMs })
+          .catch((err: unknown) => log.warn('exporter shutdown failed', { error: errorMessage(err) })),
       ]);
-      if ((await settleWithin(all, timeoutMs, 'late')) === 'late') log.warn(`exporters did not finish shutting down within ${timeoutMs} ms`);
+      if ((await settleWithin(all, timeoutMs, 'late')) === 'late')
+        log.warn(`exporters did not finish shutting down within ${timeoutMs} ms`);
       if (metrics.getMeterProvider() === this.meterProvider) metrics.disable();
     })();
     return this.shutdownPromise;

@@ -6,13 +6,7 @@
  * `# EOF`), label values escaped. Pure: no I/O. Used by the pull server and the PushGateway push.
  */
 import { diag, type Attributes } from '@opentelemetry/api';
-import {
-  DataPointType,
-  type DataPoint,
-  type Histogram,
-  type MetricData,
-  type ResourceMetrics,
-} from '@opentelemetry/sdk-metrics';
+import { DataPointType, type DataPoint, type Histogram, type MetricData, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
 
 export interface PrometheusSerializerOptions {
   /** Add `otel_scope_name`/`otel_scope_version` labels. @default false */

@@ -27,7 +27,9 @@ export class PullMetricReader extends MetricReader {
       () => new CollectionError(`collection took longer than ${timeoutMs} ms`),
     );
     if (errors.length > 0) {
-      throw new CollectionError(`collection failed: ${errorMessage(errors[0])}${errors.length > 1 ? ` (and ${errors.length - 1} more)` : ''}`);
+      throw new CollectionError(
+        `collection failed: ${errorMessage(errors[0])}${errors.length > 1 ? ` (and ${errors.length - 1} more)` : ''}`,
+      );
     }
     return resourceMetrics;
   }

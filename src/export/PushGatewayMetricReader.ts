@@ -71,27 +71,38 @@ export class PushGatewayMetricReader extends MetricReader {
       const { resourceMetrics, errors } = await this.collect({ timeoutMillis: this.opts.timeoutMs });
       const partial = errors.length > 0;
       if (partial) {
-        log.rateLimited('warn', 'partial', 'part of the metrics could not be collected; pushing the rest', { error: errors[0] instanceof Error ? errors[0].message : String(errors[0]) });
+        log.rateLimited('warn', 'partial', 'part of the metrics could not be collected; pushing the rest', {
+          error: errors[0] instanceof Error ? errors[0].message : String(errors[0]),
+        });
       }
       const body = await serializePrometheusAsync(resourceMetrics, this.opts);
       const res = await this.request('PUT', body);
       if (res.status < 200 || res.status > 299) throw new Error(`PushGateway answered ${res.status} ${res.statusText}: ${res.body.trim()}`);
       if (partial) {
-        health?.failure('pushgateway', `pushed without the parts that could not be collected: ${errors[0] instanceof Error ? errors[0].message : String(errors[0])}`);
+        health?.failure(
+          'pushgateway',
+          `pushed without the parts that could not be collected: ${errors[0] instanceof Error ? errors[0].message : String(errors[0])}`,
+        );
         return false;
       }
       health?.success('pushgateway');
       return true;
     } catch (err) {
       health?.failure('pushgateway', errorMessage(err));
-      log.rateLimited('warn', 'push', 'push to the PushGateway failed; retrying next interval', { url: this.groupUrl, error: errorMessage(err) });
+      log.rateLimited('warn', 'push', 'push to the PushGateway failed; retrying next interval', {
+        url: this.groupUrl,
+        error: errorMessage(err),
+      });
       return false;
     }
   }
 
   private request(method: 'PUT' | 'DELETE', body?: string): Promise<HttpResponse> {
     const authorization = authorizationHeader(this.opts.auth ?? {}, this.urlAuthorization);
-    const headers: Record<string, string> = { ...(body !== undefined ? { 'Content-Type': PROMETHEUS_CONTENT_TYPE } : {}), ...(authorization !== undefined ? { Authorization: authorization } : {}) };
+    const headers: Record<string, string> = {
+      ...(body !== undefined ? { 'Content-Type': PROMETHEUS_CONTENT_TYPE } : {}),
+      ...(authorization !== undefined ? { Authorization: authorization } : {}),
+    };
     return send(this.groupUrl, { method, headers, body, timeoutMs: this.opts.timeoutMs, tls: this.opts.tls });
   }
 

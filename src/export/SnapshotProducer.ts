@@ -135,7 +135,8 @@ export class SnapshotProducer implements MetricProducer {
   /** The producer a reader with temporality `select` (and exponential histograms or not) should use. */
   forReader(select: TemporalitySelector, exponentialHistograms = false): MetricProducer {
     const ctx: SnapshotContext = { exponentialHistograms };
-    const wantsDelta = select(InstrumentType.COUNTER) === AggregationTemporality.DELTA || select(InstrumentType.HISTOGRAM) === AggregationTemporality.DELTA;
+    const wantsDelta =
+      select(InstrumentType.COUNTER) === AggregationTemporality.DELTA || select(InstrumentType.HISTOGRAM) === AggregationTemporality.DELTA;
     if (wantsDelta) return new DeltaView(this, select, ctx);
     return exponentialHistograms ? { collect: (options) => this.collect(options, ctx) } : this;
   }

@@ -5,7 +5,14 @@
  * carried data is bounded; past the bound it is dropped and counted. Pure.
  */
 import type { HrTime } from '@opentelemetry/api';
-import { AggregationTemporality, DataPointType, type DataPoint, type MetricData, type ResourceMetrics, type ScopeMetrics } from '@opentelemetry/sdk-metrics';
+import {
+  AggregationTemporality,
+  DataPointType,
+  type DataPoint,
+  type MetricData,
+  type ResourceMetrics,
+  type ScopeMetrics,
+} from '@opentelemetry/sdk-metrics';
 import { addValue, attributesKey, type PointValue } from './pointArithmetic.ts';
 
 /** The most data points carried from failed exports into the next one. */
@@ -16,7 +23,9 @@ const earlier = (a: HrTime, b: HrTime): HrTime => (a[0] < b[0] || (a[0] === b[0]
 function isDelta(m: MetricData): boolean {
   return (
     m.aggregationTemporality === AggregationTemporality.DELTA &&
-    (m.dataPointType === DataPointType.SUM || m.dataPointType === DataPointType.HISTOGRAM || m.dataPointType === DataPointType.EXPONENTIAL_HISTOGRAM)
+    (m.dataPointType === DataPointType.SUM ||
+      m.dataPointType === DataPointType.HISTOGRAM ||
+      m.dataPointType === DataPointType.EXPONENTIAL_HISTOGRAM)
   );
 }
 
@@ -75,5 +84,8 @@ export function pointCount(rm: ResourceMetrics): number {
 
 /** The undelivered part of a failed batch worth carrying: its delta sums and histograms. */
 export function undelivered(rm: ResourceMetrics): ResourceMetrics {
-  return { resource: rm.resource, scopeMetrics: rm.scopeMetrics.map((sm) => ({ ...sm, metrics: sm.metrics.filter(isDelta) })).filter((sm) => sm.metrics.length > 0) };
+  return {
+    resource: rm.resource,
+    scopeMetrics: rm.scopeMetrics.map((sm) => ({ ...sm, metrics: sm.metrics.filter(isDelta) })).filter((sm) => sm.metrics.length > 0),
+  };
 }

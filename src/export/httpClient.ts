@@ -60,7 +60,14 @@ export function authorizationHeader(auth: HttpAuth, fromUrl: string | undefined)
 /** One request; the body of the answer is read (at most `maxBody` characters kept). */
 export function send(
   url: string,
-  opts: { method: string; headers?: Record<string, string>; body?: string | undefined; timeoutMs: number; tls?: HttpTls | undefined; maxBody?: number },
+  opts: {
+    method: string;
+    headers?: Record<string, string>;
+    body?: string | undefined;
+    timeoutMs: number;
+    tls?: HttpTls | undefined;
+    maxBody?: number;
+  },
 ): Promise<HttpResponse> {
   const u = new URL(url);
   const tls = opts.tls ?? {};

@@ -39,4 +39,3 @@ export const DEFAULT_HTTP_LIMITS: HttpLimits = {
   writeTimeoutMs: DEFAULT_WRITE_TIMEOUT_MS,
   maxUnreadBytes: DEFAULT_MAX_UNREAD_BYTES,
 };
-

@@ -1,7 +1,16 @@
 /** The export pipeline's public surface. */
 export { MetricsPipeline, BRIDGE_METER_NAME, DEFAULT_SHUTDOWN_TIMEOUT_MS, buildResource } from './MetricsPipeline.ts';
 export type { MetricsPipelineOptions } from './MetricsPipeline.ts';
-export { serializePrometheus, serializePrometheusAsync, acceptsOpenMetrics, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, escapeLabelValue, sanitizeMetricName, sanitizeLabelName } from './PrometheusSerializer.ts';
+export {
+  serializePrometheus,
+  serializePrometheusAsync,
+  acceptsOpenMetrics,
+  OPENMETRICS_CONTENT_TYPE,
+  PROMETHEUS_CONTENT_TYPE,
+  escapeLabelValue,
+  sanitizeMetricName,
+  sanitizeLabelName,
+} from './PrometheusSerializer.ts';
 export type { PrometheusSerializerOptions } from './PrometheusSerializer.ts';
 export { MetricsHttpServer, formatHostPort } from './MetricsHttpServer.ts';
 export type { RouteHandler, MetricsHttpServerOptions } from './MetricsHttpServer.ts';
@@ -13,4 +22,12 @@ export { ExportHealth } from './ExportHealth.ts';
 export { EXPORTERS } from './exporters/index.ts';
 export type { ExporterContext, ExporterDefinition, ExporterInstance } from './exporters/index.ts';
 export { exportOptions, exportConfigFrom, loadExportConfig, EXPORTER_NAMES } from './options.ts';
-export type { ExportDefaults, ExportOptionTable, ExportConfig, ExporterName, PrometheusConfig, OtlpConfig, PushGatewayConfig } from './options.ts';
+export type {
+  ExportDefaults,
+  ExportOptionTable,
+  ExportConfig,
+  ExporterName,
+  PrometheusConfig,
+  OtlpConfig,
+  PushGatewayConfig,
+} from './options.ts';

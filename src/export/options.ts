@@ -6,7 +6,15 @@ import { hostname } from 'node:os';
 import { ConfigError, loadOptions, type LoadInput, type OptionTable, type OptionValues } from '../config/schema.ts';
 import type { HttpAuth, HttpTls } from './httpClient.ts';
 import { loadWebConfig } from './webConfig.ts';
-import { DEFAULT_HEADER_TIMEOUT_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_SOURCE, DEFAULT_MAX_UNREAD_BYTES, DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_WRITE_TIMEOUT_MS, type HttpLimits } from './httpLimits.ts';
+import {
+  DEFAULT_HEADER_TIMEOUT_MS,
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_CONNECTIONS_PER_SOURCE,
+  DEFAULT_MAX_UNREAD_BYTES,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  DEFAULT_WRITE_TIMEOUT_MS,
+  type HttpLimits,
+} from './httpLimits.ts';
 import {
   formatDuration,
   parseBool,
@@ -140,32 +148,33 @@ function parseExporters(v: unknown): ExporterName[] {
 /** The export pipeline's options; `defaults` are those of the command that uses them. */
 export function exportOptions(defaults: ExportDefaults) {
   return {
-    'exporters': {
+    exporters: {
       flag: 'exporters',
       env: [{ name: 'OTEL_METRICS_EXPORTER' }],
       parse: parseExporters,
       default: DEFAULT_EXPORTERS,
-      description: 'where metrics go: any of prometheus (pull), otlp (push), pushgateway (push), console, comma-separated; none for nothing',
+      description:
+        'where metrics go: any of prometheus (pull), otlp (push), pushgateway (push), console, comma-separated; none for nothing',
     },
-    'service_name': {
+    service_name: {
       flag: 'service-name',
       env: [{ name: 'OTEL_SERVICE_NAME' }],
       parse: (v) => parseString(v),
       default: defaults.serviceName,
       description: 'the service.name resource attribute',
     },
-    'service_namespace': {
+    service_namespace: {
       flag: 'service-namespace',
       parse: (v) => parseLabelValue(v),
       description: 'the service.namespace resource attribute (the Collector makes job = namespace/name)',
     },
-    'service_instance_id': {
+    service_instance_id: {
       flag: 'service-instance-id',
       parse: (v) => parseLabelValue(v),
       defaultDescription: 'per command (see docs/exporting.md)',
       description: 'the service.instance.id resource attribute (the Collector makes it instance)',
     },
-    'resource_attributes': {
+    resource_attributes: {
       flag: 'resource-attribute',
       multiple: true,
       mapping: true,
@@ -174,7 +183,7 @@ export function exportOptions(defaults: ExportDefaults) {
       default: {},
       description: 'extra resource attributes, key=value (repeat the flag, or comma-separate)',
     },
-    'cardinality_limit': {
+    cardinality_limit: {
       flag: 'cardinality-limit',
       parse: (v) => parseInteger(v, 1, 10_000_000),
       default: DEFAULT_CARDINALITY_LIMIT,
@@ -263,7 +272,8 @@ export function exportOptions(defaults: ExportDefaults) {
         loadWebConfig(path); // a bad file is a config error now, not at the first scrape
         return path;
       },
-      description: 'web config file in the Prometheus exporters\' format (tls_server_config, basic_auth_users with bcrypt hashes) for the /metrics server',
+      description:
+        "web config file in the Prometheus exporters' format (tls_server_config, basic_auth_users with bcrypt hashes) for the /metrics server",
     },
     'otlp.protocol': {
       flag: 'otlp-protocol',
@@ -274,10 +284,7 @@ export function exportOptions(defaults: ExportDefaults) {
     },
     'otlp.endpoint': {
       flag: 'otlp-endpoint',
-      env: [
-        { name: 'OTEL_EXPORTER_OTLP_METRICS_ENDPOINT' },
-        { name: 'OTEL_EXPORTER_OTLP_ENDPOINT', map: metricsPath },
-      ],
+      env: [{ name: 'OTEL_EXPORTER_OTLP_METRICS_ENDPOINT' }, { name: 'OTEL_EXPORTER_OTLP_ENDPOINT', map: metricsPath }],
       parse: parseHttpUrl,
       defaultDescription: `${DEFAULT_OTLP_ENDPOINT} (grpc: ${DEFAULT_OTLP_GRPC_ENDPOINT})`,
       description: 'full OTLP metrics URL (OTEL_EXPORTER_OTLP_ENDPOINT is a base URL: /v1/metrics is appended, except for grpc)',
@@ -312,7 +319,12 @@ export function exportOptions(defaults: ExportDefaults) {
     },
     'otlp.interval': {
       flag: 'otlp-interval',
-      env: [{ name: 'OTEL_METRIC_EXPORT_INTERVAL', parse: (raw: unknown) => parseDurationAtLeast(MIN_OTLP_INTERVAL_MS)(parseMillis(raw) / 1000) }],
+      env: [
+        {
+          name: 'OTEL_METRIC_EXPORT_INTERVAL',
+          parse: (raw: unknown) => parseDurationAtLeast(MIN_OTLP_INTERVAL_MS)(parseMillis(raw) / 1000),
+        },
+      ],
       parse: parseDurationAtLeast(MIN_OTLP_INTERVAL_MS),
       default: DEFAULT_OTLP_INTERVAL_MS,
       format: formatDuration,
@@ -323,7 +335,8 @@ export function exportOptions(defaults: ExportDefaults) {
       env: [{ name: 'OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION' }],
       parse: (v) => parseEnum(v, HISTOGRAM_AGGREGATIONS),
       default: DEFAULT_HISTOGRAM_AGGREGATION,
-      description: 'histograms over OTLP: explicit_bucket_histogram or base2_exponential_bucket_histogram (Prometheus pull keeps explicit buckets)',
+      description:
+        'histograms over OTLP: explicit_bucket_histogram or base2_exponential_bucket_histogram (Prometheus pull keeps explicit buckets)',
     },
     'otlp.temporality': {
       flag: 'otlp-temporality',
@@ -450,9 +463,14 @@ function pushGatewayAuth(v: OptionValues<ExportOptionTable>): HttpAuth {
   const user = v['pushgateway.username'];
   const pass = v['pushgateway.password_file'];
   const bearer = v['pushgateway.bearer_token_file'];
-  if (pass !== undefined && user === undefined) throw new ConfigError('pushgateway.password_file needs pushgateway.username (--pushgateway-username)');
-  if (bearer !== undefined && user !== undefined) throw new ConfigError('use either basic auth (pushgateway.username) or a bearer token (pushgateway.bearer_token_file) towards the PushGateway, not both');
-  if ((v['pushgateway.cert_file'] === undefined) !== (v['pushgateway.key_file'] === undefined)) throw new ConfigError('pushgateway.cert_file and pushgateway.key_file go together');
+  if (pass !== undefined && user === undefined)
+    throw new ConfigError('pushgateway.password_file needs pushgateway.username (--pushgateway-username)');
+  if (bearer !== undefined && user !== undefined)
+    throw new ConfigError(
+      'use either basic auth (pushgateway.username) or a bearer token (pushgateway.bearer_token_file) towards the PushGateway, not both',
+    );
+  if ((v['pushgateway.cert_file'] === undefined) !== (v['pushgateway.key_file'] === undefined))
+    throw new ConfigError('pushgateway.cert_file and pushgateway.key_file go together');
   return { username: user, passwordFile: pass, bearerTokenFile: bearer };
 }
 

@@ -35,7 +35,10 @@ export function createOtlpExporter(cfg: OtlpConfig): PushMetricExporter {
     temporalityPreference: TEMPORALITY[cfg.temporality],
     // the SDK's own histograms (custom metrics) follow the histogram aggregation variable as well
     ...(cfg.histogramAggregation === 'base2_exponential_bucket_histogram'
-      ? { aggregationPreference: (t: InstrumentType): AggregationOption => (t === InstrumentType.HISTOGRAM ? { type: AggregationType.EXPONENTIAL_HISTOGRAM } : { type: AggregationType.DEFAULT }) }
+      ? {
+          aggregationPreference: (t: InstrumentType): AggregationOption =>
+            t === InstrumentType.HISTOGRAM ? { type: AggregationType.EXPONENTIAL_HISTOGRAM } : { type: AggregationType.DEFAULT },
+        }
       : {}),
   };
   if (cfg.protocol === 'grpc') {
@@ -62,7 +65,10 @@ const GRPC_METHOD_PATH = '/opentelemetry.proto.collector.metrics.v1.MetricsServi
  */
 function protobufHttpExporter(config: OTLPExporterNodeConfigBase & OTLPMetricExporterOptions): PushMetricExporter {
   const http = convertLegacyHttpOptions(config, 'METRICS', 'v1/metrics', { 'Content-Type': 'application/x-protobuf' });
-  return new OTLPMetricExporterBase(createOtlpHttpExportDelegate(http, new MetricsRequestSerializer(), HTTP_COMPONENT_TYPE, MetricsExporterMetricsHelper, undefined), config);
+  return new OTLPMetricExporterBase(
+    createOtlpHttpExportDelegate(http, new MetricsRequestSerializer(), HTTP_COMPONENT_TYPE, MetricsExporterMetricsHelper, undefined),
+    config,
+  );
 }
 
 /** The OTel gRPC exporter, built as its package builds it, with our serializer (see above). */
@@ -70,7 +76,15 @@ function protobufGrpcExporter(config: OTLPGRPCExporterConfigNode & OTLPMetricExp
   const options = convertLegacyOtlpGrpcOptions(config, 'METRICS');
   const grpc = { ...options, credentials: () => withoutIpServerName(options.credentials()) };
   return new OTLPMetricExporterBase(
-    createOtlpGrpcExportDelegate(grpc, new MetricsRequestSerializer(), GRPC_COMPONENT_TYPE, MetricsExporterMetricsHelper, undefined, GRPC_SERVICE, GRPC_METHOD_PATH),
+    createOtlpGrpcExportDelegate(
+      grpc,
+      new MetricsRequestSerializer(),
+      GRPC_COMPONENT_TYPE,
+      MetricsExporterMetricsHelper,
+      undefined,
+      GRPC_SERVICE,
+      GRPC_METHOD_PATH,
+    ),
     config,
   );
 }

@@ -510,7 +510,13 @@ function writeTemporality(w: Writer, t: AggregationTemporality): void {
 }
 
 /** A Histogram or ExponentialHistogram message: its points, then its temporality. */
-function writeHistogramBody<P>(s: Session, field: number, points: P[], writePoint: (s: Session, p: P) => void, t: AggregationTemporality): void {
+function writeHistogramBody<P>(
+  s: Session,
+  field: number,
+  points: P[],
+  writePoint: (s: Session, p: P) => void,
+  t: AggregationTemporality,
+): void {
   const { w } = s;
   w.tag(field, WIRE_LEN);
   const body = w.open();
@@ -644,5 +650,6 @@ export class MetricsRequestSerializer {
     return w.finish();
   };
 
-  deserializeResponse = (data: Uint8Array): ReturnType<typeof ProtobufMetricsSerializer.deserializeResponse> => ProtobufMetricsSerializer.deserializeResponse(data);
+  deserializeResponse = (data: Uint8Array): ReturnType<typeof ProtobufMetricsSerializer.deserializeResponse> =>
+    ProtobufMetricsSerializer.deserializeResponse(data);
 }

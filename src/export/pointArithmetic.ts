@@ -43,7 +43,9 @@ function sameBounds(a: readonly number[], b: readonly number[]): boolean {
 }
 
 function sameExponentialLayout(a: ExponentialHistogram, b: ExponentialHistogram): boolean {
-  return a.scale === b.scale && a.positive.offset === b.positive.offset && a.positive.bucketCounts.length === b.positive.bucketCounts.length;
+  return (
+    a.scale === b.scale && a.positive.offset === b.positive.offset && a.positive.bucketCounts.length === b.positive.bucketCounts.length
+  );
 }
 
 /**
@@ -61,11 +63,18 @@ export function subtractValue(newer: PointValue, older: PointValue): PointValue 
       ...withoutMinMax(newer),
       ...counts,
       zeroCount: newer.zeroCount - older.zeroCount,
-      positive: { offset: newer.positive.offset, bucketCounts: combineCounts(newer.positive.bucketCounts, older.positive.bucketCounts, -1) },
+      positive: {
+        offset: newer.positive.offset,
+        bucketCounts: combineCounts(newer.positive.bucketCounts, older.positive.bucketCounts, -1),
+      },
     };
   }
   if (isExponential(older) || newer.buckets.counts.length !== older.buckets.counts.length) return undefined;
-  return { ...withoutMinMax(newer), ...counts, buckets: { boundaries: newer.buckets.boundaries, counts: combineCounts(newer.buckets.counts, older.buckets.counts, -1) } };
+  return {
+    ...withoutMinMax(newer),
+    ...counts,
+    buckets: { boundaries: newer.buckets.boundaries, counts: combineCounts(newer.buckets.counts, older.buckets.counts, -1) },
+  };
 }
 
 /** Two deltas of one series as one (`older` then `newer`): undefined when the layouts differ. */

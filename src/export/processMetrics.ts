@@ -30,7 +30,14 @@ const NS = 1e-9;
 /** Summarizes one window of Node's delay histogram (nanoseconds) in seconds; undefined for an empty window. */
 export function loopDelayOf(h: Pick<IntervalHistogram, 'count' | 'mean' | 'min' | 'max' | 'percentile'>): LoopDelay | undefined {
   if (h.count === 0) return undefined;
-  return { mean: h.mean * NS, min: h.min * NS, max: h.max * NS, p50: h.percentile(50) * NS, p90: h.percentile(90) * NS, p99: h.percentile(99) * NS };
+  return {
+    mean: h.mean * NS,
+    min: h.min * NS,
+    max: h.max * NS,
+    p50: h.percentile(50) * NS,
+    p90: h.percentile(90) * NS,
+    p99: h.percentile(99) * NS,
+  };
 }
 
 /** `Max open files` (the soft limit) from the text of `/proc/self/limits`. */
@@ -101,7 +108,10 @@ export function observeProcessMetrics(meter: Meter, version: string): void {
   const heapUsed = gauge('nodejs_heap_size_used_bytes', 'Process heap size used from Node.js in bytes.');
   const external = gauge('nodejs_external_memory_bytes', 'Node.js external memory size in bytes.');
   const nodeInfo = gauge('nodejs_version_info', 'Node.js version info.');
-  const buildInfo = gauge('dynamo_metrics_build_info', 'A metric with a constant 1 labelled by the version of dynamo-otel-metrics and of Node.js.');
+  const buildInfo = gauge(
+    'dynamo_metrics_build_info',
+    'A metric with a constant 1 labelled by the version of dynamo-otel-metrics and of Node.js.',
+  );
   meter.addBatchObservableCallback(
     (r) => {
       const usage = process.cpuUsage();
@@ -132,6 +142,26 @@ export function observeProcessMetrics(meter: Meter, version: string): void {
       r.observe(nodeInfo, 1, nodeAttrs);
       r.observe(buildInfo, 1, buildAttrs);
     },
-    [cpuUser, cpuSystem, cpu, start, rss, virtual, fds, maxFds, lag, lagMin, lagMax, lagP50, lagP90, lagP99, heapTotal, heapUsed, external, nodeInfo, buildInfo],
+    [
+      cpuUser,
+      cpuSystem,
+      cpu,
+      start,
+      rss,
+      virtual,
+      fds,
+      maxFds,
+      lag,
+      lagMin,
+      lagMax,
+      lagP50,
+      lagP90,
+      lagP99,
+      heapTotal,
+      heapUsed,
+      external,
+      nodeInfo,
+      buildInfo,
+    ],
   );
 }

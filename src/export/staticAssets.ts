@@ -88,5 +88,10 @@ export function staticRoutes(files: Readonly<Record<string, string>>, root?: str
 
 /** A JSON answer of a page's API (gzipped when asked and worth it). */
 export function jsonAnswer(value: unknown): RouteAnswer {
-  return { status: 200, headers: { ...PAGE_HEADERS, 'Content-Type': 'application/json; charset=utf-8' }, body: JSON.stringify(value), compressible: true };
+  return {
+    status: 200,
+    headers: { ...PAGE_HEADERS, 'Content-Type': 'application/json; charset=utf-8' },
+    body: JSON.stringify(value),
+    compressible: true,
+  };
 }

@@ -25,8 +25,19 @@ export const FAILURE_WINDOW_MS = 60_000;
 /** Source addresses whose failures are remembered (the oldest forgotten first). */
 export const MAX_TRACKED_SOURCES = 10_000;
 
-const CLIENT_AUTH = ['NoClientCert', 'RequestClientCert', 'RequireAnyClientCert', 'VerifyClientCertIfGiven', 'RequireAndVerifyClientCert'] as const;
-const TLS_VERSIONS: Record<string, SecureContextOptions['minVersion']> = { TLS10: 'TLSv1', TLS11: 'TLSv1.1', TLS12: 'TLSv1.2', TLS13: 'TLSv1.3' };
+const CLIENT_AUTH = [
+  'NoClientCert',
+  'RequestClientCert',
+  'RequireAnyClientCert',
+  'VerifyClientCertIfGiven',
+  'RequireAndVerifyClientCert',
+] as const;
+const TLS_VERSIONS: Record<string, SecureContextOptions['minVersion']> = {
+  TLS10: 'TLSv1',
+  TLS11: 'TLSv1.1',
+  TLS12: 'TLSv1.2',
+  TLS13: 'TLSv1.3',
+};
 
 export interface WebConfig {
   /** Options for `https.createServer`, or undefined for plain HTTP. */
@@ -36,7 +47,17 @@ export interface WebConfig {
 }
 
 const KNOWN_TOP = new Set(['tls_server_config', 'basic_auth_users', 'http_server_config']);
-const KNOWN_TLS = new Set(['cert_file', 'key_file', 'client_ca_file', 'client_auth_type', 'min_version', 'max_version', 'cipher_suites', 'curve_preferences', 'prefer_server_cipher_suites']);
+const KNOWN_TLS = new Set([
+  'cert_file',
+  'key_file',
+  'client_ca_file',
+  'client_auth_type',
+  'min_version',
+  'max_version',
+  'cipher_suites',
+  'curve_preferences',
+  'prefer_server_cipher_suites',
+]);
 
 /** Reads and checks a web config file; every problem is one `ConfigError` naming the file. */
 export function loadWebConfig(path: string): WebConfig {
@@ -70,16 +91,19 @@ export function loadWebConfig(path: string): WebConfig {
     for (const k of Object.keys(t)) if (!KNOWN_TLS.has(k)) fail(`unknown key tls_server_config.${k}`);
     tls = { cert: file('tls_server_config.cert_file', t.cert_file), key: file('tls_server_config.key_file', t.key_file) };
     const auth = (t.client_auth_type ?? (t.client_ca_file !== undefined ? 'RequireAndVerifyClientCert' : 'NoClientCert')) as string;
-    if (!(CLIENT_AUTH as readonly string[]).includes(auth)) fail(`tls_server_config.client_auth_type ${JSON.stringify(auth)} is not one of ${CLIENT_AUTH.join(', ')}`);
+    if (!(CLIENT_AUTH as readonly string[]).includes(auth))
+      fail(`tls_server_config.client_auth_type ${JSON.stringify(auth)} is not one of ${CLIENT_AUTH.join(', ')}`);
     if (auth !== 'NoClientCert') {
       tls.requestCert = true;
       tls.rejectUnauthorized = auth === 'RequireAndVerifyClientCert' || auth === 'RequireAnyClientCert';
       if (t.client_ca_file !== undefined) tls.ca = file('tls_server_config.client_ca_file', t.client_ca_file);
-      else if (auth === 'RequireAndVerifyClientCert' || auth === 'VerifyClientCertIfGiven') fail(`client_auth_type ${auth} needs client_ca_file`);
+      else if (auth === 'RequireAndVerifyClientCert' || auth === 'VerifyClientCertIfGiven')
+        fail(`client_auth_type ${auth} needs client_ca_file`);
     }
     if (t.min_version !== undefined) {
       const v = TLS_VERSIONS[String(t.min_version)];
-      if (v === undefined) fail(`tls_server_config.min_version ${JSON.stringify(t.min_version)} is not one of ${Object.keys(TLS_VERSIONS).join(', ')}`);
+      if (v === undefined)
+        fail(`tls_server_config.min_version ${JSON.stringify(t.min_version)} is not one of ${Object.keys(TLS_VERSIONS).join(', ')}`);
       tls.minVersion = v;
     } else tls.minVersion = 'TLSv1.2';
   }
@@ -91,7 +115,8 @@ export function loadWebConfig(path: string): WebConfig {
     for (const [name, hash] of Object.entries(u as Record<string, unknown>)) {
       // $2a$, $2b$ and $2y$ are what the bcrypt library here checks; $2x$ (and $2$) it cannot, so
       // they are refused now rather than answering 500 to every request
-      if (typeof hash !== 'string' || !/^\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}$/.test(hash)) fail(`basic_auth_users.${name} is not a bcrypt hash of version 2a, 2b or 2y`);
+      if (typeof hash !== 'string' || !/^\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}$/.test(hash))
+        fail(`basic_auth_users.${name} is not a bcrypt hash of version 2a, 2b or 2y`);
       users.set(name, hash as string);
     }
   }

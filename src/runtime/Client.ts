@@ -3,7 +3,15 @@
  * (round robin) or a chosen instance. Requests to an instance that deregisters fail at once.
  */
 import { toBytes, type ResponseChunk } from './codec.ts';
-import { CancelledError, NoInstancesError, NoRespondersError, InstanceGoneError, RemoteError, RequestTimeoutError, ShutdownError } from './errors.ts';
+import {
+  CancelledError,
+  NoInstancesError,
+  NoRespondersError,
+  InstanceGoneError,
+  RemoteError,
+  RequestTimeoutError,
+  ShutdownError,
+} from './errors.ts';
 import type { Instance, InstanceDiscovery } from './InstanceDiscovery.ts';
 import type { ClientErrorType, ClientObserver, EndpointIdentity } from './observer.ts';
 import { ResponseStream, type ResponseRouter, type Reroute } from './ResponseRouter.ts';

@@ -294,7 +294,10 @@ export class DistributedRuntime extends EventEmitter<DistributedRuntimeEvents> i
           await withTimeout(server.register(this.etcd, this.lease.idString), REREGISTER_ATTEMPT_TIMEOUT_MS);
           pending.delete(server);
         } catch (err) {
-          log.rateLimited('warn', 'reregister', 'cannot re-register an endpoint yet; retrying', { subject: server.subject, error: errorMessage(err) });
+          log.rateLimited('warn', 'reregister', 'cannot re-register an endpoint yet; retrying', {
+            subject: server.subject,
+            error: errorMessage(err),
+          });
         }
       }
       if (pending.size > 0) await sleep(REREGISTER_RETRY_MS);
@@ -438,7 +441,10 @@ export function discoveryLayoutsFromEnv(env: NodeJS.ProcessEnv): DiscoveryLayout
   const raw = env.DYN_DISCOVERY_LAYOUTS?.trim();
   if (raw === undefined || raw === '') return [...DEFAULT_DISCOVERY_LAYOUTS];
   const out: DiscoveryLayout[] = [];
-  for (const part of raw.split(',').map((s) => s.trim()).filter((s) => s !== '')) {
+  for (const part of raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')) {
     if (!(DISCOVERY_LAYOUTS as readonly string[]).includes(part)) {
       throw new UsageError(`DYN_DISCOVERY_LAYOUTS: unknown layout ${JSON.stringify(part)} (use instances, v1 or both, comma-separated)`);
     }

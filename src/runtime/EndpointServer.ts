@@ -145,7 +145,8 @@ export class EndpointServer {
     // a retried registration finds some keys ours already; any other holder is a conflict
     for (const r of regs) {
       const put = await etcd.if(r.key, 'Version', '==', 0).then(etcd.put(r.key).value(r.value).lease(leaseId)).commit();
-      if (!put.succeeded && (await etcd.get(r.key).string()) !== r.value) throw new RegistrationConflictError(`etcd key ${r.key} already holds another instance`);
+      if (!put.succeeded && (await etcd.get(r.key).string()) !== r.value)
+        throw new RegistrationConflictError(`etcd key ${r.key} already holds another instance`);
     }
   }
 
@@ -227,7 +228,10 @@ export class EndpointServer {
       }
       if (cancel.signal.aborted) {
         cancelled = true; // the client went away while the handler ran: nobody to answer
-        if (isAsyncIterable(result) && !(result instanceof Uint8Array)) void result[Symbol.asyncIterator]().return?.()?.catch(() => undefined);
+        if (isAsyncIterable(result) && !(result instanceof Uint8Array))
+          void result[Symbol.asyncIterator]()
+            .return?.()
+            ?.catch(() => undefined);
         return;
       }
       if (!isAsyncIterable(result) || result instanceof Uint8Array) {

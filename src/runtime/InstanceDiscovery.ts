@@ -48,7 +48,11 @@ export function parseInstance(key: string, value: Buffer | Uint8Array | string):
     if ('type' in v && v.type !== 'Endpoint') return undefined;
     const id = v.instance_id;
     if ((typeof id !== 'bigint' && typeof id !== 'number') || BigInt(id) !== idFromKey) return undefined;
-    for (const [field, fromKey] of [['namespace', m[1]], ['component', m[2]], ['endpoint', m[3]]] as const) {
+    for (const [field, fromKey] of [
+      ['namespace', m[1]],
+      ['component', m[2]],
+      ['endpoint', m[3]],
+    ] as const) {
       if (field in v && v[field] !== fromKey) return undefined;
     }
     const transport = v.transport;
@@ -118,7 +122,8 @@ export class InstanceDiscovery extends EventEmitter<InstanceDiscoveryEvents> {
       this.refreshing ??
       this.resync().then(
         () => undefined,
-        (err: Error) => void log.rateLimited('warn', `refresh-${this.prefix}`, 'cannot re-list instances', { prefix: this.prefix, error: err.message }),
+        (err: Error) =>
+          void log.rateLimited('warn', `refresh-${this.prefix}`, 'cannot re-list instances', { prefix: this.prefix, error: err.message }),
       );
     this.refreshing = running;
     void running.finally(() => {
@@ -136,7 +141,11 @@ export class InstanceDiscovery extends EventEmitter<InstanceDiscoveryEvents> {
     const revision = await this.resync();
     if (this.closed) return;
     for (const prefix of this.prefixes) {
-      const w = await this.etcd.watch().prefix(prefix).startRevision(String(revision + 1n)).create();
+      const w = await this.etcd
+        .watch()
+        .prefix(prefix)
+        .startRevision(String(revision + 1n))
+        .create();
       if (this.closed) {
         await w.cancel().catch(() => undefined);
         return;
@@ -150,7 +159,9 @@ export class InstanceDiscovery extends EventEmitter<InstanceDiscoveryEvents> {
       w.on('connected', () => {
         if (!this.disconnected) return;
         this.disconnected = false;
-        this.resync().catch((err: Error) => log.warn('cannot re-list instances after reconnecting', { prefix: this.prefix, error: err.message }));
+        this.resync().catch((err: Error) =>
+          log.warn('cannot re-list instances after reconnecting', { prefix: this.prefix, error: err.message }),
+        );
       });
       w.on('error', (err: Error) => log.rateLimited('warn', `watch-${prefix}`, 'etcd watch error', { prefix, error: err.message }));
     }

@@ -146,7 +146,17 @@ export class LeaseKeepAlive {
     const shard = this.shards[this.nextShard]!;
     this.nextShard = (this.nextShard + 1) % this.shards.length;
     shard.leases++;
-    this.entries.set(key, { id: key, ttlMs, onLost, dueAt: now + ttlMs * KEEPALIVE_FRACTION_OF_TTL, renewedAt: now, confirmedAt: now, sentAt: now, awaiting: false, shard });
+    this.entries.set(key, {
+      id: key,
+      ttlMs,
+      onLost,
+      dueAt: now + ttlMs * KEEPALIVE_FRACTION_OF_TTL,
+      renewedAt: now,
+      confirmedAt: now,
+      sentAt: now,
+      awaiting: false,
+      shard,
+    });
     if (this.timer === undefined) {
       this.timer = setInterval(() => this.safeTick(), KEEPALIVE_TICK_MS);
     }
@@ -197,7 +207,10 @@ export class LeaseKeepAlive {
     let shortestTtl = Infinity;
     for (const e of this.entries.values()) {
       if (now - e.renewedAt > KEEPALIVE_LOST_AFTER_TTLS * e.ttlMs) {
-        this.lose(e, new LeaseLostError(`lease ${e.id} had no renewal for ${KEEPALIVE_LOST_AFTER_TTLS} TTLs (etcd unreachable); it has expired`));
+        this.lose(
+          e,
+          new LeaseLostError(`lease ${e.id} had no renewal for ${KEEPALIVE_LOST_AFTER_TTLS} TTLs (etcd unreachable); it has expired`),
+        );
       } else if (e.ttlMs < shortestTtl) {
         shortestTtl = e.ttlMs;
       }
@@ -212,7 +225,9 @@ export class LeaseKeepAlive {
         continue;
       }
       if (sh.stream !== undefined && sh.outstanding > 0 && now - sh.progressAt > shortestTtl) {
-        log.rateLimited('warn', 'keepalive-stall', 'a lease keepalive stream stopped answering; opening a new one', { unanswered: sh.outstanding });
+        log.rateLimited('warn', 'keepalive-stall', 'a lease keepalive stream stopped answering; opening a new one', {
+          unanswered: sh.outstanding,
+        });
         this.dropStream(sh);
         sh.replacing = true;
       }
@@ -272,7 +287,9 @@ export class LeaseKeepAlive {
         if (CLIENT_CLOSED.test(errorMessage(err))) {
           // the owner closed the client under live leases: nothing can renew them any more, and
           // retrying for ever would keep the process alive (the etcd3 trap this module avoids)
-          log.rateLimited('warn', 'keepalive-closed', 'the etcd client was closed with leases still kept alive; stopping their keepalive', { leases: this.entries.size });
+          log.rateLimited('warn', 'keepalive-closed', 'the etcd client was closed with leases still kept alive; stopping their keepalive', {
+            leases: this.entries.size,
+          });
           this.close();
           return;
         }
@@ -300,7 +317,8 @@ export class LeaseKeepAlive {
 
   private failed(sh: Shard, stream: KeepAliveStream, err: Error): void {
     if (stream !== sh.stream) return;
-    if (sh.leases > 0) log.rateLimited('warn', 'keepalive-error', 'a lease keepalive stream failed; opening a new one', { error: errorMessage(err) });
+    if (sh.leases > 0)
+      log.rateLimited('warn', 'keepalive-error', 'a lease keepalive stream failed; opening a new one', { error: errorMessage(err) });
     this.dropStream(sh);
     sh.replacing = true;
     sh.retryAt = this.now() + KEEPALIVE_STREAM_RETRY_MS;

@@ -52,7 +52,10 @@ export class PrimaryLease extends EventEmitter<PrimaryLeaseEvents> {
       const { lease, id } = await grantLease(etcd, {
         ttlSeconds,
         deadlineMs: timeoutMs,
-        unreachable: (last) => unreachable(last === undefined || /timed out|timeout/i.test(errorMessage(last)) ? `within ${timeoutMs} ms` : `(${shortReason(last)})`),
+        unreachable: (last) =>
+          unreachable(
+            last === undefined || /timed out|timeout/i.test(errorMessage(last)) ? `within ${timeoutMs} ms` : `(${shortReason(last)})`,
+          ),
       });
       return new PrimaryLease(etcd, ttlSeconds, lease, id);
     } catch (err) {

@@ -7,7 +7,15 @@
  */
 import { createInbox, headers as natsHeaders, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { CANCEL_HEADER, ResponseChunk, decodeFrame } from './codec.ts';
-import { CancelledError, DynamoError, InstanceGoneError, NoRespondersError, RemoteError, RequestTimeoutError, ShutdownError } from './errors.ts';
+import {
+  CancelledError,
+  DynamoError,
+  InstanceGoneError,
+  NoRespondersError,
+  RemoteError,
+  RequestTimeoutError,
+  ShutdownError,
+} from './errors.ts';
 import { errorMessage } from '../errors.ts';
 
 /** How long a request may wait for its first or next frame. */

@@ -121,10 +121,7 @@ export function splitUrlCredentials(urls: string[]): { servers: string[]; user?:
 }
 
 /** Connects to NATS; reconnects forever afterwards. Throws `NatsUnavailableError` at start. */
-export async function connectNats(
-  opts: NatsOptions,
-  connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT_MS,
-): Promise<NatsConnection> {
+export async function connectNats(opts: NatsOptions, connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT_MS): Promise<NatsConnection> {
   // credentials in a server URL (`nats://user:pass@host:4222`, `nats://token@host`) are used as
   // the NATS client does not use them itself, and never travel or print as part of the URL
   const { servers, user, pass, token } = splitUrlCredentials(opts.servers);
@@ -153,9 +150,7 @@ export async function connectNats(
     try {
       creds = readFileSync(opts.credentialsFile);
     } catch (err) {
-      throw new NatsUnavailableError(
-        `cannot read NATS credentials file ${opts.credentialsFile}: ${errorMessage(err)}`,
-      );
+      throw new NatsUnavailableError(`cannot read NATS credentials file ${opts.credentialsFile}: ${errorMessage(err)}`);
     }
     co.authenticator = credsAuthenticator(creds);
   }
@@ -191,7 +186,9 @@ function natsTls(opts: NatsOptions): NodeConnectionOptions['tls'] {
   const wantsTls = opts.servers.some((s) => /^tls:\/\//i.test(s));
   if (!wantsTls && opts.tlsCa === undefined && opts.tlsCert === undefined && opts.tlsKey === undefined) return undefined;
   if ((opts.tlsCert === undefined) !== (opts.tlsKey === undefined)) {
-    throw new NatsUnavailableError('NATS client TLS needs both a certificate (NATS_CERT, --nats-tls-cert) and its key (NATS_KEY, --nats-tls-key)');
+    throw new NatsUnavailableError(
+      'NATS client TLS needs both a certificate (NATS_CERT, --nats-tls-cert) and its key (NATS_KEY, --nats-tls-key)',
+    );
   }
   const fail = (message: string): Error => new NatsUnavailableError(message);
   const tls: NonNullable<NodeConnectionOptions['tls']> = {};
@@ -232,8 +229,11 @@ export function createEtcdClient(opts: EtcdOptions, connectTimeoutMs = DEFAULT_C
     const fail = (message: string): Error => new EtcdUnavailableError(message);
     co.credentials = {
       // without a CA of its own, the system's roots (grpc-js's default)
-      rootCertificate: opts.caFile !== undefined ? readPem(opts.caFile, 'etcd CA certificate (ETCD_AUTH_CA)', fail) : (undefined as unknown as Buffer),
-      ...(opts.certFile !== undefined ? { certChain: readPem(opts.certFile, 'etcd client certificate (ETCD_AUTH_CLIENT_CERT)', fail) } : {}),
+      rootCertificate:
+        opts.caFile !== undefined ? readPem(opts.caFile, 'etcd CA certificate (ETCD_AUTH_CA)', fail) : (undefined as unknown as Buffer),
+      ...(opts.certFile !== undefined
+        ? { certChain: readPem(opts.certFile, 'etcd client certificate (ETCD_AUTH_CLIENT_CERT)', fail) }
+        : {}),
       ...(opts.keyFile !== undefined ? { privateKey: readPem(opts.keyFile, 'etcd client key (ETCD_AUTH_CLIENT_KEY)', fail) } : {}),
     };
   }

@@ -11,9 +11,7 @@ export class InvalidNameError extends DynamoError {
     readonly kind: string,
     readonly value: unknown,
   ) {
-    super(
-      `invalid ${kind} name ${JSON.stringify(value)}: use one or more of [a-zA-Z0-9_-]`,
-    );
+    super(`invalid ${kind} name ${JSON.stringify(value)}: use one or more of [a-zA-Z0-9_-]`);
   }
 }
 

@@ -19,7 +19,16 @@ export interface ForwardPassMetrics {
   dataParallelRank?: number | null;
 }
 
-export type FpmRejectReason = 'not_an_object' | 'missing_field' | 'wrong_type' | 'not_integer' | 'inconsistent' | 'negative' | 'not_finite' | 'out_of_range' | 'unknown_form';
+export type FpmRejectReason =
+  | 'not_an_object'
+  | 'missing_field'
+  | 'wrong_type'
+  | 'not_integer'
+  | 'inconsistent'
+  | 'negative'
+  | 'not_finite'
+  | 'out_of_range'
+  | 'unknown_form';
 
 export type FpmResult = { ok: true; value: ForwardPassMetrics } | { ok: false; reason: FpmRejectReason; detail: string };
 
@@ -70,7 +79,8 @@ function rank(o: Obj): number | null | undefined {
   if (!('data_parallel_rank' in o)) return undefined;
   const v = o.data_parallel_rank;
   if (v === null) return null;
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new Reject('wrong_type', 'data_parallel_rank is not a non-negative integer or null');
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)
+    throw new Reject('wrong_type', 'data_parallel_rank is not a non-negative integer or null');
   return v;
 }
 
@@ -115,7 +125,8 @@ function nested(o: Obj): ForwardPassMetrics {
 
 /** Active above total cannot happen on a real worker. */
 function consistent(m: ForwardPassMetrics): ForwardPassMetrics {
-  if (m.kvTotalBlocks !== undefined && m.kvActiveBlocks > m.kvTotalBlocks) throw new Reject('inconsistent', 'kv_active_blocks is above kv_total_blocks');
+  if (m.kvTotalBlocks !== undefined && m.kvActiveBlocks > m.kvTotalBlocks)
+    throw new Reject('inconsistent', 'kv_active_blocks is above kv_total_blocks');
   if (m.requestActiveSlots !== undefined && m.requestTotalSlots !== undefined && m.requestActiveSlots > m.requestTotalSlots) {
     throw new Reject('inconsistent', 'request_active_slots is above request_total_slots');
   }
@@ -125,7 +136,12 @@ function consistent(m: ForwardPassMetrics): ForwardPassMetrics {
 /** Decodes one endpoint's `data`; never throws. */
 export function decodeForwardPassMetrics(data: unknown): FpmResult {
   try {
-    if (!isObj(data)) return { ok: false, reason: data === null || data === undefined ? 'missing_field' : 'not_an_object', detail: 'data is not an object' };
+    if (!isObj(data))
+      return {
+        ok: false,
+        reason: data === null || data === undefined ? 'missing_field' : 'not_an_object',
+        detail: 'data is not an object',
+      };
     if ('engine_load_metrics' in data) {
       const inner = data.engine_load_metrics;
       if (!isObj(inner)) throw new Reject('wrong_type', 'engine_load_metrics is not an object');

@@ -64,7 +64,15 @@ export {
 export { parseJson, stringifyJson, encodeJson } from './json.ts';
 export type { JsonValue } from './json.ts';
 export { ENDPOINT_ERROR_TYPES, NOOP_OBSERVER } from './observer.ts';
-export type { EndpointErrorType, EndpointIdentity, EndpointObserver, EndpointObserverFactory, EndpointStatsSource, ObservedRuntime, RuntimeInstrumentation } from './observer.ts';
+export type {
+  EndpointErrorType,
+  EndpointIdentity,
+  EndpointObserver,
+  EndpointObserverFactory,
+  EndpointStatsSource,
+  ObservedRuntime,
+  RuntimeInstrumentation,
+} from './observer.ts';
 export { decodeForwardPassMetrics } from './forwardPassMetrics.ts';
 export type { ForwardPassMetrics, FpmRejectReason, FpmResult } from './forwardPassMetrics.ts';
 export { NOOP_METRICS_FACTORY } from './metricsFactory.ts';

@@ -52,7 +52,11 @@ export interface OutgoingPart {
  * The messages that carry `body` under `maxPayload` (pure but for the gzip, which runs off the
  * event loop): the body itself when it fits, else gzipped, else gzipped parts.
  */
-export async function splitLarge(body: Uint8Array, maxPayload: number, messageId: string = randomUUID()): Promise<{ form: LargeForm; parts: OutgoingPart[] }> {
+export async function splitLarge(
+  body: Uint8Array,
+  maxPayload: number,
+  messageId: string = randomUUID(),
+): Promise<{ form: LargeForm; parts: OutgoingPart[] }> {
   if (body.length <= maxPayload) return { form: 'plain', parts: [{ data: body, headers: undefined }] };
   const gz = new Uint8Array(await gzip(body, { level: LARGE_MESSAGE_GZIP_LEVEL }));
   const room = maxPayload - PART_HEADER_ROOM_BYTES;
@@ -142,7 +146,8 @@ export class MessageAssembler {
     if (id === undefined || id === '') return gz ? this.gunzip(data) : data;
     const part = Number(header?.(HEADER_PART));
     const parts = Number(header?.(HEADER_PARTS));
-    if (!Number.isInteger(part) || !Number.isInteger(parts) || parts < 1 || parts > MAX_PARTS || part < 0 || part >= parts) return this.drop('bad_part_headers');
+    if (!Number.isInteger(part) || !Number.isInteger(parts) || parts < 1 || parts > MAX_PARTS || part < 0 || part >= parts)
+      return this.drop('bad_part_headers');
     let p = this.pending.get(id);
     if (p === undefined) {
       if (this.pending.size >= this.maxAssembling) {

@@ -109,7 +109,8 @@ export async function grantLease(etcd: Etcd3, opts: GrantOptions): Promise<{ lea
     }
     if (isFatalGrantError(lastError)) throw lastError;
     // a wrong address at start-up is reported at once, not after the deadline
-    if (q.lastGrantAt === 0 && NOBODY_THERE.test(String((lastError as Error | undefined)?.message ?? lastError))) throw opts.unreachable(lastError);
+    if (q.lastGrantAt === 0 && NOBODY_THERE.test(String((lastError as Error | undefined)?.message ?? lastError)))
+      throw opts.unreachable(lastError);
     // etcd is reachable while it grants to anyone on this client: keep going until it stops
     const progressAt = Math.max(started, q.lastGrantAt);
     if (Date.now() - progressAt >= opts.deadlineMs || opts.cancelled?.() === true) throw opts.unreachable(lastError);

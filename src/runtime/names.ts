@@ -22,7 +22,10 @@ export function validateName(kind: NameKind, name: string): string {
 
 /** Dynamo's slug: lowercase, chars outside `[a-z0-9_-]` become `_`, leading `_` stripped. */
 export function slug(s: string): string {
-  return s.toLowerCase().replace(/[^a-z0-9_-]/g, '_').replace(/^_+/, '');
+  return s
+    .toLowerCase()
+    .replace(/[^a-z0-9_-]/g, '_')
+    .replace(/^_+/, '');
 }
 
 /** The NATS micro service name of a component: `slug(ns + "_" + comp)`. */

@@ -53,9 +53,26 @@ export interface EndpointObserver {
 export type EndpointObserverFactory = (id: EndpointIdentity) => EndpointObserver;
 
 /** Why a client request failed (docs/metrics.md §1, "Client side"). */
-export type ClientErrorType = 'timeout' | 'instance_gone' | 'no_responders' | 'no_instances' | 'remote_error' | 'cancelled' | 'shutdown' | 'other';
+export type ClientErrorType =
+  | 'timeout'
+  | 'instance_gone'
+  | 'no_responders'
+  | 'no_instances'
+  | 'remote_error'
+  | 'cancelled'
+  | 'shutdown'
+  | 'other';
 
-export const CLIENT_ERROR_TYPES: readonly ClientErrorType[] = ['timeout', 'instance_gone', 'no_responders', 'no_instances', 'remote_error', 'cancelled', 'shutdown', 'other'];
+export const CLIENT_ERROR_TYPES: readonly ClientErrorType[] = [
+  'timeout',
+  'instance_gone',
+  'no_responders',
+  'no_instances',
+  'remote_error',
+  'cancelled',
+  'shutdown',
+  'other',
+];
 
 /** What a client of one endpoint reports, one observer per endpoint. */
 export interface ClientObserver {

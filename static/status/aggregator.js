@@ -16,7 +16,15 @@ const COLUMNS = [
 ];
 const PAGE_ROWS = 100;
 // the target shown (a path from the targets list; the first when unset), kept in the address as #target=
-const state = { sort: 'worker_id', order: 'asc', offset: 0, worker: '', matched: 0, pollMs: 1000, target: new URLSearchParams(location.hash.slice(1)).get('target') ?? '' };
+const state = {
+  sort: 'worker_id',
+  order: 'asc',
+  offset: 0,
+  worker: '',
+  matched: 0,
+  pollMs: 1000,
+  target: new URLSearchParams(location.hash.slice(1)).get('target') ?? '',
+};
 let poller;
 
 function header() {
@@ -26,7 +34,11 @@ function header() {
       const sorted = state.sort === key;
       return el(
         'th',
-        { class: key === 'worker_id' ? '' : 'num', 'aria-sort': sorted ? (state.order === 'asc' ? 'ascending' : 'descending') : 'none', 'data-col': key },
+        {
+          class: key === 'worker_id' ? '' : 'num',
+          'aria-sort': sorted ? (state.order === 'asc' ? 'ascending' : 'descending') : 'none',
+          'data-col': key,
+        },
         el('button', { type: 'button', onclick: () => sortBy(key) }, label, sorted ? (state.order === 'asc' ? ' ▲' : ' ▼') : ''),
       );
     }),
@@ -81,14 +93,16 @@ function targets(s) {
       el('td', { class: t.view_current ? 'ok' : 'muted', text: t.view_current ? 'yes' : 'no' }),
     ),
   );
-  if (rows.length === 0) rows.push(el('tr', {}, el('td', { colspan: 6, class: 'muted', text: 'no endpoint registered in the namespace yet' })));
+  if (rows.length === 0)
+    rows.push(el('tr', {}, el('td', { colspan: 6, class: 'muted', text: 'no endpoint registered in the namespace yet' })));
   fill('targets-body', ...rows);
 }
 
 function render(s) {
   state.pollMs = s.poll_interval_ms;
   state.matched = s.workers.matched;
-  if (state.offset > 0 && state.offset >= s.workers.matched) state.offset = Math.max(0, (Math.ceil(s.workers.matched / PAGE_ROWS) - 1) * PAGE_ROWS);
+  if (state.offset > 0 && state.offset >= s.workers.matched)
+    state.offset = Math.max(0, (Math.ceil(s.workers.matched / PAGE_ROWS) - 1) * PAGE_ROWS);
   // what the numbers belong to (tests compare them with /metrics of the same cycle)
   document.body.dataset.cycle = String(s.cycle.count);
   document.body.dataset.events = String(s.events.accepted);
@@ -102,7 +116,10 @@ function render(s) {
   text('version', `version ${s.version}`);
   const vp = document.getElementById('view-problem');
   vp.hidden = s.view_problem === null && s.role === 'leader';
-  vp.textContent = s.view_problem !== null ? `Worker stats are not exported right now: ${s.view_problem}` : 'Standby: another instance leads this target; this one only counts hit-rate events.';
+  vp.textContent =
+    s.view_problem !== null
+      ? `Worker stats are not exported right now: ${s.view_problem}`
+      : 'Standby: another instance leads this target; this one only counts hit-rate events.';
 
   text('c-workers', fmt(s.workers.total));
   text('c-missing', s.workers.missing > 0 ? `${fmt(s.workers.missing)} missed the last cycle` : 'all answered');
@@ -126,10 +143,24 @@ function render(s) {
   fill('exporters-body', ...exporterRows(s.exporters, s.now));
   fill('published-body', ...countRows(s.aggregates_published, 'none yet'));
   const rej = [];
-  const labels = { stats: 'stats replies', events: 'hit-rate events', workers_dropped: 'workers dropped', http_connections_cut: 'HTTP connections cut', publish_failures: 'aggregates not published' };
+  const labels = {
+    stats: 'stats replies',
+    events: 'hit-rate events',
+    workers_dropped: 'workers dropped',
+    http_connections_cut: 'HTTP connections cut',
+    publish_failures: 'aggregates not published',
+  };
   for (const [what, counts] of Object.entries(s.rejections)) {
     for (const [reason, n] of Object.entries(counts).sort((a, b) => b[1] - a[1])) {
-      rej.push(el('tr', { 'data-what': what, 'data-reason': reason }, el('td', { text: labels[what] ?? what }), el('td', { text: reason }), el('td', { class: 'num', 'data-value': n, text: fmt(n) })));
+      rej.push(
+        el(
+          'tr',
+          { 'data-what': what, 'data-reason': reason },
+          el('td', { text: labels[what] ?? what }),
+          el('td', { text: reason }),
+          el('td', { class: 'num', 'data-value': n, text: fmt(n) }),
+        ),
+      );
     }
   }
   fill('rejections-body', ...(rej.length > 0 ? rej : [el('tr', {}, el('td', { colspan: 3, class: 'muted', text: 'nothing rejected' }))]));
@@ -166,11 +197,23 @@ function workers(s) {
       ...COLUMNS.map(([key]) => {
         const v = r[key];
         const shown = key === 'worker_id' ? v : key.endsWith('_percent') ? fmt(v, 1) : fmt(v);
-        return el('td', { class: key === 'worker_id' ? 'mono' : 'num', 'data-col': key, 'data-value': v === null ? '' : String(v), text: shown });
+        return el('td', {
+          class: key === 'worker_id' ? 'mono' : 'num',
+          'data-col': key,
+          'data-value': v === null ? '' : String(v),
+          text: shown,
+        });
       }),
     ),
   );
-  if (rows.length === 0) rows.push(el('tr', {}, el('td', { colspan: COLUMNS.length, class: 'muted', text: s.role === 'leader' ? 'no workers found' : 'standby: no view' })));
+  if (rows.length === 0)
+    rows.push(
+      el(
+        'tr',
+        {},
+        el('td', { colspan: COLUMNS.length, class: 'muted', text: s.role === 'leader' ? 'no workers found' : 'standby: no view' }),
+      ),
+    );
   fill('workers-body', ...rows);
   const pages = Math.max(1, Math.ceil(s.workers.matched / PAGE_ROWS));
   const page = Math.floor(state.offset / PAGE_ROWS) + 1;

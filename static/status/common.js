@@ -138,11 +138,19 @@ export function timeChart(svgEl, { series, band = [], yMax, unit = '', spanSecon
     parts.push(svg('text', { x: L - 6, y: y(v) + 4, class: 'axis', 'text-anchor': 'end' }, `${fmt(v, v < 10 ? 1 : 0)}${unit}`));
   }
   for (const m of [spanSeconds, spanSeconds / 2, 0]) {
-    parts.push(svg('text', { x: x(now - m), y: H - 6, class: 'axis', 'text-anchor': m === spanSeconds ? 'start' : m === 0 ? 'end' : 'middle' }, m === 0 ? 'now' : `−${fmtSpan(m)}`));
+    parts.push(
+      svg(
+        'text',
+        { x: x(now - m), y: H - 6, class: 'axis', 'text-anchor': m === spanSeconds ? 'start' : m === 0 ? 'end' : 'middle' },
+        m === 0 ? 'now' : `−${fmtSpan(m)}`,
+      ),
+    );
   }
   const visible = band.filter((b) => b.t >= t0);
   if (visible.length > 1) {
-    const d = visible.map((b) => `${x(b.t).toFixed(1)},${y(Math.max(0, b.lo)).toFixed(1)}`).concat(visible.reverse().map((b) => `${x(b.t).toFixed(1)},${y(b.hi).toFixed(1)}`));
+    const d = visible
+      .map((b) => `${x(b.t).toFixed(1)},${y(Math.max(0, b.lo)).toFixed(1)}`)
+      .concat(visible.reverse().map((b) => `${x(b.t).toFixed(1)},${y(b.hi).toFixed(1)}`));
     parts.push(svg('polygon', { points: d.join(' '), class: 'band' }));
   }
   for (const s of series) {
@@ -150,7 +158,8 @@ export function timeChart(svgEl, { series, band = [], yMax, unit = '', spanSecon
     let run = [];
     const flush = () => {
       if (run.length > 1) parts.push(svg('polyline', { points: run.join(' '), class: `line ${s.cls}` }));
-      else if (run.length === 1) parts.push(svg('circle', { cx: run[0].split(',')[0], cy: run[0].split(',')[1], r: 2, class: `dot ${s.cls}` }));
+      else if (run.length === 1)
+        parts.push(svg('circle', { cx: run[0].split(',')[0], cy: run[0].split(',')[1], r: 2, class: `dot ${s.cls}` }));
       run = [];
     };
     for (const [t, v] of s.points) {

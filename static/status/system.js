@@ -44,11 +44,17 @@ function render(s) {
       el('td', { class: 'num', 'data-col': 'response_bytes', 'data-value': e.response_bytes, text: fmt(e.response_bytes) }),
     );
   });
-  fill('endpoints-body', ...(rows.length > 0 ? rows : [el('tr', {}, el('td', { colspan: 8, class: 'muted', text: 'no endpoint has been served yet' }))]));
+  fill(
+    'endpoints-body',
+    ...(rows.length > 0 ? rows : [el('tr', {}, el('td', { colspan: 8, class: 'muted', text: 'no endpoint has been served yet' }))]),
+  );
   const omitted = document.getElementById('omitted');
   omitted.hidden = s.endpoints_omitted === 0;
   omitted.textContent = `${fmt(s.endpoints_omitted)} more endpoints not listed`;
   fill('exporters-body', ...exporterRows(s.exporters, s.now));
 }
 
-poll(async () => render(await getJson('api/status')), () => REFRESH_MS);
+poll(
+  async () => render(await getJson('api/status')),
+  () => REFRESH_MS,
+);

@@ -11,7 +11,11 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /** A reply as nats.js services (and MicroService) write it. */
-function canonical(endpoints: { subject: string; data: unknown; name?: string }[], metadata: Record<string, string> = {}, id = 'Jkj1psZCgDmq15xwpMWFXf'): string {
+function canonical(
+  endpoints: { subject: string; data: unknown; name?: string }[],
+  metadata: Record<string, string> = {},
+  id = 'Jkj1psZCgDmq15xwpMWFXf',
+): string {
   return stringifyJson({
     type: 'io.nats.micro.v1.stats_response',
     name: SERVICE,
@@ -34,7 +38,16 @@ function canonical(endpoints: { subject: string; data: unknown; name?: string }[
 }
 
 const ours = (hex: string): string => `${SERVICE}.generate-${hex}`;
-const v3 = { request_active_slots: 3, request_total_slots: 100, kv_active_blocks: 40, kv_total_blocks: 100, num_requests_waiting: 2, gpu_cache_usage_perc: 0.4, gpu_prefix_cache_hit_rate: 0.6508859379468923, data_parallel_rank: null };
+const v3 = {
+  request_active_slots: 3,
+  request_total_slots: 100,
+  kv_active_blocks: 40,
+  kv_total_blocks: 100,
+  num_requests_waiting: 2,
+  gpu_cache_usage_perc: 0.4,
+  gpu_prefix_cache_hit_rate: 0.6508859379468923,
+  data_parallel_rank: null,
+};
 const v4 = {
   worker_stats: { data_parallel_rank: 1, request_active_slots: 3, request_total_slots: 100, num_requests_waiting: 2 },
   kv_stats: { kv_active_blocks: 40, kv_total_blocks: 100, gpu_cache_usage_perc: 0.4, gpu_prefix_cache_hit_rate: 0.25 },
@@ -47,9 +60,22 @@ function withoutText(r: ParsedReply): ParsedReply {
 }
 
 test('replies as the workers write them take the fast path, in every ForwardPassMetrics form', () => {
-  const forms: unknown[] = [v3, v4, { engine_load_metrics: v4 }, { predictive_load_metrics: { kv_active_blocks: 7 } }, { worker_id: 7587884888253033398n, ...v3 }, null];
+  const forms: unknown[] = [
+    v3,
+    v4,
+    { engine_load_metrics: v4 },
+    { predictive_load_metrics: { kv_active_blocks: 7 } },
+    { worker_id: 7587884888253033398n, ...v3 },
+    null,
+  ];
   for (const data of forms) {
-    const text = canonical([{ subject: ours('1a'), data }, { subject: `${SERVICE}.clear_kv_blocks-1a`, data: { anything: ['x', 1, true] } }], { 'dynamo_version': '1' });
+    const text = canonical(
+      [
+        { subject: ours('1a'), data },
+        { subject: `${SERVICE}.clear_kv_blocks-1a`, data: { anything: ['x', 1, true] } },
+      ],
+      { dynamo_version: '1' },
+    );
     const parts = readCanonicalReply(text);
     assert.ok(parts !== undefined, text);
     assert.equal(parts.serviceId, 'Jkj1psZCgDmq15xwpMWFXf');
@@ -59,7 +85,10 @@ test('replies as the workers write them take the fast path, in every ForwardPass
     );
     // the data text is the value's, found at its own place in the reply
     assert.equal(parts.endpoints[0]!.data, stringifyJson(data));
-    assert.equal(text.slice(parts.endpoints[0]!.dataStart, parts.endpoints[0]!.dataStart + parts.endpoints[0]!.data.length), stringifyJson(data));
+    assert.equal(
+      text.slice(parts.endpoints[0]!.dataStart, parts.endpoints[0]!.dataStart + parts.endpoints[0]!.data.length),
+      stringifyJson(data),
+    );
     assert.equal(text.slice(parts.endpoints[1]!.dataStart).startsWith('{"anything":'), true);
     const body = encoder.encode(text);
     const fast = parseStatsReply(body, SERVICE, 'generate');
@@ -90,7 +119,8 @@ test('a key given twice in the data: the value keeps the last, and the text repu
 });
 
 test('the data text is republished as received: a number keeps its spelling', () => {
-  const data = '{"kv_active_blocks":40,"kv_total_blocks":100,"request_active_slots":3,"request_total_slots":100,"load_hint":0.50,"extra":{"rates":[0.10,2.0]}}';
+  const data =
+    '{"kv_active_blocks":40,"kv_total_blocks":100,"request_active_slots":3,"request_total_slots":100,"load_hint":0.50,"extra":{"rates":[0.10,2.0]}}';
   const text = canonical([{ subject: ours('3c'), data: 0 }]).replace('"data":0', `"data":${data}`);
   assert.ok(readCanonicalReply(text) !== undefined);
   const r = parseStatsReply(encoder.encode(text), SERVICE, 'generate');
@@ -126,7 +156,22 @@ test('replies in any other form take the general path and give the same result',
 test('differential: 3,000 generated and damaged replies read the same by the fast and the general path', () => {
   const random = rng(20261123);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
-  const keys = ['kv_active_blocks', 'kv_total_blocks', 'request_active_slots', 'request_total_slots', 'num_requests_waiting', 'gpu_cache_usage_perc', 'gpu_prefix_cache_hit_rate', 'data_parallel_rank', 'worker_stats', 'kv_stats', 'engine_load_metrics', 'worker_id', '__proto__', 'x'];
+  const keys = [
+    'kv_active_blocks',
+    'kv_total_blocks',
+    'request_active_slots',
+    'request_total_slots',
+    'num_requests_waiting',
+    'gpu_cache_usage_perc',
+    'gpu_prefix_cache_hit_rate',
+    'data_parallel_rank',
+    'worker_stats',
+    'kv_stats',
+    'engine_load_metrics',
+    'worker_id',
+    '__proto__',
+    'x',
+  ];
   const scalar = (): unknown =>
     pick([
       () => Math.floor(random() * 200) - 20,
@@ -143,10 +188,20 @@ test('differential: 3,000 generated and damaged replies read the same by the fas
     if (depth > 5 || r < 0.55) return scalar();
     if (r < 0.65) return Array.from({ length: Math.floor(random() * 4) }, () => (random() < 0.8 ? scalar() : value(depth + 1)));
     const o: Record<string, unknown> = {};
-    for (let i = Math.floor(random() * 6); i > 0; i--) Object.defineProperty(o, pick(keys), { value: value(depth + 1), enumerable: true, configurable: true, writable: true });
+    for (let i = Math.floor(random() * 6); i > 0; i--)
+      Object.defineProperty(o, pick(keys), { value: value(depth + 1), enumerable: true, configurable: true, writable: true });
     return o;
   };
-  const subject = (): string => pick([ours('1a'), ours('7fffffffffffffff'), ours('8000000000000000'), ours('zz'), `${SERVICE}.generate-x-1a`, `${SERVICE}.other-1a`, ours(Math.floor(random() * 1e9).toString(16))]);
+  const subject = (): string =>
+    pick([
+      ours('1a'),
+      ours('7fffffffffffffff'),
+      ours('8000000000000000'),
+      ours('zz'),
+      `${SERVICE}.generate-x-1a`,
+      `${SERVICE}.other-1a`,
+      ours(Math.floor(random() * 1e9).toString(16)),
+    ]);
   const damage = (text: string): string => {
     const i = Math.floor(random() * text.length);
     return pick([
@@ -163,7 +218,10 @@ test('differential: 3,000 generated and damaged replies read the same by the fas
   let fastTaken = 0;
   let workersSeen = 0;
   for (let n = 0; n < 3_000; n++) {
-    const endpoints = Array.from({ length: 1 + Math.floor(random() * 3) }, () => ({ subject: subject(), data: random() < 0.5 ? { ...v3, kv_active_blocks: Math.floor(random() * 100) } : value(0) }));
+    const endpoints = Array.from({ length: 1 + Math.floor(random() * 3) }, () => ({
+      subject: subject(),
+      data: random() < 0.5 ? { ...v3, kv_active_blocks: Math.floor(random() * 100) } : value(0),
+    }));
     const text = damage(canonical(endpoints, random() < 0.2 ? { k: 'v' } : {}));
     const body = encoder.encode(text);
     if (readCanonicalReply(decoder.decode(body)) !== undefined) fastTaken++;

@@ -24,7 +24,24 @@ test('churn of 12,000 worker ids: series follow the live set on every exporter; 
   t.after(() => rx.stop());
   const port = await freePort();
   const p = new MetricsPipeline(
-    loadExportConfig({ argv: ['--exporters', 'prometheus,otlp', '--prometheus-host', '127.0.0.1', '--prometheus-port', String(port), '--otlp-endpoint', rx.url, '--otlp-interval', '60s'], env: {} }, { serviceName: 'churn' }),
+    loadExportConfig(
+      {
+        argv: [
+          '--exporters',
+          'prometheus,otlp',
+          '--prometheus-host',
+          '127.0.0.1',
+          '--prometheus-port',
+          String(port),
+          '--otlp-endpoint',
+          rx.url,
+          '--otlp-interval',
+          '60s',
+        ],
+        env: {},
+      },
+      { serviceName: 'churn' },
+    ),
     { global: false },
   );
   t.after(() => p.shutdown());
@@ -40,7 +57,12 @@ test('churn of 12,000 worker ids: series follow the live set on every exporter; 
     const workers = new Map<bigint, WorkerStats>();
     for (let i = 0; i < LIVE; i++) {
       const id = base + BigInt(c * LIVE + i);
-      workers.set(id, { workerId: id, subject: `s-${id}`, data: null, metrics: { kvActiveBlocks: i, kvTotalBlocks: 100, requestActiveSlots: 1, requestTotalSlots: 10 } });
+      workers.set(id, {
+        workerId: id,
+        subject: `s-${id}`,
+        data: null,
+        metrics: { kvActiveBlocks: i, kvTotalBlocks: 100, requestActiveSlots: 1, requestTotalSlots: 10 },
+      });
       tracker.add({ workerId: id, islBlocks: 10, overlapBlocks: 5 });
     }
     view = { workers, stats: loadStatistics([...workers.values()].map((w) => w.metrics.kvActiveBlocks)) };
@@ -48,7 +70,10 @@ test('churn of 12,000 worker ids: series follow the live set on every exporter; 
     const kv = series(text, 'llm_kv_blocks_active');
     assert.equal(kv.length, LIVE, `cycle ${c}: only the live workers`);
     assert.equal(series(text, 'llm_kv_hit_rate_isl_blocks_total').length, LIVE);
-    assert.ok(kv.every((s) => BigInt(s.labels.worker_id!) >= base + BigInt(c * LIVE)), 'no departed worker lingers');
+    assert.ok(
+      kv.every((s) => BigInt(s.labels.worker_id!) >= base + BigInt(c * LIVE)),
+      'no departed worker lingers',
+    );
     assert.doesNotMatch(text, /otel_metric_overflow/);
     if (c % 10 === 9) {
       await p.forceFlush();

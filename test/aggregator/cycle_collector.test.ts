@@ -8,7 +8,13 @@ const A = 7587884888253033398n;
 const B = A + 2n;
 const C = A + 4n;
 
-function reply(id: bigint, serviceId: string | undefined, kv = 1, subject = subjectOf(id), rejected: StatsRejectReason[] = []): ParsedReply {
+function reply(
+  id: bigint,
+  serviceId: string | undefined,
+  kv = 1,
+  subject = subjectOf(id),
+  rejected: StatsRejectReason[] = [],
+): ParsedReply {
   return { workers: [{ workerId: id, subject, data: null, metrics: { kvActiveBlocks: kv }, serviceId }], rejected };
 }
 
@@ -80,7 +86,11 @@ test('two answers for one worker are a conflict, a third too; the others are una
 
 test('refusals already in a reply are counted with those of the collector, in order', () => {
   const c = new CycleCollector(new Map([[A, subjectOf(A)]]));
-  assert.deepEqual(c.add(reply(C, 'sc', 1, subjectOf(C), ['bad_worker_id', 'data_negative'])), ['bad_worker_id', 'data_negative', 'unregistered']);
+  assert.deepEqual(c.add(reply(C, 'sc', 1, subjectOf(C), ['bad_worker_id', 'data_negative'])), [
+    'bad_worker_id',
+    'data_negative',
+    'unregistered',
+  ]);
   assert.deepEqual(Object.fromEntries(c.rejected), { bad_worker_id: 1, data_negative: 1, unregistered: 1 });
 });
 
@@ -99,10 +109,13 @@ test('workers not yet pinned are counted, and pinned at the end of the cycle unl
   assert.equal(c.unpinned, 2);
   c.add(reply(C, 'other'));
   c.commitOwners();
-  assert.deepEqual([...owners], [
-    [A, 'sa'],
-    [B, 'sb'],
-  ]);
+  assert.deepEqual(
+    [...owners],
+    [
+      [A, 'sa'],
+      [B, 'sb'],
+    ],
+  );
   assert.equal(owners.has(C), false, 'a worker in conflict is not pinned');
 });
 

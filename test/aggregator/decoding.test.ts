@@ -16,15 +16,29 @@ const v4 = {
 };
 
 test('every ForwardPassMetrics form decodes to the same numbers', () => {
-  const expectFull = { requestActiveSlots: 3, requestTotalSlots: 100, kvActiveBlocks: 40, kvTotalBlocks: 100, numRequestsWaiting: 2, gpuCacheUsagePerc: 0.4, gpuPrefixCacheHitRate: 0.25 };
-  assert.deepEqual(decodeForwardPassMetrics(v1), { ok: true, value: { requestActiveSlots: 3, requestTotalSlots: 100, kvActiveBlocks: 40, kvTotalBlocks: 100 } });
+  const expectFull = {
+    requestActiveSlots: 3,
+    requestTotalSlots: 100,
+    kvActiveBlocks: 40,
+    kvTotalBlocks: 100,
+    numRequestsWaiting: 2,
+    gpuCacheUsagePerc: 0.4,
+    gpuPrefixCacheHitRate: 0.25,
+  };
+  assert.deepEqual(decodeForwardPassMetrics(v1), {
+    ok: true,
+    value: { requestActiveSlots: 3, requestTotalSlots: 100, kvActiveBlocks: 40, kvTotalBlocks: 100 },
+  });
   assert.deepEqual(decodeForwardPassMetrics(v2), { ok: true, value: expectFull });
   assert.deepEqual(decodeForwardPassMetrics(v3), { ok: true, value: { ...expectFull, dataParallelRank: null } });
   assert.deepEqual(decodeForwardPassMetrics({ ...v2, data_parallel_rank: 3 }), { ok: true, value: { ...expectFull, dataParallelRank: 3 } });
   assert.deepEqual(decodeForwardPassMetrics(v4), { ok: true, value: { ...expectFull, dataParallelRank: 1 } });
   assert.deepEqual(decodeForwardPassMetrics({ engine_load_metrics: v4 }), { ok: true, value: { ...expectFull, dataParallelRank: 1 } });
   assert.deepEqual(decodeForwardPassMetrics({ engine_load_metrics: v3 }), { ok: true, value: { ...expectFull, dataParallelRank: null } });
-  assert.deepEqual(decodeForwardPassMetrics({ predictive_load_metrics: { kv_active_blocks: 12 } }), { ok: true, value: { kvActiveBlocks: 12 } });
+  assert.deepEqual(decodeForwardPassMetrics({ predictive_load_metrics: { kv_active_blocks: 12 } }), {
+    ok: true,
+    value: { kvActiveBlocks: 12 },
+  });
 });
 
 test('bad ForwardPassMetrics are rejected with a reason, never thrown', () => {
@@ -57,8 +71,16 @@ test('bad ForwardPassMetrics are rejected with a reason, never thrown', () => {
   ];
   for (const [data, reason] of cases) {
     const r = decodeForwardPassMetrics(data);
-    assert.equal(r.ok, false, JSON.stringify(data, (_k, v) => (typeof v === 'bigint' ? String(v) : v)));
-    assert.equal(!r.ok && r.reason, reason, JSON.stringify(data, (_k, v) => (typeof v === 'bigint' ? String(v) : v)));
+    assert.equal(
+      r.ok,
+      false,
+      JSON.stringify(data, (_k, v) => (typeof v === 'bigint' ? String(v) : v)),
+    );
+    assert.equal(
+      !r.ok && r.reason,
+      reason,
+      JSON.stringify(data, (_k, v) => (typeof v === 'bigint' ? String(v) : v)),
+    );
   }
 });
 
@@ -73,7 +95,11 @@ function reply(endpoints: unknown[]): Uint8Array {
 }
 
 test('stats replies: every endpoint keeps its own data; bad ones are dropped without shifting the others', () => {
-  const ep = (hex: string, data: unknown, name = 'generate'): unknown => ({ name: `dynamo_backend-${name}-${hex}`, subject: `dynamo_backend.${name}-${hex}`, data });
+  const ep = (hex: string, data: unknown, name = 'generate'): unknown => ({
+    name: `dynamo_backend-${name}-${hex}`,
+    subject: `dynamo_backend.${name}-${hex}`,
+    data,
+  });
   const r = parseStatsReply(
     reply([
       ep('a', { ...v1, kv_active_blocks: 10 }),
@@ -112,7 +138,20 @@ test('stats replies are read natively, and exactly again only when a kept data h
     seed = (seed * 1103515245 + 12345) % 2 ** 31;
     return seed % n;
   };
-  const numbers = [0, 1, -1, 0.5, 1e300, 2 ** 53 - 1, 2 ** 53, 9007199254740993n, -9007199254740993n, 7587884888253033398n, (1n << 64n) - 1n, 0.12345678901234567];
+  const numbers = [
+    0,
+    1,
+    -1,
+    0.5,
+    1e300,
+    2 ** 53 - 1,
+    2 ** 53,
+    9007199254740993n,
+    -9007199254740993n,
+    7587884888253033398n,
+    (1n << 64n) - 1n,
+    0.12345678901234567,
+  ];
   const value = (depth: number): unknown => {
     const k = rnd(depth > 3 ? 3 : 6);
     if (k === 0) return numbers[rnd(numbers.length)];
@@ -129,12 +168,20 @@ test('stats replies are read natively, and exactly again only when a kept data h
       const data = { ...v1, extra: value(0) };
       const ours = rnd(3) > 0;
       if (ours) sent[hex] = data;
-      return { name: 'e', subject: ours ? `dynamo_backend.generate-${hex}` : `dynamo_backend.other-${hex}`, num_requests: numbers[rnd(numbers.length)], data };
+      return {
+        name: 'e',
+        subject: ours ? `dynamo_backend.generate-${hex}` : `dynamo_backend.other-${hex}`,
+        num_requests: numbers[rnd(numbers.length)],
+        data,
+      };
     });
     const body = new TextEncoder().encode(stringifyJson({ id: `svc${n}`, processing_time: numbers[rnd(numbers.length)], endpoints }));
     const r = parseStatsReply(body, 'dynamo_backend', 'generate');
     assert.deepEqual(r.rejected, []);
-    assert.deepEqual(r.workers.map((w) => w.workerId.toString(16)), Object.keys(sent));
+    assert.deepEqual(
+      r.workers.map((w) => w.workerId.toString(16)),
+      Object.keys(sent),
+    );
     for (const w of r.workers) {
       const expected = parseJson(stringifyJson(sent[w.workerId.toString(16)]));
       assert.deepEqual(w.data, expected);
@@ -170,10 +217,14 @@ test('hit-rate events: validation reasons, and the canonical fast path agrees wi
   for (const [body, reason] of cases) assert.equal(decodeHitRateEvent(body), reason, body);
   const ok = decodeHitRateEvent('{"worker_id": 7587884888253033398, "isl_blocks": 32, "overlap_blocks": 20}');
   assert.deepEqual(ok, { workerId: 7587884888253033398n, islBlocks: 32, overlapBlocks: 20 });
-  assert.deepEqual(decodeHitRateEvent('{"overlap_blocks":0,"isl_blocks":0,"worker_id":5}'), { workerId: 5n, islBlocks: 0, overlapBlocks: 0 });
+  assert.deepEqual(decodeHitRateEvent('{"overlap_blocks":0,"isl_blocks":0,"worker_id":5}'), {
+    workerId: 5n,
+    islBlocks: 0,
+    overlapBlocks: 0,
+  });
   // fast path (canonical order) and generic parser agree on random bodies
   let seed = 42;
-  const rnd = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const rnd = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   for (let i = 0; i < 2000; i++) {
     const id = BigInt(Math.floor(rnd() * 2 ** 31)) * BigInt(Math.floor(rnd() * 2 ** 33));
     const isl = Math.floor(rnd() * 200);
@@ -189,7 +240,8 @@ test('hit-rate events: validation reasons, and the canonical fast path agrees wi
 
 test('hit-rate tracking: sums per worker, percent only once isl > 0, cap drops the least recently active', () => {
   const t = new HitRateTracker(3);
-  const ev = (id: number, isl: number, overlap: number): string => `{"worker_id": ${id}, "isl_blocks": ${isl}, "overlap_blocks": ${overlap}}`;
+  const ev = (id: number, isl: number, overlap: number): string =>
+    `{"worker_id": ${id}, "isl_blocks": ${isl}, "overlap_blocks": ${overlap}}`;
   t.ingest(ev(1, 0, 0));
   assert.equal(HitRateTracker.percent(t.get(1n)!), undefined);
   t.ingest(ev(1, 32, 20));
@@ -214,7 +266,10 @@ test('a worker that answered alone is pinned to its service instance: later answ
   const { CycleCollector } = await import('../../src/aggregator/CycleCollector.ts');
   const id = 7587884888253033398n;
   const subject = `dynamo_backend.generate-${id.toString(16)}`;
-  const reply = (serviceId: string, kv: number) => ({ workers: [{ workerId: id, subject, data: null, metrics: { kvActiveBlocks: kv }, serviceId }], rejected: [] });
+  const reply = (serviceId: string, kv: number) => ({
+    workers: [{ workerId: id, subject, data: null, metrics: { kvActiveBlocks: kv }, serviceId }],
+    rejected: [],
+  });
   const owners = new Map<bigint, string>();
   const registered = new Map([[id, subject]]);
   const first = new CycleCollector(registered, owners);

@@ -40,7 +40,13 @@ function stubRuntime(): { drt: DistributedRuntime; deliver: (subject: string, bo
 function target(registered: bigint[]): IntakeSinks & { ids: Set<bigint> } {
   const tracker = new HitRateTracker();
   const ids = new Set(registered);
-  return { tracker, loadBook: new LoadBook(100), health: new AggregatorHealth(tracker), registry: () => ({ subjects: ids as unknown as ReadonlyMap<bigint, unknown>, verified: true }), ids };
+  return {
+    tracker,
+    loadBook: new LoadBook(100),
+    health: new AggregatorHealth(tracker),
+    registry: () => ({ subjects: ids as unknown as ReadonlyMap<bigint, unknown>, verified: true }),
+    ids,
+  };
 }
 
 const hit = (id: bigint, isl = 4): string => `{"worker_id":${id},"isl_blocks":${isl},"overlap_blocks":1}`;
@@ -52,13 +58,17 @@ test('a hit-rate event goes to every target that lists its worker, and to no oth
   const decode = target([2n, 3n]); // worker 3 serves both
   intake.join({ namespace: 'dynamo', component: 'prefill', endpoint: 'generate' }, prefill);
   intake.join({ namespace: 'dynamo', component: 'decode', endpoint: 'generate' }, decode);
-  assert.deepEqual(subjects(), [
-    'namespace.dynamo.component.decode.endpoint.generate.kv_metrics',
-    'namespace.dynamo.component.decode.kv_metrics',
-    'namespace.dynamo.component.prefill.endpoint.generate.kv_metrics',
-    'namespace.dynamo.component.prefill.kv_metrics',
-    'namespace.dynamo.kv-hit-rate',
-  ], 'each subject once');
+  assert.deepEqual(
+    subjects(),
+    [
+      'namespace.dynamo.component.decode.endpoint.generate.kv_metrics',
+      'namespace.dynamo.component.decode.kv_metrics',
+      'namespace.dynamo.component.prefill.endpoint.generate.kv_metrics',
+      'namespace.dynamo.component.prefill.kv_metrics',
+      'namespace.dynamo.kv-hit-rate',
+    ],
+    'each subject once',
+  );
   for (let i = 0; i < 3; i++) for (const id of [1n, 2n, 3n]) deliver('namespace.dynamo.kv-hit-rate', hit(id));
   await intake.hitRates.idle();
   assert.deepEqual([prefill.tracker.get(1n)?.islBlocks, prefill.tracker.get(2n), prefill.tracker.get(3n)?.islBlocks], [12, undefined, 12]);
@@ -79,7 +89,7 @@ test('a hit-rate event goes to every target that lists its worker, and to no oth
   assert.deepEqual(subjects(), []);
 });
 
-test('load events: the endpoint subject is its target\'s; the component subject is shared by its endpoints that list the worker', async () => {
+test("load events: the endpoint subject is its target's; the component subject is shared by its endpoints that list the worker", async () => {
   const { drt, deliver, subjects } = stubRuntime();
   const intake = new EventIntake(drt, 1_000);
   const generate = target([1n, 2n]);
@@ -92,7 +102,10 @@ test('load events: the endpoint subject is its target\'s; the component subject 
   // on embed's own subject, a worker embed does not list: not given to generate, held
   deliver('namespace.dynamo.component.backend.endpoint.embed.kv_metrics', '{"worker_id":1,"kv_used_blocks":30}');
   await intake.loads.idle();
-  assert.deepEqual([generate.loadBook.has(1n), generate.loadBook.has(2n), embed.loadBook.has(1n), embed.loadBook.has(2n)], [true, true, false, true]);
+  assert.deepEqual(
+    [generate.loadBook.has(1n), generate.loadBook.has(2n), embed.loadBook.has(1n), embed.loadBook.has(2n)],
+    [true, true, false, true],
+  );
   assert.deepEqual([generate.health.loadEventsAccepted, embed.health.loadEventsAccepted], [2, 1]);
   // worker 1 registers under embed within the hold: its held event counts there
   embed.ids.add(1n);
@@ -119,7 +132,10 @@ test('an event no target lists is refused once, by reason; bad bodies never reac
   await intake.hitRates.idle();
   assert.deepEqual(Object.fromEntries(intake.hitRateRejected), { bad_json: 1, overlap_exceeds_isl: 1 });
   assert.equal(a.tracker.accepted + b.tracker.accepted, 0);
-  assert.throws(() => intake.join({ namespace: 'other', component: 'c', endpoint: 'e' }, target([])), /one event intake serves one namespace \(dynamo\), not other/);
+  assert.throws(
+    () => intake.join({ namespace: 'other', component: 'c', endpoint: 'e' }, target([])),
+    /one event intake serves one namespace \(dynamo\), not other/,
+  );
   intake.stop();
 });
 
@@ -128,7 +144,19 @@ test('the share of a replica, and the readiness of several targets', () => {
   const ready = { ready: true, reasons: [] };
   const notReady = { ready: false, reasons: ['NATS is disconnected'] };
   assert.deepEqual(mergeReadiness([['dynamo/a/e', notReady]]), notReady, 'one target: its own words');
-  assert.deepEqual(mergeReadiness([['dynamo/a/e', ready], ['dynamo/b/e', notReady]]), { ready: false, reasons: ['dynamo/b/e: NATS is disconnected'] });
-  assert.deepEqual(mergeReadiness([['dynamo/a/e', ready], ['dynamo/b/e', ready]]), ready);
+  assert.deepEqual(
+    mergeReadiness([
+      ['dynamo/a/e', ready],
+      ['dynamo/b/e', notReady],
+    ]),
+    { ready: false, reasons: ['dynamo/b/e: NATS is disconnected'] },
+  );
+  assert.deepEqual(
+    mergeReadiness([
+      ['dynamo/a/e', ready],
+      ['dynamo/b/e', ready],
+    ]),
+    ready,
+  );
   assert.deepEqual(mergeReadiness([]), ready, 'no target yet (--all-endpoints): nothing to wait for');
 });

@@ -12,7 +12,8 @@ import { HeldEvents } from '../../src/aggregator/HeldEvents.ts';
 const MAX_WORKER_ID = (1n << 63n) - 1n;
 
 const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
-const ev = (id: string | number | bigint, isl: string | number, overlap: string | number): string => `{"worker_id":${id},"isl_blocks":${isl},"overlap_blocks":${overlap}}`;
+const ev = (id: string | number | bigint, isl: string | number, overlap: string | number): string =>
+  `{"worker_id":${id},"isl_blocks":${isl},"overlap_blocks":${overlap}}`;
 
 /** Body → what must come out: an event or the reason. */
 const CASES: [string, ReturnType<typeof decodeHitRateEvent>][] = [
@@ -151,7 +152,8 @@ test('the fast paths take what they are for, and decline everything else', () =>
     assert.notEqual(decodeCanonicalText(body), undefined, `text reader takes ${JSON.stringify(body)}`);
     assert.deepEqual(decodeCanonicalText(body), decodeGeneralEvent(body), body);
   }
-  for (const body of SPACED.filter((b) => !SERDE.includes(b))) assert.equal(decodeCanonicalBytes(bytes(body)), undefined, `bytes reader declines ${JSON.stringify(body)}`);
+  for (const body of SPACED.filter((b) => !SERDE.includes(b)))
+    assert.equal(decodeCanonicalBytes(bytes(body)), undefined, `bytes reader declines ${JSON.stringify(body)}`);
   for (const body of GENERAL_ONLY) {
     assert.equal(decodeCanonicalBytes(bytes(body)), undefined, `bytes reader declines ${JSON.stringify(body)}`);
     assert.equal(decodeCanonicalText(body), undefined, `text reader declines ${JSON.stringify(body)}`);
@@ -171,8 +173,14 @@ test('the tracker: totals per worker and in all, rejections by reason, registere
   assert.equal(t.ingest(ev(1, 6, 6)), undefined);
   assert.equal(t.ingest(bytes(ev(2, 5, 0))), undefined);
   assert.equal(t.ingest(bytes(ev(3, 5, 9))), 'overlap_exceeds_isl');
-  assert.equal(t.ingest(bytes(ev(9, 5, 1)), (id) => id !== 9n), 'unregistered_worker');
-  assert.equal(t.ingest(bytes(ev(4, 5, 1)), (id) => id === 4n), undefined);
+  assert.equal(
+    t.ingest(bytes(ev(9, 5, 1)), (id) => id !== 9n),
+    'unregistered_worker',
+  );
+  assert.equal(
+    t.ingest(bytes(ev(4, 5, 1)), (id) => id === 4n),
+    undefined,
+  );
   t.reject('overloaded');
   t.reject('overloaded');
   assert.deepEqual(t.get(1n), { islBlocks: 16, overlapBlocks: 10 });
@@ -203,11 +211,17 @@ test('the cap drops the least recently active worker, in O(1), and counts it', (
   assert.equal(t.size, 3);
   t.add({ workerId: 5n, islBlocks: 5, overlapBlocks: 0 }); // drops 1 (older than 3 and 4)
   assert.equal(t.get(1n), undefined);
-  assert.deepEqual([3n, 4n, 5n].map((id) => t.get(id)?.islBlocks), [5, 4, 5]);
+  assert.deepEqual(
+    [3n, 4n, 5n].map((id) => t.get(id)?.islBlocks),
+    [5, 4, 5],
+  );
   t.add({ workerId: 3n, islBlocks: 1, overlapBlocks: 0 }); // 3 moves to the end
   t.add({ workerId: 6n, islBlocks: 6, overlapBlocks: 0 }); // drops 4
   assert.equal(t.get(4n), undefined);
-  assert.deepEqual([3n, 5n, 6n].map((id) => t.get(id)?.islBlocks), [6, 5, 6]);
+  assert.deepEqual(
+    [3n, 5n, 6n].map((id) => t.get(id)?.islBlocks),
+    [6, 5, 6],
+  );
   assert.equal(t.dropped, 3);
   // a tracker of one: every new worker replaces the last
   const one = new HitRateTracker(1);
@@ -230,8 +244,16 @@ test('events of a worker whose registration is in flight are held, counted once 
   now = 200;
   assert.equal(t.ingest(bytes(ev(7, 6, 1)), isRegistered, 'unregistered_worker', hold), 'held');
   assert.equal(t.ingest(bytes(ev(8, 6, 1)), isRegistered, 'unregistered_worker', hold), 'held');
-  assert.equal(t.ingest(bytes(ev(9, 6, 1)), isRegistered, 'unregistered_worker', hold), 'unregistered_worker', 'the hold is full: refused at once');
-  assert.equal(t.ingest(bytes(ev(7, 5, 9)), isRegistered, 'unregistered_worker', hold), 'overlap_exceeds_isl', 'a bad event is refused, not held');
+  assert.equal(
+    t.ingest(bytes(ev(9, 6, 1)), isRegistered, 'unregistered_worker', hold),
+    'unregistered_worker',
+    'the hold is full: refused at once',
+  );
+  assert.equal(
+    t.ingest(bytes(ev(7, 5, 9)), isRegistered, 'unregistered_worker', hold),
+    'overlap_exceeds_isl',
+    'a bad event is refused, not held',
+  );
   assert.equal(held.size, 3);
   assert.equal(t.get(7n), undefined, 'nothing counted while held');
 
@@ -239,7 +261,14 @@ test('events of a worker whose registration is in flight are held, counted once 
   registered.add(7n);
   now = 900;
   let out = held.settle(isRegistered, now);
-  assert.deepEqual(out.ready.map((e) => [e.workerId, e.islBlocks]), [[7n, 10], [7n, 6]], 'in arrival order');
+  assert.deepEqual(
+    out.ready.map((e) => [e.workerId, e.islBlocks]),
+    [
+      [7n, 10],
+      [7n, 6],
+    ],
+    'in arrival order',
+  );
   assert.equal(out.expired, 0);
   for (const e of out.ready) t.add(e);
   assert.deepEqual(t.get(7n), { islBlocks: 16, overlapBlocks: 6 });

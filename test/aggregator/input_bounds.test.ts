@@ -29,5 +29,9 @@ test('an event larger than any hit-rate event is refused unread', () => {
   const big = enc.encode(`{"worker_id":1,"isl_blocks":1,"overlap_blocks":0,"pad":"${'x'.repeat(MAX_EVENT_BYTES)}"}`);
   assert.equal(decodeHitRateEvent(big), 'too_large');
   assert.equal(decodeHitRateEvent(`[${'['.repeat(500_000)}`), 'too_large');
-  assert.deepEqual(decodeHitRateEvent(enc.encode('{"worker_id":7587884888253033398,"isl_blocks":10,"overlap_blocks":3}')), { workerId: 7587884888253033398n, islBlocks: 10, overlapBlocks: 3 });
+  assert.deepEqual(decodeHitRateEvent(enc.encode('{"worker_id":7587884888253033398,"isl_blocks":10,"overlap_blocks":3}')), {
+    workerId: 7587884888253033398n,
+    islBlocks: 10,
+    overlapBlocks: 3,
+  });
 });

@@ -31,7 +31,9 @@ function v4(kv: number, total = 100, rank: number | null = null): string {
   return `{"worker_stats":{"data_parallel_rank":${rank},"request_active_slots":1,"request_total_slots":8,"num_requests_waiting":0},"kv_stats":{"kv_active_blocks":${kv},"kv_total_blocks":${total},"gpu_cache_usage_perc":${kv / total},"gpu_prefix_cache_hit_rate":0.5},"spec_decode_stats":null}`;
 }
 
-test('workers of every era in both layouts, stats-only, events-only and both, a DP pair: each exported exactly; no forger', { timeout: 120_000 }, async (t) => {
+test('workers of every era in both layouts, stats-only, events-only and both, a DP pair: each exported exactly; no forger', {
+  timeout: 120_000,
+}, async (t) => {
   const defer = cleanups(t);
   const cluster = await startCluster();
   defer(() => cluster.stop());
@@ -40,7 +42,10 @@ test('workers of every era in both layouts, stats-only, events-only and both, a 
     await registerDynamoInstances(cluster.etcd.url, [ids.legacyStats, ids.both], 'dynamo', 'my_component', 'my_endpoint'),
     await registerDynamoInstances(cluster.etcd.url, [ids.v1Stats], 'dynamo', 'my_component', 'my_endpoint', { layout: 'v1' }),
     // events-only workers of the current era serve requests over TCP: known to etcd, silent on $SRV.STATS
-    await registerDynamoInstances(cluster.etcd.url, [ids.loadEvent, ids.dpPair], 'dynamo', 'my_component', 'my_endpoint', { layout: 'v1', transport: 'tcp' }),
+    await registerDynamoInstances(cluster.etcd.url, [ids.loadEvent, ids.dpPair], 'dynamo', 'my_component', 'my_endpoint', {
+      layout: 'v1',
+      transport: 'tcp',
+    }),
   ];
   for (const r of regs) defer(r);
 
@@ -49,7 +54,10 @@ test('workers of every era in both layouts, stats-only, events-only and both, a 
   // stats, as the Rust workers answer them: v4 nested and v2 flat
   dynamoShapedWorker(nc, [
     { id: ids.legacyStats, data: v4(11) },
-    { id: ids.v1Stats, data: '{"request_active_slots":2,"request_total_slots":8,"kv_active_blocks":22,"kv_total_blocks":100,"num_requests_waiting":1,"gpu_cache_usage_perc":0.22,"gpu_prefix_cache_hit_rate":0.1}' },
+    {
+      id: ids.v1Stats,
+      data: '{"request_active_slots":2,"request_total_slots":8,"kv_active_blocks":22,"kv_total_blocks":100,"num_requests_waiting":1,"gpu_cache_usage_perc":0.22,"gpu_prefix_cache_hit_rate":0.1}',
+    },
     { id: ids.both, data: v4(50) },
     { id: ids.forger, data: v4(66) },
   ]);
@@ -57,8 +65,14 @@ test('workers of every era in both layouts, stats-only, events-only and both, a 
     // LoadEvent (late 2025) on the component's topic
     nc.publish(COMPONENT_TOPIC, `{"worker_id":${ids.loadEvent},"data":${v4(33, 200)}}`);
     // ActiveLoad (2026) on the endpoint's topic, one per data-parallel rank
-    nc.publish(ENDPOINT_TOPIC, `{"worker_id":${ids.dpPair},"dp_rank":0,"active_decode_blocks":null,"active_prefill_tokens":null,"kv_used_blocks":40,"num_waiting_reqs":3}`);
-    nc.publish(ENDPOINT_TOPIC, `{"worker_id":${ids.dpPair},"dp_rank":1,"active_decode_blocks":null,"active_prefill_tokens":null,"kv_used_blocks":44,"num_waiting_reqs":0}`);
+    nc.publish(
+      ENDPOINT_TOPIC,
+      `{"worker_id":${ids.dpPair},"dp_rank":0,"active_decode_blocks":null,"active_prefill_tokens":null,"kv_used_blocks":40,"num_waiting_reqs":3}`,
+    );
+    nc.publish(
+      ENDPOINT_TOPIC,
+      `{"worker_id":${ids.dpPair},"dp_rank":1,"active_decode_blocks":null,"active_prefill_tokens":null,"kv_used_blocks":44,"num_waiting_reqs":0}`,
+    );
     // a stats worker that also publishes: its event after the stats request is the newest reading
     nc.publish(ENDPOINT_TOPIC, `{"worker_id":${ids.both},"dp_rank":0,"kv_used_blocks":55,"num_waiting_reqs":2}`);
     // a forger: neither its stats nor its events are vouched for by etcd
@@ -74,20 +88,36 @@ test('workers of every era in both layouts, stats-only, events-only and both, a 
   nc.publish(ENDPOINT_TOPIC, `{"worker_id":${ids.early},"dp_rank":0,"kv_used_blocks":66}`);
   await nc.flush();
   await sleep(300);
-  defer(await registerDynamoInstances(cluster.etcd.url, [ids.early], 'dynamo', 'my_component', 'my_endpoint', { layout: 'v1', transport: 'tcp' }));
+  defer(
+    await registerDynamoInstances(cluster.etcd.url, [ids.early], 'dynamo', 'my_component', 'my_endpoint', {
+      layout: 'v1',
+      transport: 'tcp',
+    }),
+  );
 
-  const kv = (x: string, id: bigint, rank?: number): number | undefined => sample(x, 'llm_kv_blocks_active', { worker_id: id.toString(), ...(rank === undefined ? {} : { dp_rank: String(rank) }) });
-  const text = await waitForScrape(m, 'every worker', (x) => (kv(x, ids.both, 0) === 55 && kv(x, ids.early, 0) === 66 && series(x, 'llm_kv_blocks_active').length === 7 ? x : undefined), 30_000);
-  const exported = series(text, 'llm_kv_blocks_active').map((s) => `${s.labels.worker_id}/${s.labels.dp_rank ?? '-'}=${s.value}`).sort();
-  assert.deepEqual(exported, [
-    `${ids.legacyStats}/-=11`,
-    `${ids.v1Stats}/-=22`,
-    `${ids.loadEvent}/-=33`,
-    `${ids.dpPair}/0=40`,
-    `${ids.dpPair}/1=44`,
-    `${ids.both}/0=55`,
-    `${ids.early}/0=66`,
-  ].sort());
+  const kv = (x: string, id: bigint, rank?: number): number | undefined =>
+    sample(x, 'llm_kv_blocks_active', { worker_id: id.toString(), ...(rank === undefined ? {} : { dp_rank: String(rank) }) });
+  const text = await waitForScrape(
+    m,
+    'every worker',
+    (x) => (kv(x, ids.both, 0) === 55 && kv(x, ids.early, 0) === 66 && series(x, 'llm_kv_blocks_active').length === 7 ? x : undefined),
+    30_000,
+  );
+  const exported = series(text, 'llm_kv_blocks_active')
+    .map((s) => `${s.labels.worker_id}/${s.labels.dp_rank ?? '-'}=${s.value}`)
+    .sort();
+  assert.deepEqual(
+    exported,
+    [
+      `${ids.legacyStats}/-=11`,
+      `${ids.v1Stats}/-=22`,
+      `${ids.loadEvent}/-=33`,
+      `${ids.dpPair}/0=40`,
+      `${ids.dpPair}/1=44`,
+      `${ids.both}/0=55`,
+      `${ids.early}/0=66`,
+    ].sort(),
+  );
   // what the stats alone tell is kept where the events say nothing
   assert.equal(sample(text, 'llm_kv_blocks_total', { worker_id: ids.both.toString(), dp_rank: '0' }), 100);
   assert.equal(sample(text, 'llm_requests_waiting', { worker_id: ids.dpPair.toString(), dp_rank: '0' }), 3);
@@ -101,7 +131,12 @@ test('workers of every era in both layouts, stats-only, events-only and both, a 
   assert.ok((reasons(text, 'dynamo_metrics_stats_rejected_total').unregistered ?? 0) > 0);
   assert.ok((sample(text, 'dynamo_metrics_load_events_total') ?? 0) > 0);
   // its events were held for a registration that never came, then refused
-  await waitForScrape(m, "the forger's load events refused", (x) => (reasons(x, 'dynamo_metrics_load_events_rejected_total').unregistered_worker ?? 0) > 0 && kv(x, ids.forger) === undefined, 15_000);
+  await waitForScrape(
+    m,
+    "the forger's load events refused",
+    (x) => (reasons(x, 'dynamo_metrics_load_events_rejected_total').unregistered_worker ?? 0) > 0 && kv(x, ids.forger) === undefined,
+    15_000,
+  );
 
   // an events-only worker whose events stop leaves after the missed-cycle rule
   clearInterval(publisher);
@@ -110,10 +145,17 @@ test('workers of every era in both layouts, stats-only, events-only and both, a 
     nc.publish(ENDPOINT_TOPIC, `{"worker_id":${ids.dpPair},"dp_rank":1,"kv_used_blocks":44}`);
   }, 200);
   defer(() => clearInterval(quiet));
-  await waitForScrape(m, 'the silent LoadEvent worker gone, the DP pair still there', (x) => kv(x, ids.loadEvent) === undefined && kv(x, ids.dpPair, 1) === 44, 15_000);
+  await waitForScrape(
+    m,
+    'the silent LoadEvent worker gone, the DP pair still there',
+    (x) => kv(x, ids.loadEvent) === undefined && kv(x, ids.dpPair, 1) === 44,
+    15_000,
+  );
 });
 
-test('--discovery-backend kubernetes: workers etcd does not hold are believed on NATS alone, with a warning', { timeout: 60_000 }, async (t) => {
+test('--discovery-backend kubernetes: workers etcd does not hold are believed on NATS alone, with a warning', {
+  timeout: 60_000,
+}, async (t) => {
   const defer = cleanups(t);
   const cluster = await startCluster();
   defer(() => cluster.stop());

@@ -21,20 +21,35 @@ test('two aggregators on one target: one leads, the standby exports no worker se
   defer(() => w.proc.stop());
   const first = await startMetrics(cluster);
   defer(() => first.proc.stop());
-  await waitForScrape(first, 'the first to lead', (x) => sample(x, 'dynamo_metrics_leader') === 1 && series(x, 'llm_kv_blocks_active').length === 2);
+  await waitForScrape(
+    first,
+    'the first to lead',
+    (x) => sample(x, 'dynamo_metrics_leader') === 1 && series(x, 'llm_kv_blocks_active').length === 2,
+  );
   const second = await startMetrics(cluster);
   defer(() => second.proc.stop());
   await waitUntil('the second to stand by', () => /standing by/.test(second.proc.output()), 10_000);
   const standby = await second.scrape();
   assert.equal(sample(standby, 'dynamo_metrics_leader'), 0);
-  for (const name of ['llm_kv_blocks_active', 'llm_load_avg', 'llm_kv_hit_rate_isl_blocks_total']) assert.equal(series(standby, name).length, 0, `standby exports no ${name}`);
+  for (const name of ['llm_kv_blocks_active', 'llm_load_avg', 'llm_kv_hit_rate_isl_blocks_total'])
+    assert.equal(series(standby, name).length, 0, `standby exports no ${name}`);
 
   const killedAt = Date.now();
   await first.proc.kill();
-  const text = await waitForScrape(second, 'the standby to lead', (x) => (sample(x, 'dynamo_metrics_leader') === 1 && series(x, 'llm_kv_blocks_active').length === 2 ? x : undefined), 20_000);
+  const text = await waitForScrape(
+    second,
+    'the standby to lead',
+    (x) => (sample(x, 'dynamo_metrics_leader') === 1 && series(x, 'llm_kv_blocks_active').length === 2 ? x : undefined),
+    20_000,
+  );
   const tookMs = Date.now() - killedAt;
   assert.ok(tookMs < 15_000, `take-over took ${tookMs} ms (lease TTL 10 s + check interval)`);
-  assert.deepEqual(series(text, 'llm_kv_blocks_active').map((s) => s.labels.worker_id).sort(), w.ids.map(String).sort());
+  assert.deepEqual(
+    series(text, 'llm_kv_blocks_active')
+      .map((s) => s.labels.worker_id)
+      .sort(),
+    w.ids.map(String).sort(),
+  );
   // hit-rate totals continue: the standby counted events all along
   assert.ok((sample(text, 'dynamo_metrics_events_total') ?? 0) > 0);
 });
@@ -54,13 +69,25 @@ test('pull, push through a real PushGateway into a real Prometheus, and OTLP, al
   defer(await registerDynamoInstances(cluster.etcd.url, ids));
   dynamoShapedWorker(
     nc,
-    ids.map((id, i) => ({ id, data: `{"request_active_slots":${i + 1},"request_total_slots":10,"kv_active_blocks":${77 - 48 * i},"kv_total_blocks":100}` })),
+    ids.map((id, i) => ({
+      id,
+      data: `{"request_active_slots":${i + 1},"request_total_slots":10,"kv_active_blocks":${77 - 48 * i},"kv_total_blocks":100}`,
+    })),
   );
   await nc.flush();
   const m = await startMetrics(cluster, [
-    '--exporters', 'prometheus,pushgateway,otlp',
-    '--pushgateway-url', pgw.url, '--pushgateway-instance', 'agg-1', '--push-interval', '1s',
-    '--otlp-endpoint', rx.url, '--otlp-interval', '1s',
+    '--exporters',
+    'prometheus,pushgateway,otlp',
+    '--pushgateway-url',
+    pgw.url,
+    '--pushgateway-instance',
+    'agg-1',
+    '--push-interval',
+    '1s',
+    '--otlp-endpoint',
+    rx.url,
+    '--otlp-interval',
+    '1s',
   ]);
   defer(() => m.proc.stop());
   const prom = await startPrometheus([{ job: 'pushgateway', target: `127.0.0.1:${pgw.port}`, honorLabels: true }]);
@@ -70,20 +97,32 @@ test('pull, push through a real PushGateway into a real Prometheus, and OTLP, al
   // seed example: active blocks 77 and 29 -> avg 53, std 24
   assert.equal(sample(pulled, 'llm_load_avg', LABELS), 53);
   assert.equal(sample(pulled, 'llm_load_std', LABELS), 24);
-  const viaPrometheus = await waitUntil('pushed series in Prometheus', async () => {
-    const r = await prom.query('llm_kv_blocks_active{job="dynamo_metrics",instance="agg-1"}');
-    return r.length === 2 ? r : undefined;
-  }, 30_000, 500);
-  const otlp = await waitUntil('an OTLP export with both workers', () => {
-    const e = rx.exports.at(-1);
-    const kv = e?.metrics.find((x) => x.name === 'llm_kv_blocks_active');
-    return kv?.points.length === 2 ? e : undefined;
-  }, 15_000);
+  const viaPrometheus = await waitUntil(
+    'pushed series in Prometheus',
+    async () => {
+      const r = await prom.query('llm_kv_blocks_active{job="dynamo_metrics",instance="agg-1"}');
+      return r.length === 2 ? r : undefined;
+    },
+    30_000,
+    500,
+  );
+  const otlp = await waitUntil(
+    'an OTLP export with both workers',
+    () => {
+      const e = rx.exports.at(-1);
+      const kv = e?.metrics.find((x) => x.name === 'llm_kv_blocks_active');
+      return kv?.points.length === 2 ? e : undefined;
+    },
+    15_000,
+  );
   for (const [i, id] of ids.entries()) {
     const expected = 77 - 48 * i;
     assert.equal(sample(pulled, 'llm_kv_blocks_active', { worker_id: String(id) }), expected);
     assert.equal(viaPrometheus.find((r) => r.metric.worker_id === String(id))?.value[1], String(expected));
-    assert.equal(otlp.metrics.find((x) => x.name === 'llm_kv_blocks_active')!.points.find((p) => p.attributes.worker_id === String(id))?.value, expected);
+    assert.equal(
+      otlp.metrics.find((x) => x.name === 'llm_kv_blocks_active')!.points.find((p) => p.attributes.worker_id === String(id))?.value,
+      expected,
+    );
   }
   const avg = await prom.query('llm_load_avg{job="dynamo_metrics"}');
   assert.equal(avg[0]?.value[1], '53');
@@ -120,7 +159,11 @@ test('SIGTERM makes a final OTLP export: with an hour between exports, the only 
   assert.equal(code, 0, m.proc.output().slice(-2000));
   assert.equal(rx.exports.length, 1, 'exactly one export: the final one');
   const kv = rx.exports[0]!.metrics.find((x) => x.name === 'llm_kv_blocks_active');
-  assert.deepEqual(kv?.points.map((p) => p.attributes.worker_id).sort(), w.ids.map(String).sort(), 'it carries the workers of the last view');
+  assert.deepEqual(
+    kv?.points.map((p) => p.attributes.worker_id).sort(),
+    w.ids.map(String).sort(),
+    'it carries the workers of the last view',
+  );
 });
 
 test('bad flags: one line, exit 2, before anything starts', async (t) => {
@@ -130,11 +173,23 @@ test('bad flags: one line, exit 2, before anything starts', async (t) => {
   const { startScript, clusterEnv } = await import('../support/workers.ts');
   const cases: [string[], RegExp][] = [
     [['--endpoint', 'e'], /^metrics: error: --endpoint needs --component/],
-    [[], /^metrics: error: no target: give --component and --endpoint, --target NAMESPACE\/COMPONENT\/ENDPOINT \(repeatable\), or --all-endpoints/],
+    [
+      [],
+      /^metrics: error: no target: give --component and --endpoint, --target NAMESPACE\/COMPONENT\/ENDPOINT \(repeatable\), or --all-endpoints/,
+    ],
     [['--target', 'a/b/c', '--target', 'x/b/c'], /^metrics: error: --target x\/b\/c is not in namespace a/],
-    [['--target', 'a/b/c/d'], /^metrics: error: target: .* \(from --target\) has "a\/b\/c\/d", which is not NAMESPACE\/COMPONENT\/ENDPOINT$/],
-    [['--component', 'c', '--endpoint', 'e', '--poll-interval', '0.5'], /^metrics: error: poll_interval: "0\.5" \(from --poll-interval\) is too short; use at least 1s$/],
-    [['--component', 'c', '--endpoint', 'e', '--host', 'example.com'], /^metrics: error: host: "example\.com" \(from --host\) is not an IPv4 or IPv6 address/],
+    [
+      ['--target', 'a/b/c/d'],
+      /^metrics: error: target: .* \(from --target\) has "a\/b\/c\/d", which is not NAMESPACE\/COMPONENT\/ENDPOINT$/,
+    ],
+    [
+      ['--component', 'c', '--endpoint', 'e', '--poll-interval', '0.5'],
+      /^metrics: error: poll_interval: "0\.5" \(from --poll-interval\) is too short; use at least 1s$/,
+    ],
+    [
+      ['--component', 'c', '--endpoint', 'e', '--host', 'example.com'],
+      /^metrics: error: host: "example\.com" \(from --host\) is not an IPv4 or IPv6 address/,
+    ],
     [['--component', 'bad name', '--endpoint', 'e'], /^metrics: error: invalid component name "bad name"/],
     [['--component', 'c', '--endpoint', 'e', '--nats-server', 'localhost'], /^metrics: error: nats_server: .* is not a URL/],
     [['--component', 'c', '--endpoint', 'e', '--frobnicate'], /^metrics: error: unknown flag --frobnicate \(see --help\)$/],
@@ -148,7 +203,20 @@ test('bad flags: one line, exit 2, before anything starts', async (t) => {
   }
   const help = startScript('src/cli/metrics.ts', ['--help'], clusterEnv(cluster));
   assert.equal((await help.exited).code, 0);
-  for (const flag of ['--component', '--endpoint', '--target', '--all-endpoints', '--namespace', '--poll-interval', '--host', '--port', '--push', '--push-interval', '--exporters', '--otlp-endpoint']) {
+  for (const flag of [
+    '--component',
+    '--endpoint',
+    '--target',
+    '--all-endpoints',
+    '--namespace',
+    '--poll-interval',
+    '--host',
+    '--port',
+    '--push',
+    '--push-interval',
+    '--exporters',
+    '--otlp-endpoint',
+  ]) {
     assert.ok(help.output().includes(flag), flag);
   }
 });

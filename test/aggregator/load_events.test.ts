@@ -19,18 +19,40 @@ test('LoadEvent: {worker_id, data: ForwardPassMetrics} in every form, the id exa
   assert.equal(r.workerId, BIG);
   assert.equal(r.dpRank, 1);
   assert.equal(r.generation, 'load_event');
-  assert.deepEqual(r.metrics, { requestActiveSlots: 2, requestTotalSlots: 8, numRequestsWaiting: 3, kvActiveBlocks: 40, kvTotalBlocks: 100, gpuCacheUsagePerc: 0.4, gpuPrefixCacheHitRate: 0.25, dataParallelRank: 1 });
-  const flat = decodeLoadEvent(enc('{"worker_id":12,"data":{"request_active_slots":1,"request_total_slots":4,"kv_active_blocks":9,"kv_total_blocks":50}}')) as LoadReading;
+  assert.deepEqual(r.metrics, {
+    requestActiveSlots: 2,
+    requestTotalSlots: 8,
+    numRequestsWaiting: 3,
+    kvActiveBlocks: 40,
+    kvTotalBlocks: 100,
+    gpuCacheUsagePerc: 0.4,
+    gpuPrefixCacheHitRate: 0.25,
+    dataParallelRank: 1,
+  });
+  const flat = decodeLoadEvent(
+    enc('{"worker_id":12,"data":{"request_active_slots":1,"request_total_slots":4,"kv_active_blocks":9,"kv_total_blocks":50}}'),
+  ) as LoadReading;
   assert.equal(flat.dpRank, undefined);
   assert.equal(flat.metrics.kvActiveBlocks, 9);
-  assert.equal(decodeLoadEvent(enc('{"worker_id":12,"data":{"kv_active_blocks":60,"kv_total_blocks":50,"request_active_slots":1,"request_total_slots":4}}')), 'data_inconsistent');
+  assert.equal(
+    decodeLoadEvent(
+      enc('{"worker_id":12,"data":{"kv_active_blocks":60,"kv_total_blocks":50,"request_active_slots":1,"request_total_slots":4}}'),
+    ),
+    'data_inconsistent',
+  );
   assert.equal(decodeLoadEvent(enc('{"worker_id":12,"data":7}')), 'data_not_an_object');
 });
 
 test('ActiveLoad: {worker_id, dp_rank, active_decode_blocks, kv_used_blocks, num_waiting_reqs, …}, each load field optional', () => {
-  const r = decodeLoadEvent(enc(`{"worker_id":${BIG},"dp_rank":1,"active_decode_blocks":7,"active_prefill_tokens":null,"kv_used_blocks":30,"num_waiting_reqs":2}`)) as LoadReading;
+  const r = decodeLoadEvent(
+    enc(`{"worker_id":${BIG},"dp_rank":1,"active_decode_blocks":7,"active_prefill_tokens":null,"kv_used_blocks":30,"num_waiting_reqs":2}`),
+  ) as LoadReading;
   assert.deepEqual({ id: r.workerId, rank: r.dpRank, gen: r.generation }, { id: BIG, rank: 1, gen: 'active_load' });
-  assert.deepEqual(r.metrics, { kvActiveBlocks: 30, numRequestsWaiting: 2, dataParallelRank: 1 }, 'the blocks in use: kv_used_blocks first');
+  assert.deepEqual(
+    r.metrics,
+    { kvActiveBlocks: 30, numRequestsWaiting: 2, dataParallelRank: 1 },
+    'the blocks in use: kv_used_blocks first',
+  );
   // the 2025 form: no kv_used_blocks, the decode blocks are the worker's
   const old = decodeLoadEvent(enc('{"worker_id":5,"dp_rank":0,"active_decode_blocks":11,"active_prefill_tokens":300}')) as LoadReading;
   assert.deepEqual(old.metrics, { kvActiveBlocks: 11, dataParallelRank: 0 });
@@ -57,16 +79,27 @@ test('bad load events are refused by reason, before parsing where it is cheap', 
     [new Uint8Array([0x86, 0xac, 0x70, 0x75]), 'msgpack'],
     ['{"worker_id":1,"pad":"' + 'x'.repeat(MAX_LOAD_EVENT_BYTES) + '"}', 'too_large'],
   ];
-  for (const [body, reason] of cases) assert.equal(decodeLoadEvent(typeof body === 'string' ? enc(body) : body), reason, String(body).slice(0, 60));
+  for (const [body, reason] of cases)
+    assert.equal(decodeLoadEvent(typeof body === 'string' ? enc(body) : body), reason, String(body).slice(0, 60));
 });
 
 function stats(id: bigint, kv: number, extra: Partial<WorkerStats['metrics']> = {}): WorkerStats {
-  return { workerId: id, subject: `dynamo_c.e-${id.toString(16)}`, data: {}, metrics: { kvActiveBlocks: kv, kvTotalBlocks: 100, numRequestsWaiting: 0, ...extra } };
+  return {
+    workerId: id,
+    subject: `dynamo_c.e-${id.toString(16)}`,
+    data: {},
+    metrics: { kvActiveBlocks: kv, kvTotalBlocks: 100, numRequestsWaiting: 0, ...extra },
+  };
 }
 
 test('the merge: the newest reading wins field by field; events-only workers appear, ranked; stale ones leave', () => {
   const book = new LoadBook(10);
-  const registered = new Map<bigint, string | undefined>([[1n, 's1'], [2n, undefined], [3n, 's3'], [4n, 's4']]);
+  const registered = new Map<bigint, string | undefined>([
+    [1n, 's1'],
+    [2n, undefined],
+    [3n, 's3'],
+    [4n, 's4'],
+  ]);
   const read = (s: string): LoadReading => decodeLoadEvent(enc(s)) as LoadReading;
   // worker 1 answers stats; its event before the stats request is older, the one after newer
   book.record(read('{"worker_id":1,"kv_used_blocks":70,"num_waiting_reqs":9}'), 1_000);
@@ -83,7 +116,13 @@ test('the merge: the newest reading wins field by field; events-only workers app
   assert.equal(workers.get(1n)!.ranks, undefined);
   assert.deepEqual(added, [2n]);
   const w2 = workers.get(2n)!;
-  assert.deepEqual([...w2.ranks!].map(([r, m]) => [r, m.kvActiveBlocks, m.numRequestsWaiting]), [[0, 10, 1], [1, 20, undefined]]);
+  assert.deepEqual(
+    [...w2.ranks!].map(([r, m]) => [r, m.kvActiveBlocks, m.numRequestsWaiting]),
+    [
+      [0, 10, 1],
+      [1, 20, undefined],
+    ],
+  );
   assert.equal(w2.subject, '', 'no NATS subject for another transport');
   assert.equal(workers.has(3n), false);
   assert.equal(workers.has(9n), false);
@@ -111,7 +150,13 @@ test('the merge: the newest reading wins field by field; events-only workers app
 
 test('the book is bounded by workers', () => {
   const book = new LoadBook(2);
-  const r = (id: number): LoadReading => ({ workerId: BigInt(id), dpRank: undefined, metrics: { kvActiveBlocks: 1 }, data: undefined, generation: 'active_load' });
+  const r = (id: number): LoadReading => ({
+    workerId: BigInt(id),
+    dpRank: undefined,
+    metrics: { kvActiveBlocks: 1 },
+    data: undefined,
+    generation: 'active_load',
+  });
   assert.equal(book.record(r(1), 0), true);
   assert.equal(book.record(r(2), 0), true);
   assert.equal(book.record(r(3), 0), false);

@@ -24,7 +24,11 @@ test("the seed's walkthrough: no worker, then two mock workers; load statistics 
   defer(() => cluster.stop());
   const m = await startMetrics(cluster);
   defer(() => m.proc.stop());
-  await waitUntil('the no-endpoints warning', () => /WARN metrics: No endpoints found matching dynamo\/my_component\/my_endpoint/.test(m.proc.output()), 10_000);
+  await waitUntil(
+    'the no-endpoints warning',
+    () => /WARN metrics: No endpoints found matching dynamo\/my_component\/my_endpoint/.test(m.proc.output()),
+    10_000,
+  );
   assert.equal(series(await m.scrape(), 'llm_kv_blocks_active').length, 0);
   assert.doesNotMatch(await m.scrape(), /llm_load_avg|NaN/);
 
@@ -42,7 +46,13 @@ test("the seed's walkthrough: no worker, then two mock workers; load statistics 
   const values = blocks.map((s) => s.value);
   assert.equal(sample(text, 'llm_load_avg', LABELS), values.reduce((x, y) => x + y, 0) / 2);
   assert.ok(Math.abs(sample(text, 'llm_load_std', LABELS)! - populationStd(values)) < 1e-9);
-  for (const name of ['llm_requests_active_slots', 'llm_requests_total_slots', 'llm_kv_blocks_total', 'llm_requests_waiting', 'llm_gpu_cache_usage_percent']) {
+  for (const name of [
+    'llm_requests_active_slots',
+    'llm_requests_total_slots',
+    'llm_kv_blocks_total',
+    'llm_requests_waiting',
+    'llm_gpu_cache_usage_percent',
+  ]) {
     assert.equal(series(text, name).length, 2, name);
   }
   for (const id of ids) {
@@ -74,9 +84,18 @@ test("the seed's walkthrough: no worker, then two mock workers; load statistics 
   assert.equal(sample(after, 'dynamo_metrics_leader'), 1);
   assert.equal(sample(after, 'dynamo_metrics_workers'), 2);
   // the no-endpoints warning stopped once workers appeared
-  const warnings = m.proc.output().split('\n').filter((l) => l.includes('No endpoints found'));
+  const warnings = m.proc
+    .output()
+    .split('\n')
+    .filter((l) => l.includes('No endpoints found'));
   await new Promise((r) => setTimeout(r, 1500));
-  assert.equal(m.proc.output().split('\n').filter((l) => l.includes('No endpoints found')).length, warnings.length);
+  assert.equal(
+    m.proc
+      .output()
+      .split('\n')
+      .filter((l) => l.includes('No endpoints found')).length,
+    warnings.length,
+  );
 
   // SIGKILL one worker: its series are gone at the next cycle; the average covers the survivor
   await a.proc.kill();
@@ -99,21 +118,48 @@ test('workers with ids above 2^53 in every ForwardPassMetrics form keep their ex
   const base = 7587884888253033398n;
   const forms: [string, number][] = [
     ['{"request_active_slots":1,"request_total_slots":10,"kv_active_blocks":11,"kv_total_blocks":100}', 11],
-    ['{"request_active_slots":1,"request_total_slots":10,"kv_active_blocks":12,"kv_total_blocks":100,"num_requests_waiting":0,"gpu_cache_usage_perc":0.12,"gpu_prefix_cache_hit_rate":0.5}', 12],
-    ['{"request_active_slots":1,"request_total_slots":10,"kv_active_blocks":13,"kv_total_blocks":100,"num_requests_waiting":0,"gpu_cache_usage_perc":0.13,"gpu_prefix_cache_hit_rate":0.5,"data_parallel_rank":null}', 13],
-    ['{"worker_stats":{"data_parallel_rank":0,"request_active_slots":1,"request_total_slots":10,"num_requests_waiting":2},"kv_stats":{"kv_active_blocks":14,"kv_total_blocks":100,"gpu_cache_usage_perc":0.14,"gpu_prefix_cache_hit_rate":0.5},"spec_decode_stats":null}', 14],
-    ['{"engine_load_metrics":{"worker_stats":{"data_parallel_rank":null,"request_active_slots":1,"request_total_slots":10,"num_requests_waiting":2},"kv_stats":{"kv_active_blocks":15,"kv_total_blocks":100,"gpu_cache_usage_perc":0.15,"gpu_prefix_cache_hit_rate":0.5},"spec_decode_stats":null}}', 15],
+    [
+      '{"request_active_slots":1,"request_total_slots":10,"kv_active_blocks":12,"kv_total_blocks":100,"num_requests_waiting":0,"gpu_cache_usage_perc":0.12,"gpu_prefix_cache_hit_rate":0.5}',
+      12,
+    ],
+    [
+      '{"request_active_slots":1,"request_total_slots":10,"kv_active_blocks":13,"kv_total_blocks":100,"num_requests_waiting":0,"gpu_cache_usage_perc":0.13,"gpu_prefix_cache_hit_rate":0.5,"data_parallel_rank":null}',
+      13,
+    ],
+    [
+      '{"worker_stats":{"data_parallel_rank":0,"request_active_slots":1,"request_total_slots":10,"num_requests_waiting":2},"kv_stats":{"kv_active_blocks":14,"kv_total_blocks":100,"gpu_cache_usage_perc":0.14,"gpu_prefix_cache_hit_rate":0.5},"spec_decode_stats":null}',
+      14,
+    ],
+    [
+      '{"engine_load_metrics":{"worker_stats":{"data_parallel_rank":null,"request_active_slots":1,"request_total_slots":10,"num_requests_waiting":2},"kv_stats":{"kv_active_blocks":15,"kv_total_blocks":100,"gpu_cache_usage_perc":0.15,"gpu_prefix_cache_hit_rate":0.5},"spec_decode_stats":null}}',
+      15,
+    ],
     ['{"predictive_load_metrics":{"kv_active_blocks":16}}', 16],
   ];
-  const garbage = ['"garbage"', '{"request_active_slots":1,"request_total_slots":10,"kv_active_blocks":"many","kv_total_blocks":100}', '{"request_active_slots":1,"request_total_slots":10,"kv_active_blocks":-4,"kv_total_blocks":100}', 'null', '{"request_active_slots":1,"request_total_slots":10,"kv_active_blocks":1e999,"kv_total_blocks":100}'];
+  const garbage = [
+    '"garbage"',
+    '{"request_active_slots":1,"request_total_slots":10,"kv_active_blocks":"many","kv_total_blocks":100}',
+    '{"request_active_slots":1,"request_total_slots":10,"kv_active_blocks":-4,"kv_total_blocks":100}',
+    'null',
+    '{"request_active_slots":1,"request_total_slots":10,"kv_active_blocks":1e999,"kv_total_blocks":100}',
+  ];
   // good and bad endpoints interleaved in one reply: a bad one must not shift the next
   const endpoints: { id: bigint; data: string }[] = [];
   forms.forEach(([data], i) => {
     endpoints.push({ id: base + BigInt(i), data });
     if (i < garbage.length) endpoints.push({ id: base + 100n + BigInt(i), data: garbage[i]! });
   });
-  defer(await registerDynamoInstances(cluster.etcd.url, endpoints.map((e) => e.id)));
-  dynamoShapedWorker(nc, endpoints, ['not json at all', '{"endpoints": 5}', `{"endpoints":[{"subject":"dynamo_my_component.my_endpoint-zz","data":{}}]}`]);
+  defer(
+    await registerDynamoInstances(
+      cluster.etcd.url,
+      endpoints.map((e) => e.id),
+    ),
+  );
+  dynamoShapedWorker(nc, endpoints, [
+    'not json at all',
+    '{"endpoints": 5}',
+    `{"endpoints":[{"subject":"dynamo_my_component.my_endpoint-zz","data":{}}]}`,
+  ]);
   await nc.flush();
   const m = await startMetrics(cluster);
   defer(() => m.proc.stop());
@@ -124,11 +170,25 @@ test('workers with ids above 2^53 in every ForwardPassMetrics form keep their ex
   });
   assert.equal(sample(text, 'llm_requests_waiting', { worker_id: (base + 3n).toString() }), 2);
   assert.equal(sample(text, 'llm_gpu_cache_usage_percent', { worker_id: (base + 4n).toString() }), 15);
-  assert.equal(sample(text, 'llm_requests_total_slots', { worker_id: (base + 5n).toString() }), undefined, 'predictive form carries only kv_active_blocks');
-  for (let i = 0; i < garbage.length; i++) assert.equal(sample(text, 'llm_kv_blocks_active', { worker_id: (base + 100n + BigInt(i)).toString() }), undefined);
+  assert.equal(
+    sample(text, 'llm_requests_total_slots', { worker_id: (base + 5n).toString() }),
+    undefined,
+    'predictive form carries only kv_active_blocks',
+  );
+  for (let i = 0; i < garbage.length; i++)
+    assert.equal(sample(text, 'llm_kv_blocks_active', { worker_id: (base + 100n + BigInt(i)).toString() }), undefined);
   assert.equal(sample(text, 'llm_load_avg', LABELS), (11 + 12 + 13 + 14 + 15 + 16) / 6);
   const rejected = Object.fromEntries(series(text, 'dynamo_metrics_stats_rejected_total').map((s) => [s.labels.reason, s.value]));
-  for (const reason of ['data_not_an_object', 'data_wrong_type', 'data_negative', 'data_missing_field', 'data_not_finite', 'bad_json', 'bad_shape', 'bad_worker_id']) {
+  for (const reason of [
+    'data_not_an_object',
+    'data_wrong_type',
+    'data_negative',
+    'data_missing_field',
+    'data_not_finite',
+    'bad_json',
+    'bad_shape',
+    'bad_worker_id',
+  ]) {
     assert.ok((rejected[reason] ?? 0) >= 1, `${reason} counted: ${JSON.stringify(rejected)}`);
   }
   assert.ok(m.proc.running, 'the aggregator did not crash');
@@ -147,13 +207,22 @@ test('ProcessedEndpoints is published every cycle with decimal ids and the load 
   await nc.flush();
   const m = await startMetrics(cluster);
   defer(() => m.proc.stop());
-  const body = await waitUntil('an aggregate with two workers', () => {
-    for (const b of got) {
-      const v = parseJson(b) as { endpoints: Record<string, unknown> };
-      if (Object.keys(v.endpoints).length === 2) return v as unknown as { endpoints: Record<string, { name: string; subject: string; data: { kv_active_blocks: number } }>; load_avg: number; load_std: number };
-    }
-    return undefined;
-  }, 15_000);
+  const body = await waitUntil(
+    'an aggregate with two workers',
+    () => {
+      for (const b of got) {
+        const v = parseJson(b) as { endpoints: Record<string, unknown> };
+        if (Object.keys(v.endpoints).length === 2)
+          return v as unknown as {
+            endpoints: Record<string, { name: string; subject: string; data: { kv_active_blocks: number } }>;
+            load_avg: number;
+            load_std: number;
+          };
+      }
+      return undefined;
+    },
+    15_000,
+  );
   assert.deepEqual(Object.keys(body.endpoints).sort(), w.ids.map(String).sort());
   const blocks: number[] = [];
   for (const [id, e] of Object.entries(body.endpoints)) {

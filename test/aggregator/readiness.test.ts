@@ -3,7 +3,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readinessOf, type ReadinessState } from '../../src/aggregator/readiness.ts';
 
-const base: ReadinessState = { started: true, stopping: false, leader: true, natsConnected: true, etcdReachable: true, hasView: true, viewProblem: undefined };
+const base: ReadinessState = {
+  started: true,
+  stopping: false,
+  leader: true,
+  natsConnected: true,
+  etcdReachable: true,
+  hasView: true,
+  viewProblem: undefined,
+};
 
 test('ready: a leader with a current view, a standby that can take over', () => {
   assert.deepEqual(readinessOf(base), { ready: true, reasons: [] });
@@ -15,9 +23,15 @@ test('ready: a leader with a current view, a standby that can take over', () => 
 test('not ready, and why', () => {
   assert.deepEqual(readinessOf({ ...base, started: false, hasView: false }).reasons, ['starting']);
   assert.deepEqual(readinessOf({ ...base, stopping: true }).reasons, ['shutting down']);
-  assert.deepEqual(readinessOf({ ...base, natsConnected: false, viewProblem: 'NATS is disconnected: no current worker stats' }).reasons, ['NATS is disconnected']);
-  assert.deepEqual(readinessOf({ ...base, viewProblem: 'the latest scrape cycle is 9.0 s old' }).reasons, ['the latest scrape cycle is 9.0 s old']);
+  assert.deepEqual(readinessOf({ ...base, natsConnected: false, viewProblem: 'NATS is disconnected: no current worker stats' }).reasons, [
+    'NATS is disconnected',
+  ]);
+  assert.deepEqual(readinessOf({ ...base, viewProblem: 'the latest scrape cycle is 9.0 s old' }).reasons, [
+    'the latest scrape cycle is 9.0 s old',
+  ]);
   assert.deepEqual(readinessOf({ ...base, hasView: false }).reasons, ['no scrape cycle completed yet']);
-  assert.deepEqual(readinessOf({ ...base, leader: false, etcdReachable: false }).reasons, ['etcd is unreachable: this standby cannot take over']);
+  assert.deepEqual(readinessOf({ ...base, leader: false, etcdReachable: false }).reasons, [
+    'etcd is unreachable: this standby cannot take over',
+  ]);
   assert.deepEqual(readinessOf({ ...base, leader: false, natsConnected: false }).reasons, ['NATS is disconnected']);
 });

@@ -26,7 +26,11 @@ test('the event queue decodes at most one batch per turn of the event loop and r
   };
   setImmediate(tick);
   await q.idle();
-  assert.deepEqual(seen, Array.from({ length: 5_000 }, (_, i) => i), 'every event, in order');
+  assert.deepEqual(
+    seen,
+    Array.from({ length: 5_000 }, (_, i) => i),
+    'every event, in order',
+  );
   assert.ok(turns >= 49, `other work ran between batches (${turns} turns)`);
   assert.ok(q.push(1), 'room again once drained');
   await q.idle();
@@ -36,14 +40,24 @@ test('the aggregate written directly is the ProcessedEndpoints JSON, 64-bit ids 
   const workers = new Map<bigint, WorkerStats>();
   const ids = [7587884888253033398n, 1n, (1n << 63n) - 1n];
   const datas: unknown[] = [{ kv_active_blocks: 3, nested: { big: 9007199254740993n } }, { request_active_slots: 1, x: 'é"\\' }, null];
-  ids.forEach((id, i) => workers.set(id, { workerId: id, subject: `ns_comp-abc.ep-${id.toString(16)}`, data: datas[i], metrics: { kvActiveBlocks: i, kvTotalBlocks: 10, requestActiveSlots: 0, requestTotalSlots: 1 } }));
+  ids.forEach((id, i) =>
+    workers.set(id, {
+      workerId: id,
+      subject: `ns_comp-abc.ep-${id.toString(16)}`,
+      data: datas[i],
+      metrics: { kvActiveBlocks: i, kvTotalBlocks: 10, requestActiveSlots: 0, requestTotalSlots: 1 },
+    }),
+  );
   const endpoints: Record<string, unknown> = {};
   for (const [id, w] of workers) endpoints[id.toString()] = { name: `worker-${id}`, subject: w.subject, data: w.data };
   const expected = stringifyJson({ endpoints, load_avg: 1.5, load_std: 0.25 });
   // the same document (object key order is not meaningful in JSON; workers keep the view's order)
   assert.deepEqual(parseJson(aggregateText(workers, { avg: 1.5, std: 0.25 })), parseJson(expected));
   assert.deepEqual(Object.keys((parseJson(aggregateText(workers, undefined)) as { endpoints: object }).endpoints).length, 3);
-  const back = parseJson(aggregateText(workers, undefined)) as { endpoints: Record<string, { data: { nested?: { big: bigint } } }>; load_avg: number };
+  const back = parseJson(aggregateText(workers, undefined)) as {
+    endpoints: Record<string, { data: { nested?: { big: bigint } } }>;
+    load_avg: number;
+  };
   assert.equal(back.endpoints['7587884888253033398']!.data.nested!.big, 9007199254740993n);
   assert.equal(back.load_avg, 0);
   assert.equal(aggregateText(new Map(), undefined), '{"endpoints":{},"load_avg":0,"load_std":0}');
@@ -54,7 +68,13 @@ test('the aggregate is the same document whether the native writer takes it all 
     const workers = new Map<bigint, WorkerStats>();
     for (let i = 0; i < 50; i++) {
       const id = i % 2 === 0 ? BigInt(i) : 7587884888253033398n + BigInt(i);
-      const data = { kv_active_blocks: i, gpu_cache_usage_perc: i / 7, s: `é"\\${i}`, nested: [null, true, { x: -0 }], ...(big && i === 49 ? { worker_id: 9007199254740993n } : {}) };
+      const data = {
+        kv_active_blocks: i,
+        gpu_cache_usage_perc: i / 7,
+        s: `é"\\${i}`,
+        nested: [null, true, { x: -0 }],
+        ...(big && i === 49 ? { worker_id: 9007199254740993n } : {}),
+      };
       workers.set(id, { workerId: id, subject: `ns_comp.ep-${id.toString(16)}`, data, metrics: { kvActiveBlocks: i } });
     }
     return workers;
@@ -72,7 +92,7 @@ test('the aggregate is the same document whether the native writer takes it all 
   // which writer wrote it shows in the key order: the native one puts small integer keys first
   const order = (text: string): string[] => [...text.matchAll(/"(\d+)":\{"name"/g)].map((m) => m[1]!);
   const inserted = [...make(false).keys()].map(String);
-  assert.deepEqual(order(entries), inserted, 'entry by entry: the view\'s order');
+  assert.deepEqual(order(entries), inserted, "entry by entry: the view's order");
   assert.deepEqual(order(native), [...inserted.filter((k) => k.length < 4), ...inserted.filter((k) => k.length >= 4)], 'native');
   // a worker without data is written with "data":null by both
   for (const big of [false, true]) {
@@ -83,9 +103,24 @@ test('the aggregate is the same document whether the native writer takes it all 
 });
 
 test('grant backoff doubles from its first step, is capped, and is jittered within its upper half', () => {
-  assert.equal(grantBackoffMs(1, () => 0), GRANT_BACKOFF_INITIAL_MS / 2);
-  assert.equal(grantBackoffMs(1, () => 1), GRANT_BACKOFF_INITIAL_MS);
-  assert.equal(grantBackoffMs(3, () => 1), GRANT_BACKOFF_INITIAL_MS * 4);
-  assert.equal(grantBackoffMs(40, () => 1), GRANT_BACKOFF_MAX_MS);
-  assert.equal(grantBackoffMs(40, () => 0), GRANT_BACKOFF_MAX_MS / 2);
+  assert.equal(
+    grantBackoffMs(1, () => 0),
+    GRANT_BACKOFF_INITIAL_MS / 2,
+  );
+  assert.equal(
+    grantBackoffMs(1, () => 1),
+    GRANT_BACKOFF_INITIAL_MS,
+  );
+  assert.equal(
+    grantBackoffMs(3, () => 1),
+    GRANT_BACKOFF_INITIAL_MS * 4,
+  );
+  assert.equal(
+    grantBackoffMs(40, () => 1),
+    GRANT_BACKOFF_MAX_MS,
+  );
+  assert.equal(
+    grantBackoffMs(40, () => 0),
+    GRANT_BACKOFF_MAX_MS / 2,
+  );
 });

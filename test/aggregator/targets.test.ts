@@ -36,23 +36,45 @@ async function status(m: MetricsProcess, query = ''): Promise<{ status: number; 
   return { status: res.status, body: res.status === 200 ? await res.json() : await res.text() };
 }
 
-test('--target prefill and --target decode: stats-answering decode, events-only prefill with a dp_rank pair; each its labels, statistics, aggregate and events', { timeout: 120_000 }, async (t) => {
+test('--target prefill and --target decode: stats-answering decode, events-only prefill with a dp_rank pair; each its labels, statistics, aggregate and events', {
+  timeout: 120_000,
+}, async (t) => {
   const defer = cleanups(t);
   const cluster = await startCluster();
   defer(() => cluster.stop());
   defer(await registerDynamoInstances(cluster.etcd.url, DECODE, 'dynamo', 'decode', 'generate'));
   // prefill workers of the current era serve over TCP and publish their load as events
-  defer(await registerDynamoInstances(cluster.etcd.url, [PREFILL_PAIR, PREFILL_OLD], 'dynamo', 'prefill', 'generate', { layout: 'v1', transport: 'tcp' }));
+  defer(
+    await registerDynamoInstances(cluster.etcd.url, [PREFILL_PAIR, PREFILL_OLD], 'dynamo', 'prefill', 'generate', {
+      layout: 'v1',
+      transport: 'tcp',
+    }),
+  );
   const nc = await connect({ servers: cluster.nats.url });
   defer(() => nc.close());
-  dynamoShapedWorker(nc, [{ id: DECODE[0]!, data: v4(10) }, { id: DECODE[1]!, data: v4(30) }], [], 'dynamo_decode', 'generate');
+  dynamoShapedWorker(
+    nc,
+    [
+      { id: DECODE[0]!, data: v4(10) },
+      { id: DECODE[1]!, data: v4(30) },
+    ],
+    [],
+    'dynamo_decode',
+    'generate',
+  );
   const aggregates = { decode: 0, prefill: 0 };
   for (const c of ['decode', 'prefill'] as const) subscribeLarge(nc, aggregateSubject('dynamo', c, 'generate'), () => void aggregates[c]++);
   let publishing = true;
   const publisher = (async () => {
     while (publishing) {
-      nc.publish(PREFILL_ACTIVE, `{"worker_id":${PREFILL_PAIR},"dp_rank":0,"active_decode_blocks":null,"active_prefill_tokens":null,"kv_used_blocks":40,"num_waiting_reqs":3}`);
-      nc.publish(PREFILL_ACTIVE, `{"worker_id":${PREFILL_PAIR},"dp_rank":1,"active_decode_blocks":null,"active_prefill_tokens":null,"kv_used_blocks":60,"num_waiting_reqs":1}`);
+      nc.publish(
+        PREFILL_ACTIVE,
+        `{"worker_id":${PREFILL_PAIR},"dp_rank":0,"active_decode_blocks":null,"active_prefill_tokens":null,"kv_used_blocks":40,"num_waiting_reqs":3}`,
+      );
+      nc.publish(
+        PREFILL_ACTIVE,
+        `{"worker_id":${PREFILL_PAIR},"dp_rank":1,"active_decode_blocks":null,"active_prefill_tokens":null,"kv_used_blocks":60,"num_waiting_reqs":1}`,
+      );
       nc.publish(PREFILL_COMPONENT, `{"worker_id":${PREFILL_OLD},"data":${v4(20, 200)}}`);
       await nc.flush();
       await sleep(200);
@@ -65,9 +87,19 @@ test('--target prefill and --target decode: stats-answering decode, events-only 
 
   const m = await startMetrics(cluster, [], {}, { target: ['--target', 'dynamo/prefill/generate', '--target', 'dynamo/decode/generate'] });
   defer(() => m.proc.stop());
-  const text = await waitForScrape(m, 'both targets with every worker', (x) => (series(x, 'llm_kv_blocks_active').length === 5 ? x : undefined), 30_000);
+  const text = await waitForScrape(
+    m,
+    'both targets with every worker',
+    (x) => (series(x, 'llm_kv_blocks_active').length === 5 ? x : undefined),
+    30_000,
+  );
   const kv = (c: string, id: bigint, rank?: number): number | undefined =>
-    sample(text, 'llm_kv_blocks_active', { component: c, endpoint: 'generate', worker_id: id.toString(), ...(rank === undefined ? {} : { dp_rank: String(rank) }) });
+    sample(text, 'llm_kv_blocks_active', {
+      component: c,
+      endpoint: 'generate',
+      worker_id: id.toString(),
+      ...(rank === undefined ? {} : { dp_rank: String(rank) }),
+    });
   assert.equal(kv('decode', DECODE[0]!), 10);
   assert.equal(kv('decode', DECODE[1]!), 30);
   assert.equal(kv('prefill', PREFILL_PAIR, 0), 40);
@@ -75,7 +107,11 @@ test('--target prefill and --target decode: stats-answering decode, events-only 
   assert.equal(kv('prefill', PREFILL_OLD), 20);
   assert.equal(kv('prefill', DECODE[0]!), undefined, 'no worker under the other target');
   assert.equal(sample(text, 'llm_load_avg', { component: 'decode', endpoint: 'generate' }), 20);
-  assert.equal(sample(text, 'llm_load_avg', { component: 'prefill', endpoint: 'generate' }), 40, 'over the ranks and the other worker: (40 + 60 + 20) / 3');
+  assert.equal(
+    sample(text, 'llm_load_avg', { component: 'prefill', endpoint: 'generate' }),
+    40,
+    'over the ranks and the other worker: (40 + 60 + 20) / 3',
+  );
   assert.equal(sample(text, 'llm_kv_blocks_total', { component: 'prefill', worker_id: PREFILL_OLD.toString() }), 200);
   for (const c of ['decode', 'prefill']) {
     assert.equal(sample(text, 'dynamo_metrics_leader', { component: c, endpoint: 'generate' }), 1, `leads ${c}`);
@@ -83,7 +119,11 @@ test('--target prefill and --target decode: stats-answering decode, events-only 
   }
   assert.equal(sample(text, 'dynamo_metrics_workers', { component: 'decode' }), 2);
   assert.equal(sample(text, 'dynamo_metrics_workers', { component: 'prefill' }), 2);
-  assert.equal(/^# TYPE llm_kv_blocks_active gauge$/gm.exec(text) !== null && text.match(/^# TYPE llm_kv_blocks_active /gm)!.length, 1, 'one family for both targets');
+  assert.equal(
+    /^# TYPE llm_kv_blocks_active gauge$/gm.exec(text) !== null && text.match(/^# TYPE llm_kv_blocks_active /gm)!.length,
+    1,
+    'one family for both targets',
+  );
 
   // hit-rate events name only their worker: each goes to its worker's target, none refused
   for (let i = 0; i < 10; i++) {
@@ -100,7 +140,7 @@ test('--target prefill and --target decode: stats-answering decode, events-only 
   assert.equal(sample(after, 'llm_kv_hit_rate_percent', { component: 'decode', worker_id: DECODE[0]!.toString() }), 40);
   assert.equal(sample(after, 'dynamo_metrics_events_total', { component: 'decode' }), 10);
   assert.equal(sample(after, 'dynamo_metrics_events_total', { component: 'prefill' }), 10);
-  assert.deepEqual(reasons(after, 'dynamo_metrics_events_rejected_total'), {}, 'no target refused the other target\'s events');
+  assert.deepEqual(reasons(after, 'dynamo_metrics_events_rejected_total'), {}, "no target refused the other target's events");
   assert.deepEqual(reasons(after, 'dynamo_metrics_load_events_rejected_total'), {});
   assert.ok(aggregates.decode > 0 && aggregates.prefill > 0, `an aggregate on each target's subject (${JSON.stringify(aggregates)})`);
 
@@ -137,14 +177,32 @@ test('--all-endpoints: endpoints join as their first worker registers, in either
   defer(await registerDynamoInstances(cluster.etcd.url, [BASE + 9n], 'other', 'backend', 'generate'));
   const m = await startMetrics(cluster, [], {}, { target: ['--all-endpoints'] });
   defer(() => m.proc.stop());
-  await waitForScrape(m, 'the endpoint registered before the start', (x) => sample(x, 'llm_kv_blocks_active', { component: 'backend', endpoint: 'generate' }) === 7);
+  await waitForScrape(
+    m,
+    'the endpoint registered before the start',
+    (x) => sample(x, 'llm_kv_blocks_active', { component: 'backend', endpoint: 'generate' }) === 7,
+  );
   // two more endpoints register while it runs: one in the v1 layout, one as a second endpoint of a component
   defer(await registerDynamoInstances(cluster.etcd.url, [BASE + 2n], 'dynamo', 'router', 'route', { layout: 'v1' }));
   dynamoShapedWorker(nc, [{ id: BASE + 2n, data: v4(3) }], [], 'dynamo_router', 'route');
   // the first worker serves a second endpoint too, as a Rust worker does under its one lease
   defer(await registerDynamoInstances(cluster.etcd.url, [BASE + 3n, BASE + 1n], 'dynamo', 'backend', 'embed'));
-  dynamoShapedWorker(nc, [{ id: BASE + 3n, data: v4(5) }, { id: BASE + 1n, data: v4(6) }], [], 'dynamo_backend', 'embed');
-  const text = await waitForScrape(m, 'the endpoints that registered later', (x) => (series(x, 'llm_kv_blocks_active').length === 4 ? x : undefined), 30_000);
+  dynamoShapedWorker(
+    nc,
+    [
+      { id: BASE + 3n, data: v4(5) },
+      { id: BASE + 1n, data: v4(6) },
+    ],
+    [],
+    'dynamo_backend',
+    'embed',
+  );
+  const text = await waitForScrape(
+    m,
+    'the endpoints that registered later',
+    (x) => (series(x, 'llm_kv_blocks_active').length === 4 ? x : undefined),
+    30_000,
+  );
   assert.equal(sample(text, 'llm_kv_blocks_active', { component: 'router', endpoint: 'route', worker_id: (BASE + 2n).toString() }), 3);
   assert.equal(sample(text, 'llm_kv_blocks_active', { component: 'backend', endpoint: 'embed', worker_id: (BASE + 3n).toString() }), 5);
   assert.equal(sample(text, 'llm_kv_blocks_active', { component: 'backend', endpoint: 'generate', worker_id: (BASE + 1n).toString() }), 7);
@@ -154,17 +212,31 @@ test('--all-endpoints: endpoints join as their first worker registers, in either
   for (let i = 0; i < 5; i++) nc.publish('namespace.dynamo.kv-hit-rate', `{"worker_id":${BASE + 1n},"isl_blocks":4,"overlap_blocks":1}`);
   await nc.flush();
   const counted = await waitForScrape(m, 'the events under both endpoints', (x) =>
-    ['generate', 'embed'].every((e) => sample(x, 'llm_kv_hit_rate_isl_blocks_total', { component: 'backend', endpoint: e, worker_id: (BASE + 1n).toString() }) === 20) ? x : undefined,
+    ['generate', 'embed'].every(
+      (e) => sample(x, 'llm_kv_hit_rate_isl_blocks_total', { component: 'backend', endpoint: e, worker_id: (BASE + 1n).toString() }) === 20,
+    )
+      ? x
+      : undefined,
   );
-  assert.equal(sample(counted, 'llm_kv_hit_rate_isl_blocks_total', { component: 'router' }), undefined, 'nothing for a target that does not list the worker');
+  assert.equal(
+    sample(counted, 'llm_kv_hit_rate_isl_blocks_total', { component: 'router' }),
+    undefined,
+    'nothing for a target that does not list the worker',
+  );
   assert.deepEqual(reasons(counted, 'dynamo_metrics_events_rejected_total'), {});
   assert.equal(series(text, 'dynamo_metrics_leader').length, 3);
   const s = await status(m);
-  assert.deepEqual(s.body.targets.map((x: { path: string }) => x.path).sort(), ['dynamo/backend/embed', 'dynamo/backend/generate', 'dynamo/router/route']);
+  assert.deepEqual(s.body.targets.map((x: { path: string }) => x.path).sort(), [
+    'dynamo/backend/embed',
+    'dynamo/backend/generate',
+    'dynamo/router/route',
+  ]);
   assert.ok(!JSON.stringify(s.body.targets).includes('other/'), 'no target of another namespace');
 });
 
-test('two replicas given six targets spread them through etcd; after a kill -9 the other leads all six within the lease TTL and a cycle', { timeout: 180_000 }, async (t) => {
+test('two replicas given six targets spread them through etcd; after a kill -9 the other leads all six within the lease TTL and a cycle', {
+  timeout: 180_000,
+}, async (t) => {
   const defer = cleanups(t);
   const cluster = await startCluster();
   defer(() => cluster.stop());
@@ -186,26 +258,46 @@ test('two replicas given six targets spread them through etcd; after a kill -9 t
       .map((s) => s.labels.component!)
       .sort();
   // spread: each leads its share (three), together all six, no target twice
-  const spread = await waitUntil('the targets spread 3 and 3', async () => {
-    const [la, lb] = [led(await a.scrape()), led(await b.scrape())];
-    return la.length === 3 && lb.length === 3 && new Set([...la, ...lb]).size === 6 ? [la, lb] : undefined;
-  }, 30_000, 200).catch(async (err: Error) => {
+  const spread = await waitUntil(
+    'the targets spread 3 and 3',
+    async () => {
+      const [la, lb] = [led(await a.scrape()), led(await b.scrape())];
+      return la.length === 3 && lb.length === 3 && new Set([...la, ...lb]).size === 6 ? [la, lb] : undefined;
+    },
+    30_000,
+    200,
+  ).catch(async (err: Error) => {
     throw new Error(`${err.message}: a leads ${led(await a.scrape())}, b leads ${led(await b.scrape())}`);
   });
   t.diagnostic(`spread: a leads ${spread[0]!.join(',')}; b leads ${spread[1]!.join(',')}`);
   // each leader exports its targets' workers, and only those
   const ta = await a.scrape();
-  assert.deepEqual(series(ta, 'llm_kv_blocks_active').map((s) => s.labels.component).sort(), spread[0]);
+  assert.deepEqual(
+    series(ta, 'llm_kv_blocks_active')
+      .map((s) => s.labels.component)
+      .sort(),
+    spread[0],
+  );
 
   b.proc.killNow(); // SIGKILL: the lease is left to expire
   const killedAt = Date.now();
   let tookMs = 0;
-  await waitForScrape(a, 'a to lead all six with a current view', (x) => {
-    const ok = led(x).length === 6 && series(x, 'dynamo_metrics_view_current').every((s) => s.value === 1) && series(x, 'llm_kv_blocks_active').length === 6;
-    if (ok) tookMs = Date.now() - killedAt;
-    return ok;
-  }, LEASE_TTL_MS + 20_000);
-  t.diagnostic(`kill -9 of one replica: the other led all six targets with a current view ${tookMs} ms later (lease TTL ${LEASE_TTL_MS} ms, poll ${POLL_MS} ms)`);
+  await waitForScrape(
+    a,
+    'a to lead all six with a current view',
+    (x) => {
+      const ok =
+        led(x).length === 6 &&
+        series(x, 'dynamo_metrics_view_current').every((s) => s.value === 1) &&
+        series(x, 'llm_kv_blocks_active').length === 6;
+      if (ok) tookMs = Date.now() - killedAt;
+      return ok;
+    },
+    LEASE_TTL_MS + 20_000,
+  );
+  t.diagnostic(
+    `kill -9 of one replica: the other led all six targets with a current view ${tookMs} ms later (lease TTL ${LEASE_TTL_MS} ms, poll ${POLL_MS} ms)`,
+  );
   // bounded by the lease TTL and a cycle; the slack is for a shared machine (the figure is in RELIABILITY.md)
   assert.ok(tookMs <= LEASE_TTL_MS + POLL_MS + 5_000, `take-over ${tookMs} ms after SIGKILL`);
 });

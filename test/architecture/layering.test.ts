@@ -19,12 +19,20 @@ interface Violation {
   to: string;
 }
 
-async function cruise(cwd: string): Promise<{ violations: Violation[]; modules: { source: string; dependencies: { resolved: string }[] }[] }> {
+async function cruise(
+  cwd: string,
+): Promise<{ violations: Violation[]; modules: { source: string; dependencies: { resolved: string }[] }[] }> {
   const run = promisify(execFile);
-  const { stdout } = await run(DEPCRUISE, ['--config', '.dependency-cruiser.cjs', '--output-type', 'json', 'src', 'instrumentation'], { cwd, maxBuffer: 64 * 1024 * 1024 }).catch(
+  const { stdout } = await run(DEPCRUISE, ['--config', '.dependency-cruiser.cjs', '--output-type', 'json', 'src', 'instrumentation'], {
+    cwd,
+    maxBuffer: 64 * 1024 * 1024,
+  }).catch(
     (err: { stdout?: string }) => ({ stdout: err.stdout ?? '' }), // exits non-zero when rules are broken; the JSON says which
   );
-  const out = JSON.parse(stdout) as { summary: { violations: Violation[] }; modules: { source: string; dependencies: { resolved: string }[] }[] };
+  const out = JSON.parse(stdout) as {
+    summary: { violations: Violation[] };
+    modules: { source: string; dependencies: { resolved: string }[] }[];
+  };
   return { violations: out.summary.violations, modules: out.modules };
 }
 
@@ -48,19 +56,36 @@ test('the runtime entry point loads only the runtime and the shared leaves', asy
   };
   visit('src/runtime/index.ts');
   const project = [...seen].filter((m) => /^(src|instrumentation)\//.test(m));
-  assert.deepEqual(project.filter((m) => !/^src\/(runtime\/|[^/]+\.ts$)/.test(m)), []);
+  assert.deepEqual(
+    project.filter((m) => !/^src\/(runtime\/|[^/]+\.ts$)/.test(m)),
+    [],
+  );
   assert.ok(project.length > 10, `${project.length} modules`);
-  const packages = [...seen].filter((m) => m.startsWith('node_modules/')).map((m) => m.split('/').slice(1, m.startsWith('node_modules/@') ? 3 : 2).join('/'));
+  const packages = [...seen]
+    .filter((m) => m.startsWith('node_modules/'))
+    .map((m) =>
+      m
+        .split('/')
+        .slice(1, m.startsWith('node_modules/@') ? 3 : 2)
+        .join('/'),
+    );
   assert.deepEqual([...new Set(packages)].sort(), ['@nats-io/transport-node', 'etcd3'], 'the runtime needs only the NATS and etcd clients');
 });
 
 test('a back-edge added to a copy of the tree is caught', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'layering-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  for (const p of ['src', 'instrumentation', 'tsconfig.json', 'package.json', '.dependency-cruiser.cjs']) cpSync(join(ROOT, p), join(dir, p), { recursive: true });
+  for (const p of ['src', 'instrumentation', 'tsconfig.json', 'package.json', '.dependency-cruiser.cjs'])
+    cpSync(join(ROOT, p), join(dir, p), { recursive: true });
   symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
-  writeFileSync(join(dir, 'src', 'runtime', 'backEdge.ts'), "import { MetricsRegistry } from '../../instrumentation/CustomMetrics.ts';\nexport const x = MetricsRegistry;\n");
-  writeFileSync(join(dir, 'src', 'config', 'backEdge.ts'), "import { MetricsPipeline } from '../export/MetricsPipeline.ts';\nexport const y = MetricsPipeline;\n");
+  writeFileSync(
+    join(dir, 'src', 'runtime', 'backEdge.ts'),
+    "import { MetricsRegistry } from '../../instrumentation/CustomMetrics.ts';\nexport const x = MetricsRegistry;\n",
+  );
+  writeFileSync(
+    join(dir, 'src', 'config', 'backEdge.ts'),
+    "import { MetricsPipeline } from '../export/MetricsPipeline.ts';\nexport const y = MetricsPipeline;\n",
+  );
   const { violations } = await cruise(dir);
   const names = violations.map((v) => `${v.rule.name}: ${v.from}`).sort();
   assert.deepEqual(names, ['config-imports-upward: src/config/backEdge.ts', 'runtime-imports-upward: src/runtime/backEdge.ts']);

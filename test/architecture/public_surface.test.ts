@@ -20,7 +20,8 @@ test('the root entry point offers everything of the three others', async () => {
   const root = (await import(pkg.name)) as Record<string, unknown>;
   for (const sub of ['runtime', 'instrumentation', 'export']) {
     const m = (await import(`${pkg.name}/${sub}`)) as Record<string, unknown>;
-    for (const name of Object.keys(m)) if (name !== 'DEFAULT_SHUTDOWN_TIMEOUT_MS' || sub === 'runtime') assert.equal(root[name], m[name], `${sub}.${name}`);
+    for (const name of Object.keys(m))
+      if (name !== 'DEFAULT_SHUTDOWN_TIMEOUT_MS' || sub === 'runtime') assert.equal(root[name], m[name], `${sub}.${name}`);
   }
 });
 
@@ -28,9 +29,20 @@ test('each entry point imports by the package name and offers what its docs prom
   const runtime = (await import(`${pkg.name}/runtime`)) as Record<string, unknown>;
   const instrumentation = (await import(`${pkg.name}/instrumentation`)) as Record<string, unknown>;
   const exp = (await import(`${pkg.name}/export`)) as Record<string, unknown>;
-  for (const name of ['DistributedRuntime', 'Client', 'NOOP_INSTRUMENTATION', 'DynamoError', 'InstanceGoneError', 'parseJson', 'validateName']) assert.ok(name in runtime, `runtime.${name}`);
-  for (const name of ['connectInstrumented', 'processInstrumentation', 'MetricsRegistry', 'SystemStatusServer']) assert.ok(name in instrumentation, `instrumentation.${name}`);
-  for (const name of ['MetricsPipeline', 'EXPORTERS', 'exportOptions', 'serializePrometheus', 'SnapshotProducer']) assert.ok(name in exp, `export.${name}`);
+  for (const name of [
+    'DistributedRuntime',
+    'Client',
+    'NOOP_INSTRUMENTATION',
+    'DynamoError',
+    'InstanceGoneError',
+    'parseJson',
+    'validateName',
+  ])
+    assert.ok(name in runtime, `runtime.${name}`);
+  for (const name of ['connectInstrumented', 'processInstrumentation', 'MetricsRegistry', 'SystemStatusServer'])
+    assert.ok(name in instrumentation, `instrumentation.${name}`);
+  for (const name of ['MetricsPipeline', 'EXPORTERS', 'exportOptions', 'serializePrometheus', 'SnapshotProducer'])
+    assert.ok(name in exp, `export.${name}`);
   assert.equal(typeof runtime.DistributedRuntime, 'function');
 });
 

@@ -6,7 +6,12 @@ import { join } from 'node:path';
 import { startScript } from '../support/workers.ts';
 
 test('every command answers --help with exit 0', async () => {
-  for (const [script, flag] of [['src/cli/metrics.ts', '--component'], ['src/cli/mock_worker.ts', '--workers'], ['src/cli/system_server.ts', '--client'], ['scripts/demo.ts', '--with-prometheus']] as const) {
+  for (const [script, flag] of [
+    ['src/cli/metrics.ts', '--component'],
+    ['src/cli/mock_worker.ts', '--workers'],
+    ['src/cli/system_server.ts', '--client'],
+    ['scripts/demo.ts', '--with-prometheus'],
+  ] as const) {
     const p = startScript(script, ['--help'], process.env);
     const { code } = await p.exited;
     assert.equal(code, 0, `${script}: ${p.output()}`);
@@ -17,7 +22,11 @@ test('every command answers --help with exit 0', async () => {
 
 test('every command answers --version with its name and the package version, exit 0', async () => {
   const { version } = JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
-  for (const [script, name] of [['src/cli/metrics.ts', 'metrics'], ['src/cli/mock_worker.ts', 'mock_worker'], ['src/cli/system_server.ts', 'system_server']] as const) {
+  for (const [script, name] of [
+    ['src/cli/metrics.ts', 'metrics'],
+    ['src/cli/mock_worker.ts', 'mock_worker'],
+    ['src/cli/system_server.ts', 'system_server'],
+  ] as const) {
     const p = startScript(script, ['--version'], process.env);
     const { code } = await p.exited;
     assert.equal(code, 0, `${script}: ${p.output()}`);
@@ -28,9 +37,17 @@ test('every command answers --version with its name and the package version, exi
 test('bad names and URLs are one-line errors with exit 2 in every command', async () => {
   for (const [script, args, re] of [
     ['src/cli/mock_worker.ts', ['--component', 'bad name'], /^mock_worker: error: invalid component name "bad name"/],
-    ['src/cli/mock_worker.ts', ['--etcd-endpoints', 'etcd:2379'], /^mock_worker: error: etcd_endpoints: "etcd:2379" \(from --etcd-endpoints\)/],
+    [
+      'src/cli/mock_worker.ts',
+      ['--etcd-endpoints', 'etcd:2379'],
+      /^mock_worker: error: etcd_endpoints: "etcd:2379" \(from --etcd-endpoints\)/,
+    ],
     ['src/cli/system_server.ts', ['--endpoint', 'a.b'], /^system_server: error: invalid endpoint name "a\.b"/],
-    ['src/cli/system_server.ts', ['--nats-server', 'localhost'], /^system_server: error: nats_server: "localhost" \(from --nats-server\) has "localhost", which is not a URL$/],
+    [
+      'src/cli/system_server.ts',
+      ['--nats-server', 'localhost'],
+      /^system_server: error: nats_server: "localhost" \(from --nats-server\) has "localhost", which is not a URL$/,
+    ],
   ] as const) {
     const p = startScript(script, [...args], process.env);
     const { code } = await p.exited;

@@ -28,7 +28,9 @@ test('defaults', () => {
 });
 
 test('flags win over environment, environment over file, file over defaults', () => {
-  const f = file('exporters: [prometheus, otlp]\notlp:\n  endpoint: http://file:4318/v1/metrics\n  timeout: 3s\n  headers:\n    x-file: "1"\nprometheus:\n  port: 9100\n');
+  const f = file(
+    'exporters: [prometheus, otlp]\notlp:\n  endpoint: http://file:4318/v1/metrics\n  timeout: 3s\n  headers:\n    x-file: "1"\nprometheus:\n  port: 9100\n',
+  );
   const env = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://env:4318', OTEL_EXPORTER_OTLP_TIMEOUT: '2500', OTEL_SERVICE_NAME: 'from-env' };
   const c = loadExportConfig({ argv: ['--config', f, '--otlp-timeout', '7s'], env }, DEFAULTS);
   assert.deepEqual(c.exporters, ['prometheus', 'otlp']);
@@ -71,44 +73,103 @@ test('the OTel SDK environment variables are read as the SDK defines them', () =
 });
 
 test('repeatable flags merge key=value pairs', () => {
-  const c = loadExportConfig({ argv: ['--otlp-header', 'a=1', '--otlp-header', 'b=2,c=3'] , env: {} }, DEFAULTS);
+  const c = loadExportConfig({ argv: ['--otlp-header', 'a=1', '--otlp-header', 'b=2,c=3'], env: {} }, DEFAULTS);
   assert.deepEqual(c.otlp.headers, { a: '1', b: '2', c: '3' });
 });
 
 // Each class of mistake: one line naming the key, the value, its source and what is allowed.
 const BAD: [string, string[], NodeJS.ProcessEnv, RegExp][] = [
-  ['unknown exporter', ['--exporters', 'prometheus,jaeger'], {}, /^exporters: "prometheus,jaeger" \(from --exporters\) has "jaeger", which is not allowed; use a comma-separated subset of prometheus, otlp, pushgateway, console$/],
+  [
+    'unknown exporter',
+    ['--exporters', 'prometheus,jaeger'],
+    {},
+    /^exporters: "prometheus,jaeger" \(from --exporters\) has "jaeger", which is not allowed; use a comma-separated subset of prometheus, otlp, pushgateway, console$/,
+  ],
   ['empty exporters', ['--exporters', ''], {}, /^exporters: "" \(from --exporters\) is empty/],
-  ['port out of range', ['--prometheus-port', '70000'], {}, /^prometheus\.port: "70000" \(from --prometheus-port\) is out of range; use 0\.\.65535$/],
-  ['port not a number', [], { OTEL_EXPORTER_PROMETHEUS_PORT: 'http' }, /^prometheus\.port: "http" \(from OTEL_EXPORTER_PROMETHEUS_PORT\) is not a whole number/],
-  ['host name instead of IP', ['--prometheus-host', 'localhost'], {}, /^prometheus\.host: "localhost" \(from --prometheus-host\) is not an IPv4 or IPv6 address/],
-  ['bad protocol', [], { OTEL_EXPORTER_OTLP_PROTOCOL: 'thrift' }, /^otlp\.protocol: "thrift" \(from OTEL_EXPORTER_OTLP_PROTOCOL\) is not allowed; use one of http\/protobuf, http\/json, grpc$/],
-  ['bad url', ['--otlp-endpoint', 'localhost:4318'], {}, /^otlp\.endpoint: "localhost:4318" \(from --otlp-endpoint\) must be an http:\/\/ or https:\/\/ URL$/],
+  [
+    'port out of range',
+    ['--prometheus-port', '70000'],
+    {},
+    /^prometheus\.port: "70000" \(from --prometheus-port\) is out of range; use 0\.\.65535$/,
+  ],
+  [
+    'port not a number',
+    [],
+    { OTEL_EXPORTER_PROMETHEUS_PORT: 'http' },
+    /^prometheus\.port: "http" \(from OTEL_EXPORTER_PROMETHEUS_PORT\) is not a whole number/,
+  ],
+  [
+    'host name instead of IP',
+    ['--prometheus-host', 'localhost'],
+    {},
+    /^prometheus\.host: "localhost" \(from --prometheus-host\) is not an IPv4 or IPv6 address/,
+  ],
+  [
+    'bad protocol',
+    [],
+    { OTEL_EXPORTER_OTLP_PROTOCOL: 'thrift' },
+    /^otlp\.protocol: "thrift" \(from OTEL_EXPORTER_OTLP_PROTOCOL\) is not allowed; use one of http\/protobuf, http\/json, grpc$/,
+  ],
+  [
+    'bad url',
+    ['--otlp-endpoint', 'localhost:4318'],
+    {},
+    /^otlp\.endpoint: "localhost:4318" \(from --otlp-endpoint\) must be an http:\/\/ or https:\/\/ URL$/,
+  ],
   ['bad duration', ['--otlp-timeout', 'soon'], {}, /^otlp\.timeout: "soon" \(from --otlp-timeout\) is not a duration/],
-  ['env milliseconds', [], { OTEL_METRIC_EXPORT_INTERVAL: '5s' }, /^otlp\.interval: "5s" \(from OTEL_METRIC_EXPORT_INTERVAL\) is not a whole number of milliseconds$/],
-  ['push interval too short', ['--push-interval', '200ms'], {}, /^pushgateway\.interval: "200ms" \(from --push-interval\) is too short; use at least 1s$/],
-  ['bad header pair', [], { OTEL_EXPORTER_OTLP_HEADERS: 'novalue' }, /^otlp\.headers: \(hidden\) \(from OTEL_EXPORTER_OTLP_HEADERS\) has an item that is not key=value \(item 1 of 1, not shown\)$/],
+  [
+    'env milliseconds',
+    [],
+    { OTEL_METRIC_EXPORT_INTERVAL: '5s' },
+    /^otlp\.interval: "5s" \(from OTEL_METRIC_EXPORT_INTERVAL\) is not a whole number of milliseconds$/,
+  ],
+  [
+    'push interval too short',
+    ['--push-interval', '200ms'],
+    {},
+    /^pushgateway\.interval: "200ms" \(from --push-interval\) is too short; use at least 1s$/,
+  ],
+  [
+    'bad header pair',
+    [],
+    { OTEL_EXPORTER_OTLP_HEADERS: 'novalue' },
+    /^otlp\.headers: \(hidden\) \(from OTEL_EXPORTER_OTLP_HEADERS\) has an item that is not key=value \(item 1 of 1, not shown\)$/,
+  ],
   ['unknown flag', ['--bogus', '1'], {}, /^unknown flag --bogus \(see --help\)$/],
   ['positional', ['extra'], {}, /extra.*\(see --help\)$/],
   ['missing file', ['--config', '/nonexistent/x.yaml'], {}, /^cannot read config file \/nonexistent\/x\.yaml: ENOENT$/],
-  ['bad temporality', ['--otlp-temporality', 'sometimes'], {}, /^otlp\.temporality: "sometimes" .* use one of cumulative, delta, lowmemory$/],
+  [
+    'bad temporality',
+    ['--otlp-temporality', 'sometimes'],
+    {},
+    /^otlp\.temporality: "sometimes" .* use one of cumulative, delta, lowmemory$/,
+  ],
 ];
 
 for (const [name, argv, env, re] of BAD) {
   test(`bad config: ${name}`, () => {
-    assert.throws(() => loadExportConfig({ argv, env }, DEFAULTS), (err: unknown) => {
-      assert.ok(err instanceof ConfigError, String(err));
-      assert.doesNotMatch(err.message, /\n/);
-      assert.match(err.message, re);
-      return true;
-    });
+    assert.throws(
+      () => loadExportConfig({ argv, env }, DEFAULTS),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError, String(err));
+        assert.doesNotMatch(err.message, /\n/);
+        assert.match(err.message, re);
+        return true;
+      },
+    );
   });
 }
 
 test('bad config files: unknown keys, wrong shapes, bad YAML, wrong types', () => {
   const cases: [string, RegExp][] = [
-    ['otlp:\n  endpont: http://x\n', /unknown key otlp\.endpont; known keys under otlp: protocol, endpoint, headers, timeout, compression, interval, histogram_aggregation, temporality$/],
-    ['bogus: 1\n', /unknown key bogus; known keys: exporters, service_name, service_namespace, service_instance_id, resource_attributes, cardinality_limit, prometheus, otlp, pushgateway$/],
+    [
+      'otlp:\n  endpont: http://x\n',
+      /unknown key otlp\.endpont; known keys under otlp: protocol, endpoint, headers, timeout, compression, interval, histogram_aggregation, temporality$/,
+    ],
+    [
+      'bogus: 1\n',
+      /unknown key bogus; known keys: exporters, service_name, service_namespace, service_instance_id, resource_attributes, cardinality_limit, prometheus, otlp, pushgateway$/,
+    ],
     ['otlp: 5\n', /otlp must be a mapping of keys$/],
     ['exporters: [prometheus\n', /^cannot parse config file .*: /],
     ['prometheus:\n  port: [1]\n', /^prometheus\.port: "\[1\]" \(from .*config\.yaml\) is not a whole number/],
@@ -116,12 +177,15 @@ test('bad config files: unknown keys, wrong shapes, bad YAML, wrong types', () =
   ];
   for (const [yaml, re] of cases) {
     const f = file(yaml);
-    assert.throws(() => loadExportConfig({ argv: ['--config', f], env: {} }, DEFAULTS), (err: unknown) => {
-      assert.ok(err instanceof ConfigError);
-      assert.doesNotMatch(err.message, /\n/);
-      assert.match(err.message, re, yaml);
-      return true;
-    });
+    assert.throws(
+      () => loadExportConfig({ argv: ['--config', f], env: {} }, DEFAULTS),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError);
+        assert.doesNotMatch(err.message, /\n/);
+        assert.match(err.message, re, yaml);
+        return true;
+      },
+    );
   }
 });
 
@@ -150,7 +214,10 @@ test('secrets never appear in errors: every way a bad value may carry one', () =
       message = err.message;
     }
     assert.ok(message !== undefined, `${JSON.stringify(c)} is refused`);
-    assert.ok(!message.includes(SECRET) && !message.includes(encodeURIComponent(SECRET)), `${JSON.stringify(c)} leaks the secret: ${message}`);
+    assert.ok(
+      !message.includes(SECRET) && !message.includes(encodeURIComponent(SECRET)),
+      `${JSON.stringify(c)} leaks the secret: ${message}`,
+    );
   }
 });
 

@@ -22,11 +22,22 @@ function patch(dir: string, file: string, from: string, to: string): void {
 test('changing a DEFAULT_* constant changes --help, docs/configuration.md and config/example.yaml', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'defaults-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  for (const p of ['src', 'instrumentation', 'scripts', 'docs', 'config', 'bin', 'package.json', 'tsconfig.json']) cpSync(join(ROOT, p), join(dir, p), { recursive: true });
+  for (const p of ['src', 'instrumentation', 'scripts', 'docs', 'config', 'bin', 'package.json', 'tsconfig.json'])
+    cpSync(join(ROOT, p), join(dir, p), { recursive: true });
   symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
-  patch(dir, 'src/aggregator/options.ts', 'export const DEFAULT_POLL_INTERVAL_MS = 1_000;', 'export const DEFAULT_POLL_INTERVAL_MS = 2_500;');
+  patch(
+    dir,
+    'src/aggregator/options.ts',
+    'export const DEFAULT_POLL_INTERVAL_MS = 1_000;',
+    'export const DEFAULT_POLL_INTERVAL_MS = 2_500;',
+  );
   patch(dir, 'src/export/options.ts', 'export const DEFAULT_OTLP_TIMEOUT_MS = 10_000;', 'export const DEFAULT_OTLP_TIMEOUT_MS = 7_000;');
-  patch(dir, 'src/mock/options.ts', 'export const DEFAULT_HIT_RATE_INTERVAL_MS = 1_000;', 'export const DEFAULT_HIT_RATE_INTERVAL_MS = 3_000;');
+  patch(
+    dir,
+    'src/mock/options.ts',
+    'export const DEFAULT_HIT_RATE_INTERVAL_MS = 1_000;',
+    'export const DEFAULT_HIT_RATE_INTERVAL_MS = 3_000;',
+  );
   const node = (args: string[]): string => execFileSync(process.execPath, ['--import', 'tsx', ...args], { cwd: dir, encoding: 'utf8' });
 
   const help = node(['src/cli/metrics.ts', '--help']);

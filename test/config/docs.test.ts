@@ -19,7 +19,10 @@ test('config/example.yaml is generated from the option table and loads as is', (
   const text = readFileSync(EXAMPLE_CONFIG, 'utf8');
   assert.equal(text, exampleConfig(), 'regenerate with: npm run docs');
   const cfg = metricsConfigFrom(loadOptions(metricsOptions(), { argv: ['--config', EXAMPLE_CONFIG], env: {} }));
-  assert.deepEqual(cfg.targets.map((t) => t.component), ['my_component']);
+  assert.deepEqual(
+    cfg.targets.map((t) => t.component),
+    ['my_component'],
+  );
   assert.equal(cfg.pollIntervalMs, 1000);
   assert.equal(cfg.export.otlp.intervalMs, 60_000);
   assert.deepEqual(cfg.export.resourceAttributes, { 'deployment.environment': 'production' });
@@ -30,7 +33,8 @@ test('config/example.yaml is generated from the option table and loads as is', (
 });
 
 test('--push: --host/--port address the PushGateway; exporters default to pushgateway', () => {
-  const load = (argv: string[], env = {}): ReturnType<typeof metricsConfigFrom> => metricsConfigFrom(loadOptions(metricsOptions(), { argv, env }));
+  const load = (argv: string[], env = {}): ReturnType<typeof metricsConfigFrom> =>
+    metricsConfigFrom(loadOptions(metricsOptions(), { argv, env }));
   const cfg = load(['--component', 'c', '--endpoint', 'e', '--push', '--host', '10.0.0.5', '--port', '9092']);
   assert.deepEqual(cfg.export.exporters, ['pushgateway']);
   assert.equal(cfg.export.pushgateway.url, 'http://10.0.0.5:9092');
@@ -53,12 +57,24 @@ test('a required option that is missing is one line naming the flag', () => {
 
 test('metrics without a target, or with half of one, is one line saying what to give', () => {
   const load = (argv: string[]) => metricsConfigFrom(loadOptions(metricsOptions(), { argv, env: {} }));
-  assert.throws(() => load(['--endpoint', 'e']), (err: unknown) => err instanceof ConfigError && err.message.startsWith('--endpoint needs --component'));
-  assert.throws(() => load(['--component', 'c']), (err: unknown) => err instanceof ConfigError && err.message.startsWith('--component needs --endpoint'));
-  assert.throws(() => load([]), (err: unknown) => err instanceof ConfigError && err.message.startsWith('no target: give --component and --endpoint'));
+  assert.throws(
+    () => load(['--endpoint', 'e']),
+    (err: unknown) => err instanceof ConfigError && err.message.startsWith('--endpoint needs --component'),
+  );
+  assert.throws(
+    () => load(['--component', 'c']),
+    (err: unknown) => err instanceof ConfigError && err.message.startsWith('--component needs --endpoint'),
+  );
+  assert.throws(
+    () => load([]),
+    (err: unknown) => err instanceof ConfigError && err.message.startsWith('no target: give --component and --endpoint'),
+  );
   assert.throws(
     () => load(['--target', 'a/p/generate', '--target', 'b/d/generate']),
-    (err: unknown) => err instanceof ConfigError && err.message === '--target b/d/generate is not in namespace a: the targets of one process share a namespace (run one process per namespace)',
+    (err: unknown) =>
+      err instanceof ConfigError &&
+      err.message ===
+        '--target b/d/generate is not in namespace a: the targets of one process share a namespace (run one process per namespace)',
   );
   assert.throws(() => load(['--target', 'a/b/c/d']), /not NAMESPACE\/COMPONENT\/ENDPOINT/);
   assert.throws(() => load(['--target', 'dynamo/bad name/generate']), /invalid component name "bad name"/);
@@ -66,9 +82,25 @@ test('metrics without a target, or with half of one, is one line saying what to 
 
 test('metrics targets: --target repeated, COMPONENT/ENDPOINT in --namespace, the seed flags as one more, repeats once', () => {
   const load = (argv: string[]) => metricsConfigFrom(loadOptions(metricsOptions(), { argv, env: {} }));
-  const c = load(['--namespace', 'prod', '--component', 'decode', '--endpoint', 'generate', '--target', 'prod/prefill/generate', '--target', 'decode/generate', '--target', 'router/route']);
+  const c = load([
+    '--namespace',
+    'prod',
+    '--component',
+    'decode',
+    '--endpoint',
+    'generate',
+    '--target',
+    'prod/prefill/generate',
+    '--target',
+    'decode/generate',
+    '--target',
+    'router/route',
+  ]);
   assert.equal(c.namespace, 'prod');
-  assert.deepEqual(c.targets.map((t) => `${t.namespace}/${t.component}/${t.endpoint}`), ['prod/decode/generate', 'prod/prefill/generate', 'prod/router/route']);
+  assert.deepEqual(
+    c.targets.map((t) => `${t.namespace}/${t.component}/${t.endpoint}`),
+    ['prod/decode/generate', 'prod/prefill/generate', 'prod/router/route'],
+  );
   assert.equal(c.allEndpoints, false);
   const all = load(['--namespace', 'prod', '--all-endpoints']);
   assert.deepEqual([all.namespace, all.targets, all.allEndpoints], ['prod', [], true]);

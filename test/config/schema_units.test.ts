@@ -8,7 +8,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError, defaultText, formatValue, loadOptions, readConfigFile, renderHelp, renderMarkdownTable, type OptionTable } from '../../src/config/schema.ts';
+import {
+  ConfigError,
+  defaultText,
+  formatValue,
+  loadOptions,
+  readConfigFile,
+  renderHelp,
+  renderMarkdownTable,
+  type OptionTable,
+} from '../../src/config/schema.ts';
 import { ValueError } from '../../src/config/values.ts';
 import { tempDir } from '../support/process.ts';
 
@@ -24,12 +33,29 @@ function str(v: unknown): string {
 }
 
 const TABLE = {
-  'server.port': { flag: 'port', env: [{ name: 'APP_PORT' }, { name: 'LEGACY_PORT', parse: (v: unknown) => int(v) * 10, map: (v: unknown) => (v as number) + 1 }], parse: int, default: 80, description: 'port to listen on' },
+  'server.port': {
+    flag: 'port',
+    env: [{ name: 'APP_PORT' }, { name: 'LEGACY_PORT', parse: (v: unknown) => int(v) * 10, map: (v: unknown) => (v as number) + 1 }],
+    parse: int,
+    default: 80,
+    description: 'port to listen on',
+  },
   'server.host': { flag: 'host', parse: str, default: () => 'computed', defaultDescription: 'host name', description: 'host' },
   name: { flag: 'name', parse: str, required: true, description: 'the name' },
   verbose: { flag: 'verbose', boolean: true, parse: (v: unknown) => v === true || v === 'true', default: false, description: 'talk more' },
-  tags: { flag: 'tag', multiple: true, parse: (v: unknown) => (Array.isArray(v) ? v.map(String) : String(v).split(',')), default: ['a', 'b'], description: 'tags' },
-  labels: { parse: (v: unknown) => v as Record<string, string>, default: { x: '1', y: '2' }, mapping: true, description: 'labels (file only)' },
+  tags: {
+    flag: 'tag',
+    multiple: true,
+    parse: (v: unknown) => (Array.isArray(v) ? v.map(String) : String(v).split(',')),
+    default: ['a', 'b'],
+    description: 'tags',
+  },
+  labels: {
+    parse: (v: unknown) => v as Record<string, string>,
+    default: { x: '1', y: '2' },
+    mapping: true,
+    description: 'labels (file only)',
+  },
   token: { flag: 'token', parse: str, secret: true, description: 'an API token' },
   ratio: { flag: 'ratio', parse: int, format: (v: unknown) => `${v as number}%`, default: 5, description: 'a ratio' },
   optional: { flag: 'optional', parse: str, description: 'no default, not required' },
@@ -63,7 +89,11 @@ test('flags win over environment, environment over the file, the file over defau
 });
 
 test('environment: the first variable set and non-empty wins; its own parser and map apply', () => {
-  assert.equal(load(['--name', 'n'], { APP_PORT: '', LEGACY_PORT: '4' }).values['server.port'], 41, 'empty APP_PORT is unset; LEGACY_PORT parsed ×10 then mapped +1');
+  assert.equal(
+    load(['--name', 'n'], { APP_PORT: '', LEGACY_PORT: '4' }).values['server.port'],
+    41,
+    'empty APP_PORT is unset; LEGACY_PORT parsed ×10 then mapped +1',
+  );
   const l = load(['--name', 'n'], { LEGACY_PORT: '4' });
   assert.equal(l.sources['server.port'], 'LEGACY_PORT');
   assert.equal(load(['--name', 'n'], { APP_PORT: '9', LEGACY_PORT: '4' }).values['server.port'], 9);
@@ -110,7 +140,13 @@ test('every error is one line that says what is wrong', () => {
 
 test('the config file: nested keys, unknown keys named with their known siblings, mappings kept whole', () => {
   const m = readConfigFile(yaml('server:\n  port: 1\nlabels:\n  any: thing\n  other: 2\n'), TABLE);
-  assert.deepEqual([...m], [['server.port', 1], ['labels', { any: 'thing', other: 2 }]]);
+  assert.deepEqual(
+    [...m],
+    [
+      ['server.port', 1],
+      ['labels', { any: 'thing', other: 2 }],
+    ],
+  );
   assert.deepEqual([...readConfigFile(yaml(''), TABLE)], [], 'an empty file sets nothing');
   const bad = (text: string): string => {
     try {

@@ -41,20 +41,38 @@ test('every alert has a severity, a summary, and a unit test in which it fires a
   const cases = tests.tests.flatMap((t) => t.alert_rule_test);
   const alerts = rules.groups.flatMap((g) => g.rules);
   const names = alerts.map((r) => r.alert);
-  for (const wanted of ['DynamoMetricsNatsDisconnected', 'DynamoMetricsNoLeader', 'DynamoMetricsViewStale', 'DynamoMetricsWorkerCountDrop', 'DynamoMetricsExportFailures', 'DynamoMetricsDroppedPoints', 'LlmLoadImbalance', 'LlmKvCacheNearlyFull']) {
+  for (const wanted of [
+    'DynamoMetricsNatsDisconnected',
+    'DynamoMetricsNoLeader',
+    'DynamoMetricsViewStale',
+    'DynamoMetricsWorkerCountDrop',
+    'DynamoMetricsExportFailures',
+    'DynamoMetricsDroppedPoints',
+    'LlmLoadImbalance',
+    'LlmKvCacheNearlyFull',
+  ]) {
     assert.ok(names.includes(wanted), wanted);
   }
   for (const r of alerts) {
     assert.match(r.labels.severity, /^(critical|warning)$/, r.alert);
     assert.ok(r.annotations.summary.length > 0, r.alert);
-    assert.ok(cases.some((c) => c.alertname === r.alert && c.exp_alerts.length > 0), `${r.alert} fires in a test`);
-    assert.ok(cases.some((c) => c.alertname === r.alert && c.exp_alerts.length === 0), `${r.alert} stays quiet in a test`);
+    assert.ok(
+      cases.some((c) => c.alertname === r.alert && c.exp_alerts.length > 0),
+      `${r.alert} fires in a test`,
+    );
+    assert.ok(
+      cases.some((c) => c.alertname === r.alert && c.exp_alerts.length === 0),
+      `${r.alert} stays quiet in a test`,
+    );
   }
 });
 
 test('the rule tests fail against a broken rule', () => {
   const dir = tempDir('dyn-rules-');
-  const broken = readFileSync(join(DIR, 'alerts.yml'), 'utf8').replace('expr: dynamo_metrics_nats_connected == 0', 'expr: dynamo_metrics_nats_connected == 2');
+  const broken = readFileSync(join(DIR, 'alerts.yml'), 'utf8').replace(
+    'expr: dynamo_metrics_nats_connected == 0',
+    'expr: dynamo_metrics_nats_connected == 2',
+  );
   assert.notEqual(broken, readFileSync(join(DIR, 'alerts.yml'), 'utf8'));
   writeFileSync(join(dir, 'alerts.yml'), broken);
   copyFileSync(join(DIR, 'alerts.test.yml'), join(dir, 'alerts.test.yml'));

@@ -86,7 +86,11 @@ async function buildInTemp(dir: string): Promise<Image> {
       }
     } else if (op === 'RUN') {
       const cmd = arg.replace(/(^|[\s=])\/(pkg|build|app)\b/g, (_m, pre: string, p: string) => `${pre}${join(stage!.root, p)}`);
-      await run('sh', ['-c', cmd], { cwd: stage.workdir, env: { ...process.env, ...stage.env, npm_config_prefix: prefix }, maxBuffer: 64 * 1024 * 1024 });
+      await run('sh', ['-c', cmd], {
+        cwd: stage.workdir,
+        env: { ...process.env, ...stage.env, npm_config_prefix: prefix },
+        maxBuffer: 64 * 1024 * 1024,
+      });
     } else if (op === 'USER') {
       image.user = arg;
     } else if (op === 'ENTRYPOINT') {
@@ -128,7 +132,11 @@ test('the Dockerfile builds and runs: production dependencies only, non-root, a 
       (err: { code?: number }) => err.code ?? 1,
     );
   assert.equal(await health(), 1, 'unhealthy while nothing listens');
-  const metrics = new ManagedProcess(bin('metrics'), ['--component', 'c', '--endpoint', 'e', '--host', '127.0.0.1', '--port', String(port)], { env: clusterEnv(cluster, image.env) });
+  const metrics = new ManagedProcess(
+    bin('metrics'),
+    ['--component', 'c', '--endpoint', 'e', '--host', '127.0.0.1', '--port', String(port)],
+    { env: clusterEnv(cluster, image.env) },
+  );
   defer(() => metrics.stop());
   await waitUntil('the installed metrics to start (its /api/status)', () => statusStarted(port), 30_000, 100);
   assert.equal(image.healthcheck[0], 'node');
@@ -140,8 +148,17 @@ test('the Dockerfile builds and runs: production dependencies only, non-root, a 
 });
 
 test('compose runs the bridge from this image: metrics in the metrics profile, mock workers and traffic in the demo profile', () => {
-  const out = execFileSync('docker-compose', ['-f', join(ROOT, 'docker-compose.yml'), '--profile', 'metrics', '--profile', 'demo', 'config'], { encoding: 'utf8', cwd: ROOT });
-  const cfg = parseYaml(out) as { services: Record<string, { image: string; build?: { context: string }; profiles?: string[]; entrypoint?: string[]; environment?: Record<string, string> }> };
+  const out = execFileSync(
+    'docker-compose',
+    ['-f', join(ROOT, 'docker-compose.yml'), '--profile', 'metrics', '--profile', 'demo', 'config'],
+    { encoding: 'utf8', cwd: ROOT },
+  );
+  const cfg = parseYaml(out) as {
+    services: Record<
+      string,
+      { image: string; build?: { context: string }; profiles?: string[]; entrypoint?: string[]; environment?: Record<string, string> }
+    >;
+  };
   const version = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
   const ours = Object.entries(cfg.services).filter(([, s]) => s.image.startsWith('dynamo-otel-metrics:'));
   assert.deepEqual(ours.map(([n]) => n).sort(), ['example-client', 'metrics', 'mock-workers', 'system-server']);
@@ -153,7 +170,9 @@ test('compose runs the bridge from this image: metrics in the metrics profile, m
   assert.deepEqual(cfg.services.metrics!.profiles, ['metrics']);
   for (const n of ['mock-workers', 'system-server', 'example-client']) assert.deepEqual(cfg.services[n]!.profiles, ['demo'], n);
   // Prometheus scrapes the compose services
-  const prom = parseYaml(readFileSync(join(ROOT, 'config', 'prometheus.yml'), 'utf8')) as { scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[] };
+  const prom = parseYaml(readFileSync(join(ROOT, 'config', 'prometheus.yml'), 'utf8')) as {
+    scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[];
+  };
   const targets = Object.fromEntries(prom.scrape_configs.map((j) => [j.job_name, j.static_configs.flatMap((s) => s.targets)]));
   assert.deepEqual(targets.dynamo_metrics, ['metrics:9091']);
   assert.deepEqual(targets.dynamo_workers!.sort(), ['mock-workers:8081', 'system-server:8081']);

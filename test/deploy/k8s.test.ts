@@ -47,12 +47,35 @@ function load(file: string): Manifest[] {
   });
 }
 
-const files = [...readdirSync(K8S).filter((f) => f.endsWith('.yaml')).map((f) => join(K8S, f)), ...readdirSync(join(K8S, 'demo')).map((f) => join(K8S, 'demo', f))];
+const files = [
+  ...readdirSync(K8S)
+    .filter((f) => f.endsWith('.yaml'))
+    .map((f) => join(K8S, f)),
+  ...readdirSync(join(K8S, 'demo')).map((f) => join(K8S, 'demo', f)),
+];
 const all = files.flatMap(load);
 const byKind = (kind: string): Manifest[] => all.filter((m) => m.kind === kind);
-const matches = (selector: Record<string, string>, labels: Record<string, string>): boolean => Object.entries(selector).every(([k, v]) => labels[k] === v);
+const matches = (selector: Record<string, string>, labels: Record<string, string>): boolean =>
+  Object.entries(selector).every(([k, v]) => labels[k] === v);
 /** Environment variables a process reads besides its option table (runtime connection settings). */
-const RUNTIME_ENV = ['NATS_SERVER', 'ETCD_ENDPOINTS', 'DYN_SYSTEM_ENABLED', 'DYN_SYSTEM_HOST', 'DYN_SYSTEM_PORT', 'DYN_LOG', 'DYN_LOGGING_JSONL', 'NATS_AUTH_USERNAME', 'NATS_AUTH_PASSWORD', 'NATS_AUTH_TOKEN', 'ETCD_AUTH_USERNAME', 'ETCD_AUTH_PASSWORD', 'OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_EXPORTER_OTLP_HEADERS', 'OTEL_SERVICE_NAME', 'OTEL_METRICS_EXPORTER'];
+const RUNTIME_ENV = [
+  'NATS_SERVER',
+  'ETCD_ENDPOINTS',
+  'DYN_SYSTEM_ENABLED',
+  'DYN_SYSTEM_HOST',
+  'DYN_SYSTEM_PORT',
+  'DYN_LOG',
+  'DYN_LOGGING_JSONL',
+  'NATS_AUTH_USERNAME',
+  'NATS_AUTH_PASSWORD',
+  'NATS_AUTH_TOKEN',
+  'ETCD_AUTH_USERNAME',
+  'ETCD_AUTH_PASSWORD',
+  'OTEL_EXPORTER_OTLP_ENDPOINT',
+  'OTEL_EXPORTER_OTLP_HEADERS',
+  'OTEL_SERVICE_NAME',
+  'OTEL_METRICS_EXPORTER',
+];
 
 function envNames(table: OptionTable): Set<string> {
   return new Set([...RUNTIME_ENV, ...(Object.values(table) as Option<unknown>[]).flatMap((o) => (o.env ?? []).map((e) => e.name))]);
@@ -60,7 +83,8 @@ function envNames(table: OptionTable): Set<string> {
 
 test('every manifest parses; the kustomization lists the files beside it', () => {
   assert.ok(all.length >= 6, `${all.length} manifests`);
-  for (const m of all) if (m.kind !== 'Kustomization') assert.ok(m.apiVersion && m.kind && m.metadata?.name, JSON.stringify(m).slice(0, 80));
+  for (const m of all)
+    if (m.kind !== 'Kustomization') assert.ok(m.apiVersion && m.kind && m.metadata?.name, JSON.stringify(m).slice(0, 80));
   const kust = all.find((m) => m.kind === 'Kustomization') as unknown as { resources: string[] };
   for (const r of kust.resources) assert.ok(files.includes(join(K8S, r)), r);
   assert.ok(!kust.resources.includes('secret.example.yaml'), 'the example Secret is not applied');
@@ -116,8 +140,28 @@ interface PodSpec {
   containers: (Container & { securityContext?: SecurityContext; ports?: { hostPort?: number }[] })[];
   initContainers?: PodSpec['containers'];
 }
-const RESTRICTED_VOLUMES = new Set(['configMap', 'csi', 'downwardAPI', 'emptyDir', 'ephemeral', 'persistentVolumeClaim', 'projected', 'secret']);
-const SAFE_SYSCTLS = new Set(['kernel.shm_rmid_forced', 'net.ipv4.ip_local_port_range', 'net.ipv4.ip_unprivileged_port_start', 'net.ipv4.tcp_syncookies', 'net.ipv4.ping_group_range', 'net.ipv4.ip_local_reserved_ports', 'net.ipv4.tcp_keepalive_time', 'net.ipv4.tcp_fin_timeout', 'net.ipv4.tcp_keepalive_intvl', 'net.ipv4.tcp_keepalive_probes']);
+const RESTRICTED_VOLUMES = new Set([
+  'configMap',
+  'csi',
+  'downwardAPI',
+  'emptyDir',
+  'ephemeral',
+  'persistentVolumeClaim',
+  'projected',
+  'secret',
+]);
+const SAFE_SYSCTLS = new Set([
+  'kernel.shm_rmid_forced',
+  'net.ipv4.ip_local_port_range',
+  'net.ipv4.ip_unprivileged_port_start',
+  'net.ipv4.tcp_syncookies',
+  'net.ipv4.ping_group_range',
+  'net.ipv4.ip_local_reserved_ports',
+  'net.ipv4.tcp_keepalive_time',
+  'net.ipv4.tcp_fin_timeout',
+  'net.ipv4.tcp_keepalive_intvl',
+  'net.ipv4.tcp_keepalive_probes',
+]);
 
 function restrictedViolations(spec: PodSpec): string[] {
   const v: string[] = [];
@@ -129,7 +173,8 @@ function restrictedViolations(spec: PodSpec): string[] {
     if (type === undefined || !RESTRICTED_VOLUMES.has(type)) v.push(`volume type ${type}`);
   }
   if (pod.runAsUser === 0) v.push('pod runAsUser 0');
-  if (pod.seccompProfile !== undefined && !['RuntimeDefault', 'Localhost'].includes(pod.seccompProfile.type)) v.push(`pod seccomp ${pod.seccompProfile.type}`);
+  if (pod.seccompProfile !== undefined && !['RuntimeDefault', 'Localhost'].includes(pod.seccompProfile.type))
+    v.push(`pod seccomp ${pod.seccompProfile.type}`);
   for (const c of [...spec.containers, ...(spec.initContainers ?? [])]) {
     const sc = c.securityContext ?? {};
     const name = c.name;
@@ -153,30 +198,62 @@ test('every pod template passes Pod Security "restricted"', () => {
   assert.ok(templates.length >= 2);
   for (const m of templates) assert.deepEqual(restrictedViolations(m.spec.template!.spec as unknown as PodSpec), [], m.metadata.name);
   // the checker itself finds what the old manifests had: no seccomp, no container securityContext
-  assert.deepEqual(restrictedViolations({ securityContext: { runAsNonRoot: true, runAsUser: 1000 }, containers: [{ name: 'w', image: 'x' }] }), [
-    'w: allowPrivilegeEscalation must be false',
-    'w: seccompProfile must be RuntimeDefault or Localhost',
-    'w: capabilities must drop ALL',
-  ]);
-  assert.deepEqual(restrictedViolations({ hostNetwork: true, volumes: [{ name: 'h', hostPath: { path: '/' } }], containers: [{ name: 'c', image: 'x', securityContext: { privileged: true, allowPrivilegeEscalation: false, runAsNonRoot: true, seccompProfile: { type: 'Unconfined' }, capabilities: { drop: ['ALL'], add: ['SYS_ADMIN'] } } }] }), [
-    'host namespaces',
-    'volume type hostPath',
-    'c: privileged',
-    'c: seccompProfile must be RuntimeDefault or Localhost',
-    'c: adds SYS_ADMIN',
-  ]);
+  assert.deepEqual(
+    restrictedViolations({ securityContext: { runAsNonRoot: true, runAsUser: 1000 }, containers: [{ name: 'w', image: 'x' }] }),
+    ['w: allowPrivilegeEscalation must be false', 'w: seccompProfile must be RuntimeDefault or Localhost', 'w: capabilities must drop ALL'],
+  );
+  assert.deepEqual(
+    restrictedViolations({
+      hostNetwork: true,
+      volumes: [{ name: 'h', hostPath: { path: '/' } }],
+      containers: [
+        {
+          name: 'c',
+          image: 'x',
+          securityContext: {
+            privileged: true,
+            allowPrivilegeEscalation: false,
+            runAsNonRoot: true,
+            seccompProfile: { type: 'Unconfined' },
+            capabilities: { drop: ['ALL'], add: ['SYS_ADMIN'] },
+          },
+        },
+      ],
+    }),
+    [
+      'host namespaces',
+      'volume type hostPath',
+      'c: privileged',
+      'c: seccompProfile must be RuntimeDefault or Localhost',
+      'c: adds SYS_ADMIN',
+    ],
+  );
 });
 
 test('the aggregator pair: a PodDisruptionBudget keeps one, anti-affinity spreads them over nodes', () => {
   const dep = byKind('Deployment').find((d) => d.metadata.name === 'dynamo-metrics')!;
   const podLabels = dep.spec.template!.metadata.labels;
-  const pdb = byKind('PodDisruptionBudget').find((p) => matches((p.spec.selector as { matchLabels: Record<string, string> }).matchLabels, podLabels));
+  const pdb = byKind('PodDisruptionBudget').find((p) =>
+    matches((p.spec.selector as { matchLabels: Record<string, string> }).matchLabels, podLabels),
+  );
   assert.ok(pdb, 'a PodDisruptionBudget selects the aggregator pods');
   assert.equal(pdb.apiVersion, 'policy/v1');
   assert.equal(pdb.spec.minAvailable, 1);
-  const spec = dep.spec.template!.spec as unknown as { affinity: { podAntiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: { podAffinityTerm: { topologyKey: string; labelSelector: { matchLabels: Record<string, string> } } }[] } } };
+  const spec = dep.spec.template!.spec as unknown as {
+    affinity: {
+      podAntiAffinity: {
+        preferredDuringSchedulingIgnoredDuringExecution: {
+          podAffinityTerm: { topologyKey: string; labelSelector: { matchLabels: Record<string, string> } };
+        }[];
+      };
+    };
+  };
   const terms = spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution;
-  assert.ok(terms.some((t) => t.podAffinityTerm.topologyKey === 'kubernetes.io/hostname' && matches(t.podAffinityTerm.labelSelector.matchLabels, podLabels)));
+  assert.ok(
+    terms.some(
+      (t) => t.podAffinityTerm.topologyKey === 'kubernetes.io/hostname' && matches(t.podAffinityTerm.labelSelector.matchLabels, podLabels),
+    ),
+  );
 });
 
 test('Service and ServiceMonitor reach the aggregator pods by label and port name', () => {
@@ -188,7 +265,10 @@ test('Service and ServiceMonitor reach the aggregator pods by label and port nam
   const sm = byKind('ServiceMonitor')[0]!;
   assert.ok(matches(sm.spec.selector!.matchLabels!, svc.metadata.labels!));
   for (const e of sm.spec.endpoints!) {
-    assert.ok(svc.spec.ports!.some((p) => p.name === e.port), e.port);
+    assert.ok(
+      svc.spec.ports!.some((p) => p.name === e.port),
+      e.port,
+    );
     assert.equal(e.path, '/metrics');
   }
 });

@@ -13,7 +13,11 @@ const ROOT = join(import.meta.dirname, '..', '..');
 const doc = readFileSync(join(ROOT, 'BENCHMARKS.md'), 'utf8');
 
 test('every result block of BENCHMARKS.md is the summary of its bench report, unchanged', () => {
-  assert.equal(regenerate(doc), doc, 'BENCHMARKS.md differs from bench/results/: run node --import tsx scripts/benchmarks.ts (or the bench again)');
+  assert.equal(
+    regenerate(doc),
+    doc,
+    'BENCHMARKS.md differs from bench/results/: run node --import tsx scripts/benchmarks.ts (or the bench again)',
+  );
 });
 
 test('every report named there ends with a verdict, and every bench with goals has a report there', () => {
@@ -28,7 +32,10 @@ test('every report named there ends with a verdict, and every bench with goals h
     const src = readFileSync(join(ROOT, 'bench', f), 'utf8');
     if (!src.includes('verdict()')) continue;
     const name = f.replace('.bench.ts', '');
-    assert.ok(named.some((n) => n.startsWith(`bench/results/${name}`)), `${f} checks goals: BENCHMARKS.md shows its report`);
+    assert.ok(
+      named.some((n) => n.startsWith(`bench/results/${name}`)),
+      `${f} checks goals: BENCHMARKS.md shows its report`,
+    );
   }
 });
 
@@ -37,7 +44,10 @@ test('the regeneration bites: a block edited by hand is put back, a missing repo
   const edited = doc.replace(/(<!-- results: [^\n]+ -->\n\n)([^\n]*)/, '$1| edited by hand |');
   assert.notEqual(edited, doc);
   assert.equal(regenerate(edited), doc);
-  assert.throws(() => regenerate('<!-- results: bench/results/nothing.md -->\nx\n<!-- /results -->'), /bench\/results\/nothing\.md, which no bench has written/);
+  assert.throws(
+    () => regenerate('<!-- results: bench/results/nothing.md -->\nx\n<!-- /results -->'),
+    /bench\/results\/nothing\.md, which no bench has written/,
+  );
   assert.ok(file.startsWith('bench/results/'));
 });
 

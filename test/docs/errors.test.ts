@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as runtime from '../../src/runtime/index.ts';
 
-test('the errors table of docs/runtime-api.md is the runtime\'s exported error classes', () => {
+test("the errors table of docs/runtime-api.md is the runtime's exported error classes", () => {
   const doc = readFileSync(join(import.meta.dirname, '..', '..', 'docs', 'runtime-api.md'), 'utf8');
   const section = doc.slice(doc.indexOf('## Errors'));
   const table = section.slice(0, section.indexOf('\n\n', section.indexOf('| error |')));

@@ -59,7 +59,13 @@ test('every Markdown file renders clean: no escaped fences, every relative link 
 });
 
 test('the checks catch what they are for', () => {
-  const bad = ['\\`\\`\\`sh', 'docker compose up', '\\`\\`\\`', '', `[spec](${SHARED}/spec/wire.md) [gone](docs/nope.md) [ok](README.md) [web](https://example.com) [anchor](#x)`].join('\n');
+  const bad = [
+    '\\`\\`\\`sh',
+    'docker compose up',
+    '\\`\\`\\`',
+    '',
+    `[spec](${SHARED}/spec/wire.md) [gone](docs/nope.md) [ok](README.md) [web](https://example.com) [anchor](#x)`,
+  ].join('\n');
   const problems = markdownProblems('README.md', bad);
   assert.equal(problems.filter((p) => /escaped backticks/.test(p)).length, 1, problems.join('\n'));
   assert.ok(problems.some((p) => p.includes(`${SHARED}/spec/wire.md points outside`)));

@@ -6,7 +6,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { AggregationTemporality, DataPointType, InstrumentType, type MetricData, type PushMetricExporter, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import {
+  AggregationTemporality,
+  DataPointType,
+  InstrumentType,
+  type MetricData,
+  type PushMetricExporter,
+  type ResourceMetrics,
+} from '@opentelemetry/sdk-metrics';
 import { CarryingExporter } from '../../src/export/CarryingExporter.ts';
 import { ExportHealth } from '../../src/export/ExportHealth.ts';
 
@@ -16,13 +23,25 @@ const batch = (value: number, gauge: number): ResourceMetrics => ({
     {
       scope: { name: 's' },
       metrics: [
-        { descriptor: { name: 'n_total', description: '', unit: '', valueType: 1 }, dataPointType: DataPointType.SUM, isMonotonic: true, aggregationTemporality: AggregationTemporality.DELTA, dataPoints: [{ attributes: { w: 'a' }, startTime: [1, 0], endTime: [2, 0], value }] } as MetricData,
-        { descriptor: { name: 'g', description: '', unit: '', valueType: 1 }, dataPointType: DataPointType.GAUGE, aggregationTemporality: AggregationTemporality.CUMULATIVE, dataPoints: [{ attributes: {}, startTime: [1, 0], endTime: [2, 0], value: gauge }] } as MetricData,
+        {
+          descriptor: { name: 'n_total', description: '', unit: '', valueType: 1 },
+          dataPointType: DataPointType.SUM,
+          isMonotonic: true,
+          aggregationTemporality: AggregationTemporality.DELTA,
+          dataPoints: [{ attributes: { w: 'a' }, startTime: [1, 0], endTime: [2, 0], value }],
+        } as MetricData,
+        {
+          descriptor: { name: 'g', description: '', unit: '', valueType: 1 },
+          dataPointType: DataPointType.GAUGE,
+          aggregationTemporality: AggregationTemporality.CUMULATIVE,
+          dataPoints: [{ attributes: {}, startTime: [1, 0], endTime: [2, 0], value: gauge }],
+        } as MetricData,
       ],
     },
   ],
 });
-const valueOf = (rm: ResourceMetrics, name: string): number | undefined => rm.scopeMetrics[0]?.metrics.find((m) => m.descriptor.name === name)?.dataPoints[0]?.value as number | undefined;
+const valueOf = (rm: ResourceMetrics, name: string): number | undefined =>
+  rm.scopeMetrics[0]?.metrics.find((m) => m.descriptor.name === name)?.dataPoints[0]?.value as number | undefined;
 
 /** An exporter whose exports wait until the test settles them. */
 class HeldExporter implements PushMetricExporter {

@@ -53,12 +53,17 @@ for (const [label, addresses] of [
   ['one address', 1],
   ['ten addresses', 10],
 ] as const) {
-  test(`600 half-sent requests from ${label} against the default caps: every scrape from another address is answered`, { timeout: 120_000 }, async (t) => {
+  test(`600 half-sent requests from ${label} against the default caps: every scrape from another address is answered`, {
+    timeout: 120_000,
+  }, async (t) => {
     const port = await freePort();
-    const p = new MetricsPipeline(loadExportConfig({ argv: ['--prometheus-host', '127.0.0.1', '--prometheus-port', String(port)], env: {} }, { serviceName: 's' }), {
-      global: false,
-      processMetrics: false,
-    });
+    const p = new MetricsPipeline(
+      loadExportConfig({ argv: ['--prometheus-host', '127.0.0.1', '--prometheus-port', String(port)], env: {} }, { serviceName: 's' }),
+      {
+        global: false,
+        processMetrics: false,
+      },
+    );
     await p.start();
     t.after(() => p.shutdown());
     let flooding = true;
@@ -69,7 +74,11 @@ for (const [label, addresses] of [
     for (const src of sources) for (let i = 0; i < 600 / addresses; i++) halfSent(port, src, () => flooding);
     const cuts = (): Map<string, number> => p.health.connectionsCut;
     // the flood reaches the cap: connections are now being refused
-    await waitUntil('the flood to reach the cap', () => (cuts().get('max_connections') ?? 0) + (cuts().get('max_connections_per_source') ?? 0) > 0 || undefined, 30_000);
+    await waitUntil(
+      'the flood to reach the cap',
+      () => (cuts().get('max_connections') ?? 0) + (cuts().get('max_connections_per_source') ?? 0) > 0 || undefined,
+      30_000,
+    );
 
     let answered = 0;
     const failures: string[] = [];

@@ -59,10 +59,14 @@ test('OTLP gets exponential histograms (endpoint durations and custom histograms
       .flatMap((e) => e.metrics)
       .filter((m) => m.name === name)
       .at(-1);
-  const duration = await waitUntil('the duration histogram with all four requests', () => {
-    const m = latest('dynamo_component_request_duration_seconds');
-    return m !== undefined && m.points[0]?.count === 4 ? m : undefined;
-  }, 10_000);
+  const duration = await waitUntil(
+    'the duration histogram with all four requests',
+    () => {
+      const m = latest('dynamo_component_request_duration_seconds');
+      return m !== undefined && m.points[0]?.count === 4 ? m : undefined;
+    },
+    10_000,
+  );
   assert.equal(duration.kind, 'exponential_histogram');
   const p = duration.points[0]!;
   assert.equal(p.scale, EXP_HISTOGRAM_SCALE);
@@ -73,10 +77,14 @@ test('OTLP gets exponential histograms (endpoint durations and custom histograms
   while (last >= 0 && counts[last] === 0) last--;
   const top = last + p.positive!.offset;
   assert.ok(base ** (top + 1) > 0.2 && base ** top < 0.5, `the slowest request (≥ 200 ms) is in (${base ** top}, ${base ** (top + 1)}]`);
-  const custom = await waitUntil('the custom histogram', () => {
-    const m = latest('dynamo_component_tokens');
-    return m !== undefined && m.points[0]?.count === 4 ? m : undefined;
-  }, 10_000);
+  const custom = await waitUntil(
+    'the custom histogram',
+    () => {
+      const m = latest('dynamo_component_tokens');
+      return m !== undefined && m.points[0]?.count === 4 ? m : undefined;
+    },
+    10_000,
+  );
   assert.equal(custom.kind, 'exponential_histogram', 'SDK histograms follow the variable too');
 
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();

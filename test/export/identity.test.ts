@@ -18,7 +18,8 @@ import { clusterEnv, startEchoWorker } from '../support/workers.ts';
 /** The Collector's prometheus / prometheusremotewrite translation of one export's series keys. */
 function collectorSeries(e: ReceivedExport): string[] {
   const r = e.resource;
-  const job = r['service.namespace'] !== undefined ? `${String(r['service.namespace'])}/${String(r['service.name'])}` : String(r['service.name']);
+  const job =
+    r['service.namespace'] !== undefined ? `${String(r['service.namespace'])}/${String(r['service.name'])}` : String(r['service.name']);
   const instance = r['service.instance.id'] === undefined ? '' : String(r['service.instance.id']);
   return e.metrics.flatMap((m) => m.points.map((p) => JSON.stringify([m.name, Object.entries({ ...p.attributes, job, instance }).sort()])));
 }
@@ -34,7 +35,16 @@ test('two workers and the aggregator pushing OTLP stay distinct series after the
   defer(() => w1.proc.stop());
   const w2 = await startEchoWorker(cluster, ['fleet', 'echo', 'generate'], otlpEnv);
   defer(() => w2.proc.stop());
-  const m = await startMetrics(cluster, ['--exporters', 'prometheus,otlp', '--otlp-endpoint', rx.url, '--otlp-interval', '500ms', '--service-namespace', 'prod']);
+  const m = await startMetrics(cluster, [
+    '--exporters',
+    'prometheus,otlp',
+    '--otlp-endpoint',
+    rx.url,
+    '--otlp-interval',
+    '500ms',
+    '--service-namespace',
+    'prod',
+  ]);
   defer(() => m.proc.stop());
   // the same request to each worker: identical metric attributes on both
   const drt = await DistributedRuntime.connect({ nats: { servers: [cluster.nats.url] }, etcd: { endpoints: [cluster.etcd.url] } });
@@ -45,10 +55,14 @@ test('two workers and the aggregator pushing OTLP stay distinct series after the
 
   const ids = new Set([String(w1.id), String(w2.id)]);
   const aggregatorId = `${hostname()}/dynamo/my_component/my_endpoint`;
-  await waitUntil('exports from both workers and the aggregator', () => {
-    const seen = new Set(rx.exports.map((e) => String(e.resource['service.instance.id'])));
-    return [...ids, aggregatorId].every((i) => seen.has(i)) ? true : undefined;
-  }, 30_000);
+  await waitUntil(
+    'exports from both workers and the aggregator',
+    () => {
+      const seen = new Set(rx.exports.map((e) => String(e.resource['service.instance.id'])));
+      return [...ids, aggregatorId].every((i) => seen.has(i)) ? true : undefined;
+    },
+    30_000,
+  );
   // every translated series comes from exactly one process
   const owner = new Map<string, string>();
   for (const e of rx.exports) {
@@ -83,7 +97,11 @@ test('OTEL_RESOURCE_ATTRIBUTES overrides the service.instance.id a worker derive
   };
   const drt = await connectInstrumented({ env });
   defer(() => drt.shutdown());
-  await drt.namespace('idn').component('c').endpoint('e').serve(() => 'ok');
+  await drt
+    .namespace('idn')
+    .component('c')
+    .endpoint('e')
+    .serve(() => 'ok');
   await waitUntil('an export', () => (rx.exports.length > 0 ? true : undefined), 10_000);
   assert.equal(rx.exports.at(-1)!.resource['service.instance.id'], 'pod-7');
 });

@@ -16,7 +16,9 @@ async function exposition(openMetrics: boolean): Promise<string> {
   const reader = new PullMetricReader();
   const mp = new MeterProvider({ resource: resourceFromAttributes({ 'service.name': 'svc' }), readers: [reader] });
   const m = mp.getMeter('a');
-  m.createCounter('dynamo_component_requests_total', { description: 'Total "requests"\nby endpoint' }).add(3, { dynamo_endpoint: 'gen"er\\ate\n' });
+  m.createCounter('dynamo_component_requests_total', { description: 'Total "requests"\nby endpoint' }).add(3, {
+    dynamo_endpoint: 'gen"er\\ate\n',
+  });
   m.createCounter('plain_events', { description: 'gets _total' }).add(1);
   m.createUpDownCounter('inflight', { description: 'up and down' }).add(-2);
   m.createHistogram('latency_seconds', { description: 'latency', advice: { explicitBucketBoundaries: [0.1, 1] } }).record(0.5, { e: 'x' });
@@ -45,7 +47,13 @@ test('the OpenMetrics exposition parses with an independent parser and carries t
   const samples = (fams: Family[]): string[] => fams.flatMap(([, , s]) => s.map(([n, l, v]) => `${n}${JSON.stringify(l)}=${v}`)).sort();
   assert.deepEqual(samples(fromOm), samples(fromText));
   const types = Object.fromEntries(fromOm.map(([n, t]) => [n, t]));
-  assert.deepEqual(types, { target_info: 'gauge', dynamo_component_requests: 'counter', plain_events: 'counter', inflight: 'gauge', latency_seconds: 'histogram' });
+  assert.deepEqual(types, {
+    target_info: 'gauge',
+    dynamo_component_requests: 'counter',
+    plain_events: 'counter',
+    inflight: 'gauge',
+    latency_seconds: 'histogram',
+  });
   const req = fromOm.find(([n]) => n === 'dynamo_component_requests')![2][0]!;
   assert.deepEqual(req, ['dynamo_component_requests_total', { dynamo_endpoint: 'gen"er\\ate\n' }, 3], 'escaped label value round-trips');
 });

@@ -27,7 +27,11 @@ test('a real Prometheus scrapes metrics over OpenMetrics; curl gets 0.0.4', asyn
   assert.ok(!(await plain.text()).includes('# EOF'));
   const prom = await startPrometheus([{ job: 'agg', target: `127.0.0.1:${m.port}` }]);
   defer(() => prom.stop());
-  await waitUntil('Prometheus has the worker from an OpenMetrics scrape', async () => ((await prom.query(`llm_kv_blocks_total{job="agg",worker_id="${w.ids[0]}"}`)).length === 1 ? true : undefined), 30_000);
+  await waitUntil(
+    'Prometheus has the worker from an OpenMetrics scrape',
+    async () => ((await prom.query(`llm_kv_blocks_total{job="agg",worker_id="${w.ids[0]}"}`)).length === 1 ? true : undefined),
+    30_000,
+  );
   const cycles = await prom.query('dynamo_metrics_scrape_cycles_total{job="agg"}');
   assert.equal(cycles.length, 1, 'counters keep their _total sample name');
 });

@@ -29,7 +29,10 @@ function record(p: MetricsPipeline, requests: number): { setRequests(n: number):
   const counter = m.createCounter('bridge_test_requests_total', { description: 'Test requests' });
   const attrs = { dynamo_endpoint: 'generate' };
   counter.add(requests, attrs);
-  m.createHistogram('bridge_test_duration_seconds', { description: 'Test durations', advice: { explicitBucketBoundaries: [0.1, 1] } }).record(0.5, attrs);
+  m.createHistogram('bridge_test_duration_seconds', {
+    description: 'Test durations',
+    advice: { explicitBucketBoundaries: [0.1, 1] },
+  }).record(0.5, attrs);
   p.snapshots.add(
     (): ScopeMetrics => ({
       scope: { name: 'bridge-test-snapshot' },
@@ -38,7 +41,14 @@ function record(p: MetricsPipeline, requests: number): { setRequests(n: number):
           descriptor: { name: 'llm_kv_blocks_active', description: 'Active KV cache blocks', unit: '', valueType: 1 },
           dataPointType: DataPointType.GAUGE,
           aggregationTemporality: 1,
-          dataPoints: [{ attributes: { component: 'backend', endpoint: 'generate', worker_id: BIG_ID }, startTime: [0, 0], endTime: [Math.floor(Date.now() / 1000), 0], value: 40 }],
+          dataPoints: [
+            {
+              attributes: { component: 'backend', endpoint: 'generate', worker_id: BIG_ID },
+              startTime: [0, 0],
+              endTime: [Math.floor(Date.now() / 1000), 0],
+              value: 40,
+            },
+          ],
         },
       ],
     }),
@@ -52,7 +62,20 @@ test('a real Prometheus scrapes the pull endpoint and, with honor_labels, the Pu
   defer(() => pgw.stop());
   const port = await freePort();
   const p = new MetricsPipeline(
-    config(['--exporters', 'prometheus,pushgateway', '--prometheus-host', '127.0.0.1', '--prometheus-port', String(port), '--pushgateway-url', pgw.url, '--pushgateway-instance', 'test-inst', '--push-interval', '1s']),
+    config([
+      '--exporters',
+      'prometheus,pushgateway',
+      '--prometheus-host',
+      '127.0.0.1',
+      '--prometheus-port',
+      String(port),
+      '--pushgateway-url',
+      pgw.url,
+      '--pushgateway-instance',
+      'test-inst',
+      '--push-interval',
+      '1s',
+    ]),
     { global: false },
   );
   defer(() => p.shutdown());
@@ -64,18 +87,33 @@ test('a real Prometheus scrapes the pull endpoint and, with honor_labels, the Pu
   ]);
   defer(() => prom.stop());
 
-  const pulled = await waitUntil('pulled series in Prometheus', async () => {
-    const r = await prom.query('bridge_test_requests_total{job="bridge"}');
-    return r.length === 1 ? r[0] : undefined;
-  }, 30_000, 500);
+  const pulled = await waitUntil(
+    'pulled series in Prometheus',
+    async () => {
+      const r = await prom.query('bridge_test_requests_total{job="bridge"}');
+      return r.length === 1 ? r[0] : undefined;
+    },
+    30_000,
+    500,
+  );
   assert.equal(pulled.value[1], '5');
   assert.equal(pulled.metric.dynamo_endpoint, 'generate');
-  const pushed = await waitUntil('pushed series in Prometheus', async () => {
-    const r = await prom.query('bridge_test_requests_total{job="dynamo_metrics",instance="test-inst"}');
-    return r.length === 1 ? r[0] : undefined;
-  }, 30_000, 500).catch(async (err: Error) => {
+  const pushed = await waitUntil(
+    'pushed series in Prometheus',
+    async () => {
+      const r = await prom.query('bridge_test_requests_total{job="dynamo_metrics",instance="test-inst"}');
+      return r.length === 1 ? r[0] : undefined;
+    },
+    30_000,
+    500,
+  ).catch(async (err: Error) => {
     const pgwText = await (await fetch(`${pgw.url}/metrics`)).text();
-    throw new Error(`${err.message}; health ${JSON.stringify(p.health.snapshot('pushgateway'))}; targets ${JSON.stringify(await prom.targetHealth())}; pgw: ${pgwText.split('\n').filter((l) => l.includes('bridge_test')).join(' | ')}`);
+    throw new Error(
+      `${err.message}; health ${JSON.stringify(p.health.snapshot('pushgateway'))}; targets ${JSON.stringify(await prom.targetHealth())}; pgw: ${pgwText
+        .split('\n')
+        .filter((l) => l.includes('bridge_test'))
+        .join(' | ')}`,
+    );
   });
   assert.equal(pushed.value[1], '5');
   assert.equal(pushed.metric.instance, 'test-inst');
@@ -93,14 +131,17 @@ test('a real Prometheus scrapes the pull endpoint and, with honor_labels, the Pu
 
   // clean shutdown deletes the PushGateway group
   await p.shutdown();
-  const groups = await (await fetch(`${pgw.url}/api/v1/metrics`)).json() as { data: { labels: Record<string, string> }[] };
+  const groups = (await (await fetch(`${pgw.url}/api/v1/metrics`)).json()) as { data: { labels: Record<string, string> }[] };
   assert.equal(groups.data.filter((g) => g.labels.job === 'dynamo_metrics').length, 0, 'group deleted');
 });
 
 test('a failing or slow collection answers 503, never 200; gzip when accepted', async (t) => {
   const defer = cleanups(t);
   const port = await freePort();
-  const p = new MetricsPipeline(config(['--prometheus-host', '127.0.0.1', '--prometheus-port', String(port), '--prometheus-collect-timeout', '300ms']), { global: false });
+  const p = new MetricsPipeline(
+    config(['--prometheus-host', '127.0.0.1', '--prometheus-port', String(port), '--prometheus-collect-timeout', '300ms']),
+    { global: false },
+  );
   defer(() => p.shutdown());
   record(p, 1);
   await p.start();
@@ -126,11 +167,13 @@ test('a failing or slow collection answers 503, never 200; gzip when accepted', 
   assert.match(gunzipSync(raw.body).toString(), /bridge_test_requests_total\{dynamo_endpoint="generate"\} 1/);
 
   let mode: 'ok' | 'throw' | 'slow' = 'throw';
-  p.meter('faulty').createObservableGauge('faulty_gauge', { description: 'x' }).addCallback(async (r) => {
-    if (mode === 'throw') throw new Error('callback exploded');
-    if (mode === 'slow') await new Promise((res) => setTimeout(res, 2000));
-    r.observe(1);
-  });
+  p.meter('faulty')
+    .createObservableGauge('faulty_gauge', { description: 'x' })
+    .addCallback(async (r) => {
+      if (mode === 'throw') throw new Error('callback exploded');
+      if (mode === 'slow') await new Promise((res) => setTimeout(res, 2000));
+      r.observe(1);
+    });
   const failed = await fetch(url);
   assert.equal(failed.status, 503);
   assert.match(await failed.text(), /callback exploded/);
@@ -152,7 +195,10 @@ test('OTLP http/protobuf: names, attributes, values, cumulative temporality and 
   const rx = await new OtlpReceiver().start();
   defer(() => rx.stop());
   const p = new MetricsPipeline(
-    config(['--exporters', 'otlp', '--otlp-endpoint', rx.url, '--otlp-interval', '500ms'], { OTEL_EXPORTER_OTLP_HEADERS: 'x-api-key=secret123', OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment=test' }),
+    config(['--exporters', 'otlp', '--otlp-endpoint', rx.url, '--otlp-interval', '500ms'], {
+      OTEL_EXPORTER_OTLP_HEADERS: 'x-api-key=secret123',
+      OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment=test',
+    }),
     { global: false },
   );
   defer(() => p.shutdown());
@@ -167,7 +213,10 @@ test('OTLP http/protobuf: names, attributes, values, cumulative temporality and 
   assert.equal(c.kind, 'sum');
   assert.equal(c.temporality, 'CUMULATIVE');
   assert.equal(c.monotonic, true);
-  assert.deepEqual(c.points.map((pt) => [pt.attributes, pt.value]), [[{ dynamo_endpoint: 'generate' }, 7]]);
+  assert.deepEqual(
+    c.points.map((pt) => [pt.attributes, pt.value]),
+    [[{ dynamo_endpoint: 'generate' }, 7]],
+  );
   const h = e.metrics.find((m) => m.name === 'bridge_test_duration_seconds')!;
   assert.equal(h.kind, 'histogram');
   assert.deepEqual(h.points[0]!.explicitBounds, [0.1, 1]);
@@ -183,7 +232,9 @@ test('OTLP endpoint credentials travel as an Authorization header, not in the UR
   const rx = await new OtlpReceiver().start();
   defer(() => rx.stop());
   const withCreds = rx.url.replace('http://', 'http://collector:s3cr%40t@');
-  const p = new MetricsPipeline(config(['--exporters', 'otlp', '--otlp-endpoint', withCreds, '--otlp-interval', '500ms']), { global: false });
+  const p = new MetricsPipeline(config(['--exporters', 'otlp', '--otlp-endpoint', withCreds, '--otlp-interval', '500ms']), {
+    global: false,
+  });
   defer(() => p.shutdown());
   record(p, 1);
   await waitUntil('an OTLP export', () => rx.exports.length > 0, 10_000);
@@ -196,7 +247,11 @@ test('OTLP/gRPC (the official gRPC exporter) to a real gRPC server: values, reso
   defer(() => rx.stop());
   // OTEL_EXPORTER_OTLP_ENDPOINT is a base URL; for grpc nothing is appended
   const p = new MetricsPipeline(
-    config(['--exporters', 'otlp', '--otlp-interval', '500ms'], { OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc', OTEL_EXPORTER_OTLP_ENDPOINT: rx.url, OTEL_EXPORTER_OTLP_HEADERS: 'x-api-key=grpc-secret' }),
+    config(['--exporters', 'otlp', '--otlp-interval', '500ms'], {
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc',
+      OTEL_EXPORTER_OTLP_ENDPOINT: rx.url,
+      OTEL_EXPORTER_OTLP_HEADERS: 'x-api-key=grpc-secret',
+    }),
     { global: false },
   );
   defer(() => p.shutdown());
@@ -206,7 +261,10 @@ test('OTLP/gRPC (the official gRPC exporter) to a real gRPC server: values, reso
   assert.equal(e.headers['x-api-key'], 'grpc-secret');
   assert.equal(e.resource['service.name'], 'pipeline-test');
   const c = e.metrics.find((m) => m.name === 'bridge_test_requests_total')!;
-  assert.deepEqual(c.points.map((pt) => [pt.attributes, pt.value]), [[{ dynamo_endpoint: 'generate' }, 5]]);
+  assert.deepEqual(
+    c.points.map((pt) => [pt.attributes, pt.value]),
+    [[{ dynamo_endpoint: 'generate' }, 5]],
+  );
   assert.equal(e.metrics.find((m) => m.name === 'llm_kv_blocks_active')!.points[0]!.value, 40);
 });
 
@@ -215,13 +273,36 @@ test('OTLP/gRPC over TLS with the CA from OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE
   const dir = tempDir('dyn-grpc-tls-');
   const cert = join(dir, 'server.crt');
   const key = join(dir, 'server.key');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'pipe' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '2',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+    ],
+    { stdio: 'pipe' },
+  );
   const rx = await new OtlpGrpcReceiver({ cert: readFileSync(cert), key: readFileSync(key) }).start();
   defer(() => rx.stop());
   // the gRPC exporter reads its TLS variables from the process environment itself
   process.env.OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE = cert;
   defer(() => delete process.env.OTEL_EXPORTER_OTLP_METRICS_CERTIFICATE);
-  const p = new MetricsPipeline(config(['--exporters', 'otlp', '--otlp-protocol', 'grpc', '--otlp-endpoint', rx.url, '--otlp-interval', '500ms']), { global: false });
+  const p = new MetricsPipeline(
+    config(['--exporters', 'otlp', '--otlp-protocol', 'grpc', '--otlp-endpoint', rx.url, '--otlp-interval', '500ms']),
+    { global: false },
+  );
   defer(() => p.shutdown());
   record(p, 2);
   await waitUntil('an OTLP/gRPC export over TLS', () => rx.exports.length > 0, 10_000);
@@ -234,7 +315,20 @@ test('OTLP http/json with delta temporality and gzip', async (t) => {
   const rx = await new OtlpReceiver().start();
   defer(() => rx.stop());
   const p = new MetricsPipeline(
-    config(['--exporters', 'otlp', '--otlp-endpoint', rx.url, '--otlp-protocol', 'http/json', '--otlp-temporality', 'delta', '--otlp-compression', 'gzip', '--otlp-interval', '60s']),
+    config([
+      '--exporters',
+      'otlp',
+      '--otlp-endpoint',
+      rx.url,
+      '--otlp-protocol',
+      'http/json',
+      '--otlp-temporality',
+      'delta',
+      '--otlp-compression',
+      'gzip',
+      '--otlp-interval',
+      '60s',
+    ]),
     { global: false },
   );
   defer(() => p.shutdown());
@@ -247,7 +341,11 @@ test('OTLP http/json with delta temporality and gzip', async (t) => {
   assert.equal(rx.exports[0]!.headers['content-encoding'], 'gzip');
   const values = rx.exports.map((e) => e.metrics.find((m) => m.name === 'bridge_test_requests_total')!);
   assert.equal(values[0]!.temporality, 'DELTA');
-  assert.deepEqual(values.map((m) => m.points[0]!.value), [3, 7], 'delta points carry the increase per interval');
+  assert.deepEqual(
+    values.map((m) => m.points[0]!.value),
+    [3, 7],
+    'delta points carry the increase per interval',
+  );
 });
 
 test('an OTLP receiver answering 503 twice then 200 receives the data', async (t) => {
@@ -255,7 +353,10 @@ test('an OTLP receiver answering 503 twice then 200 receives the data', async (t
   const rx = await new OtlpReceiver().start();
   defer(() => rx.stop());
   rx.plannedStatuses.push(503, 503);
-  const p = new MetricsPipeline(config(['--exporters', 'otlp', '--otlp-endpoint', rx.url, '--otlp-interval', '60s', '--otlp-timeout', '20s']), { global: false });
+  const p = new MetricsPipeline(
+    config(['--exporters', 'otlp', '--otlp-endpoint', rx.url, '--otlp-interval', '60s', '--otlp-timeout', '20s']),
+    { global: false },
+  );
   defer(() => p.shutdown());
   record(p, 4);
   await p.forceFlush(20_000);
@@ -272,7 +373,18 @@ test('an OTLP receiver down for a while: no crash, no growth, current totals onc
   const port = rx.port;
   await rx.stop();
   const p = new MetricsPipeline(
-    config(['--exporters', 'otlp', '--otlp-endpoint', `http://127.0.0.1:${port}/v1/metrics`, '--otlp-interval', '200ms', '--otlp-timeout', '200ms', '--otlp-header', 'authorization=Bearer topsecret']),
+    config([
+      '--exporters',
+      'otlp',
+      '--otlp-endpoint',
+      `http://127.0.0.1:${port}/v1/metrics`,
+      '--otlp-interval',
+      '200ms',
+      '--otlp-timeout',
+      '200ms',
+      '--otlp-header',
+      'authorization=Bearer topsecret',
+    ]),
     { global: false },
   );
   defer(() => p.shutdown());
@@ -290,8 +402,15 @@ test('an OTLP receiver down for a while: no crash, no growth, current totals onc
   await back.start();
   defer(() => back.stop());
   await waitUntil('an export after recovery', () => back.exports.length > 0, 10_000);
-  assert.equal(back.exports[0]!.metrics.find((m) => m.name === 'bridge_test_requests_total')?.points[0]?.value, 42, 'the first export after recovery carries current totals');
-  assert.ok(lines.some((l) => /export failed/.test(l)), 'failures are logged');
+  assert.equal(
+    back.exports[0]!.metrics.find((m) => m.name === 'bridge_test_requests_total')?.points[0]?.value,
+    42,
+    'the first export after recovery carries current totals',
+  );
+  assert.ok(
+    lines.some((l) => /export failed/.test(l)),
+    'failures are logged',
+  );
   assert.ok(!lines.some((l) => l.includes('topsecret')), 'header values never logged');
 });
 
@@ -304,10 +423,22 @@ test('all three exporters at once carry the same values', async (t) => {
   const port = await freePort();
   const p = new MetricsPipeline(
     config([
-      '--exporters', 'prometheus,otlp,pushgateway',
-      '--prometheus-host', '127.0.0.1', '--prometheus-port', String(port),
-      '--otlp-endpoint', rx.url, '--otlp-interval', '60s',
-      '--pushgateway-url', pgw.url, '--pushgateway-instance', 'all3', '--push-interval', '60s',
+      '--exporters',
+      'prometheus,otlp,pushgateway',
+      '--prometheus-host',
+      '127.0.0.1',
+      '--prometheus-port',
+      String(port),
+      '--otlp-endpoint',
+      rx.url,
+      '--otlp-interval',
+      '60s',
+      '--pushgateway-url',
+      pgw.url,
+      '--pushgateway-instance',
+      'all3',
+      '--push-interval',
+      '60s',
     ]),
     { global: false },
   );

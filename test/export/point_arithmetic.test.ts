@@ -49,7 +49,8 @@ test('subtract then add gives the newer cumulative value back, for every kind of
       assert.equal(b.count, newer.count);
       assert.equal(b.sum, newer.sum);
       if ('buckets' in newer) assert.deepEqual((b as Histogram).buckets, newer.buckets);
-      else assert.deepEqual([(b as ExponentialHistogram).positive, (b as ExponentialHistogram).zeroCount], [newer.positive, newer.zeroCount]);
+      else
+        assert.deepEqual([(b as ExponentialHistogram).positive, (b as ExponentialHistogram).zeroCount], [newer.positive, newer.zeroCount]);
     }
   }
   const d = subtractValue(hist([2, 5, 1], 30, [1, 10], 0.5, 20), hist([1, 2, 0], 7)) as Histogram;

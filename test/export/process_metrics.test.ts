@@ -14,7 +14,8 @@ import { sample, series } from '../support/exposition.ts';
 import { promtool } from '../support/promtool.ts';
 
 test('/proc parsers: max open files, virtual memory with a command name holding spaces and parentheses', () => {
-  const limits = 'Limit                     Soft Limit           Hard Limit           Units     \nMax open files            1048576              1048576              files     \n';
+  const limits =
+    'Limit                     Soft Limit           Hard Limit           Units     \nMax open files            1048576              1048576              files     \n';
   assert.equal(maxOpenFiles(limits), 1048576);
   assert.equal(maxOpenFiles('Max open files            unlimited            unlimited            files\n'), undefined);
   assert.equal(maxOpenFiles(''), undefined);
@@ -35,7 +36,10 @@ test('event-loop delay: nanoseconds to seconds, nothing for an empty window', ()
 test('a pipeline serves process_*, nodejs_* and dynamo_metrics_build_info, accepted by promtool', async (t) => {
   const defer = cleanups(t);
   const port = await freePort();
-  const p = new MetricsPipeline(loadExportConfig({ argv: ['--prometheus-host', '127.0.0.1', '--prometheus-port', String(port)], env: {} }, { serviceName: 'proc' }), { global: false });
+  const p = new MetricsPipeline(
+    loadExportConfig({ argv: ['--prometheus-host', '127.0.0.1', '--prometheus-port', String(port)], env: {} }, { serviceName: 'proc' }),
+    { global: false },
+  );
   await p.start();
   defer(() => p.shutdown());
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();

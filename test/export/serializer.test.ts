@@ -16,7 +16,6 @@ async function collect(record: (mp: MeterProvider) => void, opts = {}): Promise<
   return text;
 }
 
-
 test('counters, gauges and up-down counters in Prometheus-native form', async () => {
   const text = await collect((mp) => {
     const m = mp.getMeter('a');
@@ -70,7 +69,9 @@ test('histograms in seconds with the given buckets, cumulative, then _sum and _c
 
 test('label values with quotes, backslashes, newlines and unicode stay valid exposition', async () => {
   const text = await collect((mp) => {
-    mp.getMeter('a').createCounter('c_total', { description: 'help with \\ and\nnewline' }).add(1, { v: 'q"uo\\te\nnl ü 🚀', 'bad-name': 'x' });
+    mp.getMeter('a')
+      .createCounter('c_total', { description: 'help with \\ and\nnewline' })
+      .add(1, { v: 'q"uo\\te\nnl ü 🚀', 'bad-name': 'x' });
   });
   assert.match(text, /^c_total\{v="q\\"uo\\\\te\\nnl ü 🚀",bad_name="x"\} 1$/m);
   assert.match(text, /^# HELP c_total help with \\\\ and\\nnewline$/m);

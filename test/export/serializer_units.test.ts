@@ -138,11 +138,19 @@ test('values, attributes of every type, help escaping in both formats, and what 
   );
   const om = serializePrometheus(rm(metrics), { openMetrics: true });
   assert.ok(om.startsWith('# HELP g back\\\\slash\\nnew \\"quoted\\"\n'), 'OpenMetrics escapes quotes in HELP too');
-  assert.ok(om.includes('# HELP requests requests help\n# TYPE requests counter\nrequests_total 3\n'), 'the counter family is named without _total');
+  assert.ok(
+    om.includes('# HELP requests requests help\n# TYPE requests counter\nrequests_total 3\n'),
+    'the counter family is named without _total',
+  );
   assert.ok(om.endsWith('nohelp 1\n# EOF\n'));
   assert.ok(!text.includes('# EOF'), 'no EOF in the 0.0.4 text');
   const withTarget = serializePrometheus(rm([sum('c', true, 1)], { 'service.name': 'svc', 'k"ey': 'v\nal' }), { targetInfo: true });
-  assert.ok(withTarget.startsWith('# HELP target_info Target metadata\n# TYPE target_info gauge\ntarget_info{service_name="svc",k_ey="v\\nal"} 1\n'), withTarget);
+  assert.ok(
+    withTarget.startsWith(
+      '# HELP target_info Target metadata\n# TYPE target_info gauge\ntarget_info{service_name="svc",k_ey="v\\nal"} 1\n',
+    ),
+    withTarget,
+  );
   assert.ok(!text.includes('target_info'), 'target_info only when asked');
 });
 

@@ -33,14 +33,20 @@ function gauges(scope: string, name: string, n: number, value: number): ScopeMet
 
 async function pipeline(t: import('node:test').TestContext): Promise<{ p: MetricsPipeline; url: string }> {
   const port = await freePort();
-  const p = new MetricsPipeline(loadExportConfig({ argv: ['--prometheus-host', '127.0.0.1', '--prometheus-port', String(port)], env: {} }, { serviceName: 's' }), { global: false, processMetrics: false });
+  const p = new MetricsPipeline(
+    loadExportConfig({ argv: ['--prometheus-host', '127.0.0.1', '--prometheus-port', String(port)], env: {} }, { serviceName: 's' }),
+    { global: false, processMetrics: false },
+  );
   await p.start();
   t.after(() => p.shutdown());
   return { p, url: `http://127.0.0.1:${port}/metrics` };
 }
 
 /** A raw GET (fetch would decompress on its own): status, headers and body bytes. */
-function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
+function get(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
   return new Promise((resolve, reject) => {
     const req = request(url, { headers }, (res) => {
       const chunks: Buffer[] = [];
@@ -70,9 +76,19 @@ test('concurrent scrapes share one build and one rendering; an unchanged view is
   assert.ok(bodies.every((b) => b.status === 200));
   // the shared part is the same for everyone; the bridge's own counters (scrape attempts) are
   // collected per scrape, so they differ when the scrapes do not all arrive at once (a loaded machine)
-  const shared = (body: Buffer): string => body.toString().split('\n').filter((l) => l.includes('snap_value')).join('\n');
+  const shared = (body: Buffer): string =>
+    body
+      .toString()
+      .split('\n')
+      .filter((l) => l.includes('snap_value'))
+      .join('\n');
   assert.equal(new Set(bodies.map((b) => shared(b.body))).size, 1, 'everyone got the same exposition of the view');
-  assert.equal(shared(bodies[0]!.body).split('\n').filter((l) => l.startsWith('snap_value')).length, 2_000);
+  assert.equal(
+    shared(bodies[0]!.body)
+      .split('\n')
+      .filter((l) => l.startsWith('snap_value')).length,
+    2_000,
+  );
   assert.equal(builds, 1, '50 concurrent scrapes, one build');
   assert.equal(server.cache.partsRendered, 1, 'and one rendering of it');
   assert.equal(series(bodies[0]!.body.toString(), 'snap_value').length, 2_000);
@@ -100,7 +116,11 @@ test('a gzipped exposition (one member per part) reads back as the plain text, a
     assert.equal(gz.headers['content-encoding'], 'gzip');
     assert.equal(Number(gz.headers['content-length']), gz.body.length);
     // the bridge's own health moves between two scrapes; everything else is the same text
-    const steady = (x: string): string => x.split('\n').filter((l) => !l.includes('dynamo_metrics_')).join('\n');
+    const steady = (x: string): string =>
+      x
+        .split('\n')
+        .filter((l) => !l.includes('dynamo_metrics_'))
+        .join('\n');
     assert.equal(steady(gunzipSync(gz.body).toString()), steady(plain.body.toString()));
     const text = plain.body.toString();
     assert.equal(series(text, 'a_value').length, 300);
@@ -114,7 +134,17 @@ test('a gzipped exposition (one member per part) reads back as the plain text, a
 test('a family present in two parts is rendered once (merged), not twice', async (t) => {
   const { p, url } = await pipeline(t);
   p.snapshots.add(() => gauges('a', 'shared_value', 2, 1), { version: () => 1 });
-  p.snapshots.add(() => ({ ...gauges('b', 'shared_value', 2, 2), metrics: gauges('b', 'shared_value', 2, 2).metrics.map((m) => ({ ...m, dataPoints: m.dataPoints.map((d) => ({ ...d, attributes: { worker_id: `b${String(d.attributes.worker_id)}` } })) })) }) as ScopeMetrics, { version: () => 1 });
+  p.snapshots.add(
+    () =>
+      ({
+        ...gauges('b', 'shared_value', 2, 2),
+        metrics: gauges('b', 'shared_value', 2, 2).metrics.map((m) => ({
+          ...m,
+          dataPoints: m.dataPoints.map((d) => ({ ...d, attributes: { worker_id: `b${String(d.attributes.worker_id)}` } })),
+        })),
+      }) as ScopeMetrics,
+    { version: () => 1 },
+  );
   const text = (await get(url)).body.toString();
   assert.equal(text.match(/^# TYPE shared_value gauge$/gm)?.length, 1);
   assert.equal(series(text, 'shared_value').length, 4);

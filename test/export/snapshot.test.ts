@@ -22,8 +22,19 @@ function snapshot(values: Map<string, number>): ScopeMetrics {
   return {
     scope: { name: 'snap' },
     metrics: [
-      { descriptor: { name: 'snap_events_total', description: 'd', unit: '', valueType: 1 }, dataPointType: DataPointType.SUM, aggregationTemporality: AggregationTemporality.CUMULATIVE, isMonotonic: true, dataPoints: points } as MetricData,
-      { descriptor: { name: 'snap_seconds', description: 'd', unit: 's', valueType: 1 }, dataPointType: DataPointType.HISTOGRAM, aggregationTemporality: AggregationTemporality.CUMULATIVE, dataPoints: hist } as MetricData,
+      {
+        descriptor: { name: 'snap_events_total', description: 'd', unit: '', valueType: 1 },
+        dataPointType: DataPointType.SUM,
+        aggregationTemporality: AggregationTemporality.CUMULATIVE,
+        isMonotonic: true,
+        dataPoints: points,
+      } as MetricData,
+      {
+        descriptor: { name: 'snap_seconds', description: 'd', unit: 's', valueType: 1 },
+        dataPointType: DataPointType.HISTOGRAM,
+        aggregationTemporality: AggregationTemporality.CUMULATIVE,
+        dataPoints: hist,
+      } as MetricData,
     ],
   };
 }
@@ -32,9 +43,18 @@ for (const temporality of ['delta', 'cumulative'] as const) {
   test(`snapshot counters and histograms over OTLP with ${temporality} temporality`, async (t) => {
     const rx = await new OtlpReceiver().start();
     t.after(() => rx.stop());
-    const p = new MetricsPipeline(loadExportConfig({ argv: ['--exporters', 'otlp', '--otlp-endpoint', rx.url, '--otlp-interval', '60s', '--otlp-temporality', temporality], env: {} }, { serviceName: 's' }), { global: false });
+    const p = new MetricsPipeline(
+      loadExportConfig(
+        { argv: ['--exporters', 'otlp', '--otlp-endpoint', rx.url, '--otlp-interval', '60s', '--otlp-temporality', temporality], env: {} },
+        { serviceName: 's' },
+      ),
+      { global: false },
+    );
     t.after(() => p.shutdown());
-    const values = new Map<string, number>([['a', 3], ['b', 1]]);
+    const values = new Map<string, number>([
+      ['a', 3],
+      ['b', 1],
+    ]);
     p.snapshots.add(() => snapshot(values));
     const steps: [string, number | undefined][][] = [];
     const record = (): void => {
@@ -43,7 +63,12 @@ for (const temporality of ['delta', 'cumulative'] as const) {
       const h = e.metrics.find((m) => m.name === 'snap_seconds')!;
       assert.equal(c.temporality, temporality === 'delta' ? 'DELTA' : 'CUMULATIVE');
       assert.equal(h.temporality, temporality === 'delta' ? 'DELTA' : 'CUMULATIVE');
-      for (const pt of h.points) assert.equal(pt.count, pt.bucketCounts!.reduce((x, y) => x + y, 0), 'histogram buckets add up to its count');
+      for (const pt of h.points)
+        assert.equal(
+          pt.count,
+          pt.bucketCounts!.reduce((x, y) => x + y, 0),
+          'histogram buckets add up to its count',
+        );
       steps.push(c.points.map((pt) => [String(pt.attributes.worker_id), pt.value]));
     };
     await p.forceFlush();
@@ -60,17 +85,35 @@ for (const temporality of ['delta', 'cumulative'] as const) {
     record();
     if (temporality === 'delta') {
       assert.deepEqual(steps, [
-        [['a', 3], ['b', 1]],
-        [['a', 7], ['b', 0]],
+        [
+          ['a', 3],
+          ['b', 1],
+        ],
+        [
+          ['a', 7],
+          ['b', 0],
+        ],
         [['a', 4]],
-        [['a', 0], ['b', 1]], // b kept its baseline while away: 1 + 0 + 1 delivered = its total 2
+        [
+          ['a', 0],
+          ['b', 1],
+        ], // b kept its baseline while away: 1 + 0 + 1 delivered = its total 2
       ]);
     } else {
       assert.deepEqual(steps, [
-        [['a', 3], ['b', 1]],
-        [['a', 10], ['b', 1]],
+        [
+          ['a', 3],
+          ['b', 1],
+        ],
+        [
+          ['a', 10],
+          ['b', 1],
+        ],
         [['a', 4]],
-        [['a', 4], ['b', 2]],
+        [
+          ['a', 4],
+          ['b', 2],
+        ],
       ]);
     }
   });

@@ -9,13 +9,22 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { IncomingMessage } from 'node:http';
-import { BasicAuthGate, loadWebConfig, MAX_BCRYPT_IN_FLIGHT, MAX_BCRYPT_QUEUED, MAX_FAILURES_PER_SOURCE } from '../../src/export/webConfig.ts';
+import {
+  BasicAuthGate,
+  loadWebConfig,
+  MAX_BCRYPT_IN_FLIGHT,
+  MAX_BCRYPT_QUEUED,
+  MAX_FAILURES_PER_SOURCE,
+} from '../../src/export/webConfig.ts';
 import { ConfigError } from '../../src/errors.ts';
 import { tempDir } from '../support/process.ts';
 
 const HASH = `$2b$10$${'a'.repeat(53)}`;
 const req = (user: string, pass: string, source = '10.0.0.1'): IncomingMessage =>
-  ({ headers: { authorization: `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}` }, socket: { remoteAddress: source } }) as unknown as IncomingMessage;
+  ({
+    headers: { authorization: `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}` },
+    socket: { remoteAddress: source },
+  }) as unknown as IncomingMessage;
 
 test('an unknown user costs a comparison against a hash of the same version and cost; a success is cached', async () => {
   const calls: string[] = [];
@@ -45,7 +54,9 @@ test('comparisons run in a bounded pool: beyond the queue a request is refused a
     return new Promise((resolve) => pending.push((ok) => (running--, resolve(ok))));
   });
   assert.equal(await gate.allows(req('prom', 'right', '10.0.0.9')), true); // cached from now on
-  const floods = Array.from({ length: MAX_BCRYPT_IN_FLIGHT + MAX_BCRYPT_QUEUED }, (_, i) => gate.allows(req('prom', `wrong${i}`, `10.1.0.${i}`)));
+  const floods = Array.from({ length: MAX_BCRYPT_IN_FLIGHT + MAX_BCRYPT_QUEUED }, (_, i) =>
+    gate.allows(req('prom', `wrong${i}`, `10.1.0.${i}`)),
+  );
   await new Promise((r) => setImmediate(r));
   assert.equal(pending.length, MAX_BCRYPT_IN_FLIGHT, 'only the pool runs');
   assert.equal(await gate.allows(req('prom', 'one-too-many', '10.2.0.1')), false, 'refused without waiting');
@@ -54,7 +65,10 @@ test('comparisons run in a bounded pool: beyond the queue a request is refused a
     pending.shift()!(false);
     await new Promise((r) => setImmediate(r));
   }
-  assert.deepEqual(await Promise.all(floods), floods.map(() => false));
+  assert.deepEqual(
+    await Promise.all(floods),
+    floods.map(() => false),
+  );
   assert.equal(most, MAX_BCRYPT_IN_FLIGHT, 'never more comparisons at once than the pool');
 });
 
@@ -74,10 +88,21 @@ test('a source that keeps failing is refused without a comparison; others are no
 
 test('hash versions the library cannot check are refused when the config is read', () => {
   const dir = tempDir('dyn-webcfg-');
-  for (const [version, ok] of [['2a', true], ['2b', true], ['2y', true], ['2x', false], ['2', false]] as const) {
+  for (const [version, ok] of [
+    ['2a', true],
+    ['2b', true],
+    ['2y', true],
+    ['2x', false],
+    ['2', false],
+  ] as const) {
     const file = join(dir, `${version}.yml`);
     writeFileSync(file, `basic_auth_users:\n  prom: "$${version}$10$${'a'.repeat(53)}"\n`);
     if (ok) assert.equal(loadWebConfig(file).users.size, 1, version);
-    else assert.throws(() => loadWebConfig(file), (err: unknown) => err instanceof ConfigError && /version 2a, 2b or 2y/.test(err.message), version);
+    else
+      assert.throws(
+        () => loadWebConfig(file),
+        (err: unknown) => err instanceof ConfigError && /version 2a, 2b or 2y/.test(err.message),
+        version,
+      );
   }
 });

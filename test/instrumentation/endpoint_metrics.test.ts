@@ -58,8 +58,16 @@ describe('automatic endpoint metrics through the system status server', () => {
         for (let i = 0; i < n; i++) yield { i, text: req.text };
       })();
     });
-    await drt.namespace('my-ns').component('backend').endpoint('other').serve(() => 'ok');
-    await drt.namespace('my-ns').component('frontend').endpoint('generate').serve(() => 'ok');
+    await drt
+      .namespace('my-ns')
+      .component('backend')
+      .endpoint('other')
+      .serve(() => 'ok');
+    await drt
+      .namespace('my-ns')
+      .component('frontend')
+      .endpoint('generate')
+      .serve(() => 'ok');
     clientRt = await DistributedRuntime.connect({ nats: { servers: [cluster.nats.url] }, etcd: { endpoints: [cluster.etcd.url] } });
     client = await clientRt.namespace('my-ns').component('backend').endpoint('generate').client();
     await client.waitForInstances(1);
@@ -118,13 +126,21 @@ describe('automatic endpoint metrics through the system status server', () => {
     const sum = sample(text, 'dynamo_component_request_duration_seconds_sum', LABELS)!;
     assert.equal(count, n);
     assert.ok(sum > 0 && sum < n * 10, `sum ${sum}`);
-    const buckets = series(text, 'dynamo_component_request_duration_seconds_bucket').filter((s) => s.labels.dynamo_endpoint === 'generate' && s.labels.dynamo_component === 'backend');
-    assert.deepEqual(buckets.map((b) => b.labels.le), [...DURATION_BUCKETS_SECONDS.map(String), '+Inf']);
+    const buckets = series(text, 'dynamo_component_request_duration_seconds_bucket').filter(
+      (s) => s.labels.dynamo_endpoint === 'generate' && s.labels.dynamo_component === 'backend',
+    );
+    assert.deepEqual(
+      buckets.map((b) => b.labels.le),
+      [...DURATION_BUCKETS_SECONDS.map(String), '+Inf'],
+    );
     assert.equal(buckets.at(-1)!.value, n);
     for (let i = 1; i < buckets.length; i++) assert.ok(buckets[i]!.value >= buckets[i - 1]!.value, 'cumulative buckets');
     // the custom metric: prefix and labels automatic, the seed's HELP text
     assert.equal(sample(text, 'dynamo_component_bytes_processed_total', LABELS), 5 + 1000 + 9 + 6 + 'ü€🚀'.length);
-    assert.match(text, /^# HELP dynamo_component_bytes_processed_total Example of a custom metric\. Total number of data bytes processed by system handler$/m);
+    assert.match(
+      text,
+      /^# HELP dynamo_component_bytes_processed_total Example of a custom metric\. Total number of data bytes processed by system handler$/m,
+    );
   });
 
   test('names, HELP lines, types, label names and buckets are those of the spec', async () => {
@@ -144,11 +160,17 @@ describe('automatic endpoint metrics through the system status server', () => {
       assert.ok(s.length > 0);
       for (const x of s) {
         const names = Object.keys(x.labels).sort();
-        const expected = name === 'dynamo_component_errors_total' ? ['dynamo_component', 'dynamo_endpoint', 'dynamo_namespace', 'error_type'] : ['dynamo_component', 'dynamo_endpoint', 'dynamo_namespace'];
+        const expected =
+          name === 'dynamo_component_errors_total'
+            ? ['dynamo_component', 'dynamo_endpoint', 'dynamo_namespace', 'error_type']
+            : ['dynamo_component', 'dynamo_endpoint', 'dynamo_namespace'];
         assert.deepEqual(names, expected, name);
       }
     }
-    const bucketsInSpec = /buckets ([0-9., ]+)/.exec(SPEC)![1]!.split(',').map((b) => Number(b.trim()));
+    const bucketsInSpec = /buckets ([0-9., ]+)/
+      .exec(SPEC)![1]!
+      .split(',')
+      .map((b) => Number(b.trim()));
     assert.deepEqual([...DURATION_BUCKETS_SECONDS], bucketsInSpec);
     assert.match(text, /^# HELP uptime_seconds Total uptime of the DistributedRuntime in seconds$/m);
   });
@@ -156,10 +178,15 @@ describe('automatic endpoint metrics through the system status server', () => {
   test('five concurrent requests show inflight 5 while they run, and 0 after', async () => {
     // long enough that all five are in the handler together however loaded the machine is
     const running = Array.from({ length: 5 }, () => client.random({ sleepMs: 3_000 }).collect());
-    const seen = await waitUntil('inflight 5', async () => {
-      const v = sample(await scrape(), 'dynamo_component_inflight_requests', LABELS);
-      return v === 5 ? v : undefined;
-    }, 10_000, 20);
+    const seen = await waitUntil(
+      'inflight 5',
+      async () => {
+        const v = sample(await scrape(), 'dynamo_component_inflight_requests', LABELS);
+        return v === 5 ? v : undefined;
+      },
+      10_000,
+      20,
+    );
     assert.equal(seen, 5);
     await Promise.all(running);
     assert.equal(sample(await scrape(), 'dynamo_component_inflight_requests', LABELS), 0);
@@ -197,7 +224,8 @@ describe('automatic endpoint metrics through the system status server', () => {
     assert.deepEqual(body.endpoints.sort(), ['my-ns/backend/generate', 'my-ns/backend/other', 'my-ns/frontend/generate']);
     assert.equal((await fetch(`http://127.0.0.1:${port}/live`)).status, 200);
     for (const path of ['/health', '/live', '/metrics']) {
-      for (const method of ['POST', 'DELETE']) assert.equal((await fetch(`http://127.0.0.1:${port}${path}`, { method })).status, 405, `${method} ${path}`);
+      for (const method of ['POST', 'DELETE'])
+        assert.equal((await fetch(`http://127.0.0.1:${port}${path}`, { method })).status, 405, `${method} ${path}`);
     }
     assert.equal((await fetch(`http://127.0.0.1:${port}/nope`)).status, 404);
   });
@@ -205,9 +233,17 @@ describe('automatic endpoint metrics through the system status server', () => {
   test('custom metrics: bad names and reserved labels are clear errors when made; an undeclared label drops the value, never throws', async () => {
     const m = drt.namespace('my-ns').component('backend').metrics;
     for (const label of RESERVED_LABELS.filter((l) => !l.startsWith('__'))) {
-      assert.throws(() => m.counter('x_total', { description: 'x', labels: [label] }), (e: unknown) => e instanceof UsageError && /reserved/.test(e.message), label);
+      assert.throws(
+        () => m.counter('x_total', { description: 'x', labels: [label] }),
+        (e: unknown) => e instanceof UsageError && /reserved/.test(e.message),
+        label,
+      );
     }
-    assert.throws(() => m.counter('x_total', { description: 'x', labels: ['__name__'] }), (e: unknown) => e instanceof UsageError, 'a label starting with __');
+    assert.throws(
+      () => m.counter('x_total', { description: 'x', labels: ['__name__'] }),
+      (e: unknown) => e instanceof UsageError,
+      'a label starting with __',
+    );
     // the other dynamo_* labels are the caller's (docs/runtime-api.md)
     m.counter('by_model_total', { description: 'x', labels: ['dynamo_model'] }).add(1, { dynamo_model: 'm' });
     assert.throws(() => m.counter('bad-name', { description: 'x' }), /invalid metric name "bad-name"/);
@@ -219,10 +255,18 @@ describe('automatic endpoint metrics through the system status server', () => {
     drt.namespace('my-ns').metrics.upDownCounter('sessions', { description: 'Open sessions' }).add(2);
     const text = await scrape();
     assert.equal(sample(text, 'dynamo_component_queue_depth', { dynamo_namespace: 'my_ns', dynamo_component: 'backend', queue: 'a' }), 4);
-    assert.deepEqual(series(text, 'dynamo_component_queue_depth').map((s) => s.labels.queue), ['a'], 'the value with the undeclared label was dropped');
+    assert.deepEqual(
+      series(text, 'dynamo_component_queue_depth').map((s) => s.labels.queue),
+      ['a'],
+      'the value with the undeclared label was dropped',
+    );
     assert.equal(sample(text, 'dynamo_component_tokens_bucket', { dynamo_component: 'backend', le: '100' }), 1);
     assert.equal(sample(text, 'dynamo_component_sessions', { dynamo_namespace: 'my_ns' }), 2);
-    assert.equal(series(text, 'dynamo_component_sessions')[0]!.labels.dynamo_component, undefined, 'namespace-level metrics carry only the namespace label');
+    assert.equal(
+      series(text, 'dynamo_component_sessions')[0]!.labels.dynamo_component,
+      undefined,
+      'namespace-level metrics carry only the namespace label',
+    );
   });
 });
 
@@ -230,7 +274,11 @@ test('without DYN_SYSTEM_ENABLED no port is opened', async (t) => {
   const cluster = await startCluster();
   t.after(() => cluster.stop());
   const port = await freePort();
-  const proc = startScript('test/fixtures/echo_worker.ts', ['test', 'echo', 'generate'], clusterEnv(cluster, { DYN_SYSTEM_PORT: String(port) }));
+  const proc = startScript(
+    'test/fixtures/echo_worker.ts',
+    ['test', 'echo', 'generate'],
+    clusterEnv(cluster, { DYN_SYSTEM_PORT: String(port) }),
+  );
   t.after(() => proc.stop());
   await waitUntil('worker ready', () => /READY/.test(proc.output()), 20_000);
   await assert.rejects(fetch(`http://127.0.0.1:${port}/metrics`), /fetch failed/);
@@ -269,33 +317,58 @@ test('every error type is recorded where that failure happens', async (t) => {
         return 'ok';
     }
   });
-  const clientRt = await DistributedRuntime.connect({ nats: { servers: [cluster.nats.url] }, etcd: { endpoints: [cluster.etcd.url] }, requestTimeoutMs: 2000 });
+  const clientRt = await DistributedRuntime.connect({
+    nats: { servers: [cluster.nats.url] },
+    etcd: { endpoints: [cluster.etcd.url] },
+    requestTimeoutMs: 2000,
+  });
   defer(() => clientRt.shutdown());
   const c2 = await clientRt.namespace('errs').component('c').endpoint('e').client();
   await c2.waitForInstances(1);
   const subject = c2.instances()[0]!.subject;
   await assert.rejects(c2.random({ kind: 'throw' }).collect(), (e: unknown) => e instanceof RemoteError && e.errorType === 'generate');
-  await assert.rejects(c2.random({ kind: 'broken-stream' }).collect(), (e: unknown) => e instanceof RemoteError && e.errorType === 'response_stream');
-  await assert.rejects(c2.random(new Uint8Array([0xff])).collect(), (e: unknown) => e instanceof RemoteError && e.errorType === 'deserialization');
+  await assert.rejects(
+    c2.random({ kind: 'broken-stream' }).collect(),
+    (e: unknown) => e instanceof RemoteError && e.errorType === 'response_stream',
+  );
+  await assert.rejects(
+    c2.random(new Uint8Array([0xff])).collect(),
+    (e: unknown) => e instanceof RemoteError && e.errorType === 'deserialization',
+  );
   await assert.rejects(c2.random({ kind: 'oversized' }).collect(), /no response|within/);
   clientRt.nats.publish(subject, new TextEncoder().encode('{"kind":"ok"}')); // no reply subject
   await clientRt.nats.flush();
   const scrape = async (): Promise<string> => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   const lbl = { dynamo_namespace: 'errs', dynamo_component: 'c', dynamo_endpoint: 'e' };
-  const text = await waitUntil('the reply-less message counted', async () => {
-    const x = await scrape();
-    return sample(x, 'dynamo_component_errors_total', { ...lbl, error_type: 'invalid_message' }) === 1 ? x : undefined;
-  }, 5000);
-  for (const [type, n] of [['generate', 1], ['response_stream', 1], ['deserialization', 1], ['publish_response', 1], ['invalid_message', 1], ['publish_final', 0]] as const) {
+  const text = await waitUntil(
+    'the reply-less message counted',
+    async () => {
+      const x = await scrape();
+      return sample(x, 'dynamo_component_errors_total', { ...lbl, error_type: 'invalid_message' }) === 1 ? x : undefined;
+    },
+    5000,
+  );
+  for (const [type, n] of [
+    ['generate', 1],
+    ['response_stream', 1],
+    ['deserialization', 1],
+    ['publish_response', 1],
+    ['invalid_message', 1],
+    ['publish_final', 0],
+  ] as const) {
     assert.equal(sample(text, 'dynamo_component_errors_total', { ...lbl, error_type: type }), n, type);
   }
   // last: the end marker fails to go out because the connection closed after the last chunk
   const stream = c2.random({ kind: 'close-at-end' }).collect();
   await assert.rejects(stream);
-  const after = await waitUntil('publish_final counted', async () => {
-    const x = await scrape();
-    return sample(x, 'dynamo_component_errors_total', { ...lbl, error_type: 'publish_final' }) === 1 ? x : undefined;
-  }, 5000);
+  const after = await waitUntil(
+    'publish_final counted',
+    async () => {
+      const x = await scrape();
+      return sample(x, 'dynamo_component_errors_total', { ...lbl, error_type: 'publish_final' }) === 1 ? x : undefined;
+    },
+    5000,
+  );
   assert.equal(sample(after, 'dynamo_component_inflight_requests', lbl), 0, 'in-flight back to 0 whatever the outcome');
   assert.equal(sample(after, 'dynamo_component_requests_total', lbl), 6);
 });

@@ -11,7 +11,9 @@ import { startInstrumentedWorker } from '../support/instrumented.ts';
 import { promtool } from '../support/promtool.ts';
 import { sample, series } from '../support/exposition.ts';
 
-test('KV stats gauges on the worker /metrics: every form, labels, read at scrape, gone when the endpoint stops', { timeout: 120_000 }, async (t) => {
+test('KV stats gauges on the worker /metrics: every form, labels, read at scrape, gone when the endpoint stops', {
+  timeout: 120_000,
+}, async (t) => {
   const { drt, scrape } = await startInstrumentedWorker(t);
 
   let reads = 0;
@@ -23,7 +25,15 @@ test('KV stats gauges on the worker /metrics: every form, labels, read at scrape
     .serve(() => 'ok', {
       statsHandler: () => {
         reads++;
-        return { request_active_slots: 1, request_total_slots: 10, kv_active_blocks: active, kv_total_blocks: 100, num_requests_waiting: 0, gpu_cache_usage_perc: active / 100, gpu_prefix_cache_hit_rate: 0.25 };
+        return {
+          request_active_slots: 1,
+          request_total_slots: 10,
+          kv_active_blocks: active,
+          kv_total_blocks: 100,
+          num_requests_waiting: 0,
+          gpu_cache_usage_perc: active / 100,
+          gpu_prefix_cache_hit_rate: 0.25,
+        };
       },
     });
   // the nested v4 form, answered asynchronously
@@ -39,13 +49,22 @@ test('KV stats gauges on the worker /metrics: every form, labels, read at scrape
       }),
     });
   // a handler that fails: no series for it, the others unaffected
-  await drt.namespace('kv-ns').component('broken').endpoint('generate').serve(() => 'ok', {
-    statsHandler: () => {
-      throw new Error('engine not ready');
-    },
-  });
+  await drt
+    .namespace('kv-ns')
+    .component('broken')
+    .endpoint('generate')
+    .serve(() => 'ok', {
+      statsHandler: () => {
+        throw new Error('engine not ready');
+      },
+    });
 
-  const backend = { dynamo_namespace: 'kv_ns', dynamo_component: 'backend', dynamo_endpoint: 'generate', worker_id: drt.instanceId.toString() };
+  const backend = {
+    dynamo_namespace: 'kv_ns',
+    dynamo_component: 'backend',
+    dynamo_endpoint: 'generate',
+    worker_id: drt.instanceId.toString(),
+  };
   const prefill = { ...backend, dynamo_component: 'prefill' };
   const readsBefore = reads;
   let text = await scrape();

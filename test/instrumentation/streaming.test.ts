@@ -33,7 +33,13 @@ test('time to first chunk, inter-chunk latency and chunks per response for strea
   const lbl = 'dynamo_namespace="s",dynamo_component="llm",dynamo_endpoint="generate"';
   const value = (line: string): number => {
     const m = new RegExp(`^${line.replace(/[.+{}]/g, '\\$&')} (\\S+)$`, 'm').exec(text);
-    assert.ok(m !== null, `missing: ${line}\n${text.split('\n').filter((l) => l.includes('chunk')).join('\n')}`);
+    assert.ok(
+      m !== null,
+      `missing: ${line}\n${text
+        .split('\n')
+        .filter((l) => l.includes('chunk'))
+        .join('\n')}`,
+    );
     return Number(m[1]);
   };
   // time to first chunk: two streams, each at least FIRST_MS
@@ -50,6 +56,9 @@ test('time to first chunk, inter-chunk latency and chunks per response for strea
   assert.equal(value(`dynamo_component_response_chunks_sum{${lbl}}`), 2 * CHUNKS);
   assert.equal(value(`dynamo_component_response_chunks_bucket{${lbl},le="5"}`), 0);
   assert.equal(value(`dynamo_component_response_chunks_bucket{${lbl},le="10"}`), 2);
-  assert.match(text, /^# HELP dynamo_component_time_to_first_chunk_seconds Time from a streamed request's arrival to its first response chunk \(time to first token\)$/m);
+  assert.match(
+    text,
+    /^# HELP dynamo_component_time_to_first_chunk_seconds Time from a streamed request's arrival to its first response chunk \(time to first token\)$/m,
+  );
   promtool(text);
 });

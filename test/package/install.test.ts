@@ -26,12 +26,18 @@ const run = promisify(execFile);
  */
 async function installPackage(): Promise<{ app: string; warnings: string }> {
   const packDir = tempDir('dyn-pack-');
-  const { stdout } = await run('npm', ['pack', '--pack-destination', packDir, '--loglevel=error'], { cwd: ROOT, maxBuffer: 16 * 1024 * 1024 });
+  const { stdout } = await run('npm', ['pack', '--pack-destination', packDir, '--loglevel=error'], {
+    cwd: ROOT,
+    maxBuffer: 16 * 1024 * 1024,
+  });
   const tarball = join(packDir, stdout.trim().split('\n').at(-1)!);
   assert.ok(existsSync(tarball), `npm pack wrote ${tarball}`);
   const app = tempDir('dyn-app-');
   writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'user-app', version: '1.0.0', private: true, type: 'module' }));
-  const { stderr } = await run('npm', ['install', '--omit=dev', '--no-audit', '--no-fund', '--loglevel=warn', tarball], { cwd: app, maxBuffer: 16 * 1024 * 1024 });
+  const { stderr } = await run('npm', ['install', '--omit=dev', '--no-audit', '--no-fund', '--loglevel=warn', tarball], {
+    cwd: app,
+    maxBuffer: 16 * 1024 * 1024,
+  });
   return { app, warnings: stderr };
 }
 
@@ -41,7 +47,8 @@ const FIRST_LINE_WITHOUT_ENGINE_WARNINGS = 22;
 test('a production install of the packed tarball runs the example worker and metrics against real servers', async (t) => {
   const defer = cleanups(t);
   const { app, warnings } = await installPackage();
-  if (Number(process.versions.node.split('.')[0]) >= FIRST_LINE_WITHOUT_ENGINE_WARNINGS) assert.doesNotMatch(warnings, /EBADENGINE/, `Node ${process.version}: ${warnings}`);
+  if (Number(process.versions.node.split('.')[0]) >= FIRST_LINE_WITHOUT_ENGINE_WARNINGS)
+    assert.doesNotMatch(warnings, /EBADENGINE/, `Node ${process.version}: ${warnings}`);
   const pkgDir = join(app, 'node_modules', 'dynamo-otel-metrics');
   assert.ok(existsSync(join(pkgDir, 'dist', 'src', 'runtime', 'index.d.ts')), 'declarations are shipped');
   assert.ok(!existsSync(join(app, 'node_modules', 'tsx')), 'tsx is a development dependency only');
@@ -54,7 +61,10 @@ test('a production install of the packed tarball runs the example worker and met
   // the root entry point and the three subpaths, at run time and for TypeScript under every
   // module resolution a user may have (node10 reads `typesVersions`)
   const rootImport = `const m = await import('dynamo-otel-metrics'); const r = await import('dynamo-otel-metrics/runtime'); console.log(m.DistributedRuntime === r.DistributedRuntime, typeof m.MetricsPipeline, typeof m.connectInstrumented)`;
-  assert.equal((await run(process.execPath, ['--input-type=module', '-e', rootImport], { cwd: app })).stdout.trim(), 'true function function');
+  assert.equal(
+    (await run(process.execPath, ['--input-type=module', '-e', rootImport], { cwd: app })).stdout.trim(),
+    'true function function',
+  );
   writeFileSync(
     join(app, 'use.ts'),
     [
@@ -68,8 +78,27 @@ test('a production install of the packed tarball runs the example worker and met
     ].join('\n'),
   );
   const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-  for (const [module, resolution] of [['esnext', 'node10'], ['esnext', 'bundler'], ['nodenext', 'nodenext'], ['node16', 'node16']]) {
-    const args = [tsc, '--noEmit', '--strict', '--skipLibCheck', '--types', 'node', '--typeRoots', join(ROOT, 'node_modules', '@types'), '--module', module!, '--moduleResolution', resolution!, 'use.ts'];
+  for (const [module, resolution] of [
+    ['esnext', 'node10'],
+    ['esnext', 'bundler'],
+    ['nodenext', 'nodenext'],
+    ['node16', 'node16'],
+  ]) {
+    const args = [
+      tsc,
+      '--noEmit',
+      '--strict',
+      '--skipLibCheck',
+      '--types',
+      'node',
+      '--typeRoots',
+      join(ROOT, 'node_modules', '@types'),
+      '--module',
+      module!,
+      '--moduleResolution',
+      resolution!,
+      'use.ts',
+    ];
     const r = await run(process.execPath, args, { cwd: app }).catch((err: { stdout: string }) => ({ stdout: err.stdout, failed: true }));
     assert.ok(!('failed' in r), `TypeScript, moduleResolution ${resolution}: ${r.stdout}`);
   }
@@ -86,7 +115,11 @@ test('a production install of the packed tarball runs the example worker and met
   const id = BigInt((await waitForLine(worker, /READY (\d+)/, 30_000))[1]!);
 
   const metricsPort = await freePort();
-  const metrics = new ManagedProcess(bin('metrics'), ['--component', 'backend', '--endpoint', 'generate', '--host', '127.0.0.1', '--port', String(metricsPort)], { cwd: app, env: clusterEnv(cluster) });
+  const metrics = new ManagedProcess(
+    bin('metrics'),
+    ['--component', 'backend', '--endpoint', 'generate', '--host', '127.0.0.1', '--port', String(metricsPort)],
+    { cwd: app, env: clusterEnv(cluster) },
+  );
   defer(() => metrics.stop());
   await waitUntil('the installed metrics to start (its /api/status)', () => statusStarted(metricsPort), 30_000, 100);
 
@@ -98,10 +131,16 @@ test('a production install of the packed tarball runs the example worker and met
   assert.equal(chunks.length, 3);
 
   const labels = { component: 'backend', endpoint: 'generate', worker_id: id.toString() };
-  await waitUntil('the worker on the aggregator', async () => {
-    const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-    return sample(text, 'llm_kv_blocks_total', labels) === 100 && sample(text, 'llm_kv_hit_rate_percent', labels) === 40 ? true : undefined;
-  }, 30_000);
+  await waitUntil(
+    'the worker on the aggregator',
+    async () => {
+      const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      return sample(text, 'llm_kv_blocks_total', labels) === 100 && sample(text, 'llm_kv_hit_rate_percent', labels) === 40
+        ? true
+        : undefined;
+    },
+    30_000,
+  );
   // the status pages come with the installed package
   assert.match(await (await fetch(`http://127.0.0.1:${metricsPort}/`)).text(), /<title>Dynamo metrics · status<\/title>/);
   assert.match(await (await fetch(`http://127.0.0.1:${statusPort}/`)).text(), /<title>Dynamo component · status<\/title>/);

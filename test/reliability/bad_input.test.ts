@@ -23,14 +23,25 @@ test('corpus: every stats reply is parsed on its own without throwing; only the 
     assert.doesNotThrow(() => {
       parsed = parseStatsReply(enc.encode(c.body), SERVICE, ENDPOINT);
     }, c.case);
-    assert.deepEqual(parsed!.workers.map((w) => w.workerId.toString(16)), c.accepts ?? [], c.case);
+    assert.deepEqual(
+      parsed!.workers.map((w) => w.workerId.toString(16)),
+      c.accepts ?? [],
+      c.case,
+    );
     assert.deepEqual(parsed!.rejected, c.rejected, `${c.case}: the reasons counted`);
     // a case yields workers, or is ignored (another endpoint: nothing to count), or is counted
-    assert.ok((c.accepts ?? []).length > 0 || c.case.includes('(ignored)') || c.rejected.length > 0, `${c.case}: neither accepted, ignored nor counted`);
+    assert.ok(
+      (c.accepts ?? []).length > 0 || c.case.includes('(ignored)') || c.rejected.length > 0,
+      `${c.case}: neither accepted, ignored nor counted`,
+    );
   }
   const huge = `{"endpoints":[${endpointJson(subjectOf(5n), `{"request_active_slots":1,"request_total_slots":10,"kv_active_blocks":3,"kv_total_blocks":100,"pad":"${'x'.repeat(2_000_000)}"}`)}]}`;
   const p = parseStatsReply(enc.encode(huge), SERVICE, ENDPOINT);
-  assert.deepEqual(p.workers.map((w) => [w.workerId, w.metrics.kvActiveBlocks]), [[5n, 3]], 'a 2 MB reply parses; its worker keeps its numbers');
+  assert.deepEqual(
+    p.workers.map((w) => [w.workerId, w.metrics.kvActiveBlocks]),
+    [[5n, 3]],
+    'a 2 MB reply parses; its worker keeps its numbers',
+  );
 });
 
 test(`generator (seed ${SEED}): 5,000 stats replies mixing good and garbage endpoints; no good worker misattributed`, () => {
@@ -56,7 +67,8 @@ test(`generator (seed ${SEED}): 5,000 stats replies mixing good and garbage endp
     const firstGood = good.keys().next();
     const duplicated = !firstGood.done && r() < 0.2 ? firstGood.value : undefined;
     if (duplicated !== undefined) parts.push(endpointJson(subjectOf(duplicated), goodData(good.get(duplicated) === 99 ? 98 : 99)));
-    const body = r() < 0.02 ? `${parts.join(',').slice(0, 30)}` : `{"type":"io.nats.micro.v1.stats_response","endpoints":[${parts.join(',')}]}`;
+    const body =
+      r() < 0.02 ? `${parts.join(',').slice(0, 30)}` : `{"type":"io.nats.micro.v1.stats_response","endpoints":[${parts.join(',')}]}`;
     let parsed: ReturnType<typeof parseStatsReply>;
     try {
       parsed = parseStatsReply(enc.encode(body), SERVICE, ENDPOINT);
@@ -105,7 +117,14 @@ test(`events: the corpus gives each its reason; the generator (seed ${SEED}) nev
   let overlap = 0;
   const mutate = (s: string): string => {
     const i = Math.floor(r() * s.length);
-    const ops = [() => s.slice(0, i), () => s.slice(0, i) + s.slice(i + 1), () => s.slice(0, i) + String.fromCharCode(Math.floor(r() * 128)) + s.slice(i), () => s.replace(/\d+/, String(-Math.floor(r() * 10))), () => s.replace('isl_blocks', 'isl'), () => s.replace(/\d+\}/, '1e999}')];
+    const ops = [
+      () => s.slice(0, i),
+      () => s.slice(0, i) + s.slice(i + 1),
+      () => s.slice(0, i) + String.fromCharCode(Math.floor(r() * 128)) + s.slice(i),
+      () => s.replace(/\d+/, String(-Math.floor(r() * 10))),
+      () => s.replace('isl_blocks', 'isl'),
+      () => s.replace(/\d+\}/, '1e999}'),
+    ];
     return ops[Math.floor(r() * ops.length)]!();
   };
   for (let n = 0; n < 10_000; n++) {

@@ -39,7 +39,11 @@ test('end to end: a worker answering garbage each cycle, and garbage events, nex
   for (let round = 0; round < 5; round++) {
     // the corpus's events, aimed at another worker: they must not touch the good one
     for (const c of CORPUS.events) {
-      if (c.body !== undefined) nc.publish('namespace.dynamo.kv-hit-rate', c.body.replace('"worker_id": 1,', `"worker_id": ${goodId + 1000n},`).replaceAll(String(goodId), String(goodId + 1000n)));
+      if (c.body !== undefined)
+        nc.publish(
+          'namespace.dynamo.kv-hit-rate',
+          c.body.replace('"worker_id": 1,', `"worker_id": ${goodId + 1000n},`).replaceAll(String(goodId), String(goodId + 1000n)),
+        );
     }
     nc.publish('namespace.dynamo.kv-hit-rate', stringifyJson({ worker_id: goodId, isl_blocks: 10 + round, overlap_blocks: round }));
     isl += 10 + round;
@@ -47,9 +51,16 @@ test('end to end: a worker answering garbage each cycle, and garbage events, nex
     await sleep(600);
   }
   await nc.flush();
-  const text = await waitForScrape(m, 'the good worker with its events', (x) => (sample(x, 'llm_kv_hit_rate_isl_blocks_total', { worker_id: String(goodId) }) === isl ? x : undefined)).catch(async (err: Error) => {
+  const text = await waitForScrape(m, 'the good worker with its events', (x) =>
+    sample(x, 'llm_kv_hit_rate_isl_blocks_total', { worker_id: String(goodId) }) === isl ? x : undefined,
+  ).catch(async (err: Error) => {
     const x = await m.scrape();
-    throw new Error(`${err.message}: isl ${sample(x, 'llm_kv_hit_rate_isl_blocks_total', { worker_id: String(goodId) })} (sent ${isl}), kv ${sample(x, 'llm_kv_blocks_active', { worker_id: String(goodId) })}, events ${sample(x, 'dynamo_metrics_events_total')}; ${x.split('\n').filter((l) => l.includes('rejected')).join(' | ')}`);
+    throw new Error(
+      `${err.message}: isl ${sample(x, 'llm_kv_hit_rate_isl_blocks_total', { worker_id: String(goodId) })} (sent ${isl}), kv ${sample(x, 'llm_kv_blocks_active', { worker_id: String(goodId) })}, events ${sample(x, 'dynamo_metrics_events_total')}; ${x
+        .split('\n')
+        .filter((l) => l.includes('rejected'))
+        .join(' | ')}`,
+    );
   });
   assert.equal(sample(text, 'llm_kv_blocks_active', { worker_id: String(goodId) }), 42);
   assert.equal(sample(text, 'llm_kv_hit_rate_overlap_blocks_total', { worker_id: String(goodId) }), overlap);

@@ -27,11 +27,28 @@ test('a worker paused for cycles and NATS down: delivered deltas equal the count
   let answering = true;
   nc.subscribe(`$SRV.STATS.${MOCK_SERVICE}`, {
     callback: (_e, msg) => {
-      if (answering) msg.respond(dynamoStatsReply([dynamoEndpoint(dynamoSubject(id), '{"request_active_slots":1,"request_total_slots":10,"kv_active_blocks":5,"kv_total_blocks":100}')]));
+      if (answering)
+        msg.respond(
+          dynamoStatsReply([
+            dynamoEndpoint(
+              dynamoSubject(id),
+              '{"request_active_slots":1,"request_total_slots":10,"kv_active_blocks":5,"kv_total_blocks":100}',
+            ),
+          ]),
+        );
     },
   });
   await nc.flush();
-  const m = await startMetrics(cluster, ['--exporters', 'prometheus,otlp', '--otlp-endpoint', rx.url, '--otlp-interval', '500ms', '--otlp-temporality', 'delta']);
+  const m = await startMetrics(cluster, [
+    '--exporters',
+    'prometheus,otlp',
+    '--otlp-endpoint',
+    rx.url,
+    '--otlp-interval',
+    '500ms',
+    '--otlp-temporality',
+    'delta',
+  ]);
   defer(() => m.proc.stop());
   const labels = { worker_id: String(id) };
   let total = 0;
@@ -41,9 +58,16 @@ test('a worker paused for cycles and NATS down: delivered deltas equal the count
       total += 10;
     }
     await nc.flush();
-    await waitForScrape(m, `the aggregator counted ${total}`, (x) => (sample(x, 'llm_kv_hit_rate_isl_blocks_total', labels) === total ? x : undefined)).catch(async (err: Error) => {
+    await waitForScrape(m, `the aggregator counted ${total}`, (x) =>
+      sample(x, 'llm_kv_hit_rate_isl_blocks_total', labels) === total ? x : undefined,
+    ).catch(async (err: Error) => {
       const x = await m.scrape();
-      throw new Error(`${err.message}: ${x.split('\n').filter((l) => /hit_rate|rejected|events|kv_blocks_active/.test(l) && !l.startsWith('#')).join(' | ')}`);
+      throw new Error(
+        `${err.message}: ${x
+          .split('\n')
+          .filter((l) => /hit_rate|rejected|events|kv_blocks_active/.test(l) && !l.startsWith('#'))
+          .join(' | ')}`,
+      );
     });
   };
   /** The worker's ISL blocks delivered over OTLP so far: the sum of every delta. */
@@ -65,7 +89,8 @@ test('a worker paused for cycles and NATS down: delivered deltas equal the count
   // the worker misses scrapes for a few cycles (its series leave the view), events go on
   answering = false;
   await waitForScrape(m, 'the worker gone from the view', (x) => (sample(x, 'llm_kv_blocks_active', labels) === undefined ? x : undefined));
-  for (let i = 0; i < 3; i++) nc.publish('namespace.dynamo.kv-hit-rate', stringifyJson({ worker_id: id, isl_blocks: 10, overlap_blocks: 3 }));
+  for (let i = 0; i < 3; i++)
+    nc.publish('namespace.dynamo.kv-hit-rate', stringifyJson({ worker_id: id, isl_blocks: 10, overlap_blocks: 3 }));
   total += 30;
   await sleep(1500);
   answering = true;
@@ -73,7 +98,15 @@ test('a worker paused for cycles and NATS down: delivered deltas equal the count
   await allDelivered('the blocks counted while the worker was away, and after, exported');
   // NATS down for 3 s: the aggregator cannot vouch for its view, the worker series leave the export
   await cluster.nats.restart();
-  await waitUntil('NATS back for the test', async () => nc.flush().then(() => true, () => undefined), 20_000);
+  await waitUntil(
+    'NATS back for the test',
+    async () =>
+      nc.flush().then(
+        () => true,
+        () => undefined,
+      ),
+    20_000,
+  );
   await sleep(1000);
   await events(4);
   await allDelivered('everything counted exported');
@@ -102,16 +135,35 @@ for (const interval of ['1s', '5s']) {
     defer(() => nc.close());
     nc.subscribe(`$SRV.STATS.${MOCK_SERVICE}`, {
       callback: (_e, msg) => {
-        msg.respond(dynamoStatsReply([dynamoEndpoint(dynamoSubject(id), '{"request_active_slots":1,"request_total_slots":10,"kv_active_blocks":5,"kv_total_blocks":100}')]));
+        msg.respond(
+          dynamoStatsReply([
+            dynamoEndpoint(
+              dynamoSubject(id),
+              '{"request_active_slots":1,"request_total_slots":10,"kv_active_blocks":5,"kv_total_blocks":100}',
+            ),
+          ]),
+        );
       },
     });
     await nc.flush();
-    const m = await startMetrics(cluster, ['--exporters', 'prometheus,otlp', '--otlp-endpoint', rx.url, '--otlp-protocol', 'http/json', '--otlp-interval', interval, '--otlp-temporality', 'delta']);
+    const m = await startMetrics(cluster, [
+      '--exporters',
+      'prometheus,otlp',
+      '--otlp-endpoint',
+      rx.url,
+      '--otlp-protocol',
+      'http/json',
+      '--otlp-interval',
+      interval,
+      '--otlp-temporality',
+      'delta',
+    ]);
     defer(() => m.proc.stop());
     const labels = { worker_id: String(id) };
     await waitForScrape(m, 'the worker in the view', (x) => (sample(x, 'llm_kv_blocks_active', labels) === 5 ? x : undefined));
     const publish = async (n: number): Promise<void> => {
-      for (let i = 0; i < n; i++) nc.publish('namespace.dynamo.kv-hit-rate', stringifyJson({ worker_id: id, isl_blocks: 7, overlap_blocks: 2 }));
+      for (let i = 0; i < n; i++)
+        nc.publish('namespace.dynamo.kv-hit-rate', stringifyJson({ worker_id: id, isl_blocks: 7, overlap_blocks: 2 }));
       await nc.flush();
     };
     await publish(10);
@@ -123,7 +175,9 @@ for (const interval of ['1s', '5s']) {
     rx.outageStatus = undefined;
     await publish(10);
     const total = 120 * 7;
-    await waitForScrape(m, `the aggregator counted ${total}`, (x) => (sample(x, 'llm_kv_hit_rate_isl_blocks_total', labels) === total ? x : undefined));
+    await waitForScrape(m, `the aggregator counted ${total}`, (x) =>
+      sample(x, 'llm_kv_hit_rate_isl_blocks_total', labels) === total ? x : undefined,
+    );
     const delivered = (): number =>
       rx.exports
         .flatMap((e) => e.metrics.filter((x) => x.name === 'llm_kv_hit_rate_isl_blocks_total'))

@@ -33,7 +33,8 @@ test('etcd down longer than the lease TTL: current view throughout, re-registrat
   const etcd = new Etcd3({ hosts: cluster.etcd.url });
   defer(() => etcd.close());
   const PREFIX = 'instances/dynamo/my_component/';
-  const leases = async (): Promise<Map<string, string>> => new Map((await etcd.getAll().prefix(PREFIX).exec()).kvs.map((kv) => [kv.key.toString(), kv.lease]));
+  const leases = async (): Promise<Map<string, string>> =>
+    new Map((await etcd.getAll().prefix(PREFIX).exec()).kvs.map((kv) => [kv.key.toString(), kv.lease]));
   const before = await leases();
   assert.equal(before.size, 2);
 
@@ -56,30 +57,53 @@ test('etcd down longer than the lease TTL: current view throughout, re-registrat
     await sleep(500);
   }
   assert.ok(sawUnreachable, 'the health metrics say etcd is unreachable');
-  assert.ok(fencedAt !== undefined && fencedAt >= 4_000 && fencedAt <= 10_000, `the leader stepped down at ${fencedAt} ms, before its lease could expire`);
+  assert.ok(
+    fencedAt !== undefined && fencedAt >= 4_000 && fencedAt <= 10_000,
+    `the leader stepped down at ${fencedAt} ms, before its lease could expire`,
+  );
   assert.equal(sample(await a.scrape(), 'dynamo_metrics_leader'), 0);
   await cluster.etcd.restart({ fresh: true });
 
-  const after = await waitUntil('both workers registered again', async () => {
-    const now = await leases().catch(() => new Map<string, string>());
-    return now.size === 2 ? now : undefined;
-  }, 30_000, 500);
+  const after = await waitUntil(
+    'both workers registered again',
+    async () => {
+      const now = await leases().catch(() => new Map<string, string>());
+      return now.size === 2 ? now : undefined;
+    },
+    30_000,
+    500,
+  );
   // a worker's id is its lease id (as in Dynamo): new leases, new instance keys
   for (const [key, lease] of after) {
     assert.ok(!before.has(key), `${key} is a new instance key: registered again`);
     assert.ok(![...before.values()].includes(lease), `${key} is under a new lease`);
   }
   const newIds = [...after.keys()].map((k) => BigInt(`0x${k.split(':').at(-1)}`).toString()).sort();
-  const leaders = await waitUntil('exactly one leader', async () => {
-    const [ta, tb] = await Promise.all([a.scrape(), b.scrape()]);
-    const la = sample(ta, 'dynamo_metrics_leader');
-    const lb = sample(tb, 'dynamo_metrics_leader');
-    return la !== undefined && lb !== undefined && la + lb === 1 && sample(la === 1 ? ta : tb, 'dynamo_metrics_etcd_reachable') === 1 ? { la, lb } : undefined;
-  }, 30_000, 500);
+  const leaders = await waitUntil(
+    'exactly one leader',
+    async () => {
+      const [ta, tb] = await Promise.all([a.scrape(), b.scrape()]);
+      const la = sample(ta, 'dynamo_metrics_leader');
+      const lb = sample(tb, 'dynamo_metrics_leader');
+      return la !== undefined && lb !== undefined && la + lb === 1 && sample(la === 1 ? ta : tb, 'dynamo_metrics_etcd_reachable') === 1
+        ? { la, lb }
+        : undefined;
+    },
+    30_000,
+    500,
+  );
   const key = await etcd.get('metrics/dynamo/my_component/my_endpoint/leader').string();
   assert.ok(key !== null, 'the leader key is held');
   const leader = leaders.la === 1 ? a : b;
-  await waitForScrape(leader, 'the leader exports both workers under their new ids', (x) => series(x, 'llm_kv_blocks_active').map((p) => p.labels.worker_id).sort().join() === newIds.join());
+  await waitForScrape(
+    leader,
+    'the leader exports both workers under their new ids',
+    (x) =>
+      series(x, 'llm_kv_blocks_active')
+        .map((p) => p.labels.worker_id)
+        .sort()
+        .join() === newIds.join(),
+  );
   assert.equal(series(await (leaders.la === 1 ? b : a).scrape(), 'llm_kv_blocks_active').length, 0, 'the standby exports none');
   assert.ok(a.proc.running && b.proc.running && w.proc.running);
 });
@@ -100,7 +124,12 @@ test('etcd down and a NATS client inventing 2,000 workers: none of them is expor
   const real = String(w.ids[0]!);
   const m = await startMetrics(cluster, ['--max-tracked-workers', '100']);
   defer(() => m.proc.stop());
-  await waitForScrape(m, 'the real worker with hit-rate totals', (x) => (sample(x, 'llm_kv_blocks_active', { worker_id: real }) !== undefined && sample(x, 'llm_kv_hit_rate_isl_blocks_total', { worker_id: real }) !== undefined ? x : undefined));
+  await waitForScrape(m, 'the real worker with hit-rate totals', (x) =>
+    sample(x, 'llm_kv_blocks_active', { worker_id: real }) !== undefined &&
+    sample(x, 'llm_kv_hit_rate_isl_blocks_total', { worker_id: real }) !== undefined
+      ? x
+      : undefined,
+  );
   await cluster.etcd.stop();
   await waitForScrape(m, 'etcd seen unreachable', (x) => (sample(x, 'dynamo_metrics_etcd_reachable') === 0 ? x : undefined), 30_000);
 
@@ -108,24 +137,47 @@ test('etcd down and a NATS client inventing 2,000 workers: none of them is expor
   defer(() => inventor.close());
   const base = 5_000_000_000_000_000_000n;
   const invented = Array.from({ length: 2000 }, (_, i) => base + BigInt(i));
-  const reply = dynamoStatsReply(invented.map((id) => dynamoEndpoint(dynamoSubject(id), '{"request_active_slots":1,"request_total_slots":10,"kv_active_blocks":99,"kv_total_blocks":100}')), 'dynamo_my_component');
+  const reply = dynamoStatsReply(
+    invented.map((id) =>
+      dynamoEndpoint(dynamoSubject(id), '{"request_active_slots":1,"request_total_slots":10,"kv_active_blocks":99,"kv_total_blocks":100}'),
+    ),
+    'dynamo_my_component',
+  );
   inventor.subscribe('$SRV.STATS.dynamo_my_component', { callback: (_e, msg) => void msg.respond(reply) });
   const flood = setInterval(() => {
-    for (let i = 0; i < 200; i++) inventor.publish('namespace.dynamo.kv-hit-rate', stringifyJson({ worker_id: invented[Math.floor(Math.random() * invented.length)]!, isl_blocks: 10, overlap_blocks: 1 }));
+    for (let i = 0; i < 200; i++)
+      inventor.publish(
+        'namespace.dynamo.kv-hit-rate',
+        stringifyJson({ worker_id: invented[Math.floor(Math.random() * invented.length)]!, isl_blocks: 10, overlap_blocks: 1 }),
+      );
   }, 50);
   defer(() => clearInterval(flood));
   await inventor.flush();
-  const text = await waitForScrape(m, 'invented workers counted unverified', (x) => ((reasons(x, 'dynamo_metrics_stats_rejected_total').unverified ?? 0) >= 4000 && (reasons(x, 'dynamo_metrics_events_rejected_total').unverified_worker ?? 0) > 1000 ? x : undefined), 30_000);
+  const text = await waitForScrape(
+    m,
+    'invented workers counted unverified',
+    (x) =>
+      (reasons(x, 'dynamo_metrics_stats_rejected_total').unverified ?? 0) >= 4000 &&
+      (reasons(x, 'dynamo_metrics_events_rejected_total').unverified_worker ?? 0) > 1000
+        ? x
+        : undefined,
+    30_000,
+  );
   // the view is exported until the leader fences itself (its lease unconfirmed): while it is, it
   // holds the real worker alone; the tracker never holds an invented id, whatever the moment
   for (let i = 0; i < 6; i++) {
     const x = i === 0 ? text : await m.scrape();
     const exported = series(x, 'llm_kv_blocks_active').map((s) => s.labels.worker_id);
-    assert.ok(exported.length === 0 || (exported.length === 1 && exported[0] === real), `only the worker etcd listed before the outage: ${exported.length} exported`);
+    assert.ok(
+      exported.length === 0 || (exported.length === 1 && exported[0] === real),
+      `only the worker etcd listed before the outage: ${exported.length} exported`,
+    );
     assert.equal(sample(x, 'dynamo_metrics_hit_rate_workers_tracked'), 1, 'the tracker holds the real worker alone');
     assert.equal(sample(x, 'dynamo_metrics_hit_rate_workers_dropped_total'), 0, 'nobody evicted from the tracker');
     assert.ok((sample(x, 'llm_load_avg', { component: 'my_component', endpoint: 'my_endpoint' }) ?? 0) <= 100);
     await sleep(500);
   }
-  t.diagnostic(`with etcd down: 1 worker exported of 2,001 answering; ${reasons(text, 'dynamo_metrics_stats_rejected_total').unverified} answers unverified`);
+  t.diagnostic(
+    `with etcd down: 1 worker exported of 2,001 answering; ${reasons(text, 'dynamo_metrics_stats_rejected_total').unverified} answers unverified`,
+  );
 });

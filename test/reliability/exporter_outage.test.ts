@@ -39,9 +39,20 @@ test('PushGateway and OTLP receiver down 30 s, then a slow receiver: no crash, f
   const rxPort = rx.port;
   defer(() => rx.stop());
   const m = await startMetrics(cluster, [
-    '--exporters', 'prometheus,pushgateway,otlp',
-    '--pushgateway-url', pgw.url, '--pushgateway-instance', 'outage', '--push-interval', '1s',
-    '--otlp-endpoint', rx.url, '--otlp-interval', '1s', '--otlp-timeout', '1s',
+    '--exporters',
+    'prometheus,pushgateway,otlp',
+    '--pushgateway-url',
+    pgw.url,
+    '--pushgateway-instance',
+    'outage',
+    '--push-interval',
+    '1s',
+    '--otlp-endpoint',
+    rx.url,
+    '--otlp-interval',
+    '1s',
+    '--otlp-timeout',
+    '1s',
   ]);
   defer(() => m.proc.stop());
   await waitUntil('pushes and OTLP exports', async () => (await pushTime(pgw.url)) !== undefined && rx.exports.length > 0, 20_000, 250);
@@ -72,20 +83,29 @@ test('PushGateway and OTLP receiver down 30 s, then a slow receiver: no crash, f
   rx = await new OtlpReceiver(rxPort).start();
   await waitUntil('a push after recovery', async () => ((await pushTime(pgw.url)) ?? 0) > pgwBackAt, 10_000, 250);
   const pushed = await (await fetch(`${pgw.url}/metrics`)).text();
-  assert.ok(sample(pushed, 'dynamo_metrics_events_total', { instance: 'outage' })! >= eventsAtRecovery, 'the first push after recovery carries current totals');
+  assert.ok(
+    sample(pushed, 'dynamo_metrics_events_total', { instance: 'outage' })! >= eventsAtRecovery,
+    'the first push after recovery carries current totals',
+  );
   // The first export to arrive may be the one in flight when the receiver came back (collected at
   // most one export timeout earlier): it already carries the totals counted during the outage,
   // and the next one those at recovery. Cumulative totals: nothing counted meanwhile is lost.
   const eventsIn = (i: number): number => rx.exports[i]!.metrics.find((x) => x.name === 'dynamo_metrics_events_total')!.points[0]!.value!;
   await waitUntil('two OTLP exports after recovery', () => rx.exports.length >= 2, 10_000);
-  assert.ok(eventsIn(0) >= eventsLateInOutage, `first OTLP export after recovery: ${eventsIn(0)} >= ${eventsLateInOutage} counted late in the outage`);
+  assert.ok(
+    eventsIn(0) >= eventsLateInOutage,
+    `first OTLP export after recovery: ${eventsIn(0)} >= ${eventsLateInOutage} counted late in the outage`,
+  );
   assert.ok(eventsIn(1) >= eventsAtRecovery, `second: ${eventsIn(1)} >= ${eventsAtRecovery} at recovery`);
 
   // a receiver slower than the export timeout
   rx.delayMs = 3000;
   const failuresBefore = sample(await m.scrape(), 'dynamo_metrics_export_failures_total', { exporter: 'otlp' })!;
   await sleep(8000);
-  assert.ok(sample(await m.scrape(), 'dynamo_metrics_export_failures_total', { exporter: 'otlp' })! > failuresBefore, 'timed-out exports counted');
+  assert.ok(
+    sample(await m.scrape(), 'dynamo_metrics_export_failures_total', { exporter: 'otlp' })! > failuresBefore,
+    'timed-out exports counted',
+  );
   rx.delayMs = 0;
   const n = rx.exports.length;
   await waitUntil('exports again once the receiver is fast', () => rx.exports.length > n + 2, 15_000, 250);
@@ -97,18 +117,35 @@ test('PushGateway and OTLP receiver down 30 s, then a slow receiver: no crash, f
   await waitForScrape(m, 'still scraping', (x) => series(x, 'llm_kv_blocks_active').length === 2);
 });
 
-test('a push the PushGateway refuses is logged and shown with the gateway\'s answer', async (t) => {
+test("a push the PushGateway refuses is logged and shown with the gateway's answer", async (t) => {
   const defer = cleanups(t);
   const cluster = await startCluster();
   defer(() => cluster.stop());
   const pgw = await startPushGateway();
   defer(() => pgw.stop());
   // a path the gateway does not serve: it answers 404 with a body of its own
-  const m = await startMetrics(cluster, ['--exporters', 'prometheus,pushgateway', '--pushgateway-url', `${pgw.url}/no-such-prefix`, '--push-interval', '1s']);
+  const m = await startMetrics(cluster, [
+    '--exporters',
+    'prometheus,pushgateway',
+    '--pushgateway-url',
+    `${pgw.url}/no-such-prefix`,
+    '--push-interval',
+    '1s',
+  ]);
   defer(() => m.proc.stop());
-  const line = await waitUntil('the refused push in the log', () => m.proc.output().split('\n').find((l) => l.includes('push to the PushGateway failed')), 15_000);
-  assert.match(line, /PushGateway answered 404 Not Found: 404 page not found/, 'the gateway\'s status and body are in the log line');
-  const status = (await (await fetch(`http://127.0.0.1:${m.port}/api/status`)).json()) as { exporters: { exporter: string; failures: number; lastError: string }[] };
+  const line = await waitUntil(
+    'the refused push in the log',
+    () =>
+      m.proc
+        .output()
+        .split('\n')
+        .find((l) => l.includes('push to the PushGateway failed')),
+    15_000,
+  );
+  assert.match(line, /PushGateway answered 404 Not Found: 404 page not found/, "the gateway's status and body are in the log line");
+  const status = (await (await fetch(`http://127.0.0.1:${m.port}/api/status`)).json()) as {
+    exporters: { exporter: string; failures: number; lastError: string }[];
+  };
   const push = status.exporters.find((e) => e.exporter === 'pushgateway')!;
   assert.ok(push.failures >= 1);
   assert.match(push.lastError, /^PushGateway answered 404 Not Found: 404 page not found$/, 'and on the status page');

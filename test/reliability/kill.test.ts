@@ -24,7 +24,11 @@ test('a worker SIGKILLed mid-request and mid-stream: errors, not hangs; the aggr
   // echo workers serve test/echo/generate; mock workers my_component for the aggregator
   const [a, b] = await Promise.all([startEchoWorker(cluster), startEchoWorker(cluster)]);
   defer(() => b.proc.stop());
-  const drt = await DistributedRuntime.connect({ nats: { servers: [cluster.nats.url] }, etcd: { endpoints: [cluster.etcd.url] }, requestTimeoutMs: 30_000 });
+  const drt = await DistributedRuntime.connect({
+    nats: { servers: [cluster.nats.url] },
+    etcd: { endpoints: [cluster.etcd.url] },
+    requestTimeoutMs: 30_000,
+  });
   defer(() => drt.shutdown());
   const client = await drt.namespace('test').component('echo').endpoint('generate').client();
   await client.waitForInstances(2);
@@ -40,7 +44,10 @@ test('a worker SIGKILLed mid-request and mid-stream: errors, not hangs; the aggr
   const tookMs = Date.now() - killedAt;
   for (const o of outcomes) {
     assert.equal(o.status, 'rejected');
-    assert.ok((o as PromiseRejectedResult).reason instanceof InstanceGoneError, `the instance is gone, said as such: ${String((o as PromiseRejectedResult).reason)}`);
+    assert.ok(
+      (o as PromiseRejectedResult).reason instanceof InstanceGoneError,
+      `the instance is gone, said as such: ${String((o as PromiseRejectedResult).reason)}`,
+    );
   }
   assert.ok(tookMs < 15_000, `errors within the lease TTL, not a hang (${tookMs} ms)`);
   for (let i = 1; i < got.length; i++) assert.equal(got[i], got[i - 1]! + 1, 'chunks in order, none duplicated');
@@ -66,7 +73,9 @@ test('a worker SIGKILLed mid-request and mid-stream: errors, not hangs; the aggr
   const deleted = new Promise<number>((resolve) => watcher.on('delete', () => resolve(performance.now())));
   await w1.proc.kill();
   // until its lease expires (TTL 10 s) etcd still lists it: kept, counted as missing
-  const missing = await waitForScrape(m, 'the killed worker counted missing', (x) => ((sample(x, 'dynamo_metrics_workers_missing') ?? 0) >= 1 ? x : undefined));
+  const missing = await waitForScrape(m, 'the killed worker counted missing', (x) =>
+    (sample(x, 'dynamo_metrics_workers_missing') ?? 0) >= 1 ? x : undefined,
+  );
   assert.equal(series(missing, 'llm_kv_blocks_active').length, 3, 'a worker that misses cycles keeps its last stats');
   const deletedAt = await withTimeout(deleted, 30_000, () => new Error('etcd never removed the killed worker'));
   const text = await waitForScrape(m, 'two workers', (x) => (series(x, 'llm_kv_blocks_active').length === 2 ? x : undefined), 30_000);
@@ -97,7 +106,11 @@ test('the leader aggregator SIGKILLed under load: the standby leads within the l
   let load = true;
   const loader = (async () => {
     while (load) {
-      for (let i = 0; i < 500; i++) nc.publish('namespace.dynamo.kv-hit-rate', stringifyJson({ worker_id: w.ids[i % w.ids.length]!, isl_blocks: 10, overlap_blocks: 3 }));
+      for (let i = 0; i < 500; i++)
+        nc.publish(
+          'namespace.dynamo.kv-hit-rate',
+          stringifyJson({ worker_id: w.ids[i % w.ids.length]!, isl_blocks: 10, overlap_blocks: 3 }),
+        );
       await nc.flush();
       await sleep(20);
     }
@@ -115,7 +128,14 @@ test('the leader aggregator SIGKILLed under load: the standby leads within the l
       await a.proc.kill();
       killedAt = Date.now();
     }
-    const [ta, tb] = await Promise.all([a.proc.running ? fetch(a.url).then((r) => r.text()).catch(() => '') : '', fetch(b.url).then((r) => r.text())]);
+    const [ta, tb] = await Promise.all([
+      a.proc.running
+        ? fetch(a.url)
+            .then((r) => r.text())
+            .catch(() => '')
+        : '',
+      fetch(b.url).then((r) => r.text()),
+    ]);
     const na = series(ta, 'llm_kv_blocks_active').length;
     const nb = series(tb, 'llm_kv_blocks_active').length;
     if (na > 0 && nb > 0) both.push(Date.now());

@@ -50,7 +50,9 @@ test('a leader whose etcd traffic is frozen stops exporting before the standby l
     if (aExports && bExports) both.push(at);
     await sleep(100);
   }
-  t.diagnostic(`frozen leader: stopped exporting at ${aStopped} ms, etcd unreachable at ${aUnreachable} ms; the standby led at ${bStarted} ms`);
+  t.diagnostic(
+    `frozen leader: stopped exporting at ${aStopped} ms, etcd unreachable at ${aUnreachable} ms; the standby led at ${bStarted} ms`,
+  );
   assert.deepEqual(both, [], 'never both exporting worker series');
   assert.ok(aStopped < bStarted, `the old leader stopped (${aStopped} ms) before the standby led (${bStarted} ms)`);
   assert.ok(aUnreachable <= LEASE_TTL_MS, `etcd reported unreachable within the lease TTL (${aUnreachable} ms)`);
@@ -58,7 +60,12 @@ test('a leader whose etcd traffic is frozen stops exporting before the standby l
 
   // thawed: the old leader finds the key held by the other and stays a standby
   proxy.thaw();
-  await waitUntil('etcd reachable again on the old leader', async () => (sample(await a.scrape(), 'dynamo_metrics_etcd_reachable') === 1 ? true : undefined), 60_000, 200);
+  await waitUntil(
+    'etcd reachable again on the old leader',
+    async () => (sample(await a.scrape(), 'dynamo_metrics_etcd_reachable') === 1 ? true : undefined),
+    60_000,
+    200,
+  );
   for (let i = 0; i < 5; i++) {
     const [ta, tb] = await Promise.all([a.scrape(), b.scrape()]);
     assert.equal((sample(ta, 'dynamo_metrics_leader') ?? 0) + (sample(tb, 'dynamo_metrics_leader') ?? 0), 1, 'exactly one leader');

@@ -14,7 +14,9 @@ import { reasons, sample, series } from '../support/exposition.ts';
 
 const WORKERS = 20;
 
-test('etcd back on its data after every lease was given up: no doubled view, no empty one, no event refused', { timeout: 180_000 }, async (t) => {
+test('etcd back on its data after every lease was given up: no doubled view, no empty one, no event refused', {
+  timeout: 180_000,
+}, async (t) => {
   const defer = cleanups(t);
   const cluster = await startCluster();
   defer(() => cluster.stop());

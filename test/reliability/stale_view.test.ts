@@ -19,14 +19,19 @@ import { sample, series } from '../support/exposition.ts';
 
 const POLL_MS = 1_000;
 
-test('cycles that stop completing: worker series withheld once the view is older than 3 poll intervals (at least 5 s), back after', { timeout: 120_000 }, async (t) => {
+test('cycles that stop completing: worker series withheld once the view is older than 3 poll intervals (at least 5 s), back after', {
+  timeout: 120_000,
+}, async (t) => {
   const defer = cleanups(t);
   const cluster = await startCluster();
   defer(() => cluster.stop());
   const w = await startMockWorker(cluster);
   defer(() => w.proc.stop());
   const port = await freePort();
-  const pipeline = new MetricsPipeline(loadExportConfig({ argv: ['--prometheus-host', '127.0.0.1', '--prometheus-port', String(port)], env: {} }, { serviceName: 'stale' }), { global: false });
+  const pipeline = new MetricsPipeline(
+    loadExportConfig({ argv: ['--prometheus-host', '127.0.0.1', '--prometheus-port', String(port)], env: {} }, { serviceName: 'stale' }),
+    { global: false },
+  );
   await pipeline.start();
   defer(() => pipeline.shutdown());
   const drt = await DistributedRuntime.connect({ nats: { servers: [cluster.nats.url] }, etcd: { endpoints: [cluster.etcd.url] } });
@@ -39,10 +44,15 @@ test('cycles that stop completing: worker series withheld once the view is older
     const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
     return { status: res.status, text: await res.text() };
   };
-  await waitUntil('the worker exported', async () => {
-    const r = await scrape();
-    return r.status === 200 && series(r.text, 'llm_kv_blocks_active').length === 1 ? true : undefined;
-  }, 30_000, 100);
+  await waitUntil(
+    'the worker exported',
+    async () => {
+      const r = await scrape();
+      return r.status === 200 && series(r.text, 'llm_kv_blocks_active').length === 1 ? true : undefined;
+    },
+    30_000,
+    100,
+  );
 
   // inject: the next cycle never ends (the cycle in flight finishes normally)
   const internals = agg as unknown as { doCycle: () => Promise<unknown> };
@@ -65,16 +75,21 @@ test('cycles that stop completing: worker series withheld once the view is older
 
   // until the bound: the last view; after it: the bridge's health without the worker series
   const workers = (text: string): number => series(text, 'llm_kv_blocks_active').length;
-  const firstWithheld = await waitUntil('the worker series withheld', async () => {
-    const r = await scrape();
-    const age = Date.now() - lastGood;
-    assert.equal(r.status, 200, "the bridge's own metrics are always served");
-    if (workers(r.text) === 1) {
-      assert.ok(age <= staleAfter + 250, `the worker exported at ${age} ms, after the ${staleAfter} ms bound`);
-      return undefined;
-    }
-    return { ...r, age };
-  }, 30_000, 100);
+  const firstWithheld = await waitUntil(
+    'the worker series withheld',
+    async () => {
+      const r = await scrape();
+      const age = Date.now() - lastGood;
+      assert.equal(r.status, 200, "the bridge's own metrics are always served");
+      if (workers(r.text) === 1) {
+        assert.ok(age <= staleAfter + 250, `the worker exported at ${age} ms, after the ${staleAfter} ms bound`);
+        return undefined;
+      }
+      return { ...r, age };
+    },
+    30_000,
+    100,
+  );
   t.diagnostic(`worker series first withheld when the view was ${firstWithheld.age} ms old (bound ${staleAfter} ms)`);
   assert.equal(sample(firstWithheld.text, 'dynamo_metrics_view_current'), 0);
   assert.equal(sample(firstWithheld.text, 'dynamo_metrics_leader'), 1);
@@ -84,8 +99,13 @@ test('cycles that stop completing: worker series withheld once the view is older
   // cycles complete again: the worker exported again
   internals.doCycle = realCycle;
   release?.();
-  await waitUntil('the worker again', async () => {
-    const r = await scrape();
-    return workers(r.text) === 1 && sample(r.text, 'dynamo_metrics_view_current') === 1 ? true : undefined;
-  }, 15_000, 100);
+  await waitUntil(
+    'the worker again',
+    async () => {
+      const r = await scrape();
+      return workers(r.text) === 1 && sample(r.text, 'dynamo_metrics_view_current') === 1 ? true : undefined;
+    },
+    15_000,
+    100,
+  );
 });

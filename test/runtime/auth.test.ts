@@ -13,7 +13,12 @@ import { startScript } from '../support/workers.ts';
 
 for (const [kind, serverArgs, goodEnv, badEnv] of [
   ['token', ['--auth', 's3cret-token'], { NATS_AUTH_TOKEN: 's3cret-token' }, { NATS_AUTH_TOKEN: 'wrong' }],
-  ['user and password', ['--user', 'dyn', '--pass', 'p4ss'], { NATS_AUTH_USERNAME: 'dyn', NATS_AUTH_PASSWORD: 'p4ss' }, { NATS_AUTH_USERNAME: 'dyn', NATS_AUTH_PASSWORD: 'nope' }],
+  [
+    'user and password',
+    ['--user', 'dyn', '--pass', 'p4ss'],
+    { NATS_AUTH_USERNAME: 'dyn', NATS_AUTH_PASSWORD: 'p4ss' },
+    { NATS_AUTH_USERNAME: 'dyn', NATS_AUTH_PASSWORD: 'nope' },
+  ],
 ] as const) {
   test(`NATS ${kind} from the environment`, async (t) => {
     const defer = cleanups(t);
@@ -51,7 +56,8 @@ test('etcd user and password from the environment', async (t) => {
   defer(() => nats.stop());
   const etcd = await startEtcd();
   defer(() => etcd.stop());
-  const ctl = (...args: string[]): string => execFileSync('etcdctl', [`--endpoints=${etcd.url}`, ...args], { encoding: 'utf8', env: { ...process.env, ETCDCTL_API: '3' } });
+  const ctl = (...args: string[]): string =>
+    execFileSync('etcdctl', [`--endpoints=${etcd.url}`, ...args], { encoding: 'utf8', env: { ...process.env, ETCDCTL_API: '3' } });
   ctl('user', 'add', 'root:rootpw');
   ctl('user', 'grant-role', 'root', 'root');
   ctl('auth', 'enable');
@@ -68,7 +74,10 @@ test('etcd user and password from the environment', async (t) => {
     DistributedRuntime.connect({ env: { ...base, ETCD_AUTH_USERNAME: 'root', ETCD_AUTH_PASSWORD: 'wrong' }, connectTimeoutMs: 3000 }),
     (err: unknown) => {
       assert.ok(err instanceof EtcdUnavailableError);
-      assert.match(err.message, /^etcd at http:\/\/127\.0\.0\.1:\d+ refused the credentials \(.+\); check ETCD_AUTH_USERNAME and ETCD_AUTH_PASSWORD$/);
+      assert.match(
+        err.message,
+        /^etcd at http:\/\/127\.0\.0\.1:\d+ refused the credentials \(.+\); check ETCD_AUTH_USERNAME and ETCD_AUTH_PASSWORD$/,
+      );
       assert.ok(!err.message.includes('wrong'), 'the password is not echoed');
       return true;
     },
@@ -89,10 +98,16 @@ test('NATS credentials inside the server URL are used, a password holding /, @, 
   }
   // a wrong password in the URL: one line, and neither the password nor its encoded form in it
   const wrong = 'Wr0ng/p@ss';
-  await assert.rejects(DistributedRuntime.connect({ env: { NATS_SERVER: `nats://dyn:${wrong}@${hostPort}`, ETCD_ENDPOINTS: etcd.url }, connectTimeoutMs: 3000 }), (err: unknown) => {
-    assert.ok(err instanceof NatsUnavailableError);
-    assert.doesNotMatch(err.message, /Wr0ng|p@ss|Wr0ng%2F/);
-    assert.match(err.message, /authorization/i);
-    return true;
-  });
+  await assert.rejects(
+    DistributedRuntime.connect({
+      env: { NATS_SERVER: `nats://dyn:${wrong}@${hostPort}`, ETCD_ENDPOINTS: etcd.url },
+      connectTimeoutMs: 3000,
+    }),
+    (err: unknown) => {
+      assert.ok(err instanceof NatsUnavailableError);
+      assert.doesNotMatch(err.message, /Wr0ng|p@ss|Wr0ng%2F/);
+      assert.match(err.message, /authorization/i);
+      return true;
+    },
+  );
 });

@@ -6,7 +6,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CancelledError, InstanceGoneError, NoInstancesError, NoRespondersError, RemoteError, RequestTimeoutError, ShutdownError } from '../../src/runtime/index.ts';
+import {
+  CancelledError,
+  InstanceGoneError,
+  NoInstancesError,
+  NoRespondersError,
+  RemoteError,
+  RequestTimeoutError,
+  ShutdownError,
+} from '../../src/runtime/index.ts';
 import { clientErrorType } from '../../src/runtime/Client.ts';
 import { startInstrumentedWorker } from '../support/instrumented.ts';
 import { sleep, waitUntil } from '../support/process.ts';
@@ -14,7 +22,9 @@ import { sample } from '../support/exposition.ts';
 
 const LBL = { dynamo_namespace: 'cx', dynamo_component: 'llm', dynamo_endpoint: 'generate' };
 
-test('leaving a stream early and aborting a request both reach the worker: signal aborted, stream stopped, counted, in-flight 0', { timeout: 120_000 }, async (t) => {
+test('leaving a stream early and aborting a request both reach the worker: signal aborted, stream stopped, counted, in-flight 0', {
+  timeout: 120_000,
+}, async (t) => {
   const { drt, scrape } = await startInstrumentedWorker(t);
   let produced = 0;
   let streamSignalAborted = false;
@@ -68,11 +78,22 @@ test('leaving a stream early and aborting a request both reach the worker: signa
   // an already aborted signal: not even sent
   await assert.rejects(client.random({ mode: 'wait' }, { signal: AbortSignal.abort() }).collect(), CancelledError);
 
-  const text = await waitUntil('counted', async () => {
-    const x = await scrape();
-    return sample(x, 'dynamo_component_cancellation_total', LBL) === 2 && sample(x, 'dynamo_component_inflight_requests', LBL) === 0 ? x : undefined;
-  }, 10_000, 50);
-  assert.equal(sample(text, 'dynamo_component_errors_total', { ...LBL, error_type: 'response_stream' }) ?? 0, 0, 'a cancellation is not an error');
+  const text = await waitUntil(
+    'counted',
+    async () => {
+      const x = await scrape();
+      return sample(x, 'dynamo_component_cancellation_total', LBL) === 2 && sample(x, 'dynamo_component_inflight_requests', LBL) === 0
+        ? x
+        : undefined;
+    },
+    10_000,
+    50,
+  );
+  assert.equal(
+    sample(text, 'dynamo_component_errors_total', { ...LBL, error_type: 'response_stream' }) ?? 0,
+    0,
+    'a cancellation is not an error',
+  );
   assert.equal(sample(text, 'dynamo_component_response_chunks_count', LBL), 1, 'the cancelled stream ended (chunks recorded once)');
 });
 

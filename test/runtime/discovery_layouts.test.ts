@@ -20,7 +20,13 @@ const ID = 7587884888253033398n; // hex 694d951a80e06bb6, above 2^53
 test('parseInstance: both key layouts, both value shapes; key and value must agree', () => {
   const plain = `{"component":"backend","endpoint":"generate","namespace":"dynamo","instance_id":${ID},"transport":{"nats_tcp":"dynamo_backend.generate-694d951a80e06bb6"}}`;
   const tagged = `{"type":"Endpoint","namespace":"dynamo","component":"backend","endpoint":"generate","instance_id":${ID},"transport":{"nats_tcp":"dynamo_backend.generate-694d951a80e06bb6"}}`;
-  const expected = { namespace: 'dynamo', component: 'backend', endpoint: 'generate', instanceId: ID, subject: 'dynamo_backend.generate-694d951a80e06bb6' };
+  const expected = {
+    namespace: 'dynamo',
+    component: 'backend',
+    endpoint: 'generate',
+    instanceId: ID,
+    subject: 'dynamo_backend.generate-694d951a80e06bb6',
+  };
   for (const key of ['instances/dynamo/backend/generate:694d951a80e06bb6', 'v1/instances/dynamo/backend/generate/694d951a80e06bb6']) {
     assert.deepEqual(parseInstance(key, plain), expected, key);
     assert.deepEqual(parseInstance(key, tagged), expected, key);
@@ -31,7 +37,10 @@ test('parseInstance: both key layouts, both value shapes; key and value must agr
     ['v1/instances/dynamo/backend/generate/694d951a80e06bb7', tagged], // the id differs from the key's
     ['v1/instances/dynamo/other/generate/694d951a80e06bb6', tagged], // the component differs
     ['v1/instances/dynamo/backend/generate/694d951a80e06bb6', tagged.replace('"Endpoint"', '"Model"')],
-    ['v1/instances/dynamo/backend/generate/694d951a80e06bb6', tagged.replace('"transport":{"nats_tcp":"dynamo_backend.generate-694d951a80e06bb6"}', '"transport":"nats"')],
+    [
+      'v1/instances/dynamo/backend/generate/694d951a80e06bb6',
+      tagged.replace('"transport":{"nats_tcp":"dynamo_backend.generate-694d951a80e06bb6"}', '"transport":"nats"'),
+    ],
     ['v1/instances/dynamo/backend/generate/extra/694d951a80e06bb6', tagged],
     ['v1/mdc/dynamo/backend/generate/694d951a80e06bb6', tagged],
     ['instances/dynamo/backend/generate:zz', plain],
@@ -43,7 +52,10 @@ test('DYN_DISCOVERY_LAYOUTS: instances by default, v1 or both on request; anythi
   assert.deepEqual(discoveryLayoutsFromEnv({}), ['instances']);
   assert.deepEqual(discoveryLayoutsFromEnv({ DYN_DISCOVERY_LAYOUTS: 'v1' }), ['v1']);
   assert.deepEqual(discoveryLayoutsFromEnv({ DYN_DISCOVERY_LAYOUTS: ' instances , v1,v1 ' }), ['instances', 'v1']);
-  assert.throws(() => discoveryLayoutsFromEnv({ DYN_DISCOVERY_LAYOUTS: 'instances,v2' }), (err: unknown) => err instanceof UsageError && /unknown layout "v2"/.test(err.message));
+  assert.throws(
+    () => discoveryLayoutsFromEnv({ DYN_DISCOVERY_LAYOUTS: 'instances,v2' }),
+    (err: unknown) => err instanceof UsageError && /unknown layout "v2"/.test(err.message),
+  );
 });
 
 test('a client finds workers registered in either layout, and follows them in both', async (t) => {
@@ -54,13 +66,20 @@ test('a client finds workers registered in either layout, and follows them in bo
   defer(() => drt.shutdown());
   const legacy = await registerDynamoInstances(cluster.etcd.url, [ID], 'dynamo', 'backend', 'generate');
   const v1 = await registerDynamoInstances(cluster.etcd.url, [ID + 1n], 'dynamo', 'backend', 'generate', { layout: 'v1' });
-  const tcp = await registerDynamoInstances(cluster.etcd.url, [ID + 2n], 'dynamo', 'backend', 'generate', { layout: 'v1', transport: 'tcp' });
+  const tcp = await registerDynamoInstances(cluster.etcd.url, [ID + 2n], 'dynamo', 'backend', 'generate', {
+    layout: 'v1',
+    transport: 'tcp',
+  });
   const discovery = drt.discovery('dynamo', 'backend');
   await discovery.started();
   await waitUntil('three instances', () => discovery.list('generate').length === 3 || undefined, 10_000);
   const client = await drt.namespace('dynamo').component('backend').endpoint('generate').client();
   defer(() => client.close());
-  assert.deepEqual(client.instances().map((i) => i.instanceId), [ID, ID + 1n], 'the instance over another request plane is not sent to');
+  assert.deepEqual(
+    client.instances().map((i) => i.instanceId),
+    [ID, ID + 1n],
+    'the instance over another request plane is not sent to',
+  );
   // a v1 worker leaving is seen through the watch
   await v1();
   await waitUntil('the v1 instance gone', () => discovery.list('generate').length === 2 || undefined, 10_000);
@@ -76,16 +95,28 @@ test('a TypeScript worker with DYN_DISCOVERY_LAYOUTS=instances,v1 registers in b
   const env = { NATS_SERVER: cluster.nats.url, ETCD_ENDPOINTS: cluster.etcd.url };
   const worker = await DistributedRuntime.connect({ env: { ...env, DYN_DISCOVERY_LAYOUTS: 'instances,v1' } });
   defer(() => worker.shutdown());
-  const served = await worker.namespace('dynamo').component('backend').endpoint('generate').serve(() => 'hello');
+  const served = await worker
+    .namespace('dynamo')
+    .component('backend')
+    .endpoint('generate')
+    .serve(() => 'hello');
   const etcd = new Etcd3({ hosts: cluster.etcd.url });
   defer(() => etcd.close());
   const hex = worker.instanceId.toString(16);
   const v1Value = JSON.parse((await etcd.get(`v1/instances/dynamo/backend/generate/${hex}`).string())!) as Record<string, unknown>;
   assert.equal(v1Value.type, 'Endpoint');
-  assert.equal(BigInt((await etcd.get(`v1/instances/dynamo/backend/generate/${hex}`).string())!.match(/"instance_id":(\d+)/)![1]!), worker.instanceId, 'the id exact in the value');
+  assert.equal(
+    BigInt((await etcd.get(`v1/instances/dynamo/backend/generate/${hex}`).string())!.match(/"instance_id":(\d+)/)![1]!),
+    worker.instanceId,
+    'the id exact in the value',
+  );
   assert.ok((await etcd.get(`instances/dynamo/backend/generate:${hex}`).string()) !== null);
   const leaseOf = async (key: string): Promise<string> => (await etcd.get(key).exec()).kvs[0]!.lease;
-  assert.equal(await leaseOf(`v1/instances/dynamo/backend/generate/${hex}`), await leaseOf(`instances/dynamo/backend/generate:${hex}`), 'both under the one lease');
+  assert.equal(
+    await leaseOf(`v1/instances/dynamo/backend/generate/${hex}`),
+    await leaseOf(`instances/dynamo/backend/generate:${hex}`),
+    'both under the one lease',
+  );
 
   const caller = await DistributedRuntime.connect({ env });
   defer(() => caller.shutdown());

@@ -66,7 +66,9 @@ test('a SIGKILLed worker leaves etcd within the lease TTL; clients stop using it
   assert.ok(elapsed < 15_000, `key removed ${elapsed} ms after SIGKILL, far beyond the 10 s TTL`);
   const etcd = new Etcd3({ hosts: cluster.etcd.url });
   t.after(() => etcd.close());
-  assert.deepEqual(Object.keys(await etcd.getAll().prefix('instances/test/echo/').strings()), [`instances/test/echo/generate:${b.id.toString(16)}`]);
+  assert.deepEqual(Object.keys(await etcd.getAll().prefix('instances/test/echo/').strings()), [
+    `instances/test/echo/generate:${b.id.toString(16)}`,
+  ]);
   for (let i = 0; i < 20; i++) {
     const [c] = await client.random({ text: 'after' }).collect();
     assert.equal(c!.json<{ worker: bigint }>().worker, b.id);
@@ -118,10 +120,15 @@ test('NATS restarted mid-run: the worker reconnects and serves again', async (t)
   await cluster.nats.stop();
   await new Promise((r) => setTimeout(r, 2000));
   await cluster.nats.restart();
-  const answer = await waitUntil('a request to succeed after the restart', async () => {
-    const [c] = await client.random({ text: 'back' }, { timeoutMs: 1000 }).collect();
-    return c!.json<{ text: string }>().text;
-  }, 20_000, 250);
+  const answer = await waitUntil(
+    'a request to succeed after the restart',
+    async () => {
+      const [c] = await client.random({ text: 'back' }, { timeoutMs: 1000 }).collect();
+      return c!.json<{ text: string }>().text;
+    },
+    20_000,
+    250,
+  );
   assert.equal(answer, 'back');
   assert.ok(w.proc.running);
 });
@@ -131,8 +138,16 @@ test('unreachable NATS or etcd at start: one-line error, non-zero exit, within s
   t.after(() => cluster.stop());
   const closed = await freePort();
   for (const [env, re, errType] of [
-    [{ NATS_SERVER: `nats://127.0.0.1:${closed}` }, /^echo_worker: error: cannot connect to NATS at nats:\/\/127\.0\.0\.1:\d+: .*$/m, NatsUnavailableError],
-    [{ ETCD_ENDPOINTS: `http://127.0.0.1:${closed}` }, /^echo_worker: error: cannot reach etcd at http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED 127\.0\.0\.1:\d+\); is etcd running\? .*$/m, EtcdUnavailableError],
+    [
+      { NATS_SERVER: `nats://127.0.0.1:${closed}` },
+      /^echo_worker: error: cannot connect to NATS at nats:\/\/127\.0\.0\.1:\d+: .*$/m,
+      NatsUnavailableError,
+    ],
+    [
+      { ETCD_ENDPOINTS: `http://127.0.0.1:${closed}` },
+      /^echo_worker: error: cannot reach etcd at http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED 127\.0\.0\.1:\d+\); is etcd running\? .*$/m,
+      EtcdUnavailableError,
+    ],
   ] as const) {
     const started = Date.now();
     const proc = startScript('test/fixtures/echo_worker.ts', PATH, clusterEnv(cluster, env));
@@ -205,14 +220,19 @@ test('graceful shutdown: in-flight requests finish, then the key goes, the proce
   const t0 = Date.now();
   w.proc.signal('SIGTERM');
   // draining: its subject has no responders any more (the probe is refused by NATS, not by a timeout)
-  await waitUntil('the worker to stop taking requests', async () => {
-    try {
-      await client.direct({ text: 'probe' }, w.id, { timeoutMs: 1000 }).collect();
-      return undefined;
-    } catch (err) {
-      return err instanceof NoRespondersError ? true : undefined;
-    }
-  }, 5_000, 20);
+  await waitUntil(
+    'the worker to stop taking requests',
+    async () => {
+      try {
+        await client.direct({ text: 'probe' }, w.id, { timeoutMs: 1000 }).collect();
+        return undefined;
+      } catch (err) {
+        return err instanceof NoRespondersError ? true : undefined;
+      }
+    },
+    5_000,
+    20,
+  );
   // While it drains it is still listed but no longer subscribed: requests are re-routed, none fails.
   assert.ok(client.instanceIds().includes(w.id), 'still registered while draining');
   for (let i = 0; i < 10; i++) {

@@ -1,7 +1,16 @@
 /** Exact JSON at its edges (pure): the slow path's errors and positions, depth, keys, and the writer's corners. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DEFAULT_MAX_DEPTH, encodeJson, hasUnsafeInteger, LONG_INT_RE, parseJson, parseJsonExact, parseJsonRounded, stringifyJson } from '../../src/runtime/json.ts';
+import {
+  DEFAULT_MAX_DEPTH,
+  encodeJson,
+  hasUnsafeInteger,
+  LONG_INT_RE,
+  parseJson,
+  parseJsonExact,
+  parseJsonRounded,
+  stringifyJson,
+} from '../../src/runtime/json.ts';
 import { DecodeError } from '../../src/runtime/errors.ts';
 
 const L = '12345678901234567'; // a long integer: forces the exact (slow) path
@@ -39,7 +48,11 @@ test('a "__proto__" key is an own, ordinary property (no prototype change)', () 
 test('depth: maxDepth levels accepted, one more refused', () => {
   const nest = (n: number): string => `${'['.repeat(n)}${L}${']'.repeat(n)}`;
   assert.doesNotThrow(() => parseJson(nest(DEFAULT_MAX_DEPTH)));
-  assert.throws(() => parseJson(nest(DEFAULT_MAX_DEPTH + 1)), { name: 'DecodeError', message: `not valid JSON: nesting deeper than ${DEFAULT_MAX_DEPTH} at position ${DEFAULT_MAX_DEPTH + 1}` }, 'at the value too deep');
+  assert.throws(
+    () => parseJson(nest(DEFAULT_MAX_DEPTH + 1)),
+    { name: 'DecodeError', message: `not valid JSON: nesting deeper than ${DEFAULT_MAX_DEPTH} at position ${DEFAULT_MAX_DEPTH + 1}` },
+    'at the value too deep',
+  );
   assert.doesNotThrow(() => parseJson(nest(3), 3));
   assert.throws(() => parseJson(nest(4), 3), /nesting deeper than 3/);
   const obj = (n: number): string => `${'{"a":'.repeat(n)}${L}${'}'.repeat(n)}`;
@@ -62,16 +75,30 @@ test('the exact path says what is wrong and where', () => {
     [`{"a":${L},`, 'expected a string key at position 23'],
   ];
   for (const [text, what] of cases) {
-    assert.throws(() => parseJson(text), (e: unknown) => e instanceof DecodeError && e.message === `not valid JSON: ${what}`, text);
+    assert.throws(
+      () => parseJson(text),
+      (e: unknown) => e instanceof DecodeError && e.message === `not valid JSON: ${what}`,
+      text,
+    );
   }
-  assert.throws(() => parseJson('{"a":1 x'), (e: unknown) => e instanceof DecodeError && e.message.startsWith('not valid JSON: '), 'the fast path says it too');
-  assert.throws(() => parseJson(new Uint8Array([0x22, 0xff, 0x22])), (e: unknown) => e instanceof DecodeError && e.message === 'not valid UTF-8');
+  assert.throws(
+    () => parseJson('{"a":1 x'),
+    (e: unknown) => e instanceof DecodeError && e.message.startsWith('not valid JSON: '),
+    'the fast path says it too',
+  );
+  assert.throws(
+    () => parseJson(new Uint8Array([0x22, 0xff, 0x22])),
+    (e: unknown) => e instanceof DecodeError && e.message === 'not valid UTF-8',
+  );
 });
 
 test('the writer: bigint anywhere, the corners JSON.stringify has, pretty like serde', () => {
   assert.equal(stringifyJson(undefined), 'null');
   assert.equal(stringifyJson({ a: 1n, b: [2n, { c: 3n }] }), '{"a":1,"b":[2,{"c":3}]}');
-  assert.equal(stringifyJson([NaN, Infinity, -0, true, false, null, undefined, () => 1, Symbol('s'), 1n]), '[null,null,0,true,false,null,null,null,null,1]');
+  assert.equal(
+    stringifyJson([NaN, Infinity, -0, true, false, null, undefined, () => 1, Symbol('s'), 1n]),
+    '[null,null,0,true,false,null,null,null,null,1]',
+  );
   assert.equal(stringifyJson({ u: undefined, f: () => 1, s: Symbol('s'), n: 1n, t: true, f2: false }), '{"n":1,"t":true,"f2":false}');
   assert.equal(stringifyJson({ when: { toJSON: () => 'then' }, n: 1n }), '{"when":"then","n":1}');
   assert.equal(stringifyJson({ a: [], o: {}, n: 1n }), '{"a":[],"o":{},"n":1}');
@@ -79,18 +106,57 @@ test('the writer: bigint anywhere, the corners JSON.stringify has, pretty like s
   assert.equal(stringifyJson([], 2), '[]');
   assert.equal(stringifyJson({}, 2), '{}');
   assert.equal(stringifyJson({ a: 1 }, 2), '{\n  "a": 1\n}', 'pretty without a bigint too');
-  assert.throws(() => stringifyJson({ bad: { toJSON: () => { throw new RangeError('mine'); } } }), RangeError, "an error that is not the bigint TypeError is the caller's");
+  assert.throws(
+    () =>
+      stringifyJson({
+        bad: {
+          toJSON: () => {
+            throw new RangeError('mine');
+          },
+        },
+      }),
+    RangeError,
+    "an error that is not the bigint TypeError is the caller's",
+  );
   assert.deepEqual([...encodeJson({ n: 1n })], [...new TextEncoder().encode('{"n":1}')]);
   assert.equal(new TextDecoder().decode(encodeJson({ n: 1n }, 2)), '{\n  "n": 1\n}');
 });
 
 test('the fast path for long integers reads every document exactly as the exact parser does (differential, 3,000 documents and 3,000 damaged ones)', () => {
   let seed = 12345;
-  const rnd = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const rnd = (): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
   const ws = (): string => pick(['', '', ' ', '\n', '\t ', '\r\n  ']);
-  const strings = ['', 'x', '12345678901234567890', ':12345678901234567890', ',99999999999999999', '[18446744073709551615]', 'a\\"b', '\\\\', '\\u0000', '\\u00001:0', 'é', '\\n', '"'.replace('"', '\\"')];
-  const numbers = [L, `-${L}`, '9007199254740993', '9007199254740991', '18446744073709551615', '0', '-0', '1.5', `${L}.5`, `${L}e3`, `1e${L}`, '-2.5E-3', '42'];
+  const strings = [
+    '',
+    'x',
+    '12345678901234567890',
+    ':12345678901234567890',
+    ',99999999999999999',
+    '[18446744073709551615]',
+    'a\\"b',
+    '\\\\',
+    '\\u0000',
+    '\\u00001:0',
+    'é',
+    '\\n',
+    '"'.replace('"', '\\"'),
+  ];
+  const numbers = [
+    L,
+    `-${L}`,
+    '9007199254740993',
+    '9007199254740991',
+    '18446744073709551615',
+    '0',
+    '-0',
+    '1.5',
+    `${L}.5`,
+    `${L}e3`,
+    `1e${L}`,
+    '-2.5E-3',
+    '42',
+  ];
   const value = (depth: number): string => {
     const r = rnd();
     if (depth > 4 || r < 0.35) return pick(numbers);
@@ -111,12 +177,25 @@ test('the fast path for long integers reads every document exactly as the exact 
   for (let i = 0; i < 3_000; i++) {
     const doc = `${ws()}${value(0)}${ws()}`;
     if (/\d{16,}/.test(doc)) longs++;
-    assert.deepEqual(outcome(() => parseJson(doc)), outcome(() => parseJsonExact(doc)), doc);
+    assert.deepEqual(
+      outcome(() => parseJson(doc)),
+      outcome(() => parseJsonExact(doc)),
+      doc,
+    );
     // damaged: one character removed, doubled or replaced
     const at = Math.floor(rnd() * doc.length);
-    const bad = pick([doc.slice(0, at) + doc.slice(at + 1), doc.slice(0, at) + doc[at] + doc.slice(at), doc.slice(0, at) + pick(['"', ',', ':', '0', '}', ']', '\\']) + doc.slice(at + 1)]);
+    const bad = pick([
+      doc.slice(0, at) + doc.slice(at + 1),
+      doc.slice(0, at) + doc[at] + doc.slice(at),
+      doc.slice(0, at) + pick(['"', ',', ':', '0', '}', ']', '\\']) + doc.slice(at + 1),
+    ]);
     // (without a long integer the native parser reads it, with its own words for what is wrong)
-    if (LONG_INT_RE.test(bad)) assert.deepEqual(outcome(() => parseJson(bad)), outcome(() => parseJsonExact(bad)), bad);
+    if (LONG_INT_RE.test(bad))
+      assert.deepEqual(
+        outcome(() => parseJson(bad)),
+        outcome(() => parseJsonExact(bad)),
+        bad,
+      );
   }
   assert.ok(longs > 1_000, `most documents hold a long integer (${longs})`);
   // a string shaped like the fast path's stand-in (without this process's nonce) stays a string
@@ -132,8 +211,14 @@ test('the fast path for long integers reads every document exactly as the exact 
 test('the rounded parse and the check for what it may have rounded', () => {
   assert.equal(parseJsonRounded(new TextEncoder().encode('{"a":[1,"x"]}')) !== null, true);
   assert.deepEqual(parseJsonRounded('{"a":[1,"x"]}'), { a: [1, 'x'] });
-  assert.throws(() => parseJsonRounded('{"a":'), (e: unknown) => e instanceof DecodeError && /not valid JSON/.test(e.message));
-  assert.throws(() => parseJsonRounded(new Uint8Array([0x22, 0xff, 0x22])), (e: unknown) => e instanceof DecodeError && /UTF-8/.test(e.message));
+  assert.throws(
+    () => parseJsonRounded('{"a":'),
+    (e: unknown) => e instanceof DecodeError && /not valid JSON/.test(e.message),
+  );
+  assert.throws(
+    () => parseJsonRounded(new Uint8Array([0x22, 0xff, 0x22])),
+    (e: unknown) => e instanceof DecodeError && /UTF-8/.test(e.message),
+  );
   // every integer a number cannot carry exactly is found, wherever it stands; nothing else is
   for (const [text, unsafe] of [
     ['9007199254740991', false],

@@ -12,7 +12,10 @@ import { MessageAssembler, splitLarge, type HeaderGetter } from '../../src/runti
 import { HEADER_ENCODING, HEADER_MESSAGE_ID, HEADER_PART, HEADER_PARTS, PART_HEADER_ROOM_BYTES } from '../../src/runtime/largeMessages.ts';
 
 const getter = (h: Record<string, string> | undefined): HeaderGetter | undefined => (h === undefined ? undefined : (n) => h[n]);
-const json = (n: number): Uint8Array => new TextEncoder().encode(JSON.stringify({ endpoints: Object.fromEntries(Array.from({ length: n }, (_, i) => [String(i), { v: i * 7919 % 1013 }])) }));
+const json = (n: number): Uint8Array =>
+  new TextEncoder().encode(
+    JSON.stringify({ endpoints: Object.fromEntries(Array.from({ length: n }, (_, i) => [String(i), { v: (i * 7919) % 1013 }])) }),
+  );
 
 test('a body that fits goes out unchanged, with no headers', async () => {
   const body = json(10);
@@ -36,7 +39,10 @@ test('above the limit: gzipped when that fits, else gzipped parts each within th
   assert.equal(many.form, 'parts');
   assert.ok(many.parts.length > 2);
   for (const p of many.parts) assert.ok(p.data.length + PART_HEADER_ROOM_BYTES <= limit);
-  assert.deepEqual(many.parts.map((p) => p.headers?.[HEADER_PART]), many.parts.map((_, i) => String(i)));
+  assert.deepEqual(
+    many.parts.map((p) => p.headers?.[HEADER_PART]),
+    many.parts.map((_, i) => String(i)),
+  );
   // reversed, with a duplicate of part 1 in the middle: one whole body, once
   const a = new MessageAssembler();
   const order = [...many.parts].reverse();
@@ -55,7 +61,13 @@ test('what cannot be completed is dropped and counted by reason', async () => {
   let now = 0;
   const a = new MessageAssembler({ timeoutMs: 1_000, maxAssembling: 2, maxMessageBytes: 1_000_000, now: () => now });
   // bad headers
-  for (const bad of <Record<string, string>[]>[{ [HEADER_PART]: 'x' }, { [HEADER_PARTS]: '0' }, { [HEADER_PART]: '-1' }, { [HEADER_PART]: String(parts.length) }, { [HEADER_PARTS]: '1e9' }]) {
+  for (const bad of <Record<string, string>[]>[
+    { [HEADER_PART]: 'x' },
+    { [HEADER_PARTS]: '0' },
+    { [HEADER_PART]: '-1' },
+    { [HEADER_PART]: String(parts.length) },
+    { [HEADER_PARTS]: '1e9' },
+  ]) {
     assert.equal(a.add(parts[0]!.data, hdr(bad)), undefined);
   }
   assert.equal(a.dropped.get('bad_part_headers'), 5);

@@ -23,7 +23,9 @@ async function grant(client: Etcd3, n: number, ttl = TTL_S): Promise<string[]> {
   return Promise.all(Array.from({ length: n }, () => client.lease(ttl, { autoKeepAlive: false }).grant()));
 }
 
-test('leases on one client: a few shared streams keep them alive; a lease revoked on the server is reported lost; remove() stops renewing', { timeout: 120_000 }, async (t) => {
+test('leases on one client: a few shared streams keep them alive; a lease revoked on the server is reported lost; remove() stops renewing', {
+  timeout: 120_000,
+}, async (t) => {
   const defer = cleanups(t);
   const etcd = await startEtcd();
   defer(() => etcd.stop());
@@ -52,7 +54,10 @@ test('leases on one client: a few shared streams keep them alive; a lease revoke
   assert.ok(s.renewalsAnswered >= 2 * N, `each lease renewed at least twice (${s.renewalsAnswered} answers)`);
   const ttls = await Promise.all(ids.map((id) => admin.leaseClient.leaseTimeToLive({ ID: id })));
   // remaining TTL is whole seconds: 0 is a lease with less than a second left, -1 one that is gone
-  assert.ok(ttls.every((r) => Number(r.TTL) >= 0), `etcd still has every lease: ${JSON.stringify(ttls.filter((r) => Number(r.TTL) <= 0).slice(0, 3))}`);
+  assert.ok(
+    ttls.every((r) => Number(r.TTL) >= 0),
+    `etcd still has every lease: ${JSON.stringify(ttls.filter((r) => Number(r.TTL) <= 0).slice(0, 3))}`,
+  );
 
   // revoked on the server: reported lost once, as a LeaseLostError, within a renewal period
   const victim = ids[7]!;
@@ -80,7 +85,9 @@ test('leases on one client: a few shared streams keep them alive; a lease revoke
   assert.equal(ka.stats().renewalsSent, sent, 'nothing renewed once every lease is removed');
 });
 
-test('etcd restarted within a TTL: new streams, no lease lost; etcd gone for two TTLs: every lease lost', { timeout: 120_000 }, async (t) => {
+test('etcd restarted within a TTL: new streams, no lease lost; etcd gone for two TTLs: every lease lost', {
+  timeout: 120_000,
+}, async (t) => {
   const defer = cleanups(t);
   const etcd = await startEtcd();
   defer(() => etcd.stop());
@@ -116,7 +123,9 @@ test('etcd restarted within a TTL: new streams, no lease lost; etcd gone for two
   assert.equal(lost.length, ids.length, 'each reported once');
 });
 
-test('closeEtcdClient stops the keepalive of live leases at once; a client closed directly stops it once its streams break', { timeout: 60_000 }, async (t) => {
+test('closeEtcdClient stops the keepalive of live leases at once; a client closed directly stops it once its streams break', {
+  timeout: 60_000,
+}, async (t) => {
   const defer = cleanups(t);
   const etcd = await startEtcd();
   defer(() => etcd.stop());

@@ -77,7 +77,9 @@ test('handlers that answer at once: the reply is sent at once, the same bytes as
   const replies = stats();
   assert.equal(replies.length, 1, 'answered synchronously');
   assert.equal(new TextDecoder().decode(replies[0]), expected(svc, eps, [data, null, null]));
-  const back = parseJson(replies[0]!) as { endpoints: { data: { worker_id: bigint } | null; last_error: string; average_processing_time: number }[] };
+  const back = parseJson(replies[0]!) as {
+    endpoints: { data: { worker_id: bigint } | null; last_error: string; average_processing_time: number }[];
+  };
   assert.equal(back.endpoints[0]!.data!.worker_id, 7587884888253033398n);
   assert.equal(back.endpoints[0]!.last_error, 'invalid_message: "bad"\nline');
   assert.equal(back.endpoints[0]!.average_processing_time, 1751, 'round(round(3500.6) / 2)');

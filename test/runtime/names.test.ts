@@ -50,12 +50,15 @@ test('event subjects', () => {
 
 test('invalid names are rejected with an error naming the bad value', () => {
   for (const bad of ['', 'a.b', 'a b', 'a/b', 'ü', '*', '>']) {
-    assert.throws(() => validateName('component', bad), (err: unknown) => {
-      assert.ok(err instanceof InvalidNameError);
-      assert.match(err.message, /invalid component name/);
-      assert.ok(err.message.includes(JSON.stringify(bad)));
-      return true;
-    });
+    assert.throws(
+      () => validateName('component', bad),
+      (err: unknown) => {
+        assert.ok(err instanceof InvalidNameError);
+        assert.match(err.message, /invalid component name/);
+        assert.ok(err.message.includes(JSON.stringify(bad)));
+        return true;
+      },
+    );
   }
   assert.equal(validateName('endpoint', 'gen-erate_1'), 'gen-erate_1');
 });

@@ -218,7 +218,10 @@ describe('two workers in two processes', () => {
     await drt.nats.flush();
     await new Promise((r) => setTimeout(r, 100));
     sub.unsubscribe();
-    assert.deepEqual(received, workers.map((w) => w.id));
+    assert.deepEqual(
+      received,
+      workers.map((w) => w.id),
+    );
     assert.deepEqual([...subjects], [`namespace.${NS}.id-echo`], 'each event knows its subject');
   });
 });

@@ -46,7 +46,9 @@ test('NATS over mutual TLS with a private CA: material as paths, as PEM text, an
   const base = { NATS_SERVER: server, ETCD_ENDPOINTS: etcd.url };
 
   const warnings = await warningsDuring(async () => {
-    const byPath = await DistributedRuntime.connect({ env: { ...base, NATS_CA: ca.ca, NATS_CERT: ca.client.cert, NATS_KEY: ca.client.key } });
+    const byPath = await DistributedRuntime.connect({
+      env: { ...base, NATS_CA: ca.ca, NATS_CERT: ca.client.cert, NATS_KEY: ca.client.key },
+    });
     defer(() => byPath.shutdown());
     assert.equal(await roundTrip(byPath, 'paths'), 'served over paths');
     const byText = await DistributedRuntime.connect({
@@ -55,7 +57,10 @@ test('NATS over mutual TLS with a private CA: material as paths, as PEM text, an
     defer(() => byText.shutdown());
     assert.equal(await roundTrip(byText, 'text'), 'served over text');
   });
-  assert.deepEqual(warnings.filter((w) => /DEP0123|ServerName/i.test(w)), []);
+  assert.deepEqual(
+    warnings.filter((w) => /DEP0123|ServerName/i.test(w)),
+    [],
+  );
 
   // no client certificate: the server refuses it; no CA: the server's certificate is not trusted
   for (const [env, cause] of [
@@ -70,12 +75,15 @@ test('NATS over mutual TLS with a private CA: material as paths, as PEM text, an
     });
   }
   // half a client identity is a one-line error before connecting; the key is never echoed
-  await assert.rejects(DistributedRuntime.connect({ env: { ...base, NATS_CA: ca.ca, NATS_KEY: ca.text(ca.client.key) } }), (err: unknown) => {
-    assert.ok(err instanceof NatsUnavailableError);
-    assert.match(err.message, /needs both a certificate .* and its key/);
-    assert.ok(!err.message.includes('PRIVATE KEY'));
-    return true;
-  });
+  await assert.rejects(
+    DistributedRuntime.connect({ env: { ...base, NATS_CA: ca.ca, NATS_KEY: ca.text(ca.client.key) } }),
+    (err: unknown) => {
+      assert.ok(err instanceof NatsUnavailableError);
+      assert.match(err.message, /needs both a certificate .* and its key/);
+      assert.ok(!err.message.includes('PRIVATE KEY'));
+      return true;
+    },
+  );
 
   // the commands: a worker with the environment's names, the aggregator with the flags
   const cluster = { nats: { url: server }, etcd };
@@ -107,12 +115,15 @@ test('NATS NKEY seed from NATS_AUTH_NKEY; a bad seed is one line that does not e
   assert.equal(await roundTrip(drt, 'nkey'), 'served over nkey');
 
   const stranger = new TextDecoder().decode(nkeys.createUser().getSeed());
-  await assert.rejects(DistributedRuntime.connect({ env: { ...base, NATS_AUTH_NKEY: stranger }, connectTimeoutMs: 3000 }), (err: unknown) => {
-    assert.ok(err instanceof NatsUnavailableError);
-    assert.match(err.message, /authorization/i);
-    assert.ok(!err.message.includes(stranger));
-    return true;
-  });
+  await assert.rejects(
+    DistributedRuntime.connect({ env: { ...base, NATS_AUTH_NKEY: stranger }, connectTimeoutMs: 3000 }),
+    (err: unknown) => {
+      assert.ok(err instanceof NatsUnavailableError);
+      assert.match(err.message, /authorization/i);
+      assert.ok(!err.message.includes(stranger));
+      return true;
+    },
+  );
   const garbled = `${seed.slice(0, -4)}AAAA`;
   await assert.rejects(DistributedRuntime.connect({ env: { ...base, NATS_AUTH_NKEY: garbled } }), (err: unknown) => {
     assert.ok(err instanceof NatsUnavailableError);
@@ -134,7 +145,12 @@ test('etcd over mutual TLS to an IP address: ETCD_AUTH_* as PEM text or paths, n
   const warnings = await warningsDuring(async () => {
     // PEM text, as Dynamo's deployments pass it
     const byText = await DistributedRuntime.connect({
-      env: { ...base, ETCD_AUTH_CA: ca.text(ca.ca), ETCD_AUTH_CLIENT_CERT: ca.text(ca.client.cert), ETCD_AUTH_CLIENT_KEY: ca.text(ca.client.key) },
+      env: {
+        ...base,
+        ETCD_AUTH_CA: ca.text(ca.ca),
+        ETCD_AUTH_CLIENT_CERT: ca.text(ca.client.cert),
+        ETCD_AUTH_CLIENT_KEY: ca.text(ca.client.key),
+      },
     });
     defer(() => byText.shutdown());
     assert.equal(await roundTrip(byText, 'etcd-text'), 'served over etcd-text');
@@ -144,7 +160,10 @@ test('etcd over mutual TLS to an IP address: ETCD_AUTH_* as PEM text or paths, n
     defer(() => byPath.shutdown());
     assert.equal(await roundTrip(byPath, 'etcd-paths'), 'served over etcd-paths');
   });
-  assert.deepEqual(warnings.filter((w) => /DEP0123|ServerName/i.test(w)), []);
+  assert.deepEqual(
+    warnings.filter((w) => /DEP0123|ServerName/i.test(w)),
+    [],
+  );
 
   // a missing file names its path, not its contents; half an identity is refused before connecting
   await assert.rejects(DistributedRuntime.connect({ env: { ...base, ETCD_AUTH_CA: join(ca.dir, 'missing.pem') } }), (err: unknown) => {
@@ -152,10 +171,13 @@ test('etcd over mutual TLS to an IP address: ETCD_AUTH_* as PEM text or paths, n
     assert.match(err.message, /^etcd CA certificate \(ETCD_AUTH_CA\) .*missing\.pem cannot be read: /);
     return true;
   });
-  await assert.rejects(DistributedRuntime.connect({ env: { ...base, ETCD_AUTH_CA: ca.ca, ETCD_AUTH_CLIENT_KEY: ca.text(ca.client.key) } }), (err: unknown) => {
-    assert.ok(err instanceof EtcdUnavailableError);
-    assert.match(err.message, /needs both ETCD_AUTH_CLIENT_CERT and ETCD_AUTH_CLIENT_KEY/);
-    assert.ok(!err.message.includes('PRIVATE KEY'));
-    return true;
-  });
+  await assert.rejects(
+    DistributedRuntime.connect({ env: { ...base, ETCD_AUTH_CA: ca.ca, ETCD_AUTH_CLIENT_KEY: ca.text(ca.client.key) } }),
+    (err: unknown) => {
+      assert.ok(err instanceof EtcdUnavailableError);
+      assert.match(err.message, /needs both ETCD_AUTH_CLIENT_CERT and ETCD_AUTH_CLIENT_KEY/);
+      assert.ok(!err.message.includes('PRIVATE KEY'));
+      return true;
+    },
+  );
 });

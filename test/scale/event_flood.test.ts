@@ -16,7 +16,9 @@ import { sample, series } from '../support/exposition.ts';
 const WORKERS = 300;
 const EVENTS = 150_000;
 
-test(`${EVENTS} hit-rate events during cycles of ${WORKERS} workers: no worker lost in any scrape, every event counted`, { timeout: 300_000 }, async (t) => {
+test(`${EVENTS} hit-rate events during cycles of ${WORKERS} workers: no worker lost in any scrape, every event counted`, {
+  timeout: 300_000,
+}, async (t) => {
   const defer = cleanups(t);
   const cluster = await startCluster();
   defer(() => cluster.stop());
@@ -43,7 +45,9 @@ test(`${EVENTS} hit-rate events during cycles of ${WORKERS} workers: no worker l
 
   const pub = await connect({ servers: cluster.nats.url });
   defer(() => pub.close());
-  const bodies = w.ids.map((id, i) => new TextEncoder().encode(`{"worker_id":${id},"isl_blocks":${(i % 10) + 1},"overlap_blocks":${i % 2}}`));
+  const bodies = w.ids.map((id, i) =>
+    new TextEncoder().encode(`{"worker_id":${id},"isl_blocks":${(i % 10) + 1},"overlap_blocks":${i % 2}}`),
+  );
   const t0 = performance.now();
   for (let sent = 0; sent < EVENTS; sent += 5_000) {
     for (let j = sent; j < sent + 5_000; j++) pub.publish('namespace.dynamo.kv-hit-rate', bodies[j % WORKERS]!);
@@ -51,18 +55,30 @@ test(`${EVENTS} hit-rate events during cycles of ${WORKERS} workers: no worker l
   }
   const sendSecs = (performance.now() - t0) / 1000;
   let last = '';
-  const text = await waitUntil('every event counted', async () => {
-    last = await m.scrape();
-    return (sample(last, 'dynamo_metrics_events_total') ?? 0) - acceptedBefore >= EVENTS ? last : undefined;
-  }, 120_000, 200).catch((err: Error) => {
-    throw new Error(`${err.message}: counted ${(sample(last, 'dynamo_metrics_events_total') ?? 0) - acceptedBefore}; ${last.split('\n').filter((l) => /events_rejected|nats_connected|workers /.test(l)).join(' | ')}; ${m.proc.output().slice(-600)}`);
+  const text = await waitUntil(
+    'every event counted',
+    async () => {
+      last = await m.scrape();
+      return (sample(last, 'dynamo_metrics_events_total') ?? 0) - acceptedBefore >= EVENTS ? last : undefined;
+    },
+    120_000,
+    200,
+  ).catch((err: Error) => {
+    throw new Error(
+      `${err.message}: counted ${(sample(last, 'dynamo_metrics_events_total') ?? 0) - acceptedBefore}; ${last
+        .split('\n')
+        .filter((l) => /events_rejected|nats_connected|workers /.test(l))
+        .join(' | ')}; ${m.proc.output().slice(-600)}`,
+    );
   });
   // two more cycles under observation after the flood
   const cycles = sample(text, 'dynamo_metrics_scrape_cycles_total') ?? 0;
   await waitForScrape(m, 'two more cycles', (x) => (sample(x, 'dynamo_metrics_scrape_cycles_total') ?? 0) >= cycles + 2);
   flooding = false;
   await watcher;
-  t.diagnostic(`${EVENTS} events sent in ${sendSecs.toFixed(2)} s (${(EVENTS / sendSecs).toFixed(0)}/s); ${scrapes} scrapes during and after`);
+  t.diagnostic(
+    `${EVENTS} events sent in ${sendSecs.toFixed(2)} s (${(EVENTS / sendSecs).toFixed(0)}/s); ${scrapes} scrapes during and after`,
+  );
 
   assert.deepEqual(shortScrapes, [], 'no scrape missed a worker');
   assert.equal((sample(text, 'dynamo_metrics_events_total') ?? 0) - acceptedBefore, EVENTS, 'counted exactly once');
@@ -71,6 +87,8 @@ test(`${EVENTS} hit-rate events during cycles of ${WORKERS} workers: no worker l
   const per = EVENTS / WORKERS;
   const isl = new Map(series(text, 'llm_kv_hit_rate_isl_blocks_total').map((s) => [s.labels.worker_id, s.value]));
   const islBefore = new Map(series(before, 'llm_kv_hit_rate_isl_blocks_total').map((s) => [s.labels.worker_id, s.value]));
-  w.ids.forEach((id, i) => assert.equal((isl.get(id.toString()) ?? 0) - (islBefore.get(id.toString()) ?? 0), per * ((i % 10) + 1), `worker ${id}`));
+  w.ids.forEach((id, i) =>
+    assert.equal((isl.get(id.toString()) ?? 0) - (islBefore.get(id.toString()) ?? 0), per * ((i % 10) + 1), `worker ${id}`),
+  );
   assert.equal(sample(text, 'llm_load_avg', LABELS) !== undefined, true);
 });

@@ -64,7 +64,9 @@ async function cluster2000(t: import('node:test').TestContext, extra: string[]):
   return m;
 }
 
-test('100 concurrent scrapes of 2,000 workers: all answered in full, memory bounded, one collection shared', { timeout: 300_000 }, async (t) => {
+test('100 concurrent scrapes of 2,000 workers: all answered in full, memory bounded, one collection shared', {
+  timeout: 300_000,
+}, async (t) => {
   // a long poll interval: the view does not change during the storm, as between two cycles
   const m = await cluster2000(t, ['--poll-interval', '30s']);
   for (let i = 0; i < 3; i++) await m.scrape(); // warm
@@ -72,13 +74,22 @@ test('100 concurrent scrapes of 2,000 workers: all answered in full, memory boun
   const { peak, result } = await peakRss(m.proc.pid, () =>
     Promise.all(Array.from({ length: 100 }, async () => (await fetch(m.url, { headers: { 'Accept-Encoding': 'gzip' } })).text())),
   );
-  t.diagnostic(`aggregator RSS idle ${(idle / 1048576).toFixed(0)} MiB, peak during 100 concurrent scrapes ${(peak / 1048576).toFixed(0)} MiB (${(peak / idle).toFixed(2)}x)`);
+  t.diagnostic(
+    `aggregator RSS idle ${(idle / 1048576).toFixed(0)} MiB, peak during 100 concurrent scrapes ${(peak / 1048576).toFixed(0)} MiB (${(peak / idle).toFixed(2)}x)`,
+  );
   for (const text of result) assert.equal(series(text, 'llm_kv_blocks_active').length, WORKERS, 'every scrape complete');
   assert.ok(peak <= idle * 1.5, `peak RSS ${(peak / 1048576).toFixed(0)} MiB within 1.5x idle ${(idle / 1048576).toFixed(0)} MiB`);
 });
 
 test('clients that pipeline scrapes and never read are cut; a normal scrape meanwhile is answered', { timeout: 300_000 }, async (t) => {
-  const m = await cluster2000(t, ['--prometheus-max-unread-bytes', String(4 * 1024 * 1024), '--prometheus-write-timeout', '5s', '--prometheus-header-timeout', '1s']);
+  const m = await cluster2000(t, [
+    '--prometheus-max-unread-bytes',
+    String(4 * 1024 * 1024),
+    '--prometheus-write-timeout',
+    '5s',
+    '--prometheus-header-timeout',
+    '1s',
+  ]);
   const body = await m.scrape();
   assert.ok(body.length > 1024 * 1024, `the exposition is large (${body.length} bytes)`);
   // 20 clients, each asking for 50 expositions in one write and reading none
@@ -89,17 +100,25 @@ test('clients that pipeline scrapes and never read are cut; a normal scrape mean
   }
   // a paused socket does not see its end: ask the server how many it cut
   const cutOf = (x: string): number =>
-    (sample(x, 'dynamo_metrics_http_connections_cut_total', { reason: 'unread_bytes' }) ?? 0) + (sample(x, 'dynamo_metrics_http_connections_cut_total', { reason: 'write_timeout' }) ?? 0);
+    (sample(x, 'dynamo_metrics_http_connections_cut_total', { reason: 'unread_bytes' }) ?? 0) +
+    (sample(x, 'dynamo_metrics_http_connections_cut_total', { reason: 'write_timeout' }) ?? 0);
   const h0 = performance.now();
   // meanwhile a normal scrape is answered whole
   const during = await m.scrape();
   assert.equal(series(during, 'llm_kv_blocks_active').length, WORKERS, 'a normal scrape while the hogs hold their connections is whole');
   // cut either when one asks for more with too much unread, or when an answer sits untaken past the write timeout
-  const text = await waitUntil('every hog cut', async () => {
-    const x = await m.scrape();
-    return cutOf(x) >= 20 ? x : undefined;
-  }, 60_000, 250);
-  t.diagnostic(`20 non-reading clients cut within ${((performance.now() - h0) / 1000).toFixed(1)} s (write timeout 5 s): unread_bytes ${sample(text, 'dynamo_metrics_http_connections_cut_total', { reason: 'unread_bytes' }) ?? 0}, write_timeout ${sample(text, 'dynamo_metrics_http_connections_cut_total', { reason: 'write_timeout' }) ?? 0}`);
+  const text = await waitUntil(
+    'every hog cut',
+    async () => {
+      const x = await m.scrape();
+      return cutOf(x) >= 20 ? x : undefined;
+    },
+    60_000,
+    250,
+  );
+  t.diagnostic(
+    `20 non-reading clients cut within ${((performance.now() - h0) / 1000).toFixed(1)} s (write timeout 5 s): unread_bytes ${sample(text, 'dynamo_metrics_http_connections_cut_total', { reason: 'unread_bytes' }) ?? 0}, write_timeout ${sample(text, 'dynamo_metrics_http_connections_cut_total', { reason: 'write_timeout' }) ?? 0}`,
+  );
   for (const s of hogs) s.destroy();
   assert.equal(series(text, 'llm_kv_blocks_active').length, WORKERS, 'a normal scrape after the hogs is whole');
   // a client sending half its headers and nothing more is closed after the header timeout
@@ -117,8 +136,15 @@ test('connections beyond --prometheus-max-connections are refused and counted', 
   const extra = await Promise.all(Array.from({ length: 4 }, () => open(m.port)));
   await Promise.all(extra.map(closed)); // refused at accept: closed by the server
   for (const s of idle) s.destroy();
-  await waitUntil('the idle connections closed', async () => {
-    const text = await m.scrape().catch(() => undefined);
-    return text !== undefined && (sample(text, 'dynamo_metrics_http_connections_cut_total', { reason: 'max_connections' }) ?? 0) >= 4 ? text : undefined;
-  }, 20_000, 100);
+  await waitUntil(
+    'the idle connections closed',
+    async () => {
+      const text = await m.scrape().catch(() => undefined);
+      return text !== undefined && (sample(text, 'dynamo_metrics_http_connections_cut_total', { reason: 'max_connections' }) ?? 0) >= 4
+        ? text
+        : undefined;
+    },
+    20_000,
+    100,
+  );
 });

@@ -102,7 +102,9 @@ test('a 420 MB mixed flood over 30 s: the real worker in every scrape, memory ba
         sentBytes += bigEvent.length;
       }
       for (let i = 0; i < 200; i++) {
-        const body = new TextEncoder().encode(`{"worker_id":${6_000_000_000_000_000_000n + BigInt(n++ % 5_000)},"isl_blocks":10,"overlap_blocks":1}`);
+        const body = new TextEncoder().encode(
+          `{"worker_id":${6_000_000_000_000_000_000n + BigInt(n++ % 5_000)},"isl_blocks":10,"overlap_blocks":1}`,
+        );
         flooder.publish('namespace.dynamo.kv-hit-rate', body);
         flooder.publish('namespace.dynamo.kv-hit-rate', garbage);
         sentBytes += body.length + garbage.length;
@@ -130,18 +132,32 @@ test('a 420 MB mixed flood over 30 s: the real worker in every scrape, memory ba
   assert.ok(present(last));
   // the first sample within 10 % of idle, else the lowest seen in the wait
   let lowest = Infinity;
-  const after = await waitUntil('held memory back within 10 % of idle', async () => {
-    const now = await held(m);
-    lowest = Math.min(lowest, now);
-    return now <= idleHeld * 1.1 ? now : undefined;
-  }, RETURN_WAIT_MS, 500).catch(() => lowest);
+  const after = await waitUntil(
+    'held memory back within 10 % of idle',
+    async () => {
+      const now = await held(m);
+      lowest = Math.min(lowest, now);
+      return now <= idleHeld * 1.1 ? now : undefined;
+    },
+    RETURN_WAIT_MS,
+    500,
+  ).catch(() => lowest);
   const back = Date.now() - started - floodMs;
   const rssAfter = rss(m.proc.pid);
   t.diagnostic(
     `flood: ${(sentBytes / MIB).toFixed(0)} MiB in ${(floodMs / 1000).toFixed(0)} s; real worker missing from ${missing.length} of ${scrapes} scrapes; heap+external idle ${(idleHeld / MIB).toFixed(1)} MiB, ${(after / MIB).toFixed(1)} MiB ${(back / 1000).toFixed(1)} s after; RSS idle ${(idle / MIB).toFixed(0)} MiB, peak ${(peak / MIB).toFixed(0)} MiB, ${(rssAfter / MIB).toFixed(0)} MiB then; events rejected ${JSON.stringify(reasons(last, 'dynamo_metrics_events_rejected_total'))}, stats rejected ${JSON.stringify(reasons(last, 'dynamo_metrics_stats_rejected_total'))}`,
   );
-  assert.ok(sentBytes >= MIN_FLOOD_BYTES, `the flood was at least 420 MiB within ${MAX_FLOOD_MS / 1000} s (${(sentBytes / MIB).toFixed(0)})`);
+  assert.ok(
+    sentBytes >= MIN_FLOOD_BYTES,
+    `the flood was at least 420 MiB within ${MAX_FLOOD_MS / 1000} s (${(sentBytes / MIB).toFixed(0)})`,
+  );
   assert.deepEqual(missing, [], 'the real worker in every scrape');
-  assert.ok(after <= idleHeld * RETURN_BOUND, `heap+external ${(after / MIB).toFixed(1)} MiB within ${RETURN_BOUND}x idle ${(idleHeld / MIB).toFixed(1)} MiB: nothing of the flood is held`);
-  assert.ok(peak <= idle * PEAK_BOUND, `peak RSS ${(peak / MIB).toFixed(0)} MiB within ${PEAK_BOUND}x idle: the flood is not held while it lasts`);
+  assert.ok(
+    after <= idleHeld * RETURN_BOUND,
+    `heap+external ${(after / MIB).toFixed(1)} MiB within ${RETURN_BOUND}x idle ${(idleHeld / MIB).toFixed(1)} MiB: nothing of the flood is held`,
+  );
+  assert.ok(
+    peak <= idle * PEAK_BOUND,
+    `peak RSS ${(peak / MIB).toFixed(0)} MiB within ${PEAK_BOUND}x idle: the flood is not held while it lasts`,
+  );
 });

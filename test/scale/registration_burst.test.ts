@@ -15,7 +15,9 @@ import { startCluster } from '../support/servers.ts';
 const WORKERS = 3_000;
 const PREFIX = 'instances/burst/worker/';
 
-test(`${WORKERS} workers in one process register at once, and all re-register when etcd drops every lease`, { timeout: 600_000 }, async (t) => {
+test(`${WORKERS} workers in one process register at once, and all re-register when etcd drops every lease`, {
+  timeout: 600_000,
+}, async (t) => {
   const defer = cleanups(t);
   const cluster = await startCluster();
   defer(() => cluster.stop());
@@ -34,15 +36,28 @@ test(`${WORKERS} workers in one process register at once, and all re-register wh
     Array.from({ length: WORKERS }, async () => {
       const drt = await DistributedRuntime.connect({ shared: { nats, etcd } });
       runtimes.push(drt);
-      await drt.namespace('burst').component('worker').endpoint('generate').serve(async function* () {
-        yield 'ok';
-      });
+      await drt
+        .namespace('burst')
+        .component('worker')
+        .endpoint('generate')
+        .serve(async function* () {
+          yield 'ok';
+        });
       return drt;
     }),
   );
   const failed = started.filter((r) => r.status === 'rejected');
-  t.diagnostic(`${WORKERS} registrations at once: ${WORKERS - failed.length} ok in ${((performance.now() - t0) / 1000).toFixed(1)} s, ${grantRetries(etcd)} grants retried`);
-  assert.equal(failed.length, 0, `none gave up: ${failed.slice(0, 3).map((r) => String((r as PromiseRejectedResult).reason)).join('; ')}`);
+  t.diagnostic(
+    `${WORKERS} registrations at once: ${WORKERS - failed.length} ok in ${((performance.now() - t0) / 1000).toFixed(1)} s, ${grantRetries(etcd)} grants retried`,
+  );
+  assert.equal(
+    failed.length,
+    0,
+    `none gave up: ${failed
+      .slice(0, 3)
+      .map((r) => String((r as PromiseRejectedResult).reason))
+      .join('; ')}`,
+  );
 
   const admin = new Etcd3({ hosts: cluster.etcd.url });
   defer(() => admin.close());
@@ -68,5 +83,7 @@ test(`${WORKERS} workers in one process register at once, and all re-register wh
     // what was missing, for whoever reads the failure
     throw new Error(`${(err as Error).message}: ${seen.keys} keys in etcd, ${seen.oldLeases} runtimes still on a revoked lease`);
   });
-  t.diagnostic(`${WORKERS} re-registrations after every lease was revoked: ${((performance.now() - t1) / 1000).toFixed(1)} s, ${grantRetries(etcd)} grants retried in all`);
+  t.diagnostic(
+    `${WORKERS} re-registrations after every lease was revoked: ${((performance.now() - t1) / 1000).toFixed(1)} s, ${grantRetries(etcd)} grants retried in all`,
+  );
 });

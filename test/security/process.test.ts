@@ -21,9 +21,22 @@ for (const sig of ['SIGHUP', 'SIGUSR2'] as const) {
     defer(() => cluster.stop());
     const gw = await startPushGateway();
     defer(() => gw.stop());
-    const m = await startMetrics(cluster, ['--exporters', 'prometheus,pushgateway', '--pushgateway-url', gw.url, '--pushgateway-instance', 'sig', '--push-interval', '1s']);
+    const m = await startMetrics(cluster, [
+      '--exporters',
+      'prometheus,pushgateway',
+      '--pushgateway-url',
+      gw.url,
+      '--pushgateway-instance',
+      'sig',
+      '--push-interval',
+      '1s',
+    ]);
     defer(() => m.proc.stop());
-    await waitUntil('a push', async () => ((await (await fetch(`${gw.url}/metrics`)).text()).includes('instance="sig"') ? true : undefined), 20_000);
+    await waitUntil(
+      'a push',
+      async () => ((await (await fetch(`${gw.url}/metrics`)).text()).includes('instance="sig"') ? true : undefined),
+      20_000,
+    );
     m.proc.signal(sig);
     const { code } = await m.proc.exited;
     assert.equal(code, 0, m.proc.output().slice(-500));
@@ -55,11 +68,27 @@ test('a closed stderr (metrics 2>&1 | head -n 2) does not stop metrics', async (
   const cluster = await startCluster();
   defer(() => cluster.stop());
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/metrics.ts'), '--component', 'c', '--endpoint', 'e', '--host', '127.0.0.1', '--port', String(port)], {
-    cwd: ROOT,
-    env: clusterEnv(cluster, { DYN_LOG: 'debug' }),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      join(ROOT, 'src/cli/metrics.ts'),
+      '--component',
+      'c',
+      '--endpoint',
+      'e',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      String(port),
+    ],
+    {
+      cwd: ROOT,
+      env: clusterEnv(cluster, { DYN_LOG: 'debug' }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   defer(() => child.kill('SIGKILL'));
   // read two lines, then go away as `head -n 2` does
   await new Promise<void>((resolve, reject) => {

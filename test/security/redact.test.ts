@@ -12,8 +12,14 @@ test('URL userinfo is hidden, whatever the scheme, parsable or not', () => {
 });
 
 test('credential query parameters are hidden, others kept', () => {
-  assert.equal(redactUrl('https://h/v1/metrics?api_key=K1&region=eu&token=T2#f'), `https://h/v1/metrics?api_key=${REDACTED}&region=eu&token=${REDACTED}#f`);
-  assert.equal(redactUrl('http://h/?Password=x&user=bob&X-Amz-Signature=s'), `http://h/?Password=${REDACTED}&user=bob&X-Amz-Signature=${REDACTED}`);
+  assert.equal(
+    redactUrl('https://h/v1/metrics?api_key=K1&region=eu&token=T2#f'),
+    `https://h/v1/metrics?api_key=${REDACTED}&region=eu&token=${REDACTED}#f`,
+  );
+  assert.equal(
+    redactUrl('http://h/?Password=x&user=bob&X-Amz-Signature=s'),
+    `http://h/?Password=${REDACTED}&user=bob&X-Amz-Signature=${REDACTED}`,
+  );
 });
 
 test('every URL inside a message is redacted; text without URLs is untouched', () => {

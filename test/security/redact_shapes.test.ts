@@ -76,7 +76,8 @@ test(`the patterns alone hide every generated credential without white space (${
     const s = generate(r, i);
     if (s.spaces) continue;
     const out = redactText(s.text);
-    for (const p of pieces(s.secret)) assert.ok(!out.includes(p), `shape ${i}: ${JSON.stringify(s.text)} → ${JSON.stringify(out)} shows ${p}`);
+    for (const p of pieces(s.secret))
+      assert.ok(!out.includes(p), `shape ${i}: ${JSON.stringify(s.text)} → ${JSON.stringify(out)} shows ${p}`);
     checked++;
   }
   assert.ok(checked > SHAPES / 2);
@@ -96,7 +97,10 @@ test(`registered secrets are hidden in every generated shape, white space includ
 });
 
 test('hosts stay readable where nothing is secret; the examples of the issue are hidden', () => {
-  assert.equal(redactText('cannot connect to NATS at nats://127.0.0.1:4222: timeout'), 'cannot connect to NATS at nats://127.0.0.1:4222: timeout');
+  assert.equal(
+    redactText('cannot connect to NATS at nats://127.0.0.1:4222: timeout'),
+    'cannot connect to NATS at nats://127.0.0.1:4222: timeout',
+  );
   assert.equal(redactText('alice:SECRET@127.0.0.1:4222'), '***@127.0.0.1:4222');
   assert.equal(redactText('nats://alice:p@ss/w0rd@127.0.0.1:4222'), 'nats://***@127.0.0.1:4222');
   assert.equal(redactText('Authorization: Bearer eyJhbGciOi.payload.sig'), 'Authorization: ***');

@@ -23,7 +23,9 @@ const FORGED = 666;
  * nats-server with deploy/nats/nats-server.conf, etcd, a mock worker logged in as `worker` and the
  * aggregator as `aggregator`, the worker exported.
  */
-async function permissionedCluster(defer: (fn: () => unknown) => void): Promise<{ nats: NatsServer; etcd: EtcdServer; real: bigint; m: MetricsProcess }> {
+async function permissionedCluster(
+  defer: (fn: () => unknown) => void,
+): Promise<{ nats: NatsServer; etcd: EtcdServer; real: bigint; m: MetricsProcess }> {
   Object.assign(process.env, { NATS_WORKER_PASSWORD: 'wpw', NATS_AGGREGATOR_PASSWORD: 'apw', NATS_CLIENT_PASSWORD: 'cpw' });
   const nats = await startNats(['-c', join(ROOT, 'deploy', 'nats', 'nats-server.conf')]);
   defer(() => nats.stop());
@@ -35,7 +37,9 @@ async function permissionedCluster(defer: (fn: () => unknown) => void): Promise<
   const real = w.ids[0]!;
   const m = await startMetrics(cluster, [], { NATS_AUTH_USERNAME: 'aggregator', NATS_AUTH_PASSWORD: 'apw' });
   defer(() => m.proc.stop());
-  await waitForScrape(m, 'the worker through the permissioned server', (x) => (sample(x, 'llm_kv_blocks_total', { worker_id: String(real) }) === 100 ? x : undefined));
+  await waitForScrape(m, 'the worker through the permissioned server', (x) =>
+    sample(x, 'llm_kv_blocks_total', { worker_id: String(real) }) === 100 ? x : undefined,
+  );
   return { nats, etcd, real, m };
 }
 
@@ -58,11 +62,19 @@ test('on an open NATS: forged stats are conflicts or unregistered, absurd number
     callback: (_e, msg) => {
       msg.respond(dynamoStatsReply([dynamoEndpoint(dynamoSubject(real), forged)])); // the real worker's subject
       msg.respond(dynamoStatsReply([dynamoEndpoint(dynamoSubject(stranger), forged)])); // an id etcd does not list
-      msg.respond(dynamoStatsReply([dynamoEndpoint(dynamoSubject(stranger + 1n), `{"request_active_slots":1,"request_total_slots":2,"kv_active_blocks":${2 ** 53 - 1},"kv_total_blocks":${2 ** 53 - 1}}`)]));
+      msg.respond(
+        dynamoStatsReply([
+          dynamoEndpoint(
+            dynamoSubject(stranger + 1n),
+            `{"request_active_slots":1,"request_total_slots":2,"kv_active_blocks":${2 ** 53 - 1},"kv_total_blocks":${2 ** 53 - 1}}`,
+          ),
+        ]),
+      );
     },
   });
   await forger.flush();
-  for (let i = 0; i < 10; i++) forger.publish('namespace.dynamo.kv-hit-rate', stringifyJson({ worker_id: stranger, isl_blocks: 10, overlap_blocks: 10 }));
+  for (let i = 0; i < 10; i++)
+    forger.publish('namespace.dynamo.kv-hit-rate', stringifyJson({ worker_id: stranger, isl_blocks: 10, overlap_blocks: 10 }));
   const text = await waitForScrape(m, 'conflicts and unregistered replies counted', (x) => {
     const r = reasons(x, 'dynamo_metrics_stats_rejected_total');
     const e = reasons(x, 'dynamo_metrics_events_rejected_total');
@@ -100,7 +112,14 @@ test('with deploy/nats/nats-server.conf, only workers answer stats and publish e
   void (async () => {
     for await (const msg of sub) {
       received++;
-      msg.respond(dynamoStatsReply([dynamoEndpoint(dynamoSubject(real), '{"request_active_slots":1,"request_total_slots":1000,"kv_active_blocks":666,"kv_total_blocks":1000}')]));
+      msg.respond(
+        dynamoStatsReply([
+          dynamoEndpoint(
+            dynamoSubject(real),
+            '{"request_active_slots":1,"request_total_slots":1000,"kv_active_blocks":666,"kv_total_blocks":1000}',
+          ),
+        ]),
+      );
     }
   })().catch(() => undefined);
   for (let i = 0; i < 6; i++) {
@@ -135,12 +154,25 @@ test("with deploy/nats/nats-server.conf, a client that reads the aggregator's in
       const id = /"id":"([^"]+)"/.exec(text)?.[1];
       if (id === undefined || !text.includes('io.nats.micro.v1.stats_response')) return;
       seen++;
-      forger.publish(msg.subject, dynamoStatsReply([dynamoEndpoint(dynamoSubject(real), '{"request_active_slots":1,"request_total_slots":1000,"kv_active_blocks":666,"kv_total_blocks":1000}')]).replace('"id":"abc"', `"id":"${id}"`));
+      forger.publish(
+        msg.subject,
+        dynamoStatsReply([
+          dynamoEndpoint(
+            dynamoSubject(real),
+            '{"request_active_slots":1,"request_total_slots":1000,"kv_active_blocks":666,"kv_total_blocks":1000}',
+          ),
+        ]).replace('"id":"abc"', `"id":"${id}"`),
+      );
     },
   });
   await forger.flush();
   await waitUntil('the forger saw stats answers', () => (seen >= 3 ? true : undefined), 15_000, 100);
-  await waitUntil('the server refused its answers', () => (errors.some((e) => /permissions violation/i.test(e) && /_INBOX/.test(e)) ? true : undefined), 10_000, 100);
+  await waitUntil(
+    'the server refused its answers',
+    () => (errors.some((e) => /permissions violation/i.test(e) && /_INBOX/.test(e)) ? true : undefined),
+    10_000,
+    100,
+  );
   for (let i = 0; i < 6; i++) {
     const x = await m.scrape();
     assert.equal(sample(x, 'llm_kv_blocks_total', { worker_id: String(real) }), 100, 'the real worker, never the forged 1000');
@@ -150,7 +182,10 @@ test("with deploy/nats/nats-server.conf, a client that reads the aggregator's in
 
   // and a worker still answers a client's request with a stream of many frames (allow_responses)
   const { DistributedRuntime } = await import('../../src/runtime/index.ts');
-  const drt = await DistributedRuntime.connect({ nats: { servers: [nats.url], user: 'client', pass: 'cpw' }, etcd: { endpoints: [etcd.url] } });
+  const drt = await DistributedRuntime.connect({
+    nats: { servers: [nats.url], user: 'client', pass: 'cpw' },
+    etcd: { endpoints: [etcd.url] },
+  });
   defer(() => drt.shutdown());
   const client = await drt.namespace('dynamo').component('my_component').endpoint('my_endpoint').client();
   await client.waitForInstances(1);

@@ -59,7 +59,16 @@ test('the status page shows the live cluster as /metrics does, sorts, pages, fol
   // an OTLP destination that refuses: its failures and (redacted) last error are on the page
   const closed = await freePort();
   const secrets = ['s3cret-pass', 'tok-s3cret', 'hdr-s3cret'];
-  const m = await startMetrics(cluster, ['--exporters', 'prometheus,otlp', '--otlp-endpoint', `http://user:${secrets[0]}@127.0.0.1:${closed}/v1/metrics?token=${secrets[1]}`, '--otlp-header', `api-key=${secrets[2]}`, '--otlp-interval', '1s']);
+  const m = await startMetrics(cluster, [
+    '--exporters',
+    'prometheus,otlp',
+    '--otlp-endpoint',
+    `http://user:${secrets[0]}@127.0.0.1:${closed}/v1/metrics?token=${secrets[1]}`,
+    '--otlp-header',
+    `api-key=${secrets[2]}`,
+    '--otlp-interval',
+    '1s',
+  ]);
   defer(() => m.proc.stop());
   await waitForScrape(m, 'three workers', (x) => series(x, 'llm_kv_blocks_active').length === 3);
   const base = `http://127.0.0.1:${m.port}/`;
@@ -70,7 +79,9 @@ test('the status page shows the live cluster as /metrics does, sorts, pages, fol
   const res = await page.goto(base);
   assert.equal(res?.status(), 200);
   assert.match(res!.headers()['content-security-policy'] ?? '', /default-src 'none'/, 'the page may load only its own files');
-  await page.waitForFunction(() => document.querySelectorAll('#workers-body tr[data-worker-id]').length === 3, undefined, { timeout: 20_000 });
+  await page.waitForFunction(() => document.querySelectorAll('#workers-body tr[data-worker-id]').length === 3, undefined, {
+    timeout: 20_000,
+  });
   assert.equal(await page.textContent('#role'), 'leader');
   assert.equal(await page.textContent('#target'), 'dynamo/my_component/my_endpoint');
 
@@ -82,14 +93,20 @@ test('the status page shows the live cluster as /metrics does, sorts, pages, fol
       const text = await m.scrape();
       if (sample(text, 'dynamo_metrics_scrape_cycles_total') !== shown.cycle) return undefined;
       const sameEvents = sample(text, 'dynamo_metrics_events_total') === shown.events;
-      const ids = series(text, 'llm_kv_blocks_active').map((s) => s.labels.worker_id!).sort();
+      const ids = series(text, 'llm_kv_blocks_active')
+        .map((s) => s.labels.worker_id!)
+        .sort();
       assert.deepEqual(shown.rows.map((r) => r.id).sort(), ids, 'the workers of /metrics');
       for (const row of shown.rows) {
         for (const [col, metric] of Object.entries({ ...SAME_AS_METRIC, ...(sameEvents ? SAME_AS_HIT_METRIC : {}) })) {
           const want = sample(text, metric, { worker_id: row.id });
           const got = row.values[col] === '' ? undefined : Number(row.values[col]);
           if (want === undefined) assert.equal(got, undefined, `${col} of ${row.id}: absent as in /metrics`);
-          else assert.ok(got !== undefined && Math.abs(got - want) <= 1e-9 * Math.max(1, Math.abs(want)), `${col} of ${row.id}: page ${got}, /metrics ${want}`);
+          else
+            assert.ok(
+              got !== undefined && Math.abs(got - want) <= 1e-9 * Math.max(1, Math.abs(want)),
+              `${col} of ${row.id}: page ${got}, /metrics ${want}`,
+            );
         }
       }
       return { cycle: shown.cycle, hitRateCompared: sameEvents };
@@ -99,37 +116,62 @@ test('the status page shows the live cluster as /metrics does, sorts, pages, fol
   );
   assert.ok(compared.cycle > 0);
   // the load cards are the aggregate of /metrics (the page's cycle may have moved on: same cycle again)
-  await waitUntil('load cards as /metrics', async () => {
-    const [cycle, avg] = await page.evaluate(() => [Number(document.body.dataset.cycle), document.getElementById('c-load-avg')!.textContent]);
-    const text = await m.scrape();
-    if (sample(text, 'dynamo_metrics_scrape_cycles_total') !== cycle) return undefined;
-    const want = sample(text, 'llm_load_avg')!;
-    assert.equal(Number(avg!.replace(/,/g, '')), Number(Number.isInteger(want) ? want : want.toFixed(2)));
-    return true;
-  }, 30_000, 50);
+  await waitUntil(
+    'load cards as /metrics',
+    async () => {
+      const [cycle, avg] = await page.evaluate(() => [
+        Number(document.body.dataset.cycle),
+        document.getElementById('c-load-avg')!.textContent,
+      ]);
+      const text = await m.scrape();
+      if (sample(text, 'dynamo_metrics_scrape_cycles_total') !== cycle) return undefined;
+      const want = sample(text, 'llm_load_avg')!;
+      assert.equal(Number(avg!.replace(/,/g, '')), Number(Number.isInteger(want) ? want : want.toFixed(2)));
+      return true;
+    },
+    30_000,
+    50,
+  );
 
   // sorting: KV active blocks, largest first, then smallest first
   await page.click('th[data-col="kv_active_blocks"] button');
   await page.waitForFunction(() => document.querySelector('th[data-col="kv_active_blocks"]')?.getAttribute('aria-sort') === 'descending');
-  await waitUntil('rows sorted largest first', async () => {
-    const v = (await pageState(page)).rows.map((r) => Number(r.values.kv_active_blocks));
-    return v.length === 3 && v.every((x, i) => i === 0 || v[i - 1]! >= x);
-  }, 10_000);
+  await waitUntil(
+    'rows sorted largest first',
+    async () => {
+      const v = (await pageState(page)).rows.map((r) => Number(r.values.kv_active_blocks));
+      return v.length === 3 && v.every((x, i) => i === 0 || v[i - 1]! >= x);
+    },
+    10_000,
+  );
   await page.click('th[data-col="kv_active_blocks"] button');
-  await waitUntil('rows sorted smallest first', async () => {
-    const v = (await pageState(page)).rows.map((r) => Number(r.values.kv_active_blocks));
-    return v.length === 3 && v.every((x, i) => i === 0 || v[i - 1]! <= x);
-  }, 10_000);
+  await waitUntil(
+    'rows sorted smallest first',
+    async () => {
+      const v = (await pageState(page)).rows.map((r) => Number(r.values.kv_active_blocks));
+      return v.length === 3 && v.every((x, i) => i === 0 || v[i - 1]! <= x);
+    },
+    10_000,
+  );
 
   // the exporters: OTLP failing, its last error without any secret
-  await page.waitForFunction(() => Number(document.querySelector('tr[data-exporter="otlp"] td:nth-child(3)')?.textContent ?? '0') > 0, undefined, { timeout: 20_000 });
+  await page.waitForFunction(
+    () => Number(document.querySelector('tr[data-exporter="otlp"] td:nth-child(3)')?.textContent ?? '0') > 0,
+    undefined,
+    { timeout: 20_000 },
+  );
   const otlpError = await page.textContent('tr[data-exporter="otlp"] .error-text');
   assert.ok(otlpError !== null && otlpError !== '–', `the OTLP exporter's last error is shown: ${otlpError}`);
 
   // a worker killed: its row leaves (it misses cycles; etcd's lease expires later)
   const killedId = lone.ids[0]!.toString();
   await lone.proc.kill();
-  await page.waitForFunction((id) => document.querySelectorAll('#workers-body tr[data-worker-id]').length === 2 && !document.querySelector(`tr[data-worker-id="${id}"]`), killedId, { timeout: 30_000 });
+  await page.waitForFunction(
+    (id) =>
+      document.querySelectorAll('#workers-body tr[data-worker-id]').length === 2 && !document.querySelector(`tr[data-worker-id="${id}"]`),
+    killedId,
+    { timeout: 30_000 },
+  );
   assert.equal(await page.textContent('#c-workers'), '2');
   await page.waitForFunction(() => document.querySelector('tr[data-what="workers_dropped"]') !== null, undefined, { timeout: 10_000 });
 
@@ -166,10 +208,19 @@ test('/api/status: paged and bounded, 400 on a bad query, HEAD and ETags on the 
   };
   const ids = w.ids.map(String).sort((a, b) => (BigInt(b) > BigInt(a) ? 1 : -1));
   assert.equal(body.workers.total, 5);
-  assert.deepEqual(body.workers.rows.map((r) => r.worker_id), ids.slice(1, 3), 'the second and third largest ids');
+  assert.deepEqual(
+    body.workers.rows.map((r) => r.worker_id),
+    ids.slice(1, 3),
+    'the second and third largest ids',
+  );
   const one = ids[0]!;
-  const filtered = (await (await fetch(`${base}/api/status?worker=${one}`)).json()) as { workers: { matched: number; rows: { worker_id: string }[] } };
-  assert.deepEqual(filtered.workers.rows.map((r) => r.worker_id), [one]);
+  const filtered = (await (await fetch(`${base}/api/status?worker=${one}`)).json()) as {
+    workers: { matched: number; rows: { worker_id: string }[] };
+  };
+  assert.deepEqual(
+    filtered.workers.rows.map((r) => r.worker_id),
+    [one],
+  );
 
   for (const bad of ['limit=0', 'limit=1001', 'offset=-1', 'sort=nope', 'order=up', 'worker=12a', `worker=${'1'.repeat(21)}`]) {
     const r = await fetch(`${base}/api/status?${bad}`);

@@ -26,7 +26,11 @@ test('the system status page shows the endpoints of the process as its /metrics 
   const client = await clientRt.namespace('page-ns').component('backend').endpoint('generate').client();
   await client.waitForInstances(1);
   for (let i = 0; i < 7; i++) await client.roundRobin({}).collect();
-  for (let i = 0; i < 2; i++) await client.roundRobin({ fail: true }).collect().catch(() => undefined);
+  for (let i = 0; i < 2; i++)
+    await client
+      .roundRobin({ fail: true })
+      .collect()
+      .catch(() => undefined);
 
   const b = await openBrowser();
   defer(() => b.close());
@@ -37,7 +41,8 @@ test('the system status page shows the endpoints of the process as its /metrics 
   assert.equal(await b.page.textContent('#ready'), 'ready');
   const labels = { dynamo_namespace: 'page_ns', dynamo_component: 'backend', dynamo_endpoint: 'generate' };
   const text = await w.scrape();
-  const cell = (col: string): Promise<number> => b.page.evaluate(([r, c]) => Number(document.querySelector(`${r} td[data-col="${c}"]`)!.dataset.value), [row, col] as const);
+  const cell = (col: string): Promise<number> =>
+    b.page.evaluate(([r, c]) => Number(document.querySelector(`${r} td[data-col="${c}"]`)!.dataset.value), [row, col] as const);
   assert.equal(await cell('requests'), sample(text, 'dynamo_component_requests_total', labels));
   assert.equal(await cell('requests'), 9);
   assert.equal(await cell('inflight'), 0);

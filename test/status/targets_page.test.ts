@@ -32,12 +32,29 @@ test('the status page lists every target and shows the one clicked', { timeout: 
   const decode = [BASE + 2n, BASE + 3n, BASE + 4n];
   defer(await registerDynamoInstances(cluster.etcd.url, prefill, 'dynamo', 'prefill', 'generate'));
   defer(await registerDynamoInstances(cluster.etcd.url, decode, 'dynamo', 'decode', 'generate', { layout: 'v1' }));
-  dynamoShapedWorker(nc, prefill.map((id) => ({ id, data: v2(10) })), [], 'dynamo_prefill', 'generate');
-  dynamoShapedWorker(nc, decode.map((id, i) => ({ id, data: v2(20 + 10 * i) })), [], 'dynamo_decode', 'generate');
+  dynamoShapedWorker(
+    nc,
+    prefill.map((id) => ({ id, data: v2(10) })),
+    [],
+    'dynamo_prefill',
+    'generate',
+  );
+  dynamoShapedWorker(
+    nc,
+    decode.map((id, i) => ({ id, data: v2(20 + 10 * i) })),
+    [],
+    'dynamo_decode',
+    'generate',
+  );
   const m = await startMetrics(cluster, [], {}, { target: ['--target', 'dynamo/prefill/generate', '--target', 'dynamo/decode/generate'] });
   defer(() => m.proc.stop());
   await waitForScrape(m, 'both targets', (x) => series(x, 'llm_kv_blocks_active').length === 4).catch(async (err: Error) => {
-    throw new Error(`${err.message}: ${(await m.scrape()).split('\n').filter((l) => /rejected|llm_kv_blocks_active|dynamo_metrics_workers/.test(l)).join(' | ')}`);
+    throw new Error(
+      `${err.message}: ${(await m.scrape())
+        .split('\n')
+        .filter((l) => /rejected|llm_kv_blocks_active|dynamo_metrics_workers/.test(l))
+        .join(' | ')}`,
+    );
   });
 
   const b = await openBrowser();
@@ -52,22 +69,28 @@ test('the status page lists every target and shows the one clicked', { timeout: 
   await page.goto(`http://127.0.0.1:${m.port}/`);
   await until('two targets listed', () => document.querySelectorAll('#targets-body tr[data-target]').length === 2);
   const rows = await page.evaluate(() =>
-    [...document.querySelectorAll('#targets-body tr[data-target]')].map((tr) => [tr.dataset.target, tr.querySelector('.badge')?.textContent, tr.querySelector('td[data-value]')?.getAttribute('data-value')]),
+    [...document.querySelectorAll('#targets-body tr[data-target]')].map((tr) => [
+      tr.dataset.target,
+      tr.querySelector('.badge')?.textContent,
+      tr.querySelector('td[data-value]')?.getAttribute('data-value'),
+    ]),
   );
   assert.deepEqual(rows, [
     ['dynamo/prefill/generate', 'leader', '1'],
     ['dynamo/decode/generate', 'leader', '3'],
   ]);
   // the first target is shown below the table
-  await until('the first target\'s worker', () => document.querySelectorAll('#workers-body tr[data-worker-id]').length === 1);
+  await until("the first target's worker", () => document.querySelectorAll('#workers-body tr[data-worker-id]').length === 1);
   assert.equal(await page.textContent('#target'), 'dynamo/prefill/generate');
   // a click shows the other target: its workers, its load
   await page.click('tr[data-target="dynamo/decode/generate"] button');
-  await until('the clicked target\'s workers', () => document.querySelectorAll('#workers-body tr[data-worker-id]').length === 3);
+  await until("the clicked target's workers", () => document.querySelectorAll('#workers-body tr[data-worker-id]').length === 3);
   assert.equal(await page.textContent('#target'), 'dynamo/decode/generate');
   assert.equal(await page.textContent('#c-load-avg'), '30');
   assert.equal(await page.getAttribute('tr[data-target="dynamo/decode/generate"]', 'aria-current'), 'true');
-  const ids = await page.evaluate(() => [...document.querySelectorAll('#workers-body tr[data-worker-id]')].map((tr) => tr.dataset.workerId));
+  const ids = await page.evaluate(() =>
+    [...document.querySelectorAll('#workers-body tr[data-worker-id]')].map((tr) => tr.dataset.workerId),
+  );
   assert.deepEqual(ids.sort(), decode.map(String).sort());
   // the choice is in the address: a reload shows the same target
   assert.match(page.url(), /#target=dynamo%2Fdecode%2Fgenerate$/);
@@ -76,7 +99,10 @@ test('the status page lists every target and shows the one clicked', { timeout: 
   assert.equal(await page.textContent('#target'), 'dynamo/decode/generate');
   // a target this process does not follow, in the address: the first is shown, no error left on the page
   await page.goto(`http://127.0.0.1:${m.port}/#target=dynamo/router/route`);
-  await until('the first target instead of an unknown one', () => document.getElementById('target')?.textContent === 'dynamo/prefill/generate');
+  await until(
+    'the first target instead of an unknown one',
+    () => document.getElementById('target')?.textContent === 'dynamo/prefill/generate',
+  );
   // the one query refused for the unknown target is the only problem the browser saw
   const refused = b.problems.filter((p) => p.includes('status of 400'));
   assert.equal(refused.length, 1, JSON.stringify(b.problems));

@@ -9,7 +9,16 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 /** Flags for a closed network: no background connections, no sandbox as root. */
-const FLAGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'];
+const FLAGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-dev-shm-usage',
+];
 
 export interface BrowserPage {
   browser: Browser;
@@ -20,7 +29,8 @@ export interface BrowserPage {
 }
 
 export async function openBrowser(): Promise<BrowserPage> {
-  if (!existsSync(CHROMIUM)) throw new Error(`no chromium at ${CHROMIUM}: run npm test (scripts/setup.sh installs Debian's chromium) or set CHROMIUM_PATH`);
+  if (!existsSync(CHROMIUM))
+    throw new Error(`no chromium at ${CHROMIUM}: run npm test (scripts/setup.sh installs Debian's chromium) or set CHROMIUM_PATH`);
   // playwright gives every launch a new empty profile of its own
   const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS });
   const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });

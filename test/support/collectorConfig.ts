@@ -31,7 +31,8 @@ export interface CollectorConfig {
 
 /** Replaces `${env:NAME}` (and `${NAME}`) in every string with `env[NAME]`, or "" when unset. */
 export function expandEnv<T>(value: T, env: Record<string, string | undefined>): T {
-  if (typeof value === 'string') return value.replace(/\$\{(?:env:)?([A-Za-z_][A-Za-z0-9_]*)\}/g, (_m, name: string) => env[name] ?? '') as T;
+  if (typeof value === 'string')
+    return value.replace(/\$\{(?:env:)?([A-Za-z_][A-Za-z0-9_]*)\}/g, (_m, name: string) => env[name] ?? '') as T;
   if (Array.isArray(value)) return value.map((v) => expandEnv(v, env)) as T;
   if (isObj(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, expandEnv(v, env)])) as T;
   return value;
@@ -57,7 +58,12 @@ function durationMs(v: unknown): number {
 const num = (v: unknown): number => (v === undefined || v === null ? 0 : Number(v));
 const blank = (v: unknown): boolean => v === undefined || v === null || String(v).trim() === '';
 
-const TRANSLATION_STRATEGIES = ['UnderscoreEscapingWithSuffixes', 'UnderscoreEscapingWithoutSuffixes', 'NoUTF8EscapingWithSuffixes', 'NoTranslation'];
+const TRANSLATION_STRATEGIES = [
+  'UnderscoreEscapingWithSuffixes',
+  'UnderscoreEscapingWithoutSuffixes',
+  'NoUTF8EscapingWithSuffixes',
+  'NoTranslation',
+];
 
 /** What the Collector would say of one component's config (its type is the id before '/'). */
 function componentErrors(kind: string, id: string, cfg: unknown): string[] {
@@ -74,9 +80,11 @@ function componentErrors(kind: string, id: string, cfg: unknown): string[] {
     const pct = num(c.limit_percentage);
     if (!(durationMs(c.check_interval) > 0)) e.push(`${at}: 'check_interval' must be greater than zero`);
     else if (limit === 0 && pct === 0) e.push(`${at}: 'limit_mib' or 'limit_percentage' must be greater than zero`);
-    else if (pct > 100 || num(c.spike_limit_percentage) > 100) e.push(`${at}: 'limit_percentage' and 'spike_limit_percentage' must be greater than zero and less than or equal to hundred`);
+    else if (pct > 100 || num(c.spike_limit_percentage) > 100)
+      e.push(`${at}: 'limit_percentage' and 'spike_limit_percentage' must be greater than zero and less than or equal to hundred`);
     else if (limit > 0 && limit <= num(c.spike_limit_mib)) e.push(`${at}: 'spike_limit_mib' must be smaller than 'limit_mib'`);
-    else if (pct > 0 && pct <= num(c.spike_limit_percentage)) e.push(`${at}: 'spike_limit_percentage' must be smaller than 'limit_percentage'`);
+    else if (pct > 0 && pct <= num(c.spike_limit_percentage))
+      e.push(`${at}: 'spike_limit_percentage' must be smaller than 'limit_percentage'`);
   }
   if (kind === 'processors' && type === 'batch') {
     const max = num(c.send_batch_max_size);
@@ -84,13 +92,20 @@ function componentErrors(kind: string, id: string, cfg: unknown): string[] {
     if (durationMs(c.timeout) < 0 || Number.isNaN(durationMs(c.timeout))) e.push(`${at}: timeout must be greater or equal to 0`);
   }
   if (kind === 'exporters' && type === 'otlphttp') {
-    if (['endpoint', 'traces_endpoint', 'metrics_endpoint', 'logs_endpoint'].every((k) => blank(c[k]))) e.push(`${at}: at least one endpoint must be specified`);
+    if (['endpoint', 'traces_endpoint', 'metrics_endpoint', 'logs_endpoint'].every((k) => blank(c[k])))
+      e.push(`${at}: at least one endpoint must be specified`);
   }
   if (kind === 'exporters' && type === 'prometheus') {
     if (blank(c.endpoint)) e.push(`${at}: expecting a non-blank address to run the Prometheus metrics handler`);
-    if (c.translation_strategy !== undefined && !TRANSLATION_STRATEGIES.includes(String(c.translation_strategy))) e.push(`${at}: invalid translation_strategy: ${String(c.translation_strategy)}`);
+    if (c.translation_strategy !== undefined && !TRANSLATION_STRATEGIES.includes(String(c.translation_strategy)))
+      e.push(`${at}: invalid translation_strategy: ${String(c.translation_strategy)}`);
   }
-  if (kind === 'exporters' && type === 'debug' && c.verbosity !== undefined && !['basic', 'normal', 'detailed'].includes(String(c.verbosity))) {
+  if (
+    kind === 'exporters' &&
+    type === 'debug' &&
+    c.verbosity !== undefined &&
+    !['basic', 'normal', 'detailed'].includes(String(c.verbosity))
+  ) {
     e.push(`${at}: verbosity level "${String(c.verbosity)}" is not supported`);
   }
   return e;
@@ -100,7 +115,8 @@ function componentErrors(kind: string, id: string, cfg: unknown): string[] {
 export function collectorConfigErrors(cfg: CollectorConfig): string[] {
   const e: string[] = [];
   const sections = { receivers: cfg.receivers ?? {}, processors: cfg.processors ?? {}, exporters: cfg.exporters ?? {} };
-  for (const ext of cfg.service.extensions ?? []) if (!(ext in (cfg.extensions ?? {}))) e.push(`service::extensions: references extension "${ext}" which is not configured`);
+  for (const ext of cfg.service.extensions ?? [])
+    if (!(ext in (cfg.extensions ?? {}))) e.push(`service::extensions: references extension "${ext}" which is not configured`);
   const used = new Set<string>();
   const pipelines = Object.entries(cfg.service.pipelines ?? {});
   if (pipelines.length === 0) e.push('service::pipelines: must have at least one pipeline');

@@ -24,10 +24,21 @@ export function dynamoStatsReply(endpoints: string[], service = MOCK_SERVICE): s
  * Answers every `$SRV.STATS.{service}` with one reply of `endpoints` (id, raw data JSON), then
  * `extraReplies`; by default as the mock worker's component (`dynamo_my_component`, `my_endpoint`).
  */
-export function dynamoShapedWorker(nc: NatsConnection, endpoints: { id: bigint; data: string }[], extraReplies: string[] = [], service = MOCK_SERVICE, endpoint = 'my_endpoint'): void {
+export function dynamoShapedWorker(
+  nc: NatsConnection,
+  endpoints: { id: bigint; data: string }[],
+  extraReplies: string[] = [],
+  service = MOCK_SERVICE,
+  endpoint = 'my_endpoint',
+): void {
   nc.subscribe(`$SRV.STATS.${service}`, {
     callback: (_e, msg) => {
-      msg.respond(dynamoStatsReply(endpoints.map(({ id, data }) => dynamoEndpoint(dynamoSubject(id, service, endpoint), data)), service));
+      msg.respond(
+        dynamoStatsReply(
+          endpoints.map(({ id, data }) => dynamoEndpoint(dynamoSubject(id, service, endpoint), data)),
+          service,
+        ),
+      );
       for (const r of extraReplies) msg.respond(r);
     },
   });
@@ -53,7 +64,14 @@ export interface DynamoRegistration {
  * their stats and events. Returns a function that revokes the lease (the keys go, as when a
  * worker dies).
  */
-export async function registerDynamoInstances(etcdUrl: string, ids: bigint[], ns = 'dynamo', component = 'my_component', endpoint = 'my_endpoint', opts: DynamoRegistration = {}): Promise<() => Promise<void>> {
+export async function registerDynamoInstances(
+  etcdUrl: string,
+  ids: bigint[],
+  ns = 'dynamo',
+  component = 'my_component',
+  endpoint = 'my_endpoint',
+  opts: DynamoRegistration = {},
+): Promise<() => Promise<void>> {
   const etcd = new Etcd3({ hosts: etcdUrl });
   const lease = etcd.lease(60, { autoKeepAlive: true });
   for (const id of ids) {

@@ -21,7 +21,14 @@ export async function startInstrumentedWorker(t: TestContext, env: NodeJS.Proces
   const cluster = await startCluster();
   defer(() => cluster.stop());
   const port = await freePort();
-  const drt = await connectInstrumented({ env: clusterEnv(cluster, { DYN_SYSTEM_ENABLED: 'true', DYN_SYSTEM_HOST: '127.0.0.1', DYN_SYSTEM_PORT: String(port), ...env }) });
+  const drt = await connectInstrumented({
+    env: clusterEnv(cluster, { DYN_SYSTEM_ENABLED: 'true', DYN_SYSTEM_HOST: '127.0.0.1', DYN_SYSTEM_PORT: String(port), ...env }),
+  });
   defer(() => drt.shutdown());
-  return { drt, port, cluster, scrape: async () => (await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(10_000) })).text() };
+  return {
+    drt,
+    port,
+    cluster,
+    scrape: async () => (await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(10_000) })).text(),
+  };
 }

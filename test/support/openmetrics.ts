@@ -2,7 +2,8 @@
 import { execFileSync } from 'node:child_process';
 
 /** What Prometheus 2.x sends by default. */
-export const PROMETHEUS_ACCEPT = 'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
+export const PROMETHEUS_ACCEPT =
+  'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
 
 export type Family = [name: string, type: string, samples: [string, Record<string, string>, number][]];
 

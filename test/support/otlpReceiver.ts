@@ -25,7 +25,10 @@ export function otlpRequestType(): protobuf.Type {
   if (requestType !== undefined) return requestType;
   if (!existsSync(join(PROTO_DIR, 'opentelemetry', 'proto', 'metrics', 'v1', 'metrics.proto'))) {
     mkdirSync(CACHE, { recursive: true });
-    const file = execFileSync('npm', ['pack', PROTO_PACKAGE, '--silent', '--pack-destination', CACHE], { cwd: CACHE, encoding: 'utf8' }).trim().split('\n').pop()!;
+    const file = execFileSync('npm', ['pack', PROTO_PACKAGE, '--silent', '--pack-destination', CACHE], { cwd: CACHE, encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .pop()!;
     execFileSync('tar', ['xzf', join(CACHE, file), '-C', CACHE, 'package/build/protos']);
   }
   const root = new protobuf.Root();
@@ -93,13 +96,21 @@ export function decodeOtlp(body: Buffer, contentType: string): Omit<ReceivedExpo
     msg = type.decode(body);
   }
   const obj = type.toObject(msg, { longs: String, enums: String, defaults: false, arrays: true }) as {
-    resource_metrics: { resource?: { attributes?: KeyValue[] }; scope_metrics: { scope?: { name?: string }; metrics: Record<string, unknown>[] }[] }[];
+    resource_metrics: {
+      resource?: { attributes?: KeyValue[] };
+      scope_metrics: { scope?: { name?: string }; metrics: Record<string, unknown>[] }[];
+    }[];
   };
   return obj.resource_metrics.map((rm) => ({
     resource: attrs(rm.resource?.attributes),
     metrics: rm.scope_metrics.flatMap((sm) =>
       sm.metrics.map((m) => {
-        const base = { name: m.name as string, description: (m.description as string) ?? '', unit: (m.unit as string) ?? '', scope: sm.scope?.name ?? '' };
+        const base = {
+          name: m.name as string,
+          description: (m.description as string) ?? '',
+          unit: (m.unit as string) ?? '',
+          scope: sm.scope?.name ?? '',
+        };
         const pointsOf = (dps: Record<string, unknown>[] | undefined): DecodedPoint[] =>
           (dps ?? []).map((p) => ({
             attributes: attrs(p.attributes as KeyValue[]),
@@ -112,25 +123,45 @@ export function decodeOtlp(body: Buffer, contentType: string): Omit<ReceivedExpo
             zeroCount: p.zero_count !== undefined ? Number(p.zero_count) : undefined,
             positive:
               p.positive !== undefined
-                ? { offset: Number((p.positive as { offset?: number }).offset ?? 0), bucketCounts: ((p.positive as { bucket_counts?: string[] }).bucket_counts ?? []).map(Number) }
+                ? {
+                    offset: Number((p.positive as { offset?: number }).offset ?? 0),
+                    bucketCounts: ((p.positive as { bucket_counts?: string[] }).bucket_counts ?? []).map(Number),
+                  }
                 : undefined,
             startTimeUnixNano: String(p.start_time_unix_nano ?? '0'),
             timeUnixNano: String(p.time_unix_nano ?? '0'),
           }));
         const temporality = (t: unknown): DecodedMetric['temporality'] =>
           t === 'AGGREGATION_TEMPORALITY_DELTA' ? 'DELTA' : t === 'AGGREGATION_TEMPORALITY_CUMULATIVE' ? 'CUMULATIVE' : 'UNSPECIFIED';
-        if (m.gauge) return { ...base, kind: 'gauge' as const, points: pointsOf((m.gauge as { data_points: Record<string, unknown>[] }).data_points) };
+        if (m.gauge)
+          return { ...base, kind: 'gauge' as const, points: pointsOf((m.gauge as { data_points: Record<string, unknown>[] }).data_points) };
         if (m.sum) {
           const s = m.sum as { data_points: Record<string, unknown>[]; aggregation_temporality: unknown; is_monotonic?: boolean };
-          return { ...base, kind: 'sum' as const, temporality: temporality(s.aggregation_temporality), monotonic: s.is_monotonic ?? false, points: pointsOf(s.data_points) };
+          return {
+            ...base,
+            kind: 'sum' as const,
+            temporality: temporality(s.aggregation_temporality),
+            monotonic: s.is_monotonic ?? false,
+            points: pointsOf(s.data_points),
+          };
         }
         if (m.histogram) {
           const h = m.histogram as { data_points: Record<string, unknown>[]; aggregation_temporality: unknown };
-          return { ...base, kind: 'histogram' as const, temporality: temporality(h.aggregation_temporality), points: pointsOf(h.data_points) };
+          return {
+            ...base,
+            kind: 'histogram' as const,
+            temporality: temporality(h.aggregation_temporality),
+            points: pointsOf(h.data_points),
+          };
         }
         if (m.exponential_histogram) {
           const h = m.exponential_histogram as { data_points: Record<string, unknown>[]; aggregation_temporality: unknown };
-          return { ...base, kind: 'exponential_histogram' as const, temporality: temporality(h.aggregation_temporality), points: pointsOf(h.data_points) };
+          return {
+            ...base,
+            kind: 'exponential_histogram' as const,
+            temporality: temporality(h.aggregation_temporality),
+            points: pointsOf(h.data_points),
+          };
         }
         return { ...base, kind: 'other' as const, points: [] };
       }),
@@ -252,13 +283,19 @@ export class OtlpGrpcReceiver {
         Export: (call: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Buffer>) => {
           const headers = Object.fromEntries(Object.entries(call.metadata.getMap()).map(([k, v]) => [k, String(v)]));
           this.bodies.push(call.request);
-          for (const d of decodeOtlp(call.request, 'application/x-protobuf')) this.exports.push({ headers, contentType: 'application/grpc', ...d });
+          for (const d of decodeOtlp(call.request, 'application/x-protobuf'))
+            this.exports.push({ headers, contentType: 'application/grpc', ...d });
           callback(null, Buffer.alloc(0)); // an empty ExportMetricsServiceResponse
         },
       },
     );
-    const creds = this.tls === undefined ? ServerCredentials.createInsecure() : ServerCredentials.createSsl(null, [{ cert_chain: this.tls.cert, private_key: this.tls.key }]);
-    this.port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', creds, (err, port) => (err ? reject(err) : resolve(port))));
+    const creds =
+      this.tls === undefined
+        ? ServerCredentials.createInsecure()
+        : ServerCredentials.createSsl(null, [{ cert_chain: this.tls.cert, private_key: this.tls.key }]);
+    this.port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync('127.0.0.1:0', creds, (err, port) => (err ? reject(err) : resolve(port))),
+    );
     this.server = server;
     return this;
   }

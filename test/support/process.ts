@@ -17,7 +17,11 @@ process.on('exit', () => {
 // The test runner stops a file that outlives its timeout with a signal, which would end this
 // process without 'exit' handlers and leave its servers running: exit instead, so they run. A
 // program with a handler of its own for the signal (the demo cleans up and exits 0) keeps it.
-for (const [signal, code] of [['SIGTERM', 143], ['SIGINT', 130], ['SIGHUP', 129]] as const) {
+for (const [signal, code] of [
+  ['SIGTERM', 143],
+  ['SIGINT', 130],
+  ['SIGHUP', 129],
+] as const) {
   process.once(signal, () => {
     if (process.listenerCount(signal) === 0) process.exit(code);
   });

@@ -11,7 +11,10 @@ export const SPEC_MANDATED_LINT: RegExp[] = [/^llm_kv_blocks_total non-counter m
 export function promtool(text: string, allowedLint: RegExp[] = SPEC_MANDATED_LINT): void {
   const r = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
   if (r.status === 0) return;
-  const findings = `${r.stdout}${r.stderr}`.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  const findings = `${r.stdout}${r.stderr}`
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
   const unexpected = findings.filter((l) => !allowedLint.some((re) => re.test(l)));
   if (r.status === 3 && unexpected.length === 0) return; // lint only, all of it expected
   throw new Error(`promtool check metrics failed (exit ${r.status}): ${unexpected.join(' | ')}`);

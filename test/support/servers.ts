@@ -28,12 +28,16 @@ abstract class BaseServer implements Server {
 
   async start(fresh = false): Promise<this> {
     this.process = this.spawn(fresh);
-    await waitUntil(`${this.name} on port ${this.port}`, async () => {
-      if (!this.process.running) {
-        throw new Error(`${this.name} exited: ${this.process.output().slice(-2000)}`);
-      }
-      return this.ready();
-    }, 20_000);
+    await waitUntil(
+      `${this.name} on port ${this.port}`,
+      async () => {
+        if (!this.process.running) {
+          throw new Error(`${this.name} exited: ${this.process.output().slice(-2000)}`);
+        }
+        return this.ready();
+      },
+      20_000,
+    );
     return this;
   }
 
@@ -100,19 +104,31 @@ export class EtcdServer extends BaseServer {
     if (fresh) this.generation++;
     const client = this.url;
     const peer = `http://127.0.0.1:${this.peerPort}`;
-    return new ManagedProcess('etcd', [
-      '--name', 'test',
-      '--data-dir', join(this.dir, `data-${this.generation}`),
-      '--listen-client-urls', client,
-      '--advertise-client-urls', client,
-      '--listen-peer-urls', peer,
-      '--initial-advertise-peer-urls', peer,
-      '--initial-cluster', `test=${peer}`,
-      '--log-level', 'warn',
-      ...(this.tls !== undefined
-        ? ['--cert-file', this.tls.cert, '--key-file', this.tls.key, '--trusted-ca-file', this.tls.ca, '--client-cert-auth']
-        : []),
-    ], { logFile: join(this.dir, 'etcd.log') });
+    return new ManagedProcess(
+      'etcd',
+      [
+        '--name',
+        'test',
+        '--data-dir',
+        join(this.dir, `data-${this.generation}`),
+        '--listen-client-urls',
+        client,
+        '--advertise-client-urls',
+        client,
+        '--listen-peer-urls',
+        peer,
+        '--initial-advertise-peer-urls',
+        peer,
+        '--initial-cluster',
+        `test=${peer}`,
+        '--log-level',
+        'warn',
+        ...(this.tls !== undefined
+          ? ['--cert-file', this.tls.cert, '--key-file', this.tls.key, '--trusted-ca-file', this.tls.ca, '--client-cert-auth']
+          : []),
+      ],
+      { logFile: join(this.dir, 'etcd.log') },
+    );
   }
   protected async ready(): Promise<boolean> {
     if (this.tls !== undefined) return tcpAccepts(this.port);
@@ -203,9 +219,18 @@ export class PushGatewayServer extends BaseServer {
   }
   protected spawn(): ManagedProcess {
     // Debian's build persists to /var/lib/prometheus by default: keep each test's state to itself.
-    return new ManagedProcess('prometheus-pushgateway', [`--web.listen-address=127.0.0.1:${this.port}`, `--persistence.file=${join(this.dir, 'pushgateway.data')}`, '--log.level=warn', ...this.extraArgs], {
-      logFile: join(this.dir, 'pushgateway.log'),
-    });
+    return new ManagedProcess(
+      'prometheus-pushgateway',
+      [
+        `--web.listen-address=127.0.0.1:${this.port}`,
+        `--persistence.file=${join(this.dir, 'pushgateway.data')}`,
+        '--log.level=warn',
+        ...this.extraArgs,
+      ],
+      {
+        logFile: join(this.dir, 'pushgateway.log'),
+      },
+    );
   }
   protected ready(): Promise<boolean> {
     // behind basic auth (--web.config.file) a live gateway answers 401
@@ -261,12 +286,16 @@ export class PrometheusServer extends BaseServer {
   }
 
   private launch(configFile: string): ManagedProcess {
-    return new ManagedProcess('prometheus', [
-      `--config.file=${configFile}`,
-      `--storage.tsdb.path=${join(this.dir, 'data')}`,
-      `--web.listen-address=127.0.0.1:${this.port}`,
-      '--log.level=warn',
-    ], { logFile: join(this.dir, 'prometheus.log'), cwd: this.dir });
+    return new ManagedProcess(
+      'prometheus',
+      [
+        `--config.file=${configFile}`,
+        `--storage.tsdb.path=${join(this.dir, 'data')}`,
+        `--web.listen-address=127.0.0.1:${this.port}`,
+        '--log.level=warn',
+      ],
+      { logFile: join(this.dir, 'prometheus.log'), cwd: this.dir },
+    );
   }
   protected ready(): Promise<boolean> {
     return httpOk(`${this.url}/-/ready`);
@@ -275,7 +304,11 @@ export class PrometheusServer extends BaseServer {
   /** Runs an instant PromQL query; returns the result vector. */
   async query(promql: string): Promise<{ metric: Record<string, string>; value: [number, string] }[]> {
     const res = await fetch(`${this.url}/api/v1/query?query=${encodeURIComponent(promql)}`);
-    const body = (await res.json()) as { status: string; error?: string; data: { resultType: string; result: { metric: Record<string, string>; value: [number, string] }[] } };
+    const body = (await res.json()) as {
+      status: string;
+      error?: string;
+      data: { resultType: string; result: { metric: Record<string, string>; value: [number, string] }[] };
+    };
     if (body.status !== 'success') throw new Error(`query ${promql} failed: ${body.error}`);
     return body.data.result;
   }

@@ -40,8 +40,28 @@ function signed(dir: string, name: string, ca: CertFiles, subject: string, exten
 export function privateCa(): PrivateCa {
   const dir = tempDir('dyn-ca-');
   const caFiles = { cert: join(dir, 'ca.pem'), key: join(dir, 'ca.key') };
-  openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', caFiles.key, '-out', caFiles.cert, '-days', '2', '-subj', '/CN=dynamo-metrics test CA']);
-  const server = signed(dir, 'server', caFiles, '/CN=127.0.0.1', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n');
+  openssl([
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    caFiles.key,
+    '-out',
+    caFiles.cert,
+    '-days',
+    '2',
+    '-subj',
+    '/CN=dynamo-metrics test CA',
+  ]);
+  const server = signed(
+    dir,
+    'server',
+    caFiles,
+    '/CN=127.0.0.1',
+    'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n',
+  );
   const client = signed(dir, 'client', caFiles, '/CN=dynamo-client', 'extendedKeyUsage=clientAuth\n');
   return { dir, ca: caFiles.cert, server, client, text: (p) => readFileSync(p, 'utf8') };
 }

@@ -24,12 +24,16 @@ export function startScript(script: string, args: string[], env: NodeJS.ProcessE
 
 /** Waits until `proc` prints a line matching `re`; returns the match. Fails fast if it exits. */
 export async function waitForLine(proc: ManagedProcess, re: RegExp, timeoutMs = 20_000): Promise<RegExpMatchArray> {
-  return waitUntil(`${re} from ${proc.args.join(' ')}`, () => {
-    const m = proc.output().match(re);
-    if (m) return m;
-    if (!proc.running) throw new Error(`process exited before printing ${re}: ${proc.output().slice(-1500)}`);
-    return undefined;
-  }, timeoutMs);
+  return waitUntil(
+    `${re} from ${proc.args.join(' ')}`,
+    () => {
+      const m = proc.output().match(re);
+      if (m) return m;
+      if (!proc.running) throw new Error(`process exited before printing ${re}: ${proc.output().slice(-1500)}`);
+      return undefined;
+    },
+    timeoutMs,
+  );
 }
 
 /** Starts the echo worker fixture on `ns/comp/ep` and resolves with its instance id once it serves. */
@@ -41,14 +45,23 @@ export async function startEchoWorker(
   // its system status server tells when it serves (/health) and its instance id (/api/status)
   const port = await freePort();
   const statusUrl = `http://127.0.0.1:${port}`;
-  const proc = startScript('test/fixtures/echo_worker.ts', path, clusterEnv(servers, { ...extraEnv, DYN_SYSTEM_ENABLED: 'true', DYN_SYSTEM_HOST: '127.0.0.1', DYN_SYSTEM_PORT: String(port) }));
-  const id = await waitUntil(`the echo worker's /health at ${statusUrl}`, async () => {
-    if (!proc.running) throw new Error(`the echo worker exited: ${proc.output().slice(-1500)}`);
-    const health = await fetch(`${statusUrl}/health`).catch(() => undefined);
-    if (health?.status !== 200) return undefined;
-    const status = (await (await fetch(`${statusUrl}/api/status`)).json()) as { instance_id: string | null };
-    return status.instance_id === null ? undefined : BigInt(status.instance_id);
-  }, 20_000, 50);
+  const proc = startScript(
+    'test/fixtures/echo_worker.ts',
+    path,
+    clusterEnv(servers, { ...extraEnv, DYN_SYSTEM_ENABLED: 'true', DYN_SYSTEM_HOST: '127.0.0.1', DYN_SYSTEM_PORT: String(port) }),
+  );
+  const id = await waitUntil(
+    `the echo worker's /health at ${statusUrl}`,
+    async () => {
+      if (!proc.running) throw new Error(`the echo worker exited: ${proc.output().slice(-1500)}`);
+      const health = await fetch(`${statusUrl}/health`).catch(() => undefined);
+      if (health?.status !== 200) return undefined;
+      const status = (await (await fetch(`${statusUrl}/api/status`)).json()) as { instance_id: string | null };
+      return status.instance_id === null ? undefined : BigInt(status.instance_id);
+    },
+    20_000,
+    50,
+  );
   return { proc, id, statusUrl };
 }
 

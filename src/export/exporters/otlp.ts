@@ -14,7 +14,12 @@ export const otlpExporter: ExporterDefinition = {
       exportIntervalMillis: otlp.intervalMs,
       exportTimeoutMillis: Math.min(otlp.timeoutMs, otlp.intervalMs),
       // snapshot sums and histograms follow the exporter's temporality too
-      metricProducers: [snapshots.forReader((t) => exporter.selectAggregationTemporality(t), otlp.histogramAggregation === 'base2_exponential_bucket_histogram')],
+      metricProducers: [
+        snapshots.forReader(
+          (t) => exporter.selectAggregationTemporality(t),
+          otlp.histogramAggregation === 'base2_exponential_bucket_histogram',
+        ),
+      ],
       cardinalityLimits: { default: config.cardinalityLimit },
     });
     return { reader, describe: () => `${otlp.endpoint} (${otlp.protocol}) every ${otlp.intervalMs / 1000}s` };

@@ -10,7 +10,17 @@ export const prometheusExporter: ExporterDefinition = {
     const reader = new PullMetricReader(readerOptions);
     const { host, port, collectTimeoutMs, scopeLabels, targetInfo, webConfigFile, limits } = config.prometheus;
     const webConfig = webConfigFile !== undefined ? loadWebConfig(webConfigFile) : undefined;
-    const server = new MetricsHttpServer(reader, { host, port, collectTimeoutMs, scopeLabels, targetInfo, routes, health, webConfig, limits });
+    const server = new MetricsHttpServer(reader, {
+      host,
+      port,
+      collectTimeoutMs,
+      scopeLabels,
+      targetInfo,
+      routes,
+      health,
+      webConfig,
+      limits,
+    });
     return { reader, server, describe: () => server.displayUrl };
   },
 };
