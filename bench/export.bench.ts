@@ -10,7 +10,7 @@ import { DataPointType, type ScopeMetrics } from '@opentelemetry/sdk-metrics';
 import client from 'prom-client';
 import { loadExportConfig } from '../src/export/options.ts';
 import { MetricsPipeline } from '../src/export/index.ts';
-import { PullMetricReader } from '../src/export/PullMetricReader.ts';
+import type { PullMetricReader } from '../src/export/PullMetricReader.ts';
 import { serializePrometheus } from '../src/export/PrometheusSerializer.ts';
 import { freePort } from '../test/support/process.ts';
 import { fmt, machine, summarize, table } from './stats.ts';

@@ -84,7 +84,10 @@ export class KvStatsMetrics {
     failures.addCallback((r) => {
       for (const [reason, n] of this.readFailures) {
         let a = reasonAttrs.get(reason);
-        if (a === undefined) reasonAttrs.set(reason, (a = { reason }));
+        if (a === undefined) {
+          a = { reason };
+          reasonAttrs.set(reason, a);
+        }
         r.observe(n, a);
       }
     });

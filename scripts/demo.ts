@@ -6,7 +6,7 @@
  *   npm run demo -- [--workers N] [--duration SECONDS] [--port N] [--push] [--with-prometheus]
  */
 import { parseArgs } from 'node:util';
-import { ManagedProcess, freePort, sleep, tcpAccepts } from '../test/support/process.ts';
+import { type ManagedProcess, freePort, sleep, tcpAccepts } from '../test/support/process.ts';
 import { startEtcd, startNats, startPrometheus, startPushGateway, type Server } from '../test/support/servers.ts';
 import { startScript, waitForLine } from '../test/support/workers.ts';
 import { sample, series } from '../test/support/exposition.ts';

@@ -207,8 +207,10 @@ export class EventIntake {
     let verified = false;
     for (const m of candidates) {
       const r = m.sinks.registry(); // cached per etcd listing version
-      if (r.subjects.has(id)) (found ??= []).push(m);
-      else verified ||= r.verified;
+      if (r.subjects.has(id)) {
+        found ??= [];
+        found.push(m);
+      } else verified ||= r.verified;
     }
     return found ?? { verified };
   }
@@ -216,7 +218,7 @@ export class EventIntake {
   /** The targets a hit-rate event of `id` goes to: remembered while each still lists the worker. */
   private hitRateOwners(id: bigint): Member[] | { verified: boolean } {
     const known = this.lastOwners.get(id);
-    if (known !== undefined && known.every((m) => m.sinks.registry().subjects.has(id))) return known;
+    if (known?.every((m) => m.sinks.registry().subjects.has(id))) return known;
     const owners = this.owners(this.memberList, id);
     if (Array.isArray(owners) && this.memberList.length > 1) {
       if (this.lastOwners.size >= MAX_REMEMBERED_OWNERS) this.lastOwners.clear();
@@ -227,14 +229,18 @@ export class EventIntake {
 
   private readonly onHitRate = (bytes: Uint8Array): void => {
     const e = decodeHitRateEvent(bytes);
-    if (typeof e === 'string') return this.refuseHitRate(e);
+    if (typeof e === 'string') {
+      this.refuseHitRate(e);
+      return;
+    }
     const list = this.memberList;
     if (list.length === 1) {
       // one target (the common case): no list to build, nothing to remember
       const only = list[0]!;
       const r = only.sinks.registry();
-      if (only.sinks.trustsAll === true || r.subjects.has(e.workerId)) return only.sinks.tracker.add(e);
-      return this.unknownHitRate(e, r.verified);
+      if (only.sinks.trustsAll === true || r.subjects.has(e.workerId)) only.sinks.tracker.add(e);
+      else this.unknownHitRate(e, r.verified);
+      return;
     }
     const owners = this.hitRateOwners(e.workerId);
     if (Array.isArray(owners)) {
@@ -246,26 +252,29 @@ export class EventIntake {
 
   /** An event of a worker no target lists: held for its registration while etcd can vouch for it, else refused. */
   private unknownHitRate(e: HitRateEvent, verified: boolean): void {
-    if (verified && this.heldHitRates.hold(e, Date.now())) return this.watchHeld();
-    this.refuseHitRate(verified ? 'unregistered_worker' : 'unverified_worker');
+    if (verified && this.heldHitRates.hold(e, Date.now())) this.watchHeld();
+    else this.refuseHitRate(verified ? 'unregistered_worker' : 'unverified_worker');
   }
 
   /** One load event: decoded, routed by etcd's registry (held while a registration may be in flight), recorded. */
   private readonly onLoad = (q: QueuedLoad): void => {
     const r = decodeLoadEvent(q.bytes);
-    if (typeof r === 'string') return this.refuseLoad(r);
+    if (typeof r === 'string') {
+      this.refuseLoad(r);
+      return;
+    }
     const owners = this.owners(this.candidates(q.scope, q.byEndpoint), r.workerId);
     if (Array.isArray(owners)) {
       for (const m of owners) this.recordLoad(m, r);
       return;
     }
-    if (owners.verified && this.heldLoads.hold({ ...r, scope: q.scope, byEndpoint: q.byEndpoint }, Date.now())) return this.watchHeld();
-    this.refuseLoad(owners.verified ? 'unregistered_worker' : 'unverified_worker');
+    if (owners.verified && this.heldLoads.hold({ ...r, scope: q.scope, byEndpoint: q.byEndpoint }, Date.now())) this.watchHeld();
+    else this.refuseLoad(owners.verified ? 'unregistered_worker' : 'unverified_worker');
   };
 
   private recordLoad(m: Member, r: LoadReading): void {
-    if (!m.sinks.loadBook.record(r, Date.now())) return this.refuseLoad('overloaded');
-    m.sinks.health.loadEventsAccepted++;
+    if (m.sinks.loadBook.record(r, Date.now())) m.sinks.health.loadEventsAccepted++;
+    else this.refuseLoad('overloaded');
   }
 
   private refuseHitRate(reason: string): void {

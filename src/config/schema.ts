@@ -51,7 +51,7 @@ export interface Option<T> {
   description: string;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a table mixes options of every value type
+// biome-ignore lint/suspicious/noExplicitAny: a table mixes options of every value type; each is typed by its parser (OptionValues)
 export type OptionTable = Record<string, Option<any>>;
 
 type ValueOf<O> = O extends { parse: (v: unknown) => infer T } ? T : never;

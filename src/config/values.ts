@@ -98,6 +98,7 @@ export function parseString(v: unknown, allowEmpty = false): string {
 /** A label value or name given on the command line: a string without control characters. */
 export function parseLabelValue(v: unknown, allowEmpty = false): string {
   const s = parseString(v, allowEmpty);
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
   if (/[\x00-\x1f\x7f]/.test(s)) throw new ValueError('has a control character (a newline?); use printable text');
   return s;
 }

@@ -48,7 +48,10 @@ export class ConnectionBudget {
       this.remove(evict);
     }
     let s = this.sources.get(source);
-    if (s === undefined) this.sources.set(source, (s = { count: 0, idle: new Set() }));
+    if (s === undefined) {
+      s = { count: 0, idle: new Set() };
+      this.sources.set(source, s);
+    }
     s.count++;
     s.idle.add(id);
     this.entries.set(id, { source, busy: 0 });

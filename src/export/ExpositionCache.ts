@@ -103,10 +103,13 @@ export class ExpositionCache {
     }
     const headText = Buffer.from(head.text);
     if (!form.gzip) return exposition([headText, ...parts.map((p) => p.text), ...(form.openMetrics ? [EOF_TEXT] : [])]);
+    // each part's gzip member is made once and kept with the part (the EOF's once per process)
+    for (const p of parts) p.gz ??= gzip(p.text);
+    if (form.openMetrics) eofGz ??= gzip(EOF_TEXT);
     const members = await Promise.all([
       gzip(headText),
-      ...parts.filter((p) => p.text.length > 0).map((p) => (p.gz ??= gzip(p.text))),
-      ...(form.openMetrics ? [(eofGz ??= gzip(EOF_TEXT))] : []),
+      ...parts.filter((p) => p.text.length > 0).map((p) => p.gz!),
+      ...(form.openMetrics ? [eofGz!] : []),
     ]);
     return exposition(members);
   }

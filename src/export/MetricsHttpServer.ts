@@ -27,7 +27,7 @@ import {
   type PrometheusSerializerOptions,
 } from './PrometheusSerializer.ts';
 import { ConnectionBudget } from './ConnectionBudget.ts';
-import { ExpositionCache } from './ExpositionCache.ts';
+import { type Exposition, ExpositionCache } from './ExpositionCache.ts';
 import { DEFAULT_HTTP_LIMITS, DEFAULT_KEEP_ALIVE_TIMEOUT_MS, type HttpLimits } from './httpLimits.ts';
 import type { PullMetricReader } from './PullMetricReader.ts';
 import { BasicAuthGate, type WebConfig } from './webConfig.ts';
@@ -40,6 +40,7 @@ const gzipAsync = promisify(gzip);
  * A route: writes its own response, or returns one for the server to send, gzipped when the
  * client accepts it and `compressible` is set, within the same unread-bytes bound as `/metrics`.
  */
+// biome-ignore lint/suspicious/noConfusingVoidType: a route that writes its own response returns nothing (void), whatever its body's last expression
 export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => void | RouteAnswer | Promise<void | RouteAnswer>;
 
 export interface RouteAnswer {
@@ -283,7 +284,7 @@ export class MetricsHttpServer {
     const openMetrics = acceptsOpenMetrics(req.headers.accept);
     health?.attempt('prometheus');
     const gzipped = /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''));
-    let body;
+    let body: Exposition;
     try {
       body = await this.cache.render(() => this.reader.collectAll(this.opts.collectTimeoutMs), { openMetrics, gzip: gzipped });
     } catch (err) {

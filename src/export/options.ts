@@ -414,12 +414,12 @@ export function exportOptions(defaults: ExportDefaults) {
 /** Builds the typed export config from resolved option values. */
 export function exportConfigFrom(v: OptionValues<ExportOptionTable>): ExportConfig {
   return {
-    exporters: v['exporters'],
-    serviceName: v['service_name'],
-    serviceNamespace: v['service_namespace'],
-    serviceInstanceId: v['service_instance_id'],
-    resourceAttributes: v['resource_attributes'],
-    cardinalityLimit: v['cardinality_limit'],
+    exporters: v.exporters,
+    serviceName: v.service_name,
+    serviceNamespace: v.service_namespace,
+    serviceInstanceId: v.service_instance_id,
+    resourceAttributes: v.resource_attributes,
+    cardinalityLimit: v.cardinality_limit,
     prometheus: {
       host: v['prometheus.host'],
       port: v['prometheus.port'],

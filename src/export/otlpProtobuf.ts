@@ -271,7 +271,7 @@ function writeAnyValue(w: Writer, value: unknown): void {
     const list = w.open();
     const obj = value as Record<string, unknown>;
     for (const k in obj) {
-      if (!Object.prototype.hasOwnProperty.call(obj, k)) continue;
+      if (!Object.hasOwn(obj, k)) continue;
       w.tag(1, WIRE_LEN);
       const kv = w.open();
       writeKeyValue(w, k, obj[k]);
@@ -293,7 +293,7 @@ function writeKeyValue(w: Writer, key: string, value: unknown): void {
 
 function writeAttributes(w: Writer, attributes: Attributes, field: number): void {
   for (const key in attributes) {
-    if (!Object.prototype.hasOwnProperty.call(attributes, key)) continue;
+    if (!Object.hasOwn(attributes, key)) continue;
     w.tag(field, WIRE_LEN);
     const at = w.open();
     writeKeyValue(w, key, attributes[key]);
@@ -363,7 +363,7 @@ class AttributeCache {
     const values: AttributeValue[] = [];
     let primitive = true;
     for (const key in attributes) {
-      if (!Object.prototype.hasOwnProperty.call(attributes, key)) continue;
+      if (!Object.hasOwn(attributes, key)) continue;
       const v = attributes[key];
       keys.push(key);
       values.push(v as AttributeValue);
@@ -387,7 +387,7 @@ function matches(e: EncodedAttributes, attributes: Attributes): boolean {
   let i = 0;
   const { keys, values } = e;
   for (const key in attributes) {
-    if (!Object.prototype.hasOwnProperty.call(attributes, key)) continue;
+    if (!Object.hasOwn(attributes, key)) continue;
     if (i >= keys.length || keys[i] !== key || values[i] !== attributes[key]) return false;
     i++;
   }

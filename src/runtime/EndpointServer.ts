@@ -203,7 +203,7 @@ export class EndpointServer {
     };
     try {
       const reply = msg.reply;
-      if (!reply || (msg.headers !== undefined && msg.headers.hasError)) {
+      if (!reply || msg.headers?.hasError) {
         fail('invalid_message', new Error(reply ? 'status message' : 'request has no reply subject'));
         log.rateLimited('warn', `invalid-${this.subjectName}`, 'dropped a message that is not a request', { subject: this.subjectName });
         return;

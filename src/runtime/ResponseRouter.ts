@@ -193,7 +193,7 @@ export class ResponseRouter {
     const stream = this.pending.get(msg.subject.slice(this.prefix.length));
     if (stream === undefined) return; // late frame of a finished request
     const h = msg.headers;
-    if (h !== undefined && h.hasError) {
+    if (h?.hasError) {
       if (h.code === 503 && this.resend(stream, msg.subject)) return;
       stream.finish(
         h.code === 503

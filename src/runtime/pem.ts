@@ -18,7 +18,7 @@ export function isPemText(value: string): boolean {
 function pemOf(value: string): { bytes: Buffer } | { problem: string } {
   if (isPemText(value)) {
     if (/PRIVATE KEY/.test(value)) registerSecret(value.trim());
-    return { bytes: Buffer.from(value.trim() + '\n') };
+    return { bytes: Buffer.from(`${value.trim()}\n`) };
   }
   let data: Buffer;
   try {

@@ -77,7 +77,7 @@ test('bad load events are refused by reason, before parsing where it is cheap', 
     ['{"worker_id":1,"isl_blocks":3}', 'unknown_form'],
     [`{"worker_id":1,"kv_used_blocks":1,"x":${'['.repeat(40)}${']'.repeat(40)}}`, 'too_deep'],
     [new Uint8Array([0x86, 0xac, 0x70, 0x75]), 'msgpack'],
-    ['{"worker_id":1,"pad":"' + 'x'.repeat(MAX_LOAD_EVENT_BYTES) + '"}', 'too_large'],
+    [`{"worker_id":1,"pad":"${'x'.repeat(MAX_LOAD_EVENT_BYTES)}"}`, 'too_large'],
   ];
   for (const [body, reason] of cases)
     assert.equal(decodeLoadEvent(typeof body === 'string' ? enc(body) : body), reason, String(body).slice(0, 60));
@@ -111,7 +111,7 @@ test('the merge: the newest reading wins field by field; events-only workers app
   // worker 9 is not registered: never shown
   book.record(read('{"worker_id":9,"kv_used_blocks":5}'), 1_700);
   let workers = new Map([[1n, stats(1n, 40)]]);
-  let added = book.mergeInto(workers, registered, () => 2_000, 0);
+  const added = book.mergeInto(workers, registered, () => 2_000, 0);
   assert.deepEqual(workers.get(1n)!.metrics.kvActiveBlocks, 40, 'the stats are newer than the event');
   assert.equal(workers.get(1n)!.ranks, undefined);
   assert.deepEqual(added, [2n]);

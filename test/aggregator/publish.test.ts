@@ -35,7 +35,7 @@ test('an aggregate far above max_payload is delivered in gzipped parts and reass
   // one reply per worker, each with its own numbers (so the aggregate does not compress to nothing)
   nc.subscribe(`$SRV.STATS.${MOCK_SERVICE}`, {
     callback: (_e, msg) => {
-      ids.forEach((id, i) =>
+      for (const [i, id] of ids.entries()) {
         msg.respond(
           dynamoStatsReply([
             dynamoEndpoint(
@@ -43,8 +43,8 @@ test('an aggregate far above max_payload is delivered in gzipped parts and reass
               `{"request_active_slots":${i % 10},"request_total_slots":10,"kv_active_blocks":${(i * 37) % 1000},"kv_total_blocks":${1000 + i}}`,
             ),
           ]),
-        ),
-      );
+        );
+      }
     },
   });
   let messages = 0;

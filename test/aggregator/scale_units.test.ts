@@ -40,14 +40,14 @@ test('the aggregate written directly is the ProcessedEndpoints JSON, 64-bit ids 
   const workers = new Map<bigint, WorkerStats>();
   const ids = [7587884888253033398n, 1n, (1n << 63n) - 1n];
   const datas: unknown[] = [{ kv_active_blocks: 3, nested: { big: 9007199254740993n } }, { request_active_slots: 1, x: 'é"\\' }, null];
-  ids.forEach((id, i) =>
+  for (const [i, id] of ids.entries()) {
     workers.set(id, {
       workerId: id,
       subject: `ns_comp-abc.ep-${id.toString(16)}`,
       data: datas[i],
       metrics: { kvActiveBlocks: i, kvTotalBlocks: 10, requestActiveSlots: 0, requestTotalSlots: 1 },
-    }),
-  );
+    });
+  }
   const endpoints: Record<string, unknown> = {};
   for (const [id, w] of workers) endpoints[id.toString()] = { name: `worker-${id}`, subject: w.subject, data: w.data };
   const expected = stringifyJson({ endpoints, load_avg: 1.5, load_std: 0.25 });

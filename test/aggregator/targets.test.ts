@@ -31,6 +31,7 @@ function v4(kv: number, total = 100): string {
   return `{"worker_stats":{"data_parallel_rank":null,"request_active_slots":1,"request_total_slots":8,"num_requests_waiting":0},"kv_stats":{"kv_active_blocks":${kv},"kv_total_blocks":${total},"gpu_cache_usage_perc":${kv / total},"gpu_prefix_cache_hit_rate":0.5},"spec_decode_stats":null}`;
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: the test reads many fields of the JSON answer; a wrong one fails its assertion
 async function status(m: MetricsProcess, query = ''): Promise<{ status: number; body: any }> {
   const res = await fetch(`http://127.0.0.1:${m.port}/api/status${query}`);
   return { status: res.status, body: res.status === 200 ? await res.json() : await res.text() };

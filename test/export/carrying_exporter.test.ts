@@ -9,7 +9,7 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
   AggregationTemporality,
   DataPointType,
-  InstrumentType,
+  type InstrumentType,
   type MetricData,
   type PushMetricExporter,
   type ResourceMetrics,
@@ -40,7 +40,7 @@ const batch = (value: number, gauge: number): ResourceMetrics => ({
     },
   ],
 });
-const valueOf = (rm: ResourceMetrics, name: string): number | undefined =>
+const valueIn = (rm: ResourceMetrics, name: string): number | undefined =>
   rm.scopeMetrics[0]?.metrics.find((m) => m.descriptor.name === name)?.dataPoints[0]?.value as number | undefined;
 
 /** An exporter whose exports wait until the test settles them. */
@@ -72,12 +72,12 @@ test('one export in flight: what comes meanwhile waits merged, a failed export i
   e.export(batch(8, 40), () => undefined);
   assert.equal(inner.calls.length, 2);
   const second = inner.calls[1]!.batch;
-  assert.equal(valueOf(second, 'n_total'), 1 + 2 + 4 + 8, 'every delta, the failed one included');
-  assert.equal(valueOf(second, 'g'), 40, 'the newest gauge');
+  assert.equal(valueIn(second, 'n_total'), 1 + 2 + 4 + 8, 'every delta, the failed one included');
+  assert.equal(valueIn(second, 'g'), 40, 'the newest gauge');
   inner.calls[1]!.settle(ok);
   inner.calls[1]!.settle(failed); // an exporter that answers twice counts once
   e.export(batch(16, 50), () => undefined);
-  assert.equal(valueOf(inner.calls[2]!.batch, 'n_total'), 16, 'a delivered delta is not sent again');
+  assert.equal(valueIn(inner.calls[2]!.batch, 'n_total'), 16, 'a delivered delta is not sent again');
   const s = health.snapshot('otlp');
   assert.equal(s.attempts, 3);
   assert.equal(s.failures, 1);
@@ -96,7 +96,7 @@ test('forceFlush waits for the export in flight, then sends what waits', async (
   inner.calls[0]!.settle(failed);
   await new Promise((r) => setImmediate(r));
   assert.equal(inner.calls.length, 2);
-  assert.equal(valueOf(inner.calls[1]!.batch, 'n_total'), 3);
+  assert.equal(valueIn(inner.calls[1]!.batch, 'n_total'), 3);
   inner.calls[1]!.settle(ok);
   await flush;
   assert.equal(flushed, true);
@@ -108,7 +108,7 @@ test('an exporter that throws is a failed export, carried', () => {
   const throwing: PushMetricExporter = {
     export: (b, cb) => {
       if (n++ === 0) throw new Error('boom');
-      assert.equal(valueOf(b, 'n_total'), 3);
+      assert.equal(valueIn(b, 'n_total'), 3);
       cb(ok);
     },
     forceFlush: async () => undefined,

@@ -353,7 +353,7 @@ test('300 random requests, sharing (and changing) a pool of attribute objects, a
       const keys = Object.keys(a);
       const choice = rnd();
       if (choice < 0.4 && keys.length > 0) a[pick(keys)] = value();
-      else if (choice < 0.7) a[pick(strings) + 'n'] = value();
+      else if (choice < 0.7) a[`${pick(strings)}n`] = value();
       else if (keys.length > 0) delete a[pick(keys)];
     }
     const time: HrTime = [Math.floor(rnd() * 2 ** 34), Math.floor(rnd() * 1e9)];

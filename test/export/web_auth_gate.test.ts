@@ -51,7 +51,12 @@ test('comparisons run in a bounded pool: beyond the queue a request is refused a
       running--;
       return Promise.resolve(true);
     }
-    return new Promise((resolve) => pending.push((ok) => (running--, resolve(ok))));
+    return new Promise((resolve) =>
+      pending.push((ok) => {
+        running--;
+        resolve(ok);
+      }),
+    );
   });
   assert.equal(await gate.allows(req('prom', 'right', '10.0.0.9')), true); // cached from now on
   const floods = Array.from({ length: MAX_BCRYPT_IN_FLIGHT + MAX_BCRYPT_QUEUED }, (_, i) =>

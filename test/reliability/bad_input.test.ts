@@ -218,7 +218,8 @@ test('flags: every option with empty, wrong-type and out-of-range values gives a
     for (const v of bad) {
       try {
         loadOptions(metricsOptions(), { argv: ['--component', 'c', '--endpoint', 'e', `--${spec.flag}`, v], env: {} });
-        (accepted[spec.flag] ??= []).push(v);
+        accepted[spec.flag] ??= [];
+        accepted[spec.flag]!.push(v);
       } catch (err) {
         assert.ok(err instanceof ConfigError, `--${spec.flag} ${JSON.stringify(v)} threw ${String(err)}`);
         assert.doesNotMatch(err.message, /\n/, `--${spec.flag} ${JSON.stringify(v)}: one line`);

@@ -148,7 +148,7 @@ describe('two workers in two processes', () => {
   test('a streamed response of 100 chunks arrives whole and in order', async () => {
     const chunks = await client.random({ chunks: 100 }).collect();
     assert.equal(chunks.length, 100);
-    chunks.forEach((c, i) => assert.equal(c.json<{ i: number }>().i, i));
+    for (const [i, c] of chunks.entries()) assert.equal(c.json<{ i: number }>().i, i);
   });
 
   test('handler errors and broken streams reach the client as errors', async () => {

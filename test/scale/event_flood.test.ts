@@ -87,8 +87,8 @@ test(`${EVENTS} hit-rate events during cycles of ${WORKERS} workers: no worker l
   const per = EVENTS / WORKERS;
   const isl = new Map(series(text, 'llm_kv_hit_rate_isl_blocks_total').map((s) => [s.labels.worker_id, s.value]));
   const islBefore = new Map(series(before, 'llm_kv_hit_rate_isl_blocks_total').map((s) => [s.labels.worker_id, s.value]));
-  w.ids.forEach((id, i) =>
-    assert.equal((isl.get(id.toString()) ?? 0) - (islBefore.get(id.toString()) ?? 0), per * ((i % 10) + 1), `worker ${id}`),
-  );
+  for (const [i, id] of w.ids.entries()) {
+    assert.equal((isl.get(id.toString()) ?? 0) - (islBefore.get(id.toString()) ?? 0), per * ((i % 10) + 1), `worker ${id}`);
+  }
   assert.equal(sample(text, 'llm_load_avg', LABELS) !== undefined, true);
 });
