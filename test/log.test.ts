@@ -7,11 +7,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from '@nats-io/transport-node';
 import { configureLogging, cutBytes, getLogger, MAX_LOG_LINE_BYTES } from '../src/log.ts';
-import { cleanups, waitUntil } from './support/process.ts';
-import { startCluster } from './support/servers.ts';
+import { waitUntil } from './support/process.ts';
 import { startMetrics } from './support/aggregator.ts';
 import { dynamoShapedWorker, registerDynamoInstances } from './support/dynamoStats.ts';
 import { series } from './support/exposition.ts';
+import { testCluster } from './support/servers.ts';
 
 function capture(jsonl: boolean): { lines: string[]; restore: () => void } {
   const lines: string[] = []; // the logger writes each line whole
@@ -50,9 +50,7 @@ test('cutBytes never cuts a character in half', () => {
 });
 
 test('the aggregator at 1,000 workers: one summary line per cycle at debug, the detail at trace, no line over 16 KiB', async (t) => {
-  const defer = cleanups(t);
-  const cluster = await startCluster();
-  defer(() => cluster.stop());
+  const { cluster, defer } = await testCluster(t);
   const ids = Array.from({ length: 1000 }, (_, i) => 7587884888253033398n + BigInt(i));
   defer(await registerDynamoInstances(cluster.etcd.url, ids));
   const nc = await connect({ servers: cluster.nats.url });

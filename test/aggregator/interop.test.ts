@@ -9,8 +9,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from '@nats-io/transport-node';
 import { dynamoShapedWorker, registerDynamoInstances } from '../support/dynamoStats.ts';
-import { cleanups, sleep } from '../support/process.ts';
-import { startCluster } from '../support/servers.ts';
+import { sleep } from '../support/process.ts';
+import { testCluster } from '../support/servers.ts';
 import { LABELS, startMetrics, waitForScrape } from '../support/aggregator.ts';
 import { reasons, sample, series } from '../support/exposition.ts';
 
@@ -34,9 +34,7 @@ function v4(kv: number, total = 100, rank: number | null = null): string {
 test('workers of every era in both layouts, stats-only, events-only and both, a DP pair: each exported exactly; no forger', {
   timeout: 120_000,
 }, async (t) => {
-  const defer = cleanups(t);
-  const cluster = await startCluster();
-  defer(() => cluster.stop());
+  const { cluster, defer } = await testCluster(t);
   // registered as Rust Dynamo does: the legacy layout (mid-2025) and the v1 key-value discovery
   const regs = [
     await registerDynamoInstances(cluster.etcd.url, [ids.legacyStats, ids.both], 'dynamo', 'my_component', 'my_endpoint'),
@@ -156,9 +154,7 @@ test('workers of every era in both layouts, stats-only, events-only and both, a 
 test('--discovery-backend kubernetes: workers etcd does not hold are believed on NATS alone, with a warning', {
   timeout: 60_000,
 }, async (t) => {
-  const defer = cleanups(t);
-  const cluster = await startCluster();
-  defer(() => cluster.stop());
+  const { cluster, defer } = await testCluster(t);
   const nc = await connect({ servers: cluster.nats.url });
   defer(() => nc.close());
   dynamoShapedWorker(nc, [{ id: ids.legacyStats, data: v4(12) }]);

@@ -6,17 +6,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from '@nats-io/transport-node';
 import { Etcd3 } from 'etcd3';
-import { cleanups, waitUntil } from '../support/process.ts';
-import { startCluster, startPrometheus, startPushGateway } from '../support/servers.ts';
+import { waitUntil } from '../support/process.ts';
+import { startPrometheus, startPushGateway, testCluster } from '../support/servers.ts';
 import { LABELS, startMetrics, startMockWorker, waitForScrape } from '../support/aggregator.ts';
 import { sample, series } from '../support/exposition.ts';
 import { OtlpReceiver } from '../support/otlpReceiver.ts';
 import { dynamoShapedWorker, registerDynamoInstances } from '../support/dynamoStats.ts';
 
 test('two aggregators on one target: one leads, the standby exports no worker series, and takes over after the leader is killed', async (t) => {
-  const defer = cleanups(t);
-  const cluster = await startCluster();
-  defer(() => cluster.stop());
+  const { cluster, defer } = await testCluster(t);
   const w = await startMockWorker(cluster, ['--workers', '2']);
   defer(() => w.proc.stop());
   const first = await startMetrics(cluster);
@@ -55,9 +53,7 @@ test('two aggregators on one target: one leads, the standby exports no worker se
 });
 
 test('pull, push through a real PushGateway into a real Prometheus, and OTLP, all from one metrics process; clean SIGTERM', async (t) => {
-  const defer = cleanups(t);
-  const cluster = await startCluster();
-  defer(() => cluster.stop());
+  const { cluster, defer } = await testCluster(t);
   const pgw = await startPushGateway();
   defer(() => pgw.stop());
   const rx = await new OtlpReceiver().start();
@@ -144,9 +140,7 @@ test('pull, push through a real PushGateway into a real Prometheus, and OTLP, al
 });
 
 test('SIGTERM makes a final OTLP export: with an hour between exports, the only export is the one at shutdown, with the workers', async (t) => {
-  const defer = cleanups(t);
-  const cluster = await startCluster();
-  defer(() => cluster.stop());
+  const { cluster, defer } = await testCluster(t);
   const rx = await new OtlpReceiver().start();
   defer(() => rx.stop());
   const w = await startMockWorker(cluster, ['--workers', '2']);
@@ -167,9 +161,7 @@ test('SIGTERM makes a final OTLP export: with an hour between exports, the only 
 });
 
 test('bad flags: one line, exit 2, before anything starts', async (t) => {
-  const defer = cleanups(t);
-  const cluster = await startCluster();
-  defer(() => cluster.stop());
+  const { cluster } = await testCluster(t);
   const { startScript, clusterEnv } = await import('../support/workers.ts');
   const cases: [string[], RegExp][] = [
     [['--endpoint', 'e'], /^metrics: error: --endpoint needs --component/],

@@ -7,8 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from '@nats-io/transport-node';
 import { parseJson, stringifyJson } from '../../src/runtime/json.ts';
-import { cleanups, waitUntil } from '../support/process.ts';
-import { startCluster } from '../support/servers.ts';
+import { waitUntil } from '../support/process.ts';
+import { testCluster } from '../support/servers.ts';
 import { LABELS, startMetrics, startMockWorker, waitForScrape } from '../support/aggregator.ts';
 import { sample, series } from '../support/exposition.ts';
 import { dynamoShapedWorker, registerDynamoInstances } from '../support/dynamoStats.ts';
@@ -19,9 +19,7 @@ function populationStd(xs: number[]): number {
 }
 
 test("the seed's walkthrough: no worker, then two mock workers; load statistics and hit rates consistent", async (t) => {
-  const defer = cleanups(t);
-  const cluster = await startCluster();
-  defer(() => cluster.stop());
+  const { cluster, defer } = await testCluster(t);
   const m = await startMetrics(cluster);
   defer(() => m.proc.stop());
   await waitUntil(
@@ -110,9 +108,7 @@ test("the seed's walkthrough: no worker, then two mock workers; load statistics 
 });
 
 test('workers with ids above 2^53 in every ForwardPassMetrics form keep their exact ids; garbage is dropped, counted, never misattributed', async (t) => {
-  const defer = cleanups(t);
-  const cluster = await startCluster();
-  defer(() => cluster.stop());
+  const { cluster, defer } = await testCluster(t);
   const nc = await connect({ servers: cluster.nats.url });
   defer(() => nc.close());
   const base = 7587884888253033398n;
@@ -195,9 +191,7 @@ test('workers with ids above 2^53 in every ForwardPassMetrics form keep their ex
 });
 
 test('ProcessedEndpoints is published every cycle with decimal ids and the load statistics', async (t) => {
-  const defer = cleanups(t);
-  const cluster = await startCluster();
-  defer(() => cluster.stop());
+  const { cluster, defer } = await testCluster(t);
   const w = await startMockWorker(cluster, ['--workers', '2']);
   defer(() => w.proc.stop());
   const nc = await connect({ servers: cluster.nats.url });

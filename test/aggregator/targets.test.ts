@@ -10,8 +10,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from '@nats-io/transport-node';
 import { dynamoShapedWorker, registerDynamoInstances } from '../support/dynamoStats.ts';
-import { cleanups, sleep, waitUntil } from '../support/process.ts';
-import { startCluster } from '../support/servers.ts';
+import { sleep, waitUntil } from '../support/process.ts';
+import { testCluster } from '../support/servers.ts';
 import { startMetrics, waitForScrape, type MetricsProcess } from '../support/aggregator.ts';
 import { reasons, sample, series } from '../support/exposition.ts';
 import { subscribeLarge } from '../../src/runtime/largeMessages.ts';
@@ -40,9 +40,7 @@ async function status(m: MetricsProcess, query = ''): Promise<{ status: number; 
 test('--target prefill and --target decode: stats-answering decode, events-only prefill with a dp_rank pair; each its labels, statistics, aggregate and events', {
   timeout: 120_000,
 }, async (t) => {
-  const defer = cleanups(t);
-  const cluster = await startCluster();
-  defer(() => cluster.stop());
+  const { cluster, defer } = await testCluster(t);
   defer(await registerDynamoInstances(cluster.etcd.url, DECODE, 'dynamo', 'decode', 'generate'));
   // prefill workers of the current era serve over TCP and publish their load as events
   defer(
@@ -167,9 +165,7 @@ test('--target prefill and --target decode: stats-answering decode, events-only 
 });
 
 test('--all-endpoints: endpoints join as their first worker registers, in either layout', { timeout: 120_000 }, async (t) => {
-  const defer = cleanups(t);
-  const cluster = await startCluster();
-  defer(() => cluster.stop());
+  const { cluster, defer } = await testCluster(t);
   const nc = await connect({ servers: cluster.nats.url });
   defer(() => nc.close());
   defer(await registerDynamoInstances(cluster.etcd.url, [BASE + 1n], 'dynamo', 'backend', 'generate'));
@@ -238,9 +234,7 @@ test('--all-endpoints: endpoints join as their first worker registers, in either
 test('two replicas given six targets spread them through etcd; after a kill -9 the other leads all six within the lease TTL and a cycle', {
   timeout: 180_000,
 }, async (t) => {
-  const defer = cleanups(t);
-  const cluster = await startCluster();
-  defer(() => cluster.stop());
+  const { cluster, defer } = await testCluster(t);
   const nc = await connect({ servers: cluster.nats.url });
   defer(() => nc.close());
   const components = ['c1', 'c2', 'c3', 'c4', 'c5', 'c6'];

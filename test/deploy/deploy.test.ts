@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { connectInstrumented } from '../../instrumentation/index.ts';
 import { cleanups, freePort, tempDir, waitUntil, ManagedProcess } from '../support/process.ts';
-import { startCluster, PrometheusServer } from '../support/servers.ts';
+import { PrometheusServer, testCluster } from '../support/servers.ts';
 import { startMetrics, startMockWorker } from '../support/aggregator.ts';
 import { clusterEnv, startScript, waitForLine } from '../support/workers.ts';
 import { collectorConfigErrors, expandEnv, mergeConfigs, type CollectorConfig } from '../support/collectorConfig.ts';
@@ -274,9 +274,7 @@ test('Grafana provisioning: the datasource uid the dashboards use; dashboards fr
 });
 
 test('every dashboard query returns data from a real Prometheus scraping live processes', async (t) => {
-  const defer = cleanups(t);
-  const cluster = await startCluster();
-  defer(() => cluster.stop());
+  const { cluster, defer } = await testCluster(t);
   // the mock workers serve their own status server: the Worker KV dashboard reads it, not the aggregator
   const mockPort = await freePort();
   const workers = await startMockWorker(cluster, ['--workers', '3'], {

@@ -7,8 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connectInstrumented, EXP_HISTOGRAM_SCALE, expBucket } from '../../instrumentation/index.ts';
 import { DistributedRuntime } from '../../src/runtime/index.ts';
-import { cleanups, freePort, sleep, waitUntil } from '../support/process.ts';
-import { startCluster } from '../support/servers.ts';
+import { freePort, sleep, waitUntil } from '../support/process.ts';
+import { testCluster } from '../support/servers.ts';
 import { OtlpReceiver } from '../support/otlpReceiver.ts';
 import { sample } from '../support/exposition.ts';
 
@@ -21,9 +21,7 @@ test('the exponential bucket of a duration brackets it', () => {
 });
 
 test('OTLP gets exponential histograms (endpoint durations and custom histograms); /metrics keeps explicit buckets', async (t) => {
-  const defer = cleanups(t);
-  const cluster = await startCluster();
-  defer(() => cluster.stop());
+  const { cluster, defer } = await testCluster(t);
   const rx = await new OtlpReceiver().start();
   defer(() => rx.stop());
   const port = await freePort();

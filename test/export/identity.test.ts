@@ -9,8 +9,8 @@ import assert from 'node:assert/strict';
 import { hostname } from 'node:os';
 import { connectInstrumented } from '../../instrumentation/index.ts';
 import { DistributedRuntime } from '../../src/runtime/index.ts';
-import { cleanups, waitUntil } from '../support/process.ts';
-import { startCluster } from '../support/servers.ts';
+import { waitUntil } from '../support/process.ts';
+import { testCluster } from '../support/servers.ts';
 import { startMetrics } from '../support/aggregator.ts';
 import { OtlpReceiver, type ReceivedExport } from '../support/otlpReceiver.ts';
 import { clusterEnv, startEchoWorker } from '../support/workers.ts';
@@ -25,9 +25,7 @@ function collectorSeries(e: ReceivedExport): string[] {
 }
 
 test('two workers and the aggregator pushing OTLP stay distinct series after the Collector translation', async (t) => {
-  const defer = cleanups(t);
-  const cluster = await startCluster();
-  defer(() => cluster.stop());
+  const { cluster, defer } = await testCluster(t);
   const rx = await new OtlpReceiver().start();
   defer(() => rx.stop());
   const otlpEnv = { OTEL_METRICS_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: rx.url, OTEL_METRIC_EXPORT_INTERVAL: '500' };
@@ -80,9 +78,7 @@ test('two workers and the aggregator pushing OTLP stay distinct series after the
 });
 
 test('OTEL_RESOURCE_ATTRIBUTES overrides the service.instance.id a worker derives from its instance id', async (t) => {
-  const defer = cleanups(t);
-  const cluster = await startCluster();
-  defer(() => cluster.stop());
+  const { cluster, defer } = await testCluster(t);
   const rx = await new OtlpReceiver().start();
   defer(() => rx.stop());
   const env = {

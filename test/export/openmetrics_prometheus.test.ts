@@ -4,15 +4,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cleanups, waitUntil } from '../support/process.ts';
-import { startCluster, startPrometheus } from '../support/servers.ts';
+import { waitUntil } from '../support/process.ts';
+import { startPrometheus, testCluster } from '../support/servers.ts';
 import { startMetrics, startMockWorker } from '../support/aggregator.ts';
 import { parseWithPython, PROMETHEUS_ACCEPT } from '../support/openmetrics.ts';
 
 test('a real Prometheus scrapes metrics over OpenMetrics; curl gets 0.0.4', async (t) => {
-  const defer = cleanups(t);
-  const cluster = await startCluster();
-  defer(() => cluster.stop());
+  const { cluster, defer } = await testCluster(t);
   const w = await startMockWorker(cluster);
   defer(() => w.proc.stop());
   const m = await startMetrics(cluster);

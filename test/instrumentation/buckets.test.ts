@@ -9,8 +9,8 @@ import assert from 'node:assert/strict';
 import { connectInstrumented, DEFAULT_DURATION_BUCKETS, LLM_DURATION_BUCKETS, parseDurationBuckets } from '../../instrumentation/index.ts';
 import { ConfigError } from '../../src/config/schema.ts';
 import { ValueError } from '../../src/config/values.ts';
-import { cleanups, freePort } from '../support/process.ts';
-import { startCluster } from '../support/servers.ts';
+import { freePort } from '../support/process.ts';
+import { testCluster } from '../support/servers.ts';
 import { clusterEnv } from '../support/workers.ts';
 import { promtool } from '../support/promtool.ts';
 
@@ -46,9 +46,7 @@ test("layouts: default is the seed's, llm reaches 600 s, explicit bounds are rea
 test('DYN_DURATION_BUCKETS=llm on a worker: buckets to 600 s on /metrics; a bad value or a second layout is a ConfigError', {
   timeout: 120_000,
 }, async (t) => {
-  const defer = cleanups(t);
-  const cluster = await startCluster();
-  defer(() => cluster.stop());
+  const { cluster, defer } = await testCluster(t);
   await assert.rejects(
     connectInstrumented({ env: clusterEnv(cluster, { DYN_DURATION_BUCKETS: '10,5' }) }),
     (err: Error) => err instanceof ConfigError && /^DYN_DURATION_BUCKETS: "10,5" bounds must increase$/.test(err.message),

@@ -10,8 +10,8 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { DistributedRuntime, RemoteError, UsageError, type Client } from '../../src/runtime/index.ts';
 import { connectInstrumented, DURATION_BUCKETS_SECONDS } from '../../instrumentation/index.ts';
 import { RESERVED_LABELS } from '../../instrumentation/CustomMetrics.ts';
-import { cleanups, freePort, waitUntil } from '../support/process.ts';
-import { startCluster } from '../support/servers.ts';
+import { freePort, waitUntil } from '../support/process.ts';
+import { startCluster, testCluster } from '../support/servers.ts';
 import { clusterEnv, startScript } from '../support/workers.ts';
 import { sample, series } from '../support/exposition.ts';
 import { promtool } from '../support/promtool.ts';
@@ -285,9 +285,7 @@ test('without DYN_SYSTEM_ENABLED no port is opened', async (t) => {
 });
 
 test('every error type is recorded where that failure happens', async (t) => {
-  const defer = cleanups(t);
-  const cluster = await startCluster();
-  defer(() => cluster.stop());
+  const { cluster, defer } = await testCluster(t);
   const port = await freePort();
   const env = clusterEnv(cluster, { DYN_SYSTEM_ENABLED: 'true', DYN_SYSTEM_HOST: '127.0.0.1', DYN_SYSTEM_PORT: String(port) });
   const drt = await connectInstrumented({ env });

@@ -7,8 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from '@nats-io/transport-node';
 import { stringifyJson } from '../../src/runtime/json.ts';
-import { cleanups, sleep } from '../support/process.ts';
-import { startCluster } from '../support/servers.ts';
+import { sleep } from '../support/process.ts';
+import { testCluster } from '../support/servers.ts';
 import { startMetrics, waitForScrape } from '../support/aggregator.ts';
 import { sample, series } from '../support/exposition.ts';
 import { promtool } from '../support/promtool.ts';
@@ -16,9 +16,7 @@ import { registerDynamoInstances } from '../support/dynamoStats.ts';
 import { CORPUS, SERVICE, rng, SEED, endpointJson, goodData, subjectOf, garbageEndpoint } from '../support/hostile.ts';
 
 test('end to end: a worker answering garbage each cycle, and garbage events, next to a good worker', async (t) => {
-  const defer = cleanups(t);
-  const cluster = await startCluster();
-  defer(() => cluster.stop());
+  const { cluster, defer } = await testCluster(t);
   const nc = await connect({ servers: cluster.nats.url });
   defer(() => nc.close());
   const goodId = 7587884888253033398n;

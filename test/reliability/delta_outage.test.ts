@@ -8,16 +8,14 @@ import assert from 'node:assert/strict';
 import { connect } from '@nats-io/transport-node';
 import { stringifyJson } from '../../src/runtime/json.ts';
 import { cleanups, sleep, waitUntil } from '../support/process.ts';
-import { startCluster } from '../support/servers.ts';
+import { startCluster, testCluster } from '../support/servers.ts';
 import { startMetrics, waitForScrape } from '../support/aggregator.ts';
 import { dynamoEndpoint, dynamoStatsReply, dynamoSubject, MOCK_SERVICE, registerDynamoInstances } from '../support/dynamoStats.ts';
 import { sample } from '../support/exposition.ts';
 import { OtlpReceiver } from '../support/otlpReceiver.ts';
 
 test('a worker paused for cycles and NATS down: delivered deltas equal the counted total exactly', async (t) => {
-  const defer = cleanups(t);
-  const cluster = await startCluster();
-  defer(() => cluster.stop());
+  const { cluster, defer } = await testCluster(t);
   const rx = await new OtlpReceiver().start();
   defer(() => rx.stop());
   const id = 7587884888253033398n;

@@ -13,15 +13,13 @@ import { Etcd3 } from 'etcd3';
 import { connect } from '@nats-io/transport-node';
 import { stringifyJson } from '../../src/runtime/json.ts';
 import { dynamoEndpoint, dynamoStatsReply, dynamoSubject } from '../support/dynamoStats.ts';
-import { cleanups, sleep, waitUntil } from '../support/process.ts';
-import { startCluster } from '../support/servers.ts';
+import { sleep, waitUntil } from '../support/process.ts';
+import { testCluster } from '../support/servers.ts';
 import { startMetrics, startMockWorker, waitForScrape } from '../support/aggregator.ts';
 import { reasons, sample, series } from '../support/exposition.ts';
 
 test('etcd down longer than the lease TTL: current view throughout, re-registration, one leader after', async (t) => {
-  const defer = cleanups(t);
-  const cluster = await startCluster();
-  defer(() => cluster.stop());
+  const { cluster, defer } = await testCluster(t);
   const w = await startMockWorker(cluster, ['--workers', '2']);
   defer(() => w.proc.stop());
   const a = await startMetrics(cluster);
@@ -116,9 +114,7 @@ test('etcd down longer than the lease TTL: current view throughout, re-registrat
  * counted `unverified` and never tracked.
  */
 test('etcd down and a NATS client inventing 2,000 workers: none of them is exported or tracked', async (t) => {
-  const defer = cleanups(t);
-  const cluster = await startCluster();
-  defer(() => cluster.stop());
+  const { cluster, defer } = await testCluster(t);
   const w = await startMockWorker(cluster);
   defer(() => w.proc.stop());
   const real = String(w.ids[0]!);

@@ -7,8 +7,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { cleanups, sleep, waitUntil } from '../support/process.ts';
-import { startCluster, startPushGateway } from '../support/servers.ts';
+import { sleep, waitUntil } from '../support/process.ts';
+import { startPushGateway, testCluster } from '../support/servers.ts';
 import { startMetrics, startMockWorker, waitForScrape } from '../support/aggregator.ts';
 import { sample, series } from '../support/exposition.ts';
 import { OtlpReceiver } from '../support/otlpReceiver.ts';
@@ -28,9 +28,7 @@ async function pushTime(url: string): Promise<number | undefined> {
 }
 
 test('PushGateway and OTLP receiver down 30 s, then a slow receiver: no crash, flat memory, current totals after', async (t) => {
-  const defer = cleanups(t);
-  const cluster = await startCluster();
-  defer(() => cluster.stop());
+  const { cluster, defer } = await testCluster(t);
   const w = await startMockWorker(cluster, ['--workers', '2', '--hit-rate-interval', '100ms']);
   defer(() => w.proc.stop());
   const pgw = await startPushGateway();
@@ -118,9 +116,7 @@ test('PushGateway and OTLP receiver down 30 s, then a slow receiver: no crash, f
 });
 
 test("a push the PushGateway refuses is logged and shown with the gateway's answer", async (t) => {
-  const defer = cleanups(t);
-  const cluster = await startCluster();
-  defer(() => cluster.stop());
+  const { cluster, defer } = await testCluster(t);
   const pgw = await startPushGateway();
   defer(() => pgw.stop());
   // a path the gateway does not serve: it answers 404 with a body of its own

@@ -11,16 +11,14 @@ import { Etcd3 } from 'etcd3';
 import { withTimeout } from '../../src/time.ts';
 import { DistributedRuntime, InstanceGoneError } from '../../src/runtime/index.ts';
 import { stringifyJson } from '../../src/runtime/json.ts';
-import { cleanups, sleep, waitUntil } from '../support/process.ts';
-import { startCluster } from '../support/servers.ts';
+import { sleep, waitUntil } from '../support/process.ts';
+import { testCluster } from '../support/servers.ts';
 import { LABELS, startMetrics, startMockWorker, waitForScrape } from '../support/aggregator.ts';
 import { startEchoWorker } from '../support/workers.ts';
 import { sample, series } from '../support/exposition.ts';
 
 test('a worker SIGKILLed mid-request and mid-stream: errors, not hangs; the aggregate covers the survivors', async (t) => {
-  const defer = cleanups(t);
-  const cluster = await startCluster();
-  defer(() => cluster.stop());
+  const { cluster, defer } = await testCluster(t);
   // echo workers serve test/echo/generate; mock workers my_component for the aggregator
   const [a, b] = await Promise.all([startEchoWorker(cluster), startEchoWorker(cluster)]);
   defer(() => b.proc.stop());
@@ -89,9 +87,7 @@ test('a worker SIGKILLed mid-request and mid-stream: errors, not hangs; the aggr
 });
 
 test('the leader aggregator SIGKILLed under load: the standby leads within the lease TTL; never two exporters of worker series', async (t) => {
-  const defer = cleanups(t);
-  const cluster = await startCluster();
-  defer(() => cluster.stop());
+  const { cluster, defer } = await testCluster(t);
   const w = await startMockWorker(cluster, ['--workers', '20', '--hit-rate-interval', '50ms']);
   defer(() => w.proc.stop());
   const a = await startMetrics(cluster);

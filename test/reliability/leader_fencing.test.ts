@@ -8,8 +8,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cleanups, sleep, waitUntil } from '../support/process.ts';
-import { startCluster } from '../support/servers.ts';
+import { sleep, waitUntil } from '../support/process.ts';
+import { testCluster } from '../support/servers.ts';
 import { startMetrics, startMockWorker, waitForScrape } from '../support/aggregator.ts';
 import { sample, series } from '../support/exposition.ts';
 import { FreezeProxy } from '../support/freezeProxy.ts';
@@ -17,9 +17,7 @@ import { FreezeProxy } from '../support/freezeProxy.ts';
 const LEASE_TTL_MS = 10_000;
 
 test('a leader whose etcd traffic is frozen stops exporting before the standby leads; never two leaders', async (t) => {
-  const defer = cleanups(t);
-  const cluster = await startCluster();
-  defer(() => cluster.stop());
+  const { cluster, defer } = await testCluster(t);
   const w = await startMockWorker(cluster, ['--workers', '2']);
   defer(() => w.proc.stop());
   const etcdUrl = new URL(cluster.etcd.url);

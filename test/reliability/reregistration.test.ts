@@ -7,8 +7,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cleanups, sleep } from '../support/process.ts';
-import { startCluster } from '../support/servers.ts';
+import { sleep } from '../support/process.ts';
+import { testCluster } from '../support/servers.ts';
 import { startMetrics, startMockWorker, waitForScrape } from '../support/aggregator.ts';
 import { reasons, sample, series } from '../support/exposition.ts';
 
@@ -17,9 +17,7 @@ const WORKERS = 20;
 test('etcd back on its data after every lease was given up: no doubled view, no empty one, no event refused', {
   timeout: 180_000,
 }, async (t) => {
-  const defer = cleanups(t);
-  const cluster = await startCluster();
-  defer(() => cluster.stop());
+  const { cluster, defer } = await testCluster(t);
   const w = await startMockWorker(cluster, ['--workers', String(WORKERS), '--hit-rate-interval', '200ms']);
   defer(() => w.proc.stop());
   const m = await startMetrics(cluster);

@@ -12,8 +12,8 @@ import { Aggregator, MIN_STALE_AFTER_MS, STALE_AFTER_POLL_INTERVALS } from '../.
 import { loadExportConfig } from '../../src/export/options.ts';
 import { MetricsPipeline } from '../../src/export/index.ts';
 import { DistributedRuntime } from '../../src/runtime/index.ts';
-import { cleanups, freePort, waitUntil } from '../support/process.ts';
-import { startCluster } from '../support/servers.ts';
+import { freePort, waitUntil } from '../support/process.ts';
+import { testCluster } from '../support/servers.ts';
 import { startMockWorker } from '../support/aggregator.ts';
 import { sample, series } from '../support/exposition.ts';
 
@@ -22,9 +22,7 @@ const POLL_MS = 1_000;
 test('cycles that stop completing: worker series withheld once the view is older than 3 poll intervals (at least 5 s), back after', {
   timeout: 120_000,
 }, async (t) => {
-  const defer = cleanups(t);
-  const cluster = await startCluster();
-  defer(() => cluster.stop());
+  const { cluster, defer } = await testCluster(t);
   const w = await startMockWorker(cluster);
   defer(() => w.proc.stop());
   const port = await freePort();

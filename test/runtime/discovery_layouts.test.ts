@@ -12,8 +12,8 @@ import { DistributedRuntime, parseInstance } from '../../src/runtime/index.ts';
 import { discoveryLayoutsFromEnv } from '../../src/runtime/DistributedRuntime.ts';
 import { UsageError } from '../../src/errors.ts';
 import { registerDynamoInstances } from '../support/dynamoStats.ts';
-import { cleanups, waitUntil } from '../support/process.ts';
-import { startCluster } from '../support/servers.ts';
+import { waitUntil } from '../support/process.ts';
+import { testCluster } from '../support/servers.ts';
 
 const ID = 7587884888253033398n; // hex 694d951a80e06bb6, above 2^53
 
@@ -59,9 +59,7 @@ test('DYN_DISCOVERY_LAYOUTS: instances by default, v1 or both on request; anythi
 });
 
 test('a client finds workers registered in either layout, and follows them in both', async (t) => {
-  const defer = cleanups(t);
-  const cluster = await startCluster();
-  defer(() => cluster.stop());
+  const { cluster, defer } = await testCluster(t);
   const drt = await DistributedRuntime.connect({ env: { NATS_SERVER: cluster.nats.url, ETCD_ENDPOINTS: cluster.etcd.url } });
   defer(() => drt.shutdown());
   const legacy = await registerDynamoInstances(cluster.etcd.url, [ID], 'dynamo', 'backend', 'generate');
@@ -89,9 +87,7 @@ test('a client finds workers registered in either layout, and follows them in bo
 });
 
 test('a TypeScript worker with DYN_DISCOVERY_LAYOUTS=instances,v1 registers in both layouts, is listed once, and leaves both', async (t) => {
-  const defer = cleanups(t);
-  const cluster = await startCluster();
-  defer(() => cluster.stop());
+  const { cluster, defer } = await testCluster(t);
   const env = { NATS_SERVER: cluster.nats.url, ETCD_ENDPOINTS: cluster.etcd.url };
   const worker = await DistributedRuntime.connect({ env: { ...env, DYN_DISCOVERY_LAYOUTS: 'instances,v1' } });
   defer(() => worker.shutdown());

@@ -17,9 +17,9 @@ import {
   decodeFrameForTest,
   parseJson,
 } from './helpers.ts';
-import { cleanups, freePort, sleep, waitUntil } from '../support/process.ts';
+import { freePort, sleep, waitUntil } from '../support/process.ts';
 import { KEEPALIVE_TICK_MS } from '../../src/runtime/LeaseKeepAlive.ts';
-import { startCluster } from '../support/servers.ts';
+import { startCluster, testCluster } from '../support/servers.ts';
 import { clusterEnv, echoInflight, startEchoWorker, startScript } from '../support/workers.ts';
 
 const PATH: [string, string, string] = ['test', 'echo', 'generate'];
@@ -30,9 +30,7 @@ async function runtimeFor(cluster: { nats: { url: string }; etcd: { url: string 
 
 /** A cluster, an echo worker and a client of it, stopped in reverse order after the test. */
 async function clusterWithEchoWorker(t: { after(fn: () => Promise<void> | void): void }) {
-  const defer = cleanups(t);
-  const cluster = await startCluster();
-  defer(() => cluster.stop());
+  const { cluster, defer } = await testCluster(t);
   const w = await startEchoWorker(cluster);
   defer(() => w.proc.stop());
   const drt = await runtimeFor(cluster);

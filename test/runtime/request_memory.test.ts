@@ -9,8 +9,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DistributedRuntime } from '../../src/runtime/index.ts';
-import { cleanups, waitUntil } from '../support/process.ts';
-import { startCluster } from '../support/servers.ts';
+import { waitUntil } from '../support/process.ts';
+import { testCluster } from '../support/servers.ts';
 
 /** Requests per measured block; the heap is read after each block with a full GC. */
 const BLOCK = 10_000;
@@ -35,9 +35,7 @@ async function heapAfterGc(): Promise<number> {
 const WARM_UP_BLOCKS = 4;
 
 test('30,000 more requests leave the heap where the first 40,000 left it', { timeout: 300_000 }, async (t) => {
-  const defer = cleanups(t);
-  const cluster = await startCluster();
-  defer(() => cluster.stop());
+  const { cluster, defer } = await testCluster(t);
   const env = { nats: { servers: [cluster.nats.url] }, etcd: { endpoints: [cluster.etcd.url] } };
   const worker = await DistributedRuntime.connect(env);
   defer(() => worker.shutdown());
@@ -77,9 +75,7 @@ test('30,000 more requests leave the heap where the first 40,000 left it', { tim
 test('a handler still running when the drain timeout ends sees its signal abort; later ones are not affected before', {
   timeout: 120_000,
 }, async (t) => {
-  const defer = cleanups(t);
-  const cluster = await startCluster();
-  defer(() => cluster.stop());
+  const { cluster, defer } = await testCluster(t);
   const env = { nats: { servers: [cluster.nats.url] }, etcd: { endpoints: [cluster.etcd.url] } };
   const worker = await DistributedRuntime.connect({ ...env, shutdownTimeoutMs: 500 });
   let started = 0;

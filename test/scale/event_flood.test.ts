@@ -8,8 +8,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from '@nats-io/transport-node';
-import { cleanups, waitUntil } from '../support/process.ts';
-import { startCluster } from '../support/servers.ts';
+import { waitUntil } from '../support/process.ts';
+import { testCluster } from '../support/servers.ts';
 import { LABELS, startMetrics, startMockWorker, waitForScrape } from '../support/aggregator.ts';
 import { sample, series } from '../support/exposition.ts';
 
@@ -19,9 +19,7 @@ const EVENTS = 150_000;
 test(`${EVENTS} hit-rate events during cycles of ${WORKERS} workers: no worker lost in any scrape, every event counted`, {
   timeout: 300_000,
 }, async (t) => {
-  const defer = cleanups(t);
-  const cluster = await startCluster();
-  defer(() => cluster.stop());
+  const { cluster, defer } = await testCluster(t);
   const w = await startMockWorker(cluster, ['--workers', String(WORKERS), '--hit-rate-interval', '1h']);
   defer(() => w.proc.stop(20_000));
   const m = await startMetrics(cluster);

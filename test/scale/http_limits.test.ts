@@ -9,8 +9,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { connect as tcpConnect, type Socket } from 'node:net';
-import { cleanups, waitUntil } from '../support/process.ts';
-import { startCluster } from '../support/servers.ts';
+import { waitUntil } from '../support/process.ts';
+import { testCluster } from '../support/servers.ts';
 import { startMetrics, startMockWorker, waitForScrape, type MetricsProcess } from '../support/aggregator.ts';
 import { sample, series } from '../support/exposition.ts';
 
@@ -53,9 +53,7 @@ function closed(s: Socket): Promise<void> {
 }
 
 async function cluster2000(t: import('node:test').TestContext, extra: string[]): Promise<MetricsProcess> {
-  const defer = cleanups(t);
-  const cluster = await startCluster();
-  defer(() => cluster.stop());
+  const { cluster, defer } = await testCluster(t);
   const w = await startMockWorker(cluster, ['--workers', String(WORKERS), '--hit-rate-interval', '1h']);
   defer(() => w.proc.stop(20_000));
   const m = await startMetrics(cluster, extra);

@@ -19,8 +19,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
-import { cleanups, sleep, waitUntil } from '../support/process.ts';
-import { startCluster } from '../support/servers.ts';
+import { sleep, waitUntil } from '../support/process.ts';
+import { testCluster } from '../support/servers.ts';
 import { startMetrics, startMockWorker, waitForScrape, type MetricsProcess } from '../support/aggregator.ts';
 import { reasons, sample } from '../support/exposition.ts';
 
@@ -63,9 +63,7 @@ function nested(bytes: number): Uint8Array {
 }
 
 test('a 420 MB mixed flood over 30 s: the real worker in every scrape, memory back near idle', { timeout: 240_000 }, async (t) => {
-  const defer = cleanups(t);
-  const cluster = await startCluster();
-  defer(() => cluster.stop());
+  const { cluster, defer } = await testCluster(t);
   const w = await startMockWorker(cluster, ['--hit-rate-interval', '200ms']);
   defer(() => w.proc.stop());
   const real = String(w.ids[0]!);

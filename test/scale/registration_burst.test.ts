@@ -9,8 +9,8 @@ import assert from 'node:assert/strict';
 import { Etcd3 } from 'etcd3';
 import { connectNats, createEtcdClient, DistributedRuntime } from '../../src/runtime/index.ts';
 import { grantRetries } from '../../src/runtime/leaseGrants.ts';
-import { cleanups, waitUntil } from '../support/process.ts';
-import { startCluster } from '../support/servers.ts';
+import { waitUntil } from '../support/process.ts';
+import { testCluster } from '../support/servers.ts';
 
 const WORKERS = 3_000;
 const PREFIX = 'instances/burst/worker/';
@@ -18,9 +18,7 @@ const PREFIX = 'instances/burst/worker/';
 test(`${WORKERS} workers in one process register at once, and all re-register when etcd drops every lease`, {
   timeout: 600_000,
 }, async (t) => {
-  const defer = cleanups(t);
-  const cluster = await startCluster();
-  defer(() => cluster.stop());
+  const { cluster, defer } = await testCluster(t);
   const nats = await connectNats({ servers: [cluster.nats.url] });
   const etcd = createEtcdClient({ endpoints: [cluster.etcd.url] });
   const runtimes: DistributedRuntime[] = [];

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { cleanups, freePort, sleep, tcpAccepts, waitUntil } from '../support/process.ts';
-import { startCluster, startPushGateway } from '../support/servers.ts';
+import { startCluster, startPushGateway, testCluster } from '../support/servers.ts';
 import { startMetrics } from '../support/aggregator.ts';
 import { clusterEnv } from '../support/workers.ts';
 
@@ -45,9 +45,7 @@ for (const sig of ['SIGHUP', 'SIGUSR2'] as const) {
 }
 
 test('SIGUSR1 leaves the inspector closed and the process running; other methods get 405', async (t) => {
-  const defer = cleanups(t);
-  const cluster = await startCluster();
-  defer(() => cluster.stop());
+  const { cluster, defer } = await testCluster(t);
   const m = await startMetrics(cluster);
   defer(() => m.proc.stop());
   const inspectorBefore = await tcpAccepts(9229);
@@ -64,9 +62,7 @@ test('SIGUSR1 leaves the inspector closed and the process running; other methods
 });
 
 test('a closed stderr (metrics 2>&1 | head -n 2) does not stop metrics', async (t) => {
-  const defer = cleanups(t);
-  const cluster = await startCluster();
-  defer(() => cluster.stop());
+  const { cluster, defer } = await testCluster(t);
   const port = await freePort();
   const child = spawn(
     process.execPath,

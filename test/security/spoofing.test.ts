@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { stringifyJson } from '../../src/runtime/json.ts';
 import { cleanups, sleep, waitUntil } from '../support/process.ts';
-import { startCluster, startEtcd, startNats, type EtcdServer, type NatsServer } from '../support/servers.ts';
+import { startEtcd, startNats, type EtcdServer, type NatsServer, testCluster } from '../support/servers.ts';
 import { startMetrics, startMockWorker, waitForScrape, type MetricsProcess } from '../support/aggregator.ts';
 import { dynamoEndpoint, dynamoStatsReply, dynamoSubject } from '../support/dynamoStats.ts';
 import { reasons, sample, series } from '../support/exposition.ts';
@@ -44,9 +44,7 @@ async function permissionedCluster(
 }
 
 test('on an open NATS: forged stats are conflicts or unregistered, absurd numbers refused, unlisted hit-rate events apart', async (t) => {
-  const defer = cleanups(t);
-  const cluster = await startCluster();
-  defer(() => cluster.stop());
+  const { cluster, defer } = await testCluster(t);
   const w = await startMockWorker(cluster);
   defer(() => w.proc.stop());
   const real = w.ids[0]!;

@@ -8,8 +8,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { cleanups, freePort, tempDir, waitUntil } from '../support/process.ts';
-import { startCluster } from '../support/servers.ts';
+import { freePort, tempDir, waitUntil } from '../support/process.ts';
+import { testCluster } from '../support/servers.ts';
 import { startMetrics, startMockWorker, waitForScrape } from '../support/aggregator.ts';
 import { sample, series } from '../support/exposition.ts';
 import { openBrowser, type PageDocument } from '../support/browser.ts';
@@ -50,9 +50,7 @@ const SAME_AS_HIT_METRIC: Record<string, string> = {
 };
 
 test('the status page shows the live cluster as /metrics does, sorts, pages, follows a killed worker, and shows no secret', async (t) => {
-  const defer = cleanups(t);
-  const cluster = await startCluster();
-  defer(() => cluster.stop());
+  const { cluster, defer } = await testCluster(t);
   const lone = await startMockWorker(cluster);
   const pair = await startMockWorker(cluster, ['--workers', '2']);
   defer(() => pair.proc.stop());
@@ -193,9 +191,7 @@ test('the status page shows the live cluster as /metrics does, sorts, pages, fol
 });
 
 test('/api/status: paged and bounded, 400 on a bad query, HEAD and ETags on the page files', async (t) => {
-  const defer = cleanups(t);
-  const cluster = await startCluster();
-  defer(() => cluster.stop());
+  const { cluster, defer } = await testCluster(t);
   const w = await startMockWorker(cluster, ['--workers', '5']);
   defer(() => w.proc.stop());
   const m = await startMetrics(cluster);

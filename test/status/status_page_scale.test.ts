@@ -5,8 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cleanups, waitUntil } from '../support/process.ts';
-import { startCluster } from '../support/servers.ts';
+import { waitUntil } from '../support/process.ts';
+import { testCluster } from '../support/servers.ts';
 import { startMetrics, startMockWorker, waitForScrape } from '../support/aggregator.ts';
 import { series } from '../support/exposition.ts';
 import { openBrowser, type PageDocument } from '../support/browser.ts';
@@ -17,9 +17,7 @@ const WORKERS = 2_000;
 const PAGE = 100;
 
 test(`the status page with ${WORKERS} workers: paged, sorted across all, filtered`, async (t) => {
-  const defer = cleanups(t);
-  const cluster = await startCluster();
-  defer(() => cluster.stop());
+  const { cluster, defer } = await testCluster(t);
   const w = await startMockWorker(cluster, ['--workers', String(WORKERS)]);
   defer(() => w.proc.stop(30_000));
   const m = await startMetrics(cluster);

@@ -8,8 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from '@nats-io/transport-node';
 import { dynamoShapedWorker, registerDynamoInstances } from '../support/dynamoStats.ts';
-import { cleanups } from '../support/process.ts';
-import { startCluster } from '../support/servers.ts';
+import { testCluster } from '../support/servers.ts';
 import { startMetrics, waitForScrape } from '../support/aggregator.ts';
 import { series } from '../support/exposition.ts';
 import { openBrowser, type PageDocument } from '../support/browser.ts';
@@ -23,9 +22,7 @@ function v2(kv: number): string {
 }
 
 test('the status page lists every target and shows the one clicked', { timeout: 120_000 }, async (t) => {
-  const defer = cleanups(t);
-  const cluster = await startCluster();
-  defer(() => cluster.stop());
+  const { cluster, defer } = await testCluster(t);
   const nc = await connect({ servers: cluster.nats.url });
   defer(() => nc.close());
   const prefill = [BASE + 1n];

@@ -2,8 +2,8 @@
 import type { TestContext } from 'node:test';
 import { connectInstrumented } from '../../instrumentation/index.ts';
 import type { DistributedRuntime } from '../../src/runtime/index.ts';
-import { cleanups, freePort } from './process.ts';
-import { startCluster } from './servers.ts';
+import { freePort } from './process.ts';
+import { testCluster } from './servers.ts';
 import { clusterEnv, type Endpoints } from './workers.ts';
 
 export interface InstrumentedWorker {
@@ -17,9 +17,7 @@ export interface InstrumentedWorker {
 
 /** Starts NATS and etcd and connects an instrumented runtime serving /metrics; all stopped after `t`. */
 export async function startInstrumentedWorker(t: TestContext, env: NodeJS.ProcessEnv = {}): Promise<InstrumentedWorker> {
-  const defer = cleanups(t);
-  const cluster = await startCluster();
-  defer(() => cluster.stop());
+  const { cluster, defer } = await testCluster(t);
   const port = await freePort();
   const drt = await connectInstrumented({
     env: clusterEnv(cluster, { DYN_SYSTEM_ENABLED: 'true', DYN_SYSTEM_HOST: '127.0.0.1', DYN_SYSTEM_PORT: String(port), ...env }),

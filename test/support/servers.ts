@@ -4,7 +4,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ManagedProcess, freePort, tcpAccepts, tempDir, waitUntil } from './process.ts';
+import { freePort, ManagedProcess, tcpAccepts, tempDir, waitUntil } from './process.ts';
 
 export interface Server {
   readonly url: string;
@@ -184,7 +184,24 @@ export async function startEtcd(opts: { tls?: EtcdTls } = {}): Promise<EtcdServe
 }
 
 /** NATS and etcd together, the pair every runtime test needs. */
-export async function startCluster(): Promise<{ nats: NatsServer; etcd: EtcdServer; stop(): Promise<void> }> {
+export interface Cluster {
+  nats: NatsServer;
+  etcd: EtcdServer;
+  stop(): Promise<void>;
+}
+
+/**
+ * A test's own nats-server and etcd, stopped when the test ends, and the `defer` that registers
+ * the test's other clean-ups (they run first, last registered first). The set-up most tests begin with.
+ */
+export async function testCluster(t: {
+  after(fn: () => Promise<void> | void): void;
+}): Promise<{ cluster: Cluster; defer: (fn: () => unknown) => void }> {
+  const { cluster, defer } = await testCluster(t);
+  return { cluster, defer };
+}
+
+export async function startCluster(): Promise<Cluster> {
   const [nats, etcd] = await Promise.all([startNats(), startEtcd()]);
   return {
     nats,
