@@ -4,7 +4,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, ManagedProcess, tcpAccepts, tempDir, waitUntil } from './process.ts';
+import { cleanups, freePort, ManagedProcess, tcpAccepts, tempDir, waitUntil } from './process.ts';
 
 export interface Server {
   readonly url: string;
@@ -197,7 +197,9 @@ export interface Cluster {
 export async function testCluster(t: {
   after(fn: () => Promise<void> | void): void;
 }): Promise<{ cluster: Cluster; defer: (fn: () => unknown) => void }> {
-  const { cluster, defer } = await testCluster(t);
+  const defer = cleanups(t);
+  const cluster = await startCluster();
+  defer(() => cluster.stop());
   return { cluster, defer };
 }
 
