@@ -1,47 +1,19 @@
-/** The runtime's public surface. */
-export { DistributedRuntime, Namespace, Component, Endpoint, ServedEndpoint, NOOP_INSTRUMENTATION } from './DistributedRuntime.ts';
+/** The runtime's public surface: what docs/runtime-api.md documents (api/runtime.api.md lists it whole). */
+export { DistributedRuntime, NOOP_INSTRUMENTATION } from './DistributedRuntime.ts';
+export type { Namespace, Component, Endpoint, ServedEndpoint } from './DistributedRuntime.ts';
 export type { DistributedRuntimeOptions, EventSubscription } from './DistributedRuntime.ts';
 export { DEFAULT_SHUTDOWN_TIMEOUT_MS } from './DistributedRuntime.ts';
 export { Client } from './Client.ts';
 export type { RequestOptions } from './Client.ts';
-export { ResponseStream, DEFAULT_REQUEST_TIMEOUT_MS } from './ResponseRouter.ts';
-export { ResponseChunk } from './codec.ts';
+export type { ResponseStream } from './ResponseRouter.ts';
+export type { ResponseChunk } from './codec.ts';
 export type { Handler, RequestContext, ServeOptions } from './EndpointServer.ts';
-export { EventMessage } from './events.ts';
+export type { EventMessage } from './events.ts';
 export type { Instance } from './InstanceDiscovery.ts';
-export { parseInstance } from './InstanceDiscovery.ts';
-export { MicroService, QUEUE_GROUP, MICRO_VERSION } from './MicroService.ts';
+export { MicroService } from './MicroService.ts';
 export type { StatsHandler } from './MicroService.ts';
-export {
-  DEFAULT_NAMESPACE,
-  KV_HIT_RATE_EVENT,
-  validateName,
-  slug,
-  serviceName,
-  idToHex,
-  idFromHex,
-  idFromDecimal,
-  endpointSubject,
-  microEndpointName,
-  instancesPrefix,
-  instanceKey,
-  leaderKey,
-  namespaceEventSubject,
-  componentEventSubject,
-  aggregateSubject,
-  sanitizeLabelValue,
-} from './names.ts';
-export {
-  publishLarge,
-  subscribeLarge,
-  splitLarge,
-  MessageAssembler,
-  HEADER_ENCODING,
-  HEADER_MESSAGE_ID,
-  HEADER_PART,
-  HEADER_PARTS,
-  DEFAULT_ASSEMBLY_TIMEOUT_MS,
-} from './largeMessages.ts';
+export { validateName, aggregateSubject, KV_HIT_RATE_EVENT } from './names.ts';
+export { subscribeLarge, MessageAssembler } from './largeMessages.ts';
 export type { LargeForm, LargeSend, AssemblyDropReason, AssemblerOptions, HeaderGetter } from './largeMessages.ts';
 export type { NameKind } from './names.ts';
 export {
@@ -61,9 +33,9 @@ export {
   CancelledError,
   DecodeError,
 } from './errors.ts';
-export { parseJson, stringifyJson, encodeJson } from './json.ts';
+export { parseJson, stringifyJson } from './json.ts';
 export type { JsonValue } from './json.ts';
-export { ENDPOINT_ERROR_TYPES, NOOP_OBSERVER } from './observer.ts';
+
 export type {
   EndpointErrorType,
   EndpointIdentity,
@@ -73,9 +45,9 @@ export type {
   ObservedRuntime,
   RuntimeInstrumentation,
 } from './observer.ts';
-export { decodeForwardPassMetrics } from './forwardPassMetrics.ts';
+
 export type { ForwardPassMetrics, FpmRejectReason, FpmResult } from './forwardPassMetrics.ts';
-export { NOOP_METRICS_FACTORY } from './metricsFactory.ts';
+
 export type {
   MetricsFactory,
   MetricsScope,
@@ -88,15 +60,5 @@ export type {
   ObservedGauge,
   ObserveCallback,
 } from './metricsFactory.ts';
-export {
-  DEFAULT_NATS_SERVER,
-  DEFAULT_ETCD_ENDPOINTS,
-  DEFAULT_CONNECT_TIMEOUT_MS,
-  natsOptionsFromEnv,
-  etcdOptionsFromEnv,
-  connectNats,
-  closeEtcdClient,
-  createEtcdClient,
-} from './connections.ts';
+export { closeEtcdClient, createEtcdClient } from './connections.ts';
 export type { NatsOptions, EtcdOptions } from './connections.ts';
-export { DEFAULT_LEASE_TTL_SECONDS } from './PrimaryLease.ts';

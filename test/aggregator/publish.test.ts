@@ -15,7 +15,8 @@ import { startMetrics, waitForScrape } from '../support/aggregator.ts';
 import { dynamoEndpoint, dynamoStatsReply, dynamoSubject, MOCK_SERVICE, registerDynamoInstances } from '../support/dynamoStats.ts';
 import { sample, series } from '../support/exposition.ts';
 import { waitForLine } from '../support/workers.ts';
-import { aggregateSubject, HEADER_PARTS, parseJson, subscribeLarge } from '../../src/runtime/index.ts';
+import { aggregateSubject, parseJson, subscribeLarge } from '../../src/runtime/index.ts';
+import { HEADER_PARTS } from '../../src/runtime/largeMessages.ts';
 
 const MAX_PAYLOAD = 2048;
 const WORKERS = 400;

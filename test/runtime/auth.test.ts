@@ -6,7 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { DistributedRuntime, EtcdUnavailableError, NatsUnavailableError, natsOptionsFromEnv } from '../../src/runtime/index.ts';
+import { DistributedRuntime, EtcdUnavailableError, NatsUnavailableError } from '../../src/runtime/index.ts';
+import { natsOptionsFromEnv } from '../../src/runtime/connections.ts';
 import { cleanups } from '../support/process.ts';
 import { startEtcd, startNats } from '../support/servers.ts';
 import { startScript } from '../support/workers.ts';

@@ -8,7 +8,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Etcd3 } from 'etcd3';
-import { DistributedRuntime, parseInstance } from '../../src/runtime/index.ts';
+import { DistributedRuntime } from '../../src/runtime/index.ts';
+import { parseInstance } from '../../src/runtime/InstanceDiscovery.ts';
 import { discoveryLayoutsFromEnv } from '../../src/runtime/DistributedRuntime.ts';
 import { UsageError } from '../../src/errors.ts';
 import { registerDynamoInstances } from '../support/dynamoStats.ts';

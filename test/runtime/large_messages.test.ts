@@ -8,7 +8,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
-import { MessageAssembler, splitLarge, type HeaderGetter } from '../../src/runtime/index.ts';
+import { MessageAssembler, type HeaderGetter } from '../../src/runtime/index.ts';
+import { splitLarge } from '../../src/runtime/largeMessages.ts';
 import { HEADER_ENCODING, HEADER_MESSAGE_ID, HEADER_PART, HEADER_PARTS, PART_HEADER_ROOM_BYTES } from '../../src/runtime/largeMessages.ts';
 
 const getter = (h: Record<string, string> | undefined): HeaderGetter | undefined => (h === undefined ? undefined : (n) => h[n]);

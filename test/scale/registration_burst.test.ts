@@ -7,7 +7,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Etcd3 } from 'etcd3';
-import { connectNats, createEtcdClient, DistributedRuntime } from '../../src/runtime/index.ts';
+import { createEtcdClient, DistributedRuntime } from '../../src/runtime/index.ts';
+import { connectNats } from '../../src/runtime/connections.ts';
 import { grantRetries } from '../../src/runtime/leaseGrants.ts';
 import { waitUntil } from '../support/process.ts';
 import { testCluster } from '../support/servers.ts';
