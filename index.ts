@@ -6,5 +6,3 @@
 export * from './src/runtime/index.ts';
 export * from './instrumentation/index.ts';
 export * from './src/export/index.ts';
-// both the runtime and the export pipeline name their shutdown bound so: the root gives the runtime's
-export { DEFAULT_SHUTDOWN_TIMEOUT_MS } from './src/runtime/index.ts';

@@ -5,7 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connectInstrumented, EXP_HISTOGRAM_SCALE, expBucket } from '../../instrumentation/index.ts';
+import { connectInstrumented } from '../../instrumentation/index.ts';
+import { EXP_HISTOGRAM_SCALE, expBucket } from '../../instrumentation/EndpointMetrics.ts';
 import { DistributedRuntime } from '../../src/runtime/index.ts';
 import { freePort, sleep, waitUntil } from '../support/process.ts';
 import { testCluster } from '../support/servers.ts';

@@ -6,7 +6,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connectInstrumented, DEFAULT_DURATION_BUCKETS, LLM_DURATION_BUCKETS, parseDurationBuckets } from '../../instrumentation/index.ts';
+import { connectInstrumented } from '../../instrumentation/index.ts';
+import { DEFAULT_DURATION_BUCKETS, LLM_DURATION_BUCKETS, parseDurationBuckets } from '../../instrumentation/buckets.ts';
 import { ConfigError } from '../../src/config/schema.ts';
 import { ValueError } from '../../src/config/values.ts';
 import { freePort } from '../support/process.ts';
