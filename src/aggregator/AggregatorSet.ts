@@ -140,12 +140,14 @@ export class AggregatorSet {
 
   /** The series of every target in one scope, one metric per name (Prometheus wants one family per name). */
   private readonly snapshot = async (): Promise<ScopeMetrics> => {
+    // one target (the common case): its snapshot as it is, no copy of its data points
+    if (this.aggregators.size === 1) return this.first!.metrics.snapshot();
     const byName = new Map<string, ScopeMetrics['metrics'][number]>();
     for (const a of this.aggregators.values()) {
       for (const m of (await a.metrics.snapshot()).metrics) {
         const have = byName.get(m.descriptor.name);
         if (have === undefined) byName.set(m.descriptor.name, { ...m, dataPoints: [...m.dataPoints] } as typeof m);
-        else (have.dataPoints as unknown[]).push(...m.dataPoints);
+        else for (const p of m.dataPoints) (have.dataPoints as unknown[]).push(p); // no spread: a target may hold 100,000 points
       }
     }
     return { scope: { name: AGGREGATOR_SCOPE }, metrics: [...byName.values()] };
