@@ -55,6 +55,10 @@ export class AggregatorSet {
   private replicas = 1;
   private startedFlag = false;
   private stopped = false;
+  /** Whether the NATS connection is up (what the status page says before any target exists). */
+  natsConnected = true;
+  /** Whether the latest etcd request of the set (the replica count) was answered. */
+  etcdReachable = true;
   private readonly replicaPrefix: string;
   private replicaKey: string | undefined;
 
@@ -120,6 +124,7 @@ export class AggregatorSet {
       undefined,
     );
     // etcd unreachable: the last count stands (the elections say so in their own health)
+    this.etcdReachable = n !== undefined;
     if (n !== undefined) this.replicas = Math.max(1, n);
   }
 
@@ -153,7 +158,20 @@ export class AggregatorSet {
     return { scope: { name: AGGREGATOR_SCOPE }, metrics: [...byName.values()] };
   };
 
+  /** Listening and in the elections (start() has resolved), not stopping. */
+  get started(): boolean {
+    return this.startedFlag && !this.stopped;
+  }
+
+  private async watchNats(): Promise<void> {
+    for await (const s of this.drt.nats.status()) {
+      if (s.type === 'disconnect') this.natsConnected = false;
+      else if (s.type === 'reconnect') this.natsConnected = true;
+    }
+  }
+
   async start(): Promise<void> {
+    void this.watchNats().catch(() => undefined);
     await this.announce();
     this.drt.on('leaseChanged', this.onLeaseChanged);
     await this.countReplicas();
