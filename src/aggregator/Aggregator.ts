@@ -254,14 +254,16 @@ export class Aggregator {
 
   async start(): Promise<void> {
     void this.watchNats().catch(() => undefined);
-    this.intake.join(this.opts, this.intakeSinks());
-    // the subscription is live on the server before anyone is told we listen: no event is missed
-    await this.drt.nats.flush().catch(() => undefined);
     log.info(`Scraping endpoint ${this.path} for stats`);
+    // etcd listed first: an event that arrived before the first listing would be refused as
+    // unverified (no list to hold it against), where one a moment later is checked or held
     this.discovery = this.drt.discovery(this.opts.namespace, this.opts.component);
     this.discovery.on('removed', this.onRemoved);
     this.discovery.on('added', this.intake.registrationLanded);
     await this.discovery.started().catch((err: Error) => log.warn('cannot list instances in etcd yet', { error: err.message }));
+    this.intake.join(this.opts, this.intakeSinks());
+    // the subscription is live on the server before anyone is told we listen: no event is missed
+    await this.drt.nats.flush().catch(() => undefined);
     this.election.on('changed', (leading) => {
       this.health.leader = leading;
       if (leading) this.schedule(0);
