@@ -55,6 +55,32 @@ function isAsyncIterable(v: unknown): v is AsyncIterable<unknown> {
   return typeof v === 'object' && v !== null && typeof (v as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function';
 }
 
+/** Returned by `decode` for a body that could not be decoded (already answered). */
+const UNDECODABLE = Symbol('undecodable');
+
+/** Closes a handler's iterator, ignoring what its `return` throws. */
+function closeQuietly(it: AsyncIterator<unknown>): void {
+  void it.return?.()?.catch(() => undefined);
+}
+
+/** One request's state from its arrival to its last frame. */
+class InflightRequest {
+  /** Aborted by the client's cancellation. */
+  readonly cancel = new AbortController();
+  /** The handler's signal: aborted by the client's cancellation, or at shutdown. */
+  readonly handlerAbort = new AbortController();
+  cancelled = false;
+  /** `type: message` of the failure, for the micro-service `last_error`. */
+  failure: string | undefined = undefined;
+  /** Chunks sent so far when the response is a stream; -1 while it is not one. */
+  chunks = -1;
+
+  constructor(
+    /** `performance.now()` at arrival. */
+    readonly start: number,
+  ) {}
+}
+
 export class EndpointServer {
   readonly counters = new EndpointCounters();
   private sub: Subscription | undefined;
@@ -176,130 +202,151 @@ export class EndpointServer {
       this.running.get(cancelOf)?.abort();
       return; // not a request: nothing answered, nothing counted but the cancellation itself
     }
-    const start = performance.now();
-    const obs = this.observer;
-    obs.requestStarted(msg.data.length);
-    this.inflight++;
-    const cancel = new AbortController();
-    const replyTo = msg.reply;
-    if (replyTo) this.running.set(replyTo, cancel);
-    // the handler's signal: aborted by the client's cancellation, or at shutdown
-    const handlerAbort = new AbortController();
-    const signal = handlerAbort.signal;
-    if (this.aborting) handlerAbort.abort();
-    else {
-      this.handlerAborts.add(handlerAbort);
-      cancel.signal.addEventListener('abort', () => handlerAbort.abort(), { once: true });
-    }
-    let cancelled = false;
-    let failure: EndpointErrorType | undefined;
-    let failureMessage = '';
-    /** Set once the response is a stream: how many chunks went out. */
-    let streamed: (() => number) | undefined;
-    const fail = (type: EndpointErrorType, err: unknown): void => {
-      failure = type;
-      failureMessage = `${type}: ${errorMessage(err)}`;
-      obs.error(type);
-    };
+    const req = this.begin(msg);
     try {
-      const reply = msg.reply;
-      if (!reply || msg.headers?.hasError) {
-        fail('invalid_message', new Error(reply ? 'status message' : 'request has no reply subject'));
-        log.rateLimited('warn', `invalid-${this.subjectName}`, 'dropped a message that is not a request', { subject: this.subjectName });
-        return;
-      }
-      let request: unknown = msg.data;
-      if (this.decodeJson) {
-        try {
-          request = parseJson(msg.data);
-        } catch (err) {
-          fail('deserialization', err instanceof DecodeError ? err : new DecodeError(errorMessage(err)));
-          this.send(reply, errorFrame(`cannot decode request: ${errorMessage(err)}`, 'deserialization'));
+      await this.serve(msg, req);
+    } finally {
+      this.finish(msg.reply, req);
+    }
+  }
+
+  /** Counts the request in and gives it its cancellation and its handler's signal. */
+  private begin(msg: Msg): InflightRequest {
+    this.observer.requestStarted(msg.data.length);
+    this.inflight++;
+    const req = new InflightRequest(performance.now());
+    if (msg.reply) this.running.set(msg.reply, req.cancel);
+    if (this.aborting) req.handlerAbort.abort();
+    else {
+      this.handlerAborts.add(req.handlerAbort);
+      req.cancel.signal.addEventListener('abort', () => req.handlerAbort.abort(), { once: true });
+    }
+    return req;
+  }
+
+  /** Decodes, calls the handler and sends what it returned: one response, or a stream. */
+  private async serve(msg: Msg, req: InflightRequest): Promise<void> {
+    const reply = msg.reply;
+    if (!reply || msg.headers?.hasError) {
+      this.fail(req, 'invalid_message', new Error(reply ? 'status message' : 'request has no reply subject'));
+      log.rateLimited('warn', `invalid-${this.subjectName}`, 'dropped a message that is not a request', { subject: this.subjectName });
+      return;
+    }
+    const request = this.decode(msg, reply, req);
+    if (request === UNDECODABLE) return;
+    let result: unknown;
+    try {
+      result = await this.handler(request, {
+        instanceId: this.instanceId,
+        subject: this.subjectName,
+        bytes: msg.data,
+        signal: req.handlerAbort.signal,
+      });
+    } catch (err) {
+      this.fail(req, 'generate', err);
+      this.send(reply, errorFrame(errorMessage(err), 'generate'));
+      return;
+    }
+    const stream = isAsyncIterable(result) && !(result instanceof Uint8Array) ? result : undefined;
+    if (req.cancel.signal.aborted) {
+      req.cancelled = true; // the client went away while the handler ran: nobody to answer
+      if (stream !== undefined) closeQuietly(stream[Symbol.asyncIterator]());
+      return;
+    }
+    if (stream === undefined) this.respondOnce(reply, result, req);
+    else await this.relayStream(reply, stream[Symbol.asyncIterator](), req);
+  }
+
+  /** The request body as the handler takes it; on a body that is not JSON, answers the error. */
+  private decode(msg: Msg, reply: string, req: InflightRequest): unknown {
+    if (!this.decodeJson) return msg.data;
+    try {
+      return parseJson(msg.data);
+    } catch (err) {
+      this.fail(req, 'deserialization', err instanceof DecodeError ? err : new DecodeError(errorMessage(err)));
+      this.send(reply, errorFrame(`cannot decode request: ${errorMessage(err)}`, 'deserialization'));
+      return UNDECODABLE;
+    }
+  }
+
+  /** Sends a single response as one last frame. */
+  private respondOnce(reply: string, result: unknown, req: InflightRequest): void {
+    const payload = toBytes(result ?? null);
+    try {
+      this.nc.publish(reply, frame(FRAME_LAST, payload));
+      this.observer.responseBytes(payload.length);
+    } catch (err) {
+      this.fail(req, 'publish_response', err);
+    }
+  }
+
+  /**
+   * Sends each chunk as a data frame, then the end frame; a cancellation ends the stream at once,
+   * even while the handler waits for its next chunk, and closes the handler's iterator.
+   */
+  private async relayStream(reply: string, it: AsyncIterator<unknown>, req: InflightRequest): Promise<void> {
+    const obs = this.observer;
+    req.chunks = 0;
+    let last = 0;
+    const cancelledAt = new Promise<typeof CANCELLED>((resolve) => {
+      if (req.cancel.signal.aborted) resolve(CANCELLED);
+      else req.cancel.signal.addEventListener('abort', () => resolve(CANCELLED), { once: true });
+    });
+    try {
+      for (;;) {
+        const step = await Promise.race([it.next(), cancelledAt]);
+        if (step === CANCELLED) {
+          req.cancelled = true;
+          closeQuietly(it);
           return;
         }
-      }
-      let result: unknown;
-      try {
-        result = await this.handler(request, { instanceId: this.instanceId, subject: this.subjectName, bytes: msg.data, signal });
-      } catch (err) {
-        fail('generate', err);
-        this.send(reply, errorFrame(errorMessage(err), 'generate'));
-        return;
-      }
-      if (cancel.signal.aborted) {
-        cancelled = true; // the client went away while the handler ran: nobody to answer
-        if (isAsyncIterable(result) && !(result instanceof Uint8Array))
-          void result[Symbol.asyncIterator]()
-            .return?.()
-            ?.catch(() => undefined);
-        return;
-      }
-      if (!isAsyncIterable(result) || result instanceof Uint8Array) {
-        const payload = toBytes(result ?? null);
+        if (step.done === true) break;
+        const payload = toBytes(step.value);
         try {
-          this.nc.publish(reply, frame(FRAME_LAST, payload));
-          obs.responseBytes(payload.length);
+          this.nc.publish(reply, frame(FRAME_DATA, payload));
         } catch (err) {
-          fail('publish_response', err);
+          this.fail(req, 'publish_response', err);
+          closeQuietly(it);
+          return;
         }
-        return;
-      }
-      let last = 0;
-      let chunks = 0;
-      streamed = () => chunks;
-      const it = result[Symbol.asyncIterator]();
-      // a cancellation ends the stream at once, even while the handler waits for its next chunk
-      const cancelledAt = new Promise<typeof CANCELLED>((resolve) => {
-        if (cancel.signal.aborted) resolve(CANCELLED);
-        else cancel.signal.addEventListener('abort', () => resolve(CANCELLED), { once: true });
-      });
-      try {
-        for (;;) {
-          const step = await Promise.race([it.next(), cancelledAt]);
-          if (step === CANCELLED) {
-            cancelled = true;
-            void it.return?.()?.catch(() => undefined); // closes the handler's generator
-            return;
-          }
-          if (step.done === true) break;
-          const chunk: unknown = step.value;
-          const payload = toBytes(chunk);
-          try {
-            this.nc.publish(reply, frame(FRAME_DATA, payload));
-          } catch (err) {
-            fail('publish_response', err);
-            void it.return?.()?.catch(() => undefined); // closes the handler's iterator
-            return;
-          }
-          obs.responseBytes(payload.length);
-          if (obs.streamChunk !== undefined) {
-            const now = performance.now();
-            obs.streamChunk((now - start) / 1000, chunks === 0 ? undefined : (now - last) / 1000);
-            last = now;
-          }
-          chunks++;
+        obs.responseBytes(payload.length);
+        if (obs.streamChunk !== undefined) {
+          const now = performance.now();
+          obs.streamChunk((now - req.start) / 1000, req.chunks === 0 ? undefined : (now - last) / 1000);
+          last = now;
         }
-      } catch (err) {
-        fail('response_stream', err);
-        this.send(reply, errorFrame(`response stream failed: ${errorMessage(err)}`, 'response_stream'));
-        return;
+        req.chunks++;
       }
-      try {
-        this.nc.publish(reply, endFrame());
-      } catch (err) {
-        fail('publish_final', err);
-      }
-    } finally {
-      if (replyTo) this.running.delete(replyTo);
-      this.handlerAborts.delete(handlerAbort);
-      if (cancelled) obs.cancelled?.();
-      if (streamed !== undefined) obs.streamFinished?.(streamed());
-      const ms = performance.now() - start;
-      this.counters.record(ms * 1e6, failure === undefined ? undefined : failureMessage);
-      obs.requestFinished(ms / 1000);
-      if (--this.inflight === 0 && this.idleWaiters.length > 0) {
-        for (const w of this.idleWaiters.splice(0)) w();
-      }
+    } catch (err) {
+      this.fail(req, 'response_stream', err);
+      this.send(reply, errorFrame(`response stream failed: ${errorMessage(err)}`, 'response_stream'));
+      return;
+    }
+    try {
+      this.nc.publish(reply, endFrame());
+    } catch (err) {
+      this.fail(req, 'publish_final', err);
+    }
+  }
+
+  /** Records the failure on the request and tells the observer. */
+  private fail(req: InflightRequest, type: EndpointErrorType, err: unknown): void {
+    req.failure = `${type}: ${errorMessage(err)}`;
+    this.observer.error(type);
+  }
+
+  /** Counts the request out: observer, micro-service counters, in-flight, shutdown waiters. */
+  private finish(replyTo: string | undefined, req: InflightRequest): void {
+    const obs = this.observer;
+    if (replyTo) this.running.delete(replyTo);
+    this.handlerAborts.delete(req.handlerAbort);
+    if (req.cancelled) obs.cancelled?.();
+    if (req.chunks >= 0) obs.streamFinished?.(req.chunks);
+    const ms = performance.now() - req.start;
+    this.counters.record(ms * 1e6, req.failure);
+    obs.requestFinished(ms / 1000);
+    if (--this.inflight === 0 && this.idleWaiters.length > 0) {
+      for (const w of this.idleWaiters.splice(0)) w();
     }
   }
 
