@@ -13,18 +13,22 @@
  * pile of retrying requests (the Collector's exporters queue the same way).
  */
 import { ExportResultCode, type ExportResult } from '@opentelemetry/core';
-import type {
-  AggregationOption,
+import {
   AggregationTemporality,
-  InstrumentType,
-  PushMetricExporter,
-  ResourceMetrics,
+  AggregationType,
+  type AggregationOption,
+  type InstrumentType,
+  type PushMetricExporter,
+  type ResourceMetrics,
 } from '@opentelemetry/sdk-metrics';
 import { getLogger } from '../log.ts';
 import { carryInto, MAX_CARRIED_POINTS, pointCount, undelivered } from './deltaCarry.ts';
 import type { ExportHealth } from './ExportHealth.ts';
 
 const log = getLogger('export::otlp');
+
+/** What an exporter without a `selectAggregation` gets: the instrument's default aggregation. */
+const DEFAULT_AGGREGATION: AggregationOption = { type: AggregationType.DEFAULT };
 
 export class CarryingExporter implements PushMetricExporter {
   /** Data accepted and not yet sent: batches that came while an export was in flight, and the undelivered deltas of failed ones. */
@@ -111,11 +115,16 @@ export class CarryingExporter implements PushMetricExporter {
     return this.inner.shutdown();
   }
 
+  /** The wrapped exporter's choice; cumulative when it has none, as the SDK's readers default. */
   selectAggregationTemporality(instrumentType: InstrumentType): AggregationTemporality {
-    return this.inner.selectAggregationTemporality!(instrumentType);
+    return this.inner.selectAggregationTemporality?.(instrumentType) ?? AggregationTemporality.CUMULATIVE;
   }
 
+  /**
+   * The wrapped exporter's choice; the default aggregation when it has none (the console
+   * exporter has none: called through a non-null assertion, it threw at the first collection).
+   */
   selectAggregation(instrumentType: InstrumentType): AggregationOption {
-    return this.inner.selectAggregation!(instrumentType);
+    return this.inner.selectAggregation?.(instrumentType) ?? DEFAULT_AGGREGATION;
   }
 }

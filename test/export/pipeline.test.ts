@@ -227,6 +227,24 @@ test('OTLP http/protobuf: names, attributes, values, cumulative temporality and 
   assert.equal(g.points[0]!.value, 40);
 });
 
+test('the console exporter prints each metric with its data points', async (t) => {
+  const defer = cleanups(t);
+  const printed: unknown[] = [];
+  // the SDK's ConsoleMetricExporter writes each metric with console.dir
+  t.mock.method(console, 'dir', (v: unknown) => {
+    printed.push(v);
+  });
+  const p = new MetricsPipeline(config(['--exporters', 'console', '--otlp-interval', '200ms']), { global: false });
+  defer(() => p.shutdown());
+  record(p, 3);
+  await waitUntil('a console export', () => printed.length >= 3, 10_000);
+  const byName = new Map(
+    printed.map((v) => [(v as { descriptor: { name: string } }).descriptor.name, v as { dataPoints: { value: unknown }[] }]),
+  );
+  assert.equal(byName.get('bridge_test_requests_total')?.dataPoints[0]?.value, 3);
+  assert.equal(byName.get('llm_kv_blocks_active')?.dataPoints[0]?.value, 40);
+});
+
 test('OTLP endpoint credentials travel as an Authorization header, not in the URL', async (t) => {
   const defer = cleanups(t);
   const rx = await new OtlpReceiver().start();
