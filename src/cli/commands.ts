@@ -60,7 +60,8 @@ export const METRICS_COMMAND = {
 export const MOCK_WORKER_COMMAND = {
   name: 'mock_worker',
   usage: 'mock_worker [options]',
-  about: 'Mock LLM worker(s): random ForwardPassMetrics v3 stats, an echo endpoint, and a KV hit-rate event every interval.',
+  about:
+    'Mock LLM worker(s): random ForwardPassMetrics v3 stats, an echo endpoint, and a KV hit-rate event every interval; with --model NAME (or --engine simulated) a simulated engine serving that model, whose stats, KV blocks, prefix-cache hits and token streams follow from the requests it gets.',
   options: mockWorkerOptions,
 } satisfies Command;
 

@@ -79,6 +79,14 @@ export function parseInteger(v: unknown, min: number, max: number): number {
   return n;
 }
 
+/** A finite number (decimals allowed) within `min..max`. */
+export function parseNumber(v: unknown, min: number, max: number): number {
+  const n = typeof v === 'number' ? v : typeof v === 'string' && /^\s*-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/.test(v) ? Number(v) : NaN;
+  if (!Number.isFinite(n)) throw new ValueError(`is not a number; use ${min}..${max}`);
+  if (n < min || n > max) throw new ValueError(`is out of range; use ${min}..${max}`);
+  return n;
+}
+
 export function parseBool(v: unknown): boolean {
   if (typeof v === 'boolean') return v;
   if (typeof v === 'string') {

@@ -1,9 +1,12 @@
 /**
  * Mock LLM workers, standing in for real ones: each registers `{ns}/{comp}/{ep}` with its own
- * lease and micro-service instance, answers stats with random ForwardPassMetrics v3 (slots and
- * blocks out of 100), serves an echo that streams the request back word by word, and publishes a
- * KV hit-rate event every interval under its own worker id. Many run in one process on shared
- * connections (`--workers N`).
+ * lease and micro-service instance. Without an engine (the seed's mock) it answers stats with
+ * random ForwardPassMetrics v3 (slots and blocks out of 100), serves an echo that streams the
+ * request back word by word, and publishes a KV hit-rate event every interval under its own
+ * worker id. With the simulated engine (`--model`) it serves a model: token requests stream
+ * engine output, stats report the engine's state, each admitted request publishes its real
+ * hit-rate event, and a model card in etcd tells frontends where the model is. Many run in one
+ * process on shared connections (`--workers N`).
  */
 import { closeEtcdClient, connectNats, createEtcdClient, type EtcdOptions, type NatsOptions } from '../runtime/connections.ts';
 import { DistributedRuntime } from '../runtime/DistributedRuntime.ts';
@@ -11,6 +14,9 @@ import { KV_HIT_RATE_EVENT } from '../runtime/names.ts';
 import type { RuntimeInstrumentation } from '../runtime/observer.ts';
 import { getLogger } from '../log.ts';
 import { errorMessage } from '../errors.ts';
+import { encodeModelCard, modelCardKey } from '../runtime/modelCard.ts';
+import { type EngineConfig, SimulatedEngine } from './engine/SimulatedEngine.ts';
+import { parseEngineRequest } from './engineRequest.ts';
 
 export const MOCK_CAPACITY = 100;
 
@@ -28,6 +34,8 @@ export interface MockWorkerOptions {
   instrumentation?: RuntimeInstrumentation;
   /** Deterministic numbers for tests. @default Math.random */
   random?: () => number;
+  /** Serve this model with the simulated engine instead of the random stats and echo. */
+  engine?: { model: string; config: Partial<EngineConfig> } | undefined;
 }
 
 function randInt(random: () => number, max: number): number {
@@ -49,8 +57,25 @@ export function randomForwardPassMetrics(random: () => number = Math.random): Re
   };
 }
 
+/** ForwardPassMetrics v3 of a simulated engine's state. */
+export function engineForwardPassMetrics(engine: SimulatedEngine): Record<string, unknown> {
+  const s = engine.state();
+  return {
+    request_active_slots: s.activeSlots,
+    request_total_slots: s.totalSlots,
+    kv_active_blocks: s.activeBlocks,
+    kv_total_blocks: s.totalBlocks,
+    num_requests_waiting: s.waiting,
+    gpu_cache_usage_perc: s.activeBlocks / s.totalBlocks,
+    gpu_prefix_cache_hit_rate: s.prefixHitRate,
+    data_parallel_rank: null,
+  };
+}
+
 export class MockWorkers {
   private timer: NodeJS.Timeout | undefined;
+  /** Each worker's engine, by its runtime, when serving a model. */
+  readonly engines = new Map<DistributedRuntime, SimulatedEngine>();
 
   private constructor(
     readonly runtimes: DistributedRuntime[],
@@ -70,6 +95,7 @@ export class MockWorkers {
       sharedConns = { nats, etcd: createEtcdClient(opts.etcd) };
     }
     const runtimes: DistributedRuntime[] = [];
+    const engines = new Map<DistributedRuntime, SimulatedEngine>();
     const closeShared = async (): Promise<void> => {
       if (sharedConns !== undefined) {
         await sharedConns.nats.drain().catch(() => undefined);
@@ -84,15 +110,23 @@ export class MockWorkers {
           const drt = await DistributedRuntime.connect({ ...conns, instrumentation: opts.instrumentation });
           runtimes.push(drt);
           const ep = drt.namespace(opts.namespace).component(opts.component).endpoint(opts.endpoint);
-          await ep.serve<{ text?: unknown }>(
-            (req) => {
-              const text = typeof req?.text === 'string' ? req.text : JSON.stringify(req);
-              return (async function* () {
-                for (const word of text.split(/\s+/).filter((w) => w !== '')) yield word;
-              })();
-            },
-            { statsHandler: () => randomForwardPassMetrics(random) },
-          );
+          if (opts.engine !== undefined) {
+            const engine = await serveModel(drt, opts, opts.engine.model, {
+              ...opts.engine.config,
+              seed: (opts.engine.config.seed ?? 1) + runtimes.length,
+            });
+            engines.set(drt, engine);
+          } else {
+            await ep.serve<{ text?: unknown }>(
+              (req) => {
+                const text = typeof req?.text === 'string' ? req.text : JSON.stringify(req);
+                return (async function* () {
+                  for (const word of text.split(/\s+/).filter((w) => w !== '')) yield word;
+                })();
+              },
+              { statsHandler: () => randomForwardPassMetrics(random) },
+            );
+          }
           log.info(`mock worker ${drt.instanceId} serving ${opts.namespace}/${opts.component}/${opts.endpoint}`);
         }),
       );
@@ -102,7 +136,9 @@ export class MockWorkers {
       throw err;
     }
     const w = new MockWorkers(runtimes, closeShared);
-    w.timer = setInterval(() => w.publishHitRates(opts.namespace, random), opts.hitRateIntervalMs);
+    for (const [drt, engine] of engines) w.engines.set(drt, engine);
+    // an engine publishes one event per request it admits; the seed's mock one per interval
+    if (opts.engine === undefined) w.timer = setInterval(() => w.publishHitRates(opts.namespace, random), opts.hitRateIntervalMs);
     return w;
   }
 
@@ -124,4 +160,67 @@ export class MockWorkers {
     await Promise.all(this.runtimes.map((r) => r.shutdown()));
     await this.closeShared();
   }
+}
+
+/**
+ * Serves `model` on the options' endpoint with a simulated engine: token requests stream engine
+ * output, stats are the engine's state, each admitted request publishes its hit-rate event, and
+ * the model card is put under the worker's lease (again whenever the lease is replaced).
+ */
+async function serveModel(
+  drt: DistributedRuntime,
+  opts: MockWorkerOptions,
+  model: string,
+  config: Partial<EngineConfig>,
+): Promise<SimulatedEngine> {
+  const ns = drt.namespace(opts.namespace);
+  const engine = new SimulatedEngine(config, {
+    onAdmit: (e) => {
+      try {
+        ns.publish(KV_HIT_RATE_EVENT, { worker_id: drt.instanceId, isl_blocks: e.islBlocks, overlap_blocks: e.overlapBlocks });
+      } catch (err) {
+        log.rateLimited('warn', 'publish', 'cannot publish a hit-rate event', { error: errorMessage(err) });
+      }
+    },
+  });
+  await ns
+    .component(opts.component)
+    .endpoint(opts.endpoint)
+    .serve(
+      (req, ctx) => {
+        const r = parseEngineRequest(req);
+        return engine.generate({ tokenIds: r.tokenIds, maxTokens: r.maxTokens, signal: ctx.signal });
+      },
+      { statsHandler: () => engineForwardPassMetrics(engine) },
+    );
+  const c = engine.config;
+  const putCard = async (): Promise<void> => {
+    const id = drt.instanceId;
+    const value = encodeModelCard({
+      namespace: opts.namespace,
+      component: opts.component,
+      endpoint: opts.endpoint,
+      instanceId: id,
+      card: {
+        displayName: model,
+        contextLength: c.contextLength,
+        kvCacheBlockSize: c.blockSize,
+        migrationLimit: 0,
+        totalKvBlocks: c.kvBlocks,
+        maxNumSeqs: c.slots,
+        maxNumBatchedTokens: c.contextLength,
+      },
+    });
+    await drt.etcd
+      .put(modelCardKey(opts.namespace, opts.component, opts.endpoint, id))
+      .value(value)
+      .lease(drt.lease.idString);
+  };
+  await putCard();
+  drt.on('leaseChanged', () => {
+    putCard().catch((err: unknown) =>
+      log.rateLimited('warn', 'model-card', 'cannot put the model card under the new lease', { error: errorMessage(err) }),
+    );
+  });
+  return engine;
 }
