@@ -3,7 +3,8 @@
  * Data flows one way; a folder never imports one above it:
  *
  *   src/cli
- *   src/aggregator, src/mock, instrumentation   (siblings: none imports another)
+ *   src/aggregator, src/mock, src/frontend,     (siblings: none imports another)
+ *   instrumentation
  *   src/export
  *   src/config
  *   src/runtime
@@ -13,6 +14,7 @@ const LAYERS = [
   { name: 'cli', path: '^src/cli/' },
   { name: 'aggregator', path: '^src/aggregator/' },
   { name: 'mock', path: '^src/mock/' },
+  { name: 'frontend', path: '^src/frontend/' },
   { name: 'instrumentation', path: '^instrumentation/' },
   { name: 'export', path: '^src/export/' },
   { name: 'config', path: '^src/config/' },
@@ -21,13 +23,14 @@ const LAYERS = [
 ];
 /** What each layer must not import: every layer above it, and its siblings. */
 const ABOVE = {
-  aggregator: ['cli', 'mock', 'instrumentation'],
-  mock: ['cli', 'aggregator', 'instrumentation'],
-  instrumentation: ['cli', 'aggregator', 'mock'],
-  export: ['cli', 'aggregator', 'mock', 'instrumentation'],
-  config: ['cli', 'aggregator', 'mock', 'instrumentation', 'export'],
-  runtime: ['cli', 'aggregator', 'mock', 'instrumentation', 'export', 'config'],
-  leaves: ['cli', 'aggregator', 'mock', 'instrumentation', 'export', 'config', 'runtime'],
+  aggregator: ['cli', 'mock', 'frontend', 'instrumentation'],
+  mock: ['cli', 'aggregator', 'frontend', 'instrumentation'],
+  frontend: ['cli', 'aggregator', 'mock', 'instrumentation'],
+  instrumentation: ['cli', 'aggregator', 'mock', 'frontend'],
+  export: ['cli', 'aggregator', 'mock', 'frontend', 'instrumentation'],
+  config: ['cli', 'aggregator', 'mock', 'frontend', 'instrumentation', 'export'],
+  runtime: ['cli', 'aggregator', 'mock', 'frontend', 'instrumentation', 'export', 'config'],
+  leaves: ['cli', 'aggregator', 'mock', 'frontend', 'instrumentation', 'export', 'config', 'runtime'],
 };
 const pathOf = (name) => LAYERS.find((l) => l.name === name).path;
 

@@ -10,7 +10,7 @@ import type { ScopeMetrics } from '@opentelemetry/sdk-metrics';
 import type { MetricsPipeline } from '../src/export/MetricsPipeline.ts';
 import { CLIENT_ERROR_TYPES, type ClientErrorType, type ClientObserver, type EndpointIdentity } from '../src/runtime/observer.ts';
 import { scopeAttributes } from './labels.ts';
-import { FixedHistogram, streamMetric } from './StreamLatency.ts';
+import { FixedHistogram, histogramMetric } from '../src/export/fixedHistogram.ts';
 import { processEndpointMetrics } from './EndpointMetrics.ts';
 
 export const CLIENT_METER_NAME = 'dynamo_client';
@@ -92,7 +92,7 @@ export class ClientMetrics {
   }
 
   durationSnapshot(): ScopeMetrics {
-    const m = streamMetric(
+    const m = histogramMetric(
       CLIENT_METRIC_NAMES.duration,
       CLIENT_METRIC_HELP.duration,
       's',

@@ -21,7 +21,8 @@ import {
 } from '@opentelemetry/sdk-metrics';
 import { ENDPOINT_ERROR_TYPES, type EndpointErrorType, type EndpointIdentity, type EndpointObserver } from '../src/runtime/observer.ts';
 import { scopeAttributes } from './labels.ts';
-import { STREAM_METRIC_HELP, STREAM_METRIC_NAMES, StreamLatency, streamMetric, type FixedHistogram } from './StreamLatency.ts';
+import { histogramMetric, type FixedHistogram } from '../src/export/fixedHistogram.ts';
+import { STREAM_METRIC_HELP, STREAM_METRIC_NAMES, StreamLatency } from './StreamLatency.ts';
 import type { MetricsPipeline } from '../src/export/MetricsPipeline.ts';
 
 export const COMPONENT_METER_NAME = 'dynamo_component';
@@ -199,7 +200,7 @@ export class EndpointMetrics {
     const endTime = millisToHrTime(Date.now());
     const all = [...this.stats.values()];
     const metric = (name: string, help: string, unit: string, pick: (s: EndpointStats) => FixedHistogram): MetricData | undefined =>
-      streamMetric(
+      histogramMetric(
         name,
         help,
         unit,

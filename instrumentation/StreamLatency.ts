@@ -4,8 +4,7 @@
  * the time between consecutive chunks (inter-token latency), and the number of chunks. Fixed
  * explicit buckets, recorded with a few arithmetic operations per chunk (bench/instrumentation).
  */
-import type { Attributes, HrTime } from '@opentelemetry/api';
-import { AggregationTemporality, DataPointType, type MetricData } from '@opentelemetry/sdk-metrics';
+import { FixedHistogram } from '../src/export/fixedHistogram.ts';
 
 export const STREAM_METRIC_NAMES = {
   firstChunk: 'dynamo_component_time_to_first_chunk_seconds',
@@ -26,26 +25,6 @@ export const INTER_CHUNK_BUCKETS: readonly number[] = [0.0005, 0.001, 0.0025, 0.
 /** Chunks per response. */
 export const CHUNK_COUNT_BUCKETS: readonly number[] = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000];
 
-/** A cumulative explicit-bucket histogram with fixed bounds. */
-export class FixedHistogram {
-  readonly counts: Float64Array;
-  sum = 0;
-  count = 0;
-
-  constructor(readonly bounds: readonly number[]) {
-    this.counts = new Float64Array(bounds.length + 1);
-  }
-
-  record(v: number): void {
-    const b = this.bounds;
-    let i = 0;
-    while (i < b.length && v > b[i]!) i++;
-    this.counts[i]!++;
-    this.sum += v;
-    this.count++;
-  }
-}
-
 /** The three histograms of one endpoint. */
 export class StreamLatency {
   readonly firstChunk = new FixedHistogram(FIRST_CHUNK_BUCKETS);
@@ -60,30 +39,4 @@ export class StreamLatency {
   finished(chunks: number): void {
     this.chunks.record(chunks);
   }
-}
-
-/** One cumulative histogram metric with a point per endpoint that streamed at least once. */
-export function streamMetric(
-  name: string,
-  description: string,
-  unit: string,
-  points: { attributes: Attributes; h: FixedHistogram }[],
-  startTime: HrTime,
-  endTime: HrTime,
-): MetricData | undefined {
-  const dataPoints = points
-    .filter((p) => p.h.count > 0)
-    .map((p) => ({
-      attributes: p.attributes,
-      startTime,
-      endTime,
-      value: { buckets: { boundaries: [...p.h.bounds], counts: Array.from(p.h.counts) }, sum: p.h.sum, count: p.h.count },
-    }));
-  if (dataPoints.length === 0) return undefined;
-  return {
-    descriptor: { name, description, unit, valueType: 1 },
-    dataPointType: DataPointType.HISTOGRAM,
-    aggregationTemporality: AggregationTemporality.CUMULATIVE,
-    dataPoints,
-  } as MetricData;
 }

@@ -6,6 +6,7 @@ import { metricsOptions } from '../aggregator/options.ts';
 import { connectionOptions, namespaceOption, nameParser } from '../config/commonOptions.ts';
 import type { OptionTable } from '../config/schema.ts';
 import { parseBool, parseInteger } from '../config/values.ts';
+import { frontendOptions } from '../frontend/options.ts';
 import { mockWorkerOptions } from '../mock/options.ts';
 
 export interface Command<S extends OptionTable = OptionTable> {
@@ -73,4 +74,12 @@ export const SYSTEM_SERVER_COMMAND = {
   options: systemServerOptions,
 } satisfies Command;
 
-export const COMMANDS: readonly Command[] = [METRICS_COMMAND, MOCK_WORKER_COMMAND, SYSTEM_SERVER_COMMAND];
+export const FRONTEND_COMMAND = {
+  name: 'frontend',
+  usage: 'frontend [--http-port 8000] [options]',
+  about:
+    "OpenAI-compatible HTTP server (/v1/chat/completions, /v1/completions, /v1/models) in front of the workers that serve models in a namespace (mock_worker --model): forwards each request to a worker of its model, relays the tokens (server-sent events or whole), cancels the worker's stream when the client goes away, and measures every request as Dynamo's frontend does (dynamo_frontend_*), served at /metrics on the same port and exported like the other commands.",
+  options: frontendOptions,
+} satisfies Command;
+
+export const COMMANDS: readonly Command[] = [METRICS_COMMAND, MOCK_WORKER_COMMAND, SYSTEM_SERVER_COMMAND, FRONTEND_COMMAND];

@@ -105,7 +105,7 @@ export class MockWorkers {
     try {
       // all at once: the runtime paces the lease grants and registrations of a burst itself
       await Promise.all(
-        Array.from({ length: opts.workers }, async () => {
+        Array.from({ length: opts.workers }, async (_, i) => {
           const conns = sharedConns ? { shared: sharedConns } : { nats: opts.nats, etcd: opts.etcd };
           const drt = await DistributedRuntime.connect({ ...conns, instrumentation: opts.instrumentation });
           runtimes.push(drt);
@@ -113,7 +113,7 @@ export class MockWorkers {
           if (opts.engine !== undefined) {
             const engine = await serveModel(drt, opts, opts.engine.model, {
               ...opts.engine.config,
-              seed: (opts.engine.config.seed ?? 1) + runtimes.length,
+              seed: (opts.engine.config.seed ?? 1) + i,
             });
             engines.set(drt, engine);
           } else {

@@ -10,6 +10,7 @@ test('every command answers --help with exit 0', async () => {
     ['src/cli/metrics.ts', '--component'],
     ['src/cli/mock_worker.ts', '--workers'],
     ['src/cli/system_server.ts', '--client'],
+    ['src/cli/frontend.ts', '--http-port'],
     ['scripts/demo.ts', '--with-prometheus'],
   ] as const) {
     const p = startScript(script, ['--help'], process.env);
@@ -26,6 +27,7 @@ test('every command answers --version with its name and the package version, exi
     ['src/cli/metrics.ts', 'metrics'],
     ['src/cli/mock_worker.ts', 'mock_worker'],
     ['src/cli/system_server.ts', 'system_server'],
+    ['src/cli/frontend.ts', 'frontend'],
   ] as const) {
     const p = startScript(script, ['--version'], process.env);
     const { code } = await p.exited;
@@ -43,6 +45,8 @@ test('bad names and URLs are one-line errors with exit 2 in every command', asyn
       /^mock_worker: error: etcd_endpoints: "etcd:2379" \(from --etcd-endpoints\)/,
     ],
     ['src/cli/system_server.ts', ['--endpoint', 'a.b'], /^system_server: error: invalid endpoint name "a\.b"/],
+    ['src/cli/frontend.ts', ['--http-port', '70000'], /^frontend: error: http_port: "70000" \(from --http-port\) is out of range; use 0\.\.65535$/],
+    ['src/cli/mock_worker.ts', ['--jitter', '2'], /^mock_worker: error: jitter: "2" \(from --jitter\) is out of range; use 0\.\.1$/],
     [
       'src/cli/system_server.ts',
       ['--nats-server', 'localhost'],

@@ -1,0 +1,141 @@
+/**
+ * The models a namespace serves, from the workers' model cards in etcd: a prefix list, then a
+ * watch from the next revision, and a full re-list after the watch reconnects (as the runtime's
+ * instance discovery does). A model is known while at least one card names it; its endpoint is
+ * the one its cards name (the first card's, if workers disagree). An entry that is not a model
+ * card is ignored, counted by reason and logged (rate limited).
+ */
+import type { Etcd3, IKeyValue, Watcher } from 'etcd3';
+import { getLogger } from '../log.ts';
+import { decodeModelCard, type ModelCardEntry, type ModelCardProblem, modelCardsPrefix } from '../runtime/modelCard.ts';
+
+const log = getLogger('frontend::models');
+
+/** A model and where it is served. */
+export interface ServedModel {
+  readonly name: string;
+  readonly namespace: string;
+  readonly component: string;
+  readonly endpoint: string;
+  /** The instances whose cards name it. */
+  readonly instances: readonly bigint[];
+  /** The first card seen (its configuration gauges). */
+  readonly card: ModelCardEntry['card'];
+  /** Seconds since the epoch when the model was first seen (`created` in `/v1/models`). */
+  readonly created: number;
+}
+
+export class ModelRegistry {
+  private readonly byKey = new Map<string, ModelCardEntry>();
+  private readonly created = new Map<string, number>();
+  private watcher: Watcher | undefined;
+  private closed = false;
+  private disconnected = false;
+  /** Entries ignored, by reason. */
+  readonly ignored = new Map<ModelCardProblem, number>();
+  private readonly prefix: string;
+
+  constructor(
+    private readonly etcd: Etcd3,
+    namespace: string,
+    /** Told when a model's card is first seen. */
+    private readonly onCard: (model: string, entry: ModelCardEntry) => void = () => undefined,
+  ) {
+    this.prefix = modelCardsPrefix(namespace);
+  }
+
+  /** Lists the cards and starts watching. */
+  async start(): Promise<void> {
+    const revision = await this.resync();
+    if (this.closed) return;
+    const w = await this.etcd
+      .watch()
+      .prefix(this.prefix)
+      .startRevision(String(revision + 1n))
+      .create();
+    if (this.closed) {
+      await w.cancel().catch(() => undefined);
+      return;
+    }
+    this.watcher = w;
+    w.on('put', (kv) => this.put(kv));
+    w.on('delete', (kv) => this.remove(kv.key.toString()));
+    w.on('disconnected', () => {
+      this.disconnected = true;
+    });
+    w.on('connected', () => {
+      if (!this.disconnected) return;
+      this.disconnected = false;
+      this.resync().catch((err: Error) => log.warn('cannot re-list model cards after reconnecting', { error: err.message }));
+    });
+    w.on('error', (err: Error) => log.rateLimited('warn', 'watch', 'etcd watch error', { error: err.message }));
+  }
+
+  close(): void {
+    this.closed = true;
+    void this.watcher?.cancel().catch(() => undefined);
+  }
+
+  /** Every model served now, by name. */
+  models(): ServedModel[] {
+    const byName = new Map<string, ModelCardEntry[]>();
+    for (const e of this.byKey.values()) {
+      const list = byName.get(e.card.displayName);
+      if (list === undefined) byName.set(e.card.displayName, [e]);
+      else list.push(e);
+    }
+    return [...byName.entries()].map(([name, entries]) => this.served(name, entries));
+  }
+
+  /** The model called `name`, if served. */
+  model(name: string): ServedModel | undefined {
+    const entries = [...this.byKey.values()].filter((e) => e.card.displayName === name);
+    return entries.length === 0 ? undefined : this.served(name, entries);
+  }
+
+  private served(name: string, entries: ModelCardEntry[]): ServedModel {
+    const first = entries[0] as ModelCardEntry;
+    const same = entries.filter((e) => e.namespace === first.namespace && e.component === first.component && e.endpoint === first.endpoint);
+    return {
+      name,
+      namespace: first.namespace,
+      component: first.component,
+      endpoint: first.endpoint,
+      instances: same.map((e) => e.instanceId),
+      card: first.card,
+      created: this.created.get(name) ?? 0,
+    };
+  }
+
+  private async resync(): Promise<bigint> {
+    const res = await this.etcd.getAll().prefix(this.prefix).exec();
+    const seen = new Set<string>();
+    for (const kv of res.kvs) {
+      seen.add(kv.key.toString());
+      this.put(kv);
+    }
+    for (const key of [...this.byKey.keys()]) if (!seen.has(key)) this.remove(key);
+    return BigInt(res.header.revision);
+  }
+
+  private put(kv: IKeyValue): void {
+    const key = kv.key.toString();
+    const e = decodeModelCard(key, kv.value.toString());
+    if (typeof e === 'string') {
+      this.ignored.set(e, (this.ignored.get(e) ?? 0) + 1);
+      log.rateLimited('warn', `bad-${e}`, 'ignoring an etcd entry that is not a model card', { key, reason: e });
+      return;
+    }
+    this.byKey.set(key, e);
+    const name = e.card.displayName;
+    if (!this.created.has(name)) {
+      this.created.set(name, Math.floor(Date.now() / 1000));
+      log.info(`model ${name} served by ${e.namespace}/${e.component}/${e.endpoint}`);
+    }
+    this.onCard(name, e);
+  }
+
+  private remove(key: string): void {
+    this.byKey.delete(key);
+  }
+}

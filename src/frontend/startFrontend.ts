@@ -1,0 +1,59 @@
+/**
+ * Starts a frontend: the export pipeline (its Prometheus exposition served on the frontend's
+ * port), the runtime, the model registry and the HTTP server; `stop()` undoes it in reverse.
+ * What a test or an embedding program calls instead of the command.
+ */
+import { MetricsPipeline } from '../export/MetricsPipeline.ts';
+import { DistributedRuntime } from '../runtime/DistributedRuntime.ts';
+import { Frontend } from './Frontend.ts';
+import { FrontendMetrics, frontendBucketsFromEnv, METRICS_PREFIX_ENV, DEFAULT_FRONTEND_PREFIX } from './FrontendMetrics.ts';
+import { ModelRegistry } from './ModelRegistry.ts';
+import type { FrontendCommandConfig } from './options.ts';
+
+export interface RunningFrontend {
+  readonly frontend: Frontend;
+  readonly metrics: FrontendMetrics;
+  readonly pipeline: MetricsPipeline;
+  readonly registry: ModelRegistry;
+  readonly drt: DistributedRuntime;
+  stop(): Promise<void>;
+}
+
+export async function startFrontend(cfg: FrontendCommandConfig, env: NodeJS.ProcessEnv = process.env): Promise<RunningFrontend> {
+  const metrics = new FrontendMetrics(frontendBucketsFromEnv(env), env[METRICS_PREFIX_ENV] || DEFAULT_FRONTEND_PREFIX);
+  // the pull reader exists whatever the exporters; its server does not listen (the frontend's does)
+  const pipeline = new MetricsPipeline(cfg.export, { forcePrometheusServer: true, global: false });
+  pipeline.snapshots.add(() => metrics.snapshot());
+  const drt = await DistributedRuntime.connect(cfg.connection).catch(async (err: unknown) => {
+    await pipeline.shutdown();
+    throw err;
+  });
+  const registry = new ModelRegistry(drt.etcd, cfg.namespace, (model, entry) => metrics.modelCard(model, entry.card));
+  const frontend = new Frontend(drt, registry, metrics, pipeline.prometheusServer, {
+    host: cfg.host,
+    port: cfg.port,
+    workerTimeoutMs: cfg.workerTimeoutMs,
+  });
+  try {
+    await registry.start();
+    await frontend.listen();
+  } catch (err) {
+    registry.close();
+    await drt.shutdown();
+    await pipeline.shutdown();
+    throw err;
+  }
+  return {
+    frontend,
+    metrics,
+    pipeline,
+    registry,
+    drt,
+    async stop() {
+      await frontend.close();
+      registry.close();
+      await pipeline.shutdown();
+      await drt.shutdown();
+    },
+  };
+}
