@@ -45,7 +45,11 @@ test('bad names and URLs are one-line errors with exit 2 in every command', asyn
       /^mock_worker: error: etcd_endpoints: "etcd:2379" \(from --etcd-endpoints\)/,
     ],
     ['src/cli/system_server.ts', ['--endpoint', 'a.b'], /^system_server: error: invalid endpoint name "a\.b"/],
-    ['src/cli/frontend.ts', ['--http-port', '70000'], /^frontend: error: http_port: "70000" \(from --http-port\) is out of range; use 0\.\.65535$/],
+    [
+      'src/cli/frontend.ts',
+      ['--http-port', '70000'],
+      /^frontend: error: http_port: "70000" \(from --http-port\) is out of range; use 0\.\.65535$/,
+    ],
     ['src/cli/mock_worker.ts', ['--jitter', '2'], /^mock_worker: error: jitter: "2" \(from --jitter\) is out of range; use 0\.\.1$/],
     [
       'src/cli/system_server.ts',

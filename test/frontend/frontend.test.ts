@@ -86,9 +86,9 @@ test('frontend: OpenAI API over simulated workers, metrics that agree with the c
   const withChoices = chunks.filter((c) => (c.choices as unknown[]).length > 0);
   assert.equal(withChoices.length, 7, 'one chunk per token');
   assert.ok(withChoices.every((c) => c.object === 'chat.completion.chunk' && c.model === MODEL));
-  const first = (withChoices[0]?.choices as { delta: { role?: string } }[])[0];
+  const first = (withChoices[0]?.choices as { delta: { role?: string } }[] | undefined)?.[0];
   assert.equal(first?.delta.role, 'assistant');
-  assert.equal((withChoices[6]?.choices as { finish_reason: string }[])[0]?.finish_reason, 'length');
+  assert.equal((withChoices[6]?.choices as { finish_reason: string }[] | undefined)?.[0]?.finish_reason, 'length');
   const usage = chunks.at(-1)?.usage as { prompt_tokens: number; completion_tokens: number; total_tokens: number };
   assert.deepEqual(chunks.at(-1)?.choices, []);
   assert.equal(usage.prompt_tokens, 10, 'user: + 9 words, one token per word');
