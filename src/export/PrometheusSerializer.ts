@@ -46,6 +46,61 @@ export function sanitizeMetricName(name: string): string {
   return /^[0-9]/.test(s) ? `_${s}` : s;
 }
 
+/** How the Collector's Prometheus translation spells units in a name (UCUM → word). */
+const UNIT_WORDS: Readonly<Record<string, string>> = {
+  d: 'days',
+  h: 'hours',
+  min: 'minutes',
+  s: 'seconds',
+  ms: 'milliseconds',
+  us: 'microseconds',
+  ns: 'nanoseconds',
+  By: 'bytes',
+  KiBy: 'kibibytes',
+  MiBy: 'mebibytes',
+  GiBy: 'gibibytes',
+  KBy: 'kilobytes',
+  MBy: 'megabytes',
+  GBy: 'gigabytes',
+  m: 'meters',
+  V: 'volts',
+  A: 'amperes',
+  J: 'joules',
+  W: 'watts',
+  g: 'grams',
+  Cel: 'celsius',
+  Hz: 'hertz',
+  '%': 'percent',
+};
+
+function unitWords(unit: string): string {
+  // annotations in braces (`{token}`) name what is counted, not a unit: dropped
+  const u = unit.replace(/\{[^}]*\}/g, '').trim();
+  if (u === '') return '';
+  const [num = '', per] = u.split('/', 2);
+  const words = (x: string): string => UNIT_WORDS[x] ?? sanitizeMetricName(x);
+  const a = num === '' || num === '1' ? '' : words(num);
+  const b =
+    per === undefined || per === '' ? '' : `per_${per === 's' ? 'second' : per === 'min' ? 'minute' : per === 'h' ? 'hour' : words(per)}`;
+  return [a, b].filter((x) => x !== '').join('_');
+}
+
+/**
+ * The exposition name of a metric. An OTel-style dotted name (`gen_ai.server.time_to_first_token`,
+ * unit `s`) is translated as the Collector's Prometheus exporter does: dots to underscores, the
+ * unit appended in words (`_seconds`) unless the name ends with it, `_ratio` for a gauge of unit
+ * `1`. Prometheus-style names (no dot) already say their unit and are kept as they are. The
+ * counter `_total` is added by the caller.
+ */
+export function exposedName(name: string, unit: string, type: 'counter' | 'gauge' | 'histogram'): string {
+  const base = sanitizeMetricName(name);
+  if (!name.includes('.')) return base;
+  let out = base.replace(/__+/g, '_');
+  const suffix = unit === '1' ? (type === 'gauge' ? 'ratio' : '') : unitWords(unit);
+  if (suffix !== '' && !out.endsWith(`_${suffix}`)) out += `_${suffix}`;
+  return out;
+}
+
 export function sanitizeLabelName(name: string): string {
   const s = name.replace(INVALID_LABEL_CHARS, '_');
   return /^[0-9]/.test(s) ? `_${s}` : s;
@@ -133,7 +188,7 @@ function* serializeSteps(rm: ResourceMetrics, opts: PrometheusSerializerOptions,
     for (const m of sm.metrics) {
       const type = promType(m);
       if (type === undefined) continue;
-      let name = sanitizeMetricName(m.descriptor.name);
+      let name = exposedName(m.descriptor.name, m.descriptor.unit, type);
       if (type === 'counter' && !name.endsWith('_total')) name += '_total';
       let block = blocks.get(name);
       if (block === undefined) {

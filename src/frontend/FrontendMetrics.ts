@@ -151,7 +151,7 @@ export class RequestMeasure {
 
   constructor(
     private readonly stats: ModelStats,
-    private readonly endpoint: OperationKind,
+    readonly endpoint: OperationKind,
     private readonly requestType: RequestType,
     private readonly onEnd: (m: RequestMeasure, durationSeconds: number, status: RequestStatus, errorType: FrontendErrorType) => void,
   ) {

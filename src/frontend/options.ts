@@ -5,10 +5,11 @@
  */
 import { connectionOptions, connectionSettings, namespaceOption } from '../config/commonOptions.ts';
 import type { Loaded, OptionTable } from '../config/schema.ts';
-import { parseDuration, parseInteger, parseIp, formatDuration } from '../config/values.ts';
+import { parseDuration, parseEnum, parseInteger, parseIp, formatDuration } from '../config/values.ts';
 import { exportConfigFrom, exportOptions, type ExportConfig } from '../export/options.ts';
 import { DEFAULT_NAMESPACE } from '../runtime/names.ts';
 import { DEFAULT_HTTP_HOST, DEFAULT_HTTP_PORT } from './Frontend.ts';
+import { METRIC_NAME_SETS, type MetricNameSet, metricNamesFromEnv, SEMCONV_OPT_IN_ENV } from './GenAiMetrics.ts';
 
 export const DEFAULT_FRONTEND_SERVICE_NAME = 'dynamo-frontend';
 /** How long the frontend waits for a worker's first and each next chunk. */
@@ -33,6 +34,14 @@ export function frontendOptions() {
       format: formatDuration,
       description: "how long to wait for a worker's first and each next chunk",
     },
+    metric_names: {
+      flag: 'metric-names',
+      env: [{ name: SEMCONV_OPT_IN_ENV, parse: (raw: unknown) => metricNamesFromEnv({ [SEMCONV_OPT_IN_ENV]: String(raw) }) }],
+      parse: (v: unknown): MetricNameSet => parseEnum(v, METRIC_NAME_SETS),
+      default: 'dynamo' as MetricNameSet,
+      description:
+        "dynamo: Dynamo's dynamo_frontend_* names; gen_ai: OpenTelemetry's GenAI semantic conventions (gen_ai.server.*); both. OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental means both",
+    },
     ...connectionOptions(),
     ...exp,
     // the exposition is served on --http-port; the pull server's own address is not used
@@ -48,6 +57,7 @@ export interface FrontendCommandConfig {
   host: string;
   port: number;
   workerTimeoutMs: number;
+  metricNames: MetricNameSet;
   connection: ReturnType<typeof connectionSettings>;
   export: ExportConfig;
 }
@@ -59,6 +69,7 @@ export function frontendConfigFrom(loaded: Loaded<FrontendOptionTable>): Fronten
     host: v.http_host,
     port: v.http_port,
     workerTimeoutMs: v.worker_timeout,
+    metricNames: v.metric_names,
     connection: connectionSettings(v),
     export: exportConfigFrom(v),
   };

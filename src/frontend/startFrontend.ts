@@ -3,10 +3,12 @@
  * port), the runtime, the model registry and the HTTP server; `stop()` undoes it in reverse.
  * What a test or an embedding program calls instead of the command.
  */
+import { hostname } from 'node:os';
 import { MetricsPipeline } from '../export/MetricsPipeline.ts';
 import { DistributedRuntime } from '../runtime/DistributedRuntime.ts';
 import { Frontend } from './Frontend.ts';
 import { FrontendMetrics, frontendBucketsFromEnv, METRICS_PREFIX_ENV, DEFAULT_FRONTEND_PREFIX } from './FrontendMetrics.ts';
+import { GenAiServerMetrics } from './GenAiMetrics.ts';
 import { ModelRegistry } from './ModelRegistry.ts';
 import type { FrontendCommandConfig } from './options.ts';
 
@@ -19,11 +21,23 @@ export interface RunningFrontend {
   stop(): Promise<void>;
 }
 
+/** `server.address`: the address the server is bound to, or the host name when it listens on every address. */
+function serverAddress(host: string): string {
+  return host === '0.0.0.0' || host === '::' ? hostname() : host;
+}
+
 export async function startFrontend(cfg: FrontendCommandConfig, env: NodeJS.ProcessEnv = process.env): Promise<RunningFrontend> {
-  const metrics = new FrontendMetrics(frontendBucketsFromEnv(env), env[METRICS_PREFIX_ENV] || DEFAULT_FRONTEND_PREFIX);
+  let port = cfg.port;
+  const genAi = cfg.metricNames === 'dynamo' ? undefined : new GenAiServerMetrics(() => ({ address: serverAddress(cfg.host), port }));
+  const metrics = new FrontendMetrics(
+    frontendBucketsFromEnv(env),
+    env[METRICS_PREFIX_ENV] || DEFAULT_FRONTEND_PREFIX,
+    (m, model, seconds, status, errorType) => genAi?.record(model, m.endpoint, seconds, status, errorType, m.ttftSeconds, m.tokens),
+  );
   // the pull reader exists whatever the exporters; its server does not listen (the frontend's does)
   const pipeline = new MetricsPipeline(cfg.export, { forcePrometheusServer: true, global: false });
-  pipeline.snapshots.add(() => metrics.snapshot());
+  if (cfg.metricNames !== 'gen_ai') pipeline.snapshots.add(() => metrics.snapshot());
+  if (genAi !== undefined) pipeline.snapshots.add(() => genAi.snapshot());
   const drt = await DistributedRuntime.connect(cfg.connection).catch(async (err: unknown) => {
     await pipeline.shutdown();
     throw err;
@@ -37,6 +51,7 @@ export async function startFrontend(cfg: FrontendCommandConfig, env: NodeJS.Proc
   try {
     await registry.start();
     await frontend.listen();
+    port = frontend.port;
   } catch (err) {
     registry.close();
     await drt.shutdown();

@@ -10,6 +10,7 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
   acceptsOpenMetrics,
   escapeLabelValue,
+  exposedName,
   formatValue,
   sanitizeLabelName,
   sanitizeMetricName,
@@ -190,4 +191,17 @@ test('a large exposition is serialised in chunks of SERIALIZE_CHUNK_POINTS, givi
   assert.equal(text, serializePrometheus(r));
   assert.equal(text.split('\n').length, n + 3);
   assert.ok(turns >= 2 && turns <= 4, `${n} points gave the event loop ${turns} turns (one per ${SERIALIZE_CHUNK_POINTS} points expected)`);
+});
+
+test("dotted OTel names are translated as the Collector's Prometheus exporter does; Prometheus-style names are kept", () => {
+  assert.equal(exposedName('gen_ai.server.time_to_first_token', 's', 'histogram'), 'gen_ai_server_time_to_first_token_seconds');
+  assert.equal(exposedName('gen_ai.client.token.usage', '{token}', 'histogram'), 'gen_ai_client_token_usage');
+  assert.equal(exposedName('http.server.request.duration', 's', 'histogram'), 'http_server_request_duration_seconds');
+  assert.equal(exposedName('process.memory.usage', 'By', 'gauge'), 'process_memory_usage_bytes');
+  assert.equal(exposedName('system.cpu.utilization', '1', 'gauge'), 'system_cpu_utilization_ratio');
+  assert.equal(exposedName('x.rate', 'By/s', 'gauge'), 'x_rate_bytes_per_second');
+  assert.equal(exposedName('x.duration_seconds', 's', 'histogram'), 'x_duration_seconds', 'the unit is not repeated');
+  assert.equal(exposedName('dynamo_component_request_duration_seconds', 's', 'histogram'), 'dynamo_component_request_duration_seconds');
+  assert.equal(exposedName('dynamo_frontend_time_to_first_token_seconds', 's', 'histogram'), 'dynamo_frontend_time_to_first_token_seconds');
+  assert.equal(exposedName('llm_kv_blocks_active', '', 'gauge'), 'llm_kv_blocks_active');
 });

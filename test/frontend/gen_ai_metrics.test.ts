@@ -1,0 +1,151 @@
+/**
+ * The GenAI semantic conventions on the frontend: opted in with OTEL_SEMCONV_STABILITY_OPT_IN, the
+ * three server instruments reach an OTLP receiver (decoded with the official schema) with their
+ * dotted names, units, required attributes and the conventions' buckets, and the Prometheus form
+ * follows the Collector's translation and passes promtool and Python's parser.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { loadOptions } from '../../src/config/schema.ts';
+import { GEN_AI_SERVER_METRICS } from '../../src/frontend/GenAiMetrics.ts';
+import { frontendConfigFrom, frontendOptions } from '../../src/frontend/options.ts';
+import { startFrontend } from '../../src/frontend/startFrontend.ts';
+import { MockWorkers } from '../../src/mock/MockWorker.ts';
+import { sample } from '../support/exposition.ts';
+import { parseWithPython } from '../support/openmetrics.ts';
+import { OtlpReceiver } from '../support/otlpReceiver.ts';
+import { waitUntil } from '../support/process.ts';
+import { promtool } from '../support/promtool.ts';
+import { testCluster } from '../support/servers.ts';
+
+const MODEL = 'sim-genai';
+
+test('GenAI server instruments over OTLP and Prometheus, side by side with the Dynamo names', async (t) => {
+  const { cluster, defer } = await testCluster(t);
+  const conn = { nats: { servers: [cluster.nats.url] }, etcd: { endpoints: [cluster.etcd.url] } };
+  const workers = await MockWorkers.start({
+    namespace: 'dynamo',
+    component: 'backend',
+    endpoint: 'generate',
+    workers: 1,
+    hitRateIntervalMs: 1000,
+    ...conn,
+    engine: { model: MODEL, config: { decodeTokensPerSecond: 500, jitter: 0 } },
+  });
+  defer(() => workers.stop());
+  const rx = await new OtlpReceiver().start();
+  defer(() => rx.stop());
+  const env = {
+    OTEL_SEMCONV_STABILITY_OPT_IN: 'http,gen_ai_latest_experimental',
+    OTEL_METRICS_EXPORTER: 'otlp',
+    OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: rx.url,
+  };
+  const cfg = frontendConfigFrom(
+    loadOptions(frontendOptions(), {
+      argv: [
+        '--http-host',
+        '127.0.0.1',
+        '--http-port',
+        '0',
+        '--otlp-interval',
+        '300ms',
+        '--nats-server',
+        cluster.nats.url,
+        '--etcd-endpoints',
+        cluster.etcd.url,
+      ],
+      env,
+    }),
+  );
+  assert.equal(cfg.metricNames, 'both');
+  const fe = await startFrontend(cfg, env);
+  defer(() => fe.stop());
+  const base = fe.frontend.url;
+  await waitUntil('the model', () => fe.registry.model(MODEL) !== undefined, 10_000);
+  for (const stream of [true, false]) {
+    const res = await fetch(`${base}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'hello there' }], max_tokens: 4, stream }),
+    });
+    assert.equal(res.status, 200);
+    await res.text();
+  }
+  await fetch(`${base}/v1/completions`, { method: 'POST', body: JSON.stringify({ model: MODEL, prompt: 'x', max_tokens: 9000 }) }).then(
+    (r) => r.text(),
+  );
+
+  await waitUntil(
+    'an OTLP export with the GenAI metrics',
+    () => rx.exports.some((e) => e.metrics.some((m) => m.name === 'gen_ai.server.time_per_output_token')),
+    10_000,
+  );
+  const last = [...rx.exports].reverse().find((e) => e.metrics.some((m) => m.name === 'gen_ai.server.time_per_output_token'));
+  const byName = new Map(last?.metrics.map((m) => [m.name, m]));
+  for (const d of Object.values(GEN_AI_SERVER_METRICS)) {
+    const m = byName.get(d.name);
+    assert.ok(m !== undefined, d.name);
+    assert.equal(m.unit, 's');
+    assert.equal(m.kind, 'histogram');
+    assert.equal(m.scope, 'gen_ai');
+    for (const p of m.points) assert.deepEqual(p.explicitBounds, [...d.buckets], `${d.name} buckets`);
+  }
+  const ok = byName.get('gen_ai.server.request.duration')?.points.find((p) => p.attributes['error.type'] === undefined);
+  assert.deepEqual(ok?.attributes, {
+    'gen_ai.operation.name': 'chat',
+    'gen_ai.provider.name': 'dynamo',
+    'gen_ai.request.model': MODEL,
+    'gen_ai.response.model': MODEL,
+    'server.address': '127.0.0.1',
+    'server.port': fe.frontend.port,
+  });
+  assert.equal(ok?.count, 2);
+  const failed = byName.get('gen_ai.server.request.duration')?.points.find((p) => p.attributes['error.type'] === 'validation');
+  assert.equal(failed?.count, 1, 'a failed request has its error.type');
+  assert.equal(
+    byName.get('gen_ai.server.time_to_first_token')?.points.reduce((n, p) => n + (p.count ?? 0), 0),
+    2,
+    'successful responses only',
+  );
+  assert.equal(byName.get('gen_ai.server.time_per_output_token')?.points[0]?.count, 2);
+  assert.ok(byName.has('dynamo_frontend_requests_total'), 'side by side with the Dynamo names');
+
+  const text = await (await fetch(`${base}/metrics`)).text();
+  assert.equal(
+    sample(text, 'gen_ai_server_time_to_first_token_seconds_count', { gen_ai_request_model: MODEL, gen_ai_operation_name: 'chat' }),
+    2,
+  );
+  assert.match(text, /^# TYPE gen_ai_server_request_duration_seconds histogram$/m);
+  assert.match(text, /^# TYPE gen_ai_server_time_per_output_token_seconds histogram$/m);
+  promtool(text);
+  const families = parseWithPython(text, false).map((f) => f[0]);
+  assert.ok(families.includes('gen_ai_server_time_to_first_token_seconds'));
+  assert.ok(families.includes('dynamo_frontend_time_to_first_token_seconds'));
+});
+
+test('--metric-names gen_ai: the conventions instead of the Dynamo names', async (t) => {
+  const { cluster, defer } = await testCluster(t);
+  const cfg = frontendConfigFrom(
+    loadOptions(frontendOptions(), {
+      argv: [
+        '--metric-names',
+        'gen_ai',
+        '--http-host',
+        '127.0.0.1',
+        '--http-port',
+        '0',
+        '--nats-server',
+        cluster.nats.url,
+        '--etcd-endpoints',
+        cluster.etcd.url,
+      ],
+      env: {},
+    }),
+  );
+  const fe = await startFrontend(cfg, {});
+  defer(() => fe.stop());
+  fe.metrics.begin('m', 'completions', 'unary').end('error', 'internal');
+  const text = await (await fetch(`${fe.frontend.url}/metrics`)).text();
+  assert.match(text, /^gen_ai_server_request_duration_seconds_count\{.*error_type="internal".*\} 1$/m);
+  assert.doesNotMatch(text, /dynamo_frontend_/);
+});
