@@ -32,6 +32,7 @@ import {
   type Usage,
   usageChunk,
 } from './openai.ts';
+import { type RouteDecision, Router, type RouterMode } from './Router.ts';
 import { renderChat, tokenize } from './tokenizer.ts';
 
 const log = getLogger('frontend');
@@ -48,6 +49,8 @@ const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 export interface FrontendOptions {
   host: string;
   port: number;
+  /** @default 'round-robin' */
+  routerMode?: RouterMode;
   /** Per-chunk timeout of the requests to workers. */
   workerTimeoutMs?: number;
 }
@@ -93,7 +96,7 @@ function nonNegativeInt(v: unknown): number {
 export class Frontend {
   private readonly server: Server;
   private readonly clients = new Map<string, Promise<Client>>();
-  private readonly rr = new Map<string, number>();
+  private readonly router: Router;
   private seq = 0;
 
   constructor(
@@ -103,6 +106,7 @@ export class Frontend {
     private readonly prometheus: MetricsHttpServer | undefined,
     private readonly opts: FrontendOptions,
   ) {
+    this.router = new Router(opts.routerMode ?? 'round-robin');
     this.server = createServer(
       { requestTimeout: REQUEST_RECEIVE_TIMEOUT_MS, headersTimeout: REQUEST_RECEIVE_TIMEOUT_MS, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS },
       (req, res) => {
@@ -226,6 +230,8 @@ export class Frontend {
           'max_tokens',
         );
       const client = await this.client(model);
+      const decision = this.pickInstance(model, tokenIds);
+      res.once('close', () => this.router.done(decision.instance));
       const stream = client.direct(
         {
           model: model.name,
@@ -234,7 +240,7 @@ export class Frontend {
           sampling_options: {},
           output_options: {},
         },
-        this.pick(model),
+        decision.instance,
         { signal: abort.signal, ...(this.opts.workerTimeoutMs !== undefined ? { timeoutMs: this.opts.workerTimeoutMs } : {}) },
       );
       const id = `${kind === 'chat_completions' ? 'chatcmpl' : 'cmpl'}-${Date.now().toString(36)}${(this.seq++).toString(36)}`;
@@ -333,11 +339,12 @@ export class Frontend {
     };
   }
 
-  /** The next instance of the model, round robin. */
-  private pick(model: ServedModel): bigint {
-    const n = this.rr.get(model.name) ?? 0;
-    this.rr.set(model.name, n + 1);
-    return model.instances[n % model.instances.length] as bigint;
+  /** The instance of the model for this prompt, as the router mode decides. */
+  private pickInstance(model: ServedModel, tokenIds: readonly number[]): RouteDecision {
+    if (this.router.size > model.instances.length) {
+      this.router.retain(new Set(this.registry.models().flatMap((m) => m.instances)));
+    }
+    return this.router.route(model.instances, tokenIds, model.card.kvCacheBlockSize);
   }
 
   private client(model: ServedModel): Promise<Client> {

@@ -9,6 +9,7 @@ import { parseDuration, parseEnum, parseInteger, parseIp, formatDuration } from 
 import { exportConfigFrom, exportOptions, type ExportConfig } from '../export/options.ts';
 import { DEFAULT_NAMESPACE } from '../runtime/names.ts';
 import { DEFAULT_HTTP_HOST, DEFAULT_HTTP_PORT } from './Frontend.ts';
+import { ROUTER_MODES, type RouterMode } from './Router.ts';
 import { METRIC_NAME_SETS, type MetricNameSet, metricNamesFromEnv, SEMCONV_OPT_IN_ENV } from './GenAiMetrics.ts';
 
 export const DEFAULT_FRONTEND_SERVICE_NAME = 'dynamo-frontend';
@@ -26,6 +27,13 @@ export function frontendOptions() {
       parse: (v: unknown) => parseInteger(v, 0, 65_535),
       default: DEFAULT_HTTP_PORT,
       description: 'port of the OpenAI HTTP server (also /metrics, /health, /live); 0 picks a free one',
+    },
+    router_mode: {
+      flag: 'router-mode',
+      parse: (v: unknown): RouterMode => parseEnum(v, ROUTER_MODES),
+      default: 'round-robin' as RouterMode,
+      description:
+        "how a worker is picked: round-robin, random, or kv (KV-aware: the worker predicted to hold the longest run of the prompt's leading blocks, from the blocks routed to each; else the least busy)",
     },
     worker_timeout: {
       flag: 'worker-timeout',
@@ -57,6 +65,7 @@ export interface FrontendCommandConfig {
   host: string;
   port: number;
   workerTimeoutMs: number;
+  routerMode: RouterMode;
   metricNames: MetricNameSet;
   connection: ReturnType<typeof connectionSettings>;
   export: ExportConfig;
@@ -69,6 +78,7 @@ export function frontendConfigFrom(loaded: Loaded<FrontendOptionTable>): Fronten
     host: v.http_host,
     port: v.http_port,
     workerTimeoutMs: v.worker_timeout,
+    routerMode: v.router_mode,
     metricNames: v.metric_names,
     connection: connectionSettings(v),
     export: exportConfigFrom(v),

@@ -47,6 +47,7 @@ export async function startFrontend(cfg: FrontendCommandConfig, env: NodeJS.Proc
     host: cfg.host,
     port: cfg.port,
     workerTimeoutMs: cfg.workerTimeoutMs,
+    routerMode: cfg.routerMode,
   });
   try {
     await registry.start();

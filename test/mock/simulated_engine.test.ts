@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { BlockPool } from '../../src/mock/engine/BlockPool.ts';
-import { blockHashes } from '../../src/mock/engine/blocks.ts';
+import { blockHashes } from '../../src/runtime/kvBlocks.ts';
 import { type AdmissionEvent, type EngineOutput, EngineRequestError, SimulatedEngine } from '../../src/mock/engine/SimulatedEngine.ts';
 
 const instant = (): Promise<void> => Promise.resolve();

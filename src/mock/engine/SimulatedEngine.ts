@@ -11,7 +11,7 @@
  * (one token) and `text`; the last has `finish_reason` and `completion_usage`.
  */
 import { type Allocation, BlockPool } from './BlockPool.ts';
-import { blockHashes, blocksFor } from './blocks.ts';
+import { blockHashes, blocksFor } from '../../runtime/kvBlocks.ts';
 import { jittered, type Random, seededRandom } from './random.ts';
 
 export const DEFAULT_ENGINE_SLOTS = 16;

@@ -1,0 +1,112 @@
+/**
+ * How the frontend picks the worker of a request (`--router-mode`, Dynamo's flag):
+ *
+ * - `round-robin`: the model's instances in turn.
+ * - `random`: any instance.
+ * - `kv`: KV-aware, in Dynamo's approximate mode (no KV events): the router remembers which
+ *   prompt blocks it sent to each instance (their chained hashes, `kvBlocks.ts`) and sends a
+ *   request to the instance that should hold the longest run of its leading blocks; ties, and
+ *   requests no instance holds, go to the instance with the fewest requests in flight from this
+ *   frontend (then in turn). The memory of each instance is bounded (least recently routed
+ *   blocks forgotten first), as the engines' caches are.
+ *
+ * Pure: the frontend tells it when a request starts and ends.
+ */
+import { blockHashes } from '../runtime/kvBlocks.ts';
+
+export const ROUTER_MODES = ['round-robin', 'random', 'kv'] as const;
+export type RouterMode = (typeof ROUTER_MODES)[number];
+/** Blocks remembered per instance in `kv` mode. */
+export const DEFAULT_ROUTER_BLOCKS_PER_INSTANCE = 1_000_000;
+
+interface InstanceState {
+  inflight: number;
+  /** Block hashes routed here, least recently used first. */
+  readonly blocks: Set<string>;
+}
+
+export interface RouteDecision {
+  readonly instance: bigint;
+  /** Leading blocks the chosen instance was predicted to hold. */
+  readonly overlapBlocks: number;
+  readonly hashes: readonly string[];
+}
+
+export class Router {
+  private readonly instances = new Map<bigint, InstanceState>();
+  private turn = 0;
+
+  constructor(
+    readonly mode: RouterMode,
+    private readonly random: () => number = Math.random,
+    private readonly maxBlocksPerInstance = DEFAULT_ROUTER_BLOCKS_PER_INSTANCE,
+  ) {}
+
+  private state(id: bigint): InstanceState {
+    let s = this.instances.get(id);
+    if (s === undefined) {
+      s = { inflight: 0, blocks: new Set() };
+      this.instances.set(id, s);
+    }
+    return s;
+  }
+
+  /** Picks an instance of `candidates` (non-empty) for a prompt; call `done` when the request ends. */
+  route(candidates: readonly bigint[], tokenIds: readonly number[], blockSize: number): RouteDecision {
+    const n = candidates.length;
+    if (this.mode === 'round-robin') return this.start(candidates[this.turn++ % n] as bigint, 0, []);
+    if (this.mode === 'random') return this.start(candidates[Math.floor(this.random() * n)] as bigint, 0, []);
+    const hashes = blockSize > 0 ? blockHashes(tokenIds, blockSize) : [];
+    let best: bigint | undefined;
+    let bestOverlap = -1;
+    let bestLoad = Number.POSITIVE_INFINITY;
+    // start from a rotating index so that equal instances take turns
+    const offset = this.turn++ % n;
+    for (let k = 0; k < n; k++) {
+      const id = candidates[(offset + k) % n] as bigint;
+      const s = this.state(id);
+      let overlap = 0;
+      while (overlap < hashes.length && s.blocks.has(hashes[overlap] as string)) overlap++;
+      if (overlap > bestOverlap || (overlap === bestOverlap && s.inflight < bestLoad)) {
+        best = id;
+        bestOverlap = overlap;
+        bestLoad = s.inflight;
+      }
+    }
+    const chosen = best as bigint;
+    this.remember(this.state(chosen), hashes);
+    return this.start(chosen, bestOverlap, hashes);
+  }
+
+  /** The request routed to `instance` ended. */
+  done(instance: bigint): void {
+    const s = this.instances.get(instance);
+    if (s !== undefined && s.inflight > 0) s.inflight--;
+  }
+
+  private start(instance: bigint, overlapBlocks: number, hashes: readonly string[]): RouteDecision {
+    this.state(instance).inflight++;
+    return { instance, overlapBlocks, hashes };
+  }
+
+  private remember(s: InstanceState, hashes: readonly string[]): void {
+    for (const h of hashes) {
+      s.blocks.delete(h); // re-inserted: now the most recently used
+      s.blocks.add(h);
+    }
+    for (const h of s.blocks) {
+      if (s.blocks.size <= this.maxBlocksPerInstance) break;
+      s.blocks.delete(h);
+    }
+  }
+
+  /** Instances it keeps state for. */
+  get size(): number {
+    return this.instances.size;
+  }
+
+  /** Forgets the instances not in `live` that have nothing in flight (they left: bounded memory). */
+  retain(live: ReadonlySet<bigint>): void {
+    for (const [id, s] of this.instances) if (!live.has(id) && s.inflight === 0) this.instances.delete(id);
+  }
+}
