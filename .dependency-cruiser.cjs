@@ -4,7 +4,7 @@
  *
  *   src/cli
  *   src/aggregator, src/mock, src/frontend,     (siblings: none imports another)
- *   instrumentation
+ *   src/loadgen, instrumentation
  *   src/export
  *   src/config
  *   src/runtime
@@ -15,6 +15,7 @@ const LAYERS = [
   { name: 'aggregator', path: '^src/aggregator/' },
   { name: 'mock', path: '^src/mock/' },
   { name: 'frontend', path: '^src/frontend/' },
+  { name: 'loadgen', path: '^src/loadgen/' },
   { name: 'instrumentation', path: '^instrumentation/' },
   { name: 'export', path: '^src/export/' },
   { name: 'config', path: '^src/config/' },
@@ -23,14 +24,15 @@ const LAYERS = [
 ];
 /** What each layer must not import: every layer above it, and its siblings. */
 const ABOVE = {
-  aggregator: ['cli', 'mock', 'frontend', 'instrumentation'],
-  mock: ['cli', 'aggregator', 'frontend', 'instrumentation'],
-  frontend: ['cli', 'aggregator', 'mock', 'instrumentation'],
-  instrumentation: ['cli', 'aggregator', 'mock', 'frontend'],
-  export: ['cli', 'aggregator', 'mock', 'frontend', 'instrumentation'],
-  config: ['cli', 'aggregator', 'mock', 'frontend', 'instrumentation', 'export'],
-  runtime: ['cli', 'aggregator', 'mock', 'frontend', 'instrumentation', 'export', 'config'],
-  leaves: ['cli', 'aggregator', 'mock', 'frontend', 'instrumentation', 'export', 'config', 'runtime'],
+  aggregator: ['cli', 'mock', 'frontend', 'loadgen', 'instrumentation'],
+  mock: ['cli', 'aggregator', 'frontend', 'loadgen', 'instrumentation'],
+  frontend: ['cli', 'aggregator', 'mock', 'loadgen', 'instrumentation'],
+  loadgen: ['cli', 'aggregator', 'mock', 'frontend', 'instrumentation'],
+  instrumentation: ['cli', 'aggregator', 'mock', 'frontend', 'loadgen'],
+  export: ['cli', 'aggregator', 'mock', 'frontend', 'loadgen', 'instrumentation'],
+  config: ['cli', 'aggregator', 'mock', 'frontend', 'loadgen', 'instrumentation', 'export'],
+  runtime: ['cli', 'aggregator', 'mock', 'frontend', 'loadgen', 'instrumentation', 'export', 'config'],
+  leaves: ['cli', 'aggregator', 'mock', 'frontend', 'loadgen', 'instrumentation', 'export', 'config', 'runtime'],
 };
 const pathOf = (name) => LAYERS.find((l) => l.name === name).path;
 

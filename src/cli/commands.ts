@@ -7,6 +7,7 @@ import { connectionOptions, namespaceOption, nameParser } from '../config/common
 import type { OptionTable } from '../config/schema.ts';
 import { parseBool, parseInteger } from '../config/values.ts';
 import { frontendOptions } from '../frontend/options.ts';
+import { loadgenOptions } from '../loadgen/options.ts';
 import { mockWorkerOptions } from '../mock/options.ts';
 
 export interface Command<S extends OptionTable = OptionTable> {
@@ -82,4 +83,18 @@ export const FRONTEND_COMMAND = {
   options: frontendOptions,
 } satisfies Command;
 
-export const COMMANDS: readonly Command[] = [METRICS_COMMAND, MOCK_WORKER_COMMAND, SYSTEM_SERVER_COMMAND, FRONTEND_COMMAND];
+export const LOADGEN_COMMAND = {
+  name: 'loadgen',
+  usage: 'loadgen [--url http://127.0.0.1:8000] [--rate R | --concurrency C] [options]',
+  about:
+    'Load generator for an OpenAI-compatible server: chat completions at a rate or a concurrency, prompt and output lengths from normal distributions, a share of prompts reusing shared prefixes; prints TTFT, ITL, end-to-end latency (p50/p90/p99) and throughput as serving benchmarks do.',
+  options: loadgenOptions,
+} satisfies Command;
+
+export const COMMANDS: readonly Command[] = [
+  METRICS_COMMAND,
+  MOCK_WORKER_COMMAND,
+  SYSTEM_SERVER_COMMAND,
+  FRONTEND_COMMAND,
+  LOADGEN_COMMAND,
+];

@@ -11,6 +11,7 @@ test('every command answers --help with exit 0', async () => {
     ['src/cli/mock_worker.ts', '--workers'],
     ['src/cli/system_server.ts', '--client'],
     ['src/cli/frontend.ts', '--http-port'],
+    ['src/cli/loadgen.ts', '--prefix-share'],
     ['scripts/demo.ts', '--with-prometheus'],
   ] as const) {
     const p = startScript(script, ['--help'], process.env);
@@ -28,6 +29,7 @@ test('every command answers --version with its name and the package version, exi
     ['src/cli/mock_worker.ts', 'mock_worker'],
     ['src/cli/system_server.ts', 'system_server'],
     ['src/cli/frontend.ts', 'frontend'],
+    ['src/cli/loadgen.ts', 'loadgen'],
   ] as const) {
     const p = startScript(script, ['--version'], process.env);
     const { code } = await p.exited;

@@ -12,7 +12,7 @@
  */
 import { type Allocation, BlockPool } from './BlockPool.ts';
 import { blockHashes, blocksFor } from '../../runtime/kvBlocks.ts';
-import { jittered, type Random, seededRandom } from './random.ts';
+import { jittered, type Random, seededRandom } from '../../random.ts';
 
 export const DEFAULT_ENGINE_SLOTS = 16;
 export const DEFAULT_ENGINE_KV_BLOCKS = 2048;
