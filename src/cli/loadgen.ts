@@ -11,7 +11,7 @@ import { runCommand } from './run.ts';
 
 runCommand('loadgen', async () => {
   const { values: v } = parseCommand(LOADGEN_COMMAND);
-  const [{ buildWorkload }, { formatReport, runLoad }] = await Promise.all([
+  const [{ workload }, { formatReport, runLoad }] = await Promise.all([
     import('../loadgen/workload.ts'),
     import('../loadgen/LoadGenerator.ts'),
   ]);
@@ -24,7 +24,7 @@ runCommand('loadgen', async () => {
     if (first === undefined) throw new Error(`${v.url} serves no model yet`);
     model = first;
   }
-  const workload = buildWorkload({
+  const requests = workload({
     requests: v.requests,
     inputTokens: v.isl,
     inputTokensStddev: v.isl_stddev,
@@ -36,7 +36,7 @@ runCommand('loadgen', async () => {
     blockSize: v.block_size,
     seed: v.seed,
   });
-  const { report } = await runLoad(workload, {
+  const { report } = await runLoad(requests, {
     url: v.url,
     model,
     api: v.api,
@@ -44,6 +44,7 @@ runCommand('loadgen', async () => {
     concurrency: v.concurrency,
     rate: v.rate,
     timeoutMs: v.timeout,
+    durationMs: v.duration,
     seed: v.seed,
   });
   process.stdout.write(v.json ? `${JSON.stringify({ model, ...report })}\n` : `model ${model}\n${formatReport(report)}`);

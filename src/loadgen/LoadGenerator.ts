@@ -25,6 +25,8 @@ export interface LoadOptions {
   rate: number;
   /** Gives up on a request after this long. */
   timeoutMs: number;
+  /** Starts no request after this long (0: none, the workload decides). */
+  durationMs?: number;
   seed: number;
 }
 
@@ -203,38 +205,47 @@ function readWhole(res: IncomingMessage, result: RequestResult, start: number, f
   res.on('error', (err) => finish(errorMessage(err)));
 }
 
-/** Runs the whole workload and reports. */
+/** Runs the workload (until it ends, or `durationMs`) and reports on the requests sent. */
 export async function runLoad(
-  workload: readonly WorkloadRequest[],
+  workload: Iterable<WorkloadRequest>,
   o: LoadOptions,
 ): Promise<{ report: LoadReport; results: RequestResult[] }> {
   const agent = new Agent({ keepAlive: true, maxSockets: o.rate > 0 ? Number.POSITIVE_INFINITY : o.concurrency });
-  const results: RequestResult[] = new Array(workload.length);
+  const sent: WorkloadRequest[] = [];
+  const results: RequestResult[] = [];
   const start = performance.now();
+  const deadline = o.durationMs !== undefined && o.durationMs > 0 ? start + o.durationMs : Number.POSITIVE_INFINITY;
+  const it = workload[Symbol.iterator]();
+  /** The next request of the workload, or undefined when it (or the time) is over. */
+  const next = (): { w: WorkloadRequest; i: number } | undefined => {
+    if (performance.now() >= deadline) return undefined;
+    const r = it.next();
+    if (r.done === true) return undefined;
+    sent.push(r.value);
+    return { w: r.value, i: sent.length - 1 };
+  };
   try {
     if (o.rate > 0) {
       const random = seededRandom(o.seed ^ 0x27d4eb2f);
       const pending: Promise<void>[] = [];
       let due = performance.now();
-      for (let i = 0; i < workload.length; i++) {
+      for (;;) {
         const wait = due - performance.now();
-        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        if (wait > 0) await new Promise((r) => setTimeout(r, Math.min(wait, deadline - performance.now())));
+        const n = next();
+        if (n === undefined) break;
         pending.push(
-          sendOne(workload[i] as WorkloadRequest, o, agent).then((r) => {
-            results[i] = r;
+          sendOne(n.w, o, agent).then((r) => {
+            results[n.i] = r;
           }),
         );
         due += (-Math.log(1 - random()) / o.rate) * 1000;
       }
       await Promise.all(pending);
     } else {
-      let next = 0;
       await Promise.all(
-        Array.from({ length: Math.min(o.concurrency, workload.length) }, async () => {
-          while (next < workload.length) {
-            const i = next++;
-            results[i] = await sendOne(workload[i] as WorkloadRequest, o, agent);
-          }
+        Array.from({ length: o.concurrency }, async () => {
+          for (let n = next(); n !== undefined; n = next()) results[n.i] = await sendOne(n.w, o, agent);
         }),
       );
     }
@@ -242,7 +253,7 @@ export async function runLoad(
     agent.destroy();
   }
   const seconds = (performance.now() - start) / 1000;
-  return { report: report(workload, results, seconds), results };
+  return { report: report(sent, results, seconds), results };
 }
 
 export function report(workload: readonly WorkloadRequest[], results: readonly RequestResult[], seconds: number): LoadReport {

@@ -120,6 +120,13 @@ export function loadgenOptions() {
       default: DEFAULT_LOADGEN_SEED,
       description: 'seed of the workload and the arrivals',
     },
+    duration: {
+      flag: 'duration',
+      parse: parseDuration,
+      default: 0,
+      format: formatDuration,
+      description: 'start no request after this long (0: until --requests are sent)',
+    },
     timeout: {
       flag: 'timeout',
       parse: parseDuration,

@@ -49,13 +49,18 @@ function normal(random: () => number, mean: number, stddev: number): number {
   return mean + stddev * Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
 }
 
+/** The whole workload at once (tests, small runs). */
 export function buildWorkload(spec: WorkloadSpec): WorkloadRequest[] {
+  return [...workload(spec)];
+}
+
+/** The workload one request at a time: a long run holds only the requests in flight. */
+export function* workload(spec: WorkloadSpec): Generator<WorkloadRequest> {
   // the workload's own generator: a different sequence from an engine given the same seed
   const random = seededRandom(spec.seed ^ 0x5bd1e995);
   const prefixWords = Math.max(0, spec.prefixTokens - 1);
   const prefixText = Array.from({ length: spec.prefixes }, (_, k) => Array.from({ length: prefixWords }, (_, j) => `p${k}w${j}`).join(' '));
   const seen = new Set<number>();
-  const out: WorkloadRequest[] = [];
   for (let i = 0; i < spec.requests; i++) {
     const isl = Math.max(1, Math.round(normal(random, spec.inputTokens, spec.inputTokensStddev)));
     const osl = Math.max(1, Math.round(normal(random, spec.outputTokens, spec.outputTokensStddev)));
@@ -71,7 +76,6 @@ export function buildWorkload(spec: WorkloadSpec): WorkloadRequest[] {
       if (seen.has(prefix)) reusedBlocks = Math.min(blocks, Math.floor(spec.prefixTokens / spec.blockSize));
       seen.add(prefix);
     }
-    out.push({ content, inputTokens: isl, maxTokens: osl, prefix, blocks, reusedBlocks });
+    yield { content, inputTokens: isl, maxTokens: osl, prefix, blocks, reusedBlocks };
   }
-  return out;
 }
