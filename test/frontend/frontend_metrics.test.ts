@@ -1,5 +1,7 @@
 /** The frontend's metrics as Dynamo measures them, and Dynamo's bucket layouts. */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { DataPointType, type MetricData } from '@opentelemetry/sdk-metrics';
 import { bucketsFromEnv, FRONTEND_BUCKET_LAYOUTS, logBuckets, roundToSignificant } from '../../src/frontend/buckets.ts';
@@ -83,4 +85,18 @@ test('a request that ends before any token: no TTFT, no output length; a cancell
   assert.equal(metric(m, 'custom_time_to_first_token_seconds'), undefined, 'a histogram with nothing recorded is not exported');
   assert.equal(metric(m, 'custom_output_sequence_tokens'), undefined);
   assert.equal((metric(m, 'custom_request_duration_seconds')?.dataPoints[0]?.value as { count: number } | undefined)?.count, 1);
+});
+
+test("docs/metrics.md's bucket table is the code's layouts", () => {
+  const doc = readFileSync(join(import.meta.dirname, '..', '..', 'docs', 'metrics.md'), 'utf8');
+  const rows = new Map(
+    [...doc.matchAll(/^\| [^|]+ \| `(DYN_METRICS_[A-Z_]+)_\*` \| ([^|]+) \| ([^|]+) \|$/gm)].map((m) => [
+      m[1],
+      [m[2]?.trim(), m[3]?.trim()],
+    ]),
+  );
+  assert.equal(rows.size, Object.keys(FRONTEND_BUCKET_LAYOUTS).length);
+  for (const l of Object.values(FRONTEND_BUCKET_LAYOUTS)) {
+    assert.deepEqual(rows.get(l.env), [`${l.min}, ${l.max}, ${l.count}`, logBuckets(l.min, l.max, l.count).join(', ')], l.env);
+  }
 });
