@@ -416,7 +416,121 @@ export const workerKvCache = dashboard(
   ],
 );
 
+const F = '{job="$job",model="$model"}';
+const A = '{job="$agg_job",component="$component",endpoint="$endpoint"}';
+const frontendQuantiles = (metric: string): Target[] =>
+  [0.5, 0.9, 0.99].map((q) => ({
+    expr: `histogram_quantile(${q}, sum by (le) (rate(${metric}_bucket${F}[$__rate_interval])))`,
+    legend: `p${q * 100}`,
+  }));
+
+/** Per model, from the frontend (dynamo_frontend_*), with the workers' side from the aggregator. */
+export const llmServing = dashboard(
+  'dynamo-llm-serving',
+  'LLM Serving',
+  'Per model: request rate by status, time to first token and inter-token latency percentiles, input and output lengths, tokens per second and queue from the frontend (dynamo_frontend_*); KV usage by worker, prefix hit rate and the load spread of the workers that serve it from the `metrics` aggregator.',
+  [
+    jobVariable('dynamo_frontend_requests_total', 'dynamo_frontend'),
+    variable('model', 'Model', 'label_values(dynamo_frontend_requests_total{job="$job"}, model)', false),
+    {
+      ...variable('agg_job', 'Aggregator job', 'label_values(llm_kv_blocks_active, job)', false, 'dynamo_metrics'),
+      description: "The aggregator's scrape job (the workers' side: KV usage, hit rate, load)",
+    },
+    variable('component', 'Component', 'label_values(llm_kv_blocks_active{job="$agg_job"}, component)', false, 'backend'),
+    variable(
+      'endpoint',
+      'Endpoint',
+      'label_values(llm_kv_blocks_active{job="$agg_job",component="$component"}, endpoint)',
+      false,
+      'generate',
+    ),
+  ],
+  [
+    {
+      title: 'Requests by status',
+      description: 'Finished requests per second by status and error_type (dynamo_frontend_requests_total)',
+      unit: 'reqps',
+      targets: [
+        {
+          expr: `sum by (status, error_type) (rate(dynamo_frontend_requests_total${F}[$__rate_interval]))`,
+          legend: '{{status}} {{error_type}}',
+        },
+      ],
+    },
+    {
+      title: 'Output tokens per second',
+      description: 'Tokens sent to clients per second (dynamo_frontend_output_tokens_total)',
+      unit: 'short',
+      targets: [{ expr: `sum(rate(dynamo_frontend_output_tokens_total${F}[$__rate_interval]))`, legend: 'tokens/s' }],
+    },
+    {
+      title: 'Time to first token',
+      description: 'Percentiles of dynamo_frontend_time_to_first_token_seconds (interpolated within Dynamo\u2019s buckets)',
+      unit: 's',
+      targets: frontendQuantiles('dynamo_frontend_time_to_first_token_seconds'),
+    },
+    {
+      title: 'Inter-token latency',
+      description: 'Percentiles of dynamo_frontend_inter_token_latency_seconds',
+      unit: 's',
+      targets: frontendQuantiles('dynamo_frontend_inter_token_latency_seconds'),
+    },
+    {
+      title: 'Input and output lengths (mean)',
+      description: 'Mean prompt and output tokens per request (dynamo_frontend_input_sequence_tokens, _output_sequence_tokens)',
+      unit: 'short',
+      targets: [
+        {
+          expr: `sum(rate(dynamo_frontend_input_sequence_tokens_sum${F}[$__rate_interval])) / sum(rate(dynamo_frontend_input_sequence_tokens_count${F}[$__rate_interval]))`,
+          legend: 'input (ISL)',
+        },
+        {
+          expr: `sum(rate(dynamo_frontend_output_sequence_tokens_sum${F}[$__rate_interval])) / sum(rate(dynamo_frontend_output_sequence_tokens_count${F}[$__rate_interval]))`,
+          legend: 'output (OSL)',
+        },
+      ],
+    },
+    {
+      title: 'Active and queued requests',
+      description: 'In the frontend: from arrival to the end (active) and to the first token (queued)',
+      unit: 'short',
+      targets: [
+        { expr: `sum(dynamo_frontend_active_requests${F})`, legend: 'active' },
+        { expr: `sum(dynamo_frontend_queued_requests${F})`, legend: 'queued' },
+      ],
+    },
+    {
+      title: 'KV cache usage by worker',
+      description: 'Active over total KV blocks of each worker (from the aggregator)',
+      unit: 'percent',
+      targets: [{ expr: `100 * llm_kv_blocks_active${A} / llm_kv_blocks_total${A}`, legend: 'worker {{worker_id}}' }],
+    },
+    {
+      title: 'Prefix cache hit rate',
+      description: 'Overlapping over prompt blocks in the workers\u2019 KV hit-rate events, all workers (from the aggregator)',
+      unit: 'percentunit',
+      targets: [
+        {
+          expr: `sum(rate(llm_kv_hit_rate_overlap_blocks_total${A}[$__rate_interval])) / sum(rate(llm_kv_hit_rate_isl_blocks_total${A}[$__rate_interval]))`,
+          legend: 'hit rate',
+        },
+      ],
+    },
+    {
+      title: 'Load spread across workers',
+      description: 'Mean and standard deviation of the workers\u2019 load (llm_load_avg, llm_load_std)',
+      unit: 'short',
+      width: 24,
+      targets: [
+        { expr: `llm_load_avg{job="$agg_job",component="$component",endpoint="$endpoint"}`, legend: 'mean' },
+        { expr: `llm_load_std{job="$agg_job",component="$component",endpoint="$endpoint"}`, legend: 'std' },
+      ],
+    },
+  ],
+);
+
 export const DASHBOARD_FILES: Record<string, Record<string, unknown>> = {
+  'llm-serving.json': llmServing,
   'llm-worker-metrics.json': llmWorkerMetrics,
   'component-endpoints.json': componentEndpoints,
   'worker-kv.json': workerKvCache,

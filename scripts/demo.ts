@@ -226,8 +226,9 @@ try {
     try {
       const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
       const lbl = { component: 'my_component', endpoint: 'my_endpoint' };
-      const kv = series(text, 'llm_kv_blocks_active');
-      const hit = series(text, 'llm_kv_hit_rate_percent');
+      const mine = (name: string) => series(text, name).filter((x) => x.labels.component === 'my_component');
+      const kv = mine('llm_kv_blocks_active');
+      const hit = mine('llm_kv_hit_rate_percent');
       const avg = sample(text, 'llm_load_avg', lbl);
       const std = sample(text, 'llm_load_std', lbl);
       console.log(
@@ -246,6 +247,14 @@ try {
         const requests = series(fe, 'dynamo_frontend_requests_total').reduce((n, p) => n + p.value, 0);
         const ttftSum = sample(fe, 'dynamo_frontend_time_to_first_token_seconds_sum', m) ?? 0;
         const ttftCount = sample(fe, 'dynamo_frontend_time_to_first_token_seconds_count', m) ?? 0;
+        const llm = series(text, 'llm_kv_blocks_active').filter((x) => x.labels.component === 'backend');
+        const isl = series(text, 'llm_kv_hit_rate_isl_blocks_total').filter((x) => x.labels.component === 'backend');
+        const overlap = series(text, 'llm_kv_hit_rate_overlap_blocks_total').filter((x) => x.labels.component === 'backend');
+        const blocks = isl.reduce((n, p) => n + p.value, 0);
+        const hits = overlap.reduce((n, p) => n + p.value, 0);
+        console.log(
+          `    simulated workers: ${llm.length}  KV blocks active=${llm.reduce((n, p) => n + p.value, 0)}  prefix hit rate=${blocks > 0 ? ((100 * hits) / blocks).toFixed(1) : '-'}%`,
+        );
         console.log(
           `    frontend ${DEMO_MODEL}: requests=${requests}  active=${sample(fe, 'dynamo_frontend_active_requests', m) ?? 0}  output_tokens=${sample(fe, 'dynamo_frontend_output_tokens_total', m) ?? 0}  mean TTFT=${ttftCount > 0 ? ((1000 * ttftSum) / ttftCount).toFixed(1) : '-'} ms`,
         );

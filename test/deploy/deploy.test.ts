@@ -16,6 +16,12 @@ import { PrometheusServer, testCluster } from '../support/servers.ts';
 import { startMetrics, startMockWorker } from '../support/aggregator.ts';
 import { clusterEnv, startScript, waitForLine } from '../support/workers.ts';
 import { collectorConfigErrors, expandEnv, mergeConfigs, type CollectorConfig } from '../support/collectorConfig.ts';
+import { loadOptions } from '../../src/config/schema.ts';
+import { frontendConfigFrom, frontendOptions } from '../../src/frontend/options.ts';
+import { startFrontend } from '../../src/frontend/startFrontend.ts';
+import { runLoad } from '../../src/loadgen/LoadGenerator.ts';
+import { workload } from '../../src/loadgen/workload.ts';
+import { MockWorkers } from '../../src/mock/MockWorker.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const read = (p: string): string => readFileSync(join(ROOT, p), 'utf8');
@@ -114,7 +120,7 @@ test('promtool accepts config/prometheus.yml; the PushGateway job honours labels
   execFileSync('promtool', ['check', 'config', join(ROOT, 'config', 'prometheus.yml')], { stdio: 'pipe' });
   const cfg = parseYaml(read('config/prometheus.yml')) as { scrape_configs: { job_name: string; honor_labels?: boolean }[] };
   const jobs = Object.fromEntries(cfg.scrape_configs.map((j) => [j.job_name, j]));
-  assert.deepEqual(Object.keys(jobs).sort(), ['dynamo_metrics', 'dynamo_workers', 'otel_collector', 'pushgateway']);
+  assert.deepEqual(Object.keys(jobs).sort(), ['dynamo_frontend', 'dynamo_metrics', 'dynamo_workers', 'otel_collector', 'pushgateway']);
   assert.equal(jobs.pushgateway!.honor_labels, true);
   assert.equal(jobs.otel_collector!.honor_labels, true, 'the job and instance the Collector gives each pushing process');
 });
@@ -250,19 +256,31 @@ test('Grafana provisioning: the datasource uid the dashboards use; dashboards fr
   assert.ok(read('docker-compose.yml').includes('./config/grafana/dashboards:/var/lib/grafana/dashboards'));
   const uid = ds.datasources[0]!.uid;
   const all = dashboards();
-  assert.deepEqual(all.map((d) => d.title).sort(), ['Component Endpoints', 'LLM Worker Metrics', 'Worker KV Cache']);
+  assert.deepEqual(all.map((d) => d.title).sort(), ['Component Endpoints', 'LLM Serving', 'LLM Worker Metrics', 'Worker KV Cache']);
   const jobs = (parseYaml(read('config/prometheus.yml')) as { scrape_configs: { job_name: string }[] }).scrape_configs.map(
     (j) => j.job_name,
   );
   for (const d of all) {
     assert.equal(new Set(d.panels.map((p) => p.id)).size, d.panels.length, `${d.title}: unique panel ids`);
-    // one scrape path: every series a panel reads is of the job the dashboard's variable names
-    const job = d.templating.list.find((v) => v.name === 'job') as unknown as { current: { value: string } } | undefined;
-    assert.ok(job !== undefined && jobs.includes(job.current.value), `${d.title} reads one job by default, a direct scrape job`);
+    // one scrape path per series: every series a panel reads is of a job a variable of the dashboard
+    // names (`job`, and `agg_job` for the aggregator's side of LLM Serving), each defaulting to a
+    // direct scrape job
+    const jobVars = d.templating.list.filter((v) => v.name === 'job' || v.name.endsWith('_job')) as unknown as {
+      name: string;
+      current: { value: string };
+    }[];
+    assert.ok(
+      jobVars.some((v) => v.name === 'job'),
+      `${d.title} has a job variable`,
+    );
+    for (const v of jobVars) assert.ok(jobs.includes(v.current.value), `${d.title}: ${v.name} reads a direct scrape job by default`);
     for (const p of d.panels) {
       for (const t of p.targets) {
         const selectors = t.expr.match(/[a-z_]+\{[^}]*\}/g) ?? [];
-        assert.ok(selectors.length > 0 && selectors.every((sel) => sel.includes('job="$job"')), `${d.title} / ${p.title}: ${t.expr}`);
+        assert.ok(
+          selectors.length > 0 && selectors.every((sel) => jobVars.some((v) => sel.includes(`job="$${v.name}"`))),
+          `${d.title} / ${p.title}: ${t.expr}`,
+        );
       }
     }
     for (const p of d.panels) {
@@ -283,8 +301,66 @@ test('every dashboard query returns data from a real Prometheus scraping live pr
     DYN_SYSTEM_PORT: String(mockPort),
   });
   defer(() => workers.proc.stop());
-  const m = await startMetrics(cluster);
+  const m = await startMetrics(cluster, ['--target', 'dynamo/backend/generate']);
   defer(() => m.proc.stop());
+  // the LLM stack: simulated workers, the frontend and load with shared prefixes (LLM Serving)
+  const llm = await MockWorkers.start({
+    namespace: 'dynamo',
+    component: 'backend',
+    endpoint: 'generate',
+    workers: 2,
+    hitRateIntervalMs: 1000,
+    nats: { servers: [cluster.nats.url] },
+    etcd: { endpoints: [cluster.etcd.url] },
+    engine: { model: 'dash-llama', config: { decodeTokensPerSecond: 200 } },
+  });
+  defer(() => llm.stop());
+  const fe = await startFrontend(
+    frontendConfigFrom(
+      loadOptions(frontendOptions(), {
+        argv: [
+          '--router-mode',
+          'kv',
+          '--http-host',
+          '127.0.0.1',
+          '--http-port',
+          '0',
+          '--nats-server',
+          cluster.nats.url,
+          '--etcd-endpoints',
+          cluster.etcd.url,
+        ],
+        env: {},
+      }),
+    ),
+    {},
+  );
+  defer(() => fe.stop());
+  await waitUntil('the frontend lists the model', () => fe.registry.model('dash-llama')?.instances.length === 2, 10_000);
+  const loadStop = new AbortController();
+  const load = (async () => {
+    while (!loadStop.signal.aborted) {
+      await runLoad(
+        workload({
+          requests: 20,
+          inputTokens: 80,
+          inputTokensStddev: 10,
+          outputTokens: 10,
+          outputTokensStddev: 2,
+          prefixShare: 0.5,
+          prefixTokens: 40,
+          prefixes: 2,
+          blockSize: 16,
+          seed: 1,
+        }),
+        { url: fe.frontend.url, model: 'dash-llama', api: 'chat', stream: true, concurrency: 2, rate: 0, timeoutMs: 10_000, seed: 1 },
+      );
+    }
+  })();
+  defer(async () => {
+    loadStop.abort();
+    await load;
+  });
   const sysPort = await freePort();
   const sys = startScript(
     'src/cli/system_server.ts',
@@ -327,6 +403,7 @@ test('every dashboard query returns data from a real Prometheus scraping live pr
   };
   const targets: Record<string, string[]> = {
     dynamo_metrics: [`127.0.0.1:${m.port}`],
+    dynamo_frontend: [`127.0.0.1:${fe.frontend.port}`],
     dynamo_workers: [`127.0.0.1:${sysPort}`, `127.0.0.1:${mockPort}`, `127.0.0.1:${clientPort}`],
   };
   cfg.scrape_configs = cfg.scrape_configs
@@ -353,7 +430,14 @@ test('every dashboard query returns data from a real Prometheus scraping live pr
     if (d.title === 'Component Endpoints') out = out.replaceAll('$component', 'example_component').replaceAll('$endpoint', '.*');
     // the mock workers' own gauges: namespace dynamo
     if (d.title === 'Worker KV Cache') out = out.replaceAll('$namespace', 'dynamo');
-    out = out.replaceAll('$job', d.title === 'LLM Worker Metrics' ? 'dynamo_metrics' : 'dynamo_workers');
+    if (d.title === 'LLM Serving') {
+      out = out.replaceAll('$agg_job', 'dynamo_metrics').replaceAll('$model', 'dash-llama');
+      out = out.replaceAll('$component', 'backend').replaceAll('$endpoint', 'generate');
+    }
+    out = out.replaceAll(
+      '$job',
+      d.title === 'LLM Worker Metrics' ? 'dynamo_metrics' : d.title === 'LLM Serving' ? 'dynamo_frontend' : 'dynamo_workers',
+    );
     for (const [k, v] of Object.entries(vars)) out = out.replaceAll(k, v);
     return out;
   };
