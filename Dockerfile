@@ -1,4 +1,4 @@
-# The metrics bridge as an image: `metrics` by default; `mock_worker` and `system_server` too.
+# The metrics bridge as an image: `metrics` by default; `mock_worker`, `system_server`, `frontend` and `loadgen` too.
 #
 #   docker build -t dynamo-otel-metrics:0.1.0 .
 #   docker run --rm -p 9091:9091 -e NATS_SERVER=nats://nats:4222 -e ETCD_ENDPOINTS=http://etcd:2379 \
@@ -30,7 +30,7 @@ WORKDIR /app
 COPY --from=build /pkg /pkg
 RUN npm install --global --omit=dev --no-audit --no-fund --loglevel=error /pkg/dynamo-otel-metrics-*.tgz && rm -rf /pkg
 USER node
-EXPOSE 9091 8081
+EXPOSE 9091 8081 8000
 # /health of `metrics`: 200 while it leads with a current view or stands by able to take over, 503
 # otherwise; it never renders /metrics. For a worker, point it at its status server's /health.
 ENV HEALTHCHECK_URL=http://127.0.0.1:9091/health

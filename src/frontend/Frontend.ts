@@ -18,7 +18,7 @@ import { getLogger } from '../log.ts';
 import type { Client } from '../runtime/Client.ts';
 import type { DistributedRuntime } from '../runtime/DistributedRuntime.ts';
 import { CancelledError, InstanceGoneError, NoInstancesError, RequestTimeoutError } from '../runtime/errors.ts';
-import type { FrontendErrorType, FrontendMetrics, RequestMeasure } from './FrontendMetrics.ts';
+import { type FrontendErrorType, type FrontendMetrics, type Measure, UnmeasuredRequest } from './FrontendMetrics.ts';
 import type { ModelRegistry, ServedModel } from './ModelRegistry.ts';
 import {
   completionBody,
@@ -51,6 +51,8 @@ export interface FrontendOptions {
   port: number;
   /** @default 'round-robin' */
   routerMode?: RouterMode;
+  /** Measure the requests (off only to measure what the measuring costs). @default true */
+  instrumented?: boolean;
   /** Per-chunk timeout of the requests to workers. */
   workerTimeoutMs?: number;
 }
@@ -208,12 +210,15 @@ export class Frontend {
       );
       return;
     }
-    const measure = this.metrics.begin(model.name, kind, request.stream ? 'stream' : 'unary');
+    const measure: Measure =
+      this.opts.instrumented === false
+        ? new UnmeasuredRequest()
+        : this.metrics.begin(model.name, kind, request.stream ? 'stream' : 'unary');
     const abort = new AbortController();
     res.once('close', () => {
       if (res.writableFinished) return;
       abort.abort();
-      this.metrics.disconnectedClients++;
+      if (this.opts.instrumented !== false) this.metrics.disconnectedClients++;
       measure.end('error', 'cancelled');
     });
     try {
@@ -266,7 +271,7 @@ export class Frontend {
     stream: AsyncIterable<{ json<T>(): T }>,
     request: InferenceRequest,
     isl: number,
-    measure: RequestMeasure,
+    measure: Measure,
     id: string,
     created: number,
     signal: AbortSignal,
@@ -304,7 +309,7 @@ export class Frontend {
     stream: AsyncIterable<{ json<T>(): T }>,
     request: InferenceRequest,
     isl: number,
-    measure: RequestMeasure,
+    measure: Measure,
     id: string,
     created: number,
   ): Promise<void> {
@@ -324,7 +329,7 @@ export class Frontend {
   }
 
   /** The usage of a chunk that carries one (the last), its cached tokens observed. */
-  private usage(c: EngineChunk, measure: RequestMeasure): Usage | undefined {
+  private usage(c: EngineChunk, measure: Measure): Usage | undefined {
     const u = c.completion_usage;
     if (u === undefined || u === null) return undefined;
     const prompt = nonNegativeInt(u.prompt_tokens);

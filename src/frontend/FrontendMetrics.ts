@@ -138,8 +138,27 @@ class ModelStats {
   }
 }
 
+/** What the frontend tells about one request as it goes. */
+export interface Measure {
+  /** Tokens sent so far. */
+  readonly tokens: number;
+  tokensSent(n: number, inputTokens: number): void;
+  cachedTokens(n: number): void;
+  end(status: RequestStatus, errorType: FrontendErrorType): void;
+}
+
+/** A request not measured (the relay's cost without its instrumentation, for the benchmark). */
+export class UnmeasuredRequest implements Measure {
+  tokens = 0;
+  tokensSent(n: number): void {
+    this.tokens += n;
+  }
+  cachedTokens(): void {}
+  end(): void {}
+}
+
 /** One request as the frontend measures it, from the handler's start to the end of its response. */
-export class RequestMeasure {
+export class RequestMeasure implements Measure {
   private readonly start = performance.now();
   private last = 0;
   private outputTokens = 0;

@@ -6,7 +6,7 @@
 import { hostname } from 'node:os';
 import { MetricsPipeline } from '../export/MetricsPipeline.ts';
 import { DistributedRuntime } from '../runtime/DistributedRuntime.ts';
-import { Frontend } from './Frontend.ts';
+import { Frontend, type FrontendOptions } from './Frontend.ts';
 import { FrontendMetrics, frontendBucketsFromEnv, METRICS_PREFIX_ENV, DEFAULT_FRONTEND_PREFIX } from './FrontendMetrics.ts';
 import { GenAiServerMetrics } from './GenAiMetrics.ts';
 import { ModelRegistry } from './ModelRegistry.ts';
@@ -26,7 +26,12 @@ function serverAddress(host: string): string {
   return host === '0.0.0.0' || host === '::' ? hostname() : host;
 }
 
-export async function startFrontend(cfg: FrontendCommandConfig, env: NodeJS.ProcessEnv = process.env): Promise<RunningFrontend> {
+export async function startFrontend(
+  cfg: FrontendCommandConfig,
+  env: NodeJS.ProcessEnv = process.env,
+  /** `instrumented: false` relays without measuring (what the benchmark compares with). */
+  extra: Pick<FrontendOptions, 'instrumented'> = {},
+): Promise<RunningFrontend> {
   let port = cfg.port;
   const genAi = cfg.metricNames === 'dynamo' ? undefined : new GenAiServerMetrics(() => ({ address: serverAddress(cfg.host), port }));
   const metrics = new FrontendMetrics(
@@ -48,6 +53,7 @@ export async function startFrontend(cfg: FrontendCommandConfig, env: NodeJS.Proc
     port: cfg.port,
     workerTimeoutMs: cfg.workerTimeoutMs,
     routerMode: cfg.routerMode,
+    ...extra,
   });
   try {
     await registry.start();

@@ -161,19 +161,30 @@ test('compose runs the bridge from this image: metrics in the metrics profile, m
   };
   const version = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
   const ours = Object.entries(cfg.services).filter(([, s]) => s.image.startsWith('dynamo-otel-metrics:'));
-  assert.deepEqual(ours.map(([n]) => n).sort(), ['example-client', 'metrics', 'mock-workers', 'system-server']);
+  assert.deepEqual(ours.map(([n]) => n).sort(), [
+    'example-client',
+    'frontend',
+    'llm-workers',
+    'loadgen',
+    'metrics',
+    'mock-workers',
+    'system-server',
+  ]);
   for (const [name, s] of ours) {
     assert.equal(s.image, `dynamo-otel-metrics:${version}`, name);
     assert.equal(s.build?.context, ROOT, `${name} builds from the Dockerfile`);
-    assert.equal(s.environment?.NATS_SERVER, 'nats://nats:4222', name);
+    // every service that joins the cluster is pointed at its NATS (loadgen only speaks HTTP to the frontend)
+    if (name !== 'loadgen') assert.equal(s.environment?.NATS_SERVER, 'nats://nats:4222', name);
   }
   assert.deepEqual(cfg.services.metrics!.profiles, ['metrics']);
-  for (const n of ['mock-workers', 'system-server', 'example-client']) assert.deepEqual(cfg.services[n]!.profiles, ['demo'], n);
+  for (const n of ['mock-workers', 'system-server', 'example-client', 'llm-workers', 'frontend', 'loadgen'])
+    assert.deepEqual(cfg.services[n]!.profiles, ['demo'], n);
   // Prometheus scrapes the compose services
   const prom = parseYaml(readFileSync(join(ROOT, 'config', 'prometheus.yml'), 'utf8')) as {
     scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[];
   };
   const targets = Object.fromEntries(prom.scrape_configs.map((j) => [j.job_name, j.static_configs.flatMap((s) => s.targets)]));
   assert.deepEqual(targets.dynamo_metrics, ['metrics:9091']);
-  assert.deepEqual(targets.dynamo_workers!.sort(), ['mock-workers:8081', 'system-server:8081']);
+  assert.deepEqual(targets.dynamo_workers!.sort(), ['llm-workers:8081', 'mock-workers:8081', 'system-server:8081']);
+  assert.deepEqual(targets.dynamo_frontend, ['frontend:8000']);
 });

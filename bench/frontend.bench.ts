@@ -1,0 +1,237 @@
+/**
+ * The frontend's costs and the simulated engine's scale, each process on its own:
+ *
+ * A. CPU per streamed token spent by the frontend process with its instrumentation against the
+ *    same relay without it (one process hosts both frontends; a loadgen process drives each in
+ *    turn, ABBA pairs of blocks; the workers run in a third process at a decode speed far above
+ *    what the relay can take, so the frontend is the bottleneck).
+ * B. Inter-token latency at 1,000 concurrent streams of 20 tokens per second: seen by a loadgen
+ *    process through the frontend, and by a client process that reads the same workers directly
+ *    through the runtime; the frontend's added latency is the difference of their p99.
+ * C. 1,000 simulated workers in one process: start time, resident memory, and one request to each.
+ *
+ *   npm run bench -- bench/frontend.bench.ts
+ */
+import { loadOptions } from '../src/config/schema.ts';
+import { frontendConfigFrom, frontendOptions } from '../src/frontend/options.ts';
+import { startFrontend } from '../src/frontend/startFrontend.ts';
+import { MockWorkers } from '../src/mock/MockWorker.ts';
+import { DistributedRuntime } from '../src/runtime/index.ts';
+import { startCluster } from '../test/support/servers.ts';
+import { clusterEnv, startScript, waitForLine } from '../test/support/workers.ts';
+import { goal, goalRows, verdict } from './goals.ts';
+import { fmt, machine, summarize, table } from './stats.ts';
+
+const PAIRS = Number(process.env.BENCH_PAIRS ?? 4);
+const STREAMS = Number(process.env.BENCH_STREAMS ?? 1000);
+const SCALE_WORKERS = Number(process.env.BENCH_SIM_WORKERS ?? 1000);
+const MODEL = 'bench-model';
+
+const cluster = await startCluster();
+const env = clusterEnv(cluster);
+const conn = { nats: { servers: [cluster.nats.url] }, etcd: { endpoints: [cluster.etcd.url] } };
+
+async function runChild(script: string, args: string[]): Promise<string> {
+  const p = startScript(script, args, env);
+  const { code } = await p.exited;
+  if (code !== 0) throw new Error(`${script} exited ${code}: ${p.output().slice(-800)}`);
+  return p.output();
+}
+
+function lastJson<T>(out: string): T {
+  const line = out
+    .trim()
+    .split('\n')
+    .reverse()
+    .find((l) => l.startsWith('{'));
+  if (line === undefined) throw new Error(`no JSON in: ${out.slice(-500)}`);
+  return JSON.parse(line) as T;
+}
+
+// ---- A: CPU per streamed token, instrumented against not
+const fast = startScript(
+  'src/cli/mock_worker.ts',
+  [
+    '--model',
+    MODEL,
+    '--component',
+    'backend',
+    '--endpoint',
+    'generate',
+    '--workers',
+    '2',
+    '--slots',
+    '512',
+    '--decode-tps',
+    '100000',
+    '--prefill-tps',
+    '1000000000',
+    '--jitter',
+    '0',
+  ],
+  env,
+);
+await waitForLine(fast, /mock worker\(s\) ready/, 60_000);
+const argv = (extra: string[]): string[] => [
+  '--http-host',
+  '127.0.0.1',
+  '--http-port',
+  '0',
+  '--nats-server',
+  cluster.nats.url,
+  '--etcd-endpoints',
+  cluster.etcd.url,
+  ...extra,
+];
+const cfg = frontendConfigFrom(loadOptions(frontendOptions(), { argv: argv([]), env: {} }));
+const instrumented = await startFrontend(cfg, {});
+const bare = await startFrontend(cfg, {}, { instrumented: false });
+for (const f of [instrumented, bare]) {
+  for (let i = 0; i < 200 && f.registry.model(MODEL)?.instances.length !== 2; i++) await new Promise((r) => setTimeout(r, 50));
+}
+async function block(url: string): Promise<{ cpuPerToken: number; tokens: number }> {
+  global.gc?.();
+  const cpu = process.cpuUsage();
+  const out = await runChild('src/cli/loadgen.ts', [
+    '--url',
+    url,
+    '--model',
+    MODEL,
+    '--concurrency',
+    '32',
+    '--requests',
+    '160',
+    '--isl',
+    '50',
+    '--osl',
+    '400',
+    '--prefix-share',
+    '0',
+    '--json',
+  ]);
+  const used = process.cpuUsage(cpu);
+  const r = lastJson<{ outputTokens: number; completed: number }>(out);
+  if (r.completed !== 160) throw new Error(`only ${r.completed} requests completed`);
+  return { cpuPerToken: (used.user + used.system) / r.outputTokens, tokens: r.outputTokens };
+}
+await block(instrumented.frontend.url); // warm-up
+await block(bare.frontend.url);
+const withUs: number[] = [];
+const withoutUs: number[] = [];
+for (let p = 0; p < PAIRS; p++) {
+  const order = p % 2 === 0 ? [bare, instrumented] : [instrumented, bare];
+  for (const f of order) (f === bare ? withoutUs : withUs).push((await block(f.frontend.url)).cpuPerToken);
+}
+const cpuWith = summarize(withUs).median;
+const cpuWithout = summarize(withoutUs).median;
+goal('frontend CPU per streamed token added by its instrumentation', cpuWith - cpuWithout, '<=', 2, 'µs');
+await instrumented.stop();
+await bare.stop();
+await fast.stop();
+
+// ---- B: 1,000 concurrent streams at 20 tokens/s
+const slow = startScript(
+  'src/cli/mock_worker.ts',
+  [
+    '--model',
+    MODEL,
+    '--component',
+    'backend',
+    '--endpoint',
+    'generate',
+    '--workers',
+    '4',
+    '--slots',
+    String(STREAMS),
+    '--decode-tps',
+    '20',
+    '--jitter',
+    '0',
+    '--kv-blocks',
+    '100000',
+  ],
+  env,
+);
+await waitForLine(slow, /mock worker\(s\) ready/, 60_000);
+const fe = await startFrontend(cfg, {});
+for (let i = 0; i < 200 && fe.registry.model(MODEL)?.instances.length !== 4; i++) await new Promise((r) => setTimeout(r, 50));
+const OSL = 60;
+const viaFrontend = lastJson<{ itl: { p50: number; p90: number; p99: number }; completed: number; outputTokens: number }>(
+  await runChild('src/cli/loadgen.ts', [
+    '--url',
+    fe.frontend.url,
+    '--model',
+    MODEL,
+    '--concurrency',
+    String(STREAMS),
+    '--requests',
+    String(STREAMS),
+    '--isl',
+    '20',
+    '--osl',
+    String(OSL),
+    '--prefix-share',
+    '0',
+    '--json',
+  ]),
+);
+const direct = lastJson<{ itl: { p50: number; p90: number; p99: number } }>(
+  await runChild('bench/direct-streams.ts', [String(STREAMS), String(STREAMS), String(OSL)]),
+);
+const added = (viaFrontend.itl.p99 - direct.itl.p99) * 1000;
+goal(`p99 inter-token latency added by the frontend at ${STREAMS} streams of 20 tokens/s`, added, '<=', 5, 'ms');
+await fe.stop();
+await slow.stop();
+
+// ---- C: 1,000 simulated workers in one process
+global.gc?.();
+const rssBefore = process.memoryUsage().rss;
+const t0 = performance.now();
+const many = await MockWorkers.start({
+  namespace: 'scale',
+  component: 'backend',
+  endpoint: 'generate',
+  workers: SCALE_WORKERS,
+  hitRateIntervalMs: 1000,
+  ...conn,
+  engine: { model: 'scale-model', config: { decodeTokensPerSecond: 1000 } },
+});
+const startS = (performance.now() - t0) / 1000;
+const drt = await DistributedRuntime.connect(conn);
+const client = await drt.namespace('scale').component('backend').endpoint('generate').client();
+await client.waitForInstances(SCALE_WORKERS);
+let served = 0;
+await Promise.all(
+  many.ids.map(async (id) => {
+    const chunks = await client.direct({ token_ids: [1, 2, 3], stop_conditions: { max_tokens: 4 } }, id).collect();
+    if (chunks.length === 4) served++;
+  }),
+);
+global.gc?.();
+const rssMb = (process.memoryUsage().rss - rssBefore) / 1024 / 1024;
+goal(`simulated workers in one process answering a request each (of ${SCALE_WORKERS})`, served, '>=', SCALE_WORKERS, '');
+await drt.shutdown();
+await many.stop();
+await cluster.stop();
+
+console.log(
+  `# frontend and simulated engine (${machine()}; A: ${PAIRS} ABBA pairs of 160 requests x 400 tokens at concurrency 32; B: ${STREAMS} streams x ${OSL} tokens at 20 tokens/s; C: ${SCALE_WORKERS} workers)\n`,
+);
+console.log(
+  table(
+    ['what', 'value'],
+    [
+      ['A. frontend CPU per streamed token, instrumented, µs', fmt(cpuWith, 2)],
+      ['A. frontend CPU per streamed token, relay only, µs', fmt(cpuWithout, 2)],
+      ['B. ITL p50 / p99 through the frontend, ms', `${fmt(viaFrontend.itl.p50 * 1000, 2)} / ${fmt(viaFrontend.itl.p99 * 1000, 2)}`],
+      ['B. ITL p50 / p99 read directly from the workers, ms', `${fmt(direct.itl.p50 * 1000, 2)} / ${fmt(direct.itl.p99 * 1000, 2)}`],
+      ['B. requests completed through the frontend', `${viaFrontend.completed} of ${STREAMS}`],
+      ['C. start of the workers, s', fmt(startS, 2)],
+      ['C. resident memory added, MiB', fmt(rssMb, 0)],
+      ['C. workers that answered', `${served} of ${SCALE_WORKERS}`],
+    ],
+  ),
+);
+console.log('');
+console.log(table(['goal', 'figure', 'target', 'verdict'], goalRows()));
+verdict();
