@@ -285,6 +285,11 @@ export class Frontend {
         res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive' });
       }
       const finish = typeof c.finish_reason === 'string' ? c.finish_reason : null;
+      // the chunks of one turn of the event loop leave in one write (one system call, not one each)
+      if (!res.writableCorked) {
+        res.cork();
+        setImmediate(() => res.uncork());
+      }
       const ok = res.write(
         `data: ${streamChunk(request.kind, id, request.model, created, typeof c.text === 'string' ? c.text : '', finish, first)}\n\n`,
       );
