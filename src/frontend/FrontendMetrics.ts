@@ -67,6 +67,7 @@ export const FRONTEND_METRIC_HELP: Record<keyof typeof FRONTEND_METRIC_SUFFIXES,
 };
 
 export type RequestType = 'stream' | 'unary';
+type NumberPoint = { attributes: Attributes; value: number };
 export type RequestStatus = 'success' | 'error';
 /** Dynamo's `error_type` values; '' for a success. */
 export type FrontendErrorType = '' | 'validation' | 'not_found' | 'overload' | 'unavailable' | 'cancelled' | 'internal';
@@ -354,31 +355,27 @@ export class FrontendMetrics {
     return { scope: { name: FRONTEND_METER_NAME }, metrics: metrics.filter((m): m is MetricData => m !== undefined) };
   }
 
-  private sum(
-    key: keyof typeof FRONTEND_METRIC_SUFFIXES,
-    points: { attributes: Attributes; value: number }[],
-    endTime: HrTime,
-  ): MetricData | undefined {
-    if (points.length === 0) return undefined;
-    return {
-      descriptor: { name: this.name(key), description: FRONTEND_METRIC_HELP[key], unit: '', valueType: 1 },
-      dataPointType: DataPointType.SUM,
-      aggregationTemporality: AggregationTemporality.CUMULATIVE,
-      isMonotonic: true,
-      dataPoints: points.map((p) => ({ attributes: p.attributes, startTime: this.startTime, endTime, value: p.value })),
-    } as MetricData;
+  private sum(key: keyof typeof FRONTEND_METRIC_SUFFIXES, points: NumberPoint[], endTime: HrTime): MetricData | undefined {
+    return this.numbers(key, DataPointType.SUM, points, endTime);
   }
 
-  private gauge(
+  private gauge(key: keyof typeof FRONTEND_METRIC_SUFFIXES, points: NumberPoint[], endTime: HrTime): MetricData | undefined {
+    return this.numbers(key, DataPointType.GAUGE, points, endTime);
+  }
+
+  /** A counter (a monotonic cumulative sum) or a gauge; none without points. */
+  private numbers(
     key: keyof typeof FRONTEND_METRIC_SUFFIXES,
-    points: { attributes: Attributes; value: number }[],
+    type: DataPointType.SUM | DataPointType.GAUGE,
+    points: NumberPoint[],
     endTime: HrTime,
   ): MetricData | undefined {
     if (points.length === 0) return undefined;
     return {
       descriptor: { name: this.name(key), description: FRONTEND_METRIC_HELP[key], unit: '', valueType: 1 },
-      dataPointType: DataPointType.GAUGE,
+      dataPointType: type,
       aggregationTemporality: AggregationTemporality.CUMULATIVE,
+      ...(type === DataPointType.SUM ? { isMonotonic: true } : {}),
       dataPoints: points.map((p) => ({ attributes: p.attributes, startTime: this.startTime, endTime, value: p.value })),
     } as MetricData;
   }

@@ -16,12 +16,9 @@ import { PrometheusServer, testCluster } from '../support/servers.ts';
 import { startMetrics, startMockWorker } from '../support/aggregator.ts';
 import { clusterEnv, startScript, waitForLine } from '../support/workers.ts';
 import { collectorConfigErrors, expandEnv, mergeConfigs, type CollectorConfig } from '../support/collectorConfig.ts';
-import { loadOptions } from '../../src/config/schema.ts';
-import { frontendConfigFrom, frontendOptions } from '../../src/frontend/options.ts';
-import { startFrontend } from '../../src/frontend/startFrontend.ts';
 import { runLoad } from '../../src/loadgen/LoadGenerator.ts';
 import { workload } from '../../src/loadgen/workload.ts';
-import { MockWorkers } from '../../src/mock/MockWorker.ts';
+import { startSimulatedWorkers, startTestFrontend, waitForModel } from '../support/llm.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const read = (p: string): string => readFileSync(join(ROOT, p), 'utf8');
@@ -304,39 +301,11 @@ test('every dashboard query returns data from a real Prometheus scraping live pr
   const m = await startMetrics(cluster, ['--target', 'dynamo/backend/generate']);
   defer(() => m.proc.stop());
   // the LLM stack: simulated workers, the frontend and load with shared prefixes (LLM Serving)
-  const llm = await MockWorkers.start({
-    namespace: 'dynamo',
-    component: 'backend',
-    endpoint: 'generate',
-    workers: 2,
-    hitRateIntervalMs: 1000,
-    nats: { servers: [cluster.nats.url] },
-    etcd: { endpoints: [cluster.etcd.url] },
-    engine: { model: 'dash-llama', config: { decodeTokensPerSecond: 200 } },
-  });
+  const llm = await startSimulatedWorkers(cluster, 'dash-llama', 2, { decodeTokensPerSecond: 200 });
   defer(() => llm.stop());
-  const fe = await startFrontend(
-    frontendConfigFrom(
-      loadOptions(frontendOptions(), {
-        argv: [
-          '--router-mode',
-          'kv',
-          '--http-host',
-          '127.0.0.1',
-          '--http-port',
-          '0',
-          '--nats-server',
-          cluster.nats.url,
-          '--etcd-endpoints',
-          cluster.etcd.url,
-        ],
-        env: {},
-      }),
-    ),
-    {},
-  );
+  const fe = await startTestFrontend(cluster, ['--router-mode', 'kv']);
   defer(() => fe.stop());
-  await waitUntil('the frontend lists the model', () => fe.registry.model('dash-llama')?.instances.length === 2, 10_000);
+  await waitForModel(fe, 'dash-llama', 2);
   const loadStop = new AbortController();
   const load = (async () => {
     while (!loadStop.signal.aborted) {

@@ -8,16 +8,13 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { loadOptions } from '../../src/config/schema.ts';
-import { frontendConfigFrom, frontendOptions } from '../../src/frontend/options.ts';
-import { startFrontend } from '../../src/frontend/startFrontend.ts';
 import { runLoad } from '../../src/loadgen/LoadGenerator.ts';
 import { buildWorkload } from '../../src/loadgen/workload.ts';
-import { MockWorkers } from '../../src/mock/MockWorker.ts';
 import { startMetrics } from '../support/aggregator.ts';
 import { sample, series } from '../support/exposition.ts';
 import { waitUntil } from '../support/process.ts';
 import { testCluster } from '../support/servers.ts';
+import { startSimulatedWorkers, startTestFrontend, waitForModel } from '../support/llm.ts';
 
 const MODEL = 'sim-consistency';
 const TARGET = ['--component', 'backend', '--endpoint', 'generate'];
@@ -28,26 +25,14 @@ function sum(text: string, name: string): number {
 
 test('loadgen, frontend, four simulated workers and the aggregator agree on tokens, hits and load', async (t) => {
   const { cluster, defer } = await testCluster(t);
-  const conn = { nats: { servers: [cluster.nats.url] }, etcd: { endpoints: [cluster.etcd.url] } };
-  const workers = await MockWorkers.start({
-    namespace: 'dynamo',
-    component: 'backend',
-    endpoint: 'generate',
-    workers: 4,
-    hitRateIntervalMs: 1000,
-    ...conn,
-    engine: {
-      model: MODEL,
-      config: {
-        blockSize: 16,
-        kvBlocks: 100_000,
-        slots: 64,
-        decodeTokensPerSecond: 400,
-        prefillTokensPerSecond: 1e6,
-        jitter: 0.1,
-        seed: 3,
-      },
-    },
+  const workers = await startSimulatedWorkers(cluster, MODEL, 4, {
+    blockSize: 16,
+    kvBlocks: 100_000,
+    slots: 64,
+    decodeTokensPerSecond: 400,
+    prefillTokensPerSecond: 1e6,
+    jitter: 0.1,
+    seed: 3,
   });
   defer(() => workers.stop());
   const metrics = await startMetrics(cluster, [], {}, { target: TARGET });
@@ -58,26 +43,9 @@ test('loadgen, frontend, four simulated workers and the aggregator agree on toke
     20_000,
   );
 
-  const cfg = frontendConfigFrom(
-    loadOptions(frontendOptions(), {
-      argv: [
-        '--router-mode',
-        'kv',
-        '--http-host',
-        '127.0.0.1',
-        '--http-port',
-        '0',
-        '--nats-server',
-        cluster.nats.url,
-        '--etcd-endpoints',
-        cluster.etcd.url,
-      ],
-      env: {},
-    }),
-  );
-  const fe = await startFrontend(cfg, {});
+  const fe = await startTestFrontend(cluster, ['--router-mode', 'kv'], {});
   defer(() => fe.stop());
-  await waitUntil('the model with its four workers', () => fe.registry.model(MODEL)?.instances.length === 4, 10_000);
+  await waitForModel(fe, MODEL, 4);
 
   const workload = buildWorkload({
     requests: 80,

@@ -6,13 +6,10 @@
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import { test } from 'node:test';
-import { frontendConfigFrom, frontendOptions } from '../../src/frontend/options.ts';
-import { startFrontend } from '../../src/frontend/startFrontend.ts';
-import { loadOptions } from '../../src/config/schema.ts';
-import { MockWorkers } from '../../src/mock/MockWorker.ts';
 import { sample } from '../support/exposition.ts';
 import { waitUntil } from '../support/process.ts';
 import { testCluster } from '../support/servers.ts';
+import { startSimulatedWorkers, startTestFrontend } from '../support/llm.ts';
 
 const MODEL = 'sim-llama';
 
@@ -31,27 +28,15 @@ async function post(url: string, body: unknown): Promise<{ status: number; text:
 
 test('frontend: OpenAI API over simulated workers, metrics that agree with the client', async (t) => {
   const { cluster, defer } = await testCluster(t);
-  const conn = { nats: { servers: [cluster.nats.url] }, etcd: { endpoints: [cluster.etcd.url] } };
-  const workers = await MockWorkers.start({
-    namespace: 'dynamo',
-    component: 'backend',
-    endpoint: 'generate',
-    workers: 2,
-    hitRateIntervalMs: 1000,
-    ...conn,
-    engine: {
-      model: MODEL,
-      config: { blockSize: 4, decodeTokensPerSecond: 400, prefillTokensPerSecond: 1e6, jitter: 0, contextLength: 4096 },
-    },
+  const workers = await startSimulatedWorkers(cluster, MODEL, 2, {
+    blockSize: 4,
+    decodeTokensPerSecond: 400,
+    prefillTokensPerSecond: 1e6,
+    jitter: 0,
+    contextLength: 4096,
   });
   defer(() => workers.stop());
-  const cfg = frontendConfigFrom(
-    loadOptions(frontendOptions(), {
-      argv: ['--http-host', '127.0.0.1', '--http-port', '0', '--nats-server', cluster.nats.url, '--etcd-endpoints', cluster.etcd.url],
-      env: {},
-    }),
-  );
-  const fe = await startFrontend(cfg, {});
+  const fe = await startTestFrontend(cluster, [], {});
   defer(() => fe.stop());
   const base = fe.frontend.url;
 

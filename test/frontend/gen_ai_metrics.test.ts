@@ -9,29 +9,19 @@ import { test } from 'node:test';
 import { loadOptions } from '../../src/config/schema.ts';
 import { GEN_AI_SERVER_METRICS } from '../../src/frontend/GenAiMetrics.ts';
 import { frontendConfigFrom, frontendOptions } from '../../src/frontend/options.ts';
-import { startFrontend } from '../../src/frontend/startFrontend.ts';
-import { MockWorkers } from '../../src/mock/MockWorker.ts';
 import { sample } from '../support/exposition.ts';
 import { parseWithPython } from '../support/openmetrics.ts';
 import { OtlpReceiver } from '../support/otlpReceiver.ts';
 import { waitUntil } from '../support/process.ts';
 import { promtool } from '../support/promtool.ts';
 import { testCluster } from '../support/servers.ts';
+import { startSimulatedWorkers, startTestFrontend, waitForModel } from '../support/llm.ts';
 
 const MODEL = 'sim-genai';
 
 test('GenAI server instruments over OTLP and Prometheus, side by side with the Dynamo names', async (t) => {
   const { cluster, defer } = await testCluster(t);
-  const conn = { nats: { servers: [cluster.nats.url] }, etcd: { endpoints: [cluster.etcd.url] } };
-  const workers = await MockWorkers.start({
-    namespace: 'dynamo',
-    component: 'backend',
-    endpoint: 'generate',
-    workers: 1,
-    hitRateIntervalMs: 1000,
-    ...conn,
-    engine: { model: MODEL, config: { decodeTokensPerSecond: 500, jitter: 0 } },
-  });
+  const workers = await startSimulatedWorkers(cluster, MODEL, 1, { decodeTokensPerSecond: 500, jitter: 0 });
   defer(() => workers.stop());
   const rx = await new OtlpReceiver().start();
   defer(() => rx.stop());
@@ -40,28 +30,11 @@ test('GenAI server instruments over OTLP and Prometheus, side by side with the D
     OTEL_METRICS_EXPORTER: 'otlp',
     OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: rx.url,
   };
-  const cfg = frontendConfigFrom(
-    loadOptions(frontendOptions(), {
-      argv: [
-        '--http-host',
-        '127.0.0.1',
-        '--http-port',
-        '0',
-        '--otlp-interval',
-        '300ms',
-        '--nats-server',
-        cluster.nats.url,
-        '--etcd-endpoints',
-        cluster.etcd.url,
-      ],
-      env,
-    }),
-  );
-  assert.equal(cfg.metricNames, 'both');
-  const fe = await startFrontend(cfg, env);
+  assert.equal(frontendConfigFrom(loadOptions(frontendOptions(), { argv: [], env })).metricNames, 'both');
+  const fe = await startTestFrontend(cluster, ['--otlp-interval', '300ms'], env);
   defer(() => fe.stop());
   const base = fe.frontend.url;
-  await waitUntil('the model', () => fe.registry.model(MODEL) !== undefined, 10_000);
+  await waitForModel(fe, MODEL, 1);
   for (const stream of [true, false]) {
     const res = await fetch(`${base}/v1/chat/completions`, {
       method: 'POST',
@@ -125,24 +98,7 @@ test('GenAI server instruments over OTLP and Prometheus, side by side with the D
 
 test('--metric-names gen_ai: the conventions instead of the Dynamo names', async (t) => {
   const { cluster, defer } = await testCluster(t);
-  const cfg = frontendConfigFrom(
-    loadOptions(frontendOptions(), {
-      argv: [
-        '--metric-names',
-        'gen_ai',
-        '--http-host',
-        '127.0.0.1',
-        '--http-port',
-        '0',
-        '--nats-server',
-        cluster.nats.url,
-        '--etcd-endpoints',
-        cluster.etcd.url,
-      ],
-      env: {},
-    }),
-  );
-  const fe = await startFrontend(cfg, {});
+  const fe = await startTestFrontend(cluster, ['--metric-names', 'gen_ai'], {});
   defer(() => fe.stop());
   fe.metrics.begin('m', 'completions', 'unary').end('error', 'internal');
   const text = await (await fetch(`${fe.frontend.url}/metrics`)).text();

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { dynamoEndpoint } from './dynamoStats.ts';
+import { seededRandom } from '../../src/random.ts';
 
 export interface Corpus {
   /** `accepts`: worker ids (hex) that must come out; `rejected`: the reasons that must be counted, in order. */
@@ -16,16 +17,7 @@ export const ENDPOINT = 'my_endpoint';
 export const enc = new TextEncoder();
 
 /** A small deterministic PRNG (mulberry32), so that a failing case can be replayed from its seed. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const rng = seededRandom;
 export const SEED = Number(process.env.FUZZ_SEED ?? 20261122);
 
 export const endpointJson = dynamoEndpoint;
