@@ -14,6 +14,7 @@ import {
   parseHeaders,
   parseHttpUrl,
   parseInteger,
+  parseNumber,
   parseIp,
   parseKeyValues,
   parseLabelValue,
@@ -67,6 +68,17 @@ test('milliseconds and integers: whole numbers only, within their range', () => 
   refuses(() => parseInteger(11, -3, 10), 'is out of range; use -3..10');
   for (const bad of ['1.5', '1e3', 'x', '', '--1', 1.5, NaN, null])
     refuses(() => parseInteger(bad, 0, 10), 'is not a whole number; use 0..10');
+});
+
+test('numbers: decimals and exponents within their range; anything else refused', () => {
+  assert.deepEqual(
+    ['0', ' 0.5 ', '.25', '1e3', '-2', 7.5, 1].map((v) => parseNumber(v, -2, 1000)),
+    [0, 0.5, 0.25, 1000, -2, 7.5, 1],
+  );
+  refuses(() => parseNumber('1001', -2, 1000), 'is out of range; use -2..1000');
+  refuses(() => parseNumber(-2.5, -2, 1000), 'is out of range; use -2..1000');
+  for (const bad of ['x', '', '1.2.3', '0x10', 'Infinity', NaN, Number.POSITIVE_INFINITY, null, '1 2'])
+    refuses(() => parseNumber(bad, 0, 10), 'is not a number; use 0..10');
 });
 
 test('booleans, strings and label values', () => {
