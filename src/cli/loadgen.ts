@@ -6,14 +6,18 @@
  */
 import { errorMessage } from '../errors.ts';
 import { parseCommand } from './args.ts';
+import { exportConfigFrom } from '../loadgen/options.ts';
 import { LOADGEN_COMMAND } from './commands.ts';
 import { runCommand } from './run.ts';
 
 runCommand('loadgen', async () => {
-  const { values: v } = parseCommand(LOADGEN_COMMAND);
-  const [{ workload }, { formatReport, runLoad }] = await Promise.all([
+  const v = parseCommand(LOADGEN_COMMAND).values;
+  const exportConfig = exportConfigFrom(v);
+  const [{ workload }, { formatReport, runLoad }, { GenAiClientMetrics }, { MetricsPipeline }] = await Promise.all([
     import('../loadgen/workload.ts'),
     import('../loadgen/LoadGenerator.ts'),
+    import('../loadgen/GenAiClientMetrics.ts'),
+    import('../export/MetricsPipeline.ts'),
   ]);
   let model = v.model;
   if (model === '') {
@@ -36,6 +40,11 @@ runCommand('loadgen', async () => {
     blockSize: v.block_size,
     seed: v.seed,
   });
+  // the GenAI client instruments, exported only when exporters are configured
+  const genAi = new GenAiClientMetrics(model, v.api === 'chat' ? 'chat' : 'text_completion', v.url);
+  const pipeline = exportConfig.exporters.length > 0 ? new MetricsPipeline(exportConfig, { global: false }) : undefined;
+  pipeline?.snapshots.add(() => genAi.snapshot());
+  await pipeline?.start();
   const { report } = await runLoad(requests, {
     url: v.url,
     model,
@@ -46,7 +55,9 @@ runCommand('loadgen', async () => {
     timeoutMs: v.timeout,
     durationMs: v.duration,
     seed: v.seed,
+    onResult: (r) => genAi.record(r),
   });
+  await pipeline?.shutdown(); // the final export carries every request
   process.stdout.write(v.json ? `${JSON.stringify({ model, ...report })}\n` : `model ${model}\n${formatReport(report)}`);
   if (report.completed === 0) process.exitCode = 1;
 });

@@ -27,6 +27,8 @@ export interface LoadOptions {
   timeoutMs: number;
   /** Starts no request after this long (0: none, the workload decides). */
   durationMs?: number;
+  /** Told of each request as it ends (the GenAI client instruments). */
+  onResult?: (r: RequestResult) => void;
   seed: number;
 }
 
@@ -237,6 +239,7 @@ export async function runLoad(
         pending.push(
           sendOne(n.w, o, agent).then((r) => {
             results[n.i] = r;
+            o.onResult?.(r);
           }),
         );
         due += (-Math.log(1 - random()) / o.rate) * 1000;
@@ -245,7 +248,11 @@ export async function runLoad(
     } else {
       await Promise.all(
         Array.from({ length: o.concurrency }, async () => {
-          for (let n = next(); n !== undefined; n = next()) results[n.i] = await sendOne(n.w, o, agent);
+          for (let n = next(); n !== undefined; n = next()) {
+            const r = await sendOne(n.w, o, agent);
+            results[n.i] = r;
+            o.onResult?.(r);
+          }
         }),
       );
     }

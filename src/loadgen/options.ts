@@ -1,5 +1,7 @@
 /** The `loadgen` command's options. */
 import type { OptionTable } from '../config/schema.ts';
+import { exportConfigFrom, exportOptions } from '../export/options.ts';
+import type { ExporterName } from '../export/options.ts';
 import {
   formatDuration,
   parseBool,
@@ -27,7 +29,12 @@ export const MAX_LOADGEN_CONCURRENCY = 100_000;
 export const MAX_LOADGEN_TOKENS = 1_000_000;
 export const LOADGEN_APIS = ['chat', 'completions'] as const;
 
+export const DEFAULT_LOADGEN_SERVICE_NAME = 'dynamo-loadgen';
+/** Port of loadgen's own /metrics when `prometheus` is among its exporters. */
+export const DEFAULT_LOADGEN_METRICS_PORT = 9095;
+
 export function loadgenOptions() {
+  const exp = exportOptions({ serviceName: DEFAULT_LOADGEN_SERVICE_NAME, port: DEFAULT_LOADGEN_METRICS_PORT });
   return {
     url: { flag: 'url', parse: parseHttpUrl, default: DEFAULT_LOADGEN_URL, description: 'base URL of the OpenAI-compatible server' },
     model: {
@@ -135,5 +142,10 @@ export function loadgenOptions() {
       description: 'give up on a request after this long',
     },
     json: { flag: 'json', boolean: true, parse: parseBool, default: false as boolean, description: 'print the report as JSON' },
+    ...exp,
+    // nothing exported unless asked: the GenAI client instruments go where OTEL_METRICS_EXPORTER says
+    exporters: { ...exp.exporters, default: [] as ExporterName[] },
   } satisfies OptionTable;
 }
+
+export { exportConfigFrom };

@@ -10,6 +10,8 @@ import { sample } from '../support/exposition.ts';
 import { waitUntil } from '../support/process.ts';
 import { testCluster } from '../support/servers.ts';
 import { startSimulatedWorkers, startTestFrontend } from '../support/llm.ts';
+import { processInstrumentation } from '../../instrumentation/index.ts';
+import { processEndpointMetrics } from '../../instrumentation/EndpointMetrics.ts';
 
 const MODEL = 'sim-llama';
 
@@ -28,13 +30,20 @@ async function post(url: string, body: unknown): Promise<{ status: number; text:
 
 test('frontend: OpenAI API over simulated workers, metrics that agree with the client', async (t) => {
   const { cluster, defer } = await testCluster(t);
-  const workers = await startSimulatedWorkers(cluster, MODEL, 2, {
-    blockSize: 4,
-    decodeTokensPerSecond: 400,
-    prefillTokensPerSecond: 1e6,
-    jitter: 0,
-    contextLength: 4096,
-  });
+  // the workers' own endpoint metrics count their side of a cancellation
+  const workers = await startSimulatedWorkers(
+    cluster,
+    MODEL,
+    2,
+    {
+      blockSize: 4,
+      decodeTokensPerSecond: 400,
+      prefillTokensPerSecond: 1e6,
+      jitter: 0,
+      contextLength: 4096,
+    },
+    await processInstrumentation({ systemStatus: false }),
+  );
   defer(() => workers.stop());
   const fe = await startTestFrontend(cluster, [], {});
   defer(() => fe.stop());
@@ -118,6 +127,8 @@ test('frontend: OpenAI API over simulated workers, metrics that agree with the c
     setTimeout(() => reject(new Error('no first chunk')), 5000);
   });
   await waitUntil('the worker stopped', () => engines.every((e) => e.state().activeSlots === 0), 3000);
+  const workerCancellations = (): number => [...processEndpointMetrics.all()].reduce((n, s) => n + s.cancellations, 0);
+  await waitUntil('the worker counted the cancellation', () => workerCancellations() === 1, 3000);
 
   const text = await (await fetch(`${base}/metrics`)).text();
   const labels = { model: MODEL };
@@ -163,6 +174,7 @@ test('frontend: OpenAI API over simulated workers, metrics that agree with the c
   );
   assert.equal(sample(text, 'dynamo_frontend_model_cancellation_total', { ...labels, endpoint: 'completions', request_type: 'stream' }), 1);
   assert.equal(sample(text, 'dynamo_frontend_disconnected_clients'), 1);
+  assert.equal(workerCancellations(), 1, 'and once on the worker side');
   assert.equal(sample(text, 'dynamo_frontend_inflight_requests', labels), 0);
   assert.equal(sample(text, 'dynamo_frontend_queued_requests', labels), 0);
   const cancelledTokens = (sample(text, 'dynamo_frontend_output_tokens_total', labels) ?? 0) - 12;

@@ -16,6 +16,7 @@ import { waitUntil } from '../support/process.ts';
 import { promtool } from '../support/promtool.ts';
 import { testCluster } from '../support/servers.ts';
 import { startSimulatedWorkers, startTestFrontend, waitForModel } from '../support/llm.ts';
+import { startScript } from '../support/workers.ts';
 
 const MODEL = 'sim-genai';
 
@@ -104,4 +105,51 @@ test('--metric-names gen_ai: the conventions instead of the Dynamo names', async
   const text = await (await fetch(`${fe.frontend.url}/metrics`)).text();
   assert.match(text, /^gen_ai_server_request_duration_seconds_count\{.*error_type="internal".*\} 1$/m);
   assert.doesNotMatch(text, /dynamo_frontend_/);
+});
+
+test('loadgen, the client, exports gen_ai.client.token.usage and gen_ai.client.operation.duration over OTLP', async (t) => {
+  const { cluster, defer } = await testCluster(t);
+  const workers = await startSimulatedWorkers(cluster, MODEL, 1, { decodeTokensPerSecond: 1000, jitter: 0 });
+  defer(() => workers.stop());
+  const fe = await startTestFrontend(cluster);
+  defer(() => fe.stop());
+  await waitForModel(fe, MODEL, 1);
+  const rx = await new OtlpReceiver().start();
+  defer(() => rx.stop());
+  const p = startScript(
+    'src/cli/loadgen.ts',
+    ['--url', fe.frontend.url, '--requests', '6', '--concurrency', '2', '--isl', '20', '--osl', '5', '--json'],
+    { ...process.env, OTEL_METRICS_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: rx.url },
+  );
+  const { code } = await p.exited;
+  assert.equal(code, 0, p.output());
+  const usage = rx.exports.flatMap((e) => e.metrics).filter((m) => m.name === 'gen_ai.client.token.usage');
+  const duration = rx.exports.flatMap((e) => e.metrics).filter((m) => m.name === 'gen_ai.client.operation.duration');
+  const lastUsage = usage.at(-1);
+  const lastDuration = duration.at(-1);
+  assert.ok(lastUsage !== undefined && lastDuration !== undefined, 'the final export carries both');
+  assert.equal(lastUsage.unit, '{token}');
+  assert.equal(lastDuration.unit, 's');
+  const byType = new Map(lastUsage.points.map((pt) => [pt.attributes['gen_ai.token.type'], pt]));
+  assert.equal(byType.get('input')?.count, 6);
+  assert.equal(byType.get('input')?.sum, 6 * 20);
+  assert.equal(byType.get('output')?.sum, 6 * 5);
+  assert.deepEqual(
+    byType.get('output')?.explicitBounds,
+    [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864],
+  );
+  const { 'gen_ai.token.type': _type, ...rest } = byType.get('input')?.attributes ?? {};
+  assert.deepEqual(rest, {
+    'gen_ai.operation.name': 'chat',
+    'gen_ai.provider.name': 'dynamo',
+    'gen_ai.request.model': MODEL,
+    'gen_ai.response.model': MODEL,
+    'server.address': '127.0.0.1',
+    'server.port': fe.frontend.port,
+  });
+  assert.equal(lastDuration.points[0]?.count, 6);
+  assert.deepEqual(
+    lastDuration.points[0]?.explicitBounds,
+    [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92],
+  );
 });

@@ -4,6 +4,7 @@ import { frontendConfigFrom, frontendOptions } from '../../src/frontend/options.
 import { type RunningFrontend, startFrontend } from '../../src/frontend/startFrontend.ts';
 import type { EngineConfig } from '../../src/mock/engine/SimulatedEngine.ts';
 import { MockWorkers } from '../../src/mock/MockWorker.ts';
+import type { RuntimeInstrumentation } from '../../src/runtime/observer.ts';
 import { waitUntil } from './process.ts';
 import type { Endpoints } from './workers.ts';
 
@@ -13,10 +14,11 @@ export function startSimulatedWorkers(
   model: string,
   workers: number,
   config: Partial<EngineConfig> = {},
-  namespace = 'dynamo',
+  /** What the workers report to (their automatic endpoint metrics). @default nothing */
+  instrumentation?: RuntimeInstrumentation,
 ): Promise<MockWorkers> {
   return MockWorkers.start({
-    namespace,
+    namespace: 'dynamo',
     component: 'backend',
     endpoint: 'generate',
     workers,
@@ -24,6 +26,7 @@ export function startSimulatedWorkers(
     nats: { servers: [cluster.nats.url] },
     etcd: { endpoints: [cluster.etcd.url] },
     engine: { model, config },
+    ...(instrumentation !== undefined ? { instrumentation } : {}),
   });
 }
 
