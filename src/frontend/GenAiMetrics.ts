@@ -12,6 +12,7 @@ import type { Attributes, HrTime } from '@opentelemetry/api';
 import { millisToHrTime } from '@opentelemetry/core';
 import type { MetricData, ScopeMetrics } from '@opentelemetry/sdk-metrics';
 import { FixedHistogram, histogramMetric } from '../export/fixedHistogram.ts';
+import { GEN_AI_DURATION_BUCKETS, GEN_AI_PROVIDER, GEN_AI_TPOT_BUCKETS, GEN_AI_TTFT_BUCKETS } from '../export/genAiConventions.ts';
 import type { FrontendErrorType, RequestStatus } from './FrontendMetrics.ts';
 import type { OperationKind } from './openai.ts';
 
@@ -19,8 +20,6 @@ export const GEN_AI_METER_NAME = 'gen_ai';
 /** The value of `OTEL_SEMCONV_STABILITY_OPT_IN` that opts in (the conventions' own). */
 export const GEN_AI_OPT_IN = 'gen_ai_latest_experimental';
 export const SEMCONV_OPT_IN_ENV = 'OTEL_SEMCONV_STABILITY_OPT_IN';
-/** `gen_ai.provider.name`: not one of the well-known providers, so a custom value, as the conventions allow. */
-export const GEN_AI_PROVIDER = 'dynamo';
 
 /** Which metric names a process emits: Dynamo's, the GenAI conventions', or both. */
 export const METRIC_NAME_SETS = ['dynamo', 'gen_ai', 'both'] as const;
@@ -37,19 +36,19 @@ export const GEN_AI_SERVER_METRICS = {
     name: 'gen_ai.server.request.duration',
     unit: 's',
     description: 'Generative AI server request duration such as time-to-last byte or last output token.',
-    buckets: [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92],
+    buckets: GEN_AI_DURATION_BUCKETS,
   },
   timeToFirstToken: {
     name: 'gen_ai.server.time_to_first_token',
     unit: 's',
     description: 'Time to generate first token for successful responses.',
-    buckets: [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0],
+    buckets: GEN_AI_TTFT_BUCKETS,
   },
   timePerOutputToken: {
     name: 'gen_ai.server.time_per_output_token',
     unit: 's',
     description: 'Time per output token generated after the first token for successful responses.',
-    buckets: [0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5],
+    buckets: GEN_AI_TPOT_BUCKETS,
   },
 } as const;
 

@@ -9,6 +9,7 @@ import type { Attributes, HrTime } from '@opentelemetry/api';
 import { millisToHrTime } from '@opentelemetry/core';
 import type { MetricData, ScopeMetrics } from '@opentelemetry/sdk-metrics';
 import { FixedHistogram, histogramMetric } from '../export/fixedHistogram.ts';
+import { GEN_AI_DURATION_BUCKETS, GEN_AI_PROVIDER, GEN_AI_TOKEN_BUCKETS } from '../export/genAiConventions.ts';
 import type { RequestResult } from './LoadGenerator.ts';
 
 export const GEN_AI_CLIENT_METRICS = {
@@ -16,18 +17,15 @@ export const GEN_AI_CLIENT_METRICS = {
     name: 'gen_ai.client.token.usage',
     unit: '{token}',
     description: 'Number of input and output tokens used.',
-    buckets: [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864],
+    buckets: GEN_AI_TOKEN_BUCKETS,
   },
   operationDuration: {
     name: 'gen_ai.client.operation.duration',
     unit: 's',
     description: 'GenAI operation duration.',
-    buckets: [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92],
+    buckets: GEN_AI_DURATION_BUCKETS,
   },
 } as const;
-
-/** `gen_ai.provider.name` for a Dynamo frontend: a custom value, as the conventions allow. */
-export const GEN_AI_CLIENT_PROVIDER = 'dynamo';
 
 export class GenAiClientMetrics {
   private readonly usage = new Map<string, { attributes: Attributes; h: FixedHistogram }>();
@@ -40,7 +38,7 @@ export class GenAiClientMetrics {
     const port = u.port !== '' ? Number(u.port) : u.protocol === 'https:' ? 443 : 80;
     this.base = {
       'gen_ai.operation.name': operation,
-      'gen_ai.provider.name': GEN_AI_CLIENT_PROVIDER,
+      'gen_ai.provider.name': GEN_AI_PROVIDER,
       'gen_ai.request.model': model,
       'gen_ai.response.model': model,
       'server.address': u.hostname,
