@@ -17,7 +17,7 @@ import type { MetricsHttpServer } from '../export/MetricsHttpServer.ts';
 import { getLogger } from '../log.ts';
 import type { Client } from '../runtime/Client.ts';
 import type { DistributedRuntime } from '../runtime/DistributedRuntime.ts';
-import { CancelledError, InstanceGoneError, NoInstancesError, RequestTimeoutError } from '../runtime/errors.ts';
+import { InstanceGoneError, NoInstancesError, RequestTimeoutError } from '../runtime/errors.ts';
 import { type FrontendErrorType, type FrontendMetrics, type Measure, UnmeasuredRequest } from './FrontendMetrics.ts';
 import type { ModelRegistry, ServedModel } from './ModelRegistry.ts';
 import {
@@ -254,7 +254,7 @@ export class Frontend {
         ? this.relayStream(res, stream, request, tokenIds.length, measure, id, created, abort.signal)
         : this.respondWhole(res, stream, request, tokenIds.length, measure, id, created));
     } catch (err) {
-      if (abort.signal.aborted || err instanceof CancelledError) return; // the client left: counted at 'close'
+      if (abort.signal.aborted) return; // the client left: counted at 'close' (a cancellation from elsewhere is a failure)
       const e = err instanceof HttpError ? err : workerFailure(err);
       measure.end('error', e.errorType);
       if (!res.headersSent) this.sendError(res, e);
