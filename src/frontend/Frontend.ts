@@ -99,6 +99,8 @@ export class Frontend {
   private readonly server: Server;
   private readonly clients = new Map<string, Promise<Client>>();
   private readonly router: Router;
+  /** The registry generation the router last forgot departed instances at. */
+  private routerAt = -1;
   private seq = 0;
 
   constructor(
@@ -351,8 +353,10 @@ export class Frontend {
 
   /** The instance of the model for this prompt, as the router mode decides. */
   private pickInstance(model: ServedModel, tokenIds: readonly number[]): RouteDecision {
-    if (this.router.size > model.instances.length) {
+    // the router forgets departed instances once per change of the cards, not on every request
+    if (this.routerAt !== this.registry.generation) {
       this.router.retain(new Set(this.registry.models().flatMap((m) => m.instances)));
+      this.routerAt = this.registry.generation;
     }
     return this.router.route(model.instances, tokenIds, model.card.kvCacheBlockSize);
   }

@@ -28,6 +28,9 @@ export interface ServedModel {
 export class ModelRegistry {
   private readonly byKey = new Map<string, ModelCardEntry>();
   private readonly created = new Map<string, number>();
+  private changes = 0;
+  private viewAt = -1;
+  private byName = new Map<string, ServedModel>();
   private watcher: Watcher | undefined;
   private closed = false;
   private disconnected = false;
@@ -78,19 +81,31 @@ export class ModelRegistry {
 
   /** Every model served now, by name. */
   models(): ServedModel[] {
-    const byName = new Map<string, ModelCardEntry[]>();
-    for (const e of this.byKey.values()) {
-      const list = byName.get(e.card.displayName);
-      if (list === undefined) byName.set(e.card.displayName, [e]);
-      else list.push(e);
-    }
-    return [...byName.entries()].map(([name, entries]) => this.served(name, entries));
+    return [...this.view().values()];
   }
 
   /** The model called `name`, if served. */
   model(name: string): ServedModel | undefined {
-    const entries = [...this.byKey.values()].filter((e) => e.card.displayName === name);
-    return entries.length === 0 ? undefined : this.served(name, entries);
+    return this.view().get(name);
+  }
+
+  /** Changes with every card put or removed: what a caller that keeps derived state compares. */
+  get generation(): number {
+    return this.changes;
+  }
+
+  /** The models by name, built again only after a card changed (every request asks for one). */
+  private view(): Map<string, ServedModel> {
+    if (this.viewAt === this.changes) return this.byName;
+    const entries = new Map<string, ModelCardEntry[]>();
+    for (const e of this.byKey.values()) {
+      const list = entries.get(e.card.displayName);
+      if (list === undefined) entries.set(e.card.displayName, [e]);
+      else list.push(e);
+    }
+    this.byName = new Map([...entries].map(([name, list]) => [name, this.served(name, list)]));
+    this.viewAt = this.changes;
+    return this.byName;
   }
 
   private served(name: string, entries: ModelCardEntry[]): ServedModel {
@@ -127,6 +142,7 @@ export class ModelRegistry {
       return;
     }
     this.byKey.set(key, e);
+    this.changes++;
     const name = e.card.displayName;
     if (!this.created.has(name)) {
       this.created.set(name, Math.floor(Date.now() / 1000));
@@ -136,6 +152,6 @@ export class ModelRegistry {
   }
 
   private remove(key: string): void {
-    this.byKey.delete(key);
+    if (this.byKey.delete(key)) this.changes++;
   }
 }
