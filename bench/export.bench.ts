@@ -1,18 +1,25 @@
 /**
  * `/metrics` render time at 1,000 and 10,000 series: our pipeline (OTel SDK collection + our
  * serializer, for SDK instruments and for snapshot gauges) against prom-client rendering the same
- * series in the same run; and the longest event-loop stall during a real HTTP scrape.
+ * series in the same run; the longest event-loop stall during a real HTTP scrape; and what a
+ * scrape with basic auth answers an unknown user against a known user with a wrong password (bcrypt
+ * cost 10 and 12, each request from its own loopback address so that the per-source failure limit
+ * never answers for the comparison).
  *
  *   npm run bench -- bench/export.bench.ts
  */
+import { request } from 'node:http';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import bcrypt from 'bcryptjs';
 import { DataPointType, type ScopeMetrics } from '@opentelemetry/sdk-metrics';
 import client from 'prom-client';
 import { loadExportConfig } from '../src/export/options.ts';
 import { MetricsPipeline } from '../src/export/index.ts';
 import type { PullMetricReader } from '../src/export/PullMetricReader.ts';
 import { serializePrometheus } from '../src/export/PrometheusSerializer.ts';
-import { freePort } from '../test/support/process.ts';
+import { freePort, tempDir } from '../test/support/process.ts';
 import { fmt, machine, summarize, table } from './stats.ts';
 import { goal, goalRows, verdict } from './goals.ts';
 
@@ -153,8 +160,67 @@ for (const n of [1_000, 10_000]) {
   }
   await p.shutdown();
 }
+
+// basic auth: an unknown user and a known user's wrong password, interleaved, each from its own
+// loopback address (127.0.0.2 and up): the answer must not tell them apart by its time
+const AUTH_ROUNDS = Number(process.env.BENCH_AUTH_ROUNDS ?? 20);
+const authRows: string[][] = [];
+async function status(port: number, user: string, from: string): Promise<{ ms: number; code: number }> {
+  const t0 = performance.now();
+  const code = await new Promise<number>((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path: '/metrics', localAddress: from, auth: `${user}:wrong-password` }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  return { ms: performance.now() - t0, code };
+}
+for (const cost of [10, 12]) {
+  const dir = tempDir('bench-auth-');
+  const file = join(dir, 'web.yml');
+  writeFileSync(file, `basic_auth_users:\n  prometheus: ${JSON.stringify(bcrypt.hashSync('right-password', cost))}\n`);
+  const port = await freePort();
+  const p = new MetricsPipeline(
+    loadExportConfig(
+      { argv: ['--prometheus-host', '127.0.0.1', '--prometheus-port', String(port), '--web.config.file', file], env: {} },
+      { serviceName: 'bench' },
+    ),
+    { global: false },
+  );
+  await p.start();
+  const unknown: number[] = [];
+  const wrong: number[] = [];
+  let source = 2;
+  const next = (): string => `127.0.${Math.floor(source / 250)}.${(source++ % 250) + 2}`;
+  await status(port, 'prometheus', next()); // warm-up
+  for (let r = 0; r < AUTH_ROUNDS; r++) {
+    for (const [user, into] of r % 2 === 0
+      ? ([
+          ['nobody', unknown],
+          ['prometheus', wrong],
+        ] as const)
+      : ([
+          ['prometheus', wrong],
+          ['nobody', unknown],
+        ] as const)) {
+      const a = await status(port, user, next());
+      if (a.code !== 401) throw new Error(`basic auth bench: expected 401, got ${a.code}`);
+      into.push(a.ms);
+    }
+  }
+  await p.shutdown();
+  const u = summarize(unknown).median;
+  const w = summarize(wrong).median;
+  authRows.push([`cost ${cost}`, fmt(u, 1), fmt(w, 1), fmt(u / w, 3)]);
+  goal(`basic auth at cost ${cost}: unknown user / wrong password, median answer`, Math.max(u / w, w / u), '<=', 1.1, 'x (either way)');
+}
+
 console.log(`# /metrics render (${machine()}, median of ${ROUNDS} interleaved renders, ms)\n`);
 console.log(table(['what', 'ours ms', 'prom-client ms', 'ratio', 'max event-loop delay'], rows));
+console.log(`\n## basic auth: 401 answers, median of ${AUTH_ROUNDS} each, interleaved, one source address per request\n`);
+console.log(table(['bcrypt', 'unknown user ms', 'wrong password ms', 'ratio'], authRows));
 console.log('');
 console.log(table(['goal', 'figure', 'target', 'verdict'], goalRows()));
 verdict();

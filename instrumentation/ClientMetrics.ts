@@ -47,6 +47,7 @@ export class ClientStats implements ClientObserver {
 
   requestEnded(seconds: number, error: ClientErrorType | undefined): void {
     this.duration.record(seconds);
+    // biome-ignore lint/style/noNonNullAssertion: indexOf of a ClientErrorType in the table the type is made from is never -1
     if (error !== undefined) this.errors[CLIENT_ERROR_TYPES.indexOf(error)]!++;
   }
 }
@@ -84,7 +85,7 @@ export class ClientMetrics {
       (r) => {
         for (const s of this.stats.values()) {
           r.observe(requests, s.requests, s.attributes);
-          for (let i = 0; i < s.errors.length; i++) if (s.errors[i]! > 0) r.observe(errors, s.errors[i]!, s.errorAttributes[i]);
+          for (const [i, n] of s.errors.entries()) if (n > 0) r.observe(errors, n, s.errorAttributes[i]);
         }
       },
       [requests, errors],

@@ -125,6 +125,7 @@ export class EndpointStats implements EndpointObserver {
   }
 
   error(type: EndpointErrorType): void {
+    // biome-ignore lint/style/noNonNullAssertion: ERROR_INDEX has every EndpointErrorType, errors one slot per type
     this.errors[ERROR_INDEX.get(type)!]!++;
   }
 
@@ -134,8 +135,11 @@ export class EndpointStats implements EndpointObserver {
     this.durationSum += seconds;
     const bounds = this.bounds;
     let i = 0;
+    // biome-ignore lint/style/noNonNullAssertion: i < bounds.length
     while (i < bounds.length && seconds > bounds[i]!) i++;
+    // biome-ignore lint/style/noNonNullAssertion: bucketCounts has bounds.length + 1 slots and i <= bounds.length
     this.bucketCounts[i]!++;
+    // biome-ignore lint/style/noNonNullAssertion: expBucket answers an index of expCounts for any positive number
     if (seconds > 0) this.expCounts[expBucket(seconds)]!++;
     else this.expZero++;
   }
@@ -233,7 +237,7 @@ export class EndpointMetrics {
         r.observe(responseBytes, s.responseBytesTotal, s.attributes);
         r.observe(inflight, s.inflight, s.attributes);
         r.observe(cancellations, s.cancellations, s.attributes);
-        for (let i = 0; i < s.errors.length; i++) r.observe(errors, s.errors[i]!, s.errorAttributes[i]);
+        for (const [i, n] of s.errors.entries()) r.observe(errors, n, s.errorAttributes[i]);
       }
     }, all);
   }

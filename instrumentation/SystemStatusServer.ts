@@ -11,6 +11,8 @@ import { loadExportConfig, type ExportConfig } from '../src/export/options.ts';
 import { parseBool, parseInteger, parseIp, ValueError } from '../src/config/values.ts';
 import { ConfigError } from '../src/config/schema.ts';
 import { MetricsPipeline } from '../src/export/MetricsPipeline.ts';
+import type { MetricsHttpServer } from '../src/export/MetricsHttpServer.ts';
+import { DynamoError } from '../src/errors.ts';
 import { getLogger } from '../src/log.ts';
 import type { ObservedRuntime } from '../src/runtime/observer.ts';
 import { processKvStatsMetrics } from './KvStatsMetrics.ts';
@@ -106,6 +108,7 @@ export class SystemStatusServer {
   private constructor(
     readonly pipeline: MetricsPipeline,
     private readonly instanceId: InstanceIdCell,
+    private readonly http: MetricsHttpServer,
   ) {}
 
   /** Starts the server and the pipeline; the pipeline becomes the process's global MeterProvider. */
@@ -119,11 +122,14 @@ export class SystemStatusServer {
         '/live': (req, res) => server?.live(req, res),
       },
     });
-    server = new SystemStatusServer(pipeline, instanceId);
+    const http = pipeline.prometheusServer;
+    // forcePrometheusServer above: the pipeline always has one
+    if (http === undefined) throw new DynamoError('internal: a status server pipeline without its HTTP server');
+    const srv = new SystemStatusServer(pipeline, instanceId, http);
+    server = srv;
     processEndpointMetrics.attach(pipeline);
     processKvStatsMetrics.attach(pipeline);
     processClientMetrics.attach(pipeline);
-    const http = pipeline.prometheusServer!;
     for (const [path, route] of Object.entries(staticRoutes(SYSTEM_PAGE_FILES))) http.addRoute(path, route);
     const version = packageVersion();
     http.addRoute('/api/status', () =>
@@ -131,9 +137,9 @@ export class SystemStatusServer {
         systemStatusBody({
           version,
           instanceId: instanceId.current,
-          instances: server!.instanceIds(),
-          readiness: server!.readiness(),
-          uptimeSeconds: (performance.now() - server!.started) / 1000,
+          instances: srv.instanceIds(),
+          readiness: srv.readiness(),
+          uptimeSeconds: (performance.now() - srv.started) / 1000,
           endpoints: processEndpointMetrics.all(),
           exporters: pipeline.health.statuses(),
         }),
@@ -142,14 +148,14 @@ export class SystemStatusServer {
     pipeline
       .meter(SYSTEM_METER_NAME)
       .createObservableGauge('uptime_seconds', { description: 'Total uptime of the DistributedRuntime in seconds' })
-      .addCallback((r) => r.observe((performance.now() - server!.started) / 1000, { dynamo_namespace: 'system_status_server' }));
+      .addCallback((r) => r.observe((performance.now() - srv.started) / 1000, { dynamo_namespace: 'system_status_server' }));
     await pipeline.start();
-    log.info(`System status server started at ${pipeline.prometheusServer!.baseUrl} (/, /metrics, /health, /live)`);
-    return server;
+    log.info(`System status server started at ${http.baseUrl} (/, /metrics, /health, /live)`);
+    return srv;
   }
 
   get port(): number {
-    return this.pipeline.prometheusServer!.address.port;
+    return this.http.address.port;
   }
 
   register(source: ReadinessSource): void {

@@ -35,6 +35,6 @@ export function parseDurationBuckets(v: unknown): readonly number[] {
   }
   const bounds = parts.map((p) => (/^\d+(\.\d+)?(e[+-]?\d+)?$/i.test(p) ? Number(p) : NaN));
   if (bounds.some((b) => !Number.isFinite(b) || b <= 0)) throw new ValueError('bounds must be positive numbers of seconds');
-  for (let i = 1; i < bounds.length; i++) if (bounds[i]! <= bounds[i - 1]!) throw new ValueError('bounds must increase');
+  if (bounds.some((b, i) => i > 0 && b <= (bounds[i - 1] ?? 0))) throw new ValueError('bounds must increase');
   return bounds;
 }

@@ -57,7 +57,7 @@ export interface SystemStatusBody {
 export function endpointStatus(s: EndpointStats): EndpointStatus {
   const errors: Record<string, number> = {};
   ENDPOINT_ERROR_TYPES.forEach((type, i) => {
-    const n = s.errors[i]!;
+    const n = s.errors[i] ?? 0;
     if (n > 0) errors[type] = n;
   });
   const { namespace, component, endpoint } = s.identity;

@@ -171,6 +171,7 @@ export function cutBytes(text: string, maxBytes: number): string {
   const bytes = Buffer.from(text);
   if (bytes.length <= maxBytes) return text;
   let end = maxBytes;
+  // biome-ignore lint/style/noNonNullAssertion: 0 < end <= maxBytes < bytes.length
   while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--; // back to a character's first byte
   return bytes.subarray(0, end).toString();
 }

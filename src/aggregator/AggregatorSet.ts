@@ -146,7 +146,8 @@ export class AggregatorSet {
   /** The series of every target in one scope, one metric per name (Prometheus wants one family per name). */
   private readonly snapshot = async (): Promise<ScopeMetrics> => {
     // one target (the common case): its snapshot as it is, no copy of its data points
-    if (this.aggregators.size === 1) return this.first!.metrics.snapshot();
+    const only = this.aggregators.size === 1 ? this.first : undefined;
+    if (only !== undefined) return only.metrics.snapshot();
     const byName = new Map<string, ScopeMetrics['metrics'][number]>();
     for (const a of this.aggregators.values()) {
       for (const m of (await a.metrics.snapshot()).metrics) {

@@ -202,7 +202,8 @@ export class EventIntake {
    * none does, whether any candidate's list is current (the event may then be held).
    */
   private owners(candidates: readonly Member[], id: bigint): Member[] | { verified: boolean } {
-    if (candidates.length === 1 && candidates[0]!.sinks.trustsAll === true) return [candidates[0]!];
+    const [only] = candidates;
+    if (candidates.length === 1 && only?.sinks.trustsAll === true) return [only];
     let found: Member[] | undefined;
     let verified = false;
     for (const m of candidates) {
@@ -234,9 +235,9 @@ export class EventIntake {
       return;
     }
     const list = this.memberList;
-    if (list.length === 1) {
+    const only = list.length === 1 ? list[0] : undefined;
+    if (only !== undefined) {
       // one target (the common case): no list to build, nothing to remember
-      const only = list[0]!;
       const r = only.sinks.registry();
       if (only.sinks.trustsAll === true || r.subjects.has(e.workerId)) only.sinks.tracker.add(e);
       else this.unknownHitRate(e, r.verified);

@@ -53,6 +53,7 @@ export class EventQueue<T> {
     const items = this.items;
     const end = Math.min(items.length, this.head + this.perTurn);
     for (let i = this.head; i < end; i++) {
+      // biome-ignore lint/style/noNonNullAssertion: head <= i < end <= items.length
       const item = items[i]!;
       (items as (T | undefined)[])[i] = undefined; // let the body go now
       this.head = i + 1;

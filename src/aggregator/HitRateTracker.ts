@@ -75,8 +75,8 @@ export class HitRateTracker {
     this.overlapTotal += e.overlapBlocks;
     let w = this.workers.get(e.workerId);
     if (w === undefined) {
-      if (this.workers.size >= this.maxWorkers) {
-        const oldest = this.head!;
+      const oldest = this.head;
+      if (this.workers.size >= this.maxWorkers && oldest !== undefined) {
         this.unlink(oldest);
         this.workers.delete(oldest.id);
         this.dropped++;

@@ -163,7 +163,7 @@ export class LeaderElection extends EventEmitter<LeaderElectionEvents> {
     }
     const now = Date.now();
     this.freeSince ??= now;
-    return now - this.freeSince >= DEFAULT_UNCLAIMED_TAKE_MS || (await this.claim!());
+    return now - this.freeSince >= DEFAULT_UNCLAIMED_TAKE_MS || this.claim === undefined || (await this.claim());
   }
 
   /**

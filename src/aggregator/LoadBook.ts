@@ -99,20 +99,20 @@ export class LoadBook {
         continue;
       }
       if (!registered.has(id)) continue;
-      const fresh = [...ranks].filter(([, r]) => r.at >= oldest && r.metrics.kvActiveBlocks !== undefined);
-      if (fresh.length === 0) continue;
+      const fresh = [...ranks].filter(([, r]) => r.at >= oldest && r.metrics.kvActiveBlocks !== undefined).sort((a, b) => a[0] - b[0]);
+      const first = fresh[0]?.[1];
+      if (first === undefined) continue;
       const byRank = new Map<number, ForwardPassMetrics>();
       let ranked = false;
-      for (const [rank, r] of fresh.sort((a, b) => a[0] - b[0])) {
+      for (const [rank, r] of fresh) {
         byRank.set(rank, r.metrics as ForwardPassMetrics);
         ranked ||= r.ranked;
       }
-      const first = fresh[0]![1];
       workers.set(id, {
         workerId: id,
         subject: registered.get(id) ?? '',
         data: first.data ?? eventData(first.metrics),
-        metrics: byRank.values().next().value!,
+        metrics: first.metrics as ForwardPassMetrics, // the lowest rank's
         ...(ranked || byRank.size > 1 ? { ranks: byRank } : {}),
         fromEvents: true,
       });
@@ -155,6 +155,7 @@ function mergeRanks(w: WorkerStats, ranks: ReadonlyMap<number, RankReading>, sta
   }
   if (!changed) return undefined;
   const sorted = new Map([...byRank].sort((a, b) => a[0] - b[0]));
+  // biome-ignore lint/style/noNonNullAssertion: sorted has a rank: this runs only after one was changed (changed is true)
   return { ...w, metrics: sorted.get(statsRank) ?? sorted.values().next().value!, ...(ranked || sorted.size > 1 ? { ranks: sorted } : {}) };
 }
 

@@ -61,6 +61,7 @@ export class StatusHistory {
   points(): HistoryPoint[] {
     const out: HistoryPoint[] = [];
     const start = (this.next - this.count + this.capacity) % this.capacity;
+    // biome-ignore lint/style/noNonNullAssertion: an index modulo capacity of a ring of capacity slots, i < count of them written
     for (let i = 0; i < this.count; i++) out.push(this.ring[(start + i) % this.capacity]!);
     return out;
   }

@@ -78,6 +78,7 @@ export function readCanonicalReply(text: string): CanonicalReply | undefined {
   HEAD.lastIndex = 0;
   const head = HEAD.exec(text);
   if (head === null) return undefined;
+  // biome-ignore lint/style/noNonNullAssertion: group 1 is not optional in HEAD: it took part in the match
   const reply: CanonicalReply = { serviceId: head[1]!, endpoints: [] };
   let at = HEAD.lastIndex;
   NO_ENDPOINTS.lastIndex = at;
@@ -86,10 +87,12 @@ export function readCanonicalReply(text: string): CanonicalReply | undefined {
     ENDPOINT.lastIndex = at;
     const m = ENDPOINT.exec(text);
     if (m === null) return undefined;
+    // biome-ignore lint/style/noNonNullAssertion: group 2 is not optional in ENDPOINT
     const data = m[2]!;
     at = ENDPOINT.lastIndex;
     // the data is followed by the endpoint's `}`, then `,` or the reply's `]}`
     const dataEnd = at - (m[3] !== undefined ? 3 : 2);
+    // biome-ignore lint/style/noNonNullAssertion: group 1 is not optional in ENDPOINT
     reply.endpoints.push({ subject: m[1]!, data, dataStart: dataEnd - data.length });
     if (m[3] !== undefined) return reply;
   }

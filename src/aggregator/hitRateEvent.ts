@@ -58,6 +58,7 @@ function literal(b: Uint8Array, at: number, lit: Uint8Array): number {
 /** End of the run of digits at `at` (at most `max`, no leading zero), or -1. */
 function digits(b: Uint8Array, at: number, max: number): number {
   let i = at;
+  // biome-ignore lint/style/noNonNullAssertion: i < b.length
   while (i < b.length && b[i]! >= 0x30 && b[i]! <= 0x39) i++;
   const n = i - at;
   if (n === 0 || n > max || (n > 1 && b[at] === 0x30)) return -1;
@@ -66,6 +67,7 @@ function digits(b: Uint8Array, at: number, max: number): number {
 
 function numberAt(b: Uint8Array, from: number, to: number): number {
   let v = 0;
+  // biome-ignore lint/style/noNonNullAssertion: from <= k < to, a range of digits() inside b
   for (let k = from; k < to; k++) v = v * 10 + (b[k]! - 0x30);
   return v;
 }
@@ -102,6 +104,7 @@ export function decodeCanonicalBytes(b: Uint8Array): HitRateEvent | EventRejectR
 export function decodeCanonicalText(text: string): HitRateEvent | EventRejectReason | undefined {
   const m = CANONICAL.exec(text);
   if (m === null) return undefined;
+  // biome-ignore lint/style/noNonNullAssertion: group 1 is not optional in CANONICAL
   const workerId = BigInt(m[1]!);
   const isl = Number(m[2]);
   const overlap = Number(m[3]);

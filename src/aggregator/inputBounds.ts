@@ -22,6 +22,7 @@ export function nestsDeeperThan(bytes: Uint8Array, max: number): boolean {
   let depth = 0;
   let inString = false;
   for (let i = 0; i < bytes.length; i++) {
+    // biome-ignore lint/style/noNonNullAssertion: i < bytes.length
     const c = bytes[i]!;
     if (inString) {
       if (c === BACKSLASH) i++;

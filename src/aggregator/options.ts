@@ -169,6 +169,7 @@ export function metricsConfigFrom(loaded: Loaded<MetricsOptionTable>): MetricsCo
 /** What follows the host name in the default `service.instance.id`: the target, or what names the set. */
 function serviceInstanceSuffix(targets: readonly Target[], allEndpoints: boolean, namespace: string): string {
   if (allEndpoints) return `${namespace}/*`;
-  if (targets.length === 1) return targetPath(targets[0]!);
+  const [only] = targets;
+  if (targets.length === 1 && only !== undefined) return targetPath(only);
   return `${namespace}/${targets.map((t) => `${t.component}/${t.endpoint}`).join('+')}`;
 }

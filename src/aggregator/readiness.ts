@@ -38,7 +38,8 @@ export function readinessOf(s: ReadinessState): Readiness {
 
 /** Several targets' readiness as one: ready when every target is (and with none yet); each reason names its target. */
 export function mergeReadiness(targets: readonly (readonly [string, Readiness])[]): Readiness {
-  if (targets.length === 1) return targets[0]![1];
+  const [only] = targets;
+  if (targets.length === 1 && only !== undefined) return only[1];
   const reasons: string[] = [];
   for (const [path, r] of targets) for (const why of r.reasons) reasons.push(`${path}: ${why}`);
   return { ready: reasons.length === 0, reasons };

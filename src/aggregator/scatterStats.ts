@@ -77,6 +77,7 @@ export async function scatterStats(
       while (parsed < end) {
         // let each reply go once handed over: 10,000 bodies kept to the end of the cycle would
         // outlive the young generation and be copied into the old one
+        // biome-ignore lint/style/noNonNullAssertion: parsed < end <= replies.length
         const body = replies[parsed]!;
         replies[parsed++] = NO_BODY;
         if (onReply(body) && receiving) {

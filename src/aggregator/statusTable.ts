@@ -129,11 +129,14 @@ function orderBy(
   const keys = new Float64Array(n);
   const idx = new Uint32Array(n);
   for (let i = 0; i < n; i++) {
+    // biome-ignore lint/style/noNonNullAssertion: i < n = rows.length
     keys[i] = key(rows[i]!);
     idx[i] = i;
   }
+  // biome-ignore lint/style/noNonNullAssertion: the sort compares indices of idx, each < n = rows.length = keys.length
   idx.sort((i, j) => sign * (keys[i]! - keys[j]!) || (tie === undefined ? i - j : tie(rows[i]!, rows[j]!)));
   const out = new Array<WorkerRow>(n);
+  // biome-ignore lint/style/noNonNullAssertion: i < n = idx.length, and idx holds indices of rows
   for (let i = 0; i < n; i++) out[i] = rows[idx[i]!]!;
   return out;
 }

@@ -33,12 +33,12 @@ export function parseTarget(v: unknown): Target {
   const s = parseString(v);
   const parts = s.split('/');
   if (parts.length !== 2 && parts.length !== 3) throw new ValueError(`has ${JSON.stringify(s)}, which is not NAMESPACE/COMPONENT/ENDPOINT`);
-  const [namespace, component, endpoint] = parts.length === 3 ? parts : ['', ...parts];
+  const [namespace = '', component = '', endpoint = ''] = parts.length === 3 ? parts : ['', ...parts];
   try {
     return {
-      namespace: namespace === '' ? '' : validateName('namespace', namespace!),
-      component: validateName('component', component!),
-      endpoint: validateName('endpoint', endpoint!),
+      namespace: namespace === '' ? '' : validateName('namespace', namespace),
+      component: validateName('component', component),
+      endpoint: validateName('endpoint', endpoint),
     };
   } catch (err) {
     if (err instanceof InvalidNameError) throw new ValueError(`has ${JSON.stringify(s)}: ${err.message}`);
@@ -85,7 +85,7 @@ export function resolveTargets(f: TargetFlags): ResolvedTargets {
       'no target: give --component and --endpoint, --target NAMESPACE/COMPONENT/ENDPOINT (repeatable), or --all-endpoints (see --help)',
     );
   }
-  const namespace = f.allEndpoints || all.length === 0 ? f.namespace : all[0]!.namespace;
+  const namespace = f.allEndpoints ? f.namespace : (all[0]?.namespace ?? f.namespace);
   const other = all.find((t) => t.namespace !== namespace);
   if (other !== undefined) {
     throw new ConfigError(

@@ -141,6 +141,7 @@ export function readConfigFile(path: string, table: OptionTable): Map<string, un
 function joinNegativeValues(argv: string[], options: Record<string, { type: 'string' | 'boolean' }>): string[] {
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
+    // biome-ignore lint/style/noNonNullAssertion: i < argv.length
     const a = argv[i]!;
     const next = argv[i + 1];
     if (a.startsWith('--') && options[a.slice(2)]?.type === 'string' && next !== undefined && /^-\d/.test(next)) {

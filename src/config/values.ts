@@ -22,6 +22,7 @@ export function parseDuration(v: unknown): number {
   if (typeof v === 'number' && Number.isFinite(v) && v >= 0) ms = Math.round(v * 1000);
   else if (typeof v === 'string') {
     const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(v);
+    // biome-ignore lint/style/noNonNullAssertion: the pattern admits only the four units of the table
     if (m) ms = Math.round(Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] ?? 's']!);
   }
   if (ms === undefined) throw new ValueError('is not a duration; use e.g. 10s, 500ms, 1m or a number of seconds');

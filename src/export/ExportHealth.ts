@@ -30,7 +30,7 @@ interface Counts extends Omit<ExporterStatus, 'exporter'> {
 
 /** `message` fit for a page or a log: redacted, first line, bounded. */
 export function safeErrorText(message: string): string {
-  const line = redactText(message).split('\n')[0]!.trim();
+  const line = (redactText(message).split('\n', 1)[0] ?? '').trim();
   return line.length > MAX_LAST_ERROR_CHARS ? `${line.slice(0, MAX_LAST_ERROR_CHARS - 1)}…` : line;
 }
 

@@ -50,6 +50,14 @@ const EOF_TEXT = Buffer.from(OPENMETRICS_EOF);
 /** Snapshot parts never carry `target_info`: the head does. */
 const NO_RESOURCE = emptyResource();
 let eofGz: Promise<Buffer> | undefined;
+function eofMember(): Promise<Buffer> {
+  eofGz ??= gzip(EOF_TEXT);
+  return eofGz;
+}
+function gzipMember(p: RenderedPart): Promise<Buffer> {
+  p.gz ??= gzip(p.text);
+  return p.gz;
+}
 
 function formKey(form: ExpositionForm): string {
   return `${form.openMetrics ? 'om' : 'text'}/${form.gzip ? 'gz' : 'id'}`;
@@ -104,12 +112,10 @@ export class ExpositionCache {
     const headText = Buffer.from(head.text);
     if (!form.gzip) return exposition([headText, ...parts.map((p) => p.text), ...(form.openMetrics ? [EOF_TEXT] : [])]);
     // each part's gzip member is made once and kept with the part (the EOF's once per process)
-    for (const p of parts) p.gz ??= gzip(p.text);
-    if (form.openMetrics) eofGz ??= gzip(EOF_TEXT);
     const members = await Promise.all([
       gzip(headText),
-      ...parts.filter((p) => p.text.length > 0).map((p) => p.gz!),
-      ...(form.openMetrics ? [eofGz!] : []),
+      ...parts.filter((p) => p.text.length > 0).map(gzipMember),
+      ...(form.openMetrics ? [eofMember()] : []),
     ]);
     return exposition(members);
   }

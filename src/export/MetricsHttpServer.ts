@@ -262,7 +262,7 @@ export class MetricsHttpServer {
       res.end('unauthorized\n');
       return;
     }
-    const path = (req.url ?? '/').split('?')[0]!;
+    const path = (req.url ?? '/').split('?', 1)[0] ?? '/';
     const handler = path === this.path ? (rq: IncomingMessage, rs: ServerResponse) => this.handleMetrics(rq, rs) : this.routes.get(path);
     if (handler !== undefined && req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain' });

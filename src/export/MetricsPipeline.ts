@@ -48,7 +48,7 @@ function installDiagLogger(): void {
     args
       .map((a) => (typeof a === 'string' ? a : a instanceof Error ? a.message : JSON.stringify(a)))
       .join(' ')
-      .split('\n')[0]!;
+      .split('\n', 1)[0] ?? '';
   diag.setLogger(
     {
       error: (...args) => otelLog.rateLimited('error', `e-${String(args[0])}`, line(args)),

@@ -162,6 +162,7 @@ function histogramLines(name: string, p: DataPoint<Histogram>, extra: string): s
   const { boundaries, counts } = h.buckets;
   for (let i = 0; i < boundaries.length; i++) {
     cumulative += counts[i] ?? 0;
+    // biome-ignore lint/style/noNonNullAssertion: i < boundaries.length
     out += `${name}_bucket${withLe(formatValue(boundaries[i]!))} ${cumulative}\n`;
   }
   out += `${name}_bucket${withLe('+Inf')} ${h.count}\n`;

@@ -18,7 +18,9 @@ export class FixedHistogram {
   record(v: number): void {
     const b = this.bounds;
     let i = 0;
+    // biome-ignore lint/style/noNonNullAssertion: i < b.length
     while (i < b.length && v > b[i]!) i++;
+    // biome-ignore lint/style/noNonNullAssertion: counts has bounds.length + 1 slots and i <= bounds.length
     this.counts[i]!++;
     this.sum += v;
     this.count++;

@@ -139,7 +139,7 @@ export class BasicAuthGate {
   private readonly failures = new Map<string, { count: number; since: number }>();
   private inFlight = 0;
   private readonly waiting: (() => void)[] = [];
-  private readonly dummyHash: string | undefined;
+  private readonly dummyHash: string;
 
   constructor(
     private readonly users: ReadonlyMap<string, string>,
@@ -148,7 +148,7 @@ export class BasicAuthGate {
   ) {
     const first = users.values().next();
     // same version and cost as a real user's hash: a comparison takes as long
-    this.dummyHash = first.done === true ? undefined : `${first.value.slice(0, 7)}${'O'.repeat(53)}`;
+    this.dummyHash = `${first.done === true ? '$2b$10$' : first.value.slice(0, 7)}${'O'.repeat(53)}`;
   }
 
   get enabled(): boolean {
@@ -157,17 +157,17 @@ export class BasicAuthGate {
 
   async allows(req: IncomingMessage): Promise<boolean> {
     if (!this.enabled) return true;
-    const m = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(req.headers.authorization ?? '');
-    if (m === null) return false;
-    const key = createHash('sha256').update(m[1]!).digest('hex');
+    const credentials = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(req.headers.authorization ?? '')?.[1];
+    if (credentials === undefined) return false;
+    const key = createHash('sha256').update(credentials).digest('hex');
     if (this.ok.has(key)) return true;
     const source = req.socket.remoteAddress ?? '';
     if (this.tooManyFailures(source)) return false;
-    const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
+    const decoded = Buffer.from(credentials, 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
     const user = colon < 0 ? decoded : decoded.slice(0, colon);
     const hash = this.users.get(user);
-    const good = await this.compareInTurn(colon < 0 ? '' : decoded.slice(colon + 1), hash ?? this.dummyHash!);
+    const good = await this.compareInTurn(colon < 0 ? '' : decoded.slice(colon + 1), hash ?? this.dummyHash);
     if (good === undefined) return false; // too many waiting: refused without a comparison
     if (!good || hash === undefined || colon < 0) {
       this.fail(source);
@@ -193,7 +193,8 @@ export class BasicAuthGate {
     if (f !== undefined && this.now() - f.since <= FAILURE_WINDOW_MS) f.count++;
     else {
       this.failures.delete(source);
-      if (this.failures.size >= MAX_TRACKED_SOURCES) this.failures.delete(this.failures.keys().next().value!);
+      const oldest = this.failures.keys().next();
+      if (this.failures.size >= MAX_TRACKED_SOURCES && oldest.done !== true) this.failures.delete(oldest.value);
       this.failures.set(source, { count: 1, since: this.now() });
     }
   }

@@ -109,15 +109,18 @@ export class Client {
   /** Sends to a random instance. */
   random(request: unknown, opts: RequestOptions = {}): ResponseStream {
     const list = this.sorted();
-    if (list.length === 0) return this.failed(new NoInstancesError(`no instances of ${this.path} are registered`));
-    return this.sendTo(list[Math.floor(Math.random() * list.length)]!, request, opts, this.rerouter());
+    const target = list[Math.floor(Math.random() * list.length)]; // undefined for an empty list
+    if (target === undefined) return this.failed(new NoInstancesError(`no instances of ${this.path} are registered`));
+    return this.sendTo(target, request, opts, this.rerouter());
   }
 
   /** Sends to the next instance in id order. */
   roundRobin(request: unknown, opts: RequestOptions = {}): ResponseStream {
     const list = this.sorted();
     if (list.length === 0) return this.failed(new NoInstancesError(`no instances of ${this.path} are registered`));
-    return this.sendTo(list[this.rr++ % list.length]!, request, opts, this.rerouter());
+    const target = list[this.rr++ % list.length];
+    if (target === undefined) return this.failed(new NoInstancesError(`no instances of ${this.path} are registered`));
+    return this.sendTo(target, request, opts, this.rerouter());
   }
 
   /** Sends to the instance `instanceId`. */

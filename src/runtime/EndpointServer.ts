@@ -8,7 +8,7 @@ import type { Etcd3 } from 'etcd3';
 import { getLogger } from '../log.ts';
 import { settleWithin } from '../time.ts';
 import { CANCEL_HEADER, FRAME_DATA, FRAME_LAST, endFrame, errorFrame, frame, toBytes } from './codec.ts';
-import { errorMessage } from '../errors.ts';
+import { errorMessage, UsageError } from '../errors.ts';
 import { DecodeError, RegistrationConflictError } from './errors.ts';
 import { parseJson, stringifyJson, type JsonValue } from './json.ts';
 import { EndpointCounters, QUEUE_GROUP, type MicroService, type StatsHandler } from './MicroService.ts';
@@ -164,8 +164,10 @@ export class EndpointServer {
   /** Writes the instance keys, create-if-absent, bound to `leaseId`, in one transaction. */
   async register(etcd: Etcd3, leaseId: string): Promise<void> {
     const regs = this.registrations();
-    let cmp = etcd.if(regs[0]!.key, 'Version', '==', 0);
-    for (const r of regs.slice(1)) cmp = cmp.and(r.key, 'Version', '==', 0);
+    const [first, ...rest] = regs;
+    if (first === undefined) throw new UsageError(`${this.subjectName}: no discovery layout to register in`);
+    let cmp = etcd.if(first.key, 'Version', '==', 0);
+    for (const r of rest) cmp = cmp.and(r.key, 'Version', '==', 0);
     const res = await cmp.then(...regs.map((r) => etcd.put(r.key).value(r.value).lease(leaseId))).commit();
     if (res.succeeded) return;
     // a retried registration finds some keys ours already; any other holder is a conflict

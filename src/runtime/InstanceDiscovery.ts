@@ -59,6 +59,7 @@ export function parseInstance(key: string, value: Buffer | Uint8Array | string):
     if (typeof transport !== 'object' || transport === null) return undefined;
     const nats = (transport as Record<string, unknown>).nats_tcp;
     if (nats !== undefined && typeof nats !== 'string') return undefined;
+    // biome-ignore lint/style/noNonNullAssertion: groups 1 to 3 are not optional in the key pattern
     return { namespace: m[1]!, component: m[2]!, endpoint: m[3]!, instanceId: idFromKey, subject: nats };
   } catch {
     return undefined;
@@ -81,7 +82,7 @@ export class InstanceDiscovery extends EventEmitter<InstanceDiscoveryEvents> {
 
   constructor(
     private readonly etcd: Etcd3,
-    private readonly prefixes: readonly string[],
+    private readonly prefixes: readonly [string, ...string[]],
   ) {
     super();
     this.prefix = prefixes.join(' ');
@@ -169,7 +170,7 @@ export class InstanceDiscovery extends EventEmitter<InstanceDiscoveryEvents> {
 
   /** Lists every prefix at one revision and makes the view equal to it; returns that revision. */
   private async resync(): Promise<bigint> {
-    const first = await this.etcd.getAll().prefix(this.prefixes[0]!).exec();
+    const first = await this.etcd.getAll().prefix(this.prefixes[0]).exec();
     const revision = first.header.revision;
     const listings = [first];
     for (const prefix of this.prefixes.slice(1)) {

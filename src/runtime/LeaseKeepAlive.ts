@@ -143,6 +143,7 @@ export class LeaseKeepAlive {
     const ttlMs = ttlSeconds * 1000;
     const key = String(id);
     this.remove(key);
+    // biome-ignore lint/style/noNonNullAssertion: nextShard is kept below shards.length, and shards is never empty
     const shard = this.shards[this.nextShard]!;
     this.nextShard = (this.nextShard + 1) % this.shards.length;
     shard.leases++;

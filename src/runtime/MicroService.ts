@@ -140,6 +140,7 @@ export class MicroService {
       msg.respond(encoder.encode(this.statsText(eps, datas)));
       return;
     }
+    // biome-ignore lint/style/noNonNullAssertion: datas is eps mapped: one entry per endpoint, in order
     void Promise.all(datas.map((d, i) => (isThenable(d) ? this.awaitStatsHandler(eps[i]!, d) : d)))
       .then((settled) => msg.respond(encoder.encode(this.statsText(eps, settled))))
       .catch((err: unknown) => this.answerFailed('STATS', err));
@@ -166,6 +167,7 @@ export class MicroService {
     this.statsHead ??= `{"type":"io.nats.micro.v1.stats_response","name":${JSON.stringify(this.name)},"id":${JSON.stringify(this.id)},"version":${JSON.stringify(this.version)},"started":${JSON.stringify(this.started)},"metadata":${stringifyJson(this.metadata)},"endpoints":[`;
     let s = this.statsHead;
     for (let i = 0; i < eps.length; i++) {
+      // biome-ignore lint/style/noNonNullAssertion: i < eps.length
       const ep = eps[i]!;
       let head = this.endpointHeads.get(ep.name);
       if (head === undefined) {

@@ -153,5 +153,5 @@ function shortReason(err: unknown): string {
   const msg = errorMessage(err);
   const sys = /(ECONNREFUSED|ENOTFOUND|ETIMEDOUT|EHOSTUNREACH|ECONNRESET)( \S+?)?(?=\.?(\s|$))/.exec(msg);
   if (sys) return sys[0];
-  return msg.split(/\. /)[0]!.slice(0, 200);
+  return (msg.split(/\. /, 1)[0] ?? '').slice(0, 200);
 }

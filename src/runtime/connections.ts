@@ -109,6 +109,7 @@ export function splitUrlCredentials(urls: string[]): { servers: string[]; user?:
     }
     out.servers.push(`${m[1] ?? ''}${m[3]}`);
     if (out.user !== undefined || out.token !== undefined) continue;
+    // biome-ignore lint/style/noNonNullAssertion: group 2 is not optional in the userinfo pattern
     const info = m[2]!;
     const colon = info.indexOf(':');
     if (colon === -1) out.token = safeDecode(info);

@@ -128,14 +128,14 @@ function restore(v: JsonValue, longs: bigint[], depth: number, maxDepth: number)
   if (typeof v !== 'object' || v === null) return v;
   if (Array.isArray(v)) {
     for (let i = 0; i < v.length; i++) {
-      const x = restore(v[i]!, longs, depth + 1, maxDepth);
+      const x = restore(v[i] ?? null, longs, depth + 1, maxDepth);
       if (x === FALL_BACK) return x;
       v[i] = x;
     }
     return v;
   }
   for (const k of Object.keys(v)) {
-    const before = v[k]!;
+    const before = v[k] ?? null;
     const x = restore(before, longs, depth + 1, maxDepth);
     if (x === FALL_BACK) return x;
     // defineProperty: a "__proto__" key stays an own property, as JSON.parse made it
