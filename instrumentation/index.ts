@@ -4,5 +4,3 @@
  */
 export { connectInstrumented, processInstrumentation } from './ProcessInstrumentation.ts';
 export type { InstrumentationOptions } from './ProcessInstrumentation.ts';
-
-export type { ReadinessSource, SystemStatusSettings } from './SystemStatusServer.ts';

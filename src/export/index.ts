@@ -5,18 +5,13 @@
 export { MetricsPipeline } from './MetricsPipeline.ts';
 export type { MetricsPipelineOptions } from './MetricsPipeline.ts';
 
-export type { PrometheusSerializerOptions } from './PrometheusSerializer.ts';
+export type { RouteHandler } from './MetricsHttpServer.ts';
 
-export type { RouteHandler, MetricsHttpServerOptions } from './MetricsHttpServer.ts';
-
-export type { SnapshotSource } from './SnapshotProducer.ts';
-
-export type { ExporterContext, ExporterDefinition, ExporterInstance } from './exporters/index.ts';
+export type { ExporterInstance } from './exporters/index.ts';
 
 export { loadExportConfig } from './options.ts';
 export type {
   ExportDefaults,
-  ExportOptionTable,
   ExportConfig,
   ExporterName,
   PrometheusConfig,

@@ -14,7 +14,7 @@ export { MicroService } from './MicroService.ts';
 export type { StatsHandler } from './MicroService.ts';
 export { validateName, aggregateSubject, KV_HIT_RATE_EVENT } from './names.ts';
 export { subscribeLarge, MessageAssembler } from './largeMessages.ts';
-export type { LargeForm, LargeSend, AssemblyDropReason, AssemblerOptions, HeaderGetter } from './largeMessages.ts';
+export type { LargeForm, AssemblyDropReason, AssemblerOptions, HeaderGetter } from './largeMessages.ts';
 export type { NameKind } from './names.ts';
 export {
   DynamoError,
@@ -46,7 +46,7 @@ export type {
   RuntimeInstrumentation,
 } from './observer.ts';
 
-export type { ForwardPassMetrics, FpmRejectReason, FpmResult } from './forwardPassMetrics.ts';
+export type { ForwardPassMetrics } from './forwardPassMetrics.ts';
 
 export type {
   MetricsFactory,
