@@ -22,9 +22,9 @@ import type { AggregatorHealth } from './AggregatorMetrics.ts';
 import { EventQueue } from './EventQueue.ts';
 import { HeldEvents } from './HeldEvents.ts';
 import { decodeHitRateEvent, type HitRateEvent, type HitRateTracker } from './HitRateTracker.ts';
-import { MAX_EVENT_BYTES } from './inputBounds.ts';
+import { MAX_EVENT_BYTES } from '../runtime/inputBounds.ts';
 import type { LoadBook } from './LoadBook.ts';
-import { decodeLoadEvent, MAX_LOAD_EVENT_BYTES, type LoadReading } from './loadEvent.ts';
+import { decodeLoadEvent, MAX_LOAD_EVENT_BYTES, type LoadReading } from '../runtime/loadEvent.ts';
 import { targetPath, type Target } from './targets.ts';
 
 /** How often held events are looked at again while some are held. */

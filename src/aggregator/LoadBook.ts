@@ -13,7 +13,7 @@
  * against etcd before they get here). Pure: the caller gives the clock.
  */
 import type { ForwardPassMetrics } from '../runtime/forwardPassMetrics.ts';
-import type { LoadReading } from './loadEvent.ts';
+import type { LoadReading } from '../runtime/loadEvent.ts';
 import type { WorkerStats } from './statsReply.ts';
 
 /** One rank's merged reading: every field the events told, when each was told, and when the last event came. */

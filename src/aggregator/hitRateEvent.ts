@@ -5,7 +5,7 @@
  * `decodeGeneralEvent` parses any JSON. The first two answer `undefined` ("not mine") for
  * anything else, and the next one decides, with the same rules. Pure.
  */
-import { MAX_EVENT_BYTES } from './inputBounds.ts';
+import { MAX_EVENT_BYTES } from '../runtime/inputBounds.ts';
 import { parseJson } from '../runtime/json.ts';
 
 /** Worker ids are 63-bit (etcd lease ids). */

@@ -5,7 +5,7 @@
  * nats.js services write it is read by the fast path of canonicalReply.ts (its `data` parsed alone,
  * its text kept for the aggregate); any other, by the general path here, with the same result. Pure.
  */
-import { MAX_STATS_DEPTH, nestsDeeperThan } from './inputBounds.ts';
+import { MAX_STATS_DEPTH, nestsDeeperThan } from '../runtime/inputBounds.ts';
 import { hasUnsafeInteger, parseJson, parseJsonRounded, textOf } from '../runtime/json.ts';
 import { idFromHex } from '../runtime/names.ts';
 import { readCanonicalData, readCanonicalReply, type CanonicalData } from './canonicalReply.ts';

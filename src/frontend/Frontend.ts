@@ -18,6 +18,9 @@ import { getLogger } from '../log.ts';
 import type { Client } from '../runtime/Client.ts';
 import type { DistributedRuntime } from '../runtime/DistributedRuntime.ts';
 import { InstanceGoneError, NoInstancesError, RequestTimeoutError } from '../runtime/errors.ts';
+import type { Subscription } from '@nats-io/transport-node';
+import { decodeLoadEvent, type LoadEventRejectReason, MAX_LOAD_EVENT_BYTES } from '../runtime/loadEvent.ts';
+import { componentEventSubject, endpointEventSubject, KV_METRICS_TOPIC } from '../runtime/names.ts';
 import { type FrontendErrorType, type FrontendMetrics, type Measure, UnmeasuredRequest } from './FrontendMetrics.ts';
 import type { ModelRegistry, ServedModel } from './ModelRegistry.ts';
 import {
@@ -101,6 +104,12 @@ export class Frontend {
   private readonly router: Router;
   /** The registry generation the router last forgot departed instances at. */
   private routerAt = -1;
+  /** Every registered instance of every model, as of `routerAt`. */
+  private known = new Set<bigint>();
+  /** `least-loaded`: the load subjects followed (each endpoint's and component's `kv_metrics`). */
+  private readonly loadSubs = new Map<string, Subscription>();
+  private syncScheduled = false;
+  private closed = false;
   private seq = 0;
 
   constructor(
@@ -141,6 +150,9 @@ export class Frontend {
 
   /** Stops accepting connections and ends the open ones. */
   async close(): Promise<void> {
+    this.closed = true;
+    for (const sub of this.loadSubs.values()) sub.unsubscribe();
+    this.loadSubs.clear();
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeAllConnections();
     await closed;
@@ -353,12 +365,67 @@ export class Frontend {
 
   /** The instance of the model for this prompt, as the router mode decides. */
   private pickInstance(model: ServedModel, tokenIds: readonly number[]): RouteDecision {
-    // the router forgets departed instances once per change of the cards, not on every request
-    if (this.routerAt !== this.registry.generation) {
-      this.router.retain(new Set(this.registry.models().flatMap((m) => m.instances)));
-      this.routerAt = this.registry.generation;
-    }
+    if (this.routerAt !== this.registry.generation) this.syncRouter();
     return this.router.route(model.instances, tokenIds, model.card.kvCacheBlockSize);
+  }
+
+  /**
+   * Once per change of the cards, not on every request: the router forgets departed instances,
+   * and in `least-loaded` mode the load subjects of new endpoints are followed.
+   */
+  private syncRouter(): void {
+    const models = this.registry.models();
+    this.known = new Set(models.flatMap((m) => m.instances));
+    this.router.retain(this.known);
+    this.routerAt = this.registry.generation;
+    if (this.router.mode !== 'least-loaded') return;
+    for (const m of models) {
+      for (const subject of [
+        endpointEventSubject(m.namespace, m.component, m.endpoint, KV_METRICS_TOPIC),
+        componentEventSubject(m.namespace, m.component, KV_METRICS_TOPIC),
+      ]) {
+        if (this.loadSubs.has(subject)) continue;
+        const sub = this.drt.nats.subscribe(subject, { callback: (err, msg) => (err === null ? this.onLoad(msg.data) : undefined) });
+        this.loadSubs.set(subject, sub);
+      }
+    }
+  }
+
+  /**
+   * A model card appeared or changed: in `least-loaded` mode the router follows the new
+   * endpoints' load subjects now (on the next turn, once the registry's view has the card), so
+   * that their load is known before their first request.
+   */
+  cardsChanged(): void {
+    if (this.router.mode !== 'least-loaded' || this.syncScheduled) return;
+    this.syncScheduled = true;
+    setImmediate(() => {
+      this.syncScheduled = false;
+      if (!this.closed && this.routerAt !== this.registry.generation) this.syncRouter();
+    });
+  }
+
+  /** What the router knows of `instance`'s published load (`least-loaded`). */
+  publishedLoad(instance: bigint): ReturnType<Router['loadOf']> {
+    return this.router.loadOf(instance);
+  }
+
+  /** A worker's load event: believed for a registered instance, else dropped and counted. */
+  private onLoad(body: Uint8Array): void {
+    const r = body.length > MAX_LOAD_EVENT_BYTES ? 'too_large' : decodeLoadEvent(body);
+    if (typeof r === 'string') this.refuseLoad(r);
+    else if (!this.known.has(r.workerId)) this.refuseLoad('unregistered_worker');
+    else
+      this.router.observeLoad(r.workerId, {
+        waiting: r.metrics.numRequestsWaiting ?? 0,
+        decodeBlocks: r.decodeBlocks ?? r.metrics.kvActiveBlocks ?? 0,
+        prefillTokens: r.prefillTokens ?? 0,
+      });
+  }
+
+  private refuseLoad(reason: LoadEventRejectReason): void {
+    this.metrics.loadEventRejected(reason);
+    log.rateLimited('warn', `load-${reason}`, 'dropped a load event', { reason });
   }
 
   private client(model: ServedModel): Promise<Client> {

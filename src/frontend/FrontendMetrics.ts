@@ -41,6 +41,7 @@ export const FRONTEND_METRIC_SUFFIXES = {
   contextLength: 'model_context_length',
   kvCacheBlockSize: 'model_kv_cache_block_size',
   migrationLimit: 'model_migration_limit',
+  loadEventsRejected: 'router_load_events_rejected_total',
 } as const;
 
 /** Help texts, Dynamo's. */
@@ -64,6 +65,7 @@ export const FRONTEND_METRIC_HELP: Record<keyof typeof FRONTEND_METRIC_SUFFIXES,
   contextLength: 'Maximum context length in tokens for a worker serving the model',
   kvCacheBlockSize: 'KV cache block size in tokens for a worker serving the model',
   migrationLimit: 'Maximum number of request migrations allowed for the model',
+  loadEventsRejected: "Load events the least-loaded router dropped, by reason (this project's, not Dynamo's)",
 };
 
 export type RequestType = 'stream' | 'unary';
@@ -231,6 +233,7 @@ export class FrontendMetrics {
   private readonly startTime: HrTime = millisToHrTime(Date.now());
   private readonly prefix: string;
   disconnectedClients = 0;
+  private readonly loadRejects = new Map<string, number>();
 
   constructor(
     private readonly buckets: FrontendBuckets,
@@ -270,6 +273,11 @@ export class FrontendMetrics {
   /** The model's configuration gauges, from a worker's model card. */
   modelCard(model: string, card: ModelCard): void {
     this.stats(model).card = card;
+  }
+
+  /** The router dropped a worker's load event. */
+  loadEventRejected(reason: string): void {
+    this.loadRejects.set(reason, (this.loadRejects.get(reason) ?? 0) + 1);
   }
 
   /** Now: in flight and queued for `model`. */
@@ -315,6 +323,11 @@ export class FrontendMetrics {
         endTime,
       ),
       this.gauge('disconnected', [{ attributes: {}, value: this.disconnectedClients }], endTime),
+      this.sum(
+        'loadEventsRejected',
+        [...this.loadRejects].map(([reason, n]) => ({ attributes: { reason }, value: n })),
+        endTime,
+      ),
     ];
     const cards = all.filter((s) => s.card !== undefined);
     const cardGauge = (key: keyof typeof FRONTEND_METRIC_SUFFIXES, pick: (c: ModelCard) => number): MetricData | undefined =>

@@ -9,20 +9,40 @@
  *   requests no instance holds, go to the instance with the fewest requests in flight from this
  *   frontend (then in turn). The memory of each instance is bounded (least recently routed
  *   blocks forgotten first), as the engines' caches are.
+ * - `least-loaded`: the instance with the least load its worker published (`ActiveLoad` events on
+ *   the endpoint's `kv_metrics` subject, docs/wire-protocol.md §8): fewest waiting requests, then
+ *   fewest blocks in use by running requests (decode blocks plus the prompt tokens in prefill, in
+ *   blocks) plus the prompt blocks this frontend sent it since that reading (so that a burst
+ *   between two readings is spread), then fewest in flight from this frontend, then in turn. A
+ *   reading older than `DEFAULT_LOAD_STALE_MS`, or none, counts as an idle worker.
  *
  * Pure: the frontend tells it when a request starts and ends.
  */
-import { blockHashes } from '../runtime/kvBlocks.ts';
+import { blockHashes, blocksFor } from '../runtime/kvBlocks.ts';
 
-export const ROUTER_MODES = ['round-robin', 'random', 'kv'] as const;
+export const ROUTER_MODES = ['round-robin', 'random', 'kv', 'least-loaded'] as const;
 export type RouterMode = (typeof ROUTER_MODES)[number];
 /** Blocks remembered per instance in `kv` mode. */
 export const DEFAULT_ROUTER_BLOCKS_PER_INSTANCE = 1_000_000;
+/** A published load older than this is not believed (the worker may have stopped publishing). */
+export const DEFAULT_LOAD_STALE_MS = 10_000;
+
+/** What a worker published of its load (an ActiveLoad event). */
+export interface PublishedLoad {
+  readonly waiting: number;
+  readonly decodeBlocks: number;
+  readonly prefillTokens: number;
+}
 
 interface InstanceState {
   inflight: number;
   /** Block hashes routed here, least recently used first. */
   readonly blocks: Set<string>;
+  /** The worker's latest published load and when it was received. */
+  load: PublishedLoad | undefined;
+  loadAt: number;
+  /** Prompt blocks routed here since that reading. */
+  pendingBlocks: number;
 }
 
 export interface RouteDecision {
@@ -40,12 +60,14 @@ export class Router {
     readonly mode: RouterMode,
     private readonly random: () => number = Math.random,
     private readonly maxBlocksPerInstance = DEFAULT_ROUTER_BLOCKS_PER_INSTANCE,
+    private readonly now: () => number = performance.now.bind(performance),
+    private readonly staleMs = DEFAULT_LOAD_STALE_MS,
   ) {}
 
   private state(id: bigint): InstanceState {
     let s = this.instances.get(id);
     if (s === undefined) {
-      s = { inflight: 0, blocks: new Set() };
+      s = { inflight: 0, blocks: new Set(), load: undefined, loadAt: 0, pendingBlocks: 0 };
       this.instances.set(id, s);
     }
     return s;
@@ -56,6 +78,8 @@ export class Router {
     const n = candidates.length;
     if (this.mode === 'round-robin') return this.start(candidates[this.turn++ % n] as bigint, 0, []);
     if (this.mode === 'random') return this.start(candidates[Math.floor(this.random() * n)] as bigint, 0, []);
+    if (this.mode === 'least-loaded')
+      return this.leastLoaded(candidates, blockSize > 0 ? blocksFor(tokenIds.length, blockSize) : 0, blockSize);
     const hashes = blockSize > 0 ? blockHashes(tokenIds, blockSize) : [];
     let best: bigint | undefined;
     let bestOverlap = -1;
@@ -76,6 +100,50 @@ export class Router {
     const chosen = best as bigint;
     this.remember(this.state(chosen), hashes);
     return this.start(chosen, bestOverlap, hashes);
+  }
+
+  /** A worker published its load; the caller passes registered instances only (state is kept per instance). */
+  observeLoad(instance: bigint, load: PublishedLoad): void {
+    const s = this.state(instance);
+    s.load = load;
+    s.loadAt = this.now();
+    s.pendingBlocks = 0;
+  }
+
+  private leastLoaded(candidates: readonly bigint[], promptBlocks: number, blockSize: number): RouteDecision {
+    const n = candidates.length;
+    const offset = this.turn++ % n;
+    const now = this.now();
+    let best: InstanceState | undefined;
+    let bestId = candidates[offset] as bigint;
+    let bestWaiting = Number.POSITIVE_INFINITY;
+    let bestBlocks = Number.POSITIVE_INFINITY;
+    for (let k = 0; k < n; k++) {
+      const id = candidates[(offset + k) % n] as bigint;
+      const s = this.state(id);
+      const load = s.load !== undefined && now - s.loadAt <= this.staleMs ? s.load : undefined;
+      const waiting = load?.waiting ?? 0;
+      const blocks =
+        (load === undefined ? 0 : load.decodeBlocks + (blockSize > 0 ? Math.ceil(load.prefillTokens / blockSize) : 0)) + s.pendingBlocks;
+      if (
+        best === undefined ||
+        waiting < bestWaiting ||
+        (waiting === bestWaiting && (blocks < bestBlocks || (blocks === bestBlocks && s.inflight < best.inflight)))
+      ) {
+        best = s;
+        bestId = id;
+        bestWaiting = waiting;
+        bestBlocks = blocks;
+      }
+    }
+    this.state(bestId).pendingBlocks += promptBlocks;
+    return this.start(bestId, 0, []);
+  }
+
+  /** The latest load `instance` published, and how long ago it was received (ms). */
+  loadOf(instance: bigint): { load: PublishedLoad; ageMs: number } | undefined {
+    const s = this.instances.get(instance);
+    return s?.load === undefined ? undefined : { load: s.load, ageMs: this.now() - s.loadAt };
   }
 
   /** The request routed to `instance` ended. */

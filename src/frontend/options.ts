@@ -33,7 +33,7 @@ export function frontendOptions() {
       parse: (v: unknown): RouterMode => parseEnum(v, ROUTER_MODES),
       default: 'round-robin' as RouterMode,
       description:
-        "how a worker is picked: round-robin, random, or kv (KV-aware: the worker predicted to hold the longest run of the prompt's leading blocks, from the blocks routed to each; else the least busy)",
+        "how a worker is picked: round-robin, random, kv (KV-aware: the worker predicted to hold the longest run of the prompt's leading blocks, from the blocks routed to each; else the least busy) or least-loaded (the fewest waiting requests, then blocks in use, from the load events workers publish)",
     },
     worker_timeout: {
       flag: 'worker-timeout',

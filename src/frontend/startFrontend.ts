@@ -47,8 +47,12 @@ export async function startFrontend(
     await pipeline.shutdown();
     throw err;
   });
-  const registry = new ModelRegistry(drt.etcd, cfg.namespace, (model, entry) => metrics.modelCard(model, entry.card));
-  const frontend = new Frontend(drt, registry, metrics, pipeline.prometheusServer, {
+  let frontend: Frontend | undefined;
+  const registry = new ModelRegistry(drt.etcd, cfg.namespace, (model, entry) => {
+    metrics.modelCard(model, entry.card);
+    frontend?.cardsChanged();
+  });
+  frontend = new Frontend(drt, registry, metrics, pipeline.prometheusServer, {
     host: cfg.host,
     port: cfg.port,
     workerTimeoutMs: cfg.workerTimeoutMs,
@@ -58,6 +62,7 @@ export async function startFrontend(
   try {
     await registry.start();
     await frontend.listen();
+    frontend.cardsChanged();
     port = frontend.port;
   } catch (err) {
     registry.close();

@@ -10,7 +10,8 @@
  */
 import { closeEtcdClient, connectNats, createEtcdClient, type EtcdOptions, type NatsOptions } from '../runtime/connections.ts';
 import { DistributedRuntime } from '../runtime/DistributedRuntime.ts';
-import { KV_HIT_RATE_EVENT } from '../runtime/names.ts';
+import { endpointEventSubject, KV_HIT_RATE_EVENT, KV_METRICS_TOPIC } from '../runtime/names.ts';
+import { activeLoad, LoadPublisher } from './loadPublisher.ts';
 import type { RuntimeInstrumentation } from '../runtime/observer.ts';
 import { getLogger } from '../log.ts';
 import { errorMessage } from '../errors.ts';
@@ -76,6 +77,8 @@ export class MockWorkers {
   private timer: NodeJS.Timeout | undefined;
   /** Each worker's engine, by its runtime, when serving a model. */
   readonly engines = new Map<DistributedRuntime, SimulatedEngine>();
+  /** Each engine's load publisher. */
+  private readonly publishers: LoadPublisher[] = [];
 
   private constructor(
     readonly runtimes: DistributedRuntime[],
@@ -96,6 +99,7 @@ export class MockWorkers {
     }
     const runtimes: DistributedRuntime[] = [];
     const engines = new Map<DistributedRuntime, SimulatedEngine>();
+    const publishers: LoadPublisher[] = [];
     const closeShared = async (): Promise<void> => {
       if (sharedConns !== undefined) {
         await sharedConns.nats.drain().catch(() => undefined);
@@ -111,11 +115,12 @@ export class MockWorkers {
           runtimes.push(drt);
           const ep = drt.namespace(opts.namespace).component(opts.component).endpoint(opts.endpoint);
           if (opts.engine !== undefined) {
-            const engine = await serveModel(drt, opts, opts.engine.model, {
+            const served = await serveModel(drt, opts, opts.engine.model, {
               ...opts.engine.config,
               seed: (opts.engine.config.seed ?? 1) + i,
             });
-            engines.set(drt, engine);
+            engines.set(drt, served.engine);
+            publishers.push(served.load);
           } else {
             await ep.serve<{ text?: unknown }>(
               (req) => {
@@ -131,12 +136,14 @@ export class MockWorkers {
         }),
       );
     } catch (err) {
+      for (const p of publishers) p.close();
       await Promise.all(runtimes.map((r) => r.shutdown()));
       await closeShared();
       throw err;
     }
     const w = new MockWorkers(runtimes, closeShared);
     for (const [drt, engine] of engines) w.engines.set(drt, engine);
+    w.publishers.push(...publishers);
     // an engine publishes one event per request it admits; the seed's mock one per interval
     if (opts.engine === undefined) w.timer = setInterval(() => w.publishHitRates(opts.namespace, random), opts.hitRateIntervalMs);
     return w;
@@ -157,6 +164,7 @@ export class MockWorkers {
 
   async stop(): Promise<void> {
     clearInterval(this.timer);
+    for (const p of this.publishers) p.close();
     await Promise.all(this.runtimes.map((r) => r.shutdown()));
     await this.closeShared();
   }
@@ -164,17 +172,27 @@ export class MockWorkers {
 
 /**
  * Serves `model` on the options' endpoint with a simulated engine: token requests stream engine
- * output, stats are the engine's state, each admitted request publishes its hit-rate event, and
- * the model card is put under the worker's lease (again whenever the lease is replaced).
+ * output, stats are the engine's state, each admitted request publishes its hit-rate event, the
+ * load is published as `ActiveLoad` events when it changes (loadPublisher.ts), and the model card
+ * is put under the worker's lease (again whenever the lease is replaced).
  */
 async function serveModel(
   drt: DistributedRuntime,
   opts: MockWorkerOptions,
   model: string,
   config: Partial<EngineConfig>,
-): Promise<SimulatedEngine> {
+): Promise<{ engine: SimulatedEngine; load: LoadPublisher }> {
   const ns = drt.namespace(opts.namespace);
+  const loadSubject = endpointEventSubject(opts.namespace, opts.component, opts.endpoint, KV_METRICS_TOPIC);
+  const load = new LoadPublisher(() => {
+    try {
+      drt.publish(loadSubject, activeLoad(drt.instanceId, engine.state()));
+    } catch (err) {
+      log.rateLimited('warn', 'publish', 'cannot publish a load event', { error: errorMessage(err) });
+    }
+  });
   const engine = new SimulatedEngine(config, {
+    onLoadChange: () => load.changed(),
     onAdmit: (e) => {
       try {
         ns.publish(KV_HIT_RATE_EVENT, { worker_id: drt.instanceId, isl_blocks: e.islBlocks, overlap_blocks: e.overlapBlocks });
@@ -222,5 +240,5 @@ async function serveModel(
       log.rateLimited('warn', 'model-card', 'cannot put the model card under the new lease', { error: errorMessage(err) }),
     );
   });
-  return engine;
+  return { engine, load };
 }

@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeLoadEvent, MAX_LOAD_EVENT_BYTES, type LoadReading } from '../../src/aggregator/loadEvent.ts';
+import { decodeLoadEvent, MAX_LOAD_EVENT_BYTES, type LoadReading } from '../../src/runtime/loadEvent.ts';
 import { LoadBook } from '../../src/aggregator/LoadBook.ts';
 import type { WorkerStats } from '../../src/aggregator/statsReply.ts';
 

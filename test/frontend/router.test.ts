@@ -48,3 +48,35 @@ test('kv: its memory per instance is bounded, least recently routed forgotten fi
   busy.retain(new Set([3n]));
   assert.equal(busy.size, 0);
 });
+
+test('least-loaded: fewest waiting, then fewest blocks in use (prefill in blocks), then in flight; stale readings are not believed', () => {
+  let now = 0;
+  const r = new Router('least-loaded', Math.random, 1_000, () => now, 10_000);
+  r.observeLoad(1n, { waiting: 2, decodeBlocks: 0, prefillTokens: 0 });
+  r.observeLoad(2n, { waiting: 0, decodeBlocks: 50, prefillTokens: 0 });
+  r.observeLoad(3n, { waiting: 0, decodeBlocks: 10, prefillTokens: 640 }); // 10 + 40 blocks
+  assert.equal(
+    r.route([1n, 2n, 3n], range(0, 16), 16).instance,
+    2n,
+    '1 has a queue; 2 and 3 have 50 blocks each (3: 10 decoding + 640 prefill tokens): the first in turn',
+  );
+  r.observeLoad(2n, { waiting: 0, decodeBlocks: 60, prefillTokens: 0 });
+  assert.equal(r.route([1n, 2n, 3n], range(0, 16), 16).instance, 3n, '50 blocks (10 decoding + 640 prefill tokens) beat 60');
+  r.observeLoad(1n, { waiting: 0, decodeBlocks: 0, prefillTokens: 0 });
+  assert.equal(r.route([1n, 2n, 3n], range(0, 16), 16).instance, 1n, 'its queue drained: now the least loaded');
+  now = 20_000;
+  r.observeLoad(3n, { waiting: 5, decodeBlocks: 500, prefillTokens: 0 });
+  // 1 and 2 published 20 s ago: their readings are stale, so they count as idle
+  const pick = r.route([1n, 2n, 3n], range(0, 16), 16).instance;
+  assert.notEqual(pick, 3n, 'a fresh heavy load loses against stale readings, counted idle');
+});
+
+test('least-loaded: a burst between two readings is spread by the prompt blocks sent since the last reading', () => {
+  const r = new Router('least-loaded', Math.random, 1_000, () => 0, 10_000);
+  r.observeLoad(1n, { waiting: 0, decodeBlocks: 0, prefillTokens: 0 });
+  r.observeLoad(2n, { waiting: 0, decodeBlocks: 0, prefillTokens: 0 });
+  const picks = [0, 1, 2, 3].map(() => r.route([1n, 2n], range(0, 64), 16).instance);
+  assert.deepEqual(picks.filter((p) => p === 1n).length, 2, `four requests of 4 blocks each, two per instance (${picks.join(',')})`);
+  r.observeLoad(1n, { waiting: 0, decodeBlocks: 0, prefillTokens: 0 }); // a new reading: what was sent is in it
+  assert.equal(r.route([1n, 2n], range(0, 64), 16).instance, 1n, 'instance 2 still has 8 blocks pending');
+});

@@ -104,7 +104,16 @@ describe('SimulatedEngine', () => {
       done.map((s) => s.length),
       [2, 2, 2],
     );
-    assert.deepEqual(engine.state(), { activeSlots: 0, totalSlots: 2, waiting: 0, activeBlocks: 0, totalBlocks: 100, prefixHitRate: 0 });
+    assert.deepEqual(engine.state(), {
+      activeSlots: 0,
+      totalSlots: 2,
+      waiting: 0,
+      activeBlocks: 0,
+      totalBlocks: 100,
+      prefixHitRate: 0,
+      prefillTokens: 0,
+      admitted: 3,
+    });
   });
 
   it('a cancelled request gives its slot and blocks back at once, also while it waits', async () => {
@@ -132,5 +141,40 @@ describe('SimulatedEngine', () => {
     assert.throws(() => engine.generate({ tokenIds: range(0, 90), maxTokens: 20 }), EngineRequestError);
     assert.throws(() => engine.generate({ tokenIds: range(0, 60), maxTokens: 20 }), /needs 5 KV blocks; the pool has 4/);
     assert.throws(() => engine.generate({ tokenIds: [1], maxTokens: 0 }), /max_tokens/);
+  });
+});
+
+describe('SimulatedEngine load', () => {
+  it('reports the prompt tokens in prefill (the uncached ones) and says when its load changes', async () => {
+    let release: (() => void) | undefined;
+    let changes = 0;
+    const engine = new SimulatedEngine(
+      { slots: 1, blockSize: 16 },
+      {
+        onLoadChange: () => changes++,
+        sleep: () =>
+          new Promise<void>((resolve) => {
+            release = resolve;
+          }),
+      },
+    );
+    const first = engine.generate({ tokenIds: range(0, 40), maxTokens: 1 });
+    const done = collect(first);
+    await new Promise((r) => setImmediate(r));
+    assert.equal(engine.state().prefillTokens, 40, 'nothing cached: every prompt token is prefilled');
+    assert.ok(changes >= 2, 'queued, then admitted');
+    const second = collect(engine.generate({ tokenIds: range(0, 40), maxTokens: 1 }));
+    await new Promise((r) => setImmediate(r));
+    assert.equal(engine.state().waiting, 1, 'one slot: the second waits');
+    const before = changes;
+    release?.();
+    await done;
+    assert.ok(changes > before, 'prefill end and completion are changes');
+    await new Promise((r) => setImmediate(r));
+    assert.equal(engine.state().prefillTokens, 40 - 32, 'the second prompt finds its two full blocks cached');
+    release?.();
+    await second;
+    assert.equal(engine.state().prefillTokens, 0);
+    assert.equal(engine.state().activeSlots, 0);
   });
 });

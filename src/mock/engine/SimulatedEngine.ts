@@ -91,6 +91,10 @@ export interface EngineState {
   totalBlocks: number;
   /** Prompt blocks found cached over all prompt blocks admitted so far (0 before any). */
   prefixHitRate: number;
+  /** Prompt tokens being prefilled now (those the prefix cache did not hold). */
+  prefillTokens: number;
+  /** Requests admitted so far. */
+  admitted: number;
 }
 
 /** A request the engine refuses (its sequence cannot fit the context or the pool). */
@@ -101,6 +105,8 @@ export class EngineRequestError extends Error {
 export interface EngineHooks {
   /** A request was admitted. */
   onAdmit?(event: AdmissionEvent): void;
+  /** The load changed: a request queued, was admitted, finished its prefill or ended. */
+  onLoadChange?(): void;
   /** Waits `ms` or until `signal` aborts. @default timers */
   sleep?(ms: number, signal: AbortSignal | undefined): Promise<void>;
 }
@@ -132,6 +138,8 @@ export class SimulatedEngine {
   private readonly random: Random;
   private readonly queue: Waiter[] = [];
   private active = 0;
+  private prefillTokens = 0;
+  private admitted = 0;
   private promptBlocks = 0;
   private hitBlocks = 0;
   private readonly sleep: (ms: number, signal: AbortSignal | undefined) => Promise<void>;
@@ -154,6 +162,8 @@ export class SimulatedEngine {
       activeBlocks: this.pool.activeBlocks,
       totalBlocks: this.config.kvBlocks,
       prefixHitRate: this.promptBlocks === 0 ? 0 : this.hitBlocks / this.promptBlocks,
+      prefillTokens: this.prefillTokens,
+      admitted: this.admitted,
     };
   }
 
@@ -181,6 +191,7 @@ export class SimulatedEngine {
     const allocation = await new Promise<Allocation | undefined>((resolve) => {
       waiter = { hashes, privateBlocks, admit: resolve };
       this.queue.push(waiter);
+      this.hooks.onLoadChange?.();
       this.schedule();
       req.signal?.addEventListener(
         'abort',
@@ -188,6 +199,7 @@ export class SimulatedEngine {
           const i = waiter === undefined ? -1 : this.queue.indexOf(waiter);
           if (i >= 0) {
             this.queue.splice(i, 1);
+            this.hooks.onLoadChange?.();
             resolve(undefined);
           }
         },
@@ -203,7 +215,14 @@ export class SimulatedEngine {
         while (allocation.reserved > 0 && hashes.length + allocation.filled < blocksFor(tokens, blockSize)) this.pool.fill(allocation);
       };
       fillUpTo(written);
-      await this.sleep(this.stepMs(isl - cachedTokens, this.config.prefillTokensPerSecond), req.signal);
+      const prefill = isl - cachedTokens;
+      this.prefillTokens += prefill;
+      try {
+        await this.sleep(this.stepMs(prefill, this.config.prefillTokensPerSecond), req.signal);
+      } finally {
+        this.prefillTokens -= prefill;
+        this.hooks.onLoadChange?.();
+      }
       const aborted = (): boolean => req.signal?.aborted === true;
       for (let n = 1; n <= req.maxTokens; n++) {
         if (aborted()) return;
@@ -235,6 +254,7 @@ export class SimulatedEngine {
       this.pool.release(allocation);
       this.active--;
       this.schedule();
+      this.hooks.onLoadChange?.();
     }
   }
 
@@ -246,9 +266,11 @@ export class SimulatedEngine {
       if (allocation === undefined) return; // first come, first served: the rest wait behind it
       this.queue.shift();
       this.active++;
+      this.admitted++;
       this.promptBlocks += next.hashes.length;
       this.hitBlocks += allocation.overlap;
       this.hooks.onAdmit?.({ islBlocks: next.hashes.length, overlapBlocks: allocation.overlap });
+      this.hooks.onLoadChange?.();
       next.admit(allocation);
     }
   }

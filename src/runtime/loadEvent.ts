@@ -11,8 +11,8 @@
  * Worker ids are read exactly (64-bit). A MessagePack envelope (the newer event plane's codec) is
  * recognised and refused as such. Checked for size and depth before it is parsed. Pure.
  */
-import { MAX_COUNT, decodeForwardPassMetrics, type FpmRejectReason, type ForwardPassMetrics } from '../runtime/forwardPassMetrics.ts';
-import { parseJson } from '../runtime/json.ts';
+import { MAX_COUNT, decodeForwardPassMetrics, type FpmRejectReason, type ForwardPassMetrics } from './forwardPassMetrics.ts';
+import { parseJson } from './json.ts';
 import { MAX_STATS_DEPTH, nestsDeeperThan } from './inputBounds.ts';
 
 /** The largest load event read (a LoadEvent with its ForwardPassMetrics is under 1 KB). */
@@ -52,6 +52,10 @@ export interface LoadReading {
   /** `data` of a LoadEvent as received (what the aggregate republishes for an events-only worker). */
   data: unknown;
   generation: LoadGeneration;
+  /** An ActiveLoad's `active_decode_blocks`, when it says (what a router weighs). */
+  decodeBlocks?: number;
+  /** An ActiveLoad's `active_prefill_tokens`, when it says. */
+  prefillTokens?: number;
 }
 
 /** The ActiveLoad fields; at least `worker_id` and one of these make an ActiveLoad. */
@@ -109,5 +113,13 @@ export function decodeLoadEvent(body: Uint8Array): LoadReading | LoadEventReject
   if (active !== undefined) metrics.kvActiveBlocks = active;
   if (waiting !== undefined) metrics.numRequestsWaiting = waiting;
   if (dpRank !== undefined) metrics.dataParallelRank = dpRank;
-  return { workerId, dpRank, metrics, data: undefined, generation: 'active_load' };
+  return {
+    workerId,
+    dpRank,
+    metrics,
+    data: undefined,
+    generation: 'active_load',
+    ...(decode === undefined ? {} : { decodeBlocks: decode }),
+    ...(prefill === undefined ? {} : { prefillTokens: prefill }),
+  };
 }

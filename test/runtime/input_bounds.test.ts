@@ -1,7 +1,7 @@
 /** The checks before parsing (inputBounds.ts): nesting depth outside strings, oversized events. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MAX_EVENT_BYTES, MAX_STATS_DEPTH, nestsDeeperThan } from '../../src/aggregator/inputBounds.ts';
+import { MAX_EVENT_BYTES, MAX_STATS_DEPTH, nestsDeeperThan } from '../../src/runtime/inputBounds.ts';
 import { decodeHitRateEvent } from '../../src/aggregator/hitRateEvent.ts';
 import { parseStatsReply } from '../../src/aggregator/statsReply.ts';
 import { enc, ENDPOINT, SERVICE, endpointJson, goodData, subjectOf } from '../support/hostile.ts';
