@@ -8,6 +8,7 @@
 import type { Etcd3, IKeyValue, Watcher } from 'etcd3';
 import { getLogger } from '../log.ts';
 import { decodeModelCard, type ModelCardEntry, type ModelCardProblem, modelCardsPrefix } from '../runtime/modelCard.ts';
+import { watchPrefixes } from '../runtime/prefixWatch.ts';
 
 const log = getLogger('frontend::models');
 
@@ -31,9 +32,8 @@ export class ModelRegistry {
   private changes = 0;
   private viewAt = -1;
   private byName = new Map<string, ServedModel>();
-  private watcher: Watcher | undefined;
+  private watchers: Watcher[] = [];
   private closed = false;
-  private disconnected = false;
   /** Entries ignored, by reason. */
   readonly ignored = new Map<ModelCardProblem, number>();
   private readonly prefix: string;
@@ -51,32 +51,19 @@ export class ModelRegistry {
   async start(): Promise<void> {
     const revision = await this.resync();
     if (this.closed) return;
-    const w = await this.etcd
-      .watch()
-      .prefix(this.prefix)
-      .startRevision(String(revision + 1n))
-      .create();
-    if (this.closed) {
-      await w.cancel().catch(() => undefined);
-      return;
-    }
-    this.watcher = w;
-    w.on('put', (kv) => this.put(kv));
-    w.on('delete', (kv) => this.remove(kv.key.toString()));
-    w.on('disconnected', () => {
-      this.disconnected = true;
+    this.watchers = await watchPrefixes(this.etcd, [this.prefix], revision, {
+      put: (kv) => this.put(kv),
+      delete: (kv) => this.remove(kv.key.toString()),
+      resync: () => this.resync(),
+      closed: () => this.closed,
+      what: 'model cards',
     });
-    w.on('connected', () => {
-      if (!this.disconnected) return;
-      this.disconnected = false;
-      this.resync().catch((err: Error) => log.warn('cannot re-list model cards after reconnecting', { error: err.message }));
-    });
-    w.on('error', (err: Error) => log.rateLimited('warn', 'watch', 'etcd watch error', { error: err.message }));
+    if (this.closed) this.close(); // closed while the last watch was being made
   }
 
   close(): void {
     this.closed = true;
-    void this.watcher?.cancel().catch(() => undefined);
+    for (const w of this.watchers) void w.cancel().catch(() => undefined);
   }
 
   /** Every model served now, by name. */

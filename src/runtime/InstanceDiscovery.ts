@@ -8,6 +8,7 @@ import type { Etcd3, IKeyValue, Watcher } from 'etcd3';
 import { getLogger } from '../log.ts';
 import { parseJson } from './json.ts';
 import { idFromHex } from './names.ts';
+import { watchPrefixes } from './prefixWatch.ts';
 
 const log = getLogger('runtime::discovery');
 
@@ -74,7 +75,6 @@ export class InstanceDiscovery extends EventEmitter<InstanceDiscoveryEvents> {
   listed = false;
   private readonly watchers: Watcher[] = [];
   private closed = false;
-  private disconnected = false;
   private readonly ready: Promise<void>;
 
   /** The prefixes followed, one per layout (`instances/{ns}/{comp}/`, `v1/instances/{ns}/{comp}/`). */
@@ -141,31 +141,15 @@ export class InstanceDiscovery extends EventEmitter<InstanceDiscoveryEvents> {
   private async start(): Promise<void> {
     const revision = await this.resync();
     if (this.closed) return;
-    for (const prefix of this.prefixes) {
-      const w = await this.etcd
-        .watch()
-        .prefix(prefix)
-        .startRevision(String(revision + 1n))
-        .create();
-      if (this.closed) {
-        await w.cancel().catch(() => undefined);
-        return;
-      }
-      this.watchers.push(w);
-      w.on('put', (kv) => this.put(kv));
-      w.on('delete', (kv) => this.remove(kv.key.toString()));
-      w.on('disconnected', () => {
-        this.disconnected = true;
-      });
-      w.on('connected', () => {
-        if (!this.disconnected) return;
-        this.disconnected = false;
-        this.resync().catch((err: Error) =>
-          log.warn('cannot re-list instances after reconnecting', { prefix: this.prefix, error: err.message }),
-        );
-      });
-      w.on('error', (err: Error) => log.rateLimited('warn', `watch-${prefix}`, 'etcd watch error', { prefix, error: err.message }));
-    }
+    const watchers = await watchPrefixes(this.etcd, this.prefixes, revision, {
+      put: (kv) => this.put(kv),
+      delete: (kv) => this.remove(kv.key.toString()),
+      resync: () => this.resync(),
+      closed: () => this.closed,
+      what: 'instances',
+    });
+    this.watchers.push(...watchers);
+    if (this.closed) this.close(); // closed while the last watch was being made
   }
 
   /** Lists every prefix at one revision and makes the view equal to it; returns that revision. */
