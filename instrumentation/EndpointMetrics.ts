@@ -7,6 +7,8 @@
  * producer as cumulative histogram data. Counting starts before any pipeline exists, so nothing
  * is lost to start-up order.
  */
+import { GEN_AI_METER_NAME, GenAiServerMetrics } from '../src/export/GenAiServerMetrics.ts';
+import { EndpointGenAi } from './EndpointGenAi.ts';
 import type { Attributes, BatchObservableResult, HrTime, Meter, ObservableCounter, ObservableUpDownCounter } from '@opentelemetry/api';
 import { ConfigError } from '../src/config/schema.ts';
 import { DEFAULT_DURATION_BUCKETS, DURATION_BUCKETS_ENV } from './buckets.ts';
@@ -91,6 +93,8 @@ export class EndpointStats implements EndpointObserver {
   readonly errorAttributes: Attributes[];
   /** Time to first chunk, between chunks, chunks per response: streamed responses only. */
   readonly stream = new StreamLatency();
+  /** Set while the GenAI conventions are on: the runtime then reads each request's model. */
+  modelRequestFinished: EndpointObserver['modelRequestFinished'] = undefined;
 
   constructor(
     readonly identity: EndpointIdentity,
@@ -151,6 +155,8 @@ export class EndpointMetrics {
   private readonly startTime: HrTime;
   private readonly attached = new WeakSet<MetricsPipeline>();
   private bounds: readonly number[] = DURATION_BUCKETS_SECONDS;
+  /** The GenAI conventions' instruments, when on (`useGenAi`). */
+  private genAi: GenAiServerMetrics | undefined;
 
   /**
    * Sets the duration bucket layout. Endpoints already observed keep theirs, so a different
@@ -164,6 +170,20 @@ export class EndpointMetrics {
         `${DURATION_BUCKETS_ENV}: the duration buckets are already fixed for this process (an endpoint is served); set them before the first runtime connects`,
       );
     this.bounds = bounds;
+  }
+
+  /**
+   * Turns the GenAI conventions' server instruments on or off for every endpoint of the process
+   * (`OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental`): per model named in a request.
+   */
+  useGenAi(on: boolean): void {
+    if (on === (this.genAi !== undefined)) return;
+    this.genAi = on ? new GenAiServerMetrics() : undefined;
+    for (const s of this.stats.values()) this.hookGenAi(s);
+  }
+
+  private hookGenAi(s: EndpointStats): void {
+    s.modelRequestFinished = this.genAi === undefined ? undefined : new EndpointGenAi(this.genAi, s.attributes).finished;
   }
 
   /** The duration bucket layout in use. */
@@ -181,6 +201,7 @@ export class EndpointMetrics {
     let s = this.stats.get(key);
     if (s === undefined) {
       s = new EndpointStats(id, this.bounds);
+      this.hookGenAi(s);
       this.stats.set(key, s);
     }
     return s;
@@ -197,6 +218,7 @@ export class EndpointMetrics {
     this.observeWith(pipeline.meter(COMPONENT_METER_NAME));
     pipeline.snapshots.add((ctx) => (ctx.exponentialHistograms ? this.exponentialDurationSnapshot() : this.durationSnapshot()));
     pipeline.snapshots.add(() => this.streamSnapshot());
+    pipeline.snapshots.add(() => this.genAi?.snapshot() ?? { scope: { name: GEN_AI_METER_NAME }, metrics: [] });
   }
 
   /** Time to first chunk, between chunks and chunks per response, for endpoints that streamed. */

@@ -15,6 +15,7 @@ import { processKvStatsMetrics } from './KvStatsMetrics.ts';
 import { processClientMetrics } from './ClientMetrics.ts';
 import { DEFAULT_DURATION_BUCKETS, DURATION_BUCKETS_ENV, parseDurationBuckets } from './buckets.ts';
 import { ConfigError } from '../src/config/schema.ts';
+import { metricNamesFromEnv } from '../src/export/GenAiServerMetrics.ts';
 import { ValueError } from '../src/config/values.ts';
 import { scopeAttributes } from './labels.ts';
 import { closeProcessSystemStatusServer, processSystemStatusServer, type SystemStatusServer } from './SystemStatusServer.ts';
@@ -84,7 +85,9 @@ export class ProcessInstrumentation implements RuntimeInstrumentation {
  * before the first request.
  */
 export async function processInstrumentation(opts: InstrumentationOptions = {}): Promise<ProcessInstrumentation> {
-  processEndpointMetrics.useBuckets(durationBuckets(opts, opts.env ?? process.env));
+  const env = opts.env ?? process.env;
+  processEndpointMetrics.useBuckets(durationBuckets(opts, env));
+  processEndpointMetrics.useGenAi(metricNamesFromEnv(env) !== 'dynamo');
   const status = opts.systemStatus === false ? undefined : await processSystemStatusServer(opts.env ?? process.env);
   return new ProcessInstrumentation(status);
 }

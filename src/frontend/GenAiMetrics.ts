@@ -1,80 +1,28 @@
 /**
- * OpenTelemetry's GenAI semantic conventions for a model server (docs/metrics.md §6):
- * `gen_ai.server.request.duration`, `gen_ai.server.time_to_first_token` and
- * `gen_ai.server.time_per_output_token`, with the units, attributes and bucket boundaries the
- * conventions give. Emitted when `OTEL_SEMCONV_STABILITY_OPT_IN` holds `gen_ai_latest_experimental`
- * (the conventions' opt-in) or `--metric-names` asks for them. The two client instruments
- * (`gen_ai.client.token.usage`, `gen_ai.client.operation.duration`) are the load generator's: it is
- * the client. Recorded like the frontend's other metrics: numbers on the request path, OTel data
- * at collection.
+ * The frontend's GenAI semantic-convention instruments (src/export/GenAiServerMetrics.ts): one
+ * series per model and OpenAI operation (`chat`, `text_completion`), with the frontend's
+ * `server.address` and `server.port`; a failure's `error.type` is the frontend's error type.
  */
-import type { Attributes, HrTime } from '@opentelemetry/api';
-import { millisToHrTime } from '@opentelemetry/core';
-import type { MetricData, ScopeMetrics } from '@opentelemetry/sdk-metrics';
-import { FixedHistogram, histogramMetric } from '../export/fixedHistogram.ts';
-import { GEN_AI_DURATION_BUCKETS, GEN_AI_PROVIDER, GEN_AI_TPOT_BUCKETS, GEN_AI_TTFT_BUCKETS } from '../export/genAiConventions.ts';
+import type { Attributes } from '@opentelemetry/api';
+import { GEN_AI_PROVIDER } from '../export/genAiConventions.ts';
+import { type GenAiSeriesBase, GenAiServerMetrics } from '../export/GenAiServerMetrics.ts';
+import type { ScopeMetrics } from '@opentelemetry/sdk-metrics';
 import type { FrontendErrorType, RequestStatus } from './FrontendMetrics.ts';
 import type { OperationKind } from './openai.ts';
-
-export const GEN_AI_METER_NAME = 'gen_ai';
-/** The value of `OTEL_SEMCONV_STABILITY_OPT_IN` that opts in (the conventions' own). */
-export const GEN_AI_OPT_IN = 'gen_ai_latest_experimental';
-export const SEMCONV_OPT_IN_ENV = 'OTEL_SEMCONV_STABILITY_OPT_IN';
-
-/** Which metric names a process emits: Dynamo's, the GenAI conventions', or both. */
-export const METRIC_NAME_SETS = ['dynamo', 'gen_ai', 'both'] as const;
-export type MetricNameSet = (typeof METRIC_NAME_SETS)[number];
-
-/** `both` when the opt-in variable lists `gen_ai_latest_experimental`, else `dynamo`. */
-export function metricNamesFromEnv(env: NodeJS.ProcessEnv): MetricNameSet {
-  const list = (env[SEMCONV_OPT_IN_ENV] ?? '').split(',').map((s) => s.trim());
-  return list.includes(GEN_AI_OPT_IN) ? 'both' : 'dynamo';
-}
-
-export const GEN_AI_SERVER_METRICS = {
-  requestDuration: {
-    name: 'gen_ai.server.request.duration',
-    unit: 's',
-    description: 'Generative AI server request duration such as time-to-last byte or last output token.',
-    buckets: GEN_AI_DURATION_BUCKETS,
-  },
-  timeToFirstToken: {
-    name: 'gen_ai.server.time_to_first_token',
-    unit: 's',
-    description: 'Time to generate first token for successful responses.',
-    buckets: GEN_AI_TTFT_BUCKETS,
-  },
-  timePerOutputToken: {
-    name: 'gen_ai.server.time_per_output_token',
-    unit: 's',
-    description: 'Time per output token generated after the first token for successful responses.',
-    buckets: GEN_AI_TPOT_BUCKETS,
-  },
-} as const;
 
 /** `gen_ai.operation.name` of each OpenAI route. */
 export const GEN_AI_OPERATION: Record<OperationKind, string> = { chat_completions: 'chat', completions: 'text_completion' };
 
-interface Series {
-  readonly attributes: Attributes;
-  readonly duration: FixedHistogram;
-  readonly ttft: FixedHistogram;
-  readonly tpot: FixedHistogram;
-}
-
-export class GenAiServerMetrics {
-  private readonly series = new Map<string, Series>();
-  private readonly startTime: HrTime = millisToHrTime(Date.now());
+export class FrontendGenAiMetrics {
+  private readonly metrics = new GenAiServerMetrics();
+  private readonly bases = new Map<string, GenAiSeriesBase>();
 
   constructor(
     /** `server.address` and `server.port` of every point (asked when a series begins: the port may be chosen at listen). */
     private readonly server: () => { address: string; port: number },
   ) {}
 
-  /**
-   * A request ended: its duration; for a success, its time to first token and, with more than one
-   * output token, the time per output token after the first.
-   */
+  /** A request ended (`errorType` is read for a failure only; an empty one is `_OTHER`). */
   record(
     model: string,
     kind: OperationKind,
@@ -84,17 +32,23 @@ export class GenAiServerMetrics {
     ttftSeconds: number | undefined,
     outputTokens: number,
   ): void {
-    const s = this.of(model, kind, status === 'success' ? undefined : errorType || '_OTHER');
-    s.duration.record(seconds);
-    if (status !== 'success' || ttftSeconds === undefined) return;
-    s.ttft.record(ttftSeconds);
-    if (outputTokens > 1) s.tpot.record((seconds - ttftSeconds) / (outputTokens - 1));
+    this.metrics.record(
+      this.base(model, kind),
+      seconds,
+      status === 'success' ? undefined : errorType || '_OTHER',
+      ttftSeconds,
+      outputTokens,
+    );
   }
 
-  private of(model: string, kind: OperationKind, errorType: string | undefined): Series {
-    const key = `${model}\u0000${kind}\u0000${errorType ?? ''}`;
-    let s = this.series.get(key);
-    if (s === undefined) {
+  snapshot(): ScopeMetrics {
+    return this.metrics.snapshot();
+  }
+
+  private base(model: string, kind: OperationKind): GenAiSeriesBase {
+    const key = `${model}\u0000${kind}`;
+    let b = this.bases.get(key);
+    if (b === undefined) {
       const server = this.server();
       const attributes: Attributes = {
         'gen_ai.operation.name': GEN_AI_OPERATION[kind],
@@ -104,37 +58,9 @@ export class GenAiServerMetrics {
         'server.address': server.address,
         'server.port': server.port,
       };
-      if (errorType !== undefined) attributes['error.type'] = errorType;
-      const M = GEN_AI_SERVER_METRICS;
-      s = {
-        attributes,
-        duration: new FixedHistogram(M.requestDuration.buckets),
-        ttft: new FixedHistogram(M.timeToFirstToken.buckets),
-        tpot: new FixedHistogram(M.timePerOutputToken.buckets),
-      };
-      this.series.set(key, s);
+      b = { key, attributes };
+      this.bases.set(key, b);
     }
-    return s;
-  }
-
-  snapshot(): ScopeMetrics {
-    const endTime = millisToHrTime(Date.now());
-    const all = [...this.series.values()];
-    const M = GEN_AI_SERVER_METRICS;
-    const metric = (d: { name: string; unit: string; description: string }, pick: (s: Series) => FixedHistogram): MetricData | undefined =>
-      histogramMetric(
-        d.name,
-        d.description,
-        d.unit,
-        all.map((s) => ({ attributes: s.attributes, h: pick(s) })),
-        this.startTime,
-        endTime,
-      );
-    const metrics = [
-      metric(M.requestDuration, (s) => s.duration),
-      metric(M.timeToFirstToken, (s) => s.ttft),
-      metric(M.timePerOutputToken, (s) => s.tpot),
-    ];
-    return { scope: { name: GEN_AI_METER_NAME }, metrics: metrics.filter((m): m is MetricData => m !== undefined) };
+    return b;
   }
 }

@@ -10,7 +10,7 @@ import { exportConfigFrom, exportOptions, type ExportConfig } from '../export/op
 import { DEFAULT_NAMESPACE } from '../runtime/names.ts';
 import { DEFAULT_HTTP_HOST, DEFAULT_HTTP_PORT } from './Frontend.ts';
 import { ROUTER_MODES, type RouterMode } from './Router.ts';
-import { METRIC_NAME_SETS, type MetricNameSet, metricNamesFromEnv, SEMCONV_OPT_IN_ENV } from './GenAiMetrics.ts';
+import { METRIC_NAME_SETS, type MetricNameSet, metricNamesFromEnv, SEMCONV_OPT_IN_ENV } from '../export/GenAiServerMetrics.ts';
 
 export const DEFAULT_FRONTEND_SERVICE_NAME = 'dynamo-frontend';
 /** How long the frontend waits for a worker's first and each next chunk. */

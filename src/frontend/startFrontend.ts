@@ -8,7 +8,7 @@ import { MetricsPipeline } from '../export/MetricsPipeline.ts';
 import { DistributedRuntime } from '../runtime/DistributedRuntime.ts';
 import { Frontend, type FrontendOptions } from './Frontend.ts';
 import { FrontendMetrics, frontendBucketsFromEnv, METRICS_PREFIX_ENV, DEFAULT_FRONTEND_PREFIX } from './FrontendMetrics.ts';
-import { GenAiServerMetrics } from './GenAiMetrics.ts';
+import { FrontendGenAiMetrics } from './GenAiMetrics.ts';
 import { ModelRegistry } from './ModelRegistry.ts';
 import type { FrontendCommandConfig } from './options.ts';
 
@@ -33,7 +33,7 @@ export async function startFrontend(
   extra: Pick<FrontendOptions, 'instrumented'> = {},
 ): Promise<RunningFrontend> {
   let port = cfg.port;
-  const genAi = cfg.metricNames === 'dynamo' ? undefined : new GenAiServerMetrics(() => ({ address: serverAddress(cfg.host), port }));
+  const genAi = cfg.metricNames === 'dynamo' ? undefined : new FrontendGenAiMetrics(() => ({ address: serverAddress(cfg.host), port }));
   const metrics = new FrontendMetrics(
     frontendBucketsFromEnv(env),
     env[METRICS_PREFIX_ENV] || DEFAULT_FRONTEND_PREFIX,

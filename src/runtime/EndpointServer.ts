@@ -74,11 +74,27 @@ class InflightRequest {
   failure: string | undefined = undefined;
   /** Chunks sent so far when the response is a stream; -1 while it is not one. */
   chunks = -1;
+  /** Where it failed. */
+  failureType: EndpointErrorType | undefined = undefined;
+  /** The model its body named, read only for an observer that measures per model. */
+  model: string | undefined = undefined;
+  /** `performance.now()` at the first chunk, kept only when `model` is. */
+  firstChunkAt = 0;
 
   constructor(
     /** `performance.now()` at arrival. */
     readonly start: number,
   ) {}
+}
+
+/** The longest model name read from a request: a longer one is not a model name. */
+export const MAX_MODEL_NAME_LENGTH = 256;
+
+/** The `model` a request body names (a non-empty string of at most `MAX_MODEL_NAME_LENGTH`), if any. */
+export function requestModel(request: unknown): string | undefined {
+  if (typeof request !== 'object' || request === null || Array.isArray(request) || request instanceof Uint8Array) return undefined;
+  const m = (request as { model?: unknown }).model;
+  return typeof m === 'string' && m.length > 0 && m.length <= MAX_MODEL_NAME_LENGTH ? m : undefined;
 }
 
 export class EndpointServer {
@@ -236,6 +252,7 @@ export class EndpointServer {
     }
     const request = this.decode(msg, reply, req);
     if (request === UNDECODABLE) return;
+    if (this.observer.modelRequestFinished !== undefined) req.model = requestModel(request);
     let result: unknown;
     try {
       result = await this.handler(request, {
@@ -312,6 +329,7 @@ export class EndpointServer {
           return;
         }
         obs.responseBytes(payload.length);
+        if (req.chunks === 0 && req.model !== undefined) req.firstChunkAt = performance.now();
         if (obs.streamChunk !== undefined) {
           const now = performance.now();
           obs.streamChunk((now - req.start) / 1000, req.chunks === 0 ? undefined : (now - last) / 1000);
@@ -334,6 +352,7 @@ export class EndpointServer {
   /** Records the failure on the request and tells the observer. */
   private fail(req: InflightRequest, type: EndpointErrorType, err: unknown): void {
     req.failure = `${type}: ${errorMessage(err)}`;
+    req.failureType = type;
     this.observer.error(type);
   }
 
@@ -347,6 +366,13 @@ export class EndpointServer {
     const ms = performance.now() - req.start;
     this.counters.record(ms * 1e6, req.failure);
     obs.requestFinished(ms / 1000);
+    if (req.model !== undefined)
+      obs.modelRequestFinished?.(req.model, {
+        durationSeconds: ms / 1000,
+        firstChunkSeconds: req.chunks > 0 ? (req.firstChunkAt - req.start) / 1000 : undefined,
+        chunks: Math.max(req.chunks, 0),
+        errorType: req.failureType ?? (req.cancelled ? 'cancelled' : undefined),
+      });
     if (--this.inflight === 0 && this.idleWaiters.length > 0) {
       for (const w of this.idleWaiters.splice(0)) w();
     }

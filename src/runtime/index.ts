@@ -41,6 +41,7 @@ export type {
   EndpointIdentity,
   EndpointObserver,
   EndpointObserverFactory,
+  ModelRequestOutcome,
   EndpointStatsSource,
   ObservedRuntime,
   RuntimeInstrumentation,

@@ -48,6 +48,22 @@ export interface EndpointObserver {
   streamFinished?(chunks: number): void;
   /** The client cancelled the request before it was answered in full. */
   cancelled?(): void;
+  /**
+   * A request whose body named a model (`model`, as in Dynamo's `PreprocessedRequest`) is over.
+   * Only an observer that has this hook makes the runtime read the model.
+   */
+  modelRequestFinished?: ((model: string, outcome: ModelRequestOutcome) => void) | undefined;
+}
+
+/** How a request that named a model went (what the GenAI conventions' server instruments record). */
+export interface ModelRequestOutcome {
+  readonly durationSeconds: number;
+  /** From arrival to the first chunk of a streamed response; undefined for a single response or none. */
+  readonly firstChunkSeconds: number | undefined;
+  /** Chunks of a streamed response (one token each in Dynamo's engine output); 0 for a single response. */
+  readonly chunks: number;
+  /** Where it failed, `cancelled`, or undefined for a success. */
+  readonly errorType: EndpointErrorType | 'cancelled' | undefined;
 }
 
 export type EndpointObserverFactory = (id: EndpointIdentity) => EndpointObserver;

@@ -2,12 +2,13 @@
  * The GenAI semantic conventions on the frontend: opted in with OTEL_SEMCONV_STABILITY_OPT_IN, the
  * three server instruments reach an OTLP receiver (decoded with the official schema) with their
  * dotted names, units, required attributes and the conventions' buckets, and the Prometheus form
- * follows the Collector's translation and passes promtool and Python's parser.
+ * follows the Collector's translation and passes promtool and Python's parser; a worker's
+ * endpoint opted in records them per model its requests name.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { loadOptions } from '../../src/config/schema.ts';
-import { GEN_AI_SERVER_METRICS } from '../../src/frontend/GenAiMetrics.ts';
+import { GEN_AI_SERVER_METRICS } from '../../src/export/GenAiServerMetrics.ts';
 import { frontendConfigFrom, frontendOptions } from '../../src/frontend/options.ts';
 import { sample } from '../support/exposition.ts';
 import { parseWithPython } from '../support/openmetrics.ts';
@@ -17,6 +18,7 @@ import { promtool } from '../support/promtool.ts';
 import { testCluster } from '../support/servers.ts';
 import { startSimulatedWorkers, startTestFrontend, waitForModel } from '../support/llm.ts';
 import { startScript } from '../support/workers.ts';
+import { processInstrumentation } from '../../instrumentation/index.ts';
 
 const MODEL = 'sim-genai';
 
@@ -152,4 +154,72 @@ test('loadgen, the client, exports gen_ai.client.token.usage and gen_ai.client.o
     lastDuration.points[0]?.explicitBounds,
     [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92],
   );
+});
+
+test("GenAI server instruments on the workers' endpoints, per model named in the request", async (t) => {
+  const { cluster, defer } = await testCluster(t);
+  const rx = await new OtlpReceiver().start();
+  defer(() => rx.stop());
+  // a worker process as mock_worker runs one: automatic instrumentation with its status server,
+  // opted in to the conventions, exporting over OTLP
+  const instrumentation = await processInstrumentation({
+    env: {
+      DYN_SYSTEM_ENABLED: 'true',
+      DYN_SYSTEM_HOST: '127.0.0.1',
+      DYN_SYSTEM_PORT: '0',
+      OTEL_SEMCONV_STABILITY_OPT_IN: 'gen_ai_latest_experimental',
+      OTEL_METRICS_EXPORTER: 'otlp,prometheus',
+      OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: rx.url,
+      OTEL_METRIC_EXPORT_INTERVAL: '300',
+    },
+  });
+  const workers = await startSimulatedWorkers(cluster, MODEL, 1, { decodeTokensPerSecond: 500, jitter: 0 }, instrumentation);
+  defer(() => workers.stop());
+  const fe = await startTestFrontend(cluster);
+  defer(() => fe.stop());
+  await waitForModel(fe, MODEL, 1);
+  for (let i = 0; i < 3; i++) {
+    const res = await fetch(`${fe.frontend.url}/v1/completions`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ model: MODEL, prompt: 'hello there', max_tokens: 4, stream: i > 0 }),
+    });
+    assert.equal(res.status, 200);
+    await res.text();
+  }
+
+  const endpoint = { dynamo_namespace: 'dynamo', dynamo_component: 'backend', dynamo_endpoint: 'generate' };
+  await waitUntil(
+    "an OTLP export with the worker's GenAI metrics",
+    () =>
+      rx.exports.some((e) =>
+        e.metrics.some((m) => m.name === 'gen_ai.server.request.duration' && m.points.some((p) => (p.count ?? 0) === 3)),
+      ),
+    15_000,
+  );
+  const last = [...rx.exports].reverse().find((e) => e.metrics.some((m) => m.name === 'gen_ai.server.request.duration'));
+  const byName = new Map(last?.metrics.map((m) => [m.name, m]));
+  for (const d of Object.values(GEN_AI_SERVER_METRICS)) {
+    const m = byName.get(d.name);
+    assert.ok(m !== undefined, d.name);
+    assert.equal(m.unit, 's');
+    for (const p of m.points) assert.deepEqual(p.explicitBounds, [...d.buckets], `${d.name} buckets`);
+  }
+  const duration = byName.get('gen_ai.server.request.duration')?.points;
+  assert.equal(duration?.length, 1);
+  assert.deepEqual(duration?.[0]?.attributes, {
+    ...endpoint,
+    'gen_ai.operation.name': 'text_completion',
+    'gen_ai.provider.name': 'dynamo',
+    'gen_ai.request.model': MODEL,
+  });
+  assert.equal(duration?.[0]?.count, 3, 'every request, streamed by the frontend or not (the worker always streams)');
+  assert.equal(byName.get('gen_ai.server.time_to_first_token')?.points[0]?.count, 3);
+  assert.equal(byName.get('gen_ai.server.time_per_output_token')?.points[0]?.count, 3, 'four tokens each');
+
+  const port = instrumentation.statusServer?.port;
+  assert.ok(port !== undefined);
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  assert.equal(sample(text, 'gen_ai_server_request_duration_seconds_count', { ...endpoint, gen_ai_request_model: MODEL }), 3);
+  promtool(text);
 });
