@@ -194,6 +194,18 @@ export class MetricsHttpServer {
     this.routes.set(path, handler);
   }
 
+  /**
+   * Answers `req` from the routes added here when one matches its path (a server of its own that
+   * shares this one's pages, such as the frontend's); false when none does.
+   */
+  async serveRoute(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+    const handler = this.routes.get((req.url ?? '/').split('?', 1)[0] ?? '/');
+    if (handler === undefined) return false;
+    const a = await handler(req, res);
+    if (a !== undefined) await this.answer(req, res, a);
+    return true;
+  }
+
   /** Sends a route's answer: gzipped when asked and worth it, bounded like a scrape. */
   private async answer(req: IncomingMessage, res: ServerResponse, a: RouteAnswer): Promise<void> {
     const headers: Record<string, string | number> = { ...a.headers };

@@ -164,6 +164,9 @@ export class Frontend {
     const post = path === '/v1/chat/completions' || path === '/v1/completions';
     const get = path === '/v1/models' || path === '/health' || path === '/live' || path === '/metrics';
     if (!post && !get) {
+      // the status page and its API, served from the routes of the pipeline's HTTP server
+      if ((req.method === 'GET' || req.method === 'HEAD') && this.prometheus !== undefined && (await this.prometheus.serveRoute(req, res)))
+        return;
       this.sendError(res, new HttpError(404, `no route ${path}`, 'invalid_request_error', 'not_found', 'not_found'));
       return;
     }
@@ -403,6 +406,11 @@ export class Frontend {
       this.syncScheduled = false;
       if (!this.closed && this.routerAt !== this.registry.generation) this.syncRouter();
     });
+  }
+
+  /** How the router picks a worker. */
+  get routerMode(): RouterMode {
+    return this.router.mode;
   }
 
   /** What the router knows of `instance`'s published load (`least-loaded`). */

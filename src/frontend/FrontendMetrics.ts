@@ -69,6 +69,20 @@ export const FRONTEND_METRIC_HELP: Record<keyof typeof FRONTEND_METRIC_SUFFIXES,
 };
 
 export type RequestType = 'stream' | 'unary';
+
+/** One model's figures for the status page. */
+export interface ModelSummary {
+  model: string;
+  success: number;
+  failed: number;
+  cancelled: number;
+  inflight: number;
+  queued: number;
+  outputTokens: number;
+  meanDurationSeconds: number | null;
+  meanTtftSeconds: number | null;
+  meanItlSeconds: number | null;
+}
 type NumberPoint = { attributes: Attributes; value: number };
 export type RequestStatus = 'success' | 'error';
 /** Dynamo's `error_type` values; '' for a success. */
@@ -278,6 +292,33 @@ export class FrontendMetrics {
   /** The router dropped a worker's load event. */
   loadEventRejected(reason: string): void {
     this.loadRejects.set(reason, (this.loadRejects.get(reason) ?? 0) + 1);
+  }
+
+  /** Each model's figures as the status page shows them (the numbers /metrics reads). */
+  summaries(): ModelSummary[] {
+    return [...this.models.values()].map((s) => {
+      let success = 0;
+      let failed = 0;
+      for (const e of s.requests.values()) {
+        if (e.attributes.status === 'success') success += e.n;
+        else failed += e.n;
+      }
+      let cancelled = 0;
+      for (const e of s.cancellations.values()) cancelled += e.n;
+      const mean = (h: FixedHistogram): number | null => (h.count === 0 ? null : h.sum / h.count);
+      return {
+        model: s.model,
+        success,
+        failed,
+        cancelled,
+        inflight: s.inflight,
+        queued: s.queued,
+        outputTokens: s.outputTokens,
+        meanDurationSeconds: mean(s.duration),
+        meanTtftSeconds: mean(s.timeToFirstToken),
+        meanItlSeconds: mean(s.interTokenLatency),
+      };
+    });
   }
 
   /** Now: in flight and queued for `model`. */

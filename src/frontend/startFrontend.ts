@@ -3,6 +3,8 @@
  * port), the runtime, the model registry and the HTTP server; `stop()` undoes it in reverse.
  * What a test or an embedding program calls instead of the command.
  */
+import { jsonAnswer, packageVersion, staticRoutes } from '../export/staticAssets.ts';
+import { FRONTEND_PAGE_FILES, frontendStatusBody } from './frontendStatus.ts';
 import { hostname } from 'node:os';
 import { MetricsPipeline } from '../export/MetricsPipeline.ts';
 import { DistributedRuntime } from '../runtime/DistributedRuntime.ts';
@@ -59,6 +61,28 @@ export async function startFrontend(
     routerMode: cfg.routerMode,
     ...extra,
   });
+  const http = pipeline.prometheusServer;
+  if (http !== undefined) {
+    // the status page (served by the frontend's own server from these routes)
+    const started = performance.now();
+    const version = packageVersion();
+    const fe = frontend;
+    for (const [path, route] of Object.entries(staticRoutes(FRONTEND_PAGE_FILES))) http.addRoute(path, route);
+    http.addRoute('/api/status', () =>
+      jsonAnswer(
+        frontendStatusBody({
+          version,
+          uptimeSeconds: (performance.now() - started) / 1000,
+          routerMode: fe.routerMode,
+          models: registry.models(),
+          summaries: metrics.summaries(),
+          publishedLoad: (id) => fe.publishedLoad(id),
+          disconnectedClients: metrics.disconnectedClients,
+          exporters: pipeline.health.statuses(),
+        }),
+      ),
+    );
+  }
   try {
     await registry.start();
     await frontend.listen();
