@@ -222,4 +222,5 @@ test("GenAI server instruments on the workers' endpoints, per model named in the
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   assert.equal(sample(text, 'gen_ai_server_request_duration_seconds_count', { ...endpoint, gen_ai_request_model: MODEL }), 3);
   promtool(text);
+  assert.ok(parseWithPython(text, false).some((f) => f[0] === 'gen_ai_server_time_per_output_token_seconds'));
 });
