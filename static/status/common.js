@@ -30,6 +30,23 @@ export function fmt(v, digits = 2) {
   return v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
 
+/** A duration in seconds for people: "3 d 4 h", "2 h 5 min", "4 min 10 s", "12 s". */
+export function uptime(s) {
+  const d = Math.floor(s / 86400);
+  const h = Math.floor((s % 86400) / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  return d > 0 ? `${d} d ${h} h` : h > 0 ? `${h} h ${m} min` : m > 0 ? `${m} min ${Math.floor(s % 60)} s` : `${Math.floor(s)} s`;
+}
+
+/** The header's badge (`#ready`), the time of the answer and the version. */
+export function header(on, onText, offText, now, version) {
+  const ready = document.getElementById('ready');
+  ready.textContent = on ? onText : offText;
+  ready.className = `badge ${on ? 'leader' : 'standby'}`;
+  text('updated', `updated ${new Date(now * 1000).toLocaleTimeString()}`);
+  text('version', `version ${version}`);
+}
+
 /** "3 s ago", "4 min ago" from unix seconds. */
 export function ago(unixSeconds, now = Date.now() / 1000) {
   if (unixSeconds === null || unixSeconds === undefined) return 'never';

@@ -1,5 +1,5 @@
 // The frontend's status page: refreshes from api/status every REFRESH_MS (docs/status-page.md).
-import { el, exporterRows, fill, fmt, getJson, poll, text } from './common.js';
+import { el, exporterRows, fill, fmt, getJson, header, poll, text, uptime } from './common.js';
 
 const REFRESH_MS = 2000;
 
@@ -7,19 +7,9 @@ function ms(seconds) {
   return seconds === null ? '–' : `${fmt(seconds * 1000, 1)} ms`;
 }
 
-function uptime(s) {
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  return h > 0 ? `${h} h ${m} min` : m > 0 ? `${m} min ${Math.floor(s % 60)} s` : `${Math.floor(s)} s`;
-}
-
 function render(s) {
   text('router', `router ${s.router_mode}`);
-  const ready = document.getElementById('ready');
-  ready.textContent = s.ready ? 'serving' : 'no model yet';
-  ready.className = `badge ${s.ready ? 'leader' : 'standby'}`;
-  text('updated', `updated ${new Date(s.now * 1000).toLocaleTimeString()}`);
-  text('version', `version ${s.version}`);
+  header(s.ready, 'serving', 'no model yet', s.now, s.version);
   text('c-uptime', uptime(s.uptime_seconds));
   const sum = (f) => s.models.reduce((a, m) => a + f(m), 0);
   text('c-requests', fmt(sum((m) => m.requests + m.errors)));

@@ -1,5 +1,5 @@
 // The system status server's page: refreshes from api/status every REFRESH_MS (docs/status-page.md).
-import { el, exporterRows, fill, fmt, getJson, poll, text } from './common.js';
+import { el, exporterRows, fill, fmt, getJson, header, poll, text, uptime } from './common.js';
 
 const REFRESH_MS = 2000;
 
@@ -8,20 +8,9 @@ function duration(seconds) {
   return seconds < 1 ? `${fmt(seconds * 1000, 1)} ms` : `${fmt(seconds, 2)} s`;
 }
 
-function uptime(s) {
-  const d = Math.floor(s / 86400);
-  const h = Math.floor((s % 86400) / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  return d > 0 ? `${d} d ${h} h` : h > 0 ? `${h} h ${m} min` : m > 0 ? `${m} min ${Math.floor(s % 60)} s` : `${Math.floor(s)} s`;
-}
-
 function render(s) {
   text('instance', s.instance_id === null ? 'instance id not known yet' : `instance ${s.instance_id}`);
-  const ready = document.getElementById('ready');
-  ready.textContent = s.ready ? 'ready' : 'not ready';
-  ready.className = `badge ${s.ready ? 'leader' : 'standby'}`;
-  text('updated', `updated ${new Date(s.now * 1000).toLocaleTimeString()}`);
-  text('version', `version ${s.version}`);
+  header(s.ready, 'ready', 'not ready', s.now, s.version);
   text('c-uptime', uptime(s.uptime_seconds));
   const sum = (f) => s.endpoints.reduce((a, e) => a + f(e), 0);
   text('c-requests', fmt(sum((e) => e.requests)));
