@@ -424,11 +424,15 @@ export class Frontend {
     if (typeof r === 'string') this.refuseLoad(r);
     else if (!this.known.has(r.workerId)) this.refuseLoad('unregistered_worker');
     else
-      this.router.observeLoad(r.workerId, {
-        waiting: r.metrics.numRequestsWaiting ?? 0,
-        decodeBlocks: r.decodeBlocks ?? r.metrics.kvActiveBlocks ?? 0,
-        prefillTokens: r.prefillTokens ?? 0,
-      });
+      this.router.observeLoad(
+        r.workerId,
+        {
+          waiting: r.metrics.numRequestsWaiting ?? 0,
+          decodeBlocks: r.decodeBlocks ?? r.metrics.kvActiveBlocks ?? 0,
+          prefillTokens: r.prefillTokens ?? 0,
+        },
+        r.dpRank ?? 0,
+      );
   }
 
   private refuseLoad(reason: LoadEventRejectReason): void {

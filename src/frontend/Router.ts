@@ -14,7 +14,8 @@
  *   fewest blocks in use by running requests (decode blocks plus the prompt tokens in prefill, in
  *   blocks) plus the prompt blocks this frontend sent it since that reading (so that a burst
  *   between two readings is spread), then fewest in flight from this frontend, then in turn. A
- *   reading older than `DEFAULT_LOAD_STALE_MS`, or none, counts as an idle worker.
+ *   worker's load is the sum over its data-parallel ranks' latest readings. A reading older than
+ *   `DEFAULT_LOAD_STALE_MS`, or none, counts as an idle worker.
  *
  * Pure: the frontend tells it when a request starts and ends.
  */
@@ -38,8 +39,10 @@ interface InstanceState {
   inflight: number;
   /** Block hashes routed here, least recently used first. */
   readonly blocks: Set<string>;
-  /** The worker's latest published load and when it was received. */
+  /** The worker's latest published load (summed over its data-parallel ranks) and when it was received. */
   load: PublishedLoad | undefined;
+  /** The latest reading of each rank. */
+  readonly ranks: Map<number, PublishedLoad>;
   loadAt: number;
   /** Prompt blocks routed here since that reading. */
   pendingBlocks: number;
@@ -67,7 +70,7 @@ export class Router {
   private state(id: bigint): InstanceState {
     let s = this.instances.get(id);
     if (s === undefined) {
-      s = { inflight: 0, blocks: new Set(), load: undefined, loadAt: 0, pendingBlocks: 0 };
+      s = { inflight: 0, blocks: new Set(), load: undefined, loadAt: 0, pendingBlocks: 0, ranks: new Map() };
       this.instances.set(id, s);
     }
     return s;
@@ -102,10 +105,26 @@ export class Router {
     return this.start(chosen, bestOverlap, hashes);
   }
 
-  /** A worker published its load; the caller passes registered instances only (state is kept per instance). */
-  observeLoad(instance: bigint, load: PublishedLoad): void {
+  /**
+   * A worker published the load of one of its data-parallel ranks (0 when it names none); its load
+   * is the sum over its ranks' latest readings. The caller passes registered instances only (state
+   * is kept per instance).
+   */
+  observeLoad(instance: bigint, load: PublishedLoad, rank = 0): void {
     const s = this.state(instance);
-    s.load = load;
+    s.ranks.set(rank, load);
+    if (s.ranks.size === 1) s.load = load;
+    else {
+      let waiting = 0;
+      let decodeBlocks = 0;
+      let prefillTokens = 0;
+      for (const r of s.ranks.values()) {
+        waiting += r.waiting;
+        decodeBlocks += r.decodeBlocks;
+        prefillTokens += r.prefillTokens;
+      }
+      s.load = { waiting, decodeBlocks, prefillTokens };
+    }
     s.loadAt = this.now();
     s.pendingBlocks = 0;
   }

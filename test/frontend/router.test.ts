@@ -80,3 +80,14 @@ test('least-loaded: a burst between two readings is spread by the prompt blocks 
   r.observeLoad(1n, { waiting: 0, decodeBlocks: 0, prefillTokens: 0 }); // a new reading: what was sent is in it
   assert.equal(r.route([1n, 2n], range(0, 64), 16).instance, 1n, 'instance 2 still has 8 blocks pending');
 });
+
+test('least-loaded: a worker publishing per data-parallel rank is loaded by the sum of its ranks', () => {
+  const r = new Router('least-loaded', Math.random, 1_000, () => 0, 10_000);
+  r.observeLoad(1n, { waiting: 1, decodeBlocks: 10, prefillTokens: 0 }, 0);
+  r.observeLoad(1n, { waiting: 1, decodeBlocks: 10, prefillTokens: 0 }, 1);
+  r.observeLoad(2n, { waiting: 1, decodeBlocks: 5, prefillTokens: 0 });
+  assert.deepEqual(r.loadOf(1n)?.load, { waiting: 2, decodeBlocks: 20, prefillTokens: 0 });
+  assert.equal(r.route([1n, 2n], range(0, 16), 16).instance, 2n, 'one queued request against two');
+  r.observeLoad(1n, { waiting: 0, decodeBlocks: 0, prefillTokens: 0 }, 1); // rank 1 drained: its newest reading replaces its last
+  assert.deepEqual(r.loadOf(1n)?.load, { waiting: 1, decodeBlocks: 10, prefillTokens: 0 });
+});
