@@ -46,43 +46,68 @@ export function sanitizeMetricName(name: string): string {
   return /^[0-9]/.test(s) ? `_${s}` : s;
 }
 
-/** How the Collector's Prometheus translation spells units in a name (UCUM → word). */
-const UNIT_WORDS: Readonly<Record<string, string>> = {
-  d: 'days',
-  h: 'hours',
-  min: 'minutes',
-  s: 'seconds',
-  ms: 'milliseconds',
-  us: 'microseconds',
-  ns: 'nanoseconds',
-  By: 'bytes',
-  KiBy: 'kibibytes',
-  MiBy: 'mebibytes',
-  GiBy: 'gibibytes',
-  KBy: 'kilobytes',
-  MBy: 'megabytes',
-  GBy: 'gigabytes',
-  m: 'meters',
-  V: 'volts',
-  A: 'amperes',
-  J: 'joules',
-  W: 'watts',
-  g: 'grams',
-  Cel: 'celsius',
-  Hz: 'hertz',
-  '%': 'percent',
-};
+/**
+ * How the Collector's Prometheus translation spells units in a name (UCUM → word), from its
+ * `pkg/translator/prometheus` (`unitMap`, and `perUnitMap` for what follows a `/`).
+ */
+const UNIT_WORDS: ReadonlyMap<string, string> = new Map([
+  ['d', 'days'],
+  ['h', 'hours'],
+  ['min', 'minutes'],
+  ['s', 'seconds'],
+  ['ms', 'milliseconds'],
+  ['us', 'microseconds'],
+  ['ns', 'nanoseconds'],
+  ['By', 'bytes'],
+  ['KiBy', 'kibibytes'],
+  ['MiBy', 'mebibytes'],
+  ['GiBy', 'gibibytes'],
+  ['TiBy', 'tibibytes'],
+  ['KBy', 'kilobytes'],
+  ['MBy', 'megabytes'],
+  ['GBy', 'gigabytes'],
+  ['TBy', 'terabytes'],
+  ['m', 'meters'],
+  ['V', 'volts'],
+  ['A', 'amperes'],
+  ['J', 'joules'],
+  ['W', 'watts'],
+  ['g', 'grams'],
+  ['Cel', 'celsius'],
+  ['Hz', 'hertz'],
+  ['1', ''],
+  ['%', 'percent'],
+]);
+const PER_UNIT_WORDS: ReadonlyMap<string, string> = new Map([
+  ['s', 'second'],
+  ['m', 'minute'],
+  ['h', 'hour'],
+  ['d', 'day'],
+  ['w', 'week'],
+  ['mo', 'month'],
+  ['y', 'year'],
+]);
 
+/** Letters and digits only, runs of anything else as one `_` (the Collector's `CleanUpString`). */
+function cleanUp(s: string): string {
+  return s
+    .split(/[^\p{L}\p{N}]+/u)
+    .filter((x) => x !== '')
+    .join('_');
+}
+
+/** One side of a unit in words: none when empty or an annotation in braces (`{token}`). */
+function side(part: string | undefined, words: ReadonlyMap<string, string>): string {
+  const p = part?.trim() ?? '';
+  return p === '' || /[{}]/.test(p) ? '' : cleanUp(words.get(p) ?? p);
+}
+
+/** The unit in words as the Collector appends it: `bytes`, `bytes_per_second`, `per_second`. */
 function unitWords(unit: string): string {
-  // annotations in braces (`{token}`) name what is counted, not a unit: dropped
-  const u = unit.replace(/\{[^}]*\}/g, '').trim();
-  if (u === '') return '';
-  const [num = '', per] = u.split('/', 2);
-  const words = (x: string): string => UNIT_WORDS[x] ?? sanitizeMetricName(x);
-  const a = num === '' || num === '1' ? '' : words(num);
-  const b =
-    per === undefined || per === '' ? '' : `per_${per === 's' ? 'second' : per === 'min' ? 'minute' : per === 'h' ? 'hour' : words(per)}`;
-  return [a, b].filter((x) => x !== '').join('_');
+  const slash = unit.indexOf('/');
+  const main = side(slash < 0 ? unit : unit.slice(0, slash), UNIT_WORDS);
+  const per = slash < 0 ? '' : side(unit.slice(slash + 1), PER_UNIT_WORDS);
+  return per === '' ? main : main === '' ? `per_${per}` : `${main}_per_${per}`;
 }
 
 /**

@@ -131,3 +131,19 @@ test('a pinned worker answered by its owner is taken; by another instance, refus
   assert.equal(d.workers.get(A)!.metrics.kvActiveBlocks, 8);
   assert.equal(d.unpinned, 0);
 });
+
+test('two answers that both carry their data text are compared by it, not by the decoded metrics', () => {
+  const c = new CycleCollector(new Map([[A, subjectOf(A)]]));
+  const withText = (kv: number, dataJson: string): ParsedReply => {
+    const r = reply(A, 'sa', kv);
+    return { ...r, workers: r.workers.map((w) => ({ ...w, dataJson })) };
+  };
+  c.add(withText(5, '{"kv_active_blocks":5}'));
+  assert.deepEqual(c.add(withText(6, '{"kv_active_blocks":5}')), ['duplicate'], 'the same text: the same answer');
+  assert.deepEqual(
+    c.add(withText(5, '{"kv_active_blocks":5,"x":1}')),
+    ['conflict', 'conflict'],
+    'another text: another answer (both counted)',
+  );
+  assert.equal(c.workers.has(A), false, 'neither is believed');
+});

@@ -205,3 +205,75 @@ test("dotted OTel names are translated as the Collector's Prometheus exporter do
   assert.equal(exposedName('dynamo_frontend_time_to_first_token_seconds', 's', 'histogram'), 'dynamo_frontend_time_to_first_token_seconds');
   assert.equal(exposedName('llm_kv_blocks_active', '', 'gauge'), 'llm_kv_blocks_active');
 });
+
+test("every unit word of the Collector's translation, rates, annotations and unit 1, exactly", () => {
+  const words: Record<string, string> = {
+    d: 'days',
+    h: 'hours',
+    min: 'minutes',
+    s: 'seconds',
+    ms: 'milliseconds',
+    us: 'microseconds',
+    ns: 'nanoseconds',
+    By: 'bytes',
+    KiBy: 'kibibytes',
+    MiBy: 'mebibytes',
+    GiBy: 'gibibytes',
+    KBy: 'kilobytes',
+    MBy: 'megabytes',
+    GBy: 'gigabytes',
+    TiBy: 'tibibytes',
+    TBy: 'terabytes',
+    m: 'meters',
+    V: 'volts',
+    A: 'amperes',
+    J: 'joules',
+    W: 'watts',
+    g: 'grams',
+    Cel: 'celsius',
+    Hz: 'hertz',
+    '%': 'percent',
+  };
+  for (const [unit, word] of Object.entries(words)) assert.equal(exposedName('a.b', unit, 'gauge'), `a_b_${word}`, unit);
+  assert.equal(exposedName('a.b', ' s ', 'gauge'), 'a_b_seconds', 'spaces around the unit');
+  for (const [per, word] of Object.entries({ s: 'second', m: 'minute', h: 'hour', d: 'day', w: 'week', mo: 'month', y: 'year' }))
+    assert.equal(exposedName('a.b', `By/${per}`, 'counter'), `a_b_bytes_per_${word}`, per);
+  assert.equal(exposedName('a.b', 'By/min', 'gauge'), 'a_b_bytes_per_min', 'a rate unit the translation does not know is kept');
+  assert.equal(exposedName('a.b', '1/s', 'gauge'), 'a_b_per_second', 'a dimensionless rate');
+  assert.equal(exposedName('a.b', '/s', 'gauge'), 'a_b_per_second');
+  assert.equal(exposedName('a.b', 'By/', 'gauge'), 'a_b_bytes', 'nothing after the slash');
+  assert.equal(exposedName('a.b', 'By / s', 'gauge'), 'a_b_bytes_per_second', 'spaces around either side');
+  assert.equal(exposedName('a.b', '{request}/s', 'counter'), 'a_b_per_second', 'an annotation is dropped, the rate kept');
+  assert.equal(exposedName('a.b', 'By/{x}', 'counter'), 'a_b_bytes');
+  assert.equal(exposedName('a.b', 'By{x}', 'gauge'), 'a_b', 'a side holding an annotation says nothing');
+  assert.equal(exposedName('a.b', ' {x} ', 'gauge'), 'a_b', 'only an annotation (and spaces): nothing');
+  assert.equal(exposedName('a.b', 'furlong', 'gauge'), 'a_b_furlong', 'an unknown unit as it is');
+  assert.equal(exposedName('a.b', 'm-s*2', 'gauge'), 'a_b_m_s_2', 'an unknown unit cleaned to letters and digits');
+  assert.equal(exposedName('a.b', 'By/s/x', 'gauge'), 'a_b_bytes_per_s_x', 'everything after the first slash is the rate unit');
+  assert.equal(exposedName('a.b', 'constructor', 'gauge'), 'a_b_constructor', 'no inherited property is a unit word');
+  assert.equal(exposedName('a.b', '1', 'counter'), 'a_b', 'unit 1 on a counter adds nothing');
+  assert.equal(exposedName('a.b', '1', 'histogram'), 'a_b');
+  assert.equal(exposedName('a.b', '', 'gauge'), 'a_b');
+  assert.equal(exposedName('a..b', 's', 'gauge'), 'a_b_seconds', 'runs of underscores are one');
+  assert.equal(exposedName('a__b', 's', 'gauge'), 'a__b', 'a Prometheus-style name is kept as it is');
+});
+
+test('a histogram point without attributes, and scope labels on points without attributes', () => {
+  const h = {
+    descriptor: { name: 'lat', description: 'd', unit: '', valueType: 1 },
+    dataPointType: DataPointType.HISTOGRAM,
+    aggregationTemporality: AggregationTemporality.CUMULATIVE,
+    dataPoints: [
+      { attributes: {}, startTime: start, endTime: end, value: { buckets: { boundaries: [1], counts: [1, 0] }, sum: 0.5, count: 1 } },
+    ],
+  } as MetricData;
+  assert.equal(
+    serializePrometheus(rm([h])),
+    '# HELP lat d\n# TYPE lat histogram\nlat_bucket{le="1"} 1\nlat_bucket{le="+Inf"} 1\nlat_sum 0.5\nlat_count 1\n',
+  );
+  assert.ok(
+    serializePrometheus(rm([h]), { scopeLabels: true }).includes('lat_bucket{otel_scope_name="s",le="1"} 1\n'),
+    'the scope label alone, then le',
+  );
+  assert.ok(serializePrometheus(rm([sum('c', true, 1)]), { scopeLabels: true }).includes('c_total{otel_scope_name="s"} 1\n'));
+});

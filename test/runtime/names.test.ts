@@ -1,7 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  aggregateSubject,
   componentEventSubject,
+  DISCOVERY_LAYOUTS,
+  endpointEventSubject,
+  KV_HIT_RATE_EVENT,
+  KV_METRICS_TOPIC,
+  leaderKey,
+  metricsReplicasPrefix,
+  V1_INSTANCES_BUCKET,
+  v1InstanceKey,
+  v1InstancesPrefix,
   endpointSubject,
   idFromDecimal,
   idFromHex,
@@ -66,4 +76,26 @@ test('invalid names are rejected with an error naming the bad value', () => {
 test('label values are sanitised as Dynamo does', () => {
   assert.equal(sanitizeLabelValue('my-ns'), 'my_ns');
   assert.equal(sanitizeLabelValue('a.b/c'), 'a_b_c');
+});
+
+test('every key and subject of the wire protocol, exactly (docs/wire-protocol.md)', () => {
+  const id = 7587884888253033398n;
+  assert.equal(KV_HIT_RATE_EVENT, 'kv-hit-rate');
+  assert.equal(KV_METRICS_TOPIC, 'kv_metrics');
+  assert.equal(V1_INSTANCES_BUCKET, 'v1/instances');
+  assert.deepEqual(DISCOVERY_LAYOUTS, ['instances', 'v1']);
+  assert.equal(v1InstancesPrefix('dynamo', 'backend'), 'v1/instances/dynamo/backend/');
+  assert.equal(v1InstanceKey('dynamo', 'backend', 'generate', id), 'v1/instances/dynamo/backend/generate/694d951a80e06bb6');
+  assert.equal(leaderKey('dynamo', 'backend', 'generate'), 'metrics/dynamo/backend/generate/leader');
+  assert.equal(metricsReplicasPrefix('dynamo'), 'metrics/dynamo/replicas/');
+  assert.equal(aggregateSubject('dynamo', 'backend', 'generate'), 'namespace.dynamo.l2c.backend.generate');
+  assert.equal(
+    endpointEventSubject('dynamo', 'backend', 'generate', 'kv_metrics'),
+    'namespace.dynamo.component.backend.endpoint.generate.kv_metrics',
+  );
+});
+
+test('a name that is not a string is refused like a bad one', () => {
+  assert.throws(() => validateName('component', 7 as unknown as string), InvalidNameError);
+  assert.throws(() => validateName('component', undefined as unknown as string), InvalidNameError);
 });
