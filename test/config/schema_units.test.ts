@@ -19,6 +19,7 @@ import {
   type OptionTable,
 } from '../../src/config/schema.ts';
 import { ValueError } from '../../src/config/values.ts';
+import { redactText } from '../../src/redact.ts';
 import { tempDir } from '../support/process.ts';
 
 function int(v: unknown): number {
@@ -225,4 +226,28 @@ test('--help and the Markdown table, exactly', () => {
       '| `optional` | `--optional` |  |  | no default, not required |',
     ].join('\n'),
   );
+});
+
+test('what a loaded configuration holds that is secret is registered for redaction: secret options whole, URL userinfo anywhere', () => {
+  const token = 'tok-7f3a9c1e55d2';
+  const password = 'pw-91b2c3d4e5';
+  const inList = 'pw-list-44aa77';
+  const inMap = 'pw-map-88cc99';
+  loadOptions(TABLE, {
+    argv: [
+      '--config',
+      yaml(`labels:\n  u: http://carol:${inMap}@h\n`),
+      '--name',
+      `https://alice:${password}@example.test`,
+      '--token',
+      token,
+      '--tag',
+      `nats://bob:${inList}@h:4222`,
+    ],
+    env: {},
+  });
+  for (const secret of [token, password, inList, inMap]) assert.ok(!redactText(`seen ${secret} here`).includes(secret), secret);
+  const plain = 'ops@example.com';
+  loadOptions(TABLE, { argv: ['--name', plain], env: {} });
+  assert.equal(redactText(`mail ${plain}`), `mail ${plain}`, 'an address without a scheme or password is not a secret');
 });
