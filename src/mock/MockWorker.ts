@@ -201,44 +201,50 @@ async function serveModel(
       }
     },
   });
-  await ns
-    .component(opts.component)
-    .endpoint(opts.endpoint)
-    .serve(
-      (req, ctx) => {
-        const r = parseEngineRequest(req);
-        return engine.generate({ tokenIds: r.tokenIds, maxTokens: r.maxTokens, signal: ctx.signal });
-      },
-      { statsHandler: () => engineForwardPassMetrics(engine) },
-    );
-  const c = engine.config;
-  const putCard = async (): Promise<void> => {
-    const id = drt.instanceId;
-    const value = encodeModelCard({
-      namespace: opts.namespace,
-      component: opts.component,
-      endpoint: opts.endpoint,
-      instanceId: id,
-      card: {
-        displayName: model,
-        contextLength: c.contextLength,
-        kvCacheBlockSize: c.blockSize,
-        migrationLimit: 0,
-        totalKvBlocks: c.kvBlocks,
-        maxNumSeqs: c.slots,
-        maxNumBatchedTokens: c.contextLength,
-      },
-    });
-    await drt.etcd
-      .put(modelCardKey(opts.namespace, opts.component, opts.endpoint, id))
-      .value(value)
-      .lease(drt.lease.idString);
-  };
-  await putCard();
+  try {
+    await ns
+      .component(opts.component)
+      .endpoint(opts.endpoint)
+      .serve(
+        (req, ctx) => {
+          const r = parseEngineRequest(req);
+          return engine.generate({ tokenIds: r.tokenIds, maxTokens: r.maxTokens, signal: ctx.signal });
+        },
+        { statsHandler: () => engineForwardPassMetrics(engine) },
+      );
+    await putModelCard(drt, opts, model, engine.config);
+  } catch (err) {
+    load.close(); // the caller gets no publisher to close
+    throw err;
+  }
   drt.on('leaseChanged', () => {
-    putCard().catch((err: unknown) =>
+    putModelCard(drt, opts, model, engine.config).catch((err: unknown) =>
       log.rateLimited('warn', 'model-card', 'cannot put the model card under the new lease', { error: errorMessage(err) }),
     );
   });
   return { engine, load };
+}
+
+/** Puts the worker's model card under its lease (Dynamo's `DiscoveryInstance::Model`). */
+async function putModelCard(drt: DistributedRuntime, opts: MockWorkerOptions, model: string, c: EngineConfig): Promise<void> {
+  const id = drt.instanceId;
+  const value = encodeModelCard({
+    namespace: opts.namespace,
+    component: opts.component,
+    endpoint: opts.endpoint,
+    instanceId: id,
+    card: {
+      displayName: model,
+      contextLength: c.contextLength,
+      kvCacheBlockSize: c.blockSize,
+      migrationLimit: 0,
+      totalKvBlocks: c.kvBlocks,
+      maxNumSeqs: c.slots,
+      maxNumBatchedTokens: c.contextLength,
+    },
+  });
+  await drt.etcd
+    .put(modelCardKey(opts.namespace, opts.component, opts.endpoint, id))
+    .value(value)
+    .lease(drt.lease.idString);
 }
