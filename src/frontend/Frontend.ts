@@ -19,7 +19,7 @@ import type { Client } from '../runtime/Client.ts';
 import type { DistributedRuntime } from '../runtime/DistributedRuntime.ts';
 import { InstanceGoneError, NoInstancesError, RequestTimeoutError } from '../runtime/errors.ts';
 import type { Subscription } from '@nats-io/transport-node';
-import { decodeLoadEvent, type LoadEventRejectReason, MAX_LOAD_EVENT_BYTES } from '../runtime/loadEvent.ts';
+import { decodeLoadEvent, type LoadEventRejectReason } from '../runtime/loadEvent.ts';
 import { componentEventSubject, endpointEventSubject, KV_METRICS_TOPIC } from '../runtime/names.ts';
 import { type FrontendErrorType, type FrontendMetrics, type Measure, UnmeasuredRequest } from './FrontendMetrics.ts';
 import type { ModelRegistry, ServedModel } from './ModelRegistry.ts';
@@ -383,12 +383,14 @@ export class Frontend {
     this.routerAt = this.registry.generation;
     if (this.router.mode !== 'least-loaded') return;
     for (const m of models) {
-      for (const subject of [
-        endpointEventSubject(m.namespace, m.component, m.endpoint, KV_METRICS_TOPIC),
-        componentEventSubject(m.namespace, m.component, KV_METRICS_TOPIC),
-      ]) {
+      for (const [subject, byEndpoint] of [
+        [endpointEventSubject(m.namespace, m.component, m.endpoint, KV_METRICS_TOPIC), true],
+        [componentEventSubject(m.namespace, m.component, KV_METRICS_TOPIC), false],
+      ] as const) {
         if (this.loadSubs.has(subject)) continue;
-        const sub = this.drt.nats.subscribe(subject, { callback: (err, msg) => (err === null ? this.onLoad(msg.data) : undefined) });
+        const sub = this.drt.nats.subscribe(subject, {
+          callback: (err, msg) => (err === null ? this.onLoad(msg.data, byEndpoint) : undefined),
+        });
         this.loadSubs.set(subject, sub);
       }
     }
@@ -418,12 +420,17 @@ export class Frontend {
     return this.router.loadOf(instance);
   }
 
-  /** A worker's load event: believed for a registered instance, else dropped and counted. */
-  private onLoad(body: Uint8Array): void {
-    const r = body.length > MAX_LOAD_EVENT_BYTES ? 'too_large' : decodeLoadEvent(body);
+  /**
+   * A worker's load event: believed for a registered instance, else dropped and counted. On a
+   * component's subject an unknown id is only ignored: it may be a worker of another endpoint of
+   * that component (a prefill worker beside the model's decode workers).
+   */
+  private onLoad(body: Uint8Array, byEndpoint: boolean): void {
+    const r = decodeLoadEvent(body);
     if (typeof r === 'string') this.refuseLoad(r);
-    else if (!this.known.has(r.workerId)) this.refuseLoad('unregistered_worker');
-    else
+    else if (!this.known.has(r.workerId)) {
+      if (byEndpoint) this.refuseLoad('unregistered_worker');
+    } else
       this.router.observeLoad(
         r.workerId,
         {

@@ -73,7 +73,9 @@ test('least-loaded: requests go to the worker that published the least load; for
   assert.equal((engineOf(idle)?.state().admitted ?? 0) - before, 6, 'all six went to the worker with no queue');
   assert.equal(engineOf(busy)?.state().admitted ?? 0, busyBefore, 'none joined the queue');
 
-  // a forged load event for an id no card names is dropped and counted
+  // a forged load event for an id no card names is dropped and counted; on the component's subject
+  // such an id is only ignored (a worker of another endpoint of the component), published first
+  other.publish('namespace.dynamo.component.backend.kv_metrics', { worker_id: 777, num_waiting_reqs: 1 });
   other.publish('namespace.dynamo.component.backend.endpoint.generate.kv_metrics', { worker_id: 12345, num_waiting_reqs: 0 });
   other.publish('namespace.dynamo.component.backend.endpoint.generate.kv_metrics', { worker_id: 'x' });
   await waitUntil(
