@@ -51,12 +51,13 @@ test('GenAI server instruments over OTLP and Prometheus, side by side with the D
     (r) => r.text(),
   );
 
-  await waitUntil(
-    'an OTLP export with the GenAI metrics',
-    () => rx.exports.some((e) => e.metrics.some((m) => m.name === 'gen_ai.server.time_per_output_token')),
-    10_000,
-  );
-  const last = [...rx.exports].reverse().find((e) => e.metrics.some((m) => m.name === 'gen_ai.server.time_per_output_token'));
+  // an export taken after all three requests: an export made between two of them (every 300 ms)
+  // may still be the newest when the requests are done, and it holds fewer
+  const complete = (e: (typeof rx.exports)[number]): boolean =>
+    e.metrics.some((m) => m.name === 'gen_ai.server.request.duration' && m.points.reduce((n, p) => n + (p.count ?? 0), 0) === 3) &&
+    e.metrics.some((m) => m.name === 'gen_ai.server.time_per_output_token');
+  await waitUntil('an OTLP export with the GenAI metrics of the three requests', () => rx.exports.some(complete), 10_000);
+  const last = [...rx.exports].reverse().find(complete);
   const byName = new Map(last?.metrics.map((m) => [m.name, m]));
   for (const d of Object.values(GEN_AI_SERVER_METRICS)) {
     const m = byName.get(d.name);
