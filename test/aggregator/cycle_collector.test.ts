@@ -146,4 +146,8 @@ test('two answers that both carry their data text are compared by it, not by the
     'another text: another answer (both counted)',
   );
   assert.equal(c.workers.has(A), false, 'neither is believed');
+  // one answer with its text, the other without (the general path): compared by the metrics
+  const d = new CycleCollector(new Map([[A, subjectOf(A)]]));
+  d.add(withText(5, '{"kv_active_blocks":5}'));
+  assert.deepEqual(d.add(reply(A, 'sa', 5)), ['duplicate'], 'the same numbers, one without its text');
 });
