@@ -134,7 +134,7 @@ export class Router {
     const offset = this.turn++ % n;
     const now = this.now();
     let best: InstanceState | undefined;
-    let bestId = candidates[offset] as bigint;
+    let bestId = 0n;
     let bestWaiting = Number.POSITIVE_INFINITY;
     let bestBlocks = Number.POSITIVE_INFINITY;
     for (let k = 0; k < n; k++) {
@@ -143,7 +143,7 @@ export class Router {
       const load = s.load !== undefined && now - s.loadAt <= this.staleMs ? s.load : undefined;
       const waiting = load?.waiting ?? 0;
       const blocks =
-        (load === undefined ? 0 : load.decodeBlocks + (blockSize > 0 ? Math.ceil(load.prefillTokens / blockSize) : 0)) + s.pendingBlocks;
+        (load === undefined ? 0 : load.decodeBlocks + (blockSize > 0 ? blocksFor(load.prefillTokens, blockSize) : 0)) + s.pendingBlocks;
       if (
         best === undefined ||
         waiting < bestWaiting ||
@@ -155,7 +155,7 @@ export class Router {
         bestBlocks = blocks;
       }
     }
-    this.state(bestId).pendingBlocks += promptBlocks;
+    if (best !== undefined) best.pendingBlocks += promptBlocks; // candidates is never empty
     return this.start(bestId, 0, []);
   }
 
