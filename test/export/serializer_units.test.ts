@@ -18,6 +18,8 @@ import {
   serializePrometheus,
   serializePrometheusAsync,
   SERIALIZE_CHUNK_POINTS,
+  PROMETHEUS_CONTENT_TYPE,
+  OPENMETRICS_CONTENT_TYPE,
 } from '../../src/export/PrometheusSerializer.ts';
 
 /** What Prometheus 3 sends by default. */
@@ -42,6 +44,7 @@ test('Accept: OpenMetrics 1.0 only when it weighs more than the 0.0.4 text', () 
     ['*/*', false],
     ['text/plain', false],
     ['application/json', false],
+    ['application/json, application/openmetrics-text;q=0.5', true], // a type neither format is does not weigh for the text
     ['application/openmetrics-text;q=0.3, application/openmetrics-text;q=0.8, text/plain;q=0.7', true], // the best weight of a type counts
     ['text/plain;q=0.2, text/plain;q=0.9, application/openmetrics-text;q=0.8', false],
     [PROMETHEUS_DEFAULT_ACCEPT, true],
@@ -255,6 +258,9 @@ test("every unit word of the Collector's translation, rates, annotations and uni
   assert.equal(exposedName('a.b', '1', 'histogram'), 'a_b');
   assert.equal(exposedName('a.b', '', 'gauge'), 'a_b');
   assert.equal(exposedName('a..b', 's', 'gauge'), 'a_b_seconds', 'runs of underscores are one');
+  assert.equal(exposedName('a.__b', 's', 'gauge'), 'a_b_seconds', 'a run of three is one too');
+  assert.equal(exposedName('a.b', '.By-', 'gauge'), 'a_b_By', 'separators at either end of a unit leave no underscore');
+  assert.equal(exposedName('a.b', 'By/-s-', 'gauge'), 'a_b_bytes_per_s');
   assert.equal(exposedName('a__b', 's', 'gauge'), 'a__b', 'a Prometheus-style name is kept as it is');
 });
 
@@ -276,4 +282,12 @@ test('a histogram point without attributes, and scope labels on points without a
     'the scope label alone, then le',
   );
   assert.ok(serializePrometheus(rm([sum('c', true, 1)]), { scopeLabels: true }).includes('c_total{otel_scope_name="s"} 1\n'));
+});
+
+test("the content types are the two formats' own, and a fragment names target_info among its families", async () => {
+  // what scrapers match on (Prometheus's text format 0.0.4; OpenMetrics 1.0.0)
+  assert.equal(PROMETHEUS_CONTENT_TYPE, 'text/plain; version=0.0.4; charset=utf-8');
+  assert.equal(OPENMETRICS_CONTENT_TYPE, 'application/openmetrics-text; version=1.0.0; charset=utf-8');
+  const frag = await serializeFragmentAsync(rm([sum('x', true, 1)]), { targetInfo: true });
+  assert.deepEqual(frag.names, ['target_info', 'x_total']);
 });
