@@ -268,3 +268,20 @@ test('hostile near-misses of the grammar are turned down (a backtracking blow-up
   ];
   for (const text of inputs) assert.equal(readCanonicalReply(text), undefined);
 });
+
+test('the largest 63-bit worker id is taken, one above it refused, on both paths', () => {
+  const text = canonical([
+    { subject: ours('7fffffffffffffff'), data: v3 },
+    { subject: ours('8000000000000000'), data: v3 },
+  ]);
+  for (const r of [
+    parseStatsReply(encoder.encode(text), SERVICE, 'generate'),
+    parseStatsReplyGeneral(encoder.encode(text), SERVICE, 'generate'),
+  ]) {
+    assert.deepEqual(
+      r.workers.map((w) => w.workerId),
+      [(1n << 63n) - 1n],
+    );
+    assert.equal(r.rejected.length, 1);
+  }
+});

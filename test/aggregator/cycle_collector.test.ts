@@ -150,4 +150,7 @@ test('two answers that both carry their data text are compared by it, not by the
   const d = new CycleCollector(new Map([[A, subjectOf(A)]]));
   d.add(withText(5, '{"kv_active_blocks":5}'));
   assert.deepEqual(d.add(reply(A, 'sa', 5)), ['duplicate'], 'the same numbers, one without its text');
+  const e = new CycleCollector(new Map([[A, subjectOf(A)]]));
+  e.add(reply(A, 'sa', 5));
+  assert.deepEqual(e.add(withText(5, '{"kv_active_blocks":5}')), ['duplicate'], 'the same, the text coming second');
 });

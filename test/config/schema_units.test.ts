@@ -131,6 +131,24 @@ test('every error is one line that says what is wrong', () => {
   assert.equal(err(['--name', 'n', '--port', 'x']), 'server.port: "x" (from --port) must be an integer');
   assert.equal(err(['--name', 'n'], { APP_PORT: 'y' }), 'server.port: "y" (from APP_PORT) must be an integer');
   assert.equal(err(['--name', 'n', '--port', 'x'.repeat(100)]), `server.port: "${'x'.repeat(77)}..." (from --port) must be an integer`);
+  assert.equal(
+    err(['--name', 'n', '--port', 'x'.repeat(80)]),
+    `server.port: "${'x'.repeat(80)}" (from --port) must be an integer`,
+    '80 shown whole',
+  );
+  assert.equal(err(['--name', 'n', '--verbose', '-5']), 'unknown flag -5 (see --help)', 'a boolean flag takes no negative number');
+  assert.equal(
+    (() => {
+      try {
+        loadOptions({ must: { parse: str, required: true, description: 'file only' } }, { argv: [], env: {} });
+      } catch (e) {
+        return (e as Error).message;
+      }
+      return '';
+    })(),
+    'must is required (or must: in the config file); see --help',
+    'an option without a flag is named by its key',
+  );
   assert.equal(err(['--name', 'n', '--port', 'https://user:hunter2@example.com/']).includes('hunter2'), false, 'userinfo redacted');
   const file = yaml('token: 5\n');
   assert.equal(err(['--name', 'n', '--config', file]), `token: (hidden) (from ${file}) must be a string`, 'a secret is never shown');
@@ -149,6 +167,8 @@ test('the config file: nested keys, unknown keys named with their known siblings
     ],
   );
   assert.deepEqual([...readConfigFile(yaml(''), TABLE)], [], 'an empty file sets nothing');
+  assert.deepEqual([...readConfigFile(yaml('null\n'), TABLE)], [], 'nor does a file that says null');
+  assert.deepEqual([...readConfigFile(yaml('# only a comment\n'), TABLE)], []);
   const bad = (text: string): string => {
     try {
       readConfigFile(yaml(text), TABLE);
