@@ -139,6 +139,13 @@ export class Aggregator {
   /** The latest load each worker published as events (`kv_metrics`), merged into every cycle. */
   readonly loadBook: LoadBook;
   private emptyCyclesHeld = 0;
+  /**
+   * Workers etcd lists that the view does not hold yet (counted when a cycle publishes, then as
+   * they register), less those already taken as replacements: a key that leaves while such a
+   * newcomer waits is a worker that re-registered under a new id (one transaction puts the new
+   * key and deletes the old), so its old id stays until the next cycle reads the new one.
+   */
+  private newcomers = 0;
   /** With `trustNats`: the registry that takes every worker as registered. */
   private readonly everyWorker: EveryWorker | undefined;
   private readonly maxMissedCycles: number;
@@ -259,6 +266,7 @@ export class Aggregator {
     // unverified (no list to hold it against), where one a moment later is checked or held
     this.discovery = this.drt.discovery(this.opts.namespace, this.opts.component);
     this.discovery.on('removed', this.onRemoved);
+    this.discovery.on('added', this.onAdded);
     this.discovery.on('added', this.intake.registrationLanded);
     await this.discovery.started().catch((err: Error) => log.warn('cannot list instances in etcd yet', { error: err.message }));
     this.intake.join(this.opts, this.intakeSinks());
@@ -292,7 +300,15 @@ export class Aggregator {
     });
   }
 
-  /** A worker whose etcd key is deleted leaves the view at once, not at the next cycle. */
+  private readonly onAdded = (inst: Instance): void => {
+    if (inst.endpoint === this.opts.endpoint && this.current !== undefined && !this.current.workers.has(inst.instanceId)) this.newcomers++;
+  };
+
+  /**
+   * A worker whose etcd key is deleted leaves the view at once, not at the next cycle, unless a
+   * newcomer waits to take its place (a re-registration: see `newcomers`); then the next cycle
+   * drops it as deregistered while it reads the newcomer.
+   */
   private readonly onRemoved = (inst: Instance): void => {
     if (inst.endpoint === this.opts.endpoint) {
       this.owners.delete(inst.instanceId);
@@ -300,6 +316,10 @@ export class Aggregator {
       this.loadBook.forget(inst.instanceId);
     }
     if (inst.endpoint !== this.opts.endpoint || this.current === undefined || !this.current.workers.has(inst.instanceId)) return;
+    if (this.newcomers > 0) {
+      this.newcomers--;
+      return;
+    }
     const workers = new Map(this.current.workers);
     workers.delete(inst.instanceId);
     this.health.dropWorker('deregistered');
@@ -388,6 +408,8 @@ export class Aggregator {
       } else this.emptyCyclesHeld = 0;
       const stats = loadStatistics(kvLoads(workers));
       this.current = { workers, stats };
+      this.newcomers = 0;
+      for (const id of this.registeredSubjects().subjects.keys()) if (!workers.has(id)) this.newcomers++;
       this.lastCycleAt = Date.now();
       this.health.workers = workers.size;
       this.health.workersMissing = workers.size - answered - fromEvents.length;
@@ -537,6 +559,7 @@ export class Aggregator {
     await this.running;
     this.intake.leave(this.opts);
     this.discovery?.off('removed', this.onRemoved);
+    this.discovery?.off('added', this.onAdded);
     this.discovery?.off('added', this.intake.registrationLanded);
   }
 

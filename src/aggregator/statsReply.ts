@@ -138,8 +138,9 @@ function take(out: ParsedReply, workerId: bigint, subject: string, data: unknown
 
 function readReply(v: unknown, prefix: string, exact: boolean): ParsedReply | typeof INEXACT {
   const out: ParsedReply = { workers: [], rejected: [] };
-  const eps = typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>).endpoints : undefined;
-  const rawId = typeof v === 'object' && v !== null ? (v as Record<string, unknown>).id : undefined;
+  const reply = typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  const eps = reply?.endpoints;
+  const rawId = reply?.id;
   const serviceId = typeof rawId === 'string' ? rawId : undefined;
   if (!Array.isArray(eps)) {
     out.rejected.push('bad_shape');

@@ -286,12 +286,15 @@ export class DistributedRuntime extends EventEmitter<DistributedRuntimeEvents> i
 
   private async reregister(newId: bigint, oldId: bigint): Promise<void> {
     log.rateLimited('info', 'reregister-start', 're-registering endpoints under the new lease', { instance_id: newId, previous: oldId });
-    for (const server of this.servers) server.bind(newId);
+    // each endpoint takes requests on its new subject at once, answers stats under its old id
+    // (whose keys stay listed) until its new keys replace them, then under the new one
+    for (const server of this.servers) server.listenAlso(newId);
     const pending = new Set(this.servers);
     while (pending.size > 0 && this.shuttingDown === undefined && this.lease.id === newId) {
       for (const server of [...pending]) {
         try {
-          await withTimeout(server.register(this.etcd, this.lease.idString), REREGISTER_ATTEMPT_TIMEOUT_MS);
+          await withTimeout(server.register(this.etcd, this.lease.idString, newId, oldId), REREGISTER_ATTEMPT_TIMEOUT_MS);
+          if (this.lease.id === newId && this.servers.has(server)) server.bind(newId);
           pending.delete(server);
         } catch (err) {
           log.rateLimited('warn', 'reregister', 'cannot re-register an endpoint yet; retrying', {
@@ -302,6 +305,8 @@ export class DistributedRuntime extends EventEmitter<DistributedRuntimeEvents> i
       }
       if (pending.size > 0) await sleep(REREGISTER_RETRY_MS);
     }
+    // only now: until the new keys were listed, the old ones kept the workers in view
+    await this.lease.revokeEarlier(oldId, SHUTDOWN_STEP_TIMEOUT_MS);
     this.emit('leaseChanged', newId, oldId);
   }
 

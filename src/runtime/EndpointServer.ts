@@ -100,6 +100,8 @@ export function requestModel(request: unknown): string | undefined {
 export class EndpointServer {
   readonly counters = new EndpointCounters();
   private sub: Subscription | undefined;
+  /** The subscription on the next instance id's subject while that id's keys are being written (`listenAlso`). */
+  private next: { id: bigint; subject: string; sub: Subscription } | undefined;
   private instanceId = 0n;
   private subjectName = '';
   private inflight = 0;
@@ -142,21 +144,40 @@ export class EndpointServer {
     return this.inflight;
   }
 
-  /** Subscribes on the subject derived from `id`, replacing any earlier subscription. */
+  private subscribe(subject: string): Subscription {
+    return this.nc.subscribe(subject, {
+      queue: QUEUE_GROUP,
+      callback: (err, msg) => {
+        if (err === null) void this.handle(msg);
+      },
+    });
+  }
+
+  /**
+   * Takes requests on the subject of instance `id` as well, before that id's keys are listed
+   * (so that no client finds the new subject without a subscriber), while the stats still name
+   * the current id, whose keys are still listed. `bind(id)` then makes it the only one.
+   */
+  listenAlso(id: bigint): void {
+    this.next?.sub.unsubscribe();
+    const { namespace, component, endpoint } = this.identity;
+    const subject = endpointSubject(namespace, component, endpoint, id);
+    this.next = { id, subject, sub: this.subscribe(subject) };
+  }
+
+  /** Subscribes on the subject derived from `id` (or keeps the one `listenAlso(id)` made), replacing any earlier subscription. */
   bind(id: bigint): void {
     const { namespace, component, endpoint } = this.identity;
     if (this.sub !== undefined) {
       this.sub.unsubscribe();
       this.service.removeEndpoint(microEndpointName(this.subjectName));
     }
+    const prepared = this.next;
+    this.next = undefined;
+    if (prepared !== undefined && prepared.id !== id) prepared.sub.unsubscribe();
     this.instanceId = id;
     this.subjectName = endpointSubject(namespace, component, endpoint, id);
-    this.sub = this.nc.subscribe(this.subjectName, {
-      queue: QUEUE_GROUP,
-      callback: (err, msg) => {
-        if (err === null) void this.handle(msg);
-      },
-    });
+    this.sub = prepared?.id === id ? prepared.sub : this.subscribe(this.subjectName);
     this.service.addEndpoint({
       name: microEndpointName(this.subjectName),
       subject: this.subjectName,
@@ -165,26 +186,35 @@ export class EndpointServer {
     });
   }
 
-  /** The etcd key and value of this instance (docs/wire-protocol.md §3), one per layout it registers in. */
-  registrations(): { key: string; value: string }[] {
+  /** The etcd key and value of instance `id` (docs/wire-protocol.md §3), one per layout it registers in. */
+  registrations(id: bigint = this.instanceId): { key: string; value: string }[] {
     const { namespace, component, endpoint } = this.identity;
-    const fields = { component, endpoint, namespace, instance_id: this.instanceId, transport: { nats_tcp: this.subjectName } };
+    const subject = endpointSubject(namespace, component, endpoint, id);
+    const fields = { component, endpoint, namespace, instance_id: id, transport: { nats_tcp: subject } };
     return this.layouts.map((layout) =>
       layout === 'v1'
         ? // the serde-tagged DiscoveryInstance of Dynamo's key-value discovery
-          { key: v1InstanceKey(namespace, component, endpoint, this.instanceId), value: stringifyJson({ type: 'Endpoint', ...fields }) }
-        : { key: instanceKey(namespace, component, endpoint, this.instanceId), value: stringifyJson(fields, 2) },
+          { key: v1InstanceKey(namespace, component, endpoint, id), value: stringifyJson({ type: 'Endpoint', ...fields }) }
+        : { key: instanceKey(namespace, component, endpoint, id), value: stringifyJson(fields, 2) },
     );
   }
 
-  /** Writes the instance keys, create-if-absent, bound to `leaseId`, in one transaction. */
-  async register(etcd: Etcd3, leaseId: string): Promise<void> {
-    const regs = this.registrations();
+  /**
+   * Writes the keys of instance `id` (by default the bound one), create-if-absent, bound to
+   * `leaseId`, in one transaction. With `replacing` (the id before a lease change), that id's keys
+   * are deleted in the same transaction: a watcher sees the old instance leave and the new one
+   * arrive at one revision, never both listed, never neither.
+   */
+  async register(etcd: Etcd3, leaseId: string, id: bigint = this.instanceId, replacing?: bigint): Promise<void> {
+    const regs = this.registrations(id);
     const [first, ...rest] = regs;
-    if (first === undefined) throw new UsageError(`${this.subjectName}: no discovery layout to register in`);
+    if (first === undefined) throw new UsageError(`${this.identity.endpoint}: no discovery layout to register in`);
+    const stale = replacing === undefined || replacing === id ? [] : this.registrations(replacing).map((r) => r.key);
     let cmp = etcd.if(first.key, 'Version', '==', 0);
     for (const r of rest) cmp = cmp.and(r.key, 'Version', '==', 0);
-    const res = await cmp.then(...regs.map((r) => etcd.put(r.key).value(r.value).lease(leaseId))).commit();
+    const res = await cmp
+      .then(...regs.map((r) => etcd.put(r.key).value(r.value).lease(leaseId)), ...stale.map((k) => etcd.delete().key(k)))
+      .commit();
     if (res.succeeded) return;
     // a retried registration finds some keys ours already; any other holder is a conflict
     for (const r of regs) {
@@ -192,12 +222,15 @@ export class EndpointServer {
       if (!put.succeeded && (await etcd.get(r.key).string()) !== r.value)
         throw new RegistrationConflictError(`etcd key ${r.key} already holds another instance`);
     }
+    for (const k of stale) await etcd.delete().key(k);
   }
 
   /** Stops taking requests: unsubscribes and leaves the micro service. In-flight requests go on. */
   stopAccepting(): void {
     this.sub?.unsubscribe();
     this.sub = undefined;
+    this.next?.sub.unsubscribe();
+    this.next = undefined;
     this.service.removeEndpoint(microEndpointName(this.subjectName));
   }
 

@@ -125,9 +125,8 @@ export class PrimaryLease extends EventEmitter<PrimaryLeaseEvents> {
         this.regranting = false;
         this.watch(lease, id);
         log.rateLimited('info', 'lease-granted', 'new primary lease granted', { lease_id: id, previous: oldId });
-        // The old lease may have survived on the server (etcd refreshes leases on restart): revoke it
-        // so the keys bound to it disappear now rather than at its TTL.
-        void this.etcd.leaseClient.leaseRevoke({ ID: oldId.toString() }).catch(() => undefined);
+        // the old lease may have survived on the server (etcd refreshes leases on restart): the
+        // listener revokes it once everything is bound to the new one (revokeEarlier)
         this.emit('changed', id, oldId);
         return;
       } catch (err) {
@@ -135,6 +134,16 @@ export class PrimaryLease extends EventEmitter<PrimaryLeaseEvents> {
         await sleep(DEFAULT_REGRANT_INTERVAL_MS);
       }
     }
+  }
+
+  /**
+   * Revokes a lease this one replaced, in case it survived on the server (etcd refreshes leases
+   * on restart), so that the keys still bound to it go now rather than at its TTL. Never throws,
+   * never hangs past `timeoutMs`.
+   */
+  async revokeEarlier(oldId: bigint, timeoutMs: number): Promise<void> {
+    if (oldId === this.currentId) return;
+    await withTimeout(this.etcd.leaseClient.leaseRevoke({ ID: oldId.toString() }), timeoutMs, undefined).catch(() => undefined);
   }
 
   /** Revokes the lease (its keys vanish at once) and stops the keepalive. Never hangs past `timeoutMs`. */

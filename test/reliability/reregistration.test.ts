@@ -7,6 +7,7 @@
  * registration is in flight are held, not refused.
  */
 import { test } from 'node:test';
+import { Etcd3, type IKeyValue } from 'etcd3';
 import assert from 'node:assert/strict';
 import { sleep } from '../support/process.ts';
 import { testCluster } from '../support/servers.ts';
@@ -26,12 +27,28 @@ test('etcd back on its data after every lease was given up: no doubled view, no 
   await waitForScrape(m, `${WORKERS} workers`, (x) => series(x, 'llm_kv_blocks_active').length === WORKERS, 60_000);
   const oldIds = new Set(w.ids.map(String));
 
+  // every instance key event from here on, by revision
+  const before = new Etcd3({ hosts: cluster.etcd.url });
+  const fromRevision = BigInt((await before.get('-').exec()).header.revision) + 1n;
+  before.close();
   await cluster.etcd.stop();
   // the workers give their leases up after two TTLs without a renewal
   await sleep(25_000);
   const refusedBefore = reasons(await m.scrape(), 'dynamo_metrics_events_rejected_total').unregistered_worker ?? 0;
   await cluster.etcd.restart();
   const restarted = Date.now();
+  const etcd = new Etcd3({ hosts: cluster.etcd.url });
+  defer(() => etcd.close());
+  const watcher = await etcd.watch().prefix('instances/').startRevision(String(fromRevision)).create();
+  defer(() => watcher.cancel());
+  const byRevision = new Map<string, { put: string[]; del: string[] }>();
+  const record = (kind: 'put' | 'del', kv: IKeyValue): void => {
+    const at = byRevision.get(kv.mod_revision) ?? { put: [], del: [] };
+    at[kind].push(kv.key.toString());
+    byRevision.set(kv.mod_revision, at);
+  };
+  watcher.on('put', (kv) => record('put', kv));
+  watcher.on('delete', (kv) => record('del', kv));
 
   const counts: { at: number; workers: number; old: number; fresh: number }[] = [];
   let last = '';
@@ -59,6 +76,17 @@ test('etcd back on its data after every lease was given up: no doubled view, no 
     if (prev !== undefined)
       assert.ok(c.old <= prev.old, `an old id never comes back once new ids appear: ${prev.old} then ${c.old} at ${c.at} ms`);
   });
+  // each worker switches in one transaction: its new key put and its old key deleted at one
+  // revision, so that no watcher ever lists it under neither id (nor under both)
+  const isOld = (key: string): boolean => [...oldIds].some((id) => key.endsWith(`:${BigInt(id).toString(16)}`));
+  const events = [...byRevision].map(([rev, { put, del }]) => `${rev}: +${put.length} -${del.length}`).join(', ');
+  const switched = new Set<string>();
+  for (const [rev, { put, del }] of byRevision) {
+    assert.equal(del.length, put.length, `revision ${rev}: ${put.length} keys put, ${del.length} deleted (${events})`);
+    for (const k of put) assert.ok(!isOld(k), `revision ${rev} puts old key ${k}`);
+    for (const k of del) if (isOld(k)) switched.add(k);
+  }
+  assert.equal(switched.size, WORKERS, `every old key left in a switch (${events})`);
   const refusedAfter = reasons(last, 'dynamo_metrics_events_rejected_total').unregistered_worker ?? 0;
   assert.equal(refusedAfter - refusedBefore, 0, 'no hit-rate event refused as unregistered');
   assert.ok((sample(last, 'dynamo_metrics_events_total') ?? 0) > 0);

@@ -240,6 +240,27 @@ describe('EndpointServer', () => {
     assert.equal(await quick.drain(50), true, 'nothing in flight: idle at once');
   });
 
+  it('a new instance id: listenAlso answers on both subjects, bind keeps the new one only, registrations name the id asked for', async () => {
+    const { server } = serve(() => 'ok');
+    const oldSubject = server.subject;
+    const newId = nextId++;
+    server.listenAlso(newId);
+    const newSubject = server.registrations(newId)[0]?.value.match(/"nats_tcp": "([^"]+)"/)?.[1];
+    assert.ok(newSubject !== undefined && newSubject !== oldSubject, 'the new id has its own subject');
+    assert.equal(server.subject, oldSubject, 'still bound to the old id');
+    assert.match(server.registrations()[0]?.key ?? '', new RegExp(`:${server.id.toString(16)}$`));
+    await nc.flush();
+    for (const subject of [oldSubject, newSubject]) {
+      const reply = await nc.request(subject, new TextEncoder().encode('{}'), { timeout: 2_000 });
+      assert.equal(text(decodeFrame(reply.data)), 'ok', subject);
+    }
+    server.bind(newId);
+    assert.equal(server.subject, newSubject);
+    await nc.flush();
+    await assert.rejects(nc.request(oldSubject, new Uint8Array(0), { timeout: 500 }), /503|no responders/i);
+    server.stopAccepting();
+  });
+
   it('stopAccepting leaves the queue group: later requests reach nobody', async () => {
     const { server, obs } = serve(() => 'ok');
     server.stopAccepting();
