@@ -138,7 +138,9 @@ function take(out: ParsedReply, workerId: bigint, subject: string, data: unknown
 
 function readReply(v: unknown, prefix: string, exact: boolean): ParsedReply | typeof INEXACT {
   const out: ParsedReply = { workers: [], rejected: [] };
-  const reply = typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  // a JSON value: reading a property of anything but an object (null, a number, a string, an
+  // array) gives undefined, which the checks below refuse
+  const reply = v as { endpoints?: unknown; id?: unknown } | null;
   const eps = reply?.endpoints;
   const rawId = reply?.id;
   const serviceId = typeof rawId === 'string' ? rawId : undefined;

@@ -156,8 +156,8 @@ export function parseHttpUrl(v: unknown): string {
   } catch {
     throw new ValueError('is not a URL; use e.g. http://localhost:4318');
   }
+  // (an http(s) URL without a host is no URL at all: the WHATWG parser refuses `http://` and `http://:80`)
   if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new ValueError('must be an http:// or https:// URL');
-  if (u.hostname === '') throw new ValueError('names no host; use e.g. http://localhost:4318');
   return s.replace(/\/+$/, '');
 }
 

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { decodeHitRateEvent, HitRateTracker } from '../../src/aggregator/HitRateTracker.ts';
 import { decodeCanonicalBytes, decodeCanonicalText, decodeGeneralEvent } from '../../src/aggregator/hitRateEvent.ts';
 import { HeldEvents } from '../../src/aggregator/HeldEvents.ts';
+import { MAX_EVENT_BYTES } from '../../src/runtime/inputBounds.ts';
 /** Worker ids are 63-bit (etcd lease ids). */
 const MAX_WORKER_ID = (1n << 63n) - 1n;
 
@@ -281,4 +282,20 @@ test('events of a worker whose registration is in flight are held, counted once 
   assert.deepEqual(out, { ready: [], expired: 1 });
   assert.equal(held.size, 0);
   assert.deepEqual(Object.fromEntries(t.rejections()), { unregistered_worker: 1, overlap_exceeds_isl: 1 });
+});
+
+test('an event of exactly MAX_EVENT_BYTES is read, one byte more is refused unread; bytes that are not UTF-8 are bad_json', () => {
+  const event = '{"worker_id":7,"isl_blocks":4,"overlap_blocks":2, "x":0}';
+  const padded = (n: number): string => `${event.slice(0, -1)}${' '.repeat(n - event.length)}}`;
+  const want = { workerId: 7n, islBlocks: 4, overlapBlocks: 2 };
+  for (const body of [padded(MAX_EVENT_BYTES), new TextEncoder().encode(padded(MAX_EVENT_BYTES))]) {
+    assert.deepEqual(decodeHitRateEvent(body), want, `${typeof body} of ${body.length}`);
+  }
+  for (const body of [padded(MAX_EVENT_BYTES + 1), new TextEncoder().encode(padded(MAX_EVENT_BYTES + 1))]) {
+    assert.equal(decodeHitRateEvent(body), 'too_large', `${typeof body} of ${body.length}`);
+  }
+  // a field serde would refuse to read: 0xff inside a string is not UTF-8
+  const bytes = new TextEncoder().encode('{"worker_id":7,"isl_blocks":4,"overlap_blocks":2,"note":"?"}');
+  bytes[bytes.length - 3] = 0xff;
+  assert.equal(decodeHitRateEvent(bytes), 'bad_json');
 });

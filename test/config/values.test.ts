@@ -79,6 +79,11 @@ test('numbers: decimals and exponents within their range; anything else refused'
   refuses(() => parseNumber(-2.5, -2, 1000), 'is out of range; use -2..1000');
   for (const bad of ['x', '', '1.2.3', '0x10', 'Infinity', NaN, Number.POSITIVE_INFINITY, null, '1 2'])
     refuses(() => parseNumber(bad, 0, 10), 'is not a number; use 0..10');
+  assert.deepEqual(
+    ['12.5', '1e+2', '1E-1', '1e10'].map((v) => parseNumber(v, 0, 1e12)),
+    [12.5, 100, 0.1, 1e10],
+    'several digits before a decimal point, a signed exponent, an exponent of several digits',
+  );
 });
 
 test('booleans, strings and label values', () => {
@@ -94,7 +99,8 @@ test('booleans, strings and label values', () => {
     false,
     false,
   ]);
-  for (const bad of ['2', 'y', '', 'truthy', 1, null]) refuses(() => parseBool(bad), 'is not a boolean; use true or false');
+  for (const bad of ['2', 'y', '', 'truthy', 1, null, 'xtrue', 'truex', 'xoff', 'offx'])
+    refuses(() => parseBool(bad), 'is not a boolean; use true or false');
   assert.equal(parseString(' a '), ' a ');
   assert.equal(parseString(5), '5');
   assert.equal(parseString('  ', true), '  ');
@@ -126,7 +132,7 @@ test('words from a list, one or several', () => {
 
 test('addresses and URLs', () => {
   assert.deepEqual(['0.0.0.0', ' 127.0.0.1 ', '::', '[::1]', 'fe80::1'].map(parseIp), ['0.0.0.0', '127.0.0.1', '::', '::1', 'fe80::1']);
-  for (const bad of ['localhost', '256.0.0.1', '', '[]', 5])
+  for (const bad of ['localhost', '256.0.0.1', '', '[]', 5, '[::1]1', '1[::1]'])
     refuses(() => parseIp(bad), 'is not an IPv4 or IPv6 address; use e.g. 0.0.0.0, 127.0.0.1 or ::');
   assert.deepEqual([formatHostPort('127.0.0.1', 80), formatHostPort('::1', 80)], ['127.0.0.1:80', '[::1]:80']);
   assert.equal(parseHttpUrl(' http://gw:9091/// '), 'http://gw:9091');
@@ -136,8 +142,10 @@ test('addresses and URLs', () => {
   refuses(() => parseHttpUrl('not a url'), 'is not a URL; use e.g. http://localhost:4318');
   refuses(() => parseHttpUrl(5), 'is not a URL; use e.g. http://localhost:4318');
   refuses(() => parseHttpUrl('http://'), 'is not a URL; use e.g. http://localhost:4318');
+  refuses(() => parseHttpUrl('http://:80'), 'is not a URL; use e.g. http://localhost:4318');
   assert.deepEqual(parseUrlList(' nats://a:4222 , ,tls://b ', ['nats', 'tls']), ['nats://a:4222', 'tls://b']);
   assert.deepEqual(parseUrlList(['nats://a'], ['nats']), ['nats://a']);
+  assert.deepEqual(parseUrlList([5, ' nats://a '], ['nats']), ['nats://a'], 'a list item that is not a string is left out');
   refuses(() => parseUrlList(' , ', ['nats']), 'is empty');
   refuses(() => parseUrlList(5, ['nats']), 'is empty');
   refuses(() => parseUrlList('nats://a,b c', ['nats']), 'has "b c", which is not a URL');
@@ -156,6 +164,7 @@ test('files, key=value lists and headers', () => {
   refuses(() => parseKeyValues('=1'), 'has "=1", which is not key=value');
   refuses(() => parseKeyValues(' novalue '), 'has "novalue", which is not key=value');
   refuses(() => parseKeyValues('k=%E0%A4%A'), 'has a badly percent-encoded value for k');
+  refuses(() => parseKeyValues(' k =%zz'), 'has a badly percent-encoded value for k');
   refuses(() => parseKeyValues({ a: [1] }), 'has a non-scalar value for a');
   refuses(() => parseKeyValues(5), 'is not a list of key=value pairs');
   assert.deepEqual(parseHeaders("api-key=s3cr3t,X-Trace_Id.1=a b\tc,!#$%&'*+.^_`|~=ok"), {

@@ -476,3 +476,12 @@ function grpcMetadata(headers: Record<string, string>): Metadata {
   for (const [k, v] of Object.entries(headers)) m.set(k, v);
   return m;
 }
+
+test('an attribute set with inherited properties is served from the cache on the next request, its own keys only', () => {
+  const ours = new MetricsRequestSerializer();
+  const a = Object.assign(Object.create({ inherited: 'x' }) as Attributes, { own: 'y', n: 2 });
+  const request = (): ResourceMetrics => rmOf([gauge('g', [{ attributes: a, value: 1 }])]);
+  same(ours, request(), 'first');
+  same(ours, request(), 'again');
+  assert.equal(ours.attributeEncodings, 1, 'encoded once: what was kept and what is checked are the same own keys');
+});

@@ -48,6 +48,16 @@ test('a "__proto__" key is an own, ordinary property (no prototype change)', () 
   assert.deepEqual(Object.keys(v), ['__proto__', 'n']);
 });
 
+test('every property a parse writes is an ordinary one: enumerable, writable, configurable', () => {
+  const parsed = [parseJson(`{"n":${L},"m":1}`), parseJsonExact(`{"a":1,"b":{"c":${L}}}`)] as Record<string, unknown>[];
+  for (const v of parsed) {
+    for (const k of Reflect.ownKeys(v)) {
+      const d = Object.getOwnPropertyDescriptor(v, k);
+      assert.deepEqual([d?.enumerable, d?.writable, d?.configurable], [true, true, true], String(k));
+    }
+  }
+});
+
 test('depth: maxDepth levels accepted, one more refused', () => {
   const nest = (n: number): string => `${'['.repeat(n)}${L}${']'.repeat(n)}`;
   assert.doesNotThrow(() => parseJson(nest(DEFAULT_MAX_DEPTH)));
@@ -248,4 +258,6 @@ test('the rounded parse and the check for what it may have rounded', () => {
   }
   assert.equal(hasUnsafeInteger(JSON.parse('[[[1]]]'), 3), false);
   assert.equal(hasUnsafeInteger(JSON.parse('[[[[1]]]]'), 3), true, 'deeper than asked: parseJson decides');
+  assert.equal(hasUnsafeInteger(JSON.parse('{"a":{"b":{"c":1}}}'), 3), false);
+  assert.equal(hasUnsafeInteger(JSON.parse('{"a":{"b":{"c":{"d":1}}}}'), 3), true, 'objects count their depth too');
 });
