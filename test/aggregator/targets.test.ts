@@ -265,14 +265,18 @@ test('two replicas given six targets spread them through etcd; after a kill -9 t
     throw new Error(`${err.message}: a leads ${led(await a.scrape())}, b leads ${led(await b.scrape())}`);
   });
   t.diagnostic(`spread: a leads ${spread[0]!.join(',')}; b leads ${spread[1]!.join(',')}`);
-  // each leader exports its targets' workers, and only those
-  const ta = await a.scrape();
-  assert.deepEqual(
-    series(ta, 'llm_kv_blocks_active')
-      .map((s) => s.labels.component)
-      .sort(),
-    spread[0],
-  );
+  // each leader exports its targets' workers, and only those: a target it has just won shows its
+  // workers from its first cycle on (winning the election and that cycle are two moments)
+  const exported = (x: string): string[] =>
+    series(x, 'llm_kv_blocks_active')
+      .map((s) => s.labels.component ?? '')
+      .sort();
+  const ta = await waitForScrape(a, "a to export its three targets' workers", (x) => {
+    const leading = led(x);
+    for (const c of exported(x)) assert.ok(leading.includes(c), `a exports ${c}, which it does not lead (${leading})`);
+    return exported(x).length === 3 ? x : undefined;
+  });
+  assert.deepEqual(exported(ta), spread[0]);
 
   b.proc.killNow(); // SIGKILL: the lease is left to expire
   const killedAt = Date.now();
