@@ -11,3 +11,13 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 export const DEFAULT_RECONNECT_WAIT_MS = 1_000;
 /** The etcd layouts endpoints register in unless `DYN_DISCOVERY_LAYOUTS` says otherwise. */
 export const DEFAULT_DISCOVERY_LAYOUTS = ['instances'] as const;
+/**
+ * After three etcd calls in a row failed, how long the client sends none before trying one again
+ * (etcd3's circuit breaker waits 5 s, so the first call after etcd returns could wait that long).
+ */
+export const DEFAULT_ETCD_RETRY_AFTER_MS = 1_000;
+/**
+ * Longest pause before a broken etcd watch is opened again (etcd3's default backoff grows to 30 s
+ * over an outage, which left discovery blind that long after etcd returned).
+ */
+export const DEFAULT_ETCD_WATCH_MAX_BACKOFF_MS = 2_000;
