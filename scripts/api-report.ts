@@ -67,8 +67,11 @@ function describe(checker: ts.TypeChecker, name: string, symbol: ts.Symbol): str
       if (mods.some((x) => x.kind === ts.SyntaxKind.PrivateKeyword || x.kind === ts.SyntaxKind.ProtectedKeyword) || m.name.startsWith('#'))
         continue;
       const isStatic = mods.some((x) => x.kind === ts.SyntaxKind.StaticKeyword);
+      // a well-known symbol's member as written (`[Symbol.asyncIterator]`): its internal name
+      // (`__@asyncIterator@578`) numbers it by the order the program met its symbols
+      const name = m.name.startsWith('__@') ? (ts.getNameOfDeclaration(md)?.getText() ?? m.name) : m.name;
       lines.push(
-        `  - ${isStatic ? 'static ' : ''}\`${m.name}\`: \`${checker.typeToString(checker.getTypeOfSymbolAtLocation(m, md), undefined, FORMAT)}\``,
+        `  - ${isStatic ? 'static ' : ''}\`${name}\`: \`${checker.typeToString(checker.getTypeOfSymbolAtLocation(m, md), undefined, FORMAT)}\``,
       );
     }
     return lines;

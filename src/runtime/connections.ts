@@ -2,7 +2,8 @@
  * Connecting to NATS and etcd from explicit options or the environment (docs/wire-protocol.md §3–4), with a
  * one-line error when a server cannot be reached.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import {
   connect,
   credsAuthenticator,
@@ -14,7 +15,8 @@ import {
 import { circuitBreaker, ConsecutiveBreaker, ExponentialBackoff, handleWhen } from 'cockatiel';
 import { Etcd3, type IOptions as EtcdClientOptions, isRecoverableError } from 'etcd3';
 import { withoutIpServerNames } from '../grpcServerName.ts';
-import { readPem } from './pem.ts';
+import { PEM_CERTIFICATE, readPem } from './pem.ts';
+import { serverRequiresTls } from './natsServerInfo.ts';
 import { LeaseKeepAlive } from './LeaseKeepAlive.ts';
 import { EtcdUnavailableError, NatsUnavailableError } from './errors.ts';
 import { errorMessage } from '../errors.ts';
@@ -47,6 +49,13 @@ export interface NatsOptions {
   tlsCert?: string | undefined;
   /** The client certificate's key: a path or PEM text (`NATS_KEY`). */
   tlsKey?: string | undefined;
+  /**
+   * A file of CA certificates trusted system-wide (`SSL_CERT_FILE`, as OpenSSL and the Rust
+   * client of Dynamo's processes read it): used for TLS to NATS when `tlsCa` is not given.
+   */
+  sslCertFile?: string | undefined;
+  /** Directories of CA certificates (`SSL_CERT_DIR`, `:`-separated), used as `sslCertFile` is. */
+  sslCertDir?: string | undefined;
   /** Connection name shown by the server's monitoring. */
   name?: string | undefined;
 }
@@ -84,6 +93,8 @@ export function natsOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): NatsOp
     credentialsFile: nonEmpty(env.NATS_AUTH_CREDENTIALS_FILE),
     nkeySeed: nonEmpty(env.NATS_AUTH_NKEY),
     tlsCa: nonEmpty(env.NATS_CA),
+    sslCertFile: nonEmpty(env.SSL_CERT_FILE),
+    sslCertDir: nonEmpty(env.SSL_CERT_DIR),
     tlsCert: nonEmpty(env.NATS_CERT),
     tlsKey: nonEmpty(env.NATS_KEY),
   };
@@ -163,7 +174,14 @@ export async function connectNats(opts: NatsOptions, connectTimeoutMs = DEFAULT_
     }
     co.authenticator = credsAuthenticator(creds);
   }
-  const tls = natsTls(opts);
+  let tls = natsTls(opts);
+  if (opts.tlsCa === undefined && (opts.sslCertFile !== undefined || opts.sslCertDir !== undefined)) {
+    // Dynamo's Rust processes trust SSL_CERT_FILE/SSL_CERT_DIR for NATS (async-nats loads the
+    // system roots through rustls-native-certs, which reads them instead): so does this one. A
+    // nats:// server asks for TLS in its INFO; nats.js takes a CA only with a demand for TLS.
+    if (tls === undefined && (await anyRequiresTls(servers, connectTimeoutMs))) tls = {};
+    if (tls !== undefined) tls.ca = systemTrust(opts);
+  }
   if (tls !== undefined) co.tls = tls;
   try {
     return await connect(co);
@@ -191,7 +209,7 @@ function nkeySeedAuthenticator(seed: string): NonNullable<NodeConnectionOptions[
  * The client's TLS settings: required when a server URL says `tls://` or any TLS material is
  * given; the CA replaces the system roots (a private CA), a certificate with its key makes mutual TLS.
  */
-function natsTls(opts: NatsOptions): NodeConnectionOptions['tls'] {
+function natsTls(opts: NatsOptions): NonNullable<NodeConnectionOptions['tls']> | undefined {
   const wantsTls = opts.servers.some((s) => /^tls:\/\//i.test(s));
   if (!wantsTls && opts.tlsCa === undefined && opts.tlsCert === undefined && opts.tlsKey === undefined) return undefined;
   if ((opts.tlsCert === undefined) !== (opts.tlsKey === undefined)) {
@@ -207,6 +225,45 @@ function natsTls(opts: NatsOptions): NodeConnectionOptions['tls'] {
     tls.key = readPem(opts.tlsKey, 'NATS client key', fail).toString();
   }
   return tls;
+}
+
+/** Whether any of `servers` says in its INFO that it requires TLS (those that cannot be reached say nothing). */
+async function anyRequiresTls(servers: string[], timeoutMs: number): Promise<boolean> {
+  const answers = await Promise.all(servers.map((s) => serverRequiresTls(s, timeoutMs)));
+  return answers.includes(true);
+}
+
+/**
+ * The CA certificates of `SSL_CERT_FILE` and of every file in the `SSL_CERT_DIR` directories
+ * that holds one, as one PEM text; like rustls-native-certs, they replace the system roots.
+ */
+function systemTrust(opts: NatsOptions): string {
+  const fail = (message: string): Error => new NatsUnavailableError(message);
+  const parts: string[] = [];
+  if (opts.sslCertFile !== undefined) parts.push(readPem(opts.sslCertFile, 'SSL_CERT_FILE', fail).toString());
+  for (const dir of (opts.sslCertDir ?? '').split(':').filter((d) => d !== '')) {
+    let names: string[];
+    try {
+      names = readdirSync(dir).sort();
+    } catch {
+      continue; // as OpenSSL does: a directory of the list that is not there holds nothing
+    }
+    for (const name of names) {
+      const text = readIfFile(join(dir, name));
+      if (text?.includes(PEM_CERTIFICATE)) parts.push(text);
+    }
+  }
+  if (parts.length === 0) throw fail(`SSL_CERT_DIR ${opts.sslCertDir} holds no certificate file (${PEM_CERTIFICATE}…)`);
+  return parts.join('\n');
+}
+
+/** A regular file's text, or undefined for anything else (a subdirectory, a dangling link). */
+function readIfFile(path: string): string | undefined {
+  try {
+    return statSync(path).isFile() ? readFileSync(path, 'utf8') : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

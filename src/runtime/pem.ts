@@ -10,6 +10,9 @@ import { registerSecret } from '../redact.ts';
 /** How PEM text begins; anything else is a path. */
 export const PEM_PREFIX = '-----BEGIN ';
 
+/** How a PEM certificate begins (a CA file may hold keys or parameters too). */
+export const PEM_CERTIFICATE = '-----BEGIN CERTIFICATE-----';
+
 export function isPemText(value: string): boolean {
   return value.trimStart().startsWith(PEM_PREFIX);
 }

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { nkeys } from '@nats-io/transport-node';
 import { DistributedRuntime, EtcdUnavailableError, NatsUnavailableError } from '../../src/runtime/index.ts';
@@ -95,6 +95,59 @@ test('NATS over mutual TLS with a private CA: material as paths, as PEM text, an
   await waitForScrape(metrics, 'the TLS worker in a scrape', (text) => text.includes(`worker_id="${id}"`));
   for (const out of [worker.proc.output(), metrics.proc.output()]) {
     assert.doesNotMatch(out, /DEP0123|DeprecationWarning|BEGIN .*PRIVATE KEY/);
+  }
+});
+
+test("NATS over TLS trusted through SSL_CERT_FILE or SSL_CERT_DIR, as in Dynamo's Rust processes; a plain server stays plain", async (t) => {
+  const defer = cleanups(t);
+  const ca = privateCa();
+  // TLS required by the server, a nats:// URL (the only scheme Dynamo's runtime accepts)
+  const [nats, plain, etcd] = await Promise.all([
+    startNats(['--tls', '--tlscert', ca.server.cert, '--tlskey', ca.server.key]),
+    startNats(),
+    startEtcd(),
+  ]);
+  for (const s of [nats, plain, etcd]) defer(() => s.stop());
+  const overTls = { NATS_SERVER: `nats://127.0.0.1:${nats.port}`, ETCD_ENDPOINTS: etcd.url };
+  // an OpenSSL-style directory: a hashed name, a file that is no certificate, a subdirectory
+  const dir = join(ca.dir, 'certs');
+  mkdirSync(join(dir, 'sub'), { recursive: true });
+  copyFileSync(ca.ca, join(dir, 'a1b2c3d4.0'));
+  writeFileSync(join(dir, 'README'), 'not a certificate\n');
+
+  for (const [name, env] of [
+    ['file', { SSL_CERT_FILE: ca.ca }],
+    ['dirs', { SSL_CERT_DIR: `${join(ca.dir, 'absent')}:${dir}` }],
+  ] as const) {
+    const drt = await DistributedRuntime.connect({ env: { ...overTls, ...env } });
+    defer(() => drt.shutdown());
+    assert.equal(await roundTrip(drt, name), `served over ${name}`);
+  }
+  // without them the server's certificate is not trusted; NATS_CA wins over them
+  for (const env of [{}, { NATS_CA: ca.server.cert, SSL_CERT_FILE: ca.ca }]) {
+    await assert.rejects(DistributedRuntime.connect({ env: { ...overTls, ...env }, connectTimeoutMs: 3000 }), (err: unknown) => {
+      assert.ok(err instanceof NatsUnavailableError, String(err));
+      assert.match(err.message, /self[- ]signed|unable to (verify|get)|certificate/i);
+      return true;
+    });
+  }
+  // read only when TLS needs it: a plain server stays plain, even with a file that is not there
+  const missing = join(ca.dir, 'missing.pem');
+  const plainDrt = await DistributedRuntime.connect({
+    env: { NATS_SERVER: plain.url, ETCD_ENDPOINTS: etcd.url, SSL_CERT_FILE: missing },
+  });
+  defer(() => plainDrt.shutdown());
+  assert.equal(await roundTrip(plainDrt, 'plain'), 'served over plain');
+  for (const [env, message] of [
+    [{ SSL_CERT_FILE: missing }, /^SSL_CERT_FILE \S+missing\.pem cannot be read/],
+    [{ SSL_CERT_DIR: join(dir, 'sub') }, /^SSL_CERT_DIR \S+ holds no certificate file/],
+  ] as const) {
+    await assert.rejects(DistributedRuntime.connect({ env: { ...overTls, ...env } }), (err: unknown) => {
+      assert.ok(err instanceof NatsUnavailableError, String(err));
+      assert.match(err.message, message);
+      assert.equal(err.message.split('\n').length, 1);
+      return true;
+    });
   }
 });
 
