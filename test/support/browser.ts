@@ -39,7 +39,14 @@ export async function openBrowser(): Promise<BrowserPage> {
     if (m.type() === 'error') problems.push(`console: ${m.text()}`);
   });
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} ${r.failure()?.errorText ?? ''}`));
+  page.on('requestfailed', (r) => {
+    const why = r.failure()?.errorText ?? '';
+    // net::ERR_ABORTED is the browser cancelling a request itself: one still in flight when the
+    // test navigates or reloads (the favicon of a loaded machine's slow page), or one the page's
+    // own AbortController ends. A server that fails answers with another error or a status
+    // (reported on the console).
+    if (why !== 'net::ERR_ABORTED') problems.push(`request failed: ${r.url()} ${why}`);
+  });
   return { browser, page, problems, close: () => browser.close() };
 }
 
